@@ -1,0 +1,1 @@
+"""Channel adapters: one per channel, all behind :class:`bots.base.ChannelAdapter`."""

@@ -1,0 +1,185 @@
+"""The channel interface every adapter implements, with shared reconnect and back-off.
+
+Adapters never triage and never touch the store: they turn a channel's message into an
+:class:`~gateway.envelope.Envelope` and ``await ingress(envelope, address)``, and turn an
+outgoing envelope into the channel's message in :meth:`ChannelAdapter.send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from gateway.envelope import ConversationId, Envelope, MessageId, Priority
+from gateway.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class AdapterState(enum.StrEnum):
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STANDBY = "standby"
+    """Healthy, but another process of the fleet holds the channel's lease."""
+    TRANSIENT_ERROR = "transient_error"
+    BAD_CREDENTIALS = "bad_credentials"
+
+
+class DeliveryStatus(enum.StrEnum):
+    SENT = "sent"
+    QUEUED = "queued"
+    """Kept for the person to fetch (web chat resume) or retried later."""
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    status: DeliveryStatus
+    channel_message_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngressResult:
+    """What the pipeline answers an adapter once the message is stored durably."""
+
+    conversation_id: ConversationId
+    message_id: MessageId
+    duplicate: bool
+    priority: Priority
+    state: str
+    queue_position: int | None = None
+    safe_response: Envelope | None = None
+
+
+class Ingress(Protocol):
+    async def __call__(self, envelope: Envelope, address: str) -> IngressResult: ...
+
+
+class ChannelAdapter(ABC):
+    """One channel.  ``config_schema`` lists the keys of the adapter's configuration section."""
+
+    name: ClassVar[str]
+    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {}
+    """key -> (type, required).  Validated at start by :meth:`validate_config`."""
+    sends_from_any_process: ClassVar[bool] = True
+    """False when only the process holding the channel's connection can send (XMPP)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self._state = AdapterState.STOPPED
+        self.last_error: str | None = None
+
+    @classmethod
+    def validate_config(cls, section: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a configuration section against ``config_schema``; raise ConfigError naming the key."""
+        for key in config:
+            if key not in cls.config_schema and key != "enabled":
+                raise ConfigError(f"{section}.{key}", "unknown key")
+        out: dict[str, Any] = {}
+        for key, (typ, required) in cls.config_schema.items():
+            if key not in config or config[key] is None:
+                if required:
+                    raise ConfigError(f"{section}.{key}", "is required")
+                continue
+            value = config[key]
+            if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+                raise ConfigError(f"{section}.{key}", f"must be {typ.__name__}, got {type(value).__name__}")
+            out[key] = value
+        return out
+
+    @abstractmethod
+    async def start(self, ingress: Ingress) -> None:
+        """Connect and begin handing incoming messages to ``ingress``."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Disconnect; pending work is left for another process or the next start."""
+
+    @abstractmethod
+    async def send(self, envelope: Envelope, address: str) -> Delivery:
+        """Deliver an outgoing envelope to the person at ``address`` (from the contact record)."""
+
+    async def notify(self, conversation_id: ConversationId, address: str, event: str, data: Mapping[str, Any]) -> None:  # noqa: B027
+        """Conversation events the person should see: ``assigned``, ``typing``, ``closed``, ``queue``.
+
+        Adapters of channels that can show them override this; the default shows nothing.
+        """
+
+    def state(self) -> AdapterState:
+        return self._state
+
+    def set_state(self, state: AdapterState, error: str | None = None) -> None:
+        if state != self._state:
+            log.info("channel %s: %s -> %s", self.name, self._state.value, state.value)
+        self._state = state
+        self.last_error = error
+
+    def health(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"state": self._state.value}
+        if self.last_error:
+            data["error"] = self.last_error
+        return data
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with full jitter, for reconnect loops and retried sends."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+    attempt: int = field(default=0, init=False)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.initial * (self.factor**self.attempt))
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+async def run_with_reconnect(
+    adapter: ChannelAdapter,
+    connect_once: Callable[[], Awaitable[None]],
+    stopping: asyncio.Event,
+    backoff: Backoff | None = None,
+) -> None:
+    """Run ``connect_once`` until ``stopping`` is set, reconnecting with back-off when it fails.
+
+    ``connect_once`` returns when the connection ends; it raises BadCredentials to stop for good.
+    """
+    from gateway.errors import BadCredentials
+
+    backoff = backoff or Backoff()
+    while not stopping.is_set():
+        adapter.set_state(AdapterState.CONNECTING)
+        try:
+            await connect_once()
+            backoff.reset()
+        except BadCredentials as exc:
+            adapter.set_state(AdapterState.BAD_CREDENTIALS, str(exc))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("channel %s: connection failed (%s)", adapter.name, type(exc).__name__)
+            adapter.set_state(AdapterState.TRANSIENT_ERROR, type(exc).__name__)
+        if stopping.is_set():
+            break
+        try:
+            await asyncio.wait_for(stopping.wait(), timeout=backoff.next_delay())
+        except TimeoutError:
+            pass
+    adapter.set_state(AdapterState.STOPPED)

@@ -1,0 +1,72 @@
+"""The broker interface: events between the parts of the gateway, and between its processes.
+
+Two ways to listen:
+
+* ``subscribe(topic, group, handler)``: competing consumers.  Every event published on ``topic``
+  is handled by one consumer of ``group`` (several processes may consume in the same group), at
+  least once: an event is acknowledged only after its handler returned; a handler that raised, or
+  a consumer that died before acknowledging, leaves the event pending, and after
+  ``reclaim_idle`` seconds another consumer of the group claims it.  Consumers are idempotent:
+  an event id that the group has already handled successfully is acknowledged without calling the
+  handler again.  Different groups each get every event.
+* ``fanout(topic, handler)``: every process that listens gets every event published after it began
+  listening (live updates to websockets).  Best effort: nothing is redelivered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.envelope import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    topic: str
+    payload: dict[str, Any]
+    at: datetime = field(default_factory=utcnow)
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Subscription(ABC):
+    @abstractmethod
+    async def cancel(self) -> None:
+        """Stop consuming.  Events taken but not yet acknowledged stay pending for the group."""
+
+
+class Broker(ABC):
+    name: str = "broker"
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def publish(self, topic: str, payload: dict[str, Any], event_id: str | None = None) -> str:
+        """Publish an event; return its id.  ``event_id`` makes a republish idempotent for consumers."""
+
+    @abstractmethod
+    async def subscribe(
+        self, topic: str, group: str, handler: Handler, *, consumer: str | None = None
+    ) -> Subscription: ...
+
+    @abstractmethod
+    async def fanout(self, topic: str, handler: Handler) -> Subscription: ...
+
+    @abstractmethod
+    async def health(self) -> dict[str, Any]:
+        """``{"state": "ok"|"down", ...}``."""

@@ -1,0 +1,84 @@
+"""Error hierarchy.  Every error says whether retrying the same operation can succeed."""
+
+from __future__ import annotations
+
+
+class HelplineError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(HelplineError):
+    """Configuration is missing or wrong; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"configuration key {key!r}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class InvalidInput(HelplineError):
+    """Input from a person or a channel that cannot be accepted; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StoreError(HelplineError):
+    """The store failed."""
+
+
+class StoreUnavailable(StoreError):
+    retryable = True
+
+
+class NotFound(StoreError):
+    """A conversation, user or record does not exist."""
+
+
+class Conflict(StoreError):
+    """A state change lost a race or is not allowed from the current state."""
+
+
+class BrokerError(HelplineError):
+    pass
+
+
+class BrokerUnavailable(BrokerError):
+    retryable = True
+
+
+class ChannelError(HelplineError):
+    """A channel adapter failed."""
+
+
+class TransientChannelError(ChannelError):
+    """Network trouble or a flood limit; try again later (``retry_after`` seconds if known)."""
+
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BadCredentials(ChannelError):
+    """The channel refused our credentials; retrying will not help until configuration changes."""
+
+
+class RecipientUnreachable(ChannelError):
+    """The person cannot be reached on this channel any more (blocked the bot, mailbox gone)."""
+
+
+class TriageError(HelplineError):
+    pass
+
+
+class TriageBackendUnavailable(TriageError):
+    retryable = True
+
+
+class PermissionDenied(HelplineError):
+    """The staff member's role does not allow this."""

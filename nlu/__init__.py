@@ -1,0 +1,1 @@
+"""Triage: language, intent, priority and safe response for every incoming message."""
