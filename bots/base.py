@@ -3,6 +3,22 @@
 Adapters never triage and never touch the store: they turn a channel's message into an
 :class:`~gateway.envelope.Envelope` and ``await ingress(envelope, address)``, and turn an
 outgoing envelope into the channel's message in :meth:`ChannelAdapter.send`.
+
+Control signals travel through the same ingress as envelopes whose ``meta["control"]`` is set;
+they are not stored as messages:
+
+* ``"end"``: the person ended the conversation (Telegram ``/stopp``); the pipeline closes it.
+* ``"typing"`` / ``"paused"``: the person is typing / stopped typing (shown in the console).
+* ``"delivered"``: the channel confirmed delivery of ``meta["message_id"]`` (XMPP receipts).
+
+Other ``meta`` keys the pipeline reads on ordinary messages:
+
+* ``"suppress_auto_reply": True``: send no automatic answer (auto-replies, bounces, list mail).
+* ``"language_hint": "sv"|"en"``: the channel knows the person's language.
+
+``envelope.conversation_id`` on an incoming envelope is a hint (an e-mail reply's thread token):
+the pipeline continues that conversation only if it belongs to the same pseudonym and is still
+open, and otherwise the person's open conversation on the channel, or a new one.
 """
 
 from __future__ import annotations
@@ -14,12 +30,20 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import ConfigError
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 log = logging.getLogger(__name__)
+
+CONTROL_END = "end"
+CONTROL_TYPING = "typing"
+CONTROL_PAUSED = "paused"
+CONTROL_DELIVERED = "delivered"
 
 
 class AdapterState(enum.StrEnum):
@@ -110,11 +134,22 @@ class ChannelAdapter(ABC):
     async def send(self, envelope: Envelope, address: str) -> Delivery:
         """Deliver an outgoing envelope to the person at ``address`` (from the contact record)."""
 
-    async def notify(self, conversation_id: ConversationId, address: str, event: str, data: Mapping[str, Any]) -> None:  # noqa: B027
+    async def notify(
+        self, conversation_id: ConversationId, address: str, event: str, data: Mapping[str, Any]
+    ) -> None:
         """Conversation events the person should see: ``assigned``, ``typing``, ``closed``, ``queue``.
 
         Adapters of channels that can show them override this; the default shows nothing.
         """
+        return None
+
+    def routes(self) -> list[web.RouteDef]:
+        """HTTP routes the adapter serves on the gateway's own application (webhooks, widget)."""
+        return []
+
+    def needs_lease(self) -> bool:
+        """True when only one process of a fleet may run this adapter's receiver (pollers, XMPP)."""
+        return False
 
     def state(self) -> AdapterState:
         return self._state

@@ -76,7 +76,9 @@ class TriageResult:
             language=str(data.get("language", "sv")),
             priority=Priority.from_label(str(data["priority"])),
             safe_response=str(data.get("safe_response", "")),
-            intent_ranking=tuple((str(r["name"]), float(r["confidence"])) for r in data.get("intent_ranking", ())),
+            intent_ranking=tuple(
+                (str(r["name"]), float(r["confidence"])) for r in data.get("intent_ranking", ())
+            ),
             entities=tuple(data.get("entities", ())),
             matched_rules=tuple(data.get("matched_rules", ())),
             backend=str(data.get("backend", "embedded")),
