@@ -1,0 +1,183 @@
+"""The aiohttp application: one factory, shared state under ``web.AppKey``, every resource in
+``cleanup_ctx`` (store, broker, triage, pipeline, channels)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bots.base import ChannelAdapter
+from gateway import __version__
+from gateway.broker import Broker, Subscription, make_broker
+from gateway.channels import build_adapters
+from gateway.config import Settings
+from gateway.crypto import ContactCipher
+from gateway.lease import LeaseRunner, make_lease
+from gateway.pipeline import Pipeline, PipelineLimits
+from gateway.store.db import Database
+from nlu.result import Triager
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+BROKER = web.AppKey("broker", Broker)
+TRIAGER = web.AppKey("triager", Triager)  # type: ignore[type-abstract]
+PIPELINE = web.AppKey("pipeline", Pipeline)
+ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
+LEASES = web.AppKey("leases", dict[str, LeaseRunner])
+CONSUMER = web.AppKey("consumer", str)
+
+# Further parts of the application (console, web chat) register themselves here.
+Extension = Callable[[web.Application], None]
+
+
+def build_triager(settings: Settings) -> Triager:
+    from nlu.triage import build_triager as build
+
+    nlu = settings.section("nlu")
+    return build(
+        backend=nlu["backend"],
+        rasa_url=nlu["rasa_url"] or None,
+        model_path=nlu["model_path"] or None,
+        timeout=nlu["rasa_timeout"],
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    triager: Triager | None = None,
+    adapters: list[ChannelAdapter] | None = None,
+    migrate: bool = True,
+) -> web.Application:
+    """The gateway.  ``triager`` and ``adapters`` default to what the configuration says."""
+    app = web.Application(client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        if migrate:
+            await db.upgrade()
+        app[DB] = db
+        yield
+        await db.close()
+
+    async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
+        broker = make_broker(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            reclaim_idle=settings.section("broker")["reclaim_idle"],
+            consumer_name=app[CONSUMER],
+        )
+        await broker.start()
+        app[BROKER] = broker
+        yield
+        await broker.close()
+
+    async def triage_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[TRIAGER] = triager if triager is not None else build_triager(settings)
+        yield
+        close = getattr(app[TRIAGER], "close", None)
+        if close is not None:
+            await close()
+
+    async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+        limits = settings.section("limits")
+        app[PIPELINE] = Pipeline(
+            app[DB],
+            app[BROKER],
+            app[TRIAGER],
+            ContactCipher(settings.contact_key),
+            PipelineLimits(max_message_chars=limits["max_message_chars"]),
+        )
+        yield
+
+    async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
+        pipeline = app[PIPELINE]
+        subs: list[Subscription] = []
+        leases: dict[str, LeaseRunner] = {}
+        for adapter in app[ADAPTERS].values():
+            if adapter.needs_lease():
+                leases[adapter.name] = _leased(app, adapter, pipeline)
+                continue
+            await adapter.start(pipeline.ingress)
+            subs.extend(await pipeline.start_egress(adapter, app[CONSUMER]))
+        app[LEASES] = leases
+        for runner in leases.values():
+            runner.start()
+        yield
+        for runner in leases.values():
+            await runner.close()
+        for sub in subs:
+            await sub.cancel()
+        for adapter in app[ADAPTERS].values():
+            if adapter.name not in leases:
+                await adapter.stop()
+
+    built = adapters if adapters is not None else build_adapters(settings)
+    app[ADAPTERS] = {a.name: a for a in built}
+    for adapter in built:
+        for route in adapter.routes():
+            app.router.add_route(route.method, route.path, route.handler, **route.kwargs)
+
+    app.cleanup_ctx.extend([store_ctx, broker_ctx, triage_ctx, pipeline_ctx, channels_ctx])
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _leased(app: web.Application, adapter: ChannelAdapter, pipeline: Pipeline) -> LeaseRunner:
+    """Run a channel's receiver (and, where only it can send, its egress) while holding its lease."""
+    settings = app[SETTINGS]
+    subs: list[Subscription] = []
+
+    async def start() -> None:
+        await adapter.start(pipeline.ingress)
+        subs.extend(await pipeline.start_egress(adapter, app[CONSUMER]))
+
+    async def stop() -> None:
+        for sub in subs:
+            await sub.cancel()
+        subs.clear()
+        await adapter.stop()
+
+    lease = make_lease(settings.redis_url, f"channel:{adapter.name}", prefix=settings.redis_prefix)
+    return LeaseRunner(lease, start, stop)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """State of the store, the broker, the triage and every channel adapter."""
+    app = request.app
+    store = await app[DB].health()
+    broker = await app[BROKER].health()
+    channels: dict[str, Any] = {}
+    leases = app.get(LEASES, {})
+    for name, adapter in app[ADAPTERS].items():
+        info = adapter.health()
+        if name in leases:
+            info["lease"] = "held" if leases[name].holding else "standby"
+            if not leases[name].holding and info["state"] == "stopped":
+                info["state"] = "standby"
+        channels[name] = info
+    nlu = app[TRIAGER].health()
+    ok = store.get("state") == "ok" and broker.get("state") == "ok"
+    degraded = any(c.get("state") in ("transient_error", "bad_credentials") for c in channels.values()) or (
+        nlu.get("state") not in (None, "ok")
+    )
+    status = "down" if not ok else ("degraded" if degraded else "ok")
+    body = {
+        "status": status,
+        "version": __version__,
+        "store": store,
+        "broker": broker,
+        "nlu": nlu,
+        "channels": channels,
+    }
+    return web.json_response(body, status=200 if ok else 503)

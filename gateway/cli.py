@@ -1,0 +1,187 @@
+"""The ``helpline`` command: serve, users, db, and the subcommands of nlu and email."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.config import Settings, load_settings
+from gateway.errors import ConfigError, HelplineError
+from gateway.store.models import Role
+
+log = logging.getLogger("helpline")
+
+# Subcommands other packages add: module with register(subparsers).
+PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli")
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(getattr(args, "config", None), overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if args.host:
+        overrides["server.host"] = args.host
+    if args.port:
+        overrides["server.port"] = args.port
+    settings = _settings(args, **overrides)
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"helpline-gateway is starting on {url}", flush=True)
+    print(f"  web chat:           {url}/chat", flush=True)
+    print(f"  counsellor console: {url}/console", flush=True)
+    print(f"  health:             {url}/healthz", flush=True)
+    print(
+        f"  store: {settings.database_url.split('://', 1)[0]}, broker: {'redis' if settings.redis_url else 'in-process'}"
+    )
+    print("  first admin:        helpline users add NAME --role admin", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+async def _users_add(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    from gateway.auth import create_user
+    from gateway.store import repo
+    from gateway.store.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        async with db.session() as session:
+            user = await create_user(
+                session,
+                args.name,
+                password,
+                args.role,
+                display_name=args.display_name or "",
+                capacity=args.capacity,
+                municipality_code=args.municipality,
+            )
+            await repo.audit(session, "user.created", details={"username": user.username, "role": user.role})
+            return f"created {user.role} {user.username!r}"
+    finally:
+        await db.close()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    second = getpass.getpass("Repeat password: ")
+    if first != second:
+        raise HelplineError("the passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    password = _read_password(args.password_stdin)
+    print(asyncio.run(_users_add(settings, args, password)))
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from gateway.auth import list_users
+    from gateway.store.db import Database
+
+    async def run() -> None:
+        db = Database(_settings(args).database_url)
+        try:
+            await db.upgrade()
+            async with db.session() as session:
+                for user in await list_users(session):
+                    state = "active" if user.active else "disabled"
+                    print(f"{user.username}\t{user.role}\t{state}")
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.store.db import Database
+
+    async def run() -> None:
+        db = Database(_settings(args).database_url)
+        try:
+            await db.upgrade()
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpline", description="helpline-gateway")
+    parser.add_argument("--config", help="YAML configuration file (also HELPLINE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--config", default=argparse.SUPPRESS)
+    serve.set_defaults(func=cmd_serve)
+
+    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create a staff account (password from the terminal or stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--display-name")
+    add.add_argument("--capacity", type=int, default=3, help="conversations held at once (counsellors)")
+    add.add_argument("--municipality", help="SCB code, for the municipality role")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--config", default=argparse.SUPPRESS)
+    add.set_defaults(func=cmd_users_add)
+    lst = users.add_parser("list", help="list staff accounts")
+    lst.add_argument("--config", default=argparse.SUPPRESS)
+    lst.set_defaults(func=cmd_users_list)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("--config", default=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_db_upgrade)
+
+    for module_name in PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    except HelplineError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,537 @@
+"""Ingress and egress: the one way every message takes through the gateway.
+
+Ingress triages a message, then stores the conversation, the message, the encrypted contact
+record and the bot's safe response in one transaction before it answers the adapter: from then on
+the message cannot be lost.  Only after the commit are events published:
+
+* ``outbound.<channel>`` (consumer group ``egress``): an outgoing message to deliver;
+* ``notify.<channel>`` (group ``egress``): an event the person should see (assigned, typing, closed);
+* ``conversation`` (fan-out): every message, state change, typing and delivery of a conversation,
+  for the console and for web chat sockets in every process;
+* ``queue`` (fan-out): the queue changed; ``critical`` is true when a critical conversation arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bots.base import (
+    CONTROL_DELIVERED,
+    CONTROL_END,
+    CONTROL_PAUSED,
+    CONTROL_TYPING,
+    ChannelAdapter,
+    DeliveryStatus,
+    IngressResult,
+)
+from gateway.broker.base import Broker, Event, Subscription
+from gateway.crypto import ContactCipher
+from gateway.envelope import (
+    ConversationId,
+    Direction,
+    Envelope,
+    MessageId,
+    Priority,
+    SenderKind,
+    new_conversation_id,
+    new_message_id,
+    utcnow,
+)
+from gateway.errors import Conflict, InvalidInput, RecipientUnreachable, TransientChannelError
+from gateway.store import repo
+from gateway.store.db import Database
+from gateway.store.models import Conversation, ConversationState, Message, StaffUser
+from handoff import queue
+from handoff.conversation import check_transition, needs_counsellor
+from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+
+log = logging.getLogger(__name__)
+S = ConversationState
+
+TOPIC_CONVERSATION = "conversation"
+TOPIC_QUEUE = "queue"
+EGRESS_GROUP = "egress"
+
+TRIAGE_FAILED_RESPONSE = {
+    "sv": "Tack för ditt meddelande. En samtalsstödjare läser det så snart som möjligt. "
+    "Om någon är i akut fara: ring 112 nu.",
+    "en": "Thank you for your message. A counsellor will read it as soon as possible. "
+    "If someone is in immediate danger: call 112 now.",
+}
+
+
+def message_dict(msg: Message) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "seq": msg.seq,
+        "direction": msg.direction,
+        "sender_kind": msg.sender_kind,
+        "author_id": msg.author_id,
+        "text": msg.text,
+        "attachments": msg.attachments,
+        "triage": msg.triage,
+        "created_at": msg.created_at.isoformat(),
+        "delivery": msg.delivery,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineLimits:
+    max_message_chars: int = 4000
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        triager: Triager,
+        cipher: ContactCipher,
+        limits: PipelineLimits | None = None,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.triager = triager
+        self.cipher = cipher
+        self.limits = limits or PipelineLimits()
+
+    # ------------------------------------------------------------------ ingress
+    async def ingress(self, envelope: Envelope, address: str) -> IngressResult:
+        """Take one incoming envelope; return once it is stored durably."""
+        try:
+            return await self._ingress(envelope, address)
+        except IntegrityError:
+            # The same channel message arrived twice at once; the other copy is stored.
+            if not envelope.external_id:
+                raise
+            return await self._ingress(envelope, address)
+
+    async def _ingress(self, envelope: Envelope, address: str) -> IngressResult:
+        if envelope.direction is not Direction.IN:
+            raise InvalidInput("ingress takes incoming envelopes only")
+        control = envelope.meta.get("control")
+        if control:
+            return await self._control(envelope, str(control))
+        text = envelope.text.strip()
+        if not text and not envelope.attachments:
+            raise InvalidInput("empty message")
+        if len(envelope.text) > self.limits.max_message_chars:
+            raise InvalidInput(f"message longer than {self.limits.max_message_chars} characters")
+
+        if envelope.external_id:
+            async with self.db.session() as session:
+                dup = await repo.message_by_external_id(session, envelope.channel, envelope.external_id)
+                if dup is not None:
+                    known = await repo.get_conversation(session, dup.conversation_id)
+                    return IngressResult(
+                        conversation_id=ConversationId(known.id),
+                        message_id=MessageId(dup.id),
+                        duplicate=True,
+                        priority=Priority(known.priority),
+                        state=known.state,
+                    )
+
+        triage = await self._triage(text, envelope.meta.get("language_hint"))
+        now = utcnow()
+        bot_msg: Message | None = None
+        async with self.db.session() as session:
+            conv = await repo.find_open_conversation(
+                session, envelope.channel, envelope.sender, envelope.conversation_id
+            )
+            created = conv is None
+            if conv is None:
+                conv = Conversation(
+                    id=new_conversation_id(),
+                    channel=envelope.channel,
+                    pseudonym=envelope.sender,
+                    state=S.BOT.value,
+                    priority=int(triage.priority),
+                    intent=triage.intent,
+                    language=triage.language,
+                    created_at=now,
+                    last_message_at=now,
+                    message_count=0,
+                    meta={},
+                )
+                session.add(conv)
+                await session.flush()
+            previous_priority = Priority(conv.priority)
+            stored_env = envelope.with_conversation(ConversationId(conv.id))
+            msg = await repo.add_message(session, stored_env, conv.id, triage=self._triage_record(triage))
+            raised = triage.priority > previous_priority
+            if raised or created:
+                conv.priority = int(max(triage.priority, previous_priority))
+                conv.intent = triage.intent
+            if created or conv.message_count <= 2:
+                conv.language = triage.language
+            was_state = conv.state
+            if conv.state == S.BOT.value and needs_counsellor(triage.intent, int(triage.priority)):
+                check_transition(conv.state, S.QUEUED)
+                conv.state = S.QUEUED.value
+                conv.queued_at = now
+            await repo.put_contact(session, self.cipher, conv.id, envelope.channel, address)
+
+            send_safe = not envelope.meta.get("suppress_auto_reply") and (
+                created
+                or (raised and triage.priority >= Priority.HIGH)
+                or (was_state == S.BOT.value and conv.state == S.QUEUED.value)
+                or (conv.state == S.BOT.value)
+            )
+            if send_safe and triage.safe_response:
+                bot_env = Envelope(
+                    message_id=new_message_id(),
+                    direction=Direction.OUT,
+                    channel=envelope.channel,
+                    sender=envelope.sender,
+                    text=triage.safe_response,
+                    conversation_id=ConversationId(conv.id),
+                    sender_kind=SenderKind.BOT,
+                    received_at=utcnow(),
+                    meta={"intent": triage.intent},
+                )
+                bot_msg = await repo.add_message(session, bot_env, conv.id, delivery="pending")
+            position = await repo.queue_position(session, conv)
+            result = IngressResult(
+                conversation_id=ConversationId(conv.id),
+                message_id=MessageId(msg.id),
+                duplicate=False,
+                priority=Priority(conv.priority),
+                state=conv.state,
+                queue_position=position,
+                safe_response=None,
+            )
+            msg_data = message_dict(msg)
+            bot_data = message_dict(bot_msg) if bot_msg is not None else None
+            conv_summary = self._summary(conv)
+            queued_now = was_state != conv.state or (raised and conv.state == S.QUEUED.value)
+
+        await self._publish_conversation("message", conv_summary, message=msg_data)
+        if bot_data is not None:
+            await self._publish_conversation("message", conv_summary, message=bot_data)
+            await self.broker.publish(f"outbound.{envelope.channel}", {"message_id": bot_data["id"]})
+        if queued_now or conv_summary["state"] == S.QUEUED.value:
+            await self.broker.publish(
+                TOPIC_QUEUE,
+                {
+                    "kind": "changed",
+                    "conversation_id": conv_summary["id"],
+                    "critical": bool(raised or created) and triage.priority == Priority.CRITICAL,
+                    "priority": triage.priority.label,
+                },
+            )
+        if bot_data is not None:
+            result = IngressResult(
+                conversation_id=result.conversation_id,
+                message_id=result.message_id,
+                duplicate=False,
+                priority=result.priority,
+                state=result.state,
+                queue_position=result.queue_position,
+                safe_response=Envelope(
+                    message_id=MessageId(bot_data["id"]),
+                    direction=Direction.OUT,
+                    channel=envelope.channel,
+                    sender=envelope.sender,
+                    text=bot_data["text"],
+                    conversation_id=result.conversation_id,
+                    sender_kind=SenderKind.BOT,
+                ),
+            )
+        return result
+
+    async def _triage(self, text: str, hint: Any) -> TriageResult:
+        try:
+            return await self.triager.parse(text, str(hint) if hint else None)
+        except Exception as exc:
+            # Never lose or delay a message because triage failed: queue it high for a person.
+            log.error("triage failed (%s); queued for a counsellor at high priority", type(exc).__name__)
+            lang = str(hint) if hint in ("sv", "en") else "sv"
+            return TriageResult(
+                text=text,
+                intent="human_request",
+                confidence=0.0,
+                language=lang,
+                priority=Priority.HIGH,
+                safe_response=TRIAGE_FAILED_RESPONSE[lang],
+                matched_rules=("triage_error",),
+                backend="none",
+            )
+
+    @staticmethod
+    def _triage_record(t: TriageResult) -> dict[str, Any]:
+        data = t.to_dict()
+        data.pop("text", None)
+        data["backend"] = t.backend
+        data["model_version"] = t.model_version
+        data["intent_priority"] = INTENT_PRIORITY.get(t.intent, Priority.NORMAL).label
+        return data
+
+    @staticmethod
+    def _summary(conv: Conversation) -> dict[str, Any]:
+        return {
+            "id": conv.id,
+            "channel": conv.channel,
+            "state": conv.state,
+            "priority": Priority(conv.priority).label,
+            "intent": conv.intent,
+            "language": conv.language,
+            "assigned_to": conv.assigned_to,
+            "unreachable": conv.unreachable,
+        }
+
+    async def _publish_conversation(self, kind: str, conv: Mapping[str, Any], **data: Any) -> None:
+        payload = {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data}
+        try:
+            await self.broker.publish(TOPIC_CONVERSATION, payload)
+        except Exception as exc:  # live updates are best effort; the store has everything
+            log.warning("could not publish %s event (%s)", kind, type(exc).__name__)
+
+    async def _control(self, envelope: Envelope, control: str) -> IngressResult:
+        async with self.db.session() as session:
+            conv = await repo.find_open_conversation(
+                session, envelope.channel, envelope.sender, envelope.conversation_id
+            )
+            if conv is None:
+                raise InvalidInput("no open conversation")
+            if control == CONTROL_END:
+                if conv.priority >= Priority.CRITICAL and conv.first_assigned_at is None:
+                    # A critical conversation is never closed without a counsellor having seen it.
+                    conv.meta = {**(conv.meta or {}), "person_ended": True}
+                    if conv.state == S.BOT.value:
+                        conv.state = S.QUEUED.value
+                        conv.queued_at = utcnow()
+                else:
+                    conv.state = S.CLOSED.value
+                    conv.closed_at = utcnow()
+                    conv.meta = {**(conv.meta or {}), "closed_by": "person"}
+                    await repo.audit(session, "conversation.closed_by_person", conversation_id=conv.id)
+            elif control == CONTROL_DELIVERED:
+                mid = str(envelope.meta.get("message_id", ""))
+                msg = await session.get(Message, mid)
+                if msg is not None and msg.conversation_id == conv.id:
+                    msg.delivery = "delivered"
+                    msg.delivered_at = utcnow()
+            elif control not in (CONTROL_TYPING, CONTROL_PAUSED):
+                raise InvalidInput(f"unknown control {control!r}")
+            summary = self._summary(conv)
+            result = IngressResult(
+                conversation_id=ConversationId(conv.id),
+                message_id=envelope.message_id,
+                duplicate=False,
+                priority=Priority(conv.priority),
+                state=conv.state,
+            )
+        kind = {"end": "state", "delivered": "delivery"}.get(control, "typing")
+        await self._publish_conversation(
+            kind,
+            summary,
+            who="person",
+            typing=control == CONTROL_TYPING,
+            message_id=envelope.meta.get("message_id"),
+        )
+        if control == CONTROL_END:
+            await self.broker.publish(
+                TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": False}
+            )
+        return result
+
+    # ------------------------------------------------------------------ counsellor actions
+    async def reply(self, conversation_id: str, text: str, author: StaffUser) -> dict[str, Any]:
+        text = text.strip()
+        if not text:
+            raise InvalidInput("empty reply")
+        if len(text) > self.limits.max_message_chars:
+            raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id, for_update=True)
+            if conv.state != S.ASSIGNED.value or conv.assigned_to != author.id:
+                raise Conflict("not_assigned_to_you")
+            env = Envelope(
+                message_id=new_message_id(),
+                direction=Direction.OUT,
+                channel=conv.channel,
+                sender=conv.pseudonym,  # type: ignore[arg-type]
+                text=text,
+                conversation_id=ConversationId(conv.id),
+                sender_kind=SenderKind.COUNSELLOR,
+            )
+            msg = await repo.add_message(session, env, conv.id, author_id=author.id, delivery="pending")
+            data = message_dict(msg)
+            summary = self._summary(conv)
+        await self._publish_conversation("message", summary, message=data)
+        await self.broker.publish(f"outbound.{summary['channel']}", {"message_id": data["id"]})
+        return data
+
+    async def claim(self, conversation_id: str, user: StaffUser) -> None:
+        async with self.db.session() as session:
+            await queue.claim(session, conversation_id, user)
+            await repo.audit(session, "conversation.claimed", actor=user, conversation_id=conversation_id)
+            conv = await repo.get_conversation(session, conversation_id)
+            summary = self._summary(conv)
+        await self._after_state_change(
+            summary, "assigned", {"counsellor": user.display_name or user.username}
+        )
+
+    async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
+        async with self.db.session() as session:
+            await queue.release(session, conversation_id, user, to_user=to_user)
+            await repo.audit(
+                session,
+                "conversation.transferred" if to_user else "conversation.released",
+                actor=user,
+                conversation_id=conversation_id,
+                details={"to": to_user.username} if to_user else {},
+            )
+            conv = await repo.get_conversation(session, conversation_id)
+            summary = self._summary(conv)
+        await self._after_state_change(summary, None, {})
+
+    async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id, for_update=True)
+            if conv.state not in (S.ASSIGNED.value, S.QUEUED.value, S.BOT.value):
+                raise Conflict("not_open")
+            if (
+                conv.state == S.ASSIGNED.value
+                and conv.assigned_to != user.id
+                and user.role not in ("supervisor", "admin")
+            ):
+                raise Conflict("not_assigned_to_you")
+            if conv.state != S.ASSIGNED.value and user.role not in ("supervisor", "admin"):
+                raise Conflict("claim_first")
+            check_transition(conv.state, S.CLOSED)
+            conv.state = S.CLOSED.value
+            conv.closed_at = utcnow()
+            conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
+            await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)
+            summary = self._summary(conv)
+        await self._after_state_change(summary, "closed", {})
+
+    async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id)
+            if conv.assigned_to != user.id:
+                raise Conflict("not_assigned_to_you")
+            summary = self._summary(conv)
+        await self._publish_conversation("typing", summary, who="counsellor", typing=typing)
+        if typing:
+            await self.broker.publish(
+                f"notify.{summary['channel']}",
+                {"conversation_id": summary["id"], "event": "typing", "data": {}},
+            )
+
+    async def _after_state_change(
+        self, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
+    ) -> None:
+        await self._publish_conversation("state", summary)
+        await self.broker.publish(
+            TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": False}
+        )
+        if notify:
+            await self.broker.publish(
+                f"notify.{summary['channel']}",
+                {"conversation_id": summary["id"], "event": notify, "data": data},
+            )
+
+    # ------------------------------------------------------------------ egress
+    async def start_egress(self, adapter: ChannelAdapter, consumer: str) -> list[Subscription]:
+        """Consume outgoing messages and notifications of one channel in this process."""
+        return [
+            await self.broker.subscribe(
+                f"outbound.{adapter.name}", EGRESS_GROUP, self._make_sender(adapter), consumer=consumer
+            ),
+            await self.broker.subscribe(
+                f"notify.{adapter.name}", EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
+            ),
+        ]
+
+    def _make_sender(self, adapter: ChannelAdapter) -> Any:
+        async def handle(event: Event) -> None:
+            await self.deliver(adapter, str(event.payload["message_id"]))
+
+        return handle
+
+    def _make_notifier(self, adapter: ChannelAdapter) -> Any:
+        async def handle(event: Event) -> None:
+            conv_id = str(event.payload["conversation_id"])
+            async with self.db.session() as session:
+                address = await repo.get_contact(session, self.cipher, conv_id)
+            if address is None:
+                return
+            await adapter.notify(
+                ConversationId(conv_id), address, str(event.payload["event"]), event.payload.get("data") or {}
+            )
+
+        return handle
+
+    async def deliver(self, adapter: ChannelAdapter, message_id: str) -> None:
+        """Send one stored outgoing message.  Transient failures raise, so the broker redelivers."""
+        async with self.db.session() as session:
+            msg = await session.get(Message, message_id)
+            if msg is None or msg.delivery in ("sent", "delivered", "unreachable"):
+                return
+            conv = await repo.get_conversation(session, msg.conversation_id)
+            address = await repo.get_contact(session, self.cipher, conv.id)
+            last_in = (
+                await session.execute(
+                    select(Message)
+                    .where(Message.conversation_id == conv.id, Message.direction == Direction.IN.value)
+                    .order_by(Message.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            envelope = Envelope(
+                message_id=MessageId(msg.id),
+                direction=Direction.OUT,
+                channel=msg.channel,
+                sender=conv.pseudonym,  # type: ignore[arg-type]
+                text=msg.text,
+                conversation_id=ConversationId(conv.id),
+                sender_kind=SenderKind(msg.sender_kind),
+                received_at=msg.created_at,
+                meta={
+                    "seq": msg.seq,
+                    "language": conv.language,
+                    "in_reply_to": last_in.external_id if last_in else None,
+                    "inbound_meta": dict(last_in.meta) if last_in else {},
+                },
+            )
+        if address is None:
+            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
+            return
+        try:
+            delivery = await adapter.send(envelope, address)
+        except TransientChannelError:
+            raise
+        except RecipientUnreachable:
+            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
+            return
+        if delivery.status is DeliveryStatus.UNREACHABLE:
+            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
+        elif delivery.status is DeliveryStatus.FAILED:
+            await self._mark_delivery(message_id, "failed")
+        else:
+            await self._mark_delivery(message_id, delivery.status.value)
+
+    async def _mark_delivery(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
+        async with self.db.session() as session:
+            msg = await session.get(Message, message_id)
+            if msg is None:
+                return
+            if msg.delivery != "delivered":
+                msg.delivery = status
+            if status in ("sent", "delivered"):
+                msg.delivered_at = utcnow()
+            conv = await repo.get_conversation(session, msg.conversation_id)
+            if conv_unreachable and not conv.unreachable:
+                conv.unreachable = True
+                await repo.audit(session, "conversation.unreachable", conversation_id=conv.id)
+            summary = self._summary(conv)
+        await self._publish_conversation("delivery", summary, message_id=message_id, delivery=status)

@@ -1,0 +1,196 @@
+"""Repository functions over an open :class:`AsyncSession` (one transaction per caller)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.crypto import ContactCipher
+from gateway.envelope import ConversationId, Envelope, utcnow
+from gateway.errors import NotFound
+from gateway.store.models import (
+    AuditEvent,
+    ContactRecord,
+    Conversation,
+    ConversationState,
+    Message,
+    StaffUser,
+)
+
+OPEN_STATES = (ConversationState.BOT.value, ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
+
+
+async def get_conversation(
+    session: AsyncSession, conversation_id: str, *, for_update: bool = False
+) -> Conversation:
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    conv = (await session.execute(stmt)).scalar_one_or_none()
+    if conv is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conv
+
+
+async def find_open_conversation(
+    session: AsyncSession, channel: str, pseudonym: str, hint: str | None = None
+) -> Conversation | None:
+    """The person's open conversation: the hinted one if it is theirs and open, else their latest open one.
+
+    On PostgreSQL a transaction-scoped advisory lock on the pseudonym serialises the first messages
+    of one person arriving in several processes at once, so that they open one conversation, not two.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{channel}:{pseudonym}"))))
+    if hint:
+        conv = (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.id == hint, Conversation.pseudonym == pseudonym)
+                .where(Conversation.channel == channel, Conversation.state.in_(OPEN_STATES))
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if conv is not None:
+            return conv
+    stmt = (
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.pseudonym == pseudonym)
+        .where(Conversation.state.in_(OPEN_STATES))
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def message_by_external_id(session: AsyncSession, channel: str, external_id: str) -> Message | None:
+    stmt = select(Message).where(Message.channel == channel, Message.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def next_seq(session: AsyncSession, conversation_id: str, now: datetime) -> int:
+    """Atomically take the conversation's next message position."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(message_count=Conversation.message_count + 1, last_message_at=now)
+        .returning(Conversation.message_count)
+    )
+    return int(result.scalar_one())
+
+
+async def add_message(
+    session: AsyncSession,
+    envelope: Envelope,
+    conversation_id: str,
+    *,
+    author_id: int | None = None,
+    triage: dict[str, Any] | None = None,
+    delivery: str | None = None,
+) -> Message:
+    now = envelope.received_at
+    seq = await next_seq(session, conversation_id, now)
+    msg = Message(
+        id=envelope.message_id,
+        conversation_id=conversation_id,
+        seq=seq,
+        direction=envelope.direction.value,
+        sender_kind=envelope.sender_kind.value,
+        author_id=author_id,
+        channel=envelope.channel,
+        external_id=envelope.external_id,
+        text=envelope.text,
+        attachments=[a.to_dict() for a in envelope.attachments],
+        triage=triage,
+        meta=dict(envelope.meta),
+        created_at=now,
+        delivery=delivery,
+    )
+    session.add(msg)
+    await session.flush()
+    return msg
+
+
+async def messages_of(session: AsyncSession, conversation_id: str, after_seq: int = 0) -> Sequence[Message]:
+    stmt = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+        .order_by(Message.seq)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def put_contact(
+    session: AsyncSession, cipher: ContactCipher, conversation_id: str, channel: str, address: str
+) -> None:
+    existing = await session.get(ContactRecord, conversation_id)
+    if existing is not None:
+        if cipher.decrypt(existing.ciphertext) != address:
+            existing.ciphertext = cipher.encrypt(address)
+        return
+    session.add(
+        ContactRecord(conversation_id=conversation_id, channel=channel, ciphertext=cipher.encrypt(address))
+    )
+
+
+async def get_contact(session: AsyncSession, cipher: ContactCipher, conversation_id: str) -> str | None:
+    record = await session.get(ContactRecord, conversation_id)
+    return None if record is None else cipher.decrypt(record.ciphertext)
+
+
+async def audit(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor: StaffUser | None = None,
+    conversation_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=utcnow(),
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else "system",
+        action=action,
+        conversation_id=conversation_id,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+async def queue_position(session: AsyncSession, conv: Conversation) -> int | None:
+    """1 for the head of the queue; None when the conversation is not waiting."""
+    if conv.state != ConversationState.QUEUED.value or conv.queued_at is None:
+        return None
+    ahead = await session.execute(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.state == ConversationState.QUEUED.value)
+        .where(
+            (Conversation.priority > conv.priority)
+            | ((Conversation.priority == conv.priority) & (Conversation.queued_at < conv.queued_at))
+        )
+    )
+    return int(ahead.scalar_one()) + 1
+
+
+async def user_by_name(session: AsyncSession, username: str) -> StaffUser | None:
+    return (
+        await session.execute(select(StaffUser).where(StaffUser.username == username))
+    ).scalar_one_or_none()
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> StaffUser:
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def conversation_id_of(conv: Conversation) -> ConversationId:
+    return ConversationId(conv.id)

@@ -1,0 +1,1 @@
+"""Handoffs: the directory of recipients, routing, signed webhooks, redaction and documentation guidelines."""
