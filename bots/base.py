@@ -88,6 +88,31 @@ class Ingress(Protocol):
     async def __call__(self, envelope: Envelope, address: str) -> IngressResult: ...
 
 
+class ChannelServices(Protocol):
+    """What the gateway offers adapters that need more than ingress (web chat resume, live events).
+
+    Adapters still never touch the store: these calls go through the gateway.
+    """
+
+    async def history(self, conversation_id: ConversationId, after_seq: int = 0) -> list[dict[str, Any]]:
+        """The conversation's messages after ``after_seq`` (dicts as in ``gateway.pipeline.message_dict``)."""
+        ...
+
+    async def conversation_state(self, conversation_id: ConversationId) -> dict[str, Any] | None:
+        """``{"state", "priority", "queue_position", "assigned"}``, or None if there is none."""
+        ...
+
+    async def set_resume_code(self, conversation_id: ConversationId, code: str) -> None:
+        """Remember a resume code's hash for the conversation ("continue later")."""
+        ...
+
+    async def find_by_resume_code(self, channel: str, code: str) -> ConversationId | None: ...
+
+    async def subscribe_events(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> Any:
+        """Every conversation event in the fleet (fan-out); returns a subscription with ``cancel()``."""
+        ...
+
+
 class ChannelAdapter(ABC):
     """One channel.  ``config_schema`` lists the keys of the adapter's configuration section."""
 
@@ -142,6 +167,9 @@ class ChannelAdapter(ABC):
         Adapters of channels that can show them override this; the default shows nothing.
         """
         return None
+
+    def attach(self, services: ChannelServices) -> None:  # noqa: B027
+        """Called once before start with what the gateway offers beyond ingress."""
 
     def routes(self) -> list[web.RouteDef]:
         """HTTP routes the adapter serves on the gateway's own application (webhooks, widget)."""

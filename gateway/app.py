@@ -3,39 +3,33 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from bots.base import ChannelAdapter
 from gateway import __version__
-from gateway.broker import Broker, Subscription, make_broker
+from gateway.appkeys import ADAPTERS, BROKER, CONSUMER, DB, LEASES, PIPELINE, SETTINGS, TRIAGER
+from gateway.broker import Subscription, make_broker
 from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
 from gateway.lease import LeaseRunner, make_lease
 from gateway.pipeline import Pipeline, PipelineLimits
+from gateway.services import AppChannelServices
 from gateway.store.db import Database
 from nlu.result import Triager
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-DB = web.AppKey("db", Database)
-BROKER = web.AppKey("broker", Broker)
-TRIAGER = web.AppKey("triager", Triager)  # type: ignore[type-abstract]
-PIPELINE = web.AppKey("pipeline", Pipeline)
-ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
-LEASES = web.AppKey("leases", dict[str, LeaseRunner])
-CONSUMER = web.AppKey("consumer", str)
-
-# Further parts of the application (console, web chat) register themselves here.
-Extension = Callable[[web.Application], None]
+# Parts of the application that add their routes and resources: module with setup(app).
+EXTENSIONS = ("handoff.console",)
 
 
 def build_triager(settings: Settings) -> Triager:
@@ -104,6 +98,9 @@ def create_app(
         pipeline = app[PIPELINE]
         subs: list[Subscription] = []
         leases: dict[str, LeaseRunner] = {}
+        services = AppChannelServices(app)
+        for adapter in app[ADAPTERS].values():
+            adapter.attach(services)
         for adapter in app[ADAPTERS].values():
             if adapter.needs_lease():
                 leases[adapter.name] = _leased(app, adapter, pipeline)
@@ -130,6 +127,14 @@ def create_app(
 
     app.cleanup_ctx.extend([store_ctx, broker_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
+    for module_name in EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.setup(app)
     return app
 
 

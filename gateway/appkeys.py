@@ -1,0 +1,22 @@
+"""Keys of the application's shared state (``web.AppKey``), importable without the app factory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bots.base import ChannelAdapter
+from gateway.broker.base import Broker
+from gateway.config import Settings
+from gateway.lease import LeaseRunner
+from gateway.pipeline import Pipeline
+from gateway.store.db import Database
+from nlu.result import Triager
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+BROKER = web.AppKey("broker", Broker)
+TRIAGER = web.AppKey("triager", Triager)  # type: ignore[type-abstract]
+PIPELINE = web.AppKey("pipeline", Pipeline)
+ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
+LEASES = web.AppKey("leases", dict[str, LeaseRunner])
+CONSUMER = web.AppKey("consumer", str)
