@@ -122,8 +122,7 @@ def create_app(
     built = adapters if adapters is not None else build_adapters(settings)
     app[ADAPTERS] = {a.name: a for a in built}
     for adapter in built:
-        for route in adapter.routes():
-            app.router.add_route(route.method, route.path, route.handler, **route.kwargs)
+        app.router.add_routes(adapter.routes())
 
     app.cleanup_ctx.extend([store_ctx, broker_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
