@@ -15,7 +15,7 @@ from nlu.result import Triager
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 BROKER = web.AppKey("broker", Broker)
-TRIAGER = web.AppKey("triager", Triager)  # type: ignore[type-abstract]
+TRIAGER = web.AppKey("triager", Triager)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
 LEASES = web.AppKey("leases", dict[str, LeaseRunner])

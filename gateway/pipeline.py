@@ -424,20 +424,32 @@ class Pipeline:
         if typing:
             await self.broker.publish(
                 f"notify.{summary['channel']}",
-                {"conversation_id": summary["id"], "event": "typing", "data": {}},
+                {
+                    "conversation_id": summary["id"],
+                    "event": "typing",
+                    "data": {"language": summary["language"]},
+                },
             )
 
     async def _after_state_change(
         self, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
     ) -> None:
         await self._publish_conversation("state", summary)
+        # A critical conversation that goes back to the queue alerts every counsellor again.
+        critical_waiting = (
+            summary["state"] == S.QUEUED.value and summary["priority"] == Priority.CRITICAL.label
+        )
         await self.broker.publish(
-            TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": False}
+            TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": critical_waiting}
         )
         if notify:
             await self.broker.publish(
                 f"notify.{summary['channel']}",
-                {"conversation_id": summary["id"], "event": notify, "data": data},
+                {
+                    "conversation_id": summary["id"],
+                    "event": notify,
+                    "data": {"language": summary["language"], **data},
+                },
             )
 
     # ------------------------------------------------------------------ egress

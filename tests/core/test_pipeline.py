@@ -19,7 +19,9 @@ async def rows(gw: Gateway, model: type) -> list:
         return list((await session.execute(select(model))).scalars().all())
 
 
-async def test_message_is_stored_before_ingress_answers_and_the_person_gets_the_safe_response(gateway: Gateway) -> None:
+async def test_message_is_stored_before_ingress_answers_and_the_person_gets_the_safe_response(
+    gateway: Gateway,
+) -> None:
     result = await gateway.memory.person_writes("anna@example.org", "min bror pratar om att döda folk")
     # Stored already when ingress answered:
     msgs = await rows(gateway, Message)
@@ -181,7 +183,9 @@ async def test_when_triage_fails_the_message_is_kept_and_queued_high_for_a_perso
     assert "112" in got.text
 
 
-async def test_person_ending_a_critical_conversation_no_one_has_seen_keeps_it_queued(gateway: Gateway) -> None:
+async def test_person_ending_a_critical_conversation_no_one_has_seen_keeps_it_queued(
+    gateway: Gateway,
+) -> None:
     crit = await gateway.memory.person_writes("c", "jag ska ta mitt liv i kväll")
     ended = await gateway.memory.person_writes("c", "/stopp", meta={"control": "end"})
     assert ended.state == "queued"
@@ -190,3 +194,12 @@ async def test_person_ending_a_critical_conversation_no_one_has_seen_keeps_it_qu
     async with gateway.db.session() as session:
         assert [e.conversation_id for e in await queue.waiting(session)] == [crit.conversation_id]
     assert plain.conversation_id != crit.conversation_id
+
+
+async def test_notifications_carry_the_conversations_language(gateway: Gateway) -> None:
+    conv = (await gateway.memory.person_writes("en-person", "I worry about the movement my son joined")).conversation_id
+    hanna = await gateway.user("hanna")
+    await gateway.pipeline.claim(conv, hanna)
+    got = await gateway.memory.wait_for("en-person", lambda r: r.kind == "assigned")
+    assert got.data is not None and got.data["language"] == "en"
+    assert got.data["counsellor"] == "hanna"
