@@ -1,0 +1,252 @@
+"""What the console shows, read from the store: queue snapshots, transcripts, the supervisor view."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.envelope import Priority
+from gateway.pipeline import message_dict
+from gateway.store import repo
+from gateway.store.models import AuditEvent, Conversation, ConversationState, Role, StaffUser
+from handoff import queue
+
+S = ConversationState
+CANNED_FILE = Path(__file__).with_name("canned.yml")
+ACTIVE_STATES = (S.BOT.value, S.QUEUED.value, S.ASSIGNED.value)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def triage_view(triage: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The parts of a stored triage record a counsellor sees (intent, confidence, rules, priority)."""
+    if not triage:
+        return None
+    intent = triage.get("intent")
+    name = intent.get("name") if isinstance(intent, Mapping) else intent
+    confidence = intent.get("confidence") if isinstance(intent, Mapping) else triage.get("confidence")
+    return {
+        "intent": name,
+        "confidence": confidence,
+        "matched_rules": list(triage.get("matched_rules") or []),
+        "priority": triage.get("priority"),
+        "language": triage.get("language"),
+    }
+
+
+def client_message(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored message (``pipeline.message_dict``) as the console's script gets it."""
+    kind = str(data.get("sender_kind", "person"))
+    return {
+        "id": data.get("id"),
+        "seq": data.get("seq"),
+        "kind": kind,
+        "direction": data.get("direction"),
+        "text": data.get("text", ""),
+        "time": data.get("created_at"),
+        "delivery": data.get("delivery"),
+        "author_id": data.get("author_id"),
+        "triage": triage_view(data.get("triage")) if kind == "person" else None,
+    }
+
+
+def mine_entry(conv: Conversation) -> dict[str, Any]:
+    return {
+        "conversation_id": conv.id,
+        "channel": conv.channel,
+        "language": conv.language,
+        "intent": conv.intent,
+        "priority": Priority(conv.priority).label,
+        "state": conv.state,
+        "assigned_at": _iso(conv.assigned_at),
+        "message_count": conv.message_count,
+        "unreachable": conv.unreachable,
+    }
+
+
+async def queue_snapshot(
+    session: AsyncSession,
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """The waiting conversations in queue order, and every counsellor's assigned conversations."""
+    waiting = [e.to_dict() for e in await queue.waiting(session)]
+    rows = (
+        (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.state == S.ASSIGNED.value)
+                .order_by(Conversation.priority.desc(), Conversation.assigned_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    by_user: dict[int, list[dict[str, Any]]] = {}
+    for conv in rows:
+        if conv.assigned_to is not None:
+            by_user.setdefault(conv.assigned_to, []).append(mine_entry(conv))
+    return waiting, by_user
+
+
+async def transcript(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+    rows = await repo.messages_of(session, conv.id)
+    messages = [client_message(message_dict(m)) for m in rows]
+    authors = {m["author_id"] for m in messages if m["author_id"] is not None}
+    names: dict[int, str] = {}
+    if authors:
+        for uid, name in (
+            await session.execute(
+                select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(authors))
+            )
+        ).all():
+            names[uid] = name
+    for m in messages:
+        m["author"] = names.get(m["author_id"]) if m["author_id"] is not None else None
+    stored = [m for m in rows if m.sender_kind == "person" and m.triage]
+    suggested: str | None = None
+    latest_triage: dict[str, Any] | None = None
+    if stored:
+        # The safe response of the most serious message (the latest of equally serious ones).
+        def rank(msg: Any) -> tuple[int, int]:
+            label = str((msg.triage or {}).get("priority", "low"))
+            try:
+                return int(Priority.from_label(label)), msg.seq
+            except ValueError:
+                return 0, msg.seq
+
+        top = max(stored, key=rank)
+        suggested = (top.triage or {}).get("safe_response") or None
+        latest_triage = triage_view(stored[-1].triage)
+    assignee = await session.get(StaffUser, conv.assigned_to) if conv.assigned_to else None
+    return {
+        "conversation": {
+            "id": conv.id,
+            "channel": conv.channel,
+            "state": conv.state,
+            "priority": Priority(conv.priority).label,
+            "intent": conv.intent,
+            "language": conv.language,
+            "assigned_to": assignee.username if assignee else None,
+            "created_at": _iso(conv.created_at),
+            "queued_at": _iso(conv.queued_at),
+            "unreachable": conv.unreachable,
+        },
+        "messages": messages,
+        "triage": latest_triage,
+        "suggested_response": suggested,
+    }
+
+
+async def supervisor_view(session: AsyncSession) -> dict[str, Any]:
+    convs = (
+        (
+            await session.execute(
+                select(Conversation)
+                .where(Conversation.state.in_(ACTIVE_STATES))
+                .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    staff = (
+        (
+            await session.execute(
+                select(StaffUser)
+                .where(StaffUser.role.in_((Role.COUNSELLOR.value, Role.SUPERVISOR.value)))
+                .where(StaffUser.active.is_(True))
+                .order_by(StaffUser.username)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    loads: dict[int, int] = {}
+    for uid, count in (
+        await session.execute(
+            select(Conversation.assigned_to, func.count())
+            .where(Conversation.state == S.ASSIGNED.value)
+            .group_by(Conversation.assigned_to)
+        )
+    ).all():
+        if uid is not None:
+            loads[uid] = int(count)
+    names = {u.id: u.username for u in staff}
+    missing = {c.assigned_to for c in convs if c.assigned_to is not None and c.assigned_to not in names}
+    if missing:
+        for uid, name in (
+            await session.execute(select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(missing)))
+        ).all():
+            names[uid] = name
+    return {
+        "conversations": [
+            {
+                "conversation_id": c.id,
+                "channel": c.channel,
+                "language": c.language,
+                "intent": c.intent,
+                "priority": Priority(c.priority).label,
+                "state": c.state,
+                "assigned_to": names.get(c.assigned_to) if c.assigned_to is not None else None,
+                "queued_at": _iso(c.queued_at),
+                "assigned_at": _iso(c.assigned_at),
+                "message_count": c.message_count,
+            }
+            for c in convs
+        ],
+        "counsellors": [
+            {
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": u.role,
+                "load": int(loads.get(u.id, 0)),
+                "capacity": u.capacity,
+            }
+            for u in staff
+        ],
+    }
+
+
+async def audit_events(
+    session: AsyncSession, conversation_id: str | None, limit: int = 500
+) -> list[dict[str, Any]]:
+    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    if conversation_id:
+        stmt = stmt.where(AuditEvent.conversation_id == conversation_id)
+    return [
+        {
+            "at": _iso(e.at),
+            "actor": e.actor,
+            "action": e.action,
+            "conversation_id": e.conversation_id,
+            "details": e.details,
+        }
+        for e in (await session.execute(stmt)).scalars().all()
+    ]
+
+
+def load_canned(path: Path = CANNED_FILE) -> list[dict[str, Any]]:
+    """The canned responses, checked: every entry has an id, and a title and text in sv and en."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of canned responses")
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ValueError(f"{path}: entry {i} needs an id")
+        if item["id"] in seen:
+            raise ValueError(f"{path}: id {item['id']!r} twice")
+        seen.add(item["id"])
+        for field in ("title", "text"):
+            value = item.get(field)
+            if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("sv", "en")):
+                raise ValueError(f"{path}: {item['id']}.{field} needs sv and en")
+        out.append({"id": item["id"], "title": dict(item["title"]), "text": dict(item["text"])})
+    return out

@@ -1,0 +1,170 @@
+"""Live updates to the consoles connected to this process, driven by the broker's fan-out.
+
+Every gateway process listens to the ``queue`` and ``conversation`` topics, so a counsellor
+connected to any process sees what happens in all of them:
+
+* a queue event -> a fresh queue snapshot to every console (coalesced when events come in bursts),
+  and ``{"type": "alert", "priority": "critical"}`` first when a critical conversation arrived;
+* a conversation event -> to the console of the counsellor who holds the conversation (and to
+  the one who held it until this event, so that a transfer or a release reaches them too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from gateway.broker.base import Broker, Event, Subscription
+from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.store.db import Database
+
+from .data import client_message, queue_snapshot
+
+log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.03
+
+
+@dataclass(eq=False)
+class Client:
+    ws: web.WebSocketResponse
+    user_id: int
+    role: str
+    capacity: int
+    token_hash: str
+    mine: set[str] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self.clients: set[Client] = set()
+        self._subs: list[Subscription] = []
+        self._dirty = False
+        self._snapshots: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._subs = [
+            await self.broker.fanout(TOPIC_QUEUE, self._on_queue),
+            await self.broker.fanout(TOPIC_CONVERSATION, self._on_conversation),
+        ]
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.cancel()
+        self._subs = []
+        if self._snapshots is not None:
+            self._snapshots.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshots
+        for client in list(self.clients):
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=1001, message=b"server shutting down")
+        self.clients.clear()
+
+    # ------------------------------------------------------------------ clients
+    async def add(self, client: Client) -> None:
+        self.clients.add(client)
+        async with self.db.session() as session:
+            waiting, by_user = await queue_snapshot(session)
+        await self._send_snapshot(client, waiting, by_user)
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+
+    async def close_session(self, token_hash: str) -> None:
+        """Close the sockets of a session that ended (logout)."""
+        for client in [c for c in self.clients if c.token_hash == token_hash]:
+            self.clients.discard(client)
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=4401, message=b"signed out")
+
+    async def _send(self, client: Client, data: dict[str, Any]) -> None:
+        if client.ws.closed:
+            self.clients.discard(client)
+            return
+        try:
+            await client.ws.send_json(data)
+        except (ConnectionError, RuntimeError) as exc:
+            log.info("dropping a console socket (%s)", type(exc).__name__)
+            self.clients.discard(client)
+
+    # ------------------------------------------------------------------ broker events
+    async def _on_queue(self, event: Event) -> None:
+        payload = event.payload
+        if payload.get("critical"):
+            alert = {
+                "type": "alert",
+                "priority": "critical",
+                "conversation_id": payload.get("conversation_id"),
+            }
+            for client in list(self.clients):
+                await self._send(client, alert)
+        self._dirty = True
+        if self._snapshots is None or self._snapshots.done():
+            self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")
+
+    async def _snapshot_loop(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await asyncio.sleep(COALESCE_SECONDS)
+            if not self.clients:
+                continue
+            try:
+                async with self.db.session() as session:
+                    waiting, by_user = await queue_snapshot(session)
+            except Exception as exc:
+                log.warning("could not read the queue for live updates (%s)", type(exc).__name__)
+                continue
+            for client in list(self.clients):
+                await self._send_snapshot(client, waiting, by_user)
+
+    async def _send_snapshot(
+        self, client: Client, waiting: list[dict[str, Any]], by_user: dict[int, list[dict[str, Any]]]
+    ) -> None:
+        mine = by_user.get(client.user_id, [])
+        client.mine = {m["conversation_id"] for m in mine}
+        await self._send(
+            client,
+            {
+                "type": "queue",
+                "waiting": waiting,
+                "mine": mine,
+                "load": len(mine),
+                "capacity": client.capacity,
+            },
+        )
+
+    async def _on_conversation(self, event: Event) -> None:
+        payload = event.payload
+        conv = payload.get("conversation") or {}
+        conv_id = str(payload.get("conversation_id", ""))
+        holder = conv.get("assigned_to") if conv.get("state") == "assigned" else None
+        out: dict[str, Any] = {
+            "type": "conversation",
+            "kind": payload.get("kind"),
+            "conversation_id": conv_id,
+            "conversation": {
+                k: conv.get(k) for k in ("state", "priority", "intent", "language", "unreachable")
+            },
+        }
+        if isinstance(payload.get("message"), dict):
+            out["message"] = client_message(payload["message"])
+        for key in ("who", "typing", "message_id", "delivery"):
+            if key in payload:
+                out[key] = payload[key]
+        for client in list(self.clients):
+            held_before = conv_id in client.mine
+            holds = holder == client.user_id
+            if holds:
+                client.mine.add(conv_id)
+            else:
+                client.mine.discard(conv_id)
+            if holds or held_before:
+                await self._send(client, out)

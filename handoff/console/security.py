@@ -1,0 +1,144 @@
+"""Who is asking: the session cookie, roles, CSRF tokens, the pre-login nonce and the login rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+
+from gateway import auth
+from gateway.appkeys import DB, SETTINGS
+from gateway.store.models import Role, StaffUser
+
+from .i18n import LANGUAGES, pick_language
+
+SESSION_COOKIE = "hl_console"
+PRELOGIN_COOKIE = "hl_console_pre"
+COOKIE_PATH = "/console"
+CSRF_HEADER = "X-CSRF-Token"
+
+CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
+SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
+ALL_ROLES = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The signed-in staff member of one request."""
+
+    user: StaffUser
+    token_hash: str
+    csrf: str
+    lang: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.user.role in SUPERVISOR_ROLES
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login_policy(app: web.Application) -> auth.LoginPolicy:
+    cfg = app[SETTINGS].section("console")
+    return auth.LoginPolicy(
+        max_attempts=int(cfg["lockout_attempts"]),
+        lockout=timedelta(minutes=float(cfg["lockout_minutes"])),
+        session_lifetime=timedelta(hours=float(cfg["session_hours"])),
+    )
+
+
+def secure_cookies(app: web.Application) -> bool:
+    return bool(app[SETTINGS].section("console")["secure_cookies"])
+
+
+def set_cookie(
+    response: web.StreamResponse, app: web.Application, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookies(app),
+    )
+
+
+def clear_cookie(response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(name, path=COOKIE_PATH)
+
+
+async def authenticate(request: web.Request) -> Staff | None:
+    """The staff member behind the session cookie, or None.  ``?lang=`` on a GET changes their language."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 200:
+        return None
+    wanted = request.query.get("lang") if request.method == "GET" else None
+    async with request.app[DB].session() as session:
+        found = await auth.session_user(session, token)
+        if found is None:
+            return None
+        user, row = found
+        if wanted in LANGUAGES and user.language != wanted:
+            user.language = wanted
+        return Staff(
+            user=user, token_hash=row.token_hash, csrf=row.csrf_token, lang=pick_language(user.language)
+        )
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+# ---------------------------------------------------------------------- before login
+def new_prelogin_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def prelogin_token(app: web.Application, nonce: str) -> str:
+    """The login form's CSRF token: bound to the nonce in the pre-login cookie by a keyed MAC."""
+    key = hashlib.sha256(b"helpline console login csrf\0" + app[SETTINGS].pseudonym_key).digest()
+    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def prelogin_ok(app: web.Application, nonce: str | None, given: str | None) -> bool:
+    if not nonce or not given or len(nonce) > 100:
+        return False
+    return hmac.compare_digest(prelogin_token(app, nonce).encode(), given.encode())
+
+
+class LoginRateLimiter:
+    """At most ``attempts`` login attempts per user name within ``window`` seconds (per process).
+
+    The account lockout (counted in the database, so across processes) stops guessing at one
+    known account; this limit also slows guessing at unknown names and at locked accounts, and
+    keeps argon2 from being used to burn the server's CPU.
+    """
+
+    def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
+        self.attempts = attempts
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, username: str) -> bool:
+        key = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+        now = time.monotonic()
+        seen = self._seen.setdefault(key, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.attempts:
+            return False
+        seen.append(now)
+        if len(self._seen) > 10_000:  # forget the quiet ones
+            for k in [k for k, v in self._seen.items() if not v or now - v[-1] > self.window]:
+                del self._seen[k]
+        return True

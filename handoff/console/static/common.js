@@ -1,0 +1,122 @@
+/* Shared helpers of the console pages.  Text from people is only ever set with textContent. */
+"use strict";
+
+const HL = (function () {
+  const i18n = JSON.parse(document.getElementById("i18n").textContent);
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
+  function t(key) {
+    return Object.prototype.hasOwnProperty.call(i18n.t, key) ? i18n.t[key] : key;
+  }
+
+  function intentLabel(intent) {
+    if (!intent) return "–";
+    return Object.prototype.hasOwnProperty.call(i18n.intents, intent) ? i18n.intents[intent] : intent;
+  }
+
+  function priorityLabel(p) {
+    return t("p_" + p);
+  }
+
+  /* el("td", {className: "x", dataset: {a: 1}}, "text" or [children]) */
+  function el(tag, props, content) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (key === "dataset") {
+          for (const [k, v] of Object.entries(value)) node.dataset[k] = String(v);
+        } else if (key === "attrs") {
+          for (const [k, v] of Object.entries(value)) node.setAttribute(k, String(v));
+        } else {
+          node[key] = value;
+        }
+      }
+    }
+    if (Array.isArray(content)) {
+      for (const child of content) if (child) node.appendChild(child);
+    } else if (content !== undefined && content !== null) {
+      node.textContent = String(content);
+    }
+    return node;
+  }
+
+  async function api(method, path, body) {
+    const init = { method: method, headers: {}, credentials: "same-origin", cache: "no-store" };
+    if (method !== "GET") {
+      init.headers["X-CSRF-Token"] = csrf;
+      if (body !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (e) {
+      return { status: 0, data: { error: "network" } };
+    }
+    if (response.status === 401) {
+      window.location.assign("/console/login");
+      return { status: 401, data: { error: "not_signed_in" } };
+    }
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = {};
+    }
+    return { status: response.status, data: data };
+  }
+
+  /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect. */
+  function live(onMessage, onOpen, onDown) {
+    let delay = 500;
+    let ever = false;
+    function connect() {
+      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      const ws = new WebSocket(scheme + "//" + window.location.host + "/console/ws");
+      ws.addEventListener("open", function () {
+        delay = 500;
+        onOpen(ever);
+        ever = true;
+      });
+      ws.addEventListener("message", function (ev) {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch (e) {
+          return;
+        }
+        onMessage(msg);
+      });
+      ws.addEventListener("close", function (ev) {
+        if (ev.code === 4401) {
+          window.location.assign("/console/login");
+          return;
+        }
+        onDown();
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 10000);
+      });
+    }
+    connect();
+  }
+
+  function formatWait(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = String(s % 60).padStart(2, "0");
+    return h > 0 ? h + ":" + String(m).padStart(2, "0") + ":" + sec : m + ":" + sec;
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    return d.toLocaleTimeString(i18n.lang === "sv" ? "sv-SE" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  return { i18n, t, intentLabel, priorityLabel, el, api, live, formatWait, formatTime };
+})();

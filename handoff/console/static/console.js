@@ -1,0 +1,433 @@
+/* The counsellor console: the live queue, my conversations, replies.  No innerHTML anywhere. */
+"use strict";
+
+(function () {
+  const { t, el, api } = HL;
+  const queueBody = document.getElementById("queue-body");
+  const queueEmpty = document.getElementById("queue-empty");
+  const queueCount = document.getElementById("queue-count");
+  const tabs = document.getElementById("tabs");
+  const panels = document.getElementById("panels");
+  const mineEmpty = document.getElementById("mine-empty");
+  const loadEl = document.getElementById("load");
+  const capacityEl = document.getElementById("capacity");
+  const alertBox = document.getElementById("alert");
+  const offline = document.getElementById("offline");
+  const notice = document.getElementById("notice");
+  const template = document.getElementById("panel-template");
+
+  let waiting = [];
+  let waitingAt = performance.now();
+  let canned = [];
+  let active = null;
+  const convs = new Map(); // conversation id -> {tab, panel, seqs: Set, maxSeq, closed, typingTimer}
+
+  // ------------------------------------------------------------------ notices, alert, sound
+  let noticeTimer = null;
+  function say(text) {
+    notice.textContent = text;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { notice.textContent = ""; }, 6000);
+  }
+
+  let audio = null;
+  function unlockAudio() {
+    try {
+      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+    } catch (e) { audio = null; }
+  }
+  document.addEventListener("click", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+
+  function beep() {
+    try {
+      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+      const start = audio.currentTime + 0.01;
+      [0, 0.3].forEach(function (offset) {
+        const osc = audio.createOscillator();
+        const gain = audio.createGain();
+        osc.type = "sine";
+        osc.frequency.value = offset ? 660 : 880;
+        gain.gain.setValueAtTime(0.0001, start + offset);
+        gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.25);
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start(start + offset);
+        osc.stop(start + offset + 0.27);
+      });
+      alertBox.dataset.sound = "played";
+    } catch (e) {
+      alertBox.dataset.sound = "unavailable";
+    }
+  }
+
+  function raiseAlert(msg) {
+    alertBox.hidden = false;
+    alertBox.dataset.conversationId = msg.conversation_id || "";
+    alertBox.dataset.count = String(Number(alertBox.dataset.count || 0) + 1);
+    document.title = "(!) " + document.title.replace(/^\(!\) /, "");
+    beep();
+  }
+  document.getElementById("alert-dismiss").addEventListener("click", function () {
+    alertBox.hidden = true;
+    document.title = document.title.replace(/^\(!\) /, "");
+  });
+
+  // ------------------------------------------------------------------ queue
+  function renderQueue() {
+    const rows = waiting.map(function (entry) {
+      const claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
+      claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+      return el("tr", {
+        className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
+        dataset: { conversationId: entry.conversation_id, priority: entry.priority },
+      }, [
+        el("td", null, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority))]),
+        el("td", null, entry.channel + " · " + entry.language),
+        el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
+        el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),
+        el("td", null, [claim]),
+      ]);
+    });
+    queueBody.replaceChildren.apply(queueBody, rows);
+    queueEmpty.hidden = waiting.length > 0;
+    queueCount.textContent = String(waiting.length);
+  }
+
+  function tickWaiting() {
+    const elapsed = (performance.now() - waitingAt) / 1000;
+    queueBody.querySelectorAll("td.wait").forEach(function (cell) {
+      cell.textContent = HL.formatWait(Number(cell.dataset.base) + elapsed);
+    });
+  }
+  setInterval(tickWaiting, 1000);
+
+  function applySnapshot(snap) {
+    waiting = snap.waiting || [];
+    waitingAt = performance.now();
+    renderQueue();
+    loadEl.textContent = String(snap.load || 0);
+    if (snap.capacity !== undefined) capacityEl.textContent = String(snap.capacity);
+    reconcileMine(snap.mine || []);
+  }
+
+  async function claimConversation(id, button) {
+    button.disabled = true;
+    const res = await api("POST", "/console/api/conversations/" + id + "/claim");
+    if (res.status === 200) {
+      openConversation(id, true);
+      return;
+    }
+    button.disabled = false;
+    say(t(res.data.error || "error"));
+  }
+
+  // ------------------------------------------------------------------ my conversations
+  function reconcileMine(mine) {
+    const ids = new Set(mine.map(function (m) { return m.conversation_id; }));
+    mine.forEach(function (m) {
+      if (!convs.has(m.conversation_id)) openConversation(m.conversation_id, false);
+      updateTab(m.conversation_id, m);
+    });
+    for (const [id, conv] of convs) {
+      if (!ids.has(id) && !conv.closed) removeConversation(id);
+    }
+    mineEmpty.hidden = convs.size > 0;
+  }
+
+  function updateTab(id, info) {
+    const conv = convs.get(id);
+    if (!conv || !info) return;
+    conv.tab.className = "tab prio-" + info.priority + (conv.closed ? " closed" : "");
+    conv.tab.dataset.priority = info.priority;
+    conv.tabLabel.textContent = HL.priorityLabel(info.priority) + " · " + HL.intentLabel(info.intent) + " · " + info.channel;
+  }
+
+  function openConversation(id, focus) {
+    if (!convs.has(id)) createPanel(id);
+    if (focus || !active) activate(id);
+    loadTranscript(id);
+    mineEmpty.hidden = true;
+  }
+
+  function createPanel(id) {
+    const panel = template.content.firstElementChild.cloneNode(true);
+    panel.id = "panel-" + id;
+    panel.dataset.conversationId = id;
+    panel.hidden = true;
+    const tab = el("button", { type: "button", className: "tab", id: "tab-" + id, attrs: { role: "tab", "aria-selected": "false", "aria-controls": panel.id }, dataset: { conversationId: id } });
+    const tabLabel = el("span", { className: "tab-label" }, id.slice(0, 8));
+    const tabTyping = el("span", { className: "tab-typing", hidden: true, attrs: { "aria-hidden": "true" } }, "…");
+    tab.appendChild(tabLabel);
+    tab.appendChild(tabTyping);
+    panel.setAttribute("aria-labelledby", tab.id);
+    tab.addEventListener("click", function () { activate(id); });
+    tab.addEventListener("keydown", function (ev) {
+      if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+      const all = Array.from(tabs.querySelectorAll('[role="tab"]'));
+      const i = all.indexOf(tab) + (ev.key === "ArrowRight" ? 1 : -1);
+      const next = all[(i + all.length) % all.length];
+      if (next) { activate(next.dataset.conversationId); next.focus(); }
+    });
+
+    const reply = panel.querySelector("textarea.reply");
+    reply.id = "reply-" + id;
+    panel.querySelector(".reply-label").htmlFor = reply.id;
+    const cannedSelect = panel.querySelector("select.canned");
+    cannedSelect.id = "canned-" + id;
+    panel.querySelector(".canned-label").htmlFor = cannedSelect.id;
+    const transferInput = panel.querySelector("input.transfer-to");
+    transferInput.id = "transfer-" + id;
+    panel.querySelector(".transfer-label").htmlFor = transferInput.id;
+    fillCanned(cannedSelect);
+
+    const conv = { tab: tab, tabLabel: tabLabel, tabTyping: tabTyping, panel: panel, seqs: new Set(), maxSeq: 0, closed: false, typingTimer: null, sentTyping: 0, idleTimer: null };
+    convs.set(id, conv);
+
+    cannedSelect.addEventListener("change", function () {
+      const item = canned.find(function (c) { return c.id === cannedSelect.value; });
+      if (item) {
+        const text = (item.text[HL.i18n.lang] || item.text.sv).replace("{name}", myName());
+        insertText(reply, text);
+      }
+      cannedSelect.value = "";
+    });
+    panel.querySelector("button.use-suggested").addEventListener("click", function () {
+      insertText(reply, panel.querySelector(".suggested").textContent);
+    });
+    panel.querySelector("button.send").addEventListener("click", function () { sendReply(id); });
+    reply.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(id); }
+    });
+    reply.addEventListener("input", function () { typingStarted(id); });
+    panel.querySelector("button.transfer").addEventListener("click", async function () {
+      const to = transferInput.value.trim();
+      if (!to) { transferInput.focus(); return; }
+      const res = await api("POST", "/console/api/conversations/" + id + "/transfer", { to: to });
+      if (res.status === 200) removeConversation(id);
+      else say(t(res.data.error || "error"));
+    });
+    panel.querySelector("button.release").addEventListener("click", async function () {
+      const res = await api("POST", "/console/api/conversations/" + id + "/release");
+      if (res.status === 200) removeConversation(id);
+      else say(t(res.data.error || "error"));
+    });
+    const closeButton = panel.querySelector("button.close");
+    closeButton.addEventListener("click", async function () {
+      if (conv.closed) { removeConversation(id); return; }
+      if (closeButton.dataset.armed !== "1") {
+        closeButton.dataset.armed = "1";
+        closeButton.textContent = t("confirm_close");
+        setTimeout(function () { closeButton.dataset.armed = ""; if (!conv.closed) closeButton.textContent = t("close"); }, 5000);
+        return;
+      }
+      const res = await api("POST", "/console/api/conversations/" + id + "/close");
+      if (res.status === 200) removeConversation(id);
+      else say(t(res.data.error || "error"));
+    });
+
+    tabs.appendChild(tab);
+    panels.appendChild(panel);
+  }
+
+  function myName() {
+    const who = document.querySelector(".who");
+    return who ? who.textContent : "";
+  }
+
+  function insertText(textarea, text) {
+    textarea.value = textarea.value ? textarea.value + "\n" + text : text;
+    textarea.focus();
+  }
+
+  function fillCanned(select) {
+    while (select.options.length > 1) select.remove(1);
+    canned.forEach(function (item) {
+      select.appendChild(el("option", { value: item.id }, item.title[HL.i18n.lang] || item.title.sv));
+    });
+  }
+
+  function activate(id) {
+    active = id;
+    for (const [cid, conv] of convs) {
+      const on = cid === id;
+      conv.panel.hidden = !on;
+      conv.tab.setAttribute("aria-selected", on ? "true" : "false");
+      conv.tab.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  function removeConversation(id) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    clearTimeout(conv.typingTimer);
+    clearTimeout(conv.idleTimer);
+    conv.tab.remove();
+    conv.panel.remove();
+    convs.delete(id);
+    if (active === id) {
+      active = null;
+      const first = convs.keys().next();
+      if (!first.done) activate(first.value);
+    }
+    mineEmpty.hidden = convs.size > 0;
+  }
+
+  async function loadTranscript(id) {
+    const res = await api("GET", "/console/api/conversations/" + id);
+    const conv = convs.get(id);
+    if (!conv) return;
+    if (res.status !== 200) {
+      if (res.status === 403 || res.status === 404) removeConversation(id);
+      return;
+    }
+    const data = res.data;
+    data.messages.forEach(function (m) { addMessage(id, m); });
+    renderTriage(conv, data.triage);
+    conv.panel.querySelector(".suggested").textContent = data.suggested_response || "–";
+    conv.panel.querySelector("button.use-suggested").disabled = !data.suggested_response;
+    conv.panel.querySelector(".unreachable-note").hidden = !data.conversation.unreachable;
+    updateTab(id, { priority: data.conversation.priority, intent: data.conversation.intent, channel: data.conversation.channel });
+    if (data.conversation.state === "closed") markClosed(id);
+  }
+
+  function renderTriage(conv, triage) {
+    const dl = conv.panel.querySelector("dl.triage");
+    const rows = [];
+    if (triage) {
+      rows.push(el("dt", null, t("intent")), el("dd", { className: "triage-intent" }, HL.intentLabel(triage.intent)));
+      rows.push(el("dt", null, t("priority")), el("dd", { className: "triage-priority prio-" + triage.priority }, HL.priorityLabel(triage.priority)));
+      const conf = typeof triage.confidence === "number" ? Math.round(triage.confidence * 100) + " %" : "–";
+      rows.push(el("dt", null, t("confidence")), el("dd", { className: "triage-confidence" }, conf));
+      rows.push(el("dt", null, t("matched_rules")), el("dd", { className: "triage-rules" }, (triage.matched_rules || []).join(", ") || "–"));
+    }
+    dl.replaceChildren.apply(dl, rows);
+  }
+
+  function addMessage(id, m) {
+    const conv = convs.get(id);
+    if (!conv || m.seq === undefined || m.seq === null || conv.seqs.has(m.seq)) return;
+    conv.seqs.add(m.seq);
+    conv.maxSeq = Math.max(conv.maxSeq, m.seq);
+    const log = conv.panel.querySelector("ol.log");
+    let label = t("kind_" + m.kind);
+    if (m.author) label += " · " + m.author;
+    const li = el("li", { className: "msg msg-" + m.kind, dataset: { seq: m.seq, kind: m.kind } }, [
+      el("span", { className: "meta" }, label + " · " + HL.formatTime(m.time)),
+      el("p", { className: "text" }, m.text),
+    ]);
+    if (m.triage && m.triage.priority) li.dataset.priority = m.triage.priority;
+    // Keep the log in seq order even when a message arrives late.
+    const later = Array.from(log.children).find(function (child) { return Number(child.dataset.seq) > m.seq; });
+    log.insertBefore(li, later || null);
+    if (!later) li.scrollIntoView({ block: "nearest" });
+    if (m.kind === "person") showTyping(id, false);
+  }
+
+  function markClosed(id) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    conv.closed = true;
+    conv.panel.querySelector(".closed-note").hidden = false;
+    conv.panel.querySelectorAll(".compose textarea, .compose button, .compose select, .actions input, .actions button.transfer, .actions button.release").forEach(function (n) { n.disabled = true; });
+    const closeButton = conv.panel.querySelector("button.close");
+    closeButton.textContent = t("dismiss");
+    conv.tab.classList.add("closed");
+  }
+
+  function showTyping(id, on) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    conv.panel.querySelector(".typing").hidden = !on;
+    conv.tabTyping.hidden = !on;
+    clearTimeout(conv.typingTimer);
+    if (on) conv.typingTimer = setTimeout(function () { showTyping(id, false); }, 8000);
+  }
+
+  function typingStarted(id) {
+    const conv = convs.get(id);
+    if (!conv || conv.closed) return;
+    const now = Date.now();
+    if (now - conv.sentTyping > 4000) {
+      conv.sentTyping = now;
+      api("POST", "/console/api/conversations/" + id + "/typing", { typing: true });
+    }
+    clearTimeout(conv.idleTimer);
+    conv.idleTimer = setTimeout(function () { typingStopped(id); }, 5000);
+  }
+
+  function typingStopped(id) {
+    const conv = convs.get(id);
+    if (!conv || !conv.sentTyping) return;
+    conv.sentTyping = 0;
+    clearTimeout(conv.idleTimer);
+    api("POST", "/console/api/conversations/" + id + "/typing", { typing: false });
+  }
+
+  async function sendReply(id) {
+    const conv = convs.get(id);
+    if (!conv || conv.closed) return;
+    const reply = conv.panel.querySelector("textarea.reply");
+    const text = reply.value.trim();
+    if (!text) return;
+    const button = conv.panel.querySelector("button.send");
+    button.disabled = true;
+    const res = await api("POST", "/console/api/conversations/" + id + "/reply", { text: text });
+    button.disabled = false;
+    if (res.status === 200) {
+      reply.value = "";
+      conv.sentTyping = 0;
+      clearTimeout(conv.idleTimer);
+      addMessage(id, res.data.message);
+      reply.focus();
+    } else {
+      say(t(res.data.error || "error"));
+    }
+  }
+
+  // ------------------------------------------------------------------ live events
+  function onConversationEvent(msg) {
+    const id = msg.conversation_id;
+    if (!convs.has(id)) {
+      if (msg.conversation && msg.conversation.state === "assigned") openConversation(id, false);
+      return;
+    }
+    if (msg.kind === "message" && msg.message) {
+      const conv = convs.get(id);
+      if (msg.message.seq > conv.maxSeq + 1 && conv.maxSeq > 0) loadTranscript(id);
+      else addMessage(id, msg.message);
+      if (msg.message.kind === "person" && msg.message.triage) renderTriage(conv, msg.message.triage);
+    } else if (msg.kind === "typing" && msg.who === "person") {
+      showTyping(id, !!msg.typing);
+    } else if (msg.kind === "state" && msg.conversation) {
+      if (msg.conversation.state === "closed") markClosed(id);
+    } else if (msg.kind === "delivery" && msg.conversation && msg.conversation.unreachable) {
+      convs.get(id).panel.querySelector(".unreachable-note").hidden = false;
+    }
+  }
+
+  function onLive(msg) {
+    if (msg.type === "queue") applySnapshot(msg);
+    else if (msg.type === "alert") raiseAlert(msg);
+    else if (msg.type === "conversation") onConversationEvent(msg);
+  }
+
+  async function start() {
+    const cannedRes = await api("GET", "/console/api/canned");
+    if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
+    const res = await api("GET", "/console/api/queue");
+    if (res.status === 200) applySnapshot(res.data);
+    HL.live(onLive, function (reconnected) {
+      offline.hidden = true;
+      document.body.dataset.live = "1";
+      if (reconnected) for (const id of convs.keys()) loadTranscript(id);
+    }, function () {
+      offline.hidden = false;
+      document.body.dataset.live = "0";
+    });
+  }
+  start();
+})();

@@ -1,0 +1,393 @@
+"""Request handlers of the console: login and logout, the HTML pages, the JSON API and the websocket.
+
+Handlers behind a login take ``(request, staff)``; the route table in ``__init__`` wraps them with
+the session, role and CSRF checks, so that no handler can forget one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from gateway import auth
+from gateway.appkeys import DB, PIPELINE, SETTINGS
+from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.store import repo
+from gateway.store.models import StaffUser
+
+from . import data
+from .i18n import client_strings, pick_language, strings
+from .live import Client, Hub
+from .security import (
+    CONSOLE_ROLES,
+    CSRF_HEADER,
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    LoginRateLimiter,
+    Staff,
+    authenticate,
+    clear_cookie,
+    csrf_ok,
+    login_policy,
+    new_prelogin_nonce,
+    prelogin_ok,
+    prelogin_token,
+    set_cookie,
+)
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+STATIC_FILES = {
+    "console.js": "text/javascript",
+    "supervisor.js": "text/javascript",
+    "common.js": "text/javascript",
+    "console.css": "text/css",
+}
+SESSION_RECHECK_SECONDS = 60.0
+MAX_REPLY_BODY = 64 * 1024
+
+
+class ConsoleState:
+    """The console's shared state in one application."""
+
+    def __init__(self) -> None:
+        self.templates = Environment(
+            loader=FileSystemLoader(str(HERE / "templates")),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.limiter = LoginRateLimiter()
+        self.canned = data.load_canned()
+        self.hub: Hub | None = None
+
+
+CONSOLE = web.AppKey("console", ConsoleState)
+
+
+# ---------------------------------------------------------------------- helpers
+def render(request: web.Request, template: str, lang: str, status: int = 200, **context: Any) -> web.Response:
+    state = request.app[CONSOLE]
+    html = state.templates.get_template(template).render(
+        t=strings(lang), lang=lang, client=client_strings(lang), path=request.path, **context
+    )
+    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+
+
+def error(status: int, code: str) -> web.Response:
+    return web.json_response({"error": code}, status=status)
+
+
+def conversation_id(request: web.Request) -> str:
+    return request.match_info["conversation_id"]
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_REPLY_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_REPLY_BODY, actual_size=request.content_length)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "invalid_json"}', content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "invalid_json"}', content_type="application/json")
+    return body
+
+
+def conflict_code(exc: Conflict) -> str:
+    reason = str(exc.args[0]) if exc.args else "conflict"
+    return reason if reason.replace("_", "").isalnum() else "conflict"
+
+
+# ---------------------------------------------------------------------- login / logout (no session)
+async def login_page(request: web.Request) -> web.StreamResponse:
+    staff = await authenticate(request)
+    if staff is not None:
+        raise web.HTTPSeeOther("/console")
+    return _login_form(request, pick_language(request.query.get("lang")), None, 200)
+
+
+def _login_form(request: web.Request, lang: str, problem: str | None, status: int) -> web.Response:
+    nonce = new_prelogin_nonce()
+    response = render(
+        request,
+        "login.html",
+        lang,
+        status=status,
+        csrf=prelogin_token(request.app, nonce),
+        problem=problem,
+    )
+    set_cookie(response, request.app, PRELOGIN_COOKIE, nonce, max_age=3600)
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    lang = pick_language(str(form.get("lang", "")))
+    if not prelogin_ok(request.app, request.cookies.get(PRELOGIN_COOKIE), str(form.get("csrf", ""))):
+        return _login_form(request, lang, "login_expired", 403)
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:1024]
+    if not request.app[CONSOLE].limiter.allow(username):
+        return _login_form(request, lang, "login_rate_limited", 429)
+    async with request.app[DB].session() as session:
+        result = await auth.login(session, username, password, login_policy(request.app))
+    if result.user is None or result.token is None:
+        problem = "login_locked" if result.error == "locked" else "login_invalid"
+        return _login_form(request, lang, problem, 401)
+    response = web.HTTPSeeOther("/console")
+    lifetime = login_policy(request.app).session_lifetime
+    set_cookie(response, request.app, SESSION_COOKIE, result.token, max_age=int(lifetime.total_seconds()))
+    clear_cookie(response, PRELOGIN_COOKIE)
+    raise response
+
+
+async def logout(request: web.Request, staff: Staff) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    async with request.app[DB].session() as session:
+        await auth.logout(session, token)
+        await repo.audit(session, "auth.logout", actor=staff.user)
+    hub = request.app[CONSOLE].hub
+    if hub is not None:
+        await hub.close_session(staff.token_hash)
+    response = web.HTTPSeeOther("/console/login")
+    clear_cookie(response, SESSION_COOKIE)
+    raise response
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    body = await asyncio.to_thread((STATIC_DIR / name).read_bytes)
+    return web.Response(body=body, content_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
+
+
+# ---------------------------------------------------------------------- pages
+async def console_page(request: web.Request, staff: Staff) -> web.StreamResponse:
+    return render(request, "console.html", staff.lang, staff=staff, user=staff.user)
+
+
+async def supervisor_page(request: web.Request, staff: Staff) -> web.StreamResponse:
+    return render(request, "supervisor.html", staff.lang, staff=staff, user=staff.user)
+
+
+async def transcript_page(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """A transcript as a server-rendered page (for reading and printing); audited like the API."""
+    found = await _open_transcript(request, staff)
+    if isinstance(found, web.Response):
+        if found.status == 403:
+            return render(request, "forbidden.html", staff.lang, status=403, staff=staff, user=staff.user)
+        raise web.HTTPNotFound()
+    return render(request, "transcript.html", staff.lang, staff=staff, user=staff.user, tr=found)
+
+
+# ---------------------------------------------------------------------- JSON API
+async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
+    async with request.app[DB].session() as session:
+        waiting, by_user = await data.queue_snapshot(session)
+    mine = by_user.get(staff.user.id, [])
+    return web.json_response(
+        {
+            "waiting": waiting,
+            "mine": mine,
+            "capacity": staff.user.capacity,
+            "load": len(mine),
+            "me": {"username": staff.user.username, "display_name": staff.user.display_name},
+        }
+    )
+
+
+async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
+    try:
+        await request.app[PIPELINE].claim(conversation_id(request), staff.user)
+    except NotFound:
+        return error(404, "not_found")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
+
+
+async def _open_transcript(request: web.Request, staff: Staff) -> dict[str, Any] | web.Response:
+    conv_id = conversation_id(request)
+    async with request.app[DB].session() as session:
+        try:
+            conv = await repo.get_conversation(session, conv_id)
+        except NotFound:
+            return error(404, "not_found")
+        holds = conv.state == "assigned" and conv.assigned_to == staff.user.id
+        if not (holds or staff.is_supervisor):
+            await repo.audit(session, "transcript.denied", actor=staff.user, conversation_id=conv_id)
+            return error(403, "not_assigned_to_you")
+        await repo.audit(
+            session,
+            "transcript.opened",
+            actor=staff.user,
+            conversation_id=conv_id,
+            details={"via": "console"},
+        )
+        return await data.transcript(session, conv)
+
+
+async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    found = await _open_transcript(request, staff)
+    if isinstance(found, web.Response):
+        return found
+    return web.json_response(found)
+
+
+async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        return error(400, "text_required")
+    try:
+        msg = await request.app[PIPELINE].reply(conversation_id(request), text, staff.user)
+    except NotFound:
+        return error(404, "not_found")
+    except InvalidInput:
+        return error(422, "invalid_text")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"message": data.client_message(msg)})
+
+
+async def api_typing(request: web.Request, staff: Staff) -> web.StreamResponse:
+    body = await json_body(request)
+    typing = body.get("typing", True)
+    if not isinstance(typing, bool):
+        return error(400, "typing_must_be_bool")
+    try:
+        await request.app[PIPELINE].counsellor_typing(conversation_id(request), staff.user, typing)
+    except NotFound:
+        return error(404, "not_found")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"ok": True})
+
+
+async def api_release(request: web.Request, staff: Staff) -> web.StreamResponse:
+    try:
+        await request.app[PIPELINE].release(conversation_id(request), staff.user)
+    except NotFound:
+        return error(404, "not_found")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"ok": True})
+
+
+async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse:
+    body = await json_body(request)
+    to = body.get("to")
+    if not isinstance(to, str) or not to.strip():
+        return error(400, "to_required")
+    async with request.app[DB].session() as session:
+        target: StaffUser | None = await repo.user_by_name(session, to.strip())
+    if target is None or not target.active or target.role not in CONSOLE_ROLES:
+        return error(404, "unknown_user")
+    if target.id == staff.user.id:
+        return error(409, "same_user")
+    try:
+        await request.app[PIPELINE].release(conversation_id(request), staff.user, to_user=target)
+    except NotFound:
+        return error(404, "not_found")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"ok": True, "to": target.username})
+
+
+async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
+    reason = ""
+    if request.can_read_body:
+        body = await json_body(request)
+        reason = str(body.get("reason", ""))[:200]
+    try:
+        await request.app[PIPELINE].close(conversation_id(request), staff.user, reason)
+    except NotFound:
+        return error(404, "not_found")
+    except Conflict as exc:
+        return error(409, conflict_code(exc))
+    return web.json_response({"ok": True})
+
+
+async def api_canned(request: web.Request, staff: Staff) -> web.StreamResponse:
+    return web.json_response({"language": staff.lang, "canned": request.app[CONSOLE].canned})
+
+
+async def api_supervisor(request: web.Request, staff: Staff) -> web.StreamResponse:
+    async with request.app[DB].session() as session:
+        view = await data.supervisor_view(session)
+    return web.json_response(view)
+
+
+async def api_audit(request: web.Request, staff: Staff) -> web.StreamResponse:
+    conv_id = request.query.get("conversation_id") or None
+    if conv_id is not None and (len(conv_id) > 32 or not conv_id.isalnum()):
+        return error(400, "bad_conversation_id")
+    async with request.app[DB].session() as session:
+        events = await data.audit_events(session, conv_id)
+    return web.json_response({"events": events})
+
+
+# ---------------------------------------------------------------------- websocket
+def origin_ok(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {request.host.lower()}
+    public = request.app[SETTINGS].section("server").get("public_url") or ""
+    if public:
+        allowed.add(urlsplit(str(public)).netloc.lower())
+    return netloc in allowed
+
+
+async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
+    if not origin_ok(request):
+        return error(403, "bad_origin")
+    hub = request.app[CONSOLE].hub
+    if hub is None:
+        return error(503, "not_ready")
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
+    await ws.prepare(request)
+    client = Client(
+        ws=ws,
+        user_id=staff.user.id,
+        role=staff.user.role,
+        capacity=staff.user.capacity,
+        token_hash=staff.token_hash,
+    )
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        await hub.add(client)
+        while not ws.closed:
+            try:
+                msg = await ws.receive(timeout=SESSION_RECHECK_SECONDS)
+            except TimeoutError:
+                async with request.app[DB].session() as session:
+                    if await auth.session_user(session, token) is None:
+                        await ws.close(code=4401, message=b"session ended")
+                        break
+                continue
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
+            if msg.type is WSMsgType.TEXT and msg.data == '{"type":"ping"}':
+                await ws.send_str('{"type":"pong"}')
+    finally:
+        hub.remove(client)
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return ws
+
+
+def check_csrf(request: web.Request, staff: Staff, form_token: str | None = None) -> bool:
+    return csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER) or form_token)
