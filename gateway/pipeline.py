@@ -54,6 +54,10 @@ from nlu.result import INTENT_PRIORITY, Triager, TriageResult
 log = logging.getLogger(__name__)
 S = ConversationState
 
+INBOUND_ONLY_META = frozenset(
+    {"full_text", "defects", "suppress_auto_reply", "auto_reason", "control", "size"}
+)
+
 TOPIC_CONVERSATION = "conversation"
 TOPIC_QUEUE = "queue"
 EGRESS_GROUP = "egress"
@@ -508,11 +512,17 @@ class Pipeline:
                 conversation_id=ConversationId(conv.id),
                 sender_kind=SenderKind(msg.sender_kind),
                 received_at=msg.created_at,
+                # The adapter threads its answer with what it put on the person's last message
+                # (e-mail: subject, reply_in_reply_to, reply_references); the full text stays out.
                 meta={
+                    **{
+                        k: v
+                        for k, v in (last_in.meta if last_in else {}).items()
+                        if k not in INBOUND_ONLY_META
+                    },
                     "seq": msg.seq,
                     "language": conv.language,
-                    "in_reply_to": last_in.external_id if last_in else None,
-                    "inbound_meta": dict(last_in.meta) if last_in else {},
+                    "inbound_external_id": last_in.external_id if last_in else None,
                 },
             )
         if address is None:
