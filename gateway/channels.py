@@ -43,7 +43,17 @@ def build_adapters(settings: Settings, extra: dict[str, Any] | None = None) -> l
         if name == "webchat" and ADAPTERS["webchat"][0] not in _available():
             continue
         cls = adapter_class(name)
-        config = cls.validate_config(f"channels.{name}", {k: v for k, v in section.items() if k != "enabled"})
+        given = {k: v for k, v in section.items() if k != "enabled"}
+        if name == "webchat":
+            # The top-level web chat and limits sections are the defaults of channels.webchat.
+            limits = settings.section("limits")
+            given = {
+                **settings.section("webchat"),
+                "max_message_chars": limits["max_message_chars"],
+                "messages_per_minute": limits["messages_per_minute"],
+                **given,
+            }
+        config = cls.validate_config(f"channels.{name}", given)
         adapters.append(cls(config, pseudonym_key=settings.pseudonym_key, **(extra or {}).get(name, {})))  # type: ignore[call-arg]
     return adapters
 

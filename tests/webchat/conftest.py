@@ -1,0 +1,143 @@
+"""A running gateway with the web chat channel (SQLite, in-process broker) and a visitor helper."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.webchat import WebchatAdapter
+from gateway.app import DB, PIPELINE, create_app
+from gateway.auth import create_user
+from gateway.config import Settings, load_settings
+from gateway.pipeline import Pipeline
+from gateway.store.db import Database
+from gateway.store.models import StaffUser
+from tests.core.conftest import KeywordTriager
+
+Frame = dict[str, Any]
+
+
+class Visitor:
+    """One browser tab's websocket, as the page's script would drive it."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[Frame] = []
+        self._unread: list[Frame] = []
+
+    async def send(self, **frame: Any) -> None:
+        await self.ws.send_str(json.dumps(frame))
+
+    async def hello(self, resume: Frame | None = None, lang: str = "sv", **extra: Any) -> Frame:
+        await self.send(type="hello", lang=lang, resume=resume, **extra)
+        return await self.expect(lambda f: f["type"] == "welcome")
+
+    async def _next(self, timeout: float) -> Frame | None:
+        if self._unread:
+            return self._unread.pop(0)
+        msg = await self.ws.receive(timeout=timeout)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return None
+        frame = json.loads(msg.data)
+        self.frames.append(frame)
+        return frame
+
+    async def expect(self, predicate: Callable[[Frame], bool], timeout: float = 5.0) -> Frame:
+        """The next frame matching ``predicate``; frames skipped on the way stay readable by later calls."""
+        skipped: list[Frame] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching frame; got {skipped}")
+                frame = await self._next(remaining)
+                if frame is None:
+                    raise AssertionError(f"socket closed; got {skipped}")
+                if predicate(frame):
+                    return frame
+                skipped.append(frame)
+        finally:
+            self._unread = skipped + self._unread
+
+    async def settle(self, quiet: float = 0.4) -> list[Frame]:
+        """Every frame until the socket has been quiet for ``quiet`` seconds."""
+        got, self._unread = self._unread, []
+        while True:
+            try:
+                frame = await self._next(quiet)
+            except TimeoutError:
+                return got
+            if frame is None:
+                return got
+            got.append(frame)
+
+    async def write(self, text: str, client_id: str) -> Frame:
+        await self.send(type="message", client_id=client_id, text=text)
+        return await self.expect(lambda f: f["type"] in ("ack", "error") and f.get("client_id") == client_id)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+@dataclass
+class ChatGateway:
+    settings: Settings
+    client: TestClient[Any, Any]
+    adapter: WebchatAdapter
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.client.app[PIPELINE]  # type: ignore[index]
+
+    @property
+    def db(self) -> Database:
+        return self.client.app[DB]  # type: ignore[index]
+
+    async def visitor(self, **headers: str) -> Visitor:
+        return Visitor(await self.client.ws_connect("/chat/ws", headers=headers or None))
+
+    async def user(self, name: str, role: str = "counsellor") -> StaffUser:
+        async with self.db.session() as session:
+            return await create_user(session, name, "correct horse battery", role, capacity=5)
+
+
+WEBCHAT_CONFIG = {"max_message_chars": 200, "messages_per_minute": 6, "max_sockets_per_conversation": 2}
+
+
+def chat_settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        environ={},
+        overrides={
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
+            "data_dir": str(tmp_path / "data"),
+            "channels": {"webchat": {"enabled": False}},
+            "broker.reclaim_idle": 0.5,
+        },
+    )
+
+
+async def start_gateway(tmp_path: Path, config: dict[str, Any]) -> ChatGateway:
+    settings = chat_settings(tmp_path)
+    adapter = WebchatAdapter(config, pseudonym_key=settings.pseudonym_key)
+    app = create_app(settings, triager=KeywordTriager(), adapters=[adapter])
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return ChatGateway(settings, client, adapter)
+
+
+@pytest.fixture
+async def chat(tmp_path: Path) -> AsyncIterator[ChatGateway]:
+    gw = await start_gateway(tmp_path, dict(WEBCHAT_CONFIG))
+    try:
+        yield gw
+    finally:
+        await gw.client.close()
