@@ -1,0 +1,523 @@
+"""Crime information to the Police or the Security Service, under four eyes.
+
+A counsellor fills a structured form (what, when, where, how certain, the source messages of the
+conversation), chooses the recipient and the legal ground.  A supervisor who is not the author
+approves before anything is sent.  When someone is in immediate danger the counsellor flags it and
+the information goes at once; it is then queued for a supervisor's review afterwards.
+
+The person's identity (the decrypted contact record) is passed only when the legal ground requires
+it, read at the moment of sending and never stored in the disclosure; the audit records that it
+was passed, never the identity itself.  Every step is audited: what was passed (the package), to
+whom, on what ground, who approved.
+
+Delivery is by e-mail or signed webhook, per the recipient's handoff methods in the directory.
+A disclosure is delivered only from the status ``approved`` (set by a four-eyes approval or by the
+immediate-danger flag); the status changes are conditional UPDATEs, so two supervisors cannot both
+approve, and a rejected disclosure can never be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.broker.base import Broker
+from gateway.crypto import ContactCipher
+from gateway.envelope import utcnow
+from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gateway.store import repo
+from gateway.store.db import Database
+from gateway.store.models import Message, Role, StaffUser
+
+from .handoff_models import Disclosure, DisclosureStatus
+from .redaction import redact
+from .referral import TOPIC_DELIVER, TOPIC_QUEUE, HandoffOptions, package_digest, post_webhook, send_mail
+
+log = logging.getLogger(__name__)
+D = DisclosureStatus
+
+RECIPIENTS: tuple[str, ...] = ("polisen", "sakerhetspolisen")
+CERTAINTIES: dict[str, tuple[str, str]] = {
+    "confirmed": ("bekräftad", "confirmed"),
+    "probable": ("trolig", "probable"),
+    "possible": ("möjlig", "possible"),
+    "unverified": ("obekräftad", "unverified"),
+}
+SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
+MAX_FIELD_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class LegalGround:
+    id: str
+    sv: str
+    en: str
+    requires_identity: bool
+
+
+LEGAL_GROUNDS: dict[str, LegalGround] = {
+    g.id: g
+    for g in (
+        LegalGround(
+            "danger_to_life",
+            "Akut fara för någons liv eller hälsa: uppgifterna, och personens identitet, behövs för att avvärja faran.",
+            "Imminent danger to someone's life or health: the information, and the person's identity, "
+            "are needed to avert the danger.",
+            requires_identity=True,
+        ),
+        LegalGround(
+            "avert_serious_crime",
+            "Förestående eller pågående allvarligt brott som kan förhindras (jfr 23 kap. 6 § brottsbalken).",
+            "An imminent or ongoing serious crime that can be prevented (cf. ch. 23 s. 6 of the Penal Code).",
+            requires_identity=False,
+        ),
+        LegalGround(
+            "suspected_serious_crime",
+            "Misstanke om begånget allvarligt brott (jfr 10 kap. 23 § offentlighets- och sekretesslagen).",
+            "Suspicion of a serious crime that was committed (cf. ch. 10 s. 23 of the Public Access to "
+            "Information and Secrecy Act).",
+            requires_identity=False,
+        ),
+        LegalGround(
+            "national_security",
+            "Brott som rör terrorism eller rikets säkerhet.",
+            "A crime concerning terrorism or national security.",
+            requires_identity=False,
+        ),
+    )
+}
+"""The grounds of the guidelines (wording to be confirmed by the guideline owners)."""
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class Disclosures:
+    def __init__(self, db: Database, broker: Broker, cipher: ContactCipher, options: HandoffOptions) -> None:
+        self.db = db
+        self.broker = broker
+        self.cipher = cipher
+        self.options = options
+
+    # ------------------------------------------------------------------ create
+    async def create(
+        self,
+        conversation_id: str,
+        author: StaffUser,
+        *,
+        recipient_id: str,
+        what: str,
+        when: str,
+        where: str,
+        certainty: str,
+        source_seqs: Sequence[int],
+        legal_ground: str,
+        immediate_danger: bool = False,
+    ) -> dict[str, Any]:
+        if recipient_id not in RECIPIENTS or self.options.directory.recipient(recipient_id) is None:
+            raise InvalidInput("unknown_recipient")
+        what, when, where = what.strip(), when.strip(), where.strip()
+        if not what or max(len(what), len(when), len(where)) > MAX_FIELD_CHARS:
+            raise InvalidInput("what_required")
+        if certainty not in CERTAINTIES:
+            raise InvalidInput("unknown_certainty")
+        ground = LEGAL_GROUNDS.get(legal_ground)
+        if ground is None:
+            raise InvalidInput("unknown_legal_ground")
+        seqs = sorted({int(s) for s in source_seqs})
+        if not seqs:
+            raise InvalidInput("source_required")
+        recipient = self.options.directory.recipient(recipient_id)
+        assert recipient is not None
+        did = uuid.uuid4().hex
+        now = utcnow()
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id)
+            rows = (
+                (
+                    await session.execute(
+                        select(Message)
+                        .where(Message.conversation_id == conv.id, Message.seq.in_(seqs))
+                        .order_by(Message.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if len(rows) != len(seqs):
+                raise InvalidInput("unknown_source_message")
+            sources = [
+                {
+                    "seq": m.seq,
+                    "at": m.created_at.isoformat(),
+                    "from": m.sender_kind,
+                    # The person's own words, redacted: their identity goes only with a ground that needs it.
+                    "text": redact(m.text).text,
+                }
+                for m in rows
+            ]
+            package: dict[str, Any] = {
+                "type": "disclosure",
+                "reference": did,
+                "recipient": {"id": recipient.id, "name": {"sv": recipient.name_sv, "en": recipient.name_en}},
+                "what": what,
+                "when": when,
+                "where": where,
+                "certainty": certainty,
+                "legal_ground": {"id": ground.id, "sv": ground.sv, "en": ground.en},
+                "immediate_danger": immediate_danger,
+                "sources": sources,
+                "identity_included": ground.requires_identity,
+                "created_at": now.isoformat(),
+            }
+            disc = Disclosure(
+                id=did,
+                conversation_id=conv.id,
+                recipient_id=recipient.id,
+                what=what,
+                when_text=when,
+                where_text=where,
+                certainty=certainty,
+                source_seqs=seqs,
+                legal_ground=ground.id,
+                immediate_danger=immediate_danger,
+                identity_included=ground.requires_identity,
+                package=package,
+                status=D.APPROVED.value if immediate_danger else D.PENDING_APPROVAL.value,
+                author_id=author.id,
+                review_required=immediate_danger,
+                idempotency_key=f"disclosure-{did}",
+                delivery={},
+                created_at=now,
+            )
+            session.add(disc)
+            await repo.audit(
+                session,
+                "disclosure.created",
+                actor=author,
+                conversation_id=conv.id,
+                details={
+                    "disclosure_id": did,
+                    "recipient": recipient.id,
+                    "legal_ground": ground.id,
+                    "certainty": certainty,
+                    "source_seqs": seqs,
+                    "immediate_danger": immediate_danger,
+                    "identity_required": ground.requires_identity,
+                },
+            )
+            if immediate_danger:
+                await repo.audit(
+                    session,
+                    "disclosure.immediate",
+                    actor=author,
+                    conversation_id=conv.id,
+                    details={"disclosure_id": did, "review_required": True},
+                )
+            await session.flush()
+            data = self.view(disc)
+        await self.broker.publish(
+            TOPIC_QUEUE,
+            {
+                "kind": "disclosure_review" if immediate_danger else "disclosure_pending",
+                "conversation_id": conversation_id,
+                "disclosure_id": did,
+                "critical": False,
+            },
+        )
+        if immediate_danger:
+            await self._enqueue(did)
+        return data
+
+    # ------------------------------------------------------------------ four eyes
+    async def _supervisor_check(self, disclosure_id: str, user: StaffUser, action: str) -> None:
+        """Four eyes: a supervisor (or admin) who is not the author; a refusal is audited, then raised."""
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            problem = await self._refusal(session, disc, user, action)
+        if problem is not None:
+            raise PermissionDenied(problem)
+
+    async def _refusal(
+        self, session: AsyncSession, disc: Disclosure, user: StaffUser, action: str
+    ) -> str | None:
+        problem = None
+        if user.role not in SUPERVISOR_ROLES:
+            problem = "supervisor_required"
+        elif user.id == disc.author_id:
+            problem = "four_eyes"
+        if problem is not None:
+            await repo.audit(
+                session,
+                f"disclosure.{action}_refused",
+                actor=user,
+                conversation_id=disc.conversation_id,
+                details={"disclosure_id": disc.id, "reason": problem},
+            )
+        return problem
+
+    async def approve(self, disclosure_id: str, approver: StaffUser) -> dict[str, Any]:
+        await self._supervisor_check(disclosure_id, approver, "approval")
+        now = utcnow()
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            changed = await session.execute(
+                update(Disclosure)
+                .where(Disclosure.id == disclosure_id, Disclosure.status == D.PENDING_APPROVAL.value)
+                .values(status=D.APPROVED.value, approved_by=approver.id, approved_at=now)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("not_pending")
+            await repo.audit(
+                session,
+                "disclosure.approved",
+                actor=approver,
+                conversation_id=disc.conversation_id,
+                details={"disclosure_id": disclosure_id, "author_id": disc.author_id},
+            )
+        await self._enqueue(disclosure_id)
+        return await self.get(disclosure_id)
+
+    async def reject(self, disclosure_id: str, supervisor: StaffUser, reason: str) -> dict[str, Any]:
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("reason_required")
+        await self._supervisor_check(disclosure_id, supervisor, "rejection")
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            changed = await session.execute(
+                update(Disclosure)
+                .where(Disclosure.id == disclosure_id, Disclosure.status == D.PENDING_APPROVAL.value)
+                .values(status=D.REJECTED.value, rejected_by=supervisor.id, rejection_reason=reason[:2000])
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("not_pending")
+            await repo.audit(
+                session,
+                "disclosure.rejected",
+                actor=supervisor,
+                conversation_id=disc.conversation_id,
+                details={"disclosure_id": disclosure_id, "reason": reason[:2000]},
+            )
+        return await self.get(disclosure_id)
+
+    async def review(self, disclosure_id: str, supervisor: StaffUser, note: str) -> dict[str, Any]:
+        """A supervisor's review, afterwards, of a disclosure sent at once for immediate danger."""
+        await self._supervisor_check(disclosure_id, supervisor, "review")
+        now = utcnow()
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            changed = await session.execute(
+                update(Disclosure)
+                .where(
+                    Disclosure.id == disclosure_id,
+                    Disclosure.review_required.is_(True),
+                    Disclosure.reviewed_at.is_(None),
+                )
+                .values(reviewed_by=supervisor.id, reviewed_at=now, review_note=note.strip()[:2000])
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("no_review_due")
+            await repo.audit(
+                session,
+                "disclosure.reviewed",
+                actor=supervisor,
+                conversation_id=disc.conversation_id,
+                details={"disclosure_id": disclosure_id},
+            )
+        return await self.get(disclosure_id)
+
+    # ------------------------------------------------------------------ delivery
+    async def _enqueue(self, disclosure_id: str) -> None:
+        await self.broker.publish(
+            TOPIC_DELIVER,
+            {"kind": "disclosure", "id": disclosure_id},
+            event_id=f"deliver-disclosure-{disclosure_id}",
+        )
+
+    async def deliver(self, disclosure_id: str) -> None:
+        """Send an approved disclosure by every configured method (the worker of ``handoff.deliver``)."""
+        async with self.db.session() as session:
+            disc = await session.get(Disclosure, disclosure_id)
+            if disc is None:
+                return
+            if disc.status != D.APPROVED.value:
+                await repo.audit(
+                    session,
+                    "disclosure.delivery_refused",
+                    conversation_id=disc.conversation_id,
+                    details={"disclosure_id": disc.id, "status": disc.status},
+                )
+                return
+            package: dict[str, Any] = dict(disc.package)
+            body: dict[str, Any] = dict(package)
+            identity_channel = None
+            if disc.identity_included:
+                conv = await repo.get_conversation(session, disc.conversation_id)
+                address = await repo.get_contact(session, self.cipher, disc.conversation_id)
+                identity_channel = conv.channel
+                body["identity"] = {"channel": conv.channel, "address": address}
+            approver = await session.get(StaffUser, disc.approved_by) if disc.approved_by else None
+            body["approved_by"] = approver.display_name or approver.username if approver else None
+            conv_id = disc.conversation_id
+            key = disc.idempotency_key
+            recipient_id = disc.recipient_id
+            ground = disc.legal_ground
+            immediate = disc.immediate_danger
+        recipient = self.options.directory.recipient(recipient_id)
+        results: dict[str, dict[str, Any]] = {}
+        for method in recipient.handoff if recipient else ():
+            if method.method == "webhook" and method.url:
+                results["webhook"] = await post_webhook(self.options, recipient_id, method.url, body, key)
+            elif method.method == "email" and method.address:
+                results["email"] = await self._mail(method.address, body)
+        delivered = any(r["delivered"] for r in results.values())
+        now = utcnow()
+        async with self.db.session() as session:
+            disc = await session.get(Disclosure, disclosure_id)
+            if disc is None:
+                return
+            disc.delivery = results or {"none": {"delivered": False, "error": "no_method_configured"}}
+            disc.status = D.SENT.value if delivered else D.DELIVERY_FAILED.value
+            if delivered:
+                disc.sent_at = now
+            details = {
+                "disclosure_id": disclosure_id,
+                "recipient": recipient_id,
+                "legal_ground": ground,
+                "approved_by": body["approved_by"],
+                "immediate_danger": immediate,
+                "identity_included": identity_channel is not None,
+                "package": package,
+                "package_sha256": package_digest(package),
+                "methods": {
+                    k: {"delivered": v["delivered"], "attempts": v.get("attempts")}
+                    for k, v in results.items()
+                },
+                "idempotency_key": key,
+            }
+            await repo.audit(
+                session,
+                "disclosure.sent" if delivered else "disclosure.delivery_failed",
+                conversation_id=conv_id,
+                details=details,
+            )
+            if delivered and identity_channel is not None:
+                await repo.audit(
+                    session,
+                    "disclosure.identity_passed",
+                    conversation_id=conv_id,
+                    details={
+                        "disclosure_id": disclosure_id,
+                        "channel": identity_channel,
+                        "legal_ground": ground,
+                    },
+                )
+
+    async def _mail(self, address: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        ground = body["legal_ground"]
+        lines = [
+            "Uppgifter om brott från stödlinjen / Crime information from the support line",
+            "",
+            f"Referens / Reference: {body['reference']}",
+            f"Akut fara / Immediate danger: {'JA / YES' if body['immediate_danger'] else 'nej / no'}",
+            f"Grund / Ground: {ground['sv']} / {ground['en']}",
+            f"Godkänd av / Approved by: {body.get('approved_by') or '- (akut fara, granskas i efterhand / immediate danger, reviewed afterwards)'}",
+            "",
+            f"Vad / What: {body['what']}",
+            f"När / When: {body['when'] or '-'}",
+            f"Var / Where: {body['where'] or '-'}",
+            f"Säkerhet / Certainty: {CERTAINTIES[str(body['certainty'])][0]} / {CERTAINTIES[str(body['certainty'])][1]}",
+            "",
+            "Källa i samtalet / Source in the conversation:",
+            *(f"  [{s['seq']}] {s['text']}" for s in body["sources"]),
+        ]
+        identity = body.get("identity")
+        if identity:
+            lines += ["", f"Identitet / Identity ({identity['channel']}): {identity['address'] or '-'}"]
+        subject = f"Uppgifter om brott / Crime information {str(body['reference'])[:8]}"
+        try:
+            await send_mail(self.options, address, subject, "\n".join(lines), str(body["reference"]))
+        except Exception as exc:
+            log.warning("disclosure e-mail failed (%s)", type(exc).__name__)
+            return {
+                "delivered": False,
+                "attempts": 1,
+                "error": type(exc).__name__,
+                "at": utcnow().isoformat(),
+            }
+        return {"delivered": True, "attempts": 1, "error": None, "at": utcnow().isoformat()}
+
+    # ------------------------------------------------------------------ reading
+    async def _get(self, session: AsyncSession, disclosure_id: str) -> Disclosure:
+        disc = await session.get(Disclosure, disclosure_id)
+        if disc is None:
+            raise NotFound("disclosure not found")
+        return disc
+
+    async def get(self, disclosure_id: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            return self.view(await self._get(session, disclosure_id))
+
+    async def conversation_of(self, disclosure_id: str) -> str:
+        async with self.db.session() as session:
+            return (await self._get(session, disclosure_id)).conversation_id
+
+    async def of_conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Disclosure)
+                .where(Disclosure.conversation_id == conversation_id)
+                .order_by(Disclosure.created_at)
+            )
+            return [self.view(d) for d in rows.scalars().all()]
+
+    async def needing_supervisor(self) -> list[dict[str, Any]]:
+        """Disclosures waiting for approval, and immediate ones waiting for their review."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Disclosure)
+                .where(
+                    (Disclosure.status == D.PENDING_APPROVAL.value)
+                    | ((Disclosure.review_required.is_(True)) & (Disclosure.reviewed_at.is_(None)))
+                )
+                .order_by(Disclosure.created_at)
+            )
+            return [self.view(d) for d in rows.scalars().all()]
+
+    @staticmethod
+    def view(disc: Disclosure) -> dict[str, Any]:
+        return {
+            "id": disc.id,
+            "conversation_id": disc.conversation_id,
+            "recipient_id": disc.recipient_id,
+            "status": disc.status,
+            "legal_ground": disc.legal_ground,
+            "immediate_danger": disc.immediate_danger,
+            "identity_included": disc.identity_included,
+            "certainty": disc.certainty,
+            "source_seqs": list(disc.source_seqs or []),
+            "package": disc.package,
+            "author_id": disc.author_id,
+            "approved_by": disc.approved_by,
+            "approved_at": _iso(disc.approved_at),
+            "rejected_by": disc.rejected_by,
+            "rejection_reason": disc.rejection_reason,
+            "review_required": disc.review_required,
+            "reviewed_by": disc.reviewed_by,
+            "reviewed_at": _iso(disc.reviewed_at),
+            "delivery": disc.delivery or {},
+            "idempotency_key": disc.idempotency_key,
+            "created_at": _iso(disc.created_at),
+            "sent_at": _iso(disc.sent_at),
+        }
+
+
+__all__ = ["CERTAINTIES", "LEGAL_GROUNDS", "RECIPIENTS", "Disclosures", "LegalGround"]
