@@ -1,0 +1,219 @@
+"""JSON routes for documentation, erasure and the local situational picture, and the scheduled purge.
+
+Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie checked with
+:func:`handoff.console.security.authenticate`, the ``X-CSRF-Token`` header on every POST):
+
+* ``GET  /console/api/conversations/{id}/documentation``: the close form (fields, labels in Swedish
+  and English, allowed values) with the saved or prefilled values;
+* ``POST /console/api/conversations/{id}/documentation``: save; 422 ``{"error": "invalid",
+  "fields": [...], "errors": [...]}`` naming every missing or wrong field; 409 ``not_closed``;
+  403 for a counsellor who did not handle the conversation;
+* ``POST /console/api/conversations/{id}/erase`` (supervisor, admin): erasure on request;
+* ``GET  /console/portal/api/situation`` (beside the portal's referrals: the session cookie is
+  scoped to ``/console``; also at ``/portal/api/situation`` for clients that send the cookie
+  themselves): the local situational picture of the signed-in municipality user's own area
+  (``StaffUser.municipality_code``: a municipality code, a Kunskapshus id or ``KH`` + its host's
+  code); ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (default: the last 90 days),
+  ``&format=json|html``.  Supervisors and admins may ask for any area with ``?area=``.
+
+:func:`setup` also starts the :class:`~handoff.retention.RetentionScheduler` (``retention``
+section of the configuration).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from gateway.appkeys import DB, SETTINGS
+from gateway.envelope import utcnow
+from gateway.errors import Conflict, NotFound, PermissionDenied
+from gateway.lease import make_lease
+from gateway.store.models import Role
+
+from . import documentation, reports
+from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
+from .retention import RetentionPolicy, RetentionScheduler, retention_config
+
+log = logging.getLogger(__name__)
+
+CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
+CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
+SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
+SITUATION_ROLES = frozenset({Role.MUNICIPALITY.value, Role.SUPERVISOR.value, Role.ADMIN.value})
+MAX_BODY = 64 * 1024
+SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
+
+Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": code, **extra}, status=status)
+
+
+def require_role(
+    roles: frozenset[str], handler: Handler
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """401 without a session, 403 for another role or (on POST) a missing or wrong CSRF token."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        staff = await authenticate(request)
+        if staff is None:
+            return _error(401, "not_signed_in")
+        if staff.user.role not in roles:
+            return _error(403, "forbidden")
+        if request.method == "POST" and not csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER)):
+            return _error(403, "csrf")
+        response = await handler(request, staff)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(413, "too_large")
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "invalid_json")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_json")
+    return body
+
+
+# ------------------------------------------------------------------------------------- handlers
+
+
+async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    try:
+        async with request.app[DB].session() as session:
+            form = await documentation.documentation_form(session, request.match_info["conversation_id"])
+    except NotFound:
+        return _error(404, "not_found")
+    return web.json_response({**form, "language": staff.lang})
+
+
+async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    values = body.get("values", body)
+    if not isinstance(values, dict):
+        return _error(400, "invalid_json")
+    try:
+        async with request.app[DB].session() as session:
+            result = await documentation.save_documentation(
+                session, request.match_info["conversation_id"], values, staff.user
+            )
+            documented_at = result.record.documented_at.isoformat()
+    except documentation.DocumentationInvalid as exc:
+        return web.json_response(exc.to_dict(), status=422)
+    except NotFound:
+        return _error(404, "not_found")
+    except PermissionDenied:
+        return _error(403, "not_your_conversation")
+    except Conflict as exc:
+        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+    return web.json_response(
+        {
+            "ok": True,
+            "state": result.state,
+            "created": result.created,
+            "redacted": result.redacted,
+            "documented_at": documented_at,
+        }
+    )
+
+
+async def post_erase(request: web.Request, staff: Staff) -> web.StreamResponse:
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    reason = str(body.get("reason", "person_request"))
+    try:
+        async with request.app[DB].session() as session:
+            result = await documentation.erase_conversation(
+                session, request.match_info["conversation_id"], staff.user, reason
+            )
+    except NotFound:
+        return _error(404, "not_found")
+    except PermissionDenied:
+        return _error(403, "forbidden")
+    except Conflict as exc:
+        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+    return web.json_response({"ok": True, **result.to_dict()})
+
+
+def _date(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    return date.fromisoformat(text)
+
+
+async def get_situation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    if staff.user.role == Role.MUNICIPALITY.value:
+        code = staff.user.municipality_code or ""
+        if request.query.get("area") not in (None, "", code):
+            return _error(403, "other_area")
+    else:
+        code = request.query.get("area", "")
+    area = reports.resolve_area(code) if code else None
+    if area is None:
+        return _error(403 if staff.user.role == Role.MUNICIPALITY.value else 400, "unknown_area")
+    today = utcnow().date()
+    try:
+        end = _date(request.query.get("to"), today)
+        start = _date(request.query.get("from"), end - timedelta(days=89))
+        if end < start or (end - start).days > 3700:
+            raise ValueError
+    except ValueError:
+        return _error(400, "bad_period")
+    report = await reports.build_report(request.app[DB], start, end, area=area)
+    fmt = request.query.get("format", "json")
+    if fmt == "html":
+        return web.Response(text=reports.render(report, "html"), content_type="text/html")
+    if fmt != "json":
+        return _error(400, "bad_format")
+    return web.json_response(report)
+
+
+# ---------------------------------------------------------------------------------------- setup
+
+
+def setup(app: web.Application) -> None:
+    """Add the routes and the scheduled retention purge to the gateway."""
+    app.router.add_get(CONV + "/documentation", require_role(CONSOLE_ROLES, get_documentation))
+    app.router.add_post(CONV + "/documentation", require_role(CONSOLE_ROLES, post_documentation))
+    app.router.add_post(CONV + "/erase", require_role(SUPERVISOR_ROLES, post_erase))
+    app.router.add_get("/portal/api/situation", require_role(SITUATION_ROLES, get_situation))
+    app.router.add_get("/console/portal/api/situation", require_role(SITUATION_ROLES, get_situation))
+
+    async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        cfg = retention_config(settings.section("retention"))
+        scheduler: RetentionScheduler | None = None
+        if cfg["enabled"]:
+            interval = float(cfg["interval_minutes"]) * 60
+            lease = make_lease(
+                settings.redis_url, "retention", prefix=settings.redis_prefix, ttl=max(1.0, interval * 0.9)
+            )
+            scheduler = RetentionScheduler(app[DB], RetentionPolicy.from_config(cfg), lease, interval)
+            app[SCHEDULER] = scheduler
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            await scheduler.close()
+
+    app.cleanup_ctx.append(retention_ctx)
+
+
+__all__ = ["SCHEDULER", "require_role", "setup"]
