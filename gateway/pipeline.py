@@ -495,14 +495,22 @@ class Pipeline:
                 return
             conv = await repo.get_conversation(session, msg.conversation_id)
             address = await repo.get_contact(session, self.cipher, conv.id)
-            last_in = (
-                await session.execute(
-                    select(Message)
-                    .where(Message.conversation_id == conv.id, Message.direction == Direction.IN.value)
-                    .order_by(Message.seq.desc())
-                    .limit(1)
+            # Thread the answer to the person's own last message, not to an auto-reply of theirs.
+            recent_in = (
+                (
+                    await session.execute(
+                        select(Message)
+                        .where(Message.conversation_id == conv.id, Message.direction == Direction.IN.value)
+                        .order_by(Message.seq.desc())
+                        .limit(20)
+                    )
                 )
-            ).scalar_one_or_none()
+                .scalars()
+                .all()
+            )
+            last_in = next((m for m in recent_in if not (m.meta or {}).get("suppress_auto_reply")), None) or (
+                recent_in[0] if recent_in else None
+            )
             envelope = Envelope(
                 message_id=MessageId(msg.id),
                 direction=Direction.OUT,

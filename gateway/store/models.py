@@ -158,7 +158,7 @@ class StaffUser(Base):
     display_name: Mapped[str] = mapped_column(String(128), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
-    municipality_code: Mapped[str | None] = mapped_column(String(8))
+    municipality_code: Mapped[str | None] = mapped_column(String(64))
     """For the municipality role: the SCB code (or Kunskapshus id) whose referrals the user sees."""
     language: Mapped[str] = mapped_column(String(8), default="sv")
     capacity: Mapped[int] = mapped_column(Integer, default=3)
@@ -211,7 +211,7 @@ def all_metadata() -> MetaData:
     """The metadata of every table of the project (imports the modules that declare more)."""
     import importlib
 
-    for module in ("handoff.models",):
+    for module in ("handoff.handoff_models", "handoff.documentation_models", "handoff.triage_admin_models"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
