@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.headerregistry
 import email.policy
 import email.utils
 import logging
@@ -97,6 +98,33 @@ _ADDRESS_RE = re.compile(
     r"^[^@\s<>\"(),;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$|^[^@\s<>\"(),;:\\]+@\[[0-9.:a-fA-F]+\]$"
 )
 _PARALLEL_PARSE_SIZE = 256 * 1024
+
+
+class _MsgIdListHeader(email.headerregistry.UnstructuredHeader):
+    """In-Reply-To / References on outgoing mail: folded between message ids, never encoded.
+
+    The standard library folds these as unstructured text and turns a message id longer than the
+    rest of the line (ours are ~90 characters) into an RFC 2047 encoded word, which no mail program
+    reads as a message id: the thread would break.  The values are ``_msgids`` output (no spaces,
+    no line breaks inside an id).
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        maxlen = int(policy.max_line_length or 78)
+        linesep = str(policy.linesep)
+        head = f"{self.name}:"  # type: ignore[attr-defined]  # BaseHeader's, mixed in by the registry
+        lines = [head]
+        for mid in str(self).split():
+            if lines[-1] != head and len(lines[-1]) + 1 + len(mid) > maxlen:
+                lines.append("")
+            lines[-1] += " " + mid
+        return linesep.join(lines) + linesep
+
+
+_OUT_HEADERS = email.headerregistry.HeaderRegistry()
+_OUT_HEADERS.map_to_type("in-reply-to", _MsgIdListHeader)  # type: ignore[arg-type]
+_OUT_HEADERS.map_to_type("references", _MsgIdListHeader)  # type: ignore[arg-type]
+_OUT_POLICY = email.policy.SMTP.clone(header_factory=_OUT_HEADERS)
 
 
 class _IngressFailed(TransientChannelError):
@@ -533,7 +561,7 @@ class EmailAdapter(ChannelAdapter):
         if in_reply_to and in_reply_to not in references:
             references.append(in_reply_to)
         references = references[-MAX_REFERENCES_OUT:]
-        msg = EmailMessage(policy=email.policy.SMTP)
+        msg = EmailMessage(policy=_OUT_POLICY)
         msg["From"] = self.from_header
         msg["To"] = address
         msg["Subject"] = self.reply_subject(envelope)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import email
+import email.errors
 import email.header
 import email.message
 import email.policy
@@ -417,6 +418,16 @@ def _raw_headers(msg: email.message.Message, name: str) -> list[str]:
     return [str(v) for k, v in msg.raw_items() if k.lower() == lname]
 
 
+def _decode_words(raw: str | None) -> str | None:
+    """Undo RFC 2047 encoded words that some senders wrongly put around message ids."""
+    if not raw or "=?" not in raw:
+        return raw
+    try:
+        return str(email.header.make_header(email.header.decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+        return raw
+
+
 def _msgid(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -632,8 +643,8 @@ def _parse(raw: bytes, *, max_size: int, store_attachments: bool, size: int) -> 
         message_id = synthetic_message_id(raw)
     else:
         message_id = str(raw_id)
-    in_reply_to = _msgid(_raw_header(msg, "In-Reply-To"))
-    refs_raw = " ".join(_unsurrogate(v) for v in _raw_headers(msg, "References"))
+    in_reply_to = _msgid(_decode_words(_raw_header(msg, "In-Reply-To")))
+    refs_raw = " ".join(_decode_words(_unsurrogate(v)) or "" for v in _raw_headers(msg, "References"))
     references = tuple(_MSGID_RE.findall(refs_raw))[-_MAX_REFERENCES:]
 
     froms = _addresses(_raw_headers(msg, "From"))

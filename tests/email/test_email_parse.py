@@ -320,3 +320,16 @@ def test_mail_shaped_garbage_parses_to_the_contract(headers: list[tuple[str, str
     result = parse_mail(head + b"\r\n--b\r\n" + body).to_dict()
     assert set(result) == KEYS
     json.dumps(result, ensure_ascii=False).encode("utf-8")  # no lone surrogates either
+
+
+def test_message_ids_wrapped_in_encoded_words_are_still_read() -> None:
+    from bots.email_parse import parse_mail
+
+    raw = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: Re: hej\r\nMessage-ID: <x1@example.org>\r\n"
+        b"In-Reply-To: =?utf-8?q?=3Cabc.def=40helpline=2Eexample=3E?=\r\n"
+        b"References: =?utf-8?q?=3Cfirst=40a=2Eexample=3E?= <abc.def@helpline.example>\r\n\r\nsvar\r\n"
+    )
+    parsed = parse_mail(raw)
+    assert parsed.in_reply_to == "<abc.def@helpline.example>"
+    assert parsed.references == ("<first@a.example>", "<abc.def@helpline.example>")
