@@ -40,7 +40,9 @@ class KeywordTriager:
         if self.fail:
             raise RuntimeError("triage backend exploded")
         low = text.lower()
-        intent = next((name for name, words in self.RULES if any(w in low for w in words)), "concern_relative")
+        intent = next(
+            (name for name, words in self.RULES if any(w in low for w in words)), "concern_relative"
+        )
         if intent == "greet" and len(low.split()) > 3:
             intent = "concern_relative"
         return TriageResult(

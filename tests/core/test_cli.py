@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 
-def helpline(*args: str, env: dict[str, str], stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def helpline(
+    *args: str, env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args],
         input=stdin,
@@ -31,7 +33,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_users_add_reads_the_password_from_stdin_and_refuses_bad_input(env: dict[str, str]) -> None:
-    ok = helpline("users", "add", "admin1", "--role", "admin", "--password-stdin", env=env, stdin="a long password\n")
+    ok = helpline(
+        "users", "add", "admin1", "--role", "admin", "--password-stdin", env=env, stdin="a long password\n"
+    )
     assert ok.returncode == 0, ok.stderr
     assert "created admin 'admin1'" in ok.stdout
     again = helpline("users", "add", "admin1", "--role", "admin", env=env, stdin="a long password\n")
@@ -60,7 +64,9 @@ def test_db_upgrade_on_postgres(env: dict[str, str], pg_url: str) -> None:
     assert "up to date" in result.stdout
 
 
-def test_serve_starts_on_the_embedded_default_and_healthz_answers(env: dict[str, str], free_port: int) -> None:
+def test_serve_starts_on_the_embedded_default_and_healthz_answers(
+    env: dict[str, str], free_port: int
+) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(free_port)],
         env=env,

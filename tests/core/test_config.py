@@ -67,7 +67,9 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("server: [\n", {}, "--config"),
     ],
 )
-def test_a_bad_key_stops_the_start_with_its_name(tmp_path: Path, text: str, env: dict[str, str], key: str) -> None:
+def test_a_bad_key_stops_the_start_with_its_name(
+    tmp_path: Path, text: str, env: dict[str, str], key: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_settings(path, environ={"HELPLINE_DATA_DIR": str(tmp_path), **env})
@@ -82,6 +84,12 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 
 def test_configured_keys_are_used(tmp_path: Path) -> None:
     key = new_key()
-    s = load_settings(environ={"HELPLINE_PSEUDONYM_KEY": key, "HELPLINE_CONTACT_KEY": key, "HELPLINE_DATA_DIR": str(tmp_path)})
+    s = load_settings(
+        environ={
+            "HELPLINE_PSEUDONYM_KEY": key,
+            "HELPLINE_CONTACT_KEY": key,
+            "HELPLINE_DATA_DIR": str(tmp_path),
+        }
+    )
     assert not (tmp_path / "secrets.json").exists()
     assert len(s.contact_key) == 32

@@ -28,12 +28,15 @@ envelopes = st.builds(
     text=texts,
     conversation_id=st.none() | st.text(min_size=1, max_size=32).map(ConversationId),
     attachments=st.lists(
-        st.builds(Attachment, name=texts, content_type=st.just("image/png"), size=st.integers(0, 10**9)), max_size=3
+        st.builds(Attachment, name=texts, content_type=st.just("image/png"), size=st.integers(0, 10**9)),
+        max_size=3,
     ).map(tuple),
     received_at=st.datetimes(timezones=st.just(UTC)),
     sender_kind=st.sampled_from(SenderKind),
     external_id=st.none() | texts,
-    meta=st.dictionaries(st.text(max_size=10), st.text(max_size=20) | st.integers() | st.booleans(), max_size=4),
+    meta=st.dictionaries(
+        st.text(max_size=10), st.text(max_size=20) | st.integers() | st.booleans(), max_size=4
+    ),
 )
 
 
@@ -50,7 +53,9 @@ def test_envelope_is_frozen() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        Envelope(MessageId("m"), Direction.IN, "webchat", Pseudonym("p"), "hej", received_at=datetime(2026, 1, 1))
+        Envelope(
+            MessageId("m"), Direction.IN, "webchat", Pseudonym("p"), "hej", received_at=datetime(2026, 1, 1)
+        )
 
 
 def test_pseudonym_depends_on_key_channel_and_address_and_hides_the_address() -> None:
