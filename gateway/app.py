@@ -29,7 +29,7 @@ from nlu.result import Triager
 log = logging.getLogger(__name__)
 
 # Parts of the application that add their routes and resources: module with setup(app).
-EXTENSIONS = ("handoff.console", "handoff.handoff_web", "handoff.records_web")
+EXTENSIONS = ("handoff.console", "handoff.triage_admin", "handoff.handoff_web", "handoff.records_web")
 
 
 def build_triager(settings: Settings) -> Triager:

@@ -189,13 +189,20 @@ async def get_situation(request: web.Request, staff: Staff) -> web.StreamRespons
 # ---------------------------------------------------------------------------------------- setup
 
 
+# Every route with the roles that may use it (checked on each request by require_role).
+ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
+    ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
+    ("POST", CONV + "/documentation", frozenset(CONSOLE_ROLES), post_documentation),
+    ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
+    ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
+    ("GET", "/console/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
+)
+
+
 def setup(app: web.Application) -> None:
     """Add the routes and the scheduled retention purge to the gateway."""
-    app.router.add_get(CONV + "/documentation", require_role(CONSOLE_ROLES, get_documentation))
-    app.router.add_post(CONV + "/documentation", require_role(CONSOLE_ROLES, post_documentation))
-    app.router.add_post(CONV + "/erase", require_role(SUPERVISOR_ROLES, post_erase))
-    app.router.add_get("/portal/api/situation", require_role(SITUATION_ROLES, get_situation))
-    app.router.add_get("/console/portal/api/situation", require_role(SITUATION_ROLES, get_situation))
+    for method, path, roles, handler in ROUTES:
+        app.router.add_route(method, path, require_role(roles, handler))
 
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -216,4 +223,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(retention_ctx)
 
 
-__all__ = ["SCHEDULER", "require_role", "setup"]
+__all__ = ["ROUTES", "SCHEDULER", "require_role", "setup"]

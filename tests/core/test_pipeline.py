@@ -197,7 +197,9 @@ async def test_person_ending_a_critical_conversation_no_one_has_seen_keeps_it_qu
 
 
 async def test_notifications_carry_the_conversations_language(gateway: Gateway) -> None:
-    conv = (await gateway.memory.person_writes("en-person", "I worry about the movement my son joined")).conversation_id
+    conv = (
+        await gateway.memory.person_writes("en-person", "I worry about the movement my son joined")
+    ).conversation_id
     hanna = await gateway.user("hanna")
     await gateway.pipeline.claim(conv, hanna)
     got = await gateway.memory.wait_for("en-person", lambda r: r.kind == "assigned")

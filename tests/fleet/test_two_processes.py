@@ -30,7 +30,9 @@ def _get(url: str) -> Any:
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -51,7 +53,9 @@ def fleet(pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> Ite
         HELPLINE_CONTACT_KEY=new_key(),
         HELPLINE_DATA_DIR=str(tmp_path / "data"),
     )
-    subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
     procs, urls = [], []
     for _ in range(2):
         port = _port()
@@ -90,7 +94,9 @@ def test_two_processes_share_conversations_and_deliver_each_message_once(fleet: 
     assert health["store"]["kind"] == "postgresql" and health["broker"]["kind"] == "redis"
 
     first = _post(f"{a}/channels/memory/in", {"address": "person-1", "text": "jag är orolig för min bror"})
-    second = _post(f"{b}/channels/memory/in", {"address": "person-1", "text": "han har börjat umgås med nazister"})
+    second = _post(
+        f"{b}/channels/memory/in", {"address": "person-1", "text": "han har börjat umgås med nazister"}
+    )
     # The second process continues the conversation the first one opened.
     assert second["conversation_id"] == first["conversation_id"]
     assert second["state"] == "queued"
@@ -98,13 +104,17 @@ def test_two_processes_share_conversations_and_deliver_each_message_once(fleet: 
     # Each safe response is delivered exactly once across the fleet (whichever process consumed it).
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        got = _get(f"{a}/channels/memory/out?address=person-1") + _get(f"{b}/channels/memory/out?address=person-1")
+        got = _get(f"{a}/channels/memory/out?address=person-1") + _get(
+            f"{b}/channels/memory/out?address=person-1"
+        )
         messages = [g for g in got if g["kind"] == "message"]
         if messages:
             break
         time.sleep(0.2)
     time.sleep(1.5)
-    got = _get(f"{a}/channels/memory/out?address=person-1") + _get(f"{b}/channels/memory/out?address=person-1")
+    got = _get(f"{a}/channels/memory/out?address=person-1") + _get(
+        f"{b}/channels/memory/out?address=person-1"
+    )
     ids = [g["message_id"] for g in got if g["kind"] == "message"]
     assert len(ids) >= 1 and len(ids) == len(set(ids))
 

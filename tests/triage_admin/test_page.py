@@ -1,0 +1,77 @@
+"""The admin's page in headless Chromium: the intents, a sentence to try, a refused unsafe response."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console.conftest import PASSWORD
+from tests.triage_admin.conftest import Gateway, create_tables, start_gateway
+
+CHROMIUM = "/usr/bin/chromium"
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Gateway]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    await create_tables(url)
+    gw = await start_gateway(url, tmp_path)
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+async def test_the_admin_page_works_in_a_browser(live: Gateway) -> None:
+    await live.signed_in("ada", "admin")
+    errors: list[Any] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page()
+
+            def on_error(exc: Any) -> None:
+                errors.append(exc)
+
+            def on_response(resp: Any) -> None:
+                if resp.status == 404:
+                    errors.append(resp.url)
+
+            page.on("pageerror", on_error)
+            page.on("response", on_response)
+            await page.goto(live.base + "/console/login")
+            await page.fill("input[name=username]", "ada")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(live.base + "/console")
+            await page.goto(live.base + "/console/triage")
+
+            await page.wait_for_selector('#intent-table tr[data-intent="urgent_threat"]')
+            assert "Akut hot" in await page.inner_text("#intent-table")
+            await page.wait_for_selector("#example-table tbody tr")
+
+            await page.fill("#try-text", "jag ska spränga skolan imorgon")
+            await page.click("#try-form button[type=submit]")
+            await page.wait_for_selector("#try-result:not([hidden])")
+            result = await page.inner_text("#try-result")
+            assert "Akut hot" in result and "Kritisk" in result and "112" in result
+
+            row = page.locator('#response-table tr[data-intent="urgent_threat"] td').first
+            await row.locator("textarea").fill("Tack för ditt meddelande.")
+            await row.locator("button").first.click()
+            await page.wait_for_selector("#problem:not([hidden])")
+            assert "112" in await page.inner_text("#problem")
+            assert "Ta bort" in await page.inner_text("#example-table")
+        finally:
+            await browser.close()
+    assert errors == []
