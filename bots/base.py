@@ -82,6 +82,7 @@ class IngressResult:
     state: str
     queue_position: int | None = None
     safe_response: Envelope | None = None
+    """What the person is being answered; the pipeline delivers it through egress, adapters must not send it."""
 
 
 class Ingress(Protocol):

@@ -11,8 +11,8 @@ What the adapter speaks besides plain chat messages:
 * chat states (XEP-0085): the person's ``composing``/``paused`` become control envelopes
   (``meta["control"]`` ``"typing"``/``"paused"``); ``notify(..., "typing", ...)`` sends
   ``<composing/>`` to the person;
-* the triage's safe response that ingress returns (``IngressResult.safe_response``) is sent
-  to the person at once, unless ingress saw a duplicate;
+* the triage's safe response is delivered by the pipeline through egress like any outgoing
+  message (the adapter never sends ``IngressResult.safe_response`` itself);
 * delivery receipts (XEP-0184): every message we send asks for one and a receipt that comes back
   becomes a ``"delivered"`` control envelope for ``meta["message_id"]`` (the stanza id of what we
   sent is the envelope's message id).  A receipt the person asked for is sent only once ingress
@@ -539,14 +539,6 @@ class XmppAdapter(ChannelAdapter):
                 ack["id"] = new_message_id()
                 ack["receipt"] = msg["id"]
                 self._try_write(ack, "delivery receipt")
-            if result.safe_response is not None and not result.duplicate:
-                await self._send_safe_response(result.safe_response, peer)
-
-    async def _send_safe_response(self, response: Envelope, peer: JID) -> None:
-        try:
-            await self.send(response, peer.bare)
-        except TransientChannelError:
-            log.warning("channel xmpp: the automatic answer could not be sent")
 
     async def _ingress_with_retry(self, envelope: Envelope, address: str) -> IngressResult | None:
         assert self._ingress is not None
