@@ -186,6 +186,8 @@
 
     const conv = { tab: tab, tabLabel: tabLabel, tabTyping: tabTyping, panel: panel, seqs: new Set(), maxSeq: 0, closed: false, typingTimer: null, sentTyping: 0, idleTimer: null };
     convs.set(id, conv);
+    // Extensions (referrals and disclosures) mount into the panel's .handoff-slot.
+    document.dispatchEvent(new CustomEvent("hl:panel", { detail: { id: id, panel: panel } }));
 
     cannedSelect.addEventListener("change", function () {
       const item = canned.find(function (c) { return c.id === cannedSelect.value; });
@@ -225,8 +227,11 @@
         return;
       }
       const res = await api("POST", "/console/api/conversations/" + id + "/close");
-      if (res.status === 200) removeConversation(id);
-      else say(t(res.data.error || "error"));
+      if (res.status === 200) {
+        // Extensions (documentation at close) take it from here.
+        document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id } }));
+        removeConversation(id);
+      } else say(t(res.data.error || "error"));
     });
 
     tabs.appendChild(tab);
