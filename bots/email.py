@@ -35,6 +35,10 @@ Out
     (``SenderKind.BOT`` and ``SYSTEM``) carry ``Auto-Submitted: auto-replied``; counsellors'
     replies do not.
 
+TLS: server certificates (SMTP and IMAP) are always verified, host name included: against the
+system's CAs, or, when ``smtp_ca_file`` / ``imap_ca_file`` (PEM) is set, only against the CAs in
+that file (a private CA).  A refused certificate is a TransientChannelError that says why.
+
 Privacy: the envelope's sender is the keyed pseudonym of the normalized From address; the address
 itself is only passed to ``ingress`` beside the envelope (for the encrypted contact record).  No
 Received/X-Originating-IP-like header is read into the envelope.  Nothing here logs mail content
@@ -50,6 +54,7 @@ import email.policy
 import email.utils
 import logging
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -140,11 +145,13 @@ class EmailAdapter(ChannelAdapter):
         "imap_password": (str, True),
         "imap_mailbox": (str, False),
         "imap_ssl": (bool, False),
+        "imap_ca_file": (str, False),
         "smtp_host": (str, True),
         "smtp_port": (int, False),
         "smtp_user": (str, False),
         "smtp_password": (str, False),
         "smtp_security": (str, False),
+        "smtp_ca_file": (str, False),
         "from_address": (str, True),
         "reply_domain": (str, False),
         "poll_interval": (float, False),
@@ -163,12 +170,14 @@ class EmailAdapter(ChannelAdapter):
         self.imap_host = str(cfg.get("imap_host", "127.0.0.1"))
         self.imap_port = int(cfg.get("imap_port") or (993 if self.imap_ssl else 143))
         self.imap_mailbox = str(cfg.get("imap_mailbox") or "INBOX")
+        self._imap_tls = _tls_context("email.imap_ca_file", cfg.get("imap_ca_file"))
         self.smtp_security = str(cfg.get("smtp_security") or "starttls").lower()
         if self.smtp_security not in SMTP_SECURITY:
             raise ConfigError("email.smtp_security", f"must be one of {', '.join(SMTP_SECURITY)}")
         default_smtp_port = {"starttls": 587, "tls": 465, "none": 25}[self.smtp_security]
         self.smtp_host = str(cfg.get("smtp_host", "127.0.0.1"))
         self.smtp_port = int(cfg.get("smtp_port") or default_smtp_port)
+        self._smtp_tls = _tls_context("email.smtp_ca_file", cfg.get("smtp_ca_file"))
         self.from_header = str(cfg.get("from_address") or "")
         self.from_address = email.utils.parseaddr(self.from_header)[1].lower()
         if "@" not in self.from_address:
@@ -243,7 +252,9 @@ class EmailAdapter(ChannelAdapter):
 
     def _client(self) -> Any:
         if self.imap_ssl:
-            client = aioimaplib.IMAP4_SSL(host=self.imap_host, port=self.imap_port, timeout=IMAP_TIMEOUT)
+            client = aioimaplib.IMAP4_SSL(
+                host=self.imap_host, port=self.imap_port, timeout=IMAP_TIMEOUT, ssl_context=self._imap_tls
+            )
         else:
             client = aioimaplib.IMAP4(host=self.imap_host, port=self.imap_port, timeout=IMAP_TIMEOUT)
         self._lost = asyncio.Event()
@@ -599,6 +610,7 @@ class EmailAdapter(ChannelAdapter):
                 password=str(self.config.get("smtp_password") or "") if user else None,
                 use_tls=self.smtp_security == "tls",
                 start_tls=self.smtp_security == "starttls",
+                tls_context=self._smtp_tls,
                 timeout=SMTP_TIMEOUT,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -616,8 +628,33 @@ class EmailAdapter(ChannelAdapter):
                 )
             raise TransientChannelError(f"SMTP temporary failure ({exc.code})") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            problem = _cert_problem(exc)
+            if problem is not None:
+                raise TransientChannelError(f"SMTP server certificate not trusted ({problem})") from None
             raise TransientChannelError(f"SMTP unavailable ({type(exc).__name__})") from None
         return Delivery(DeliveryStatus.SENT, message_id)
+
+
+def _tls_context(key: str, ca_file: object) -> ssl.SSLContext | None:
+    """A verifying client context that trusts only the CA(s) in ``ca_file``; None: the library's
+    default (verifying against the system's CAs)."""
+    if not ca_file:
+        return None
+    try:
+        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(key, f"cannot load CA certificates ({type(exc).__name__})") from None
+
+
+def _cert_problem(exc: BaseException | None) -> str | None:
+    """Why the server's certificate was refused, when that (possibly wrapped) is the error."""
+    for _ in range(4):
+        if exc is None:
+            return None
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return str(exc.verify_message or "verification failed")
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 _TEMPORARY_CODES = (b"[UNAVAILABLE]", b"[SERVERBUG]", b"[INUSE]", b"[LIMIT]", b"[OVERQUOTA]")
