@@ -57,7 +57,8 @@ def create_app(
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        pool = settings.section("database")
+        db = Database(settings.database_url, pool_size=pool["pool_size"], max_overflow=pool["max_overflow"])
         if migrate:
             await db.upgrade()
         app[DB] = db

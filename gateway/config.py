@@ -36,6 +36,11 @@ SCHEMA: dict[str, Any] = {
         "trusted_proxy": (bool, False),
     },
     "database_url": (str, ""),
+    "database": {
+        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.
+        "pool_size": (int, 20),
+        "max_overflow": (int, 40),
+    },
     "redis_url": (str, ""),
     "redis_prefix": (str, "helpline:"),
     "data_dir": (str, "./helpline-data"),
@@ -89,6 +94,7 @@ SCHEMA: dict[str, Any] = {
         "transcripts_days": (float, 30.0),
         "transcripts_mode": (str, "delete"),
         "audit_days": (float, 730.0),
+        "idle_bot_days": (float, 7.0),
     },
     "channels": (ANY_MAPPING, {}),
 }
@@ -312,6 +318,10 @@ def load_settings(
         raise ConfigError("server.port", "must be between 1 and 65535")
     if raw["limits"]["max_message_chars"] < 1:
         raise ConfigError("limits.max_message_chars", "must be positive")
+    if raw["database"]["pool_size"] < 1:
+        raise ConfigError("database.pool_size", "must be positive")
+    if raw["database"]["max_overflow"] < 0:
+        raise ConfigError("database.max_overflow", "must not be negative")
 
     return Settings(
         raw=raw,

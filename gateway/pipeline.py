@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bots.base import (
@@ -110,14 +110,16 @@ class Pipeline:
     async def ingress(self, envelope: Envelope, address: str) -> IngressResult:
         """Take one incoming envelope; return once it is stored durably."""
         try:
-            return await self._ingress(envelope, address)
+            return await self._ingress(envelope, address, check_duplicate=False)
         except IntegrityError:
-            # The same channel message arrived twice at once; the other copy is stored.
+            # The channel message is stored already (a redelivery, or the same message arriving
+            # twice at once): the unique (channel, external_id) refused this copy and the whole
+            # transaction rolled back.  The second attempt looks it up and answers "duplicate".
             if not envelope.external_id:
                 raise
-            return await self._ingress(envelope, address)
+            return await self._ingress(envelope, address, check_duplicate=True)
 
-    async def _ingress(self, envelope: Envelope, address: str) -> IngressResult:
+    async def _ingress(self, envelope: Envelope, address: str, *, check_duplicate: bool) -> IngressResult:
         if envelope.direction is not Direction.IN:
             raise InvalidInput("ingress takes incoming envelopes only")
         control = envelope.meta.get("control")
@@ -129,8 +131,15 @@ class Pipeline:
         if len(envelope.text) > self.limits.max_message_chars:
             raise InvalidInput(f"message longer than {self.limits.max_message_chars} characters")
 
-        if envelope.external_id:
-            async with self.db.session() as session:
+        # Triage runs before the transaction, so that no transaction waits for the model.  A
+        # redelivered message is recognised by the unique (channel, external_id) of messages: the
+        # first attempt inserts optimistically (most messages are new), a refused insert rolls the
+        # whole transaction back and the second attempt finds the stored copy.
+        triage = await self._triage(text, envelope.meta.get("language_hint"))
+        now = utcnow()
+        bot_msg: Message | None = None
+        async with self.db.session() as session:
+            if check_duplicate and envelope.external_id:
                 dup = await repo.message_by_external_id(session, envelope.channel, envelope.external_id)
                 if dup is not None:
                     known = await repo.get_conversation(session, dup.conversation_id)
@@ -141,11 +150,6 @@ class Pipeline:
                         priority=Priority(known.priority),
                         state=known.state,
                     )
-
-        triage = await self._triage(text, envelope.meta.get("language_hint"))
-        now = utcnow()
-        bot_msg: Message | None = None
-        async with self.db.session() as session:
             conv = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
@@ -490,10 +494,18 @@ class Pipeline:
     async def deliver(self, adapter: ChannelAdapter, message_id: str) -> None:
         """Send one stored outgoing message.  Transient failures raise, so the broker redelivers."""
         async with self.db.session() as session:
-            msg = await session.get(Message, message_id)
-            if msg is None or msg.delivery in ("sent", "delivered", "unreachable"):
+            row = (
+                await session.execute(
+                    select(Message, Conversation)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(Message.id == message_id)
+                )
+            ).one_or_none()
+            if row is None:
                 return
-            conv = await repo.get_conversation(session, msg.conversation_id)
+            msg, conv = row
+            if msg.delivery in ("sent", "delivered", "unreachable"):
+                return
             address = await repo.get_contact(session, self.cipher, conv.id)
             # Thread the answer to the person's own last message, not to an auto-reply of theirs.
             recent_in = (
@@ -552,14 +564,25 @@ class Pipeline:
 
     async def _mark_delivery(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
         async with self.db.session() as session:
-            msg = await session.get(Message, message_id)
-            if msg is None:
-                return
-            if msg.delivery != "delivered":
-                msg.delivery = status
+            # One statement for the message: it keeps "delivered" (the person's own receipt may
+            # have arrived first) and stamps delivered_at when the channel took it.
+            values: dict[str, Any] = {
+                "delivery": case((Message.delivery == "delivered", Message.delivery), else_=status)
+            }
             if status in ("sent", "delivered"):
-                msg.delivered_at = utcnow()
-            conv = await repo.get_conversation(session, msg.conversation_id)
+                values["delivered_at"] = utcnow()
+            conv_id = (
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id)
+                    .values(**values)
+                    .returning(Message.conversation_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one_or_none()
+            if conv_id is None:
+                return
+            conv = await repo.get_conversation(session, conv_id)
             if conv_unreachable and not conv.unreachable:
                 conv.unreachable = True
                 await repo.audit(session, "conversation.unreachable", conversation_id=conv.id)

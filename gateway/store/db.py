@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from gateway.errors import StoreUnavailable
@@ -29,26 +30,87 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 40
+LOCK_TIMEOUT = 60.0
+"""Seconds a session waits for its turn before it gives up with StoreUnavailable (retryable)."""
+
+
+class _Gate:
+    """Admission to the store, fair (first come, first served) and re-entrant per task.
+
+    On SQLite it lets one session transaction run at a time in this process: SQLite has one writer,
+    and writers that meet inside SQLite wait in its busy handler (sleeping, up to ``busy_timeout``)
+    and then fail with "database is locked"; queued here they wait in memory and go in turn.  On
+    PostgreSQL it admits as many sessions as the pool can serve, so that a burst waits here rather
+    than timing out on a pool checkout.  A task that already holds a slot (a nested session) is let
+    through, so a session opened inside another never waits for itself.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._sem = asyncio.Semaphore(slots)
+        self._holders: dict[asyncio.Task[Any], int] = {}
+
+    @asynccontextmanager
+    async def enter(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task in self._holders:
+            self._holders[task] += 1
+            try:
+                yield
+            finally:
+                self._holders[task] -= 1
+            return
+        try:
+            async with asyncio.timeout(LOCK_TIMEOUT):
+                await self._sem.acquire()
+        except TimeoutError:
+            raise StoreUnavailable("database busy: no turn within the time limit") from None
+        if task is not None:
+            self._holders[task] = 1
+        try:
+            yield
+        finally:
+            if task is not None:
+                del self._holders[task]
+            self._sem.release()
+
+
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self._gate = _Gate(1)
+        else:
+            # Leave a few connections of the pool for nested sessions and direct engine use
+            # (health checks), which do not wait at the gate.
+            self._gate = _Gate(max(1, pool_size + max_overflow - max(2, (pool_size + max_overflow) // 10)))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error."""
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+        async with self._gate.enter():
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    yield session
+            except OperationalError as exc:
+                raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailable("database unavailable: no free connection") from exc
 
     async def health(self) -> dict[str, Any]:
         try:
