@@ -9,6 +9,8 @@ Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie chec
   "fields": [...], "errors": [...]}`` naming every missing or wrong field; 409 ``not_closed``;
   403 for a counsellor who did not handle the conversation;
 * ``POST /console/api/conversations/{id}/erase`` (supervisor, admin): erasure on request;
+* ``GET  /console/api/documentation/pending``: the closed conversations still to be documented (a
+  counsellor's own, every one for supervisors and admins), so that none is forgotten after a reload;
 * ``GET  /console/portal/api/situation`` (beside the portal's referrals: the session cookie is
   scoped to ``/console``; also at ``/portal/api/situation`` for clients that send the cookie
   themselves): the local situational picture of the signed-in municipality user's own area
@@ -28,12 +30,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from gateway.appkeys import DB, SETTINGS
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
-from gateway.store.models import Role
+from gateway.store.models import Conversation, ConversationState, Role
 
 from . import documentation, reports
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
@@ -46,6 +49,7 @@ CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.AD
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 SITUATION_ROLES = frozenset({Role.MUNICIPALITY.value, Role.SUPERVISOR.value, Role.ADMIN.value})
 MAX_BODY = 64 * 1024
+PENDING_LIMIT = 200
 SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
 
 Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
@@ -153,6 +157,45 @@ async def post_erase(request: web.Request, staff: Staff) -> web.StreamResponse:
     return web.json_response({"ok": True, **result.to_dict()})
 
 
+async def get_pending(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """Closed conversations not documented yet, newest close first (at most :data:`PENDING_LIMIT`).
+
+    A counsellor sees the ones assigned to them (those they may document); supervisors and admins
+    see every one that reached the queue.  Conversations that never left the bot (a greeting and
+    nothing more, closed by the person or by the retention purge after ``idle_bot_days``) never
+    reached a counsellor and have nothing to document, so they are not listed.
+    """
+    supervisor = staff.user.role in SUPERVISOR_ROLES
+    stmt = (
+        select(
+            Conversation.id,
+            Conversation.closed_at,
+            Conversation.intent,
+            Conversation.channel,
+        )
+        .where(Conversation.state == ConversationState.CLOSED.value)
+        .order_by(Conversation.closed_at.desc(), Conversation.id)
+        .limit(PENDING_LIMIT + 1)
+    )
+    if supervisor:
+        stmt = stmt.where(Conversation.queued_at.is_not(None) | Conversation.first_assigned_at.is_not(None))
+    else:
+        stmt = stmt.where(Conversation.assigned_to == staff.user.id)
+    async with request.app[DB].session() as session:
+        rows = (await session.execute(stmt)).all()
+    more = len(rows) > PENDING_LIMIT
+    pending = [
+        {
+            "id": conv_id,
+            "closed_at": closed_at.isoformat() if closed_at is not None else None,
+            "intent": intent,
+            "channel": channel,
+        }
+        for conv_id, closed_at, intent, channel in rows[:PENDING_LIMIT]
+    ]
+    return web.json_response({"pending": pending, "more": more, "supervisor": supervisor})
+
+
 def _date(text: str | None, default: date) -> date:
     if not text:
         return default
@@ -194,6 +237,7 @@ ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
     ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
     ("POST", CONV + "/documentation", frozenset(CONSOLE_ROLES), post_documentation),
     ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
+    ("GET", "/console/api/documentation/pending", frozenset(CONSOLE_ROLES), get_pending),
     ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
     ("GET", "/console/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
 )

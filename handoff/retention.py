@@ -16,7 +16,12 @@ audit events           deleted when older than their own period (by ``at``)    7
 staff sessions         deleted once expired                                    at expiry
 =====================  ======================================================  ================
 
-Conversations that are still open are never touched.  :func:`run_retention` does it (or, with
+Conversations that are still open are never touched, with one exception: a conversation that never
+left the bot (state ``bot``: a person who greeted the bot and went away) and had no message for
+``idle_bot_days`` (default 7) is closed by the system first (audited as ``conversation.closed``,
+actor ``system``, reason ``idle_bot``), so that the rules above apply to it from then on instead of
+its contact record being kept forever.  A high or critical conversation that no counsellor has seen
+is never closed this way.  :func:`run_retention` does it (or, with
 ``dry_run``, only counts what it would do); every real run that purged something, and every run by
 hand, writes an audit event ``retention.purge`` with the counts (never ids or text).
 :class:`RetentionScheduler` runs it in the background of the gateway, once per interval across the
@@ -36,17 +41,26 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.envelope import Priority
 from gateway.errors import ConfigError
 from gateway.lease import Lease
 from gateway.store import repo
 from gateway.store.db import Database
-from gateway.store.models import AuditEvent, ContactRecord, Conversation, Message, StaffSession
+from gateway.store.models import (
+    AuditEvent,
+    ContactRecord,
+    Conversation,
+    ConversationState,
+    Message,
+    StaffSession,
+)
 
 from .redaction import redact
 
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_MODES = ("delete", "anonymise")
+IDLE_BOT_REASON = "idle_bot"
 
 # The ``retention`` configuration section: key -> (type, default).
 CONFIG_SCHEMA: dict[str, tuple[type, Any]] = {
@@ -56,6 +70,7 @@ CONFIG_SCHEMA: dict[str, tuple[type, Any]] = {
     "transcripts_days": (float, 30.0),
     "transcripts_mode": (str, "delete"),
     "audit_days": (float, 730.0),
+    "idle_bot_days": (float, 7.0),
 }
 
 
@@ -65,6 +80,8 @@ class RetentionPolicy:
     transcripts: timedelta = timedelta(days=30)
     transcripts_mode: str = "delete"
     audit: timedelta = timedelta(days=730)
+    idle_bot: timedelta = timedelta(days=7)
+    """A conversation still with the bot and without a message for this long is closed."""
 
     def __post_init__(self) -> None:
         if self.transcripts_mode not in TRANSCRIPT_MODES:
@@ -76,6 +93,9 @@ class RetentionPolicy:
         ):
             if value < timedelta(0):
                 raise ConfigError(key, "must not be negative")
+        # Zero would close conversations a person is in the middle of.
+        if self.idle_bot <= timedelta(0):
+            raise ConfigError("retention.idle_bot_days", "must be positive")
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> RetentionPolicy:
@@ -85,6 +105,7 @@ class RetentionPolicy:
             transcripts=timedelta(days=float(cfg["transcripts_days"])),
             transcripts_mode=str(cfg["transcripts_mode"]),
             audit=timedelta(days=float(cfg["audit_days"])),
+            idle_bot=timedelta(days=float(cfg["idle_bot_days"])),
         )
 
 
@@ -114,6 +135,8 @@ class PurgeReport:
     at: datetime
     dry_run: bool
     transcripts_mode: str
+    idle_bot_closed: int = 0
+    """Conversations left with the bot that the system closed (``idle_bot_days``)."""
     contact_records: int = 0
     transcripts: int = 0
     """Conversations whose transcript was deleted or anonymised."""
@@ -125,7 +148,8 @@ class PurgeReport:
     @property
     def total(self) -> int:
         return (
-            self.contact_records
+            self.idle_bot_closed
+            + self.contact_records
             + self.transcripts
             + self.messages_deleted
             + self.messages_anonymised
@@ -150,6 +174,7 @@ class PurgeReport:
         what = "provkörning, inget ändrat / dry run, nothing changed" if self.dry_run else "utförd / done"
         return [
             f"Gallring / Retention purge {self.at.isoformat(timespec='seconds')}: {what}",
+            f"  avslutade efter inaktivitet hos boten / closed after idling with the bot: {self.idle_bot_closed}",
             f"  kontaktuppgifter / contact records: {self.contact_records}",
             f"  samtalsloggar / transcripts ({self.transcripts_mode}): {self.transcripts}",
             f"    meddelanden raderade / messages deleted: {self.messages_deleted}",
@@ -164,8 +189,43 @@ async def _count(session: AsyncSession, stmt: Any) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
+def idle_bot_filter(policy: RetentionPolicy, now: datetime) -> Any:
+    """Conversations the system closes: still with the bot, no message for ``policy.idle_bot``, and
+    not a high or critical one that no counsellor has seen."""
+    return (
+        (Conversation.state == ConversationState.BOT.value)
+        & (Conversation.last_message_at <= now - policy.idle_bot)
+        & ((Conversation.priority < int(Priority.HIGH)) | Conversation.first_assigned_at.is_not(None))
+    )
+
+
+async def close_idle_bot(session: AsyncSession, policy: RetentionPolicy, now: datetime, dry_run: bool) -> int:
+    """Close (or, dry, count) the conversations of :func:`idle_bot_filter`; each close is audited."""
+    where = idle_bot_filter(policy, now)
+    if dry_run:
+        return await _count(session, select(func.count()).select_from(Conversation).where(where))
+    # Rows a person is writing to right now are locked by their ingress: skip them this time.
+    rows = await session.execute(select(Conversation).where(where).with_for_update(skip_locked=True))
+    closed = 0
+    for conv in rows.scalars().all():
+        conv.state = ConversationState.CLOSED.value
+        conv.closed_at = now
+        conv.meta = {**(conv.meta or {}), "closed_by": "system", "close_reason": IDLE_BOT_REASON}
+        await repo.audit(
+            session,
+            "conversation.closed",
+            conversation_id=conv.id,
+            details={"reason": IDLE_BOT_REASON, "idle_days": policy.idle_bot.total_seconds() / 86400},
+        )
+        closed += 1
+    if closed:
+        await session.flush()
+    return closed
+
+
 async def purge(session: AsyncSession, policy: RetentionPolicy, now: datetime, dry_run: bool) -> PurgeReport:
     """Apply (or count) the rules in one transaction."""
+    n_idle = await close_idle_bot(session, policy, now, dry_run)
     closed_before_contacts = now - policy.contact_records
     closed_before_transcripts = now - policy.transcripts
 
@@ -210,6 +270,7 @@ async def purge(session: AsyncSession, policy: RetentionPolicy, now: datetime, d
         at=now,
         dry_run=dry_run,
         transcripts_mode=policy.transcripts_mode,
+        idle_bot_closed=n_idle,
         contact_records=n_contacts,
         transcripts=n_transcripts,
         messages_deleted=n_messages,
@@ -348,9 +409,12 @@ class RetentionScheduler:
 
 __all__ = [
     "CONFIG_SCHEMA",
+    "IDLE_BOT_REASON",
     "PurgeReport",
     "RetentionPolicy",
     "RetentionScheduler",
+    "close_idle_bot",
+    "idle_bot_filter",
     "retention_config",
     "run_retention",
 ]

@@ -97,6 +97,7 @@ async def test_purge_deletes_exactly_what_the_rules_say(store: Database) -> None
     real = await run_retention(store, policy, w.now)
     assert dry.counts() == real.counts()
     assert real.counts() == {
+        "idle_bot_closed": 0,
         "contact_records": 2,
         "transcripts": 1,
         "messages_deleted": 3,
