@@ -35,6 +35,7 @@ from gateway.store.models import Role
 
 from . import webhook
 from .console.security import CONSOLE_ROLES, CSRF_HEADER, Staff, authenticate, csrf_ok
+from .console.views import render
 from .directory import CONTACT_TYPES, TOPICS
 from .disclosure import CERTAINTIES, LEGAL_GROUNDS, RECIPIENTS, Disclosures
 from .referral import (
@@ -329,6 +330,11 @@ async def api_disclosure_review(request: web.Request, staff: Staff) -> web.Strea
 
 
 # ---------------------------------------------------------------------- portal
+async def portal_page(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The municipality portal's page (the data comes from ``/console/portal/api/...``)."""
+    return render(request, "portal.html", staff.lang, staff=staff, user=staff.user)
+
+
 def _units(request: web.Request, staff: Staff) -> frozenset[str]:
     return user_units(staff.user.municipality_code, request.app[HANDOFF_OPTIONS].directory)
 
@@ -414,6 +420,7 @@ class HandoffRoute:
     path: str
     handler: Handler
     roles: frozenset[str]
+    page: bool = False  # an HTML page: a redirect to the login page without a session
 
 
 ROUTES: tuple[HandoffRoute, ...] = (
@@ -432,6 +439,7 @@ ROUTES: tuple[HandoffRoute, ...] = (
     HandoffRoute("POST", DISC + "/approve", api_disclosure_approve, CONSOLE_ROLES),
     HandoffRoute("POST", DISC + "/reject", api_disclosure_reject, CONSOLE_ROLES),
     HandoffRoute("POST", DISC + "/review", api_disclosure_review, CONSOLE_ROLES),
+    HandoffRoute("GET", "/console/portal", portal_page, PORTAL_ROLES, page=True),
     HandoffRoute("GET", PORTAL + "/me", portal_me, PORTAL_ROLES),
     HandoffRoute("GET", PORTAL + "/referrals", portal_list, PORTAL_ROLES),
     HandoffRoute("GET", PORTAL_REF, portal_get, PORTAL_ROLES),
@@ -449,8 +457,12 @@ def guarded(route: HandoffRoute) -> Callable[[web.Request], Awaitable[web.Stream
     async def handler(request: web.Request) -> web.StreamResponse:
         staff = await authenticate(request)
         if staff is None:
+            if route.page:
+                raise web.HTTPSeeOther("/console/login")
             return error(401, "not_signed_in")
         if staff.user.role not in route.roles:
+            if route.page:
+                return render(request, "forbidden.html", staff.lang, status=403, staff=staff, user=staff.user)
             return error(403, "forbidden")
         if request.method == "POST" and not csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER)):
             return error(403, "csrf")

@@ -49,7 +49,10 @@ STATIC_DIR = HERE / "static"
 STATIC_FILES = {
     "console.js": "text/javascript",
     "supervisor.js": "text/javascript",
+    "handoff.js": "text/javascript",
+    "portal.js": "text/javascript",
     "common.js": "text/javascript",
+    "records.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 60.0
@@ -144,7 +147,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if result.user is None or result.token is None:
         problem = "login_locked" if result.error == "locked" else "login_invalid"
         return _login_form(request, lang, problem, 401)
-    response = web.HTTPSeeOther("/console")
+    response = web.HTTPSeeOther("/console/portal" if result.user.role == "municipality" else "/console")
     lifetime = login_policy(request.app).session_lifetime
     set_cookie(response, request.app, SESSION_COOKIE, result.token, max_age=int(lifetime.total_seconds()))
     clear_cookie(response, PRELOGIN_COOKIE)

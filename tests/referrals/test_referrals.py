@@ -378,7 +378,7 @@ async def _has(env: Env, conv_id: str, action: str) -> bool:
 
 # ---------------------------------------------------------------------------------- portal scoping
 PORTAL_ROUTES = [r for r in ROUTES if r.path.startswith(PORTAL)]
-CONSOLE_ROUTES = [r for r in ROUTES if not r.path.startswith(PORTAL)]
+CONSOLE_ROUTES = [r for r in ROUTES if not r.path.startswith("/console/portal")]  # the portal page too
 
 
 def _path(route_path: str, **ids: str) -> str:

@@ -1,0 +1,351 @@
+/* Handoffs in each conversation panel: referrals (proposals, consent, status, time to acknowledgement)
+   and crime information to the Police or the Security Service (four eyes).  No innerHTML anywhere. */
+"use strict";
+
+(function () {
+  const { t, el, api } = HL;
+  const lang = HL.i18n.lang === "en" ? "en" : "sv";
+  let optionsPromise = null;
+  let uid = 0;
+
+  function options() {
+    if (!optionsPromise) {
+      optionsPromise = api("GET", "/console/api/handoff/options").then(function (res) {
+        if (res.status !== 200) { optionsPromise = null; return null; }
+        return res.data;
+      });
+    }
+    return optionsPromise;
+  }
+
+  function errorText(res) {
+    const code = (res.data && res.data.error) || "error";
+    const key = "error_" + code;
+    const text = t(key);
+    if (text !== key) return text;
+    const plain = t(code);
+    return plain !== code ? plain : t("error") + " (" + code + ")";
+  }
+
+  function field(labelText, control) {
+    const id = "ho-" + (++uid);
+    control.id = id;
+    return el("div", { className: "ho-field" }, [el("label", { htmlFor: id }, labelText), control]);
+  }
+
+  function select(className, items) {
+    return el("select", { className: className }, items.map(function (item) {
+      return el("option", { value: item[0] }, item[1]);
+    }));
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    return d.toLocaleString(lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" });
+  }
+
+  function mount(id, panel) {
+    const slot = panel.querySelector(".handoff-slot");
+    if (!slot || slot.dataset.mounted) return;
+    slot.dataset.mounted = "1";
+    const base = "/console/api/conversations/" + id;
+    const status = el("p", { className: "ho-status notice", attrs: { role: "status", "aria-live": "polite" } });
+    let statusTimer = null;
+    function tell(text, problem) {
+      status.textContent = text;
+      status.className = "ho-status " + (problem ? "problem" : "notice");
+      clearTimeout(statusTimer);
+      statusTimer = setTimeout(function () { status.textContent = ""; status.className = "ho-status notice"; }, 8000);
+    }
+
+    // ---------------------------------------------------------------- referral: proposals
+    const municipality = el("input", { className: "ho-municipality", maxLength: 8, placeholder: t("ho_municipality_hint"), attrs: { inputmode: "numeric", autocomplete: "off" } });
+    const topic = select("ho-topic", []);
+    const contactType = select("ho-contact-type", []);
+    const proposeButton = el("button", { type: "button", className: "ho-propose" }, t("ho_propose"));
+    const municipalityInfo = el("p", { className: "ho-municipality-info mono" });
+    const proposals = el("ol", { className: "ho-proposals" });
+    const summary = el("textarea", { className: "ho-summary", rows: 3, maxLength: 1000 });
+    const urgency = select("ho-urgency", [["normal", t("ho_urg_normal")], ["urgent", t("ho_urg_urgent")]]);
+    const contact = el("input", { className: "ho-contact", maxLength: 200, autocomplete: "off" });
+    const createButton = el("button", { type: "button", className: "ho-create-referral primary" }, t("ho_create_referral"));
+    const createBox = el("div", { className: "ho-create actions", hidden: true }, [
+      field(t("ho_summary"), summary),
+      field(t("ho_urgency"), urgency),
+      field(t("ho_contact_details"), contact),
+      createButton,
+    ]);
+    const referralList = el("ul", { className: "ho-referral-list" });
+    const refreshButton = el("button", { type: "button", className: "ho-refresh" }, t("ho_refresh"));
+    let lastQuery = null;
+
+    const referSection = el("section", { className: "ho-refer", attrs: { "aria-label": t("ho_refer") } }, [
+      el("h3", null, t("ho_refer")),
+      el("div", { className: "actions" }, [
+        field(t("ho_municipality"), municipality),
+        field(t("ho_topic"), topic),
+        field(t("ho_contact_type"), contactType),
+        proposeButton,
+      ]),
+      municipalityInfo,
+      proposals,
+      createBox,
+      el("h3", null, t("ho_referrals")),
+      referralList,
+      refreshButton,
+    ]);
+
+    options().then(function (opts) {
+      if (!opts) return;
+      topic.replaceChildren.apply(topic, opts.topics.map(function (k) { return el("option", { value: k }, t("ho_topic_" + k)); }));
+      contactType.replaceChildren.apply(contactType, opts.contact_types.map(function (k) { return el("option", { value: k }, t("ho_ct_" + k)); }));
+      contactType.value = "other";
+      recipient.replaceChildren.apply(recipient, opts.disclosure_recipients.map(function (k) {
+        return el("option", { value: k }, k === "polisen" ? "Polisen" : k === "sakerhetspolisen" ? "Säkerhetspolisen" : k);
+      }));
+      certainty.replaceChildren.apply(certainty, Object.entries(opts.certainties).map(function (e) {
+        return el("option", { value: e[0] }, e[1][lang]);
+      }));
+      ground.replaceChildren.apply(ground, Object.entries(opts.legal_grounds).map(function (e) {
+        return el("option", { value: e[0], dataset: { identity: e[1].requires_identity ? "1" : "" } }, e[1][lang]);
+      }));
+      groundChanged();
+    });
+
+    proposeButton.addEventListener("click", async function () {
+      const q = new URLSearchParams({ topic: topic.value, contact_type: contactType.value });
+      const code = municipality.value.trim();
+      if (code) q.set("municipality", code);
+      proposeButton.disabled = true;
+      const res = await api("GET", "/console/api/handoff/proposals?" + q.toString());
+      proposeButton.disabled = false;
+      if (res.status !== 200) { tell(errorText(res), true); return; }
+      lastQuery = { topic: topic.value, contact_type: contactType.value, municipality_code: res.data.municipality ? res.data.municipality.code : "" };
+      const m = res.data.municipality;
+      municipalityInfo.textContent = m ? m.name + " (" + m.code + "), " + m.county : code ? t("ho_unknown_municipality") + ": " + code : "";
+      const name = "ho-recipient-" + id;
+      const items = res.data.proposals.map(function (p, i) {
+        const radio = el("input", { type: "radio", name: name, value: p.recipient_id, className: "ho-pick" });
+        if (i === 0) radio.checked = true;
+        const label = el("label", { className: "ho-proposal-name" }, [radio, el("span", null, " " + p.name[lang])]);
+        const facts = [p.open_now ? t("ho_open_now") : t("ho_closed_now")];
+        if (p.phone) facts.push(p.phone);
+        return el("li", { className: "ho-proposal", dataset: { recipientId: p.recipient_id, tier: p.tier } }, [
+          label,
+          el("p", { className: "ho-reason" }, p.reason[lang]),
+          el("p", { className: "mono" }, facts.join(" · ")),
+        ]);
+      });
+      proposals.replaceChildren.apply(proposals, items.length ? items : [el("li", { className: "empty" }, t("ho_no_proposals"))]);
+      createBox.hidden = items.length === 0;
+    });
+
+    createButton.addEventListener("click", async function () {
+      const picked = proposals.querySelector("input.ho-pick:checked");
+      if (!picked || !lastQuery) { tell(t("error_unknown_recipient"), true); return; }
+      if (!summary.value.trim()) { tell(t("error_summary_required"), true); summary.focus(); return; }
+      const body = {
+        recipient_id: picked.value,
+        topic: lastQuery.topic,
+        contact_type: lastQuery.contact_type,
+        municipality_code: lastQuery.municipality_code,
+        summary: summary.value,
+        urgency: urgency.value,
+      };
+      if (contact.value.trim()) body.contact_details = contact.value.trim();
+      createButton.disabled = true;
+      const res = await api("POST", base + "/referrals", body);
+      createButton.disabled = false;
+      if (res.status !== 201) { tell(errorText(res), true); return; }
+      summary.value = "";
+      contact.value = "";
+      proposals.replaceChildren();
+      createBox.hidden = true;
+      tell(t("ho_created_ok"));
+      refresh();
+    });
+
+    // ---------------------------------------------------------------- referral: list and consent
+    function referralItem(r) {
+      const name = r.package && r.package.recipient ? r.package.recipient.name[lang] : r.recipient_id;
+      const facts = [el("span", { className: "badge ho-referral-status" }, t("ho_rs_" + r.status)), el("span", null, " " + when(r.created_at))];
+      const rows = [el("strong", { className: "ho-referral-recipient" }, name), el("p", { className: "ho-facts" }, facts)];
+      if (r.package && r.package.summary) rows.push(el("p", { className: "ho-summary-text mono" }, r.package.summary));
+      if (r.sent_at) {
+        const ack = r.time_to_ack_seconds !== null && r.time_to_ack_seconds !== undefined
+          ? t("ho_time_to_ack") + ": " + HL.formatWait(r.time_to_ack_seconds)
+          : t("ho_not_acknowledged") + " (" + HL.formatWait((Date.now() - new Date(r.sent_at).getTime()) / 1000) + ")";
+        rows.push(el("p", { className: "ho-ack" }, ack));
+      }
+      if (r.status === "refused") rows.push(el("p", { className: "ho-nothing-sent" }, t("ho_nothing_sent")));
+      if (r.consent_reason) rows.push(el("p", { className: "ho-consent-reason" }, t("ho_consent_reason") + ": " + r.consent_reason));
+      if (r.status === "consent_requested") rows.push(el("p", { className: "ho-waiting" }, t("ho_waiting_answer")));
+      if (r.status === "proposed" || r.status === "consent_requested") {
+        const buttons = [];
+        if (r.status === "proposed") {
+          const ask = el("button", { type: "button", className: "ho-ask-consent primary" }, t("ho_ask_consent"));
+          ask.addEventListener("click", async function () {
+            ask.disabled = true;
+            const res = await api("POST", "/console/api/referrals/" + r.id + "/consent-request");
+            ask.disabled = false;
+            if (res.status !== 200) tell(errorText(res), true);
+            refresh();
+          });
+          buttons.push(ask);
+        }
+        const notAsked = el("button", { type: "button", className: "ho-not-asked" }, t("ho_not_asked"));
+        const reason = el("textarea", { className: "ho-not-asked-reason", rows: 2, maxLength: 2000, required: true });
+        const save = el("button", { type: "button", className: "ho-not-asked-save" }, t("ho_save"));
+        const reasonBox = el("div", { className: "ho-not-asked-box actions", hidden: true }, [field(t("ho_not_asked_reason"), reason), save]);
+        notAsked.addEventListener("click", function () { reasonBox.hidden = !reasonBox.hidden; if (!reasonBox.hidden) reason.focus(); });
+        save.addEventListener("click", async function () {
+          if (!reason.value.trim()) { tell(t("error_reason_required"), true); reason.focus(); return; }
+          save.disabled = true;
+          const res = await api("POST", "/console/api/referrals/" + r.id + "/consent-not-asked", { reason: reason.value });
+          save.disabled = false;
+          if (res.status !== 200) { tell(errorText(res), true); return; }
+          refresh();
+        });
+        buttons.push(notAsked);
+        rows.push(el("div", { className: "row" }, buttons), reasonBox);
+      }
+      return el("li", { className: "ho-referral", dataset: { referralId: r.id, status: r.status } }, rows);
+    }
+
+    // ---------------------------------------------------------------- crime information
+    const what = el("textarea", { className: "ho-what", rows: 3, maxLength: 4000 });
+    const whenInput = el("input", { className: "ho-when", maxLength: 200 });
+    const whereInput = el("input", { className: "ho-where", maxLength: 200 });
+    const certainty = select("ho-certainty", []);
+    const sources = el("select", { className: "ho-sources", multiple: true, size: 4 });
+    const recipient = select("ho-recipient", []);
+    const ground = select("ho-legal-ground", []);
+    const identityNote = el("p", { className: "ho-identity-note problem", hidden: true }, t("ho_identity_note"));
+    const danger = el("input", { type: "checkbox", className: "ho-danger" });
+    const dangerId = "ho-" + (++uid);
+    danger.id = dangerId;
+    const createDisclosure = el("button", { type: "button", className: "ho-create-disclosure primary" }, t("ho_create_disclosure"));
+    const disclosureList = el("ul", { className: "ho-disclosure-list" });
+    const form = el("div", { className: "ho-disclosure-form actions" }, [
+      field(t("ho_what"), what),
+      field(t("ho_when"), whenInput),
+      field(t("ho_where"), whereInput),
+      field(t("ho_certainty"), certainty),
+      field(t("ho_sources"), sources),
+      el("p", { className: "mono" }, t("ho_sources_hint")),
+      field(t("ho_recipient"), recipient),
+      field(t("ho_legal_ground"), ground),
+      identityNote,
+      el("div", { className: "row" }, [danger, el("label", { htmlFor: dangerId }, t("ho_immediate_danger"))]),
+      createDisclosure,
+    ]);
+    const crimeToggle = el("summary", null, t("ho_crime"));
+    const crimeSection = el("details", { className: "ho-crime" }, [crimeToggle, form, el("h3", null, t("ho_disclosures")), disclosureList]);
+
+    function groundChanged() {
+      const opt = ground.selectedOptions[0];
+      identityNote.hidden = !(opt && opt.dataset.identity);
+    }
+    ground.addEventListener("change", groundChanged);
+
+    function fillSources() {
+      const chosen = new Set(Array.from(sources.selectedOptions).map(function (o) { return o.value; }));
+      const items = Array.from(panel.querySelectorAll("ol.log li.msg-person[data-seq]")).map(function (li) {
+        const text = (li.querySelector(".text") || li).textContent;
+        const opt = el("option", { value: li.dataset.seq }, "[" + li.dataset.seq + "] " + (text.length > 60 ? text.slice(0, 60) + "…" : text));
+        opt.selected = chosen.has(li.dataset.seq);
+        return opt;
+      });
+      sources.replaceChildren.apply(sources, items);
+    }
+    crimeSection.addEventListener("toggle", function () { if (crimeSection.open) fillSources(); });
+
+    createDisclosure.addEventListener("click", async function () {
+      const seqs = Array.from(sources.selectedOptions).map(function (o) { return Number(o.value); });
+      if (!what.value.trim()) { tell(t("error_what_required"), true); what.focus(); return; }
+      if (!seqs.length) { tell(t("error_source_required"), true); sources.focus(); return; }
+      createDisclosure.disabled = true;
+      const res = await api("POST", base + "/disclosures", {
+        recipient_id: recipient.value,
+        what: what.value,
+        when: whenInput.value,
+        where: whereInput.value,
+        certainty: certainty.value,
+        source_seqs: seqs,
+        legal_ground: ground.value,
+        immediate_danger: danger.checked,
+      });
+      createDisclosure.disabled = false;
+      if (res.status !== 201) { tell(errorText(res), true); return; }
+      what.value = ""; whenInput.value = ""; whereInput.value = ""; danger.checked = false;
+      Array.from(sources.options).forEach(function (o) { o.selected = false; });
+      tell(t("ho_created_ok"));
+      refresh();
+    });
+
+    function disclosureItem(d) {
+      const p = d.package || {};
+      const name = p.recipient ? p.recipient.name[lang] : d.recipient_id;
+      const rows = [
+        el("strong", null, name),
+        el("p", { className: "ho-facts" }, [el("span", { className: "badge ho-disclosure-status" }, t("ho_ds_" + d.status)), el("span", null, " " + when(d.created_at))]),
+        el("p", { className: "mono" }, p.what || ""),
+      ];
+      if (d.review_required) {
+        rows.push(el("p", { className: "ho-review-state" }, d.reviewed_at ? t("ho_reviewed") + " " + when(d.reviewed_at) : t("ho_for_review")));
+      }
+      if (d.rejection_reason) rows.push(el("p", null, t("ho_reject_reason") + ": " + d.rejection_reason));
+      return el("li", { className: "ho-disclosure", dataset: { disclosureId: d.id, status: d.status, review: d.review_required && !d.reviewed_at ? "due" : "" } }, rows);
+    }
+
+    // ---------------------------------------------------------------- refresh
+    let busy = false;
+    let again = false;
+    async function refresh() {
+      if (!panel.isConnected) return;
+      if (busy) { again = true; return; }
+      busy = true;
+      const [refs, discs] = await Promise.all([api("GET", base + "/referrals"), api("GET", base + "/disclosures")]);
+      busy = false;
+      if (refs.status === 200) {
+        const items = refs.data.referrals.slice().reverse().map(referralItem);
+        referralList.replaceChildren.apply(referralList, items.length ? items : [el("li", { className: "empty" }, t("ho_no_referrals"))]);
+        referSection.dataset.waiting = refs.data.referrals.some(function (r) {
+          return r.status === "consent_requested" || r.status === "consented" || (r.sent_at && !r.acknowledged_at);
+        }) ? "1" : "";
+      }
+      if (discs.status === 200) {
+        disclosureList.replaceChildren.apply(disclosureList, discs.data.disclosures.slice().reverse().map(disclosureItem));
+        crimeSection.dataset.waiting = discs.data.disclosures.some(function (d) {
+          return d.status === "pending_approval" || d.status === "approved" || (d.review_required && !d.reviewed_at);
+        }) ? "1" : "";
+      }
+      if (again) { again = false; refresh(); }
+    }
+    refreshButton.addEventListener("click", refresh);
+
+    // A new message in the conversation (the person's answer, a system note) may change a status.
+    let soon = null;
+    const log = panel.querySelector("ol.log");
+    if (log) {
+      new MutationObserver(function () {
+        clearTimeout(soon);
+        soon = setTimeout(function () { refresh(); if (crimeSection.open) fillSources(); }, 300);
+      }).observe(log, { childList: true });
+    }
+    // The recipient's acknowledgement comes without a message: look again while something is pending.
+    const timer = setInterval(function () {
+      if (!panel.isConnected) { clearInterval(timer); return; }
+      if (referSection.dataset.waiting || crimeSection.dataset.waiting) refresh();
+    }, 10000);
+
+    slot.replaceChildren(status, referSection, crimeSection);
+    refresh();
+  }
+
+  document.addEventListener("hl:panel", function (ev) {
+    if (ev.detail && ev.detail.id && ev.detail.panel) mount(ev.detail.id, ev.detail.panel);
+  });
+})();
