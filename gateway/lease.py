@@ -246,10 +246,13 @@ class LeaseRunner:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
+        # Cancel until the task has really ended: on Python 3.11 a timeout that fires at the same
+        # moment as the cancellation can swallow it, and a plain ``await task`` would then hang.
+        while task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=0.1)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("lease %s: runner ended with %s", self.lease.name, type(task.exception()).__name__)
         if self.holding:
             await self._lose("closing")
         await self.lease.release()
