@@ -47,6 +47,7 @@ from gateway.errors import Conflict, InvalidInput, RecipientUnreachable, Transie
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, ConversationState, Message, StaffUser
+from gateway.store.repo import conversation_summary, message_dict
 from handoff import queue
 from handoff.conversation import check_transition, needs_counsellor
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
@@ -68,22 +69,6 @@ TRIAGE_FAILED_RESPONSE = {
     "en": "Thank you for your message. A counsellor will read it as soon as possible. "
     "If someone is in immediate danger: call 112 now.",
 }
-
-
-def message_dict(msg: Message) -> dict[str, Any]:
-    return {
-        "id": msg.id,
-        "conversation_id": msg.conversation_id,
-        "seq": msg.seq,
-        "direction": msg.direction,
-        "sender_kind": msg.sender_kind,
-        "author_id": msg.author_id,
-        "text": msg.text,
-        "attachments": msg.attachments,
-        "triage": msg.triage,
-        "created_at": msg.created_at.isoformat(),
-        "delivery": msg.delivery,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +202,7 @@ class Pipeline:
             )
             msg_data = message_dict(msg)
             bot_data = message_dict(bot_msg) if bot_msg is not None else None
-            conv_summary = self._summary(conv)
+            conv_summary = conversation_summary(conv)
             queued_now = was_state != conv.state or (raised and conv.state == S.QUEUED.value)
 
         await self._publish_conversation("message", conv_summary, message=msg_data)
@@ -281,19 +266,6 @@ class Pipeline:
         data["intent_priority"] = INTENT_PRIORITY.get(t.intent, Priority.NORMAL).label
         return data
 
-    @staticmethod
-    def _summary(conv: Conversation) -> dict[str, Any]:
-        return {
-            "id": conv.id,
-            "channel": conv.channel,
-            "state": conv.state,
-            "priority": Priority(conv.priority).label,
-            "intent": conv.intent,
-            "language": conv.language,
-            "assigned_to": conv.assigned_to,
-            "unreachable": conv.unreachable,
-        }
-
     async def _publish_conversation(self, kind: str, conv: Mapping[str, Any], **data: Any) -> None:
         payload = {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data}
         try:
@@ -328,7 +300,7 @@ class Pipeline:
                     msg.delivered_at = utcnow()
             elif control not in (CONTROL_TYPING, CONTROL_PAUSED):
                 raise InvalidInput(f"unknown control {control!r}")
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
             result = IngressResult(
                 conversation_id=ConversationId(conv.id),
                 message_id=envelope.message_id,
@@ -372,7 +344,7 @@ class Pipeline:
             )
             msg = await repo.add_message(session, env, conv.id, author_id=author.id, delivery="pending")
             data = message_dict(msg)
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._publish_conversation("message", summary, message=data)
         await self.broker.publish(f"outbound.{summary['channel']}", {"message_id": data["id"]})
         return data
@@ -382,7 +354,7 @@ class Pipeline:
             await queue.claim(session, conversation_id, user)
             await repo.audit(session, "conversation.claimed", actor=user, conversation_id=conversation_id)
             conv = await repo.get_conversation(session, conversation_id)
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._after_state_change(
             summary, "assigned", {"counsellor": user.display_name or user.username}
         )
@@ -398,7 +370,7 @@ class Pipeline:
                 details={"to": to_user.username} if to_user else {},
             )
             conv = await repo.get_conversation(session, conversation_id)
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._after_state_change(summary, None, {})
 
     async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
@@ -419,7 +391,7 @@ class Pipeline:
             conv.closed_at = utcnow()
             conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
             await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._after_state_change(summary, "closed", {})
 
     async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
@@ -427,7 +399,7 @@ class Pipeline:
             conv = await repo.get_conversation(session, conversation_id)
             if conv.assigned_to != user.id:
                 raise Conflict("not_assigned_to_you")
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._publish_conversation("typing", summary, who="counsellor", typing=typing)
         if typing:
             await self.broker.publish(
@@ -586,5 +558,5 @@ class Pipeline:
             if conv_unreachable and not conv.unreachable:
                 conv.unreachable = True
                 await repo.audit(session, "conversation.unreachable", conversation_id=conv.id)
-            summary = self._summary(conv)
+            summary = conversation_summary(conv)
         await self._publish_conversation("delivery", summary, message_id=message_id, delivery=status)

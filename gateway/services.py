@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from gateway.broker.base import Event, Subscription
 from gateway.envelope import ConversationId, Priority
-from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE, message_dict
+from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.store import repo
 from gateway.store.models import Conversation
+from gateway.store.repo import message_dict
 
 
 def _code_hash(channel: str, code: str) -> str:

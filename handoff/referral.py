@@ -45,11 +45,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.broker.base import Broker, Event
 from gateway.crypto import ContactCipher
-from gateway.envelope import ConversationId, Direction, Envelope, Priority, SenderKind, new_message_id, utcnow
+from gateway.envelope import ConversationId, Direction, Envelope, SenderKind, new_message_id, utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.store import repo
 from gateway.store.db import Database
-from gateway.store.models import Conversation, Message, StaffUser
+from gateway.store.models import Conversation, StaffUser
+from gateway.store.repo import conversation_summary, message_dict
 
 from . import webhook
 from .directory import CONTACT_TYPES, TOPICS, Directory, Recipient, default_directory
@@ -183,36 +184,6 @@ class HandoffOptions:
 # messages to the person and live events
 
 
-def conversation_summary(conv: Conversation) -> dict[str, Any]:
-    """The summary the console's live updates expect with every conversation event."""
-    return {
-        "id": conv.id,
-        "channel": conv.channel,
-        "state": conv.state,
-        "priority": Priority(conv.priority).label,
-        "intent": conv.intent,
-        "language": conv.language,
-        "assigned_to": conv.assigned_to,
-        "unreachable": conv.unreachable,
-    }
-
-
-def _message_data(msg: Message) -> dict[str, Any]:
-    return {
-        "id": msg.id,
-        "conversation_id": msg.conversation_id,
-        "seq": msg.seq,
-        "direction": msg.direction,
-        "sender_kind": msg.sender_kind,
-        "author_id": msg.author_id,
-        "text": msg.text,
-        "attachments": msg.attachments,
-        "triage": msg.triage,
-        "created_at": msg.created_at.isoformat(),
-        "delivery": msg.delivery,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A system message stored in a transaction, to be published once it committed."""
@@ -238,7 +209,7 @@ async def add_system_message(
         meta=dict(meta or {}),
     )
     msg = await repo.add_message(session, env, conv.id, delivery="pending")
-    return Outgoing(conv.channel, conversation_summary(conv), _message_data(msg))
+    return Outgoing(conv.channel, conversation_summary(conv), message_dict(msg))
 
 
 async def publish_outgoing(broker: Broker, out: Outgoing) -> None:

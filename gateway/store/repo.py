@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.crypto import ContactCipher
-from gateway.envelope import ConversationId, Envelope, utcnow
+from gateway.envelope import ConversationId, Envelope, Priority, utcnow
 from gateway.errors import NotFound
 from gateway.store.models import (
     AuditEvent,
@@ -190,6 +190,37 @@ async def user_by_id(session: AsyncSession, user_id: int) -> StaffUser:
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
+
+
+def message_dict(msg: Message) -> dict[str, Any]:
+    """A message as live events, web chat resume and the console carry it."""
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "seq": msg.seq,
+        "direction": msg.direction,
+        "sender_kind": msg.sender_kind,
+        "author_id": msg.author_id,
+        "text": msg.text,
+        "attachments": msg.attachments,
+        "triage": msg.triage,
+        "created_at": msg.created_at.isoformat(),
+        "delivery": msg.delivery,
+    }
+
+
+def conversation_summary(conv: Conversation) -> dict[str, Any]:
+    """The summary that goes with every conversation event."""
+    return {
+        "id": conv.id,
+        "channel": conv.channel,
+        "state": conv.state,
+        "priority": Priority(conv.priority).label,
+        "intent": conv.intent,
+        "language": conv.language,
+        "assigned_to": conv.assigned_to,
+        "unreachable": conv.unreachable,
+    }
 
 
 def conversation_id_of(conv: Conversation) -> ConversationId:

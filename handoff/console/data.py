@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.envelope import Priority
-from gateway.pipeline import message_dict
 from gateway.store import repo
 from gateway.store.models import AuditEvent, Conversation, ConversationState, Role, StaffUser
+from gateway.store.repo import message_dict
 from handoff import queue
 
 S = ConversationState
