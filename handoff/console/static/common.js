@@ -118,5 +118,18 @@ const HL = (function () {
     return d.toLocaleTimeString(i18n.lang === "sv" ? "sv-SE" : "en-GB", { hour: "2-digit", minute: "2-digit" });
   }
 
-  return { i18n, t, intentLabel, priorityLabel, el, api, live, formatWait, formatTime };
+  /* Date and time, for lists where entries span days. */
+  function formatStamp(iso) {
+    const d = iso ? new Date(iso) : null;
+    return d && !isNaN(d.getTime()) ? d.toLocaleString(i18n.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" }) : "";
+  }
+
+  /* The text for an API error answer: its "error_<code>" string, else the generic error with the code. */
+  function errorText(res) {
+    const code = (res.data && res.data.error) || "error";
+    const text = t("error_" + code);
+    return text !== "error_" + code ? text : t("error") + " (" + code + ")";
+  }
+
+  return { i18n, t, intentLabel, priorityLabel, el, api, live, formatWait, formatTime, formatStamp, errorText };
 })();

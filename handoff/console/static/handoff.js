@@ -19,12 +19,10 @@
   }
 
   function errorText(res) {
+    // Here a plain string named like the code (e.g. "already_claimed") serves too.
     const code = (res.data && res.data.error) || "error";
-    const key = "error_" + code;
-    const text = t(key);
-    if (text !== key) return text;
-    const plain = t(code);
-    return plain !== code ? plain : t("error") + " (" + code + ")";
+    if (t("error_" + code) === "error_" + code && t(code) !== code) return t(code);
+    return HL.errorText(res);
   }
 
   function field(labelText, control) {

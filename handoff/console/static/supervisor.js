@@ -49,16 +49,8 @@
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 8000);
   }
 
-  function errorText(res) {
-    const code = (res.data && res.data.error) || "error";
-    const text = t("error_" + code);
-    return text !== "error_" + code ? text : t("error") + " (" + code + ")";
-  }
-
-  function stamp(iso) {
-    const d = iso ? new Date(iso) : null;
-    return d && !isNaN(d.getTime()) ? d.toLocaleString(lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" }) : "";
-  }
+  const errorText = HL.errorText;
+  const stamp = HL.formatStamp;
 
   function disclosureItem(d, review) {
     const p = d.package || {};
