@@ -83,6 +83,8 @@ class IngressResult:
     queue_position: int | None = None
     safe_response: Envelope | None = None
     """What the person is being answered; the pipeline delivers it through egress, adapters must not send it."""
+    seq: int | None = None
+    """The message's position in the conversation (None for a control signal)."""
 
 
 class Ingress(Protocol):
@@ -122,6 +124,10 @@ class ChannelAdapter(ABC):
     """key -> (type, required).  Validated at start by :meth:`validate_config`."""
     sends_from_any_process: ClassVar[bool] = True
     """False when only the process holding the channel's connection can send (XMPP)."""
+    delivers_by_events: ClassVar[bool] = False
+    """True when the person receives outgoing messages from the conversation's fan-out events (web
+    chat: every socket of the conversation, in any process, and the store on resume).  The pipeline
+    then stores them as ``queued`` and sends no egress event: :meth:`send` would have nothing to do."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = dict(config or {})

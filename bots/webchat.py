@@ -385,18 +385,25 @@ class _Chat:
         if msg.get("direction") == Direction.OUT.value:
             self.unseen[seq] = mid
 
-    async def _ack(self, client_id: str, mid: str) -> None:
+    async def _ack(self, client_id: str, mid: str, seq: int | None = None) -> None:
+        """Acknowledge the person's message ``mid``, stored at position ``seq``, in order."""
         if mid not in self.id_seq:
-            await self._catch_up()
-        seq = self.id_seq.get(mid)
-        if seq is None and self.conv_id is not None:
+            if seq is not None and seq == self.upto + 1:
+                # Stored next after everything this socket has: acknowledge it before its
+                # fan-out event comes (which is then skipped as already shown).
+                self.upto = seq
+                self.id_seq[mid] = seq
+            elif seq is None or seq > self.upto:
+                await self._catch_up()
+        known = self.id_seq.get(mid, seq)
+        if known is None and self.conv_id is not None:
             # Stored before this socket's resume point (acknowledged to another socket already).
             for msg in await self.adapter.services.history(ConversationId(self.conv_id)):
                 if msg["id"] == mid:
-                    seq = int(msg["seq"])
+                    known = int(msg["seq"])
                     break
         self.own.pop(mid, None)
-        await self._send({"type": "ack", "client_id": client_id, "seq": seq, "id": mid})
+        await self._send({"type": "ack", "client_id": client_id, "seq": known, "id": mid})
 
     async def _status(self, data: Mapping[str, Any] | None) -> None:
         if data is None:
@@ -427,6 +434,7 @@ class WebchatAdapter(ChannelAdapter):
     """The web chat channel: page, widget and websocket on the gateway's own application."""
 
     name: ClassVar[str] = "webchat"
+    delivers_by_events: ClassVar[bool] = True
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {
         "max_message_chars": (int, False),
         "messages_per_minute": (int, False),
@@ -863,7 +871,7 @@ class WebchatAdapter(ChannelAdapter):
             return
         if result.conversation_id != chat.conv_id:
             self._register_conv(chat, result.conversation_id)
-        chat.put("ack", (client_id, mid))
+        chat.put("ack", (client_id, mid, result.seq))
         if not result.duplicate:
             chat.put(
                 "status",

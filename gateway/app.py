@@ -92,6 +92,7 @@ def create_app(
             app[TRIAGER],
             ContactCipher(settings.contact_key),
             PipelineLimits(max_message_chars=limits["max_message_chars"]),
+            event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
         )
         yield
 

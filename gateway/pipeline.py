@@ -13,13 +13,18 @@ the message cannot be lost.  Only after the commit are events published:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
-from collections.abc import Mapping
+import os
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.base import (
     CONTROL_DELIVERED,
@@ -30,6 +35,7 @@ from bots.base import (
     DeliveryStatus,
     IngressResult,
 )
+from gateway.batch import Batcher
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.crypto import ContactCipher
 from gateway.envelope import (
@@ -43,7 +49,7 @@ from gateway.envelope import (
     new_message_id,
     utcnow,
 )
-from gateway.errors import Conflict, InvalidInput, RecipientUnreachable, TransientChannelError
+from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable, TransientChannelError
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, ConversationState, Message, StaffUser
@@ -59,6 +65,8 @@ INBOUND_ONLY_META = frozenset(
     {"full_text", "defects", "suppress_auto_reply", "auto_reason", "control", "size"}
 )
 
+CONTACT_CACHE_SIZE = 50_000
+BATCH_WORKERS = 4
 TOPIC_CONVERSATION = "conversation"
 TOPIC_QUEUE = "queue"
 EGRESS_GROUP = "egress"
@@ -69,6 +77,38 @@ TRIAGE_FAILED_RESPONSE = {
     "en": "Thank you for your message. A counsellor will read it as soon as possible. "
     "If someone is in immediate danger: call 112 now.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """An incoming message, triaged, on its way into the store."""
+
+    envelope: Envelope
+    address: str
+    triage: TriageResult
+    check_duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What a stored incoming message leaves for after the commit."""
+
+    result: IngressResult
+    summary: dict[str, Any]
+    message: dict[str, Any] | None = None
+    """None for a duplicate."""
+    bot_message: dict[str, Any] | None = None
+    queued_now: bool = False
+    critical: bool = False
+    contact_digest: bytes | None = None
+    """Set when the contact record was written in this transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    conversation_id: str
+    text: str
+    author: StaffUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,27 +124,60 @@ class Pipeline:
         triager: Triager,
         cipher: ContactCipher,
         limits: PipelineLimits | None = None,
+        event_channels: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.broker = broker
         self.triager = triager
         self.cipher = cipher
         self.limits = limits or PipelineLimits()
+        self.event_channels = event_channels
+        """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
+        self._contacts: OrderedDict[str, bytes] = OrderedDict()
+        self._contact_key = os.urandom(32)
+        # Messages and replies that arrive together are committed together (gateway.batch).  On
+        # SQLite one transaction runs at a time anyway; on PostgreSQL a few batches run at once.
+        workers = 1 if db.is_sqlite else BATCH_WORKERS
+        self._incoming: Batcher[_Incoming, _Stored] = Batcher(
+            "ingress", self._store_incoming, self._store_one_incoming, workers=workers
+        )
+        self._replies: Batcher[_Reply, dict[str, Any]] = Batcher(
+            "reply", self._store_replies, self._store_one_reply, workers=workers
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _new_delivery(self, channel: str) -> str:
+        return "queued" if channel in self.event_channels else "pending"
+
+    async def _to_egress(self, channel: str, message_id: str) -> None:
+        if channel not in self.event_channels:
+            await self.broker.publish(f"outbound.{channel}", {"message_id": message_id})
+
+    def _contact_digest(self, address: str) -> bytes:
+        return hashlib.blake2b(address.encode(), key=self._contact_key, digest_size=16).digest()
+
+    def _contact_known(self, conversation_id: str, digest: bytes) -> bool:
+        """True when this process stored or saw this very address for the conversation already.
+
+        Saves reading and decrypting the contact record on every message.  Only a digest under a
+        key that lives in this process's memory is kept, never the address.  Should another
+        process have stored a different address since, the next message from a new address
+        (which misses here) writes it again.
+        """
+        if self._contacts.get(conversation_id) == digest:
+            self._contacts.move_to_end(conversation_id)
+            return True
+        return False
+
+    def _contact_stored(self, conversation_id: str, digest: bytes) -> None:
+        self._contacts[conversation_id] = digest
+        self._contacts.move_to_end(conversation_id)
+        while len(self._contacts) > CONTACT_CACHE_SIZE:
+            self._contacts.popitem(last=False)
 
     # ------------------------------------------------------------------ ingress
     async def ingress(self, envelope: Envelope, address: str) -> IngressResult:
         """Take one incoming envelope; return once it is stored durably."""
-        try:
-            return await self._ingress(envelope, address, check_duplicate=False)
-        except IntegrityError:
-            # The channel message is stored already (a redelivery, or the same message arriving
-            # twice at once): the unique (channel, external_id) refused this copy and the whole
-            # transaction rolled back.  The second attempt looks it up and answers "duplicate".
-            if not envelope.external_id:
-                raise
-            return await self._ingress(envelope, address, check_duplicate=True)
-
-    async def _ingress(self, envelope: Envelope, address: str, *, check_duplicate: bool) -> IngressResult:
         if envelope.direction is not Direction.IN:
             raise InvalidInput("ingress takes incoming envelopes only")
         control = envelope.meta.get("control")
@@ -121,123 +194,181 @@ class Pipeline:
         # first attempt inserts optimistically (most messages are new), a refused insert rolls the
         # whole transaction back and the second attempt finds the stored copy.
         triage = await self._triage(text, envelope.meta.get("language_hint"))
-        now = utcnow()
-        bot_msg: Message | None = None
+        item = _Incoming(envelope, address, triage)
+        try:
+            stored = await self._incoming.submit(item)
+        except IntegrityError:
+            # The channel message is stored already (a redelivery, or the same message arriving
+            # twice at once): the unique (channel, external_id) refused this copy.
+            if not envelope.external_id:
+                raise
+            item = _Incoming(envelope, address, triage, check_duplicate=True)
+            stored = await self._store_one_incoming(item)
+        return await self._after_ingress(item, stored)
+
+    async def _store_one_incoming(self, item: _Incoming) -> _Stored:
+        return (await self._store_incoming([item]))[0]
+
+    async def _store_incoming(self, items: Sequence[_Incoming]) -> list[_Stored]:
+        """Store incoming messages in one transaction (a batch, or one alone)."""
         async with self.db.session() as session:
-            if check_duplicate and envelope.external_id:
-                dup = await repo.message_by_external_id(session, envelope.channel, envelope.external_id)
-                if dup is not None:
-                    known = await repo.get_conversation(session, dup.conversation_id)
-                    return IngressResult(
-                        conversation_id=ConversationId(known.id),
-                        message_id=MessageId(dup.id),
-                        duplicate=True,
-                        priority=Priority(known.priority),
-                        state=known.state,
-                    )
+            prefetched: dict[str, Conversation] = {}
+            hints = sorted({str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id})
+            if len(items) > 1 and hints:
+                # One statement locks every hinted conversation of the batch, in id order.
+                rows = await session.execute(
+                    select(Conversation)
+                    .where(Conversation.id.in_(hints))
+                    .order_by(Conversation.id)
+                    .with_for_update()
+                )
+                prefetched = {c.id: c for c in rows.scalars()}
+            return [await self._store_in(session, item, prefetched) for item in items]
+
+    async def _store_in(
+        self, session: AsyncSession, item: _Incoming, prefetched: Mapping[str, Conversation]
+    ) -> _Stored:
+        envelope, triage = item.envelope, item.triage
+        if item.check_duplicate and envelope.external_id:
+            dup = await repo.message_by_external_id(session, envelope.channel, envelope.external_id)
+            if dup is not None:
+                known = await repo.get_conversation(session, dup.conversation_id)
+                result = IngressResult(
+                    conversation_id=ConversationId(known.id),
+                    message_id=MessageId(dup.id),
+                    duplicate=True,
+                    priority=Priority(known.priority),
+                    state=known.state,
+                    seq=dup.seq,
+                )
+                return _Stored(result, conversation_summary(known))
+        now = utcnow()
+        conv = prefetched.get(str(envelope.conversation_id)) if envelope.conversation_id else None
+        if conv is not None and not (
+            conv.channel == envelope.channel
+            and conv.pseudonym == envelope.sender
+            and conv.state in repo.OPEN_STATES
+        ):
+            conv = None
+        if conv is None:
             conv = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
-            created = conv is None
-            if conv is None:
-                conv = Conversation(
-                    id=new_conversation_id(),
-                    channel=envelope.channel,
-                    pseudonym=envelope.sender,
-                    state=S.BOT.value,
-                    priority=int(triage.priority),
-                    intent=triage.intent,
-                    language=triage.language,
-                    created_at=now,
-                    last_message_at=now,
-                    message_count=0,
-                    meta={},
-                )
-                session.add(conv)
-                await session.flush()
-            previous_priority = Priority(conv.priority)
-            stored_env = envelope.with_conversation(ConversationId(conv.id))
-            msg = await repo.add_message(session, stored_env, conv.id, triage=self._triage_record(triage))
-            raised = triage.priority > previous_priority
-            if raised or created:
-                conv.priority = int(max(triage.priority, previous_priority))
-                conv.intent = triage.intent
-            if created or conv.message_count <= 2:
-                conv.language = triage.language
-            was_state = conv.state
-            if conv.state == S.BOT.value and needs_counsellor(triage.intent, int(triage.priority)):
-                check_transition(conv.state, S.QUEUED)
-                conv.state = S.QUEUED.value
-                conv.queued_at = now
-            await repo.put_contact(session, self.cipher, conv.id, envelope.channel, address)
-
-            send_safe = not envelope.meta.get("suppress_auto_reply") and (
-                created
-                or (raised and triage.priority >= Priority.HIGH)
-                or (was_state == S.BOT.value and conv.state == S.QUEUED.value)
-                or (conv.state == S.BOT.value)
+        created = conv is None
+        if conv is None:
+            conv = Conversation(
+                id=new_conversation_id(),
+                channel=envelope.channel,
+                pseudonym=envelope.sender,
+                state=S.BOT.value,
+                priority=int(triage.priority),
+                intent=triage.intent,
+                language=triage.language,
+                created_at=now,
+                last_message_at=now,
+                message_count=0,
+                meta={},
             )
-            if send_safe and triage.safe_response:
-                bot_env = Envelope(
-                    message_id=new_message_id(),
-                    direction=Direction.OUT,
-                    channel=envelope.channel,
-                    sender=envelope.sender,
-                    text=triage.safe_response,
-                    conversation_id=ConversationId(conv.id),
-                    sender_kind=SenderKind.BOT,
-                    received_at=utcnow(),
-                    meta={"intent": triage.intent},
-                )
-                bot_msg = await repo.add_message(session, bot_env, conv.id, delivery="pending")
-            position = await repo.queue_position(session, conv)
-            result = IngressResult(
+            session.add(conv)
+            await session.flush()
+        previous_priority = Priority(conv.priority)
+        stored_env = envelope.with_conversation(ConversationId(conv.id))
+        msg = await repo.add_message(
+            session, stored_env, conv, locked=True, triage=self._triage_record(triage)
+        )
+        raised = triage.priority > previous_priority
+        if raised or created:
+            conv.priority = int(max(triage.priority, previous_priority))
+            conv.intent = triage.intent
+        if created or conv.message_count <= 2:
+            conv.language = triage.language
+        was_state = conv.state
+        if conv.state == S.BOT.value and needs_counsellor(triage.intent, int(triage.priority)):
+            check_transition(conv.state, S.QUEUED)
+            conv.state = S.QUEUED.value
+            conv.queued_at = now
+        digest = self._contact_digest(item.address)
+        contact_known = not created and self._contact_known(conv.id, digest)
+        if not contact_known:
+            await repo.put_contact(session, self.cipher, conv.id, envelope.channel, item.address, new=created)
+
+        send_safe = not envelope.meta.get("suppress_auto_reply") and (
+            created
+            or (raised and triage.priority >= Priority.HIGH)
+            or (was_state == S.BOT.value and conv.state == S.QUEUED.value)
+            or (conv.state == S.BOT.value)
+        )
+        bot_msg: Message | None = None
+        if send_safe and triage.safe_response:
+            bot_env = Envelope(
+                message_id=new_message_id(),
+                direction=Direction.OUT,
+                channel=envelope.channel,
+                sender=envelope.sender,
+                text=triage.safe_response,
                 conversation_id=ConversationId(conv.id),
-                message_id=MessageId(msg.id),
-                duplicate=False,
-                priority=Priority(conv.priority),
-                state=conv.state,
-                queue_position=position,
-                safe_response=None,
+                sender_kind=SenderKind.BOT,
+                received_at=utcnow(),
+                meta={"intent": triage.intent},
             )
-            msg_data = message_dict(msg)
-            bot_data = message_dict(bot_msg) if bot_msg is not None else None
-            conv_summary = conversation_summary(conv)
-            queued_now = was_state != conv.state or (raised and conv.state == S.QUEUED.value)
+            bot_msg = await repo.add_message(
+                session, bot_env, conv, locked=True, delivery=self._new_delivery(envelope.channel)
+            )
+        result = IngressResult(
+            conversation_id=ConversationId(conv.id),
+            message_id=MessageId(msg.id),
+            duplicate=False,
+            priority=Priority(conv.priority),
+            state=conv.state,
+            queue_position=await repo.queue_position(session, conv),
+            safe_response=None,
+            seq=msg.seq,
+        )
+        return _Stored(
+            result,
+            conversation_summary(conv),
+            message=message_dict(msg),
+            bot_message=message_dict(bot_msg) if bot_msg is not None else None,
+            queued_now=was_state != conv.state or (raised and conv.state == S.QUEUED.value),
+            critical=bool(raised or created) and triage.priority == Priority.CRITICAL,
+            contact_digest=None if contact_known else digest,
+        )
 
-        await self._publish_conversation("message", conv_summary, message=msg_data)
+    async def _after_ingress(self, item: _Incoming, stored: _Stored) -> IngressResult:
+        """After the commit: remember the contact, publish the events, answer the adapter."""
+        result, summary, bot_data = stored.result, stored.summary, stored.bot_message
+        if stored.message is None:  # a duplicate: stored and published before
+            return result
+        if stored.contact_digest is not None:
+            self._contact_stored(summary["id"], stored.contact_digest)
+        await self._publish_conversation("message", summary, message=stored.message)
         if bot_data is not None:
-            await self._publish_conversation("message", conv_summary, message=bot_data)
-            await self.broker.publish(f"outbound.{envelope.channel}", {"message_id": bot_data["id"]})
-        if queued_now or conv_summary["state"] == S.QUEUED.value:
+            await self._publish_conversation("message", summary, message=bot_data)
+            await self._to_egress(item.envelope.channel, bot_data["id"])
+        if stored.queued_now or summary["state"] == S.QUEUED.value:
             await self.broker.publish(
                 TOPIC_QUEUE,
                 {
                     "kind": "changed",
-                    "conversation_id": conv_summary["id"],
-                    "critical": bool(raised or created) and triage.priority == Priority.CRITICAL,
-                    "priority": triage.priority.label,
+                    "conversation_id": summary["id"],
+                    "critical": stored.critical,
+                    "priority": item.triage.priority.label,
                 },
             )
-        if bot_data is not None:
-            result = IngressResult(
+        if bot_data is None:
+            return result
+        return dataclasses.replace(
+            result,
+            safe_response=Envelope(
+                message_id=MessageId(bot_data["id"]),
+                direction=Direction.OUT,
+                channel=item.envelope.channel,
+                sender=item.envelope.sender,
+                text=bot_data["text"],
                 conversation_id=result.conversation_id,
-                message_id=result.message_id,
-                duplicate=False,
-                priority=result.priority,
-                state=result.state,
-                queue_position=result.queue_position,
-                safe_response=Envelope(
-                    message_id=MessageId(bot_data["id"]),
-                    direction=Direction.OUT,
-                    channel=envelope.channel,
-                    sender=envelope.sender,
-                    text=bot_data["text"],
-                    conversation_id=result.conversation_id,
-                    sender_kind=SenderKind.BOT,
-                ),
-            )
-        return result
+                sender_kind=SenderKind.BOT,
+            ),
+        )
 
     async def _triage(self, text: str, hint: Any) -> TriageResult:
         try:
@@ -329,25 +460,57 @@ class Pipeline:
             raise InvalidInput("empty reply")
         if len(text) > self.limits.max_message_chars:
             raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
-        async with self.db.session() as session:
-            conv = await repo.get_conversation(session, conversation_id, for_update=True)
-            if conv.state != S.ASSIGNED.value or conv.assigned_to != author.id:
-                raise Conflict("not_assigned_to_you")
-            env = Envelope(
-                message_id=new_message_id(),
-                direction=Direction.OUT,
-                channel=conv.channel,
-                sender=conv.pseudonym,  # type: ignore[arg-type]
-                text=text,
-                conversation_id=ConversationId(conv.id),
-                sender_kind=SenderKind.COUNSELLOR,
-            )
-            msg = await repo.add_message(session, env, conv.id, author_id=author.id, delivery="pending")
-            data = message_dict(msg)
-            summary = conversation_summary(conv)
+        data = await self._replies.submit(_Reply(conversation_id, text, author))
+        summary = data.pop("_summary")
         await self._publish_conversation("message", summary, message=data)
-        await self.broker.publish(f"outbound.{summary['channel']}", {"message_id": data["id"]})
+        await self._to_egress(summary["channel"], data["id"])
         return data
+
+    async def _store_one_reply(self, item: _Reply) -> dict[str, Any]:
+        outcome = (await self._store_replies([item]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _store_replies(self, items: Sequence[_Reply]) -> list[dict[str, Any] | BaseException]:
+        """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
+        out: list[dict[str, Any] | BaseException] = []
+        async with self.db.session() as session:
+            ids = sorted({i.conversation_id for i in items})
+            rows = await session.execute(
+                select(Conversation)
+                .where(Conversation.id.in_(ids))
+                .order_by(Conversation.id)
+                .with_for_update()
+            )
+            convs = {c.id: c for c in rows.scalars()}
+            for item in items:
+                conv = convs.get(item.conversation_id)
+                if conv is None:
+                    out.append(NotFound(f"conversation {item.conversation_id} not found"))
+                    continue
+                if conv.state != S.ASSIGNED.value or conv.assigned_to != item.author.id:
+                    out.append(Conflict("not_assigned_to_you"))
+                    continue
+                env = Envelope(
+                    message_id=new_message_id(),
+                    direction=Direction.OUT,
+                    channel=conv.channel,
+                    sender=conv.pseudonym,  # type: ignore[arg-type]
+                    text=item.text,
+                    conversation_id=ConversationId(conv.id),
+                    sender_kind=SenderKind.COUNSELLOR,
+                )
+                msg = await repo.add_message(
+                    session,
+                    env,
+                    conv,
+                    locked=True,
+                    author_id=item.author.id,
+                    delivery=self._new_delivery(conv.channel),
+                )
+                out.append({**message_dict(msg), "_summary": conversation_summary(conv)})
+        return out
 
     async def claim(self, conversation_id: str, user: StaffUser) -> None:
         async with self.db.session() as session:

@@ -208,7 +208,8 @@ async def add_system_message(
         received_at=utcnow(),
         meta=dict(meta or {}),
     )
-    msg = await repo.add_message(session, env, conv.id, delivery="pending")
+    msg = await repo.add_message(session, env, conv, delivery="pending")
+    await session.flush()
     return Outgoing(conv.channel, conversation_summary(conv), message_dict(msg))
 
 

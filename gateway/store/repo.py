@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Envelope, Priority, utcnow
@@ -73,31 +74,46 @@ async def message_by_external_id(session: AsyncSession, channel: str, external_i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def next_seq(session: AsyncSession, conversation_id: str, now: datetime) -> int:
-    """Atomically take the conversation's next message position."""
+async def next_seq(session: AsyncSession, conv: Conversation, now: datetime, *, locked: bool = False) -> int:
+    """Take the conversation's next message position.
+
+    ``locked``: the caller holds the conversation's row (loaded ``FOR UPDATE``, or on SQLite in
+    this process's one transaction), so the count is raised on the object and written with the
+    conversation's other changes at the flush.  Otherwise one atomic UPDATE ... RETURNING takes it.
+    """
+    if locked:
+        seq = int(conv.message_count or 0) + 1
+        conv.message_count = seq
+        conv.last_message_at = now
+        return seq
     result = await session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation_id)
+        .where(Conversation.id == conv.id)
         .values(message_count=Conversation.message_count + 1, last_message_at=now)
         .returning(Conversation.message_count)
+        .execution_options(synchronize_session=False)
     )
-    return int(result.scalar_one())
+    seq = int(result.scalar_one())
+    set_committed_value(conv, "message_count", seq)
+    set_committed_value(conv, "last_message_at", now)
+    return seq
 
 
 async def add_message(
     session: AsyncSession,
     envelope: Envelope,
-    conversation_id: str,
+    conv: Conversation,
     *,
+    locked: bool = False,
     author_id: int | None = None,
     triage: dict[str, Any] | None = None,
     delivery: str | None = None,
 ) -> Message:
     now = envelope.received_at
-    seq = await next_seq(session, conversation_id, now)
+    seq = await next_seq(session, conv, now, locked=locked)
     msg = Message(
         id=envelope.message_id,
-        conversation_id=conversation_id,
+        conversation_id=conv.id,
         seq=seq,
         direction=envelope.direction.value,
         sender_kind=envelope.sender_kind.value,
@@ -112,7 +128,6 @@ async def add_message(
         delivery=delivery,
     )
     session.add(msg)
-    await session.flush()
     return msg
 
 
@@ -126,9 +141,16 @@ async def messages_of(session: AsyncSession, conversation_id: str, after_seq: in
 
 
 async def put_contact(
-    session: AsyncSession, cipher: ContactCipher, conversation_id: str, channel: str, address: str
+    session: AsyncSession,
+    cipher: ContactCipher,
+    conversation_id: str,
+    channel: str,
+    address: str,
+    *,
+    new: bool = False,
 ) -> None:
-    existing = await session.get(ContactRecord, conversation_id)
+    """Store the person's address, encrypted; ``new``: the conversation was created in this transaction."""
+    existing = None if new else await session.get(ContactRecord, conversation_id)
     if existing is not None:
         if cipher.decrypt(existing.ciphertext) != address:
             existing.ciphertext = cipher.encrypt(address)

@@ -205,3 +205,49 @@ async def test_notifications_carry_the_conversations_language(gateway: Gateway) 
     got = await gateway.memory.wait_for("en-person", lambda r: r.kind == "assigned")
     assert got.data is not None and got.data["language"] == "en"
     assert got.data["counsellor"] == "hanna"
+
+
+async def test_many_people_writing_at_once_are_each_stored_in_order_and_answered(gateway: Gateway) -> None:
+    # Messages that arrive together are committed together (group commit); each person still
+    # gets their own conversation, their messages in order, and their own safe response.
+    first = await asyncio.gather(
+        *(gateway.memory.person_writes(f"p{i}", f"orolig för min son {i}") for i in range(30))
+    )
+    assert len({r.conversation_id for r in first}) == 30
+    again = await asyncio.gather(
+        *(
+            gateway.memory.person_writes(f"p{i}", f"igen {i}", conversation_hint=first[i].conversation_id)
+            for i in range(30)
+        )
+    )
+    assert [r.conversation_id for r in again] == [r.conversation_id for r in first]
+    async with gateway.db.session() as session:
+        for i, r in enumerate(first):
+            msgs = await repo.messages_of(session, r.conversation_id)
+            assert [(m.seq, m.sender_kind, m.text) for m in msgs] == [
+                (1, "person", f"orolig för min son {i}"),
+                (2, "bot", "SAFE:concern_relative"),
+                (3, "person", f"igen {i}"),
+            ]
+    assert gateway.pipeline._incoming.batches < gateway.pipeline._incoming.items
+
+
+async def test_replies_sent_at_once_get_their_own_places_and_a_stranger_is_refused(gateway: Gateway) -> None:
+    convs = [
+        (await gateway.memory.person_writes(f"r{i}", "orolig förälder")).conversation_id for i in range(3)
+    ]
+    hanna, ivar = await gateway.user("hanna"), await gateway.user("ivar")
+    for conv in convs:
+        await gateway.pipeline.claim(conv, hanna)
+    results = await asyncio.gather(
+        *(gateway.pipeline.reply(convs[0], f"svar {k}", hanna) for k in range(5)),
+        gateway.pipeline.reply(convs[1], "inte din", ivar),
+        gateway.pipeline.reply(convs[2], "till tre", hanna),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], Conflict)
+    assert sorted(r["seq"] for r in results[:5]) == [3, 4, 5, 6, 7]  # type: ignore[index]
+    assert results[6]["seq"] == 3  # type: ignore[index]
+    async with gateway.db.session() as session:
+        texts = [m.text for m in await repo.messages_of(session, convs[1])]
+    assert "inte din" not in texts

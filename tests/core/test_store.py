@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from gateway.crypto import ContactCipher
+from gateway.envelope import utcnow
 from gateway.errors import StoreError
 from gateway.store.db import Database
 from gateway.store.models import all_metadata
@@ -55,3 +58,62 @@ def test_contact_records_need_the_right_key() -> None:
         assert "cannot be decrypted" in str(exc)
     else:
         raise AssertionError("a wrong key decrypted the contact record")
+
+
+async def test_sqlite_waits_off_the_event_loop_while_another_process_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    # Calls run on the event loop while the file is free; when another process (a command-line
+    # purge, say) holds the lock, the write waits for it in a thread and the loop keeps serving.
+    import sqlite3
+    import threading
+    import time
+
+    from gateway.store.models import Conversation
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}"
+    db = Database(url)
+    await db.upgrade()
+    async with db.session() as session:  # the gateway is running (and has put the file in WAL mode)
+        await session.execute(text("SELECT 1"))
+    other = sqlite3.connect(tmp_path / "lock.db", check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.6, other.commit)
+    release.start()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    started = time.monotonic()
+    try:
+        async with db.session() as session:
+            session.add(
+                Conversation(
+                    id="c-lock",
+                    channel="memory",
+                    pseudonym="p",
+                    state="bot",
+                    priority=1,
+                    created_at=utcnow(),
+                    last_message_at=utcnow(),
+                    message_count=0,
+                    meta={},
+                )
+            )
+        waited = time.monotonic() - started
+    finally:
+        tick.cancel()
+        release.join()
+        other.close()
+    async with db.session() as session:
+        assert await session.get(Conversation, "c-lock") is not None
+    await db.close()
+    assert waited >= 0.5  # it really waited for the other writer
+    assert max(gaps) < 0.2  # and the event loop was never blocked for long meanwhile

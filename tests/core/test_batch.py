@@ -1,0 +1,81 @@
+"""Group commit: items submitted together are stored together, and one bad item fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from gateway.batch import Batcher
+
+
+class Store:
+    """Stands in for a transaction: records each call, refuses items named "bad" as a whole batch."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.stored: list[str] = []
+
+    async def batch(self, items: Sequence[str]) -> list[str | BaseException]:
+        self.calls.append(list(items))
+        await asyncio.sleep(0.01)
+        if "bad" in items:
+            raise RuntimeError("the transaction was refused")
+        self.stored.extend(items)
+        return [f"ok:{i}" if i != "conflict" else ValueError("not yours") for i in items]
+
+    async def one(self, item: str) -> str:
+        outcome = (await self.batch([item]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+async def test_items_that_arrive_together_are_stored_in_one_call() -> None:
+    store = Store()
+    batcher = Batcher("t", store.batch, store.one)
+    first = asyncio.create_task(batcher.submit("a"))
+    await asyncio.sleep(0)  # "a" is being stored alone: nothing else was waiting
+    rest = [asyncio.create_task(batcher.submit(x)) for x in ("b", "c", "d")]
+    results = await asyncio.gather(first, *rest)
+    assert results == ["ok:a", "ok:b", "ok:c", "ok:d"]
+    assert store.calls == [["a"], ["b", "c", "d"]]
+    assert sorted(store.stored) == ["a", "b", "c", "d"]
+
+
+async def test_a_batch_that_fails_is_retried_item_by_item_and_only_the_bad_item_fails() -> None:
+    store = Store()
+    batcher = Batcher("t", store.batch, store.one)
+    blocker = asyncio.create_task(batcher.submit("first"))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(batcher.submit(x)) for x in ("x", "bad", "y", "conflict")]
+    results = await asyncio.gather(blocker, *tasks, return_exceptions=True)
+    assert results[:2] == ["ok:first", "ok:x"]
+    assert isinstance(results[2], RuntimeError)
+    assert results[3] == "ok:y"
+    assert isinstance(results[4], ValueError) and str(results[4]) == "not yours"
+    assert sorted(store.stored) == ["conflict", "first", "x", "y"]
+
+
+async def test_batches_are_capped_and_no_worker_outlives_the_work() -> None:
+    store = Store()
+    batcher = Batcher("t", store.batch, store.one, max_batch=3)
+    blocker = asyncio.create_task(batcher.submit("0"))
+    await asyncio.sleep(0)
+    await asyncio.gather(blocker, *(batcher.submit(str(i)) for i in range(1, 8)))
+    assert [len(c) for c in store.calls] == [1, 3, 3, 1]
+    await asyncio.sleep(0)
+    assert not batcher._workers
+
+
+async def test_an_item_whose_caller_stops_waiting_is_still_stored() -> None:
+    store = Store()
+    batcher = Batcher("t", store.batch, store.one)
+    task = asyncio.create_task(batcher.submit("kept"))
+    await asyncio.sleep(0.001)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.05)
+    assert store.stored == ["kept"]
