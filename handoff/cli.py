@@ -4,6 +4,9 @@
 ``helpline report --from ... --to ... --format json --municipality 1880`` (a local picture; also a
 Kunskapshus id such as ``kunskapshus-orebro`` or a county code such as ``18``)
 ``helpline report --evaluation --format html`` (the pilot evaluation over the service's lifetime)
+
+Dates are Swedish days (Europe/Stockholm): ``--from 2026-03-29`` begins at midnight Stockholm time
+(23:00 UTC the day before); weeks and months are those of the Stockholm date.
 """
 
 from __future__ import annotations
@@ -96,8 +99,12 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=cmd_retention_run)
 
     report = subparsers.add_parser("report", help="aggregate report for a period (small cells suppressed)")
-    report.add_argument("--from", dest="date_from", type=_date, help="first day, YYYY-MM-DD (UTC)")
-    report.add_argument("--to", dest="date_to", type=_date, help="last day, YYYY-MM-DD (UTC), included")
+    report.add_argument(
+        "--from", dest="date_from", type=_date, help="first day, YYYY-MM-DD (Europe/Stockholm)"
+    )
+    report.add_argument(
+        "--to", dest="date_to", type=_date, help="last day, YYYY-MM-DD (Europe/Stockholm), included"
+    )
     report.add_argument("--format", choices=("html", "csv", "json"), default="html")
     report.add_argument("--out", help="write to this file instead of standard output")
     report.add_argument("--municipality", help="local picture: municipality code, Kunskapshus id or county")

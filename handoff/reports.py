@@ -12,9 +12,15 @@ What is counted
 ---------------
 Every dimension is a partition of the conversations of the report (so every dimension sums to the
 published total): channel, priority, intent (the one that gave the conversation its priority),
-and from the documentation record contact type, environment of concern, county, municipality,
-outcome, referral made and crime information passed; conversations without a record are counted
-as ``not_documented`` (``unknown`` when documented without a municipality).
+and from the documentation record contact type, environment of concern, age group and gender of
+the person of concern, county, municipality, outcome, referral made and crime information passed;
+conversations without a record are counted as ``not_documented`` (``unknown`` when documented
+without a municipality, age group or gender).
+
+Days, weeks and months are Swedish ones (:data:`TIME_ZONE`, Europe/Stockholm, with its summer
+time): ``--from 2026-03-29`` starts at midnight Stockholm time (23:00 UTC the day before), a day
+of the change to or from summer time has 23 or 25 hours, and a conversation belongs to the ISO week
+and month of its Stockholm date.  Every report names the time zone.
 
 Waiting time is ``queued_at -> first_assigned_at`` (median and 90th percentile, nearest rank, in
 minutes), overall and for critical conversations; the distribution counts queued conversations by
@@ -30,7 +36,8 @@ Disclosure control
 ------------------
 * Primary suppression: every cell below 5 (zero included) is shown as ``"<5"``.
 * Secondary suppression: for every published sum (each dimension against the total, each
-  channel's weekly cells against the channel's count, each week's cells, a county against its
+  channel's weekly cells against the channel's count, each week's cells against the week's total,
+  the weeks' totals against the total, a county against its
   municipalities, a priority against its intents, the waiting-time distribution against the
   number queued, the monthly series) a sum with exactly one unknown cell would give that cell
   away, so the smallest remaining cell of that sum is suppressed too, shown as ``".."``
@@ -55,6 +62,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup
@@ -70,6 +78,8 @@ from .documentation import guidelines
 from .documentation_models import DocumentationRecord
 
 THRESHOLD = 5
+TIME_ZONE = "Europe/Stockholm"
+STOCKHOLM = ZoneInfo(TIME_ZONE)
 PRIMARY = "<5"
 SECONDARY = ".."
 TEMPLATES = Path(__file__).parent / "report_templates"
@@ -149,6 +159,8 @@ DIMENSION_LABELS: dict[str, Label] = {
     "intent": _l("Ärende enligt triage", "Intent (triage)"),
     "contact_type": _l("Vem tog kontakt", "Who made contact"),
     "environment": _l("Miljö som oron gäller", "Environment of concern"),
+    "age_group": _l("Åldersgrupp för personen det gäller", "Age group of the person of concern"),
+    "gender": _l("Kön för personen det gäller", "Gender of the person of concern"),
     "county": _l("Län", "County"),
     "municipality": _l("Kommun", "Municipality"),
     "outcome": _l("Utfall", "Outcome"),
@@ -177,6 +189,8 @@ class Row:
     documented: bool
     contact_type: str | None = None
     environment: str | None = None
+    age_group: str | None = None
+    gender: str | None = None
     municipality_code: str | None = None
     county_code: str | None = None
     outcome: str | None = None
@@ -237,6 +251,8 @@ async def load_rows(
         DocumentationRecord.conversation_id,
         DocumentationRecord.contact_type,
         DocumentationRecord.environment,
+        DocumentationRecord.age_group,
+        DocumentationRecord.gender,
         DocumentationRecord.municipality_code,
         DocumentationRecord.county_code,
         DocumentationRecord.outcome,
@@ -265,11 +281,13 @@ async def load_rows(
                 documented=documented,
                 contact_type=r[9],
                 environment=r[10],
-                municipality_code=r[11],
-                county_code=r[12],
-                outcome=r[13],
-                referral_made=r[14] if documented else None,
-                crime_info_passed=r[15] if documented else None,
+                age_group=r[11],
+                gender=r[12],
+                municipality_code=r[13],
+                county_code=r[14],
+                outcome=r[15],
+                referral_made=r[16] if documented else None,
+                crime_info_passed=r[17] if documented else None,
             )
         )
     return rows
@@ -332,28 +350,56 @@ def published(value: int | str) -> int | None:
 # ------------------------------------------------------------------------------------- building
 
 
-def _iso_week(when: datetime) -> str:
-    year, week, _ = when.isocalendar()
+def local_date(when: datetime) -> date:
+    """The Stockholm date of an instant."""
+    return when.astimezone(STOCKHOLM).date()
+
+
+def local_today(now: datetime | None = None) -> date:
+    return local_date(now or utcnow())
+
+
+def local_midnight(day: date) -> datetime:
+    """The instant (in UTC) at which ``day`` begins in Stockholm."""
+    return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def _iso_week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _iso_week(when: datetime) -> str:
+    """The ISO week of an instant's Stockholm date."""
+    return _iso_week_of(local_date(when))
+
+
+def _days(start: datetime, end: datetime) -> list[date]:
+    """The Stockholm dates of the period ``[start, end)`` (both Stockholm midnights)."""
+    first, stop = local_date(start), local_date(end)
+    return [first + timedelta(days=i) for i in range((stop - first).days)]
 
 
 def _weeks(start: datetime, end: datetime) -> list[str]:
     out: list[str] = []
-    day = start
-    while day < end:
-        key = _iso_week(day)
+    for day in _days(start, end):
+        key = _iso_week_of(day)
         if key not in out:
             out.append(key)
-        day += timedelta(days=1)
     return out
+
+
+def _month(when: datetime) -> str:
+    day = local_date(when)
+    return f"{day.year}-{day.month:02d}"
 
 
 def _months(start: datetime, end: datetime) -> list[str]:
     out: list[str] = []
-    y, m = start.year, start.month
-    while datetime(y, m, 1, tzinfo=UTC) < end:
-        out.append(f"{y}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    for day in _days(start, end):
+        key = f"{day.year}-{day.month:02d}"
+        if key not in out:
+            out.append(key)
     return out
 
 
@@ -502,6 +548,8 @@ class _Builder:
         for dim, attr in (
             ("contact_type", "contact_type"),
             ("environment", "environment"),
+            ("age_group", "age_group"),
+            ("gender", "gender"),
             ("outcome", "outcome"),
         ):
             labels, allowed = self.choice_labels(attr)
@@ -518,20 +566,24 @@ class _Builder:
         self.link_dimensions()
 
     # weekly by channel --------------------------------------------------------------------------
-    def build_weekly(self) -> tuple[list[str], list[str], dict[tuple[str, str], CellId]]:
+    def build_weekly(self) -> tuple[list[str], list[str], dict[tuple[str, str], CellId], dict[str, CellId]]:
+        """Weekly counts per channel and weekly totals (ISO weeks of Stockholm dates)."""
         weeks = _weeks(self.start, self.end)
         channel_cells = self.cells_of("channel")
         channels = list(channel_cells)
         counts = Counter((_iso_week(r.created_at), r.channel) for r in self.rows)
         cells: dict[tuple[str, str], CellId] = {}
+        totals: dict[str, CellId] = {}
         for w in weeks:
             for c in channels:
                 cells[(w, c)] = self.sup.cell(("weekly", w, c), counts.get((w, c), 0))
+            totals[w] = self.sup.cell(("week_total", w), sum(counts.get((w, c), 0) for c in channels))
         for c in channels:  # each channel's weeks sum to the channel's published count
             self.sup.line([cells[(w, c)] for w in weeks] + [channel_cells[c]])
-        for w in weeks:
-            self.sup.line([cells[(w, c)] for c in channels])
-        return weeks, channels, cells
+        for w in weeks:  # a week's channels sum to the week's total
+            self.sup.line([cells[(w, c)] for c in channels] + [totals[w]])
+        self.sup.line([totals[w] for w in weeks])  # the weeks sum to the total
+        return weeks, channels, cells, totals
 
     # waiting ------------------------------------------------------------------------------------
     def build_waiting(self) -> CellId:
@@ -550,14 +602,14 @@ class _Builder:
         return n_id
 
     def build_months(self) -> None:
-        counts = Counter(f"{r.created_at.year}-{r.created_at.month:02d}" for r in self.rows)
+        counts = Counter(_month(r.created_at) for r in self.rows)
         months = _months(self.start, self.end)
         self.dimension("month", counts, {m: _l(m, m) for m in months}, months)
 
     # result -------------------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         self.build_dimensions()
-        weeks, channels, weekly_cells = self.build_weekly()
+        weeks, channels, weekly_cells, week_totals = self.build_weekly()
         queued_id = self.build_waiting()
         if self.monthly:
             self.build_months()
@@ -584,6 +636,7 @@ class _Builder:
                 "weeks": weeks,
                 "channels": [{"key": c, "label": CHANNELS.get(c, _l(c, c))} for c in channels],
                 "values": [[shown[weekly_cells[(w, c)]] for c in channels] for w in weeks],
+                "totals": [shown[week_totals[w]] for w in weeks],
             },
             "waiting": {
                 "queued": shown[queued_id],
@@ -605,12 +658,10 @@ class _Builder:
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants (UTC) at which Stockholm's ``start`` day begins and its ``end`` day ends."""
     if end < start:
         raise ValueError("the period ends before it starts")
-    return (
-        datetime.combine(start, time.min, tzinfo=UTC),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
-    )
+    return local_midnight(start), local_midnight(end + timedelta(days=1))
 
 
 def _header(kind: str, start: datetime, end: datetime, area: Area | None, now: datetime) -> dict[str, Any]:
@@ -622,13 +673,23 @@ def _header(kind: str, start: datetime, end: datetime, area: Area | None, now: d
     return {
         "kind": kind,
         "title": titles[kind],
-        "period": {"from": start.date().isoformat(), "to": (end - timedelta(days=1)).date().isoformat()},
+        "period": {
+            "from": local_date(start).isoformat(),
+            "to": (local_date(end) - timedelta(days=1)).isoformat(),
+        },
         "area": (
             {"id": area.id, "kind": area.kind, "name": area.name, "municipalities": sorted(area.codes)}
             if area is not None
             else None
         ),
-        "generated_at": now.isoformat(timespec="seconds"),
+        "generated_at": now.astimezone(STOCKHOLM).isoformat(timespec="seconds"),
+        "time_zone": {
+            "name": TIME_ZONE,
+            "note": _l(
+                "Datum, veckor och månader enligt svensk tid (Europe/Stockholm, med sommartid).",
+                "Dates, weeks and months in Swedish time (Europe/Stockholm, with summer time).",
+            ),
+        },
         "suppression": {
             "threshold": THRESHOLD,
             "primary": PRIMARY,
@@ -668,8 +729,8 @@ async def build_evaluation(
     now = now or utcnow()
     async with db.session() as session:
         first = (await session.execute(select(func.min(Conversation.created_at)))).scalar_one_or_none()
-        first_day = (first or now).date()
-        lo, hi = _bounds(first_day, max(now.date(), first_day))
+        first_day = local_date(first or now)
+        lo, hi = _bounds(first_day, max(local_date(now), first_day))
         rows = await load_rows(session, lo, hi, None)
     d = directory if directory is not None else default_directory()
     body = _Builder(rows, lo, hi, area=None, directory=d, monthly=True).build()
@@ -705,8 +766,8 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
     )
     fast = [_cell(report, "waiting", k) for k in ("under_1", "1_5", "5_15")]
     return {
-        "days_in_operation": (end - start).days,
-        "months_in_operation": round((end - start).days / 30.44, 1),
+        "days_in_operation": (local_date(end) - local_date(start)).days,
+        "months_in_operation": round((local_date(end) - local_date(start)).days / 30.44, 1),
         "documented_percent": _rate([documented], [total]),
         "answered_within_15_min_percent": _rate(fast, [report["waiting"]["queued"]]),
         "referral_percent_of_documented": _rate(
@@ -752,6 +813,7 @@ def to_csv(report: Mapping[str, Any]) -> str:
     w.writerow(["section", "dimension", "key", "label_sv", "label_en", "value"])
     w.writerow(["meta", "period", "from", "Från", "From", report["period"]["from"]])
     w.writerow(["meta", "period", "to", "Till", "To", report["period"]["to"]])
+    w.writerow(["meta", "time_zone", "time_zone", "Tidszon", "Time zone", report["time_zone"]["name"]])
     if report.get("area"):
         area = report["area"]
         w.writerow(["meta", "area", area["id"], area["name"]["sv"], area["name"]["en"], area["kind"]])
@@ -763,9 +825,10 @@ def to_csv(report: Mapping[str, Any]) -> str:
             w.writerow(["dimension", d["key"], c["key"], c["label"]["sv"], c["label"]["en"], c["value"]])
         w.writerow(["dimension", d["key"], "total", "Summa", "Total", d["total"]])
     weekly = report["weekly"]
-    for week, values in zip(weekly["weeks"], weekly["values"], strict=True):
+    for week, values, week_total in zip(weekly["weeks"], weekly["values"], weekly["totals"], strict=True):
         for ch, value in zip(weekly["channels"], values, strict=True):
             w.writerow(["weekly", week, ch["key"], ch["label"]["sv"], ch["label"]["en"], value])
+        w.writerow(["weekly", week, "total", "Summa", "Total", week_total])
     for group in ("overall", "critical"):
         for key, value in report["waiting"][group].items():
             label = _l(f"Väntetid {group}", f"Waiting time {group}")
@@ -883,6 +946,49 @@ def chart_weekly(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def chart_week_totals(report: Mapping[str, Any], aria: Label | None = None) -> str:
+    """Columns of the published weekly totals; a hidden week is drawn hatched at a fixed short
+    height, whatever its value (used by the municipality portal)."""
+    weekly = report["weekly"]
+    weeks: list[str] = weekly["weeks"]
+    totals: list[int | str] = weekly["totals"]
+    label = aria or _l("Samtal per vecka", "Conversations per week")
+    width, height, left, bottom, top = 640, 200, 44, 30, 14
+    peak = max([v for v in totals if isinstance(v, int)] + [1])
+    plot_h = height - bottom - top
+    hidden_h = max(6.0, plot_h * 0.08)
+    scale = plot_h / peak
+    step = (width - left - 10) / max(1, len(weeks))
+    bar_w = max(3.0, step * 0.7)
+    parts = [
+        f'<svg class="chart week-totals" viewBox="0 0 {width} {height}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{_esc(_bil(label))}">',
+        _hatch_defs(),
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#000"/>',
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10">{peak}</text>',
+        f'<line x1="{left}" y1="{top}" x2="{width - 10}" y2="{top}" stroke="#bbb" stroke-dasharray="3 3"/>',
+        f'<text x="{left - 4}" y="{height - bottom + 4}" text-anchor="end" font-size="10">0</text>',
+    ]
+    for i, (week, value) in enumerate(zip(weeks, totals, strict=True)):
+        x = left + i * step + (step - bar_w) / 2
+        if isinstance(value, int):
+            h, fill, cls = value * scale, PALETTE[0], "week"
+        else:
+            h, fill, cls = hidden_h, "url(#hidden)", "week hidden"
+        parts.append(
+            f'<rect class="{cls}" data-week="{_esc(week)}" x="{x:.1f}" y="{height - bottom - h:.1f}" '
+            f'width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}" stroke="#555" stroke-width="0.5">'
+            f"<title>{_esc(week)}: {_esc(value)}</title></rect>"
+        )
+        if len(weeks) <= 20 or i % max(1, len(weeks) // 12) == 0:
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 14}" font-size="9" '
+                f'text-anchor="middle">{_esc(week[5:])}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def chart_bars(dimension: Mapping[str, Any], aria: Label) -> str:
     """Horizontal bars, one per cell; hidden cells drawn hatched at a fixed short length."""
     cells = dimension["cells"]
@@ -946,13 +1052,19 @@ __all__ = [
     "FORMATS",
     "PRIMARY",
     "SECONDARY",
+    "STOCKHOLM",
     "THRESHOLD",
+    "TIME_ZONE",
     "Area",
     "Row",
     "Suppressor",
     "build_evaluation",
     "build_report",
+    "chart_week_totals",
     "counsellor_hours",
+    "local_date",
+    "local_midnight",
+    "local_today",
     "render",
     "resolve_area",
 ]

@@ -119,6 +119,7 @@ async def test_report_over_generated_conversations_has_the_right_counts(store: D
     channels = [c["key"] for c in report["weekly"]["channels"]]
     assert report["weekly"]["values"][0][channels.index("webchat")] == 10
     assert report["weekly"]["values"][1][channels.index("webchat")] == 10
+    assert report["weekly"]["totals"] == [17, 14]  # 10 + 4 + 3 and 10 + 4
 
     # waits: 1..5 (critical), 20 x 10, 6 x 30 minutes
     assert report["waiting"]["overall"] == {"n": 31, "median_minutes": 10.0, "p90_minutes": 30.0}
@@ -152,6 +153,15 @@ def assert_nothing_recoverable(report: dict[str, Any]) -> None:
                 assert sum(weeks) == 0, key
         else:
             assert recovered(weeks, channel[key]) in (None, 0), key
+    # each week's channels against the week's total, and the weeks' totals against the total
+    week_totals = report["weekly"]["totals"]
+    for week, row, week_total in zip(
+        report["weekly"]["weeks"], report["weekly"]["values"], week_totals, strict=True
+    ):
+        if isinstance(week_total, int):
+            assert recovered(row, week_total) in (None, 0), week
+    if isinstance(report["total"], int):
+        assert recovered(week_totals, report["total"]) in (None, 0), "weekly totals"
 
 
 async def test_small_cells_cannot_be_recovered_from_totals(sqlite_store: Database) -> None:

@@ -1,5 +1,6 @@
 /* The municipality portal: the referrals of the user's own unit(s), acknowledgement and follow-up.
-   Everything shown comes from /console/portal/api/..., which answers only for the user's units. */
+   Everything shown comes from /console/portal/api/..., which answers only for the user's units; the
+   local situational picture of the user's own area is rendered into the page by the server. */
 "use strict";
 
 (function () {
@@ -101,6 +102,18 @@
       units.textContent = me.data.units.map(function (u) { return u.name ? u.name[lang] : u.id; }).join(", ") || "–";
     }
     await refresh();
+  }
+
+  /* The situational picture is rendered by the server for the user's own area; here only the period
+     form keeps "to" on or after "from". */
+  const period = document.getElementById("situation-period");
+  if (period) {
+    const from = period.elements.namedItem("from");
+    const to = period.elements.namedItem("to");
+    const sync = function () { to.min = from.value; from.max = to.value; };
+    from.addEventListener("change", sync);
+    to.addEventListener("change", sync);
+    sync();
   }
 
   document.getElementById("portal-refresh").addEventListener("click", function () { shownKey = null; refresh(); });
