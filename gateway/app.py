@@ -29,7 +29,13 @@ from nlu.result import Triager
 log = logging.getLogger(__name__)
 
 # Parts of the application that add their routes and resources: module with setup(app).
-EXTENSIONS = ("handoff.console", "handoff.triage_admin", "handoff.handoff_web", "handoff.records_web")
+EXTENSIONS = (
+    "handoff.console",
+    "handoff.triage_admin",
+    "handoff.handoff_web",
+    "handoff.directory_admin",  # after handoff_web: it keeps the handoff services' directory current
+    "handoff.records_web",
+)
 
 
 def build_triager(settings: Settings) -> Triager:

@@ -86,6 +86,11 @@ SCHEMA: dict[str, Any] = {
         "webhook_attempts": (int, 5),
         "webhook_backoff": (float, 2.0),
         "webhook_max_backoff": (float, 300.0),
+        # Recipient id -> its handoff methods, replacing the directory's (and the admins' edits),
+        # e.g. {polisen: [{method: email, address: ...}]}; checked by handoff.directory.
+        "recipient_methods": (ANY_MAPPING, {}),
+        # How often each process compares its directory of recipients with the admins' edits.
+        "directory_check_seconds": (float, 10.0),
     },
     "retention": {
         "enabled": (bool, True),

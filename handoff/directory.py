@@ -9,6 +9,14 @@ the key.
 Each municipality's social services are generated from ``municipal_template`` in
 ``recipients.yml`` (id ``socialtjanst-<SCB code>``); an explicit entry with that id replaces the
 generated one.
+
+A recipient may be *inactive* (``active: false``): it stays in the directory (earlier referrals,
+the portal and the admin page still find it with :meth:`Directory.entry`), but it is neither
+proposed nor accepted for new handoffs (:meth:`Directory.recipient` does not return it).
+
+The running gateway layers three sources: the shipped data, the deployment's
+``handoff.recipient_methods`` (:func:`parse_recipient_methods`) and the admins' edits kept in the
+database (:func:`apply_overrides`; see :mod:`handoff.directory_admin`).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -225,6 +234,8 @@ class Recipient:
     website: str = ""
     municipality_code: str | None = field(default=None, compare=False)
     """Set on generated social services: the municipality they belong to."""
+    active: bool = True
+    """An inactive recipient is kept (earlier handoffs still name it) but not proposed or used anew."""
 
     def name(self, language: str = "sv") -> str:
         return self.name_en if language == "en" else self.name_sv
@@ -250,7 +261,18 @@ class Recipient:
             data["emergency_phone"] = self.emergency_phone
         data["website"] = self.website
         data["handoff"] = [h.to_dict() for h in self.handoff]
+        if not self.active:
+            data["active"] = False
         return data
+
+    @property
+    def electronic_methods(self) -> tuple[HandoffMethod, ...]:
+        """The e-mail and webhook methods that have an address (a portal is not electronic delivery)."""
+        return tuple(
+            m
+            for m in self.handoff
+            if (m.method == "email" and m.address) or (m.method == "webhook" and m.url)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,12 +373,19 @@ class Directory:
     # recipients
 
     def kunskapshus_for(self, code: str) -> Kunskapshus | None:
-        """The Kunskapshus serving a municipality, or None outside every Kunskapshus area."""
+        """The active Kunskapshus serving a municipality, or None outside every Kunskapshus area."""
         m = self.municipality(code)
         if m is None:
             return None
         for k in self.kunskapshus:
-            if k.serves(m):
+            if k.serves(m) and k.recipient.active:
+                return k
+        return None
+
+    def kunskapshus_by_id(self, kunskapshus_id: str) -> Kunskapshus | None:
+        """A Kunskapshus by its id, active or not."""
+        for k in self.kunskapshus:
+            if k.id == kunskapshus_id:
                 return k
         return None
 
@@ -367,16 +396,24 @@ class Directory:
         return []
 
     def social_services(self, code: str) -> Recipient | None:
-        return self.social_services_by_code.get(code.strip())
+        """A municipality's social services, unless an admin made them inactive."""
+        found = self.social_services_by_code.get(code.strip())
+        return found if found is not None and found.active else None
 
     def recipient(self, recipient_id: str) -> Recipient | None:
+        """An active recipient by id (what routing and new handoffs may use)."""
+        found = self.entry(recipient_id)
+        return found if found is not None and found.active else None
+
+    def entry(self, recipient_id: str) -> Recipient | None:
+        """A recipient by id, active or not."""
         if recipient_id in self.recipients:
             return self.recipients[recipient_id]
         for k in self.kunskapshus:
             if k.id == recipient_id:
                 return k.recipient
         if recipient_id.startswith(SOCIAL_SERVICES_PREFIX):
-            return self.social_services(recipient_id.removeprefix(SOCIAL_SERVICES_PREFIX))
+            return self.social_services_by_code.get(recipient_id.removeprefix(SOCIAL_SERVICES_PREFIX))
         return None
 
     def all_recipients(self) -> list[Recipient]:
@@ -388,8 +425,8 @@ class Directory:
         ]
 
     def national_recipients(self) -> list[Recipient]:
-        """Recipients that serve the whole country (every kind but municipal)."""
-        return [r for r in self.recipients.values() if r.kind != "municipal"]
+        """Active recipients that serve the whole country (every kind but municipal)."""
+        return [r for r in self.recipients.values() if r.kind != "municipal" and r.active]
 
     def recipients_for_topic(
         self, topic: str, *, target_group: str | None = None, municipality_code: str | None = None
@@ -410,6 +447,32 @@ class Directory:
         return [
             r for r in found if topic in r.topics and (target_group is None or r.serves_group(target_group))
         ]
+
+    # a running gateway's own copy, updated in place
+
+    def copy(self) -> Directory:
+        """A directory of its own with the same entries (the entries themselves are immutable)."""
+        return Directory(
+            municipalities=dict(self.municipalities),
+            recipients=dict(self.recipients),
+            kunskapshus=self.kunskapshus,
+            municipal_template=dict(self.municipal_template),
+            social_services_by_code=dict(self.social_services_by_code),
+        )
+
+    def install(self, other: Directory) -> None:
+        """Take over the entries of ``other``, in place: everyone holding this object sees them.
+
+        Each field is replaced by a new object, never changed inside, so a reader between two
+        awaits sees either the old or the new entries of a field.
+        """
+        self.municipalities = other.municipalities
+        self.recipients = other.recipients
+        self.kunskapshus = other.kunskapshus
+        self.municipal_template = other.municipal_template
+        self.social_services_by_code = other.social_services_by_code
+        self._by_name = other._by_name
+        self._by_folded = other._by_folded
 
     # data form (for dumping)
 
@@ -523,6 +586,9 @@ def _recipient(entry: Any, where: str, *, recipient_id: str | None = None) -> Re
         if url and not re.match(r"https?://[^\s/]+", url):
             raise _err(f"{mwhere}.url", f"{url!r} is not an http(s) URL")
         methods.append(HandoffMethod(method=method, address=address, url=url))
+    active = entry.get("active", True)
+    if not isinstance(active, bool):
+        raise _err(f"{where}.active", f"must be true or false, not {active!r}")
     return Recipient(
         id=rid,
         name_sv=name_sv,
@@ -536,6 +602,7 @@ def _recipient(entry: Any, where: str, *, recipient_id: str | None = None) -> Re
         phone=_str(entry, "phone", where, required=False),
         emergency_phone=_str(entry, "emergency_phone", where, required=False),
         website=_str(entry, "website", where, required=False),
+        active=active,
     )
 
 
@@ -718,6 +785,200 @@ def dump_directory(directory: Directory, path: str | Path) -> None:
     ):
         text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
         (folder / name).write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# layers over the shipped data: the deployment's methods and the admins' edits
+
+EMAIL_RE = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[A-Za-z]{2,63}")
+LOOPBACK_HOSTS = frozenset({"localhost"})
+
+
+def email_ok(address: str) -> bool:
+    """A plain e-mail address (``name@domain.tld``), at most 254 characters."""
+    return len(address) <= 254 and EMAIL_RE.fullmatch(address) is not None
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` may not receive signed webhooks, or None.
+
+    Webhooks carry crime information and referrals: they go over https only.  Plain http is
+    accepted only to this machine (``localhost``, ``127.0.0.1``, ``::1``), for tests and a local
+    relay.
+    """
+    from urllib.parse import urlsplit
+
+    if len(url) > 2000 or any(ch.isspace() for ch in url):
+        return "invalid_url"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        return "invalid_url"
+    if parts.scheme not in ("https", "http") or not host or parts.username or parts.password:
+        return "invalid_url"
+    if parts.scheme == "http":
+        loopback = host in LOOPBACK_HOSTS
+        try:
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            pass
+        if not loopback:
+            return "webhook_not_https"
+    return None
+
+
+def parse_recipient_methods(
+    section: Mapping[str, Any], *, webhook_secrets: Mapping[str, Any] | None = None
+) -> dict[str, tuple[HandoffMethod, ...]]:
+    """``handoff.recipient_methods`` of the configuration: recipient id -> list of methods.
+
+    For example, to have crime information to the police delivered by e-mail::
+
+        handoff:
+          recipient_methods:
+            polisen: [{method: email, address: tips@polisen.example}]
+
+    The methods replace the recipient's shipped ones (the admins' edits cannot change them).  A
+    webhook needs https and a shared secret in ``handoff.webhook_secrets``.  Raises
+    :class:`~gateway.errors.ConfigError` naming the key.
+    """
+    key = "handoff.recipient_methods"
+    if not isinstance(section, Mapping):
+        raise ConfigError(key, "must be a mapping of recipient id to a list of methods")
+    secrets = webhook_secrets or {}
+    found: dict[str, tuple[HandoffMethod, ...]] = {}
+    for rid, raw in section.items():
+        where = f"{key}.{rid}"
+        if not isinstance(rid, str) or not re.fullmatch(r"[a-z0-9][a-z0-9\-]*", rid):
+            raise ConfigError(where, "is not a recipient id (lower-case letters, digits and '-')")
+        if not isinstance(raw, list):
+            raise ConfigError(where, "must be a list like [{method: email, address: name@example.org}]")
+        methods: list[HandoffMethod] = []
+        for i, item in enumerate(raw):
+            mwhere = f"{where}[{i}]"
+            if not isinstance(item, Mapping):
+                raise ConfigError(
+                    mwhere, f"must be a mapping like {{method: email, address: ...}}, not {item!r}"
+                )
+            method = item.get("method")
+            if method not in HANDOFF_METHODS:
+                raise ConfigError(f"{mwhere}.method", f"must be one of {', '.join(HANDOFF_METHODS)}")
+            unknown = set(item) - {"method", *HANDOFF_METHODS[str(method)]}
+            if unknown:
+                raise ConfigError(mwhere, f"unknown keys {sorted(map(str, unknown))} for method {method!r}")
+            if any(m.method == method for m in methods):
+                raise ConfigError(f"{mwhere}.method", f"{method!r} is given twice")
+            if method == "email":
+                address = item.get("address")
+                if not isinstance(address, str) or not email_ok(address.strip()):
+                    raise ConfigError(f"{mwhere}.address", f"{address!r} is not an e-mail address")
+                methods.append(HandoffMethod("email", address=address.strip()))
+            elif method == "webhook":
+                url = item.get("url")
+                problem = webhook_url_problem(url.strip()) if isinstance(url, str) else "invalid_url"
+                if problem is not None:
+                    why = "must use https" if problem == "webhook_not_https" else "is not a URL"
+                    raise ConfigError(f"{mwhere}.url", f"{url!r} {why}")
+                if not secrets.get(rid):
+                    raise ConfigError(
+                        f"handoff.webhook_secrets.{rid}", "is required for the webhook of this recipient"
+                    )
+                assert isinstance(url, str)
+                methods.append(HandoffMethod("webhook", url=url.strip()))
+            else:
+                methods.append(HandoffMethod("portal"))
+        found[rid] = tuple(methods)
+    return found
+
+
+OVERRIDE_KEYS = frozenset(
+    {
+        "name",
+        "kind",
+        "topics",
+        "target_groups",
+        "languages",
+        "opening_hours",
+        "phone",
+        "emergency_phone",
+        "website",
+        "handoff",
+        "active",
+        "serves",
+    }
+)
+"""What an admin's edit may set: the keys of an entry (a Kunskapshus's ``serves`` too), not its id
+or a Kunskapshus's host."""
+
+
+def entry_data(recipient: Recipient, house: Kunskapshus | None = None) -> dict[str, Any]:
+    """An entry with every editable key written out (``active`` and ``emergency_phone`` too), to
+    compare an edit with it."""
+    data = recipient.to_dict()
+    data.pop("id")
+    data["emergency_phone"] = recipient.emergency_phone
+    data["active"] = recipient.active
+    if house is not None:
+        data["serves"] = {
+            "counties": list(house.serves_counties),
+            "municipalities": list(house.serves_municipalities),
+        }
+    return data
+
+
+def apply_overrides(
+    base: Directory,
+    overrides: Mapping[str, Mapping[str, Any]],
+    methods: Mapping[str, Sequence[HandoffMethod]] | None = None,
+) -> Directory:
+    """The directory with the admins' edits and the deployment's methods on top of ``base``.
+
+    ``overrides`` maps a recipient id to the keys an admin changed (:data:`OVERRIDE_KEYS`, written
+    as in :meth:`Recipient.to_dict`; a Kunskapshus's area as ``serves``).  For an id of ``base``
+    they are laid over its entry, so that keys nobody edited follow the shipped data (a social
+    services id ``socialtjanst-<code>`` edits the generated entry); another id is a recipient an
+    admin added, and its override is the whole entry.  ``methods`` (``handoff.recipient_methods``)
+    then replace the handoff methods of their recipients.  The result is validated like the
+    shipped files (:class:`DirectoryError`).
+    """
+    recipients_data = base.recipients_data()
+    kunskapshus_data = base.kunskapshus_data()
+    explicit: list[dict[str, Any]] = recipients_data["recipients"]
+    houses: list[dict[str, Any]] = kunskapshus_data["kunskapshus"]
+
+    def find(rid: str) -> tuple[list[dict[str, Any]], int] | None:
+        for entries in (explicit, houses):
+            for i, entry in enumerate(entries):
+                if entry["id"] == rid:
+                    return entries, i
+        return None
+
+    def edit(rid: str, changes: Mapping[str, Any]) -> None:
+        where = find(rid)
+        if where is None:
+            generated = base.entry(rid) if rid.startswith(SOCIAL_SERVICES_PREFIX) else None
+            explicit.append(generated.to_dict() if generated is not None else {"id": rid})
+            where = explicit, len(explicit) - 1
+        entries, i = where
+        entry = dict(entries[i])
+        for key, value in changes.items():
+            if key == "serves" and "host" not in entry:
+                raise _err(f"override {rid}.serves", "only a Kunskapshus serves an area")
+            entry[key] = value
+        entry["id"] = rid
+        entries[i] = entry
+
+    for rid, data in overrides.items():
+        unknown = set(data) - OVERRIDE_KEYS
+        if unknown:
+            raise _err(f"override {rid}", f"unknown keys {sorted(unknown)}")
+        edit(rid, data)
+    for rid, given in (methods or {}).items():
+        if find(rid) is not None or base.entry(rid) is not None:
+            edit(rid, {"handoff": [m.to_dict() for m in given]})
+    return build_directory(base.municipalities, kunskapshus_data, recipients_data)
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,18 +10,28 @@ it, read at the moment of sending and never stored in the disclosure; the audit 
 was passed, never the identity itself.  Every step is audited: what was passed (the package), to
 whom, on what ground, who approved.
 
-Delivery is by e-mail or signed webhook, per the recipient's handoff methods in the directory.
+Delivery is by e-mail or signed webhook, per the recipient's handoff methods in the directory
+(the deployment sets them with ``handoff.recipient_methods``, or an admin in the directory page).
 A disclosure is delivered only from the status ``approved`` (set by a four-eyes approval or by the
 immediate-danger flag); the status changes are conditional UPDATEs, so two supervisors cannot both
 approve, and a rejected disclosure can never be sent.
+
+The police take no webhooks from us unless an operator arranged one: when the recipient has no
+e-mail address or webhook, an approved disclosure goes to ``awaiting_manual`` (never silently
+failing).  The console shows the numbers to call (112 in immediate danger, 114 14 otherwise) and
+the package to read out; whoever calls records the call (when, to which number, the police's
+reference), which makes the disclosure ``sent`` and is audited like an electronic delivery.  A
+failed electronic delivery (``delivery_failed``) may be passed by phone the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,6 +45,7 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Message, Role, StaffUser
 
+from .directory import Recipient
 from .handoff_models import Disclosure, DisclosureStatus
 from .redaction import redact
 from .referral import TOPIC_DELIVER, TOPIC_QUEUE, HandoffOptions, package_digest, post_webhook, send_mail
@@ -51,6 +62,15 @@ CERTAINTIES: dict[str, tuple[str, str]] = {
 }
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 MAX_FIELD_CHARS = 4000
+EMERGENCY_NUMBER = "112"
+POLICE_NUMBER = "114 14"
+"""The police's number for what is not an emergency."""
+BY_PHONE = frozenset({D.AWAITING_MANUAL.value, D.DELIVERY_FAILED.value})
+"""The statuses from which someone may record that they passed a disclosure by phone."""
+PHONE_RE = re.compile(r"[0-9+][0-9 ()\-]{1,38}")
+MAX_REFERENCE_CHARS = 100
+MAX_NOTE_CHARS = 2000
+CLOCK_SLACK = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +119,64 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def phone_numbers(recipient: Recipient | None, immediate_danger: bool) -> list[dict[str, Any]]:
+    """The numbers to call to pass a disclosure by phone, the first one first, each with why."""
+    numbers: list[dict[str, Any]] = []
+
+    def add(number: str, sv: str, en: str) -> None:
+        if number and all(n["number"] != number for n in numbers):
+            numbers.append({"number": number, "label": {"sv": sv, "en": en}})
+
+    emergency = (recipient.emergency_phone if recipient else "") or EMERGENCY_NUMBER
+    if immediate_danger:
+        add(emergency, "Akut fara: ring 112 först", "Immediate danger: call 112 first")
+    if recipient is not None and recipient.phone:
+        add(recipient.phone, recipient.name_sv, recipient.name_en)
+    else:
+        add(
+            POLICE_NUMBER,
+            "Polisen (mottagaren har inget nummer i katalogen: be Polisen föra uppgifterna vidare)",
+            "The police (the recipient has no number in the directory: ask the police to pass it on)",
+        )
+    if not immediate_danger:
+        add(emergency, "Om det blir akut", "If it becomes urgent")
+    return numbers
+
+
+def package_lines(body: Mapping[str, Any]) -> list[str]:
+    """A disclosure as text (Swedish / English): the e-mail's body, and what is read out on the phone."""
+    ground = body["legal_ground"]
+    certainty = CERTAINTIES.get(str(body["certainty"]), (str(body["certainty"]),) * 2)
+    lines = [
+        "Uppgifter om brott från stödlinjen / Crime information from the support line",
+        "",
+        f"Referens / Reference: {body['reference']}",
+        f"Akut fara / Immediate danger: {'JA / YES' if body['immediate_danger'] else 'nej / no'}",
+        f"Grund / Ground: {ground['sv']} / {ground['en']}",
+        f"Godkänd av / Approved by: {body.get('approved_by') or '- (akut fara, granskas i efterhand / immediate danger, reviewed afterwards)'}",
+        "",
+        f"Vad / What: {body['what']}",
+        f"När / When: {body['when'] or '-'}",
+        f"Var / Where: {body['where'] or '-'}",
+        f"Säkerhet / Certainty: {certainty[0]} / {certainty[1]}",
+        "",
+        "Källa i samtalet / Source in the conversation:",
+        *(f"  [{s['seq']}] {s['text']}" for s in body["sources"]),
+    ]
+    identity = body.get("identity")
+    if identity:
+        lines += ["", f"Identitet / Identity ({identity['channel']}): {identity['address'] or '-'}"]
+    return lines
+
+
 class Disclosures:
     def __init__(self, db: Database, broker: Broker, cipher: ContactCipher, options: HandoffOptions) -> None:
         self.db = db
         self.broker = broker
         self.cipher = cipher
         self.options = options
+        self.refresh_directory: Callable[[], Awaitable[None]] | None = None
+        """Set by :mod:`handoff.directory_admin`: take in directory edits before a delivery."""
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -342,8 +414,25 @@ class Disclosures:
             event_id=f"deliver-disclosure-{disclosure_id}",
         )
 
+    async def _body(self, session: AsyncSession, disc: Disclosure) -> tuple[dict[str, Any], str | None]:
+        """What is passed: the package, the approver, and the identity when the ground requires it
+        (read now from the encrypted contact record, never stored); and the identity's channel."""
+        body: dict[str, Any] = dict(disc.package)
+        identity_channel = None
+        if disc.identity_included:
+            conv = await repo.get_conversation(session, disc.conversation_id)
+            address = await repo.get_contact(session, self.cipher, disc.conversation_id)
+            identity_channel = conv.channel
+            body["identity"] = {"channel": conv.channel, "address": address}
+        approver = await session.get(StaffUser, disc.approved_by) if disc.approved_by else None
+        body["approved_by"] = approver.display_name or approver.username if approver else None
+        return body, identity_channel
+
     async def deliver(self, disclosure_id: str) -> None:
-        """Send an approved disclosure by every configured method (the worker of ``handoff.deliver``)."""
+        """Send an approved disclosure by every configured method (the worker of ``handoff.deliver``);
+        without an e-mail address or webhook for the recipient it awaits delivery by phone."""
+        if self.refresh_directory is not None:
+            await self.refresh_directory()
         async with self.db.session() as session:
             disc = await session.get(Disclosure, disclosure_id)
             if disc is None:
@@ -357,26 +446,22 @@ class Disclosures:
                 )
                 return
             package: dict[str, Any] = dict(disc.package)
-            body: dict[str, Any] = dict(package)
-            identity_channel = None
-            if disc.identity_included:
-                conv = await repo.get_conversation(session, disc.conversation_id)
-                address = await repo.get_contact(session, self.cipher, disc.conversation_id)
-                identity_channel = conv.channel
-                body["identity"] = {"channel": conv.channel, "address": address}
-            approver = await session.get(StaffUser, disc.approved_by) if disc.approved_by else None
-            body["approved_by"] = approver.display_name or approver.username if approver else None
+            body, identity_channel = await self._body(session, disc)
             conv_id = disc.conversation_id
             key = disc.idempotency_key
             recipient_id = disc.recipient_id
             ground = disc.legal_ground
             immediate = disc.immediate_danger
-        recipient = self.options.directory.recipient(recipient_id)
+        recipient = self.options.directory.entry(recipient_id)
+        methods = recipient.electronic_methods if recipient is not None else ()
+        if not methods:
+            await self._await_manual(disclosure_id, recipient, "no_method_configured")
+            return
         results: dict[str, dict[str, Any]] = {}
-        for method in recipient.handoff if recipient else ():
-            if method.method == "webhook" and method.url:
+        for method in methods:
+            if method.method == "webhook":
                 results["webhook"] = await post_webhook(self.options, recipient_id, method.url, body, key)
-            elif method.method == "email" and method.address:
+            elif method.method == "email":
                 results["email"] = await self._mail(method.address, body)
         delivered = any(r["delivered"] for r in results.values())
         now = utcnow()
@@ -384,7 +469,10 @@ class Disclosures:
             disc = await session.get(Disclosure, disclosure_id)
             if disc is None:
                 return
-            disc.delivery = results or {"none": {"delivered": False, "error": "no_method_configured"}}
+            delivery: dict[str, Any] = dict(results)
+            if not delivered:
+                delivery["manual"] = self._manual(recipient, immediate, "delivery_failed", now)
+            disc.delivery = delivery
             disc.status = D.SENT.value if delivered else D.DELIVERY_FAILED.value
             if delivered:
                 disc.sent_at = now
@@ -420,31 +508,178 @@ class Disclosures:
                         "legal_ground": ground,
                     },
                 )
+        if not delivered:
+            await self._tell_supervisors("disclosure_delivery_failed", conv_id, disclosure_id)
+
+    @staticmethod
+    def _manual(recipient: Recipient | None, immediate: bool, reason: str, now: datetime) -> dict[str, Any]:
+        return {"reason": reason, "numbers": phone_numbers(recipient, immediate), "at": now.isoformat()}
+
+    async def _await_manual(self, disclosure_id: str, recipient: Recipient | None, reason: str) -> None:
+        """No electronic way to the recipient: the disclosure waits for someone to phone it in."""
+        now = utcnow()
+        async with self.db.session() as session:
+            disc = await session.get(Disclosure, disclosure_id)
+            if disc is None:
+                return
+            manual = self._manual(recipient, disc.immediate_danger, reason, now)
+            changed = await session.execute(
+                update(Disclosure)
+                .where(Disclosure.id == disclosure_id, Disclosure.status == D.APPROVED.value)
+                .values(status=D.AWAITING_MANUAL.value, delivery={"manual": manual})
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                return
+            conv_id = disc.conversation_id
+            await repo.audit(
+                session,
+                "disclosure.awaiting_manual",
+                conversation_id=conv_id,
+                details={
+                    "disclosure_id": disclosure_id,
+                    "recipient": disc.recipient_id,
+                    "reason": reason,
+                    "numbers": [n["number"] for n in manual["numbers"]],
+                    "immediate_danger": disc.immediate_danger,
+                    "package_sha256": package_digest(disc.package),
+                },
+            )
+        await self._tell_supervisors("disclosure_manual", conv_id, disclosure_id)
+
+    async def _tell_supervisors(self, kind: str, conversation_id: str, disclosure_id: str) -> None:
+        try:
+            await self.broker.publish(
+                TOPIC_QUEUE,
+                {
+                    "kind": kind,
+                    "conversation_id": conversation_id,
+                    "disclosure_id": disclosure_id,
+                    "critical": False,
+                },
+            )
+        except Exception as exc:  # the supervisor page also looks every few seconds
+            log.warning("could not publish a disclosure event (%s)", type(exc).__name__)
+
+    async def readout(self, disclosure_id: str, user: StaffUser) -> dict[str, Any]:
+        """What to read out on the phone and the numbers to call (audited: the identity, when the
+        ground requires it, is shown here to be passed on)."""
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            if disc.status not in BY_PHONE:
+                raise Conflict("not_awaiting_phone")
+            body, identity_channel = await self._body(session, disc)
+            await repo.audit(
+                session,
+                "disclosure.readout_opened",
+                actor=user,
+                conversation_id=disc.conversation_id,
+                details={"disclosure_id": disc.id, "identity_shown": identity_channel is not None},
+            )
+            manual = (disc.delivery or {}).get("manual") or {}
+            recipient = self.options.directory.entry(disc.recipient_id)
+            numbers = manual.get("numbers") or phone_numbers(recipient, disc.immediate_danger)
+        return {"id": disclosure_id, "text": "\n".join(package_lines(body)), "numbers": numbers}
+
+    async def record_phone(
+        self,
+        disclosure_id: str,
+        user: StaffUser,
+        *,
+        number: str,
+        police_reference: str = "",
+        called_at: str = "",
+        note: str = "",
+    ) -> dict[str, Any]:
+        """Record that the disclosure was passed by phone: it is then ``sent``, and audited."""
+        number = " ".join(number.split())
+        if not number:
+            raise InvalidInput("number_required")
+        if not PHONE_RE.fullmatch(number):
+            raise InvalidInput("invalid_number")
+        reference = " ".join(police_reference.split())
+        if len(reference) > MAX_REFERENCE_CHARS:
+            raise InvalidInput("reference_too_long")
+        note = note.strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise InvalidInput("note_too_long")
+        now = utcnow()
+        when = now
+        if called_at.strip():
+            try:
+                when = datetime.fromisoformat(called_at.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidInput("invalid_called_at") from None
+            if when.tzinfo is None:
+                raise InvalidInput("invalid_called_at")
+            if when > now + CLOCK_SLACK:
+                raise InvalidInput("called_at_in_future")
+        async with self.db.session() as session:
+            disc = await self._get(session, disclosure_id)
+            if when < (disc.approved_at or disc.created_at) - CLOCK_SLACK:
+                raise InvalidInput("called_at_before_approval")
+            changed = await session.execute(
+                update(Disclosure)
+                .where(Disclosure.id == disclosure_id, Disclosure.status.in_(sorted(BY_PHONE)))
+                .values(
+                    status=D.SENT.value,
+                    sent_at=when,
+                    phoned_at=when,
+                    phoned_by=user.id,
+                    phoned_number=number,
+                    police_reference=reference or None,
+                    phone_note=note or None,
+                )
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("not_awaiting_phone")
+            approver = await session.get(StaffUser, disc.approved_by) if disc.approved_by else None
+            await repo.audit(
+                session,
+                "disclosure.sent",
+                actor=user,
+                conversation_id=disc.conversation_id,
+                details={
+                    "disclosure_id": disclosure_id,
+                    "recipient": disc.recipient_id,
+                    "method": "phone",
+                    "number": number,
+                    "police_reference": reference or None,
+                    "called_at": when.isoformat(),
+                    "recorded_by": user.username,
+                    "note": note or None,
+                    "legal_ground": disc.legal_ground,
+                    "approved_by": (approver.display_name or approver.username) if approver else None,
+                    "immediate_danger": disc.immediate_danger,
+                    "identity_included": disc.identity_included,
+                    "package": disc.package,
+                    "package_sha256": package_digest(disc.package),
+                    "idempotency_key": disc.idempotency_key,
+                },
+            )
+            if disc.identity_included:
+                conv = await repo.get_conversation(session, disc.conversation_id)
+                await repo.audit(
+                    session,
+                    "disclosure.identity_passed",
+                    actor=user,
+                    conversation_id=disc.conversation_id,
+                    details={
+                        "disclosure_id": disclosure_id,
+                        "channel": conv.channel,
+                        "legal_ground": disc.legal_ground,
+                        "method": "phone",
+                    },
+                )
+            conv_id = disc.conversation_id
+        await self._tell_supervisors("disclosure_sent", conv_id, disclosure_id)
+        return await self.get(disclosure_id)
 
     async def _mail(self, address: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        ground = body["legal_ground"]
-        lines = [
-            "Uppgifter om brott från stödlinjen / Crime information from the support line",
-            "",
-            f"Referens / Reference: {body['reference']}",
-            f"Akut fara / Immediate danger: {'JA / YES' if body['immediate_danger'] else 'nej / no'}",
-            f"Grund / Ground: {ground['sv']} / {ground['en']}",
-            f"Godkänd av / Approved by: {body.get('approved_by') or '- (akut fara, granskas i efterhand / immediate danger, reviewed afterwards)'}",
-            "",
-            f"Vad / What: {body['what']}",
-            f"När / When: {body['when'] or '-'}",
-            f"Var / Where: {body['where'] or '-'}",
-            f"Säkerhet / Certainty: {CERTAINTIES[str(body['certainty'])][0]} / {CERTAINTIES[str(body['certainty'])][1]}",
-            "",
-            "Källa i samtalet / Source in the conversation:",
-            *(f"  [{s['seq']}] {s['text']}" for s in body["sources"]),
-        ]
-        identity = body.get("identity")
-        if identity:
-            lines += ["", f"Identitet / Identity ({identity['channel']}): {identity['address'] or '-'}"]
         subject = f"Uppgifter om brott / Crime information {str(body['reference'])[:8]}"
         try:
-            await send_mail(self.options, address, subject, "\n".join(lines), str(body["reference"]))
+            await send_mail(
+                self.options, address, subject, "\n".join(package_lines(body)), str(body["reference"])
+            )
         except Exception as exc:
             log.warning("disclosure e-mail failed (%s)", type(exc).__name__)
             return {
@@ -480,12 +715,14 @@ class Disclosures:
             return [self.view(d) for d in rows.scalars().all()]
 
     async def needing_supervisor(self) -> list[dict[str, Any]]:
-        """Disclosures waiting for approval, and immediate ones waiting for their review."""
+        """Disclosures waiting for approval, immediate ones waiting for their review, and those to
+        be passed by phone (no electronic method, or the electronic delivery failed)."""
         async with self.db.session() as session:
             rows = await session.execute(
                 select(Disclosure)
                 .where(
                     (Disclosure.status == D.PENDING_APPROVAL.value)
+                    | (Disclosure.status.in_(sorted(BY_PHONE)))
                     | ((Disclosure.review_required.is_(True)) & (Disclosure.reviewed_at.is_(None)))
                 )
                 .order_by(Disclosure.created_at)
@@ -517,7 +754,22 @@ class Disclosures:
             "idempotency_key": disc.idempotency_key,
             "created_at": _iso(disc.created_at),
             "sent_at": _iso(disc.sent_at),
+            "manual": (disc.delivery or {}).get("manual") if disc.status in BY_PHONE else None,
+            "phoned_at": _iso(disc.phoned_at),
+            "phoned_by": disc.phoned_by,
+            "phoned_number": disc.phoned_number,
+            "police_reference": disc.police_reference,
+            "phone_note": disc.phone_note,
         }
 
 
-__all__ = ["CERTAINTIES", "LEGAL_GROUNDS", "RECIPIENTS", "Disclosures", "LegalGround"]
+__all__ = [
+    "BY_PHONE",
+    "CERTAINTIES",
+    "LEGAL_GROUNDS",
+    "RECIPIENTS",
+    "Disclosures",
+    "LegalGround",
+    "package_lines",
+    "phone_numbers",
+]

@@ -329,10 +329,42 @@ async def api_disclosure_review(request: web.Request, staff: Staff) -> web.Strea
     return web.json_response({"disclosure": disc})
 
 
+async def api_disclosure_readout(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The numbers to call and the text to read out, for a disclosure to be passed by phone."""
+    did = request.match_info["disclosure_id"]
+    denied = await _may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
+    if denied is not None:
+        return denied
+    return web.json_response({"readout": await request.app[DISCLOSURES].readout(did, staff.user)})
+
+
+async def api_disclosure_phoned(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """Record that a disclosure was passed by phone (number, the police's reference, when)."""
+    did = request.match_info["disclosure_id"]
+    denied = await _may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
+    if denied is not None:
+        return denied
+    body = await json_body(request)
+    disc = await request.app[DISCLOSURES].record_phone(
+        did,
+        staff.user,
+        number=_str(body, "number"),
+        police_reference=_str(body, "police_reference"),
+        called_at=_str(body, "called_at"),
+        note=_str(body, "note"),
+    )
+    return web.json_response({"disclosure": disc})
+
+
 # ---------------------------------------------------------------------- portal
 async def portal_page(request: web.Request, staff: Staff) -> web.StreamResponse:
-    """The municipality portal's page (the data comes from ``/console/portal/api/...``)."""
-    return render(request, "portal.html", staff.lang, staff=staff, user=staff.user)
+    """The municipality portal's page: the referrals come from ``/console/portal/api/...``; the local
+    situational picture of the user's own area (``?from=&to=``, Stockholm dates) is rendered here by
+    :func:`handoff.records_web.portal_situation`, the same picture as ``/console/portal/api/situation``."""
+    from .records_web import portal_situation
+
+    situation = await portal_situation(request, staff)
+    return render(request, "portal.html", staff.lang, staff=staff, user=staff.user, situation=situation)
 
 
 def _units(request: web.Request, staff: Staff) -> frozenset[str]:
@@ -439,6 +471,8 @@ ROUTES: tuple[HandoffRoute, ...] = (
     HandoffRoute("POST", DISC + "/approve", api_disclosure_approve, CONSOLE_ROLES),
     HandoffRoute("POST", DISC + "/reject", api_disclosure_reject, CONSOLE_ROLES),
     HandoffRoute("POST", DISC + "/review", api_disclosure_review, CONSOLE_ROLES),
+    HandoffRoute("GET", DISC + "/readout", api_disclosure_readout, CONSOLE_ROLES),
+    HandoffRoute("POST", DISC + "/phoned", api_disclosure_phoned, CONSOLE_ROLES),
     HandoffRoute("GET", "/console/portal", portal_page, PORTAL_ROLES, page=True),
     HandoffRoute("GET", PORTAL + "/me", portal_me, PORTAL_ROLES),
     HandoffRoute("GET", PORTAL + "/referrals", portal_list, PORTAL_ROLES),

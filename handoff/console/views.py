@@ -53,6 +53,7 @@ STATIC_FILES = {
     "portal.js": "text/javascript",
     "common.js": "text/javascript",
     "records.js": "text/javascript",
+    "directory_admin.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 60.0

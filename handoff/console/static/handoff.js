@@ -1,6 +1,98 @@
 /* Handoffs in each conversation panel: referrals (proposals, consent, status, time to acknowledgement)
-   and crime information to the Police or the Security Service (four eyes).  No innerHTML anywhere. */
+   and crime information to the Police or the Security Service (four eyes; passed by phone when the
+   recipient takes nothing electronic).  No innerHTML anywhere. */
 "use strict";
+
+/* Crime information to pass by phone: the numbers to call, the text to read out, and the form that
+   records the call.  Used here and on the supervisor page (HLPhone.box). */
+const HLPhone = (function () {
+  const { t, el, api } = HL;
+  const lang = HL.i18n.lang === "en" ? "en" : "sv";
+  let uid = 0;
+
+  function errorText(res) {
+    return HL.errorText(res);
+  }
+
+  function labelled(text, control) {
+    const id = "ho-phone-" + (++uid);
+    control.id = id;
+    return el("div", { className: "ho-field" }, [el("label", { htmlFor: id }, text), control]);
+  }
+
+  /* d: a disclosure awaiting delivery by phone; done(disclosure) after the call is recorded. */
+  function box(d, done) {
+    const manual = d.manual || {};
+    const numbers = manual.numbers || [];
+    const why = el("p", { className: "ho-manual-why" }, manual.reason === "delivery_failed" ? t("ho_manual_failed") : t("ho_manual_no_method"));
+    const calls = el("ul", { className: "ho-call-numbers" }, numbers.map(function (n) {
+      return el("li", { dataset: { number: n.number } }, [
+        el("a", { href: "tel:" + n.number.replace(/[^0-9+]/g, ""), className: "ho-call" }, t("ho_call") + " " + n.number),
+        el("span", null, " – " + (n.label ? n.label[lang] : "")),
+      ]);
+    }));
+    const readout = el("pre", { className: "ho-readout mono", hidden: true, attrs: { "aria-label": t("ho_readout") } });
+    readout.style.whiteSpace = "pre-wrap"; // long lines wrap (CSSOM, allowed by the CSP)
+    const show = el("button", { type: "button", className: "ho-show-readout" }, t("ho_show_readout"));
+    const problem = el("p", { className: "ho-error problem", hidden: true, attrs: { role: "alert" } });
+    function fail(res) { problem.textContent = errorText(res); problem.hidden = false; }
+    show.addEventListener("click", async function () {
+      if (!readout.hidden) { readout.hidden = true; return; }
+      show.disabled = true;
+      const res = await api("GET", "/console/api/disclosures/" + d.id + "/readout");
+      show.disabled = false;
+      if (res.status !== 200) { fail(res); return; }
+      readout.textContent = res.data.readout.text;
+      readout.hidden = false;
+    });
+    const number = el("input", { className: "ho-phoned-number", maxLength: 40, value: numbers.length ? numbers[0].number : "", attrs: { inputmode: "tel", autocomplete: "off" } });
+    const reference = el("input", { className: "ho-police-reference", maxLength: 100, attrs: { autocomplete: "off" } });
+    const calledAt = el("input", { className: "ho-called-at", type: "datetime-local" });
+    const note = el("input", { className: "ho-phone-note", maxLength: 2000, attrs: { autocomplete: "off" } });
+    const record = el("button", { type: "button", className: "ho-record-phone primary" }, t("ho_record_phone"));
+    record.addEventListener("click", async function () {
+      problem.hidden = true;
+      if (!number.value.trim()) { problem.textContent = t("error_number_required"); problem.hidden = false; number.focus(); return; }
+      let when = "";
+      if (calledAt.value) {
+        const parsed = new Date(calledAt.value);
+        if (isNaN(parsed.getTime())) { problem.textContent = t("error_invalid_called_at"); problem.hidden = false; calledAt.focus(); return; }
+        when = parsed.toISOString();
+      }
+      record.disabled = true;
+      const res = await api("POST", "/console/api/disclosures/" + d.id + "/phoned", {
+        number: number.value, police_reference: reference.value, called_at: when, note: note.value,
+      });
+      record.disabled = false;
+      if (res.status !== 200) { fail(res); return; }
+      done(res.data.disclosure);
+    });
+    return el("div", { className: "ho-phone", dataset: { disclosureId: d.id } }, [
+      why,
+      calls,
+      show,
+      readout,
+      el("div", { className: "actions" }, [
+        labelled(t("ho_phoned_number"), number),
+        labelled(t("ho_police_reference"), reference),
+        labelled(t("ho_called_at"), calledAt),
+        labelled(t("ho_phone_note"), note),
+        record,
+      ]),
+      problem,
+    ]);
+  }
+
+  /* One line on a disclosure passed by phone: when, which number, the police's reference. */
+  function phonedLine(d) {
+    if (!d.phoned_at) return null;
+    const parts = [t("ho_phoned") + " " + HL.formatStamp(d.phoned_at), d.phoned_number];
+    if (d.police_reference) parts.push(t("ho_police_reference") + ": " + d.police_reference);
+    return el("p", { className: "ho-phoned" }, parts.join(" · "));
+  }
+
+  return { box, phonedLine };
+})();
 
 (function () {
   const { t, el, api } = HL;
@@ -295,12 +387,17 @@
         rows.push(el("p", { className: "ho-review-state" }, d.reviewed_at ? t("ho_reviewed") + " " + when(d.reviewed_at) : t("ho_for_review")));
       }
       if (d.rejection_reason) rows.push(el("p", null, t("ho_reject_reason") + ": " + d.rejection_reason));
+      rows.push(HLPhone.phonedLine(d));
+      if (d.status === "awaiting_manual" || d.status === "delivery_failed") {
+        rows.push(HLPhone.box(d, function () { tell(t("ho_phoned_ok")); refresh(); }));
+      }
       return el("li", { className: "ho-disclosure", dataset: { disclosureId: d.id, status: d.status, review: d.review_required && !d.reviewed_at ? "due" : "" } }, rows);
     }
 
     // ---------------------------------------------------------------- refresh
     let busy = false;
     let again = false;
+    let disclosureKey = null;
     async function refresh() {
       if (!panel.isConnected) return;
       if (busy) { again = true; return; }
@@ -315,7 +412,14 @@
         }) ? "1" : "";
       }
       if (discs.status === 200) {
-        disclosureList.replaceChildren.apply(disclosureList, discs.data.disclosures.slice().reverse().map(disclosureItem));
+        // Keep what someone is typing into a phone form: redraw only when something changed.
+        const key = discs.data.disclosures.map(function (d) { return d.id + d.status + (d.reviewed_at || ""); }).join();
+        if (key !== disclosureKey) {
+          disclosureKey = key;
+          disclosureList.replaceChildren.apply(disclosureList, discs.data.disclosures.slice().reverse().map(disclosureItem));
+          const byPhone = discs.data.disclosures.some(function (d) { return d.status === "awaiting_manual" || d.status === "delivery_failed"; });
+          if (byPhone) crimeSection.open = true; // someone has to phone it in: show it
+        }
         crimeSection.dataset.waiting = discs.data.disclosures.some(function (d) {
           return d.status === "pending_approval" || d.status === "approved" || (d.review_required && !d.reviewed_at);
         }) ? "1" : "";

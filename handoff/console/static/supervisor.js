@@ -39,6 +39,7 @@
   const lang = HL.i18n.lang === "en" ? "en" : "sv";
   const notice = document.getElementById("sup-notice");
   const pendingList = document.getElementById("sup-disclosures-pending");
+  const manualList = document.getElementById("sup-disclosures-manual");
   const reviewList = document.getElementById("sup-disclosures-review");
   let noticeTimer = null;
   let shownKey = null;
@@ -51,6 +52,30 @@
 
   const errorText = HL.errorText;
   const stamp = HL.formatStamp;
+
+  /* Approved crime information that someone has to phone in: the numbers, the text, the record. */
+  function manualItem(d) {
+    const p = d.package || {};
+    const facts = [
+      [t("ho_recipient"), p.recipient ? p.recipient.name[lang] : d.recipient_id],
+      [t("ho_created"), stamp(d.created_at)],
+      [t("ho_what"), p.what || ""],
+      [t("ho_legal_ground"), p.legal_ground ? p.legal_ground[lang] : d.legal_ground],
+    ];
+    if (d.identity_included) facts.push(["", t("ho_identity_note")]);
+    const dl = el("dl", { className: "facts" }, facts.flatMap(function (f) { return [el("dt", null, f[0]), el("dd", null, f[1])]; }));
+    return el("li", { className: "ho-disclosure ho-manual" + (d.immediate_danger ? " critical" : ""), dataset: { disclosureId: d.id, status: d.status } }, [
+      el("span", { className: "badge" + (d.immediate_danger ? " prio-critical" : "") }, t("ho_ds_" + d.status)),
+      d.immediate_danger ? el("span", { className: "badge prio-critical" }, t("ho_immediate_danger")) : null,
+      dl,
+      HLPhone.box(d, function () {
+        say(t("ho_phoned_ok"));
+        shownKey = null;
+        refreshDisclosures();
+      }),
+      el("p", null, [el("a", { href: "/console/conversations/" + d.conversation_id }, t("open_transcript"))]),
+    ]);
+  }
 
   function disclosureItem(d, review) {
     const p = d.package || {};
@@ -121,11 +146,14 @@
     const all = res.data.disclosures;
     const pending = all.filter(function (d) { return d.status === "pending_approval"; });
     const review = all.filter(function (d) { return d.review_required && !d.reviewed_at; });
+    const manual = all.filter(function (d) { return d.status === "awaiting_manual" || d.status === "delivery_failed"; });
     const key = all.map(function (d) { return d.id + d.status + (d.reviewed_at || ""); }).join();
     if (key === shownKey) return; // unchanged: keep what the supervisor is typing
     shownKey = key;
     pendingList.replaceChildren.apply(pendingList, pending.map(function (d) { return disclosureItem(d, false); }));
     reviewList.replaceChildren.apply(reviewList, review.map(function (d) { return disclosureItem(d, true); }));
+    manualList.replaceChildren.apply(manualList, manual.map(manualItem));
+    document.getElementById("sup-disclosures-manual-empty").hidden = manual.length > 0;
     document.getElementById("sup-disclosures-pending-empty").hidden = pending.length > 0;
     document.getElementById("sup-disclosures-review-empty").hidden = review.length > 0;
   }
