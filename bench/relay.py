@@ -15,6 +15,12 @@ trips per second, round-trip latency percentiles and the gateway/bare ratio.
 
     python bench/relay.py                                   # SQLite + in-process broker
     python bench/relay.py --database-url postgresql://... --redis-url redis://127.0.0.1:6379/0
+    python bench/relay.py --pace 2                          # each person writes every 2 s
+
+Closed loop (the default) measures throughput; each conversation writes again as soon as its answer
+came, so with 500 conversations latency is 500 / throughput by Little's law.  Paced (``--pace``)
+measures latency at an offered load, as people write: 500 conversations writing every 2 s offer
+250 round trips per second.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import random  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -133,7 +140,13 @@ async def run_visitors(
         if state is None:
             return
         try:
+            # Paced (--pace): each person writes every PACE seconds, starting at a random moment,
+            # as people do; otherwise each writes again as soon as the answer came (closed loop).
+            next_at = time.perf_counter() + (random.uniform(0, ARGS.pace) if ARGS.pace else 0.0)
             for j in range(ARGS.messages):
+                if ARGS.pace:
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at += ARGS.pace
                 t0 = time.perf_counter()
                 await round_trip(state, j)
                 result.latencies.append(time.perf_counter() - t0)
@@ -264,8 +277,11 @@ async def bench_gateway(session: aiohttp.ClientSession, workdir: Path) -> Result
             return ws
 
         result = await run_visitors(ARGS.conversations, keep, round_trip, "gateway")
+        batched = pipeline._incoming, pipeline._replies
+        per_txn = sum(b.items for b in batched) / max(1, sum(b.batches for b in batched))
         result.note = (
-            f"  (store busy: {stats['reply_retries']} replies retried, {stats['resends']} messages re-sent)"
+            f"  (store busy: {stats['reply_retries']} replies retried, {stats['resends']} messages re-sent;"
+            f" {per_txn:.1f} messages per transaction)"
         )
         for ws in visitors:
             await ws.close()
@@ -389,8 +405,21 @@ async def main() -> None:
         print(gateway.line(), flush=True)
         bare = await asyncio.wait_for(bench_bare(session), ARGS.timeout)
         print(bare.line(), flush=True)
+    if ARGS.pace:
+        offered = ARGS.conversations / ARGS.pace
+        print(
+            f"paced: each conversation writes every {ARGS.pace:g} s (offered {offered:.0f} round trips/s); "
+            f"gateway p99 {gateway.pct(99):.1f} ms (aim: < 50 ms)"
+        )
+        return
     ratio = gateway.rate / bare.rate if bare.rate else float("nan")
     print(f"ratio gateway/bare throughput: {ratio:.2f}  (aim: >= 0.5; gateway p99 aim: < 50 ms)")
+    # Little's law: with N conversations each waiting for its answer before writing again,
+    # latency is at least N / throughput, whatever the relay does.
+    print(
+        f"closed loop: {ARGS.conversations} conversations at {gateway.rate:.0f}/s cannot wait less than "
+        f"{ARGS.conversations / gateway.rate * 1000 if gateway.rate else float('nan'):.0f} ms on average"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -402,6 +431,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     parser.add_argument("--redis-url", default="", help="default: the in-process broker")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per half of the run")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="seconds between one conversation's messages (0: closed loop, as fast as answers come)",
+    )
     return parser.parse_args(argv)
 
 

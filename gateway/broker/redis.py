@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000
 DONE_TTL = 7 * 24 * 3600
 BATCH = 32
+POOL_CONNECTIONS = 200
+POOL_WAIT = 5.0
+"""Seconds a command waits for a free connection before it counts as Redis being unavailable."""
 BACKOFF_INITIAL = 0.2
 BACKOFF_MAX = 10.0
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
@@ -161,13 +164,19 @@ class RedisBroker(Broker):
     @property
     def client(self) -> aioredis.Redis:
         if self._client is None:
-            self._client = aioredis.from_url(
+            # A burst of publishes (a batch of messages committed together) waits for a free
+            # connection rather than failing when every connection is busy; each blocking read
+            # of a subscription holds one connection of its own.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=POOL_CONNECTIONS,
+                timeout=POOL_WAIT,
                 socket_connect_timeout=3.0,
                 socket_timeout=self.block_ms / 1000 + 5.0,
                 health_check_interval=30,
                 retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
             )
+            self._client = aioredis.Redis.from_pool(pool)
         return self._client
 
     def stream_key(self, topic: str) -> str:
