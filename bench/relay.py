@@ -37,6 +37,7 @@ sys.path.insert(0, str(_HERE.parent))
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
@@ -196,6 +197,7 @@ async def bench_gateway(session: aiohttp.ClientSession, workdir: Path) -> Result
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}/chat/ws"
+    gc.freeze()  # as `helpline serve` does once started
     pipeline = app[PIPELINE]
     stats = {"reply_retries": 0, "resends": 0}
 
