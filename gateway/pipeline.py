@@ -214,8 +214,9 @@ class Pipeline:
         async with self.db.session() as session:
             prefetched: dict[str, Conversation] = {}
             hints = sorted({str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id})
-            if len(items) > 1 and hints:
-                # One statement locks every hinted conversation of the batch, in id order.
+            if hints:
+                # One statement locks every hinted conversation of the batch, in id order (on
+                # PostgreSQL this also spares the advisory lock of find_open_conversation).
                 rows = await session.execute(
                     select(Conversation)
                     .where(Conversation.id.in_(hints))
