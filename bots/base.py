@@ -115,6 +115,11 @@ class ChannelServices(Protocol):
         """Every conversation event in the fleet (fan-out); returns a subscription with ``cancel()``."""
         ...
 
+    async def allow(self, key: str, limit: int, window: float) -> bool:
+        """Count one call for ``key``: False once ``limit`` were admitted within ``window`` seconds,
+        across every process of the fleet.  True when the limiter itself is unavailable."""
+        ...
+
 
 class ChannelAdapter(ABC):
     """One channel.  ``config_schema`` lists the keys of the adapter's configuration section."""

@@ -62,7 +62,6 @@ import logging
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -465,7 +464,6 @@ class WebchatAdapter(ChannelAdapter):
         self._chats: set[_Chat] = set()
         self._by_conv: dict[str, set[_Chat]] = {}
         self._by_address: dict[str, set[_Chat]] = {}
-        self._rate: dict[str, deque[float]] = {}
         self._static = {name: (STATIC_DIR / name).read_bytes() for name in (*STATIC_TYPES, "widget.js")}
         self._template = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
         self._version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
@@ -743,9 +741,6 @@ class WebchatAdapter(ChannelAdapter):
                 peers.discard(chat)
                 if not peers:
                     del self._by_address[chat.address]
-                    window = self._rate.get(chat.address)
-                    if window is not None and (not window or time.monotonic() - window[-1] > RATE_WINDOW):
-                        del self._rate[chat.address]
 
     async def _hello(self, chat: _Chat, frame: Mapping[str, Any]) -> bool:
         lang = frame.get("lang")
@@ -808,19 +803,10 @@ class WebchatAdapter(ChannelAdapter):
             chat.put("catchup")
         return True
 
-    def _allow(self, address: str) -> bool:
-        now = time.monotonic()
-        if len(self._rate) > 2 * len(self._by_address) + 1000:
-            # Forget the windows of people who left more than a window ago.
-            for stale in [a for a, w in self._rate.items() if not w or now - w[-1] >= RATE_WINDOW]:
-                del self._rate[stale]
-        window = self._rate.setdefault(address, deque())
-        while window and now - window[0] >= RATE_WINDOW:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            return False
-        window.append(now)
-        return True
+    async def _allow(self, address: str) -> bool:
+        """At most ``messages_per_minute`` per person, counted by the gateway across the fleet
+        (which admits the message when its limiter is unavailable)."""
+        return await self.services.allow(f"webchat:{address}", self.per_minute, RATE_WINDOW)
 
     async def _on_message(self, chat: _Chat, frame: Mapping[str, Any]) -> None:
         client_id, text = frame.get("client_id"), frame.get("text")
@@ -842,7 +828,7 @@ class WebchatAdapter(ChannelAdapter):
         if chat.closed and not known:
             chat.error("closed", client_id)
             return
-        if not known and not self._allow(chat.address):
+        if not known and not await self._allow(chat.address):
             chat.error("rate_limited", client_id)
             return
         if self._ingress is None:

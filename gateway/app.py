@@ -14,8 +14,18 @@ from typing import Any
 from aiohttp import web
 
 from bots.base import ChannelAdapter
-from gateway import __version__
-from gateway.appkeys import ADAPTERS, BROKER, CONSUMER, DB, LEASES, PIPELINE, SETTINGS, TRIAGER
+from gateway import __version__, ratelimit
+from gateway.appkeys import (
+    ADAPTERS,
+    BROKER,
+    CONSUMER,
+    DB,
+    LEASES,
+    PIPELINE,
+    RATE_LIMITER,
+    SETTINGS,
+    TRIAGER,
+)
 from gateway.broker import Subscription, make_broker
 from gateway.channels import build_adapters
 from gateway.config import Settings
@@ -83,6 +93,15 @@ def create_app(
         yield
         await broker.close()
 
+    async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Redis when configured, so that the limits hold for the fleet, not per process.
+        limiter = ratelimit.make_rate_limiter(
+            settings.redis_url, prefix=settings.redis_prefix, pseudonym_key=settings.pseudonym_key
+        )
+        app[RATE_LIMITER] = limiter
+        yield
+        await limiter.close()
+
     async def triage_ctx(app: web.Application) -> AsyncIterator[None]:
         app[TRIAGER] = triager if triager is not None else build_triager(settings)
         yield
@@ -132,7 +151,7 @@ def create_app(
     for adapter in built:
         app.router.add_routes(adapter.routes())
 
-    app.cleanup_ctx.extend([store_ctx, broker_ctx, triage_ctx, pipeline_ctx, channels_ctx])
+    app.cleanup_ctx.extend([store_ctx, broker_ctx, ratelimit_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
     for module_name in EXTENSIONS:
         try:

@@ -9,6 +9,7 @@ from gateway.broker.base import Broker
 from gateway.config import Settings
 from gateway.lease import LeaseRunner
 from gateway.pipeline import Pipeline
+from gateway.ratelimit import RateLimiter
 from gateway.store.db import Database
 from nlu.result import Triager
 
@@ -20,3 +21,4 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
 LEASES = web.AppKey("leases", dict[str, LeaseRunner])
 CONSUMER = web.AppKey("consumer", str)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -64,6 +64,12 @@ class AppChannelServices:
             ).scalar_one_or_none()
         return ConversationId(found) if found else None
 
+    async def allow(self, key: str, limit: int, window: float) -> bool:
+        """The fleet's rate limit; admits when the limiter is unreachable (never lose a message)."""
+        from gateway.appkeys import RATE_LIMITER
+
+        return await self._app[RATE_LIMITER].allow(key, limit, window, fail_open=True)
+
     async def subscribe_events(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> Subscription:
         from gateway.appkeys import BROKER
 

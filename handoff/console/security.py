@@ -5,15 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 
 from gateway import auth
-from gateway.appkeys import DB, SETTINGS
+from gateway.appkeys import DB, RATE_LIMITER, SETTINGS
 from gateway.store.models import Role, StaffUser
 
 from .i18n import LANGUAGES, pick_language
@@ -117,28 +115,21 @@ def prelogin_ok(app: web.Application, nonce: str | None, given: str | None) -> b
 
 
 class LoginRateLimiter:
-    """At most ``attempts`` login attempts per user name within ``window`` seconds (per process).
+    """At most ``attempts`` login attempts per user name within ``window`` seconds, across the fleet.
 
     The account lockout (counted in the database, so across processes) stops guessing at one
     known account; this limit also slows guessing at unknown names and at locked accounts, and
-    keeps argon2 from being used to burn the server's CPU.
+    keeps argon2 from being used to burn the server's CPU.  It is counted by the application's rate
+    limiter (``gateway.ratelimit``: Redis when configured, so N processes do not give N times the
+    attempts), which stores only a keyed hash of the name.  If Redis is unreachable it fails
+    closed: the attempt is refused with the usual "try again later" answer, so that an outage
+    cannot switch the limit off.
     """
 
     def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
         self.attempts = attempts
         self.window = window
-        self._seen: dict[str, deque[float]] = {}
 
-    def allow(self, username: str) -> bool:
-        key = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
-        now = time.monotonic()
-        seen = self._seen.setdefault(key, deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.attempts:
-            return False
-        seen.append(now)
-        if len(self._seen) > 10_000:  # forget the quiet ones
-            for k in [k for k, v in self._seen.items() if not v or now - v[-1] > self.window]:
-                del self._seen[k]
-        return True
+    async def allow(self, app: web.Application, username: str) -> bool:
+        key = "console-login:" + username.strip().casefold()
+        return await app[RATE_LIMITER].allow(key, self.attempts, self.window, fail_open=False)

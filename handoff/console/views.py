@@ -141,7 +141,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, lang, "login_expired", 403)
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:1024]
-    if not request.app[CONSOLE].limiter.allow(username):
+    if not await request.app[CONSOLE].limiter.allow(request.app, username):
         return _login_form(request, lang, "login_rate_limited", 429)
     async with request.app[DB].session() as session:
         result = await auth.login(session, username, password, login_policy(request.app))
