@@ -60,24 +60,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.evaluation and (args.date_from is None or args.date_to is None):
         raise ConfigError("--from/--to", "give both dates (YYYY-MM-DD), or --evaluation")
+    from .directory_admin import stored_directory
+
     settings = _settings(args)
-    area = None
-    if args.municipality:
-        area = reports.resolve_area(args.municipality)
-        if area is None:
-            raise ConfigError(
-                "--municipality", f"{args.municipality!r} is no municipality, Kunskapshus or county"
-            )
 
     async def run() -> dict[str, Any]:
         db = Database(settings.database_url)
         try:
             await db.upgrade()
+            # The directory with the admins' edits: a Kunskapshus's area as the gateways use it.
+            directory = await stored_directory(db)
+            area = None
+            if args.municipality:
+                area = reports.resolve_area(args.municipality, directory)
+                if area is None:
+                    raise ConfigError(
+                        "--municipality", f"{args.municipality!r} is no municipality, Kunskapshus or county"
+                    )
             if args.evaluation:
-                return await reports.build_evaluation(db)
+                return await reports.build_evaluation(db, directory=directory)
             if args.date_to < args.date_from:
                 raise ConfigError("--to", "is before --from")
-            return await reports.build_report(db, args.date_from, args.date_to, area=area)
+            return await reports.build_report(
+                db, args.date_from, args.date_to, area=area, directory=directory
+            )
         finally:
             await db.close()
 

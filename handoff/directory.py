@@ -10,6 +10,12 @@ Each municipality's social services are generated from ``municipal_template`` in
 ``recipients.yml`` (id ``socialtjanst-<SCB code>``); an explicit entry with that id replaces the
 generated one.
 
+A recipient in ``recipients.yml`` may serve an area of its own (``serves``: whole counties and/or
+single municipalities, as a Kunskapshus does): a municipal or regional unit, or a local
+civil-society organisation.  Routing proposes it, among the local recipients, only to people in
+that area (:meth:`Directory.local_recipients`); a recipient without an area serves the whole
+country, except municipal ones, which are only ever the social services of their municipality.
+
 A recipient may be *inactive* (``active: false``): it stays in the directory (earlier referrals,
 the portal and the admin page still find it with :meth:`Directory.entry`), but it is neither
 proposed nor accepted for new handoffs (:meth:`Directory.recipient` does not return it).
@@ -236,9 +242,28 @@ class Recipient:
     """Set on generated social services: the municipality they belong to."""
     active: bool = True
     """An inactive recipient is kept (earlier handoffs still name it) but not proposed or used anew."""
+    serves_counties: tuple[str, ...] = ()
+    serves_municipalities: tuple[str, ...] = ()
+    """The area of a *local* recipient (whole counties and/or single municipalities, written as
+    ``serves`` like a Kunskapshus's area): routing proposes it for people in that area only.  A
+    recipient without an area serves the whole country (municipal ones: nowhere but their
+    municipality, see :attr:`municipality_code`).  A Kunskapshus keeps its area in
+    :class:`Kunskapshus`, never here."""
 
     def name(self, language: str = "sv") -> str:
         return self.name_en if language == "en" else self.name_sv
+
+    @property
+    def has_area(self) -> bool:
+        """Whether the recipient serves an area of its own (``serves``) rather than the country."""
+        return bool(self.serves_counties or self.serves_municipalities)
+
+    def serves_area(self, municipality: Municipality) -> bool:
+        """Whether the recipient's own area (``serves``) includes ``municipality``."""
+        return (
+            municipality.county_code in self.serves_counties
+            or municipality.code in self.serves_municipalities
+        )
 
     def serves_group(self, contact_type: str) -> bool:
         return "any" in self.target_groups or contact_type in self.target_groups
@@ -260,10 +285,16 @@ class Recipient:
         if self.emergency_phone:
             data["emergency_phone"] = self.emergency_phone
         data["website"] = self.website
+        if self.has_area:
+            data["serves"] = self.area_data()
         data["handoff"] = [h.to_dict() for h in self.handoff]
         if not self.active:
             data["active"] = False
         return data
+
+    def area_data(self) -> dict[str, list[str]]:
+        """The area as written in the data files (``serves``)."""
+        return {"counties": list(self.serves_counties), "municipalities": list(self.serves_municipalities)}
 
     @property
     def electronic_methods(self) -> tuple[HandoffMethod, ...]:
@@ -425,14 +456,32 @@ class Directory:
         ]
 
     def national_recipients(self) -> list[Recipient]:
-        """Active recipients that serve the whole country (every kind but municipal)."""
-        return [r for r in self.recipients.values() if r.kind != "municipal" and r.active]
+        """Active recipients that serve the whole country (every kind but municipal, without an
+        area of their own)."""
+        return [r for r in self.recipients.values() if r.kind != "municipal" and r.active and not r.has_area]
+
+    def local_recipients(self, code: str) -> list[Recipient]:
+        """Active recipients whose own area (``serves``) includes the municipality ``code``, of any
+        kind (a municipal or regional unit, a local civil-society organisation); the most local
+        first (the fewest municipalities served), then by name.  Neither the Kunskapshus nor the
+        social services: they have :meth:`kunskapshus_for` and :meth:`social_services`."""
+        m = self.municipality(code)
+        if m is None:
+            return []
+        found = [r for r in self.recipients.values() if r.active and r.has_area and r.serves_area(m)]
+        return sorted(found, key=lambda r: (len(self.area_of(r)), fold(r.name_sv), r.id))
+
+    def area_of(self, recipient: Recipient) -> list[Municipality]:
+        """The municipalities a recipient with an area of its own serves."""
+        if not recipient.has_area:
+            return []
+        return [m for m in self.municipalities.values() if recipient.serves_area(m)]
 
     def recipients_for_topic(
         self, topic: str, *, target_group: str | None = None, municipality_code: str | None = None
     ) -> list[Recipient]:
         """National, regional and civil-society recipients for a topic; with a municipality also
-        its Kunskapshus (if any) and its social services."""
+        its Kunskapshus (if any), its social services and the recipients whose area includes it."""
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r}; topics are {', '.join(TOPICS)}")
         found: list[Recipient] = []
@@ -443,6 +492,7 @@ class Directory:
             social = self.social_services(municipality_code)
             if social is not None:
                 found.append(social)
+            found.extend(self.local_recipients(municipality_code))
         found.extend(self.national_recipients())
         return [
             r for r in found if topic in r.topics and (target_group is None or r.serves_group(target_group))
@@ -589,6 +639,7 @@ def _recipient(entry: Any, where: str, *, recipient_id: str | None = None) -> Re
     active = entry.get("active", True)
     if not isinstance(active, bool):
         raise _err(f"{where}.active", f"must be true or false, not {active!r}")
+    serves_counties, serves_municipalities = _area(entry.get("serves"), f"{where}.serves")
     return Recipient(
         id=rid,
         name_sv=name_sv,
@@ -603,7 +654,37 @@ def _recipient(entry: Any, where: str, *, recipient_id: str | None = None) -> Re
         emergency_phone=_str(entry, "emergency_phone", where, required=False),
         website=_str(entry, "website", where, required=False),
         active=active,
+        serves_counties=serves_counties,
+        serves_municipalities=serves_municipalities,
     )
+
+
+def _area(serves: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``serves: {counties: [...], municipalities: [...]}`` as two tuples (codes checked later)."""
+    if serves is None:
+        return (), ()
+    if not isinstance(serves, Mapping):
+        raise _err(where, "must have 'counties' and/or 'municipalities'")
+    unknown = set(serves) - {"counties", "municipalities"}
+    if unknown:
+        raise _err(where, f"unknown keys {sorted(map(str, unknown))}")
+    counties = _str_list({"counties": serves.get("counties") or []}, "counties", where)
+    municipalities = _str_list(
+        {"municipalities": serves.get("municipalities") or []}, "municipalities", where
+    )
+    return counties, municipalities
+
+
+def _check_area(
+    counties: Sequence[str], municipalities: Sequence[str], known: Mapping[str, Municipality], where: str
+) -> None:
+    known_counties = {m.county_code for m in known.values()}
+    for c in counties:
+        if c not in known_counties:
+            raise _err(f"{where}.counties", f"no county with code {c!r}")
+    for c in municipalities:
+        if c not in known:
+            raise _err(f"{where}.municipalities", f"no municipality with code {c!r}")
 
 
 def parse_municipalities(text: str, source: str = MUNICIPALITIES_FILE) -> dict[str, Municipality]:
@@ -678,6 +759,11 @@ def build_directory(
         raise _err(f"{RECIPIENTS_FILE}: municipal_template", "is missing or not a mapping")
     if "{code}" not in str(template.get("id", "")):
         raise _err(f"{RECIPIENTS_FILE}: municipal_template.id", "must contain '{code}'")
+    if "serves" in template:
+        raise _err(
+            f"{RECIPIENTS_FILE}: municipal_template.serves",
+            "a municipality's social services serve their own municipality",
+        )
     unknown = set(recipients_data) - {"recipients", "municipal_template"}
     if unknown:
         raise _err(RECIPIENTS_FILE, f"unknown keys {sorted(unknown)}")
@@ -694,6 +780,18 @@ def build_directory(
             r = Recipient(
                 **{f: getattr(r, f) for f in Recipient.__dataclass_fields__ if f != "municipality_code"},
                 municipality_code=code,
+            )
+        if r.has_area:
+            if r.municipality_code is not None:
+                raise _err(
+                    f"{RECIPIENTS_FILE}: recipients[{i}] ({r.id}).serves",
+                    "a municipality's social services serve their own municipality",
+                )
+            _check_area(
+                r.serves_counties,
+                r.serves_municipalities,
+                municipalities,
+                f"{RECIPIENTS_FILE}: recipients[{i}] ({r.id}).serves",
             )
         recipients[r.id] = r
 
@@ -909,13 +1007,13 @@ OVERRIDE_KEYS = frozenset(
         "serves",
     }
 )
-"""What an admin's edit may set: the keys of an entry (a Kunskapshus's ``serves`` too), not its id
-or a Kunskapshus's host."""
+"""What an admin's edit may set: the keys of an entry (the area, ``serves``, of a Kunskapshus or of
+a local recipient too), not its id or a Kunskapshus's host."""
 
 
 def entry_data(recipient: Recipient, house: Kunskapshus | None = None) -> dict[str, Any]:
     """An entry with every editable key written out (``active`` and ``emergency_phone`` too), to
-    compare an edit with it."""
+    compare an edit with it; ``serves`` for a Kunskapshus and for a recipient with an area."""
     data = recipient.to_dict()
     data.pop("id")
     data["emergency_phone"] = recipient.emergency_phone
@@ -936,7 +1034,8 @@ def apply_overrides(
     """The directory with the admins' edits and the deployment's methods on top of ``base``.
 
     ``overrides`` maps a recipient id to the keys an admin changed (:data:`OVERRIDE_KEYS`, written
-    as in :meth:`Recipient.to_dict`; a Kunskapshus's area as ``serves``).  For an id of ``base``
+    as in :meth:`Recipient.to_dict`; the area of a Kunskapshus or of a local recipient as
+    ``serves``, where empty lists take a local recipient's area away).  For an id of ``base``
     they are laid over its entry, so that keys nobody edited follow the shipped data (a social
     services id ``socialtjanst-<code>`` edits the generated entry); another id is a recipient an
     admin added, and its override is the whole entry.  ``methods`` (``handoff.recipient_methods``)
@@ -964,8 +1063,10 @@ def apply_overrides(
         entries, i = where
         entry = dict(entries[i])
         for key, value in changes.items():
-            if key == "serves" and "host" not in entry:
-                raise _err(f"override {rid}.serves", "only a Kunskapshus serves an area")
+            if key == "serves" and rid.startswith(SOCIAL_SERVICES_PREFIX):
+                raise _err(
+                    f"override {rid}.serves", "a municipality's social services serve their own municipality"
+                )
             entry[key] = value
         entry["id"] = rid
         entries[i] = entry

@@ -9,7 +9,11 @@ that keys nobody edited follow the shipped data of a later release.  Admins may
 * add a recipient, edit one (names, kind, topics, target groups, languages, opening hours, phone
   numbers, web site, and how it receives handoffs: portal, e-mail, signed webhook), deactivate and
   activate it, or return it to the shipped data,
-* change which counties and municipalities a Kunskapshus serves.
+* change which counties and municipalities a Kunskapshus serves (its own form; a municipality
+  belongs to one Kunskapshus at most), or give another recipient an area of its own (``serves``,
+  saved with the entry; areas may overlap): a municipal or regional unit or a local organisation
+  is then proposed among the local recipients, and only there (:mod:`handoff.routing`).  A
+  municipal recipient needs an area; the recipients of crime information serve the whole country.
 
 Every input is checked field by field (422 with ``fields``: field -> code, nothing stored on any
 error); an edit carries the ``revision`` of the entry it started from (409 ``edited_meanwhile``
@@ -100,10 +104,13 @@ HISTORY_LIMIT = 200
 API = "/console/api/directory"
 RID = "{recipient_id:[a-z0-9][a-z0-9-]{0,63}}"
 
-# Requests that read the directory: the process compares its directory with the database first.
+# Requests that read the directory: the process compares its directory with the database first
+# (also the portal's page and the situational picture, which show a Kunskapshus's area, and the
+# documentation form, which knows the recipients).
 _DIRECTORY_PATHS = re.compile(
-    r"^/console/(api/(handoff|referrals|disclosures|directory)/|portal/api/)"
-    r"|^/console/api/conversations/[0-9a-f]{32}/(referrals|disclosures)$"
+    r"^/console/(api/(handoff|referrals|disclosures|directory)/|portal/api/|portal$)"
+    r"|^/portal/api/situation$"
+    r"|^/console/api/conversations/[0-9a-f]{32}/(referrals|disclosures|documentation)$"
 )
 
 
@@ -270,6 +277,8 @@ class DirectoryService:
         changes = (
             {k: v for k, v in full.items() if base_data.get(k) != v} if base_data is not None else dict(full)
         )
+        if base_data is not None and "serves" in base_data and "serves" not in full:
+            changes["serves"] = {"counties": [], "municipalities": []}  # the shipped area taken away
         if rid in self.methods:  # the configuration's methods are not the admins' to keep
             changes.pop("handoff", None)
         # The whole result must still be a valid directory (e.g. no area served twice).
@@ -383,6 +392,18 @@ class DirectoryService:
 DIRECTORY_SERVICE = web.AppKey("directory_service", DirectoryService)
 
 
+async def stored_directory(
+    db: Database, methods: Mapping[str, tuple[HandoffMethod, ...]] | None = None
+) -> Directory:
+    """The directory with the admins' edits stored in ``db``, for a command outside the gateway
+    (``helpline report``): the areas and names the running gateways use."""
+    service = DirectoryService(methods or {})
+    service.db = db
+    service.live = service.base.copy()
+    await service.refresh()
+    return service.live
+
+
 # ---------------------------------------------------------------------- checking the form
 def _text(body: Mapping[str, Any], key: str, errors: dict[str, str], *, required: bool, limit: int) -> str:
     value = body.get(key, "")
@@ -487,8 +508,13 @@ def check_recipient(
     elif not active and rid in REQUIRED_RECIPIENTS:
         errors["active"] = "required_recipient"
     data["active"] = active
-    if current is not None and "serves" in current:
-        data["serves"] = current["serves"]
+    if section == "kunskapshus":  # its area has a form of its own (``/area``)
+        if current is not None and "serves" in current:
+            data["serves"] = current["serves"]
+    elif section == "recipient":
+        area = _recipient_area(body, service, rid, kind, current, errors)
+        if area is not None:
+            data["serves"] = area
     if errors:
         raise FieldErrors(errors)
     return data
@@ -546,12 +572,9 @@ def _method_set(methods: Sequence[Mapping[str, str]]) -> set[tuple[tuple[str, st
     return {tuple(sorted(m.items())) for m in methods}
 
 
-def check_area(
-    body: Mapping[str, Any], service: DirectoryService, house: Kunskapshus
-) -> dict[str, list[str]]:
-    """The area of a Kunskapshus from a form: whole counties and single municipalities."""
-    d = service.directory
-    errors: dict[str, str] = {}
+def _area_codes(body: Mapping[str, Any], d: Directory, errors: dict[str, str]) -> tuple[list[str], list[str]]:
+    """``counties`` and ``municipalities`` of an area form, checked (into ``errors``), sorted, and
+    without the municipalities of counties chosen whole."""
     counties = body.get("counties", [])
     munis = body.get("municipalities", [])
     known_counties = {c.code for c in d.counties()}
@@ -565,8 +588,47 @@ def check_area(
         munis = []
     elif any(d.municipality(m) is None for m in munis):
         errors["municipalities"] = "unknown_municipality"
-    counties = sorted(set(counties))
+    counties = sorted(set(counties) & known_counties)
     munis = sorted({m for m in munis if d.municipality(m) is not None and m[:2] not in counties})
+    return counties, munis
+
+
+def _recipient_area(
+    body: Mapping[str, Any],
+    service: DirectoryService,
+    rid: str,
+    kind: Any,
+    current: Mapping[str, Any] | None,
+    errors: dict[str, str],
+) -> dict[str, list[str]] | None:
+    """The area of a recipient (not a Kunskapshus or social services) from its form: ``serves``
+    with ``counties`` and ``municipalities`` (empty lists: none; left out: as it was).  A municipal
+    recipient needs one (routing proposes it only there); the recipients of crime information
+    serve the whole country."""
+    raw = body.get("serves")
+    if raw is None:
+        kept = current.get("serves") if current is not None else None
+        area = dict(kept) if isinstance(kept, Mapping) else None
+    elif not isinstance(raw, Mapping):
+        errors["area"] = "invalid"
+        return None
+    else:
+        counties, munis = _area_codes(raw, service.directory, errors)
+        area = {"counties": counties, "municipalities": munis} if counties or munis else None
+    if area is not None and rid in REQUIRED_RECIPIENTS:
+        errors["area"] = "area_not_for_required"
+    elif area is None and kind == "municipal" and not {"counties", "municipalities"} & set(errors):
+        errors["area"] = "area_required"
+    return area
+
+
+def check_area(
+    body: Mapping[str, Any], service: DirectoryService, house: Kunskapshus
+) -> dict[str, list[str]]:
+    """The area of a Kunskapshus from a form: whole counties and single municipalities."""
+    d = service.directory
+    errors: dict[str, str] = {}
+    counties, munis = _area_codes(body, d, errors)
     if errors:
         raise FieldErrors(errors)
     area = [m for m in d.municipalities.values() if m.county_code in counties or m.code in munis]
@@ -604,7 +666,7 @@ def _summary(service: DirectoryService, r: Recipient) -> dict[str, Any]:
         "methods": [x.method for x in r.handoff if x.configured],
         "phone": r.phone,
         "municipality": {"code": m.code, "name": m.name, "county": m.county_name} if m else None,
-        "area_size": len(d.served_by(house.id)) if house else None,
+        "area_size": len(d.served_by(house.id)) if house else (len(d.area_of(r)) if r.has_area else None),
         "edited": bool(service.overrides.get(r.id) and service.overrides[r.id].data),
         "added": service.shipped(r.id) is None,
     }
@@ -645,8 +707,17 @@ def _detail(service: DirectoryService, rid: str) -> dict[str, Any]:
                     "area": [{"code": m.code, "name": m.name} for m in d.served_by(house.id)],
                 }
                 if house
+                else {
+                    **r.area_data(),
+                    "host": None,
+                    "area": [{"code": m.code, "name": m.name} for m in d.area_of(r)],
+                }
+                if r.has_area
                 else None
             ),
+            # Where the area is edited: a Kunskapshus's with its own form (``/area``), another
+            # recipient's with the entry (``serves``); a municipality's social services have none.
+            "area_editable": ("own" if house else "entry" if service.section(rid) == "recipient" else None),
         }
     )
     return data
@@ -981,4 +1052,5 @@ __all__ = [
     "check_area",
     "check_recipient",
     "setup",
+    "stored_directory",
 ]

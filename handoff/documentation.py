@@ -170,7 +170,9 @@ async def documentation_form(
         values = dict(record.fields)
         source = "saved"
     else:
-        values = prefill(conv.intent, await conversation_events(session, conversation_id))
+        values = prefill(
+            conv.intent, await conversation_events(session, conversation_id), directory=directory
+        )
         source = "prefill"
     values = {k: v for k, v in values.items() if k in g.keys}
     return {

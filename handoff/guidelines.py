@@ -287,7 +287,9 @@ def validate_record(
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                 err(f, "wrong_type", f"{f.label_sv}: ange en lista.", f"{f.label_en}: give a list.")
             else:
-                bad = [v for v in value if d.recipient(v) is None]
+                # Any entry, active or not: the record names whom the conversation was referred
+                # to, also a recipient deactivated since (or added by an admin: the current directory).
+                bad = [v for v in value if d.entry(v) is None]
                 if bad:
                     err(
                         f,
@@ -332,6 +334,16 @@ _DISCLOSURE_EVENTS = frozenset({"disclosed", "disclosure", "disclosure_sent", "c
 _CANCELLED = frozenset({"refused", "consent_refused", "cancelled", "canceled", "withdrawn", "failed"})
 
 
+def _local(recipient_id: str, directory: Directory | None) -> bool:
+    """Whether a referral to ``recipient_id`` is to local support (the current directory decides
+    for the recipients an admin added or gave an area)."""
+    if recipient_id.startswith(("socialtjanst-", "kunskapshus-")):
+        return True
+    d = directory if directory is not None else default_directory()
+    r = d.entry(recipient_id)
+    return r is not None and (r.kind == "municipal" or r.has_area)
+
+
 def _get(event: Any, *names: str) -> Any:
     for name in names:
         if isinstance(event, Mapping):
@@ -342,13 +354,17 @@ def _get(event: Any, *names: str) -> Any:
     return None
 
 
-def prefill(triage_intent: str | None, events: Iterable[Any] = ()) -> dict[str, Any]:
+def prefill(
+    triage_intent: str | None, events: Iterable[Any] = (), *, directory: Directory | None = None
+) -> dict[str, Any]:
     """Suggested values for the documentation form, from the triage intent and the events.
 
     Events are mappings (or objects) with ``type`` (or ``kind``): ``referred`` (with
     ``recipient_id``), ``disclosed``, ``municipality`` (with ``code``).  A referral or disclosure
     whose ``status`` is refused, cancelled or failed does not count.  With no referral or
     disclosure event, ``referral_made`` and ``crime_information_passed`` are suggested as false.
+    A referral to local support (social services, a Kunskapshus, or a recipient of ``directory``
+    that is municipal or serves an area of its own) suggests the advice ``local_support``.
     """
     suggestion: dict[str, Any] = {}
     for key, value in _INTENT_PREFILL.get(triage_intent or "", {}).items():
@@ -384,11 +400,7 @@ def prefill(triage_intent: str | None, events: Iterable[Any] = ()) -> dict[str, 
         elif referral_made:
             suggestion["outcome"] = "referred"
     advice = suggestion.setdefault("advice_given", [])
-    if (
-        referral_made
-        and "local_support" not in advice
-        and any(r.startswith(("socialtjanst-", "kunskapshus-")) for r in referred)
-    ):
+    if referral_made and "local_support" not in advice and any(_local(r, directory) for r in referred):
         advice.append("local_support")
     if disclosed and "contact_police" not in advice:
         advice.append("contact_police")

@@ -141,9 +141,9 @@ class Disclosure(Base):
 class DirectoryOverride(Base):
     """An admin's edit of one recipient of the directory, on top of the shipped data.
 
-    ``data`` is the whole entry as :meth:`handoff.directory.Recipient.to_dict` writes it (a
-    Kunskapshus's also with ``serves``); :func:`handoff.directory.apply_overrides` lays it over the
-    shipped directory.  ``revision`` counts the edits of the entry (optimistic locking of the form).
+    ``data`` is the whole entry as :meth:`handoff.directory.Recipient.to_dict` writes it (the area
+    of a Kunskapshus or of a local recipient as ``serves``);
+    :func:`handoff.directory.apply_overrides` lays it over the shipped directory.  ``revision`` counts the edits of the entry (optimistic locking of the form).
     """
 
     __tablename__ = "directory_overrides"

@@ -375,8 +375,16 @@ async def portal_me(request: web.Request, staff: Staff) -> web.StreamResponse:
     d = request.app[HANDOFF_OPTIONS].directory
     units = []
     for unit in sorted(_units(request, staff)):
-        r = d.recipient(unit) or d.social_services(unit)
-        units.append({"id": unit, "name": {"sv": r.name_sv, "en": r.name_en} if r else None})
+        # The unit's entry whether active or not: a deactivated unit still has its earlier
+        # referrals here, under its name (a unit is a Kunskapshus id or a municipality's code).
+        r = d.entry(unit) or d.social_services_by_code.get(unit)
+        units.append(
+            {
+                "id": unit,
+                "name": {"sv": r.name_sv, "en": r.name_en} if r else None,
+                "active": r.active if r else False,
+            }
+        )
     return web.json_response(
         {"username": staff.user.username, "language": staff.lang, "units": units, "csrf": staff.csrf}
     )

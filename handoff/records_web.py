@@ -42,6 +42,8 @@ from gateway.store.models import Conversation, ConversationState, Role
 
 from . import documentation, reports
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
+from .directory import Directory, default_directory
+from .handoff_web import HANDOFF_OPTIONS
 from .retention import RetentionPolicy, RetentionScheduler, retention_config
 
 log = logging.getLogger(__name__)
@@ -96,13 +98,24 @@ async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
     return body
 
 
+def current_directory(app: web.Application) -> Directory:
+    """The directory this process routes with: the one the directory admin keeps current with the
+    admins' edits (``HANDOFF_OPTIONS``, reloaded before each of these requests by
+    :mod:`handoff.directory_admin`), so that areas (which municipalities a Kunskapshus serves) and
+    names in documentation and situational pictures are the ones the admins set."""
+    options = app.get(HANDOFF_OPTIONS)
+    return options.directory if options is not None else default_directory()
+
+
 # ------------------------------------------------------------------------------------- handlers
 
 
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
     try:
         async with request.app[DB].session() as session:
-            form = await documentation.documentation_form(session, request.match_info["conversation_id"])
+            form = await documentation.documentation_form(
+                session, request.match_info["conversation_id"], directory=current_directory(request.app)
+            )
     except NotFound:
         return _error(404, "not_found")
     return web.json_response({**form, "language": staff.lang})
@@ -118,7 +131,11 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
     try:
         async with request.app[DB].session() as session:
             result = await documentation.save_documentation(
-                session, request.match_info["conversation_id"], values, staff.user
+                session,
+                request.match_info["conversation_id"],
+                values,
+                staff.user,
+                directory=current_directory(request.app),
             )
             documented_at = result.record.documented_at.isoformat()
     except documentation.DocumentationInvalid as exc:
@@ -224,18 +241,18 @@ class SituationRefused(Exception):
         self.code = code
 
 
-def own_area(staff: Staff) -> reports.Area | None:
+def own_area(staff: Staff, directory: Directory | None = None) -> reports.Area | None:
     """The area of a municipality user's own situational picture (None: their account has none)."""
     code = (staff.user.municipality_code or "").strip()
-    area = reports.resolve_area(code) if code else None
+    area = reports.resolve_area(code, directory) if code else None
     return area if area is not None and area.kind in OWN_AREA_KINDS else None
 
 
-def situation_area(staff: Staff, requested: str | None) -> reports.Area:
+def situation_area(staff: Staff, requested: str | None, directory: Directory | None = None) -> reports.Area:
     """The area a user may see: a municipality user only their own (``?area=`` naming anything
     else is refused); supervisors and admins the one they ask for."""
     if staff.user.role == Role.MUNICIPALITY.value:
-        area = own_area(staff)
+        area = own_area(staff, directory)
         if area is None:
             raise SituationRefused(403, "unknown_area")
         if requested not in (None, "", area.id, staff.user.municipality_code):
@@ -243,7 +260,7 @@ def situation_area(staff: Staff, requested: str | None) -> reports.Area:
         return area
     if staff.user.role not in SUPERVISOR_ROLES:
         raise SituationRefused(403, "forbidden")
-    found = reports.resolve_area(requested) if requested else None
+    found = reports.resolve_area(requested, directory) if requested else None
     if found is None:
         raise SituationRefused(400, "unknown_area")
     return found
@@ -263,15 +280,16 @@ def situation_period(query: Any, today: date | None = None) -> tuple[date, date]
 
 
 async def get_situation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    directory = current_directory(request.app)
     try:
-        area = situation_area(staff, request.query.get("area"))
+        area = situation_area(staff, request.query.get("area"), directory)
         start, end = situation_period(request.query)
     except SituationRefused as exc:
         return _error(exc.status, exc.code)
     fmt = request.query.get("format", "json")
     if fmt not in reports.FORMATS:
         return _error(400, "bad_format")
-    report = await reports.build_report(request.app[DB], start, end, area=area)
+    report = await reports.build_report(request.app[DB], start, end, area=area, directory=directory)
     if fmt == "html":
         response = web.Response(text=reports.render(report, "html"), content_type="text/html")
         response.headers["Content-Security-Policy"] = REPORT_CSP
@@ -334,7 +352,8 @@ async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]
         "chart": "",
         "dimensions": [],
     }
-    area = own_area(staff) if staff.user.role == Role.MUNICIPALITY.value else None
+    directory = current_directory(request.app)
+    area = own_area(staff, directory) if staff.user.role == Role.MUNICIPALITY.value else None
     if area is None:
         context["error"] = "unknown_area"
         return context
@@ -345,7 +364,7 @@ async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]
         context["error"] = exc.code
         return context
     context["from"], context["to"] = start.isoformat(), end.isoformat()
-    report = await reports.build_report(request.app[DB], start, end, area=area)
+    report = await reports.build_report(request.app[DB], start, end, area=area, directory=directory)
     wanted = [d for d in PORTAL_DIMENSIONS if d != "municipality" or area.kind != "municipality"]
     by_key = {d["key"]: d for d in report["dimensions"]}
     context["report"] = report
@@ -396,6 +415,7 @@ __all__ = [
     "ROUTES",
     "SCHEDULER",
     "SituationRefused",
+    "current_directory",
     "own_area",
     "portal_situation",
     "require_role",

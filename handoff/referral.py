@@ -691,7 +691,11 @@ class Referrals:
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("no_consent")
-            recipient = self.directory.recipient(ref.recipient_id)
+            # The full entry, active or not: consent was given (or why it could not be asked was
+            # recorded) to share with this recipient, and an admin deactivating it since stops new
+            # handoffs to it, not this one (the directory keeps inactive entries for earlier
+            # handoffs).  So it is delivered as agreed, and the audit below says it was inactive.
+            recipient = self.directory.entry(ref.recipient_id)
             methods = usable_methods(recipient, self.directory) if recipient else []
             delivery: dict[str, Any] = {}
             for method in methods:
@@ -706,6 +710,7 @@ class Referrals:
                     "referral_id": referral_id,
                     "recipient": ref.recipient_id,
                     "methods": methods,
+                    "recipient_active": recipient is not None and recipient.active,
                     "package": ref.package,
                     "package_sha256": package_digest(ref.package),
                     "consent_via": ref.consent_via,
@@ -739,8 +744,22 @@ class Referrals:
             delivery = dict(ref.delivery or {})
             conv_id = ref.conversation_id
             key = ref.idempotency_key
-        recipient = self.directory.recipient(package["recipient"]["id"])
-        if recipient is None:
+        # The full entry, active or not (see send()): a recipient deactivated after consent still
+        # gets what the person agreed to share.
+        recipient = self.directory.entry(package["recipient"]["id"])
+        if recipient is None:  # not in the directory at all (an admin's edit that no longer loads)
+            async with self.db.session() as session:
+                await repo.audit(
+                    session,
+                    "referral.delivery_failed",
+                    conversation_id=conv_id,
+                    details={
+                        "referral_id": referral_id,
+                        "recipient": package["recipient"]["id"],
+                        "error": "recipient_not_in_directory",
+                        "idempotency_key": key,
+                    },
+                )
             return
         results: dict[str, dict[str, Any]] = {}
         for method in recipient.handoff:

@@ -6,8 +6,14 @@ Proposals come in three tiers, and the order of the tiers is never changed:
    municipality's social services for a child at risk, Mind/1177/112 for self-harm, Kvinnofridslinjen
    for violence in a close relationship): such cases go there first and not to a Kunskapshus;
 2. *local* recipients: the Kunskapshus serving the municipality (for radicalisation concerns,
-   exit, travel to conflict and professional advice), then the municipality's social services;
-3. *national and civil-society* recipients for the topic and the contact type.
+   exit, travel to conflict and professional advice), then the municipality's social services,
+   then the recipients whose own area (``serves`` in the directory: municipal and regional units,
+   local civil-society organisations) includes the municipality, for the topic and the contact
+   type, the most local first;
+3. *national and civil-society* recipients (those without an area) for the topic and the contact
+   type.
+
+Inactive recipients are never proposed.
 
 When ``now`` is given, recipients open at that time come before closed ones *within* a tier;
 closed recipients are never dropped.
@@ -194,6 +200,14 @@ def propose(
                 f"Socialtjänsten i {municipality.name} kan ge lokalt stöd vid {tsv}.",
                 f"The social services of {municipality.name} can give local support with {ten}.",
             )
+        for r in d.local_recipients(municipality.code):
+            if topic in r.topics and r.serves_group(contact_type):
+                add(
+                    TIER_LOCAL,
+                    r,
+                    f"{municipality.name} ingår i området för {r.name_sv}, som arbetar med {tsv}.",
+                    f"{municipality.name} is in the area of {r.name_en}, which works with {ten}.",
+                )
 
     # 3. national and civil-society recipients
     for r in d.national_recipients():

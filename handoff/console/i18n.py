@@ -833,3 +833,36 @@ DIRECTORY_STRINGS: dict[str, dict[str, str]] = {
 }
 for _lang, _words in DIRECTORY_STRINGS.items():
     STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- local recipients' areas
+# The area of a recipient other than a Kunskapshus (a municipal or regional unit, a local
+# organisation), edited with the entry on the directory page.
+AREA_STRINGS: dict[str, dict[str, str]] = {
+    "sv": {
+        "dir_area_recipient": "Område där mottagaren arbetar",
+        "dir_area_recipient_hint": (
+            "Markera län eller kommuner om mottagaren bara arbetar där: den föreslås då bland de lokala "
+            "mottagarna, och bara för personer där. Inget markerat: hela landet. En kommunal mottagare "
+            "måste ha ett område. Området sparas med mottagaren."
+        ),
+        "dir_err_area_required": "En kommunal mottagare måste ha ett område: markera minst ett län eller en kommun.",
+        "dir_err_area_not_for_required": (
+            "Mottagaren tar emot brottsuppgifter från hela landet och kan inte begränsas till ett område."
+        ),
+    },
+    "en": {
+        "dir_area_recipient": "Area the recipient works in",
+        "dir_area_recipient_hint": (
+            "Tick counties or municipalities if the recipient works only there: it is then proposed among "
+            "the local recipients, and only for people there. Nothing ticked: the whole country. A "
+            "municipal recipient needs an area. The area is saved with the recipient."
+        ),
+        "dir_err_area_required": "A municipal recipient needs an area: tick at least one county or municipality.",
+        "dir_err_area_not_for_required": (
+            "The recipient receives crime information from the whole country and cannot be limited to an area."
+        ),
+    },
+}
+for _lang, _words in AREA_STRINGS.items():
+    STRINGS[_lang].update(_words)

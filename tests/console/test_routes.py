@@ -5,6 +5,7 @@ The tests walk :data:`handoff.console.ROUTES`, so a route added later cannot be 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -155,3 +156,28 @@ async def test_municipality_users_may_only_sign_out(world: tuple[Console, dict[s
     out = await b.http.post(b.url("/console/logout"), data={"csrf": b.csrf}, allow_redirects=False)
     assert out.status == 303 and out.headers["Location"] == "/console/login"
     assert (await b.get("/console/api/queue")).status == 401
+
+
+def _nav(page: str) -> str:
+    found = re.search(r"<nav\b[^>]*>(.*?)</nav>", page, re.S)
+    assert found is not None, "the page has the console's navigation"
+    return found.group(1)
+
+
+async def test_admins_find_the_directory_of_recipients_in_the_navigation(
+    world: tuple[Console, dict[str, Browser]],
+) -> None:
+    _, browsers = world
+    admin = browsers["admin"]
+    nav = _nav(await (await admin.get("/console")).text())
+    assert '<a href="/console/directory">Mottagarkatalog</a>' in nav
+    nav = _nav(await (await admin.get("/console/supervisor?lang=en")).text())
+    assert '<a href="/console/directory">Directory of recipients</a>' in nav
+    page = await admin.get("/console/directory")
+    assert page.status == 200
+    assert '<a href="/console/directory" aria-current="page">' in _nav(await page.text())
+    # Nobody else sees it (the page would refuse them anyway).
+    for role, path in (("counsellor", "/console"), ("supervisor", "/console/supervisor")):
+        page = await browsers[role].get(path)
+        assert page.status == 200, role
+        assert "/console/directory" not in _nav(await page.text()), role

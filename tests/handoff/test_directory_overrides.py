@@ -104,8 +104,11 @@ def test_a_kunskapshus_area_is_edited_and_overlaps_are_refused() -> None:
         apply_overrides(
             base, {"kunskapshus-stockholm": {"serves": {"counties": ["01", "14"], "municipalities": []}}}
         )
-    with pytest.raises(DirectoryError):
-        apply_overrides(base, {"bris": {"serves": {"counties": ["01"], "municipalities": []}}})
+    # A municipality's social services serve their municipality; another recipient's area must exist.
+    with pytest.raises(DirectoryError, match="own municipality"):
+        apply_overrides(base, {"socialtjanst-1480": {"serves": {"counties": ["14"], "municipalities": []}}})
+    with pytest.raises(DirectoryError, match="no county"):
+        apply_overrides(base, {"bris": {"serves": {"counties": ["99"], "municipalities": []}}})
 
 
 def test_an_added_recipient_is_proposed_nationally() -> None:

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from gateway.errors import InvalidInput
-from handoff.directory import dump_directory, load_directory
-from handoff.routing import TIER_CLEAR, propose
+from handoff.directory import Directory, apply_overrides, default_directory, dump_directory, load_directory
+from handoff.routing import TIER_CLEAR, TIER_LOCAL, TIER_NATIONAL, Proposal, propose
 
 TUESDAY_10 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Sweden
 SATURDAY_NIGHT = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)  # 23:00 in Sweden
@@ -174,3 +174,112 @@ def test_without_now_open_is_unknown() -> None:
 def test_unknown_input_is_refused(code: str, topic: str, contact_type: str) -> None:
     with pytest.raises(InvalidInput):
         propose(code, topic, contact_type)
+
+
+# ------------------------------------------------------------------ recipients with an area of their own
+def _local(rid: str, kind: str, serves: dict[str, list[str]], **changes: object) -> dict[str, object]:
+    """An admin's added recipient (the override is the whole entry) serving an area."""
+    return {
+        rid: {
+            "name": {"sv": f"Lokal {rid}", "en": f"Local {rid}"},
+            "kind": kind,
+            "topics": ["radicalisation_concern", "exit"],
+            "target_groups": ["any"],
+            "languages": ["sv"],
+            "opening_hours": "mon-fri 08-16",
+            "phone": "031-00 00 00",
+            "website": "",
+            "handoff": [{"method": "email", "address": f"{rid}@kommun.example"}],
+            "serves": serves,
+            **changes,
+        }
+    }
+
+
+def _local_directory(*entries: dict[str, object]) -> Directory:
+    overrides: dict[str, dict[str, object]] = {}
+    for entry in entries:
+        overrides.update(entry)  # type: ignore[arg-type]
+    return apply_overrides(default_directory(), overrides)
+
+
+def test_local_recipients_are_proposed_in_the_local_tier_inside_their_area_only() -> None:
+    d = _local_directory(
+        _local("radikal-goteborg", "municipal", {"counties": [], "municipalities": ["1480"]}),
+        _local("vgr-stod", "regional", {"counties": ["14"], "municipalities": []}),
+        _local("forening-vast", "civil_society", {"counties": [], "municipalities": ["1480", "1481"]}),
+    )
+    proposals = propose("1480", "radicalisation_concern", "relative", directory=d)
+    # The Kunskapshus and the social services first, then the most local of the rest.
+    assert [p.recipient_id for p in proposals[:5]] == [
+        "kunskapshus-goteborg",
+        "socialtjanst-1480",
+        "radikal-goteborg",
+        "forening-vast",
+        "vgr-stod",
+    ]
+    assert [p.tier for p in proposals[:5]] == [TIER_LOCAL] * 5
+    assert all(p.tier == TIER_NATIONAL for p in proposals[5:]) and "exit-fryshuset" in ids_of(proposals[5:])
+    local = proposals[2]
+    assert "Göteborg" in local.reason_sv and "Göteborg" in local.reason_en
+    # Borås is in the county (14) only; Malmö in none of the areas; no municipality: none of them.
+    assert [r for r in ids_in(d, "1490") if r in LOCAL_IDS] == ["vgr-stod"]
+    assert not LOCAL_IDS & set(ids_in(d, "1280"))
+    assert not LOCAL_IDS & set(ids_in(d, None))
+
+
+def test_local_recipients_need_the_topic_the_contact_type_and_to_be_active() -> None:
+    d = _local_directory(
+        _local("radikal-goteborg", "municipal", {"counties": [], "municipalities": ["1480"]}),
+        _local(
+            "yrkesstod-vast",
+            "regional",
+            {"counties": ["14"], "municipalities": []},
+            target_groups=["professional"],
+        ),
+        _local("vilande", "municipal", {"counties": [], "municipalities": ["1480"]}, active=False),
+    )
+    assert "radikal-goteborg" not in ids_in(d, "1480", "trauma")
+    assert "yrkesstod-vast" not in ids_in(d, "1480", "exit", "relative")
+    assert "yrkesstod-vast" in ids_in(d, "1480", "exit", "professional")
+    assert "vilande" not in ids_in(d, "1480", "exit")  # inactive: never proposed
+    assert d.entry("vilande") is not None
+
+
+def test_the_clear_recipient_stays_first_before_local_recipients() -> None:
+    d = _local_directory(
+        _local(
+            "brottsofferjour-goteborg",
+            "civil_society",
+            {"counties": [], "municipalities": ["1480"]},
+            topics=["crime"],
+        )
+    )
+    proposals = propose("1480", "crime", "relative", directory=d)
+    assert [p.recipient_id for p in proposals[:3]] == [
+        "polisen",
+        "sakerhetspolisen",
+        "brottsofferjour-goteborg",
+    ]
+    assert [p.tier for p in proposals[:3]] == [TIER_CLEAR, TIER_CLEAR, TIER_LOCAL]
+
+
+def test_an_area_survives_dump_and_load(tmp_path: Path) -> None:
+    d = _local_directory(_local("vgr-stod", "regional", {"counties": ["14"], "municipalities": ["1384"]}))
+    dump_directory(d, tmp_path)
+    again = load_directory(tmp_path)
+    assert again.entry("vgr-stod") == d.entry("vgr-stod")
+    assert ids_in(again, "1384") == ids_in(d, "1384") and "vgr-stod" in ids_in(again, "1384")
+
+
+LOCAL_IDS = {"radikal-goteborg", "vgr-stod", "forening-vast"}
+
+
+def ids_of(proposals: list[Proposal]) -> list[str]:
+    return [p.recipient_id for p in proposals]
+
+
+def ids_in(
+    d: Directory, code: str | None, topic: str = "radicalisation_concern", ct: str = "relative"
+) -> list[str]:
+    return ids_of(propose(code, topic, ct, directory=d))

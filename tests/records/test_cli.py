@@ -14,10 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from gateway.envelope import utcnow
 from gateway.store.db import Database
 from handoff.cli import register
+from handoff.handoff_models import DirectoryOverride, DirectoryVersion
+from handoff.reports import PRIMARY
 
 from .conftest import ContactRecord, add_conversation, add_user, count, create_tables
 from .test_reports import END, START, generate
@@ -136,3 +139,36 @@ def test_helpline_command_has_the_subcommands(config: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "--from" in bad.stderr
+
+
+def test_a_local_report_follows_the_admins_edit_of_an_area(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An admin moved Örebro municipality out of Kunskapshus Örebro's area (stored in the database,
+    as the directory page does): the report of that Kunskapshus no longer counts Örebro's 12."""
+
+    async def edit() -> None:
+        db = Database(f"sqlite+aiosqlite:///{config.parent / 'cli.db'}")
+        try:
+            async with db.session() as s:
+                s.add(
+                    DirectoryOverride(
+                        recipient_id="kunskapshus-orebro",
+                        data={"serves": {"counties": [], "municipalities": ["1881", "1882", "1883"]}},
+                        revision=1,
+                        updated_at=utcnow(),
+                    )
+                )
+                await s.execute(update(DirectoryVersion).values(version=DirectoryVersion.version + 1))
+        finally:
+            await db.close()
+
+    period = ["--from", START.isoformat(), "--to", END.isoformat()]
+    args = ["report", *period, "--format", "json", "--municipality", "kunskapshus-orebro"]
+    assert run(config, *args) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 12
+    asyncio.run(edit())
+    assert run(config, *args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["area"]["municipalities"] == ["1881", "1882", "1883"]
+    assert report["total"] == PRIMARY  # none there: shown as "<5"

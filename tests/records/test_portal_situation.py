@@ -326,3 +326,54 @@ async def test_a_bad_period_or_an_account_without_an_area_shows_no_picture(site:
     assert 'id="situation-error"' in page and 'id="situation-total"' not in page
     assert "Ditt konto är inte kopplat" in page
     assert (await api_of(site, county)).status == 403
+
+
+async def test_an_admins_edit_of_a_kunskapshus_reaches_its_situational_picture(site: Site) -> None:
+    """The area and the name a Kunskapshus has in the directory the admins edit (not the shipped
+    one): Karlskoga leaves Kunskapshus Örebro's area, and the house is renamed."""
+    await site.user("ada", "admin")
+    await site.user("siv", "supervisor")
+    admin, csrf = await site.login("ada")
+    headers = {"X-CSRF-Token": csrf}
+    directory = "/console/api/directory"
+    async with admin.get(site.url(f"{directory}/recipients/kunskapshus-orebro")) as resp:
+        house = (await resp.json())["recipient"]
+    area = [m["code"] for m in house["serves"]["area"] if m["code"] != "1883"]
+    async with admin.post(
+        site.url(f"{directory}/kunskapshus/kunskapshus-orebro/area"),
+        json={"counties": [], "municipalities": area, "revision": house["revision"]},
+        headers=headers,
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        house = (await resp.json())["recipient"]
+    form = {
+        "name_sv": "Kunskapscentrum Örebro",
+        "name_en": "Örebro Knowledge Centre (renamed)",
+        "kind": house["kind"],
+        "topics": house["topics"],
+        "target_groups": house["target_groups"],
+        "languages": house["languages"],
+        "opening_hours": house["opening_hours"],
+        "phone": house["phone"],
+        "emergency_phone": house["emergency_phone"],
+        "website": house["website"],
+        "methods": house["form_methods"],
+        "revision": house["revision"],
+    }
+    async with admin.post(
+        site.url(f"{directory}/recipients/kunskapshus-orebro"), json=form, headers=headers
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+
+    http, _ = await site.login("kh.orebro")
+    page = await page_of(site, http)
+    assert total_of(page) == "13", "Karlskoga's 7 are no longer in the area"
+    assert "1883" not in tables(page)["municipality"] and "Karlskoga" not in page
+    assert "Kunskapscentrum Örebro" in page
+    report = await (await api_of(site, http)).json()
+    assert report["total"] == 13 and "1883" not in report["area"]["municipalities"]
+    assert report["area"]["name"]["sv"] == "Kunskapscentrum Örebro"
+
+    supervisor, _ = await site.login("siv")
+    report = await (await api_of(site, supervisor, PERIOD + "&area=kunskapshus-orebro")).json()
+    assert report["total"] == 13 and len(report["area"]["municipalities"]) == 11

@@ -16,7 +16,7 @@ from gateway.store.models import AuditEvent, Role
 from handoff import directory_admin
 from handoff.handoff_models import DirectoryOverride
 
-from .conftest import Env, Staff
+from .conftest import KH_MAIL, Env, Staff
 from .gateway_env import same_person_in, start, stop
 
 API = "/console/api/directory"
@@ -481,3 +481,262 @@ async def test_edits_reach_a_second_gateway_and_survive_a_restart(pg_url: str, t
         assert (await detail(admin_three, "polisen"))["form_methods"]["email"] == POLICE_MAIL
     finally:
         await stop(three)
+
+
+# ---------------------------------------------------------------------------------- local recipients
+async def test_an_added_municipal_recipient_with_an_area_is_proposed_locally(gw: Env) -> None:
+    admin = await gw.signed_in("ada", Role.ADMIN.value)
+    counsellor = await gw.signed_in("cora")
+    new = {
+        "id": "orosradgivning-goteborg",
+        "name_sv": "Orosrådgivningen, Göteborgs stad",
+        "name_en": "Concern counselling, City of Gothenburg",
+        "kind": "municipal",
+        "topics": ["radicalisation_concern", "exit"],
+        "target_groups": ["any"],
+        "languages": "sv, en",
+        "opening_hours": "mon-fri 08-16",
+        "phone": "031-365 00 00",
+        "website": "",
+        "methods": {"email": "oro@goteborg.example"},
+    }
+    # A municipal recipient without an area could never be proposed: refused, nothing stored.
+    status, data = await admin.post(f"{API}/recipients", new)
+    assert (status, data["fields"]) == (422, {"area": "area_required"})
+    status, data = await admin.post(
+        f"{API}/recipients", {**new, "serves": {"counties": ["99"], "municipalities": []}}
+    )
+    assert (status, data["fields"]) == (422, {"counties": "unknown_county"})
+    assert await directory_events(gw) == []
+
+    status, data = await admin.post(
+        f"{API}/recipients", {**new, "serves": {"counties": [], "municipalities": ["1480", "1481"]}}
+    )
+    assert status == 201, data
+    added = data["recipient"]
+    assert added["area_editable"] == "entry" and added["area_size"] == 2
+    assert [m["code"] for m in added["serves"]["area"]] == ["1480", "1481"]
+
+    # Göteborg: after the Kunskapshus and the social services, in the local tier.
+    status, data = await counsellor.get(
+        "/console/api/handoff/proposals?topic=radicalisation_concern&contact_type=relative&municipality=1480"
+    )
+    assert status == 200
+    first = [(p["recipient_id"], p["tier"]) for p in data["proposals"][:3]]
+    assert first == [
+        ("kunskapshus-goteborg", 2),
+        ("socialtjanst-1480", 2),
+        ("orosradgivning-goteborg", 2),
+    ]
+    assert data["proposals"][2]["methods"] == ["email"] and data["proposals"][2]["phone"] == "031-365 00 00"
+    # Not outside its area, nor when no municipality is given.
+    assert "orosradgivning-goteborg" not in await proposed(counsellor, "1280", "radicalisation_concern")
+    assert "orosradgivning-goteborg" not in await proposed(counsellor, None, "radicalisation_concern")
+
+    # The area is edited with the entry: Mölndal out, Partille in.
+    r = await detail(admin, "orosradgivning-goteborg")
+    status, data = await admin.post(
+        f"{API}/recipients/orosradgivning-goteborg",
+        {**form(r), "serves": {"counties": [], "municipalities": ["1480", "1402"]}},
+    )
+    assert status == 200, data
+    assert "orosradgivning-goteborg" not in await proposed(counsellor, "1481", "radicalisation_concern")
+    assert "orosradgivning-goteborg" in await proposed(counsellor, "1402", "exit")
+    # A form without the area keeps it.
+    status, data = await edit(admin, "orosradgivning-goteborg", phone="031-365 00 01")
+    assert status == 200 and data["recipient"]["serves"]["municipalities"] == ["1402", "1480"]
+    events = await directory_events(gw)
+    assert [e.action for e in events] == [
+        "directory.recipient_created",
+        "directory.recipient_updated",
+        "directory.recipient_updated",
+    ]
+    assert events[1].details["changed"] == ["serves"]
+    assert events[1].details["after"]["serves"] == {"counties": [], "municipalities": ["1402", "1480"]}
+
+    # Deactivated, it is no longer proposed.
+    r = await detail(admin, "orosradgivning-goteborg")
+    status, _ = await admin.post(
+        f"{API}/recipients/orosradgivning-goteborg/active", {"active": False, "revision": r["revision"]}
+    )
+    assert status == 200
+    assert "orosradgivning-goteborg" not in await proposed(counsellor, "1480", "radicalisation_concern")
+
+    # A civil-society organisation given an area becomes local: proposed in Kiruna, not in Malmö.
+    status, data = await edit(admin, "exit-fryshuset", serves={"counties": ["25"], "municipalities": []})
+    assert status == 200, data
+    assert (await proposed(counsellor, "2584", "exit", "person_leaving"))[:2] == [
+        "socialtjanst-2584",
+        "exit-fryshuset",
+    ]
+    assert "exit-fryshuset" not in await proposed(counsellor, "1280", "exit", "person_leaving")
+    # Taken away again (empty lists): national again.
+    status, data = await edit(admin, "exit-fryshuset", serves={"counties": [], "municipalities": []})
+    assert status == 200 and data["recipient"]["serves"] is None
+    assert "exit-fryshuset" in await proposed(counsellor, "1280", "exit", "person_leaving")
+    # The recipients of crime information serve the whole country.
+    status, data = await edit(admin, "polisen", serves={"counties": ["14"], "municipalities": []})
+    assert (status, data["fields"]) == (422, {"area": "area_not_for_required"})
+
+
+# ---------------------------------------------------------------------------------- deactivated later
+async def test_a_referral_consented_to_is_delivered_after_its_recipient_is_deactivated(gw: Env) -> None:
+    """Consent was given to share with Kunskapshus Göteborg; an admin deactivating it meanwhile
+    stops new referrals to it, not this one: it is delivered by every method, audited, and the
+    unit's portal still shows it under the unit's name."""
+    admin = await gw.signed_in("ada", Role.ADMIN.value)
+    counsellor = await gw.signed_in("cora")
+    house = await gw.signed_in("kh.goteborg", "municipality", municipality="KH1480")
+    conv_id = await gw.conversation_held_by(counsellor, "anna@example.org", "Min son radikaliseras")
+    status, data = await counsellor.post(
+        f"/console/api/conversations/{conv_id}/referrals",
+        {
+            "recipient_id": "kunskapshus-goteborg",
+            "topic": "radicalisation_concern",
+            "municipality_code": "1480",
+            "summary": "En förälder orolig för sin son.",
+        },
+    )
+    assert status == 201, data
+    rid = data["referral"]["id"]
+    status, _ = await counsellor.post(f"/console/api/referrals/{rid}/consent-request")
+    assert status == 200
+
+    r = await detail(admin, "kunskapshus-goteborg")
+    status, _ = await admin.post(
+        f"{API}/recipients/kunskapshus-goteborg/active", {"active": False, "revision": r["revision"]}
+    )
+    assert status == 200
+    status, data = await counsellor.post(f"/console/api/referrals/{rid}/consent", {"consent": True})
+    assert status == 200 and data["referral"]["status"] == "sent"
+
+    hook = (await gw.until(lambda: gw.receiver.of("/kunskapshus")))[0]
+    assert hook.json()["reference"] == rid
+    mail = (await gw.until(lambda: gw.mailbox.to(KH_MAIL)))[0]
+    assert "En förälder orolig för sin son." in mail.get_content()
+
+    async def delivered() -> dict[str, Any] | None:
+        _, data = await counsellor.get(f"/console/api/referrals/{rid}")
+        delivery: dict[str, Any] = data["referral"]["delivery"]
+        done = all((delivery.get(m) or {}).get("delivered") for m in ("portal", "email", "webhook"))
+        return delivery if done else None
+
+    assert await gw.until(delivered)
+    events = await gw.audit(conv_id)
+    sent = next(e for e in events if e.action == "referral.sent")
+    assert sent.details["recipient_active"] is False
+    assert sorted(sent.details["methods"]) == ["email", "portal", "webhook"]
+    assert sorted(e.details["method"] for e in events if e.action == "referral.delivered") == [
+        "email",
+        "webhook",
+    ]
+
+    # The unit's portal: the referral, under the unit's name although it is inactive.
+    status, data = await house.get("/console/portal/api/referrals")
+    assert status == 200 and [x["id"] for x in data["referrals"]] == [rid]
+    status, data = await house.get("/console/portal/api/me")
+    assert status == 200
+    assert data["units"] == [
+        {
+            "id": "kunskapshus-goteborg",
+            "name": {"sv": "Kunskapshus Göteborg", "en": "Gothenburg Knowledge Centre"},
+            "active": False,
+        }
+    ]
+    # A new referral to it is refused.
+    status, data = await counsellor.post(
+        f"/console/api/conversations/{conv_id}/referrals",
+        {"recipient_id": "kunskapshus-goteborg", "topic": "exit", "summary": "Till."},
+    )
+    assert (status, data["error"]) == (422, "unknown_recipient")
+
+
+async def test_a_deactivated_social_services_unit_keeps_its_name_in_the_portal(gw: Env) -> None:
+    admin = await gw.signed_in("ada", Role.ADMIN.value)
+    unit = await gw.signed_in("soc.goteborg", "municipality", municipality="1480")
+    status, data = await unit.get("/console/portal/api/me")
+    assert data["units"][0]["name"]["sv"] == "Socialtjänsten, Göteborg" and data["units"][0]["active"]
+    r = await detail(admin, "socialtjanst-1480")
+    status, _ = await admin.post(
+        f"{API}/recipients/socialtjanst-1480/active", {"active": False, "revision": r["revision"]}
+    )
+    assert status == 200
+    status, data = await unit.get("/console/portal/api/me")
+    assert status == 200
+    assert data["units"] == [
+        {
+            "id": "1480",
+            "name": {"sv": "Socialtjänsten, Göteborg", "en": "Social services, Göteborg"},
+            "active": False,
+        }
+    ]
+
+
+async def test_a_conversation_referred_to_an_added_recipient_can_be_documented(gw: Env) -> None:
+    """The documentation form knows the recipients of the current directory (an admin's added one,
+    also after it was deactivated) and counts a local one as local support."""
+    admin = await gw.signed_in("ada", Role.ADMIN.value)
+    counsellor = await gw.signed_in("cora")
+    status, data = await admin.post(
+        f"{API}/recipients",
+        {
+            "id": "avhopparstod-vast",
+            "name_sv": "Avhopparstöd Väst",
+            "name_en": "Exit support West",
+            "kind": "civil_society",
+            "topics": ["exit"],
+            "target_groups": ["any"],
+            "languages": "sv",
+            "opening_hours": "mon-fri 09-17",
+            "phone": "",
+            "website": "",
+            "methods": {"email": "kontakt@avhopp-vast.example"},
+            "serves": {"counties": ["14"], "municipalities": []},
+        },
+    )
+    assert status == 201, data
+    conv_id = await gw.conversation_held_by(counsellor, "anna@example.org", "Min son vill lämna rörelsen")
+    status, data = await counsellor.post(
+        f"/console/api/conversations/{conv_id}/referrals",
+        {
+            "recipient_id": "avhopparstod-vast",
+            "topic": "exit",
+            "municipality_code": "1480",
+            "summary": "Sonen vill lämna.",
+        },
+    )
+    assert status == 201, data
+    status, _ = await counsellor.post(
+        f"/console/api/referrals/{data['referral']['id']}/consent", {"consent": True}
+    )
+    assert status == 200
+    r = await detail(admin, "avhopparstod-vast")
+    status, _ = await admin.post(
+        f"{API}/recipients/avhopparstod-vast/active", {"active": False, "revision": r["revision"]}
+    )
+    assert status == 200
+    status, _ = await counsellor.post(f"/console/api/conversations/{conv_id}/close", {"reason": "done"})
+    assert status == 200
+
+    status, form_data = await counsellor.get(f"/console/api/conversations/{conv_id}/documentation")
+    assert status == 200, form_data
+    values = form_data["values"]
+    assert values["referral_recipients"] == ["avhopparstod-vast"] and values["referral_made"] is True
+    assert "local_support" in values["advice_given"]
+    record = {
+        "contact_type": "relative",
+        "relation": "parent",
+        "environment": "violent_right_wing",
+        "age_group": "15_17",
+        "gender": "male",
+        "municipality": "1480",
+        "crime_information_passed": False,
+        "summary": "Förälder vars son vill lämna en rörelse.",
+        **values,
+        "outcome": "referred",
+    }
+    status, data = await counsellor.post(
+        f"/console/api/conversations/{conv_id}/documentation", {"values": record}
+    )
+    assert status == 200, data
+    assert data["state"] == "documented"

@@ -144,6 +144,32 @@ async def test_without_an_electronic_method_it_awaits_a_phone_call_that_is_recor
     assert by_phone.details["package"]["what"] == "Planerat sprängdåd mot en station."
 
 
+async def test_the_security_service_is_called_on_its_switchboard(shipped: Env) -> None:
+    """Säkerhetspolisen takes nothing electronic from us either: the console offers its
+    switchboard (010-568 70 00) to call, then 112 if it becomes urgent."""
+    env = shipped
+    counsellor = await env.signed_in("cora")
+    supervisor = await env.signed_in("siv", "supervisor")
+    status, data = await counsellor.get("/console/api/handoff/proposals?topic=crime&contact_type=relative")
+    sapo = next(p for p in data["proposals"] if p["recipient_id"] == "sakerhetspolisen")
+    assert sapo["phone"] == "010-568 70 00"
+
+    conv_id, disc = await flag(env, counsellor, recipient_id="sakerhetspolisen")
+    status, _ = await supervisor.post(f"/console/api/disclosures/{disc['id']}/approve")
+    assert status == 200
+    waiting = await status_of(env, supervisor, disc["id"], "awaiting_manual")
+    numbers = waiting["manual"]["numbers"]
+    assert [n["number"] for n in numbers] == ["010-568 70 00", "112"]
+    assert numbers[0]["label"] == {"sv": "Säkerhetspolisen", "en": "Swedish Security Service"}
+    status, data = await counsellor.post(
+        f"/console/api/disclosures/{disc['id']}/phoned",
+        {"number": "010-568 70 00", "police_reference": "S-2026-1"},
+    )
+    assert status == 200 and data["disclosure"]["status"] == "sent"
+    sent = next(e for e in await env.audit(conv_id) if e.action == "disclosure.sent")
+    assert sent.details["method"] == "phone" and sent.details["number"] == "010-568 70 00"
+
+
 async def test_immediate_danger_without_a_method_puts_112_first_and_passes_the_identity_by_phone(
     shipped: Env,
 ) -> None:

@@ -1,5 +1,6 @@
 /* The admins' directory of recipients: list and search, add, edit, deactivate, the area of a
-   Kunskapshus, and the history of changes.  Text is only ever set with textContent (HL.el). */
+   Kunskapshus (saved on its own) or of a local recipient (saved with the entry), and the history
+   of changes.  Text is only ever set with textContent (HL.el). */
 "use strict";
 
 (function () {
@@ -21,6 +22,8 @@
   const areaCounties = document.getElementById("dir-area-counties");
   let options = null;
   let current = null; // the recipient in the editor (null: a new one)
+  let areaMode = null; // "own": a Kunskapshus's area, saved on its own; "entry": saved with the entry
+  let areaReady = false; // the area's boxes are drawn (only then is a recipient's area sent)
   let searchTimer = null;
   let noticeTimer = null;
 
@@ -157,8 +160,13 @@
     toggleActive.textContent = !isNew && !r.active ? t("dir_activate") : t("dir_deactivate");
     toggleActive.className = !isNew && !r.active ? "" : "danger";
     resetButton.hidden = isNew || r.added || !r.edited;
-    areaBox.hidden = isNew || !r.serves;
-    if (!isNew && r.serves) fillArea(r);
+    areaMode = isNew ? "entry" : r.area_editable || null;
+    areaReady = false;
+    areaBox.hidden = !areaMode;
+    document.getElementById("dir-area-name").textContent = areaMode === "entry" ? t("dir_area_recipient") : t("dir_area");
+    document.getElementById("dir-area-hint").textContent = areaMode === "entry" ? t("dir_area_recipient_hint") : t("dir_area_hint");
+    document.getElementById("dir-save-area").textContent = areaMode === "entry" ? t("dir_save") : t("dir_save_area");
+    if (areaMode) { areaCounties.replaceChildren(); fillArea(r); }
     loadHistory(isNew ? null : r.id);
     editor.scrollIntoView({ block: "start" });
     (isNew ? input("id") : input("name_sv")).focus();
@@ -186,10 +194,16 @@
     };
   }
 
+  function entryBody() {
+    const body = formBody();
+    if (areaMode === "entry" && areaReady) body.serves = areaBody();
+    return body;
+  }
+
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
     clearErrors();
-    const body = formBody();
+    const body = entryBody();
     let res;
     const save = document.getElementById("dir-save");
     save.disabled = true;
@@ -241,7 +255,7 @@
   });
   document.getElementById("dir-new").addEventListener("click", function () { fill(null); });
 
-  // -------------------------------------------------------------------- the area of a Kunskapshus
+  // -------------------------------------------------------------------- the area (Kunskapshus or local recipient)
   async function loadOptions() {
     if (options) return options;
     const res = await api("GET", API + "/options");
@@ -253,15 +267,17 @@
   async function fillArea(r) {
     const opts = await loadOptions();
     if (!opts || current !== r) return;
+    const own = areaMode === "own"; // a Kunskapshus: a municipality belongs to one at most
     const houses = {};
     opts.kunskapshus.forEach(function (k) { houses[k.id] = k.name[lang]; });
-    const counties = new Set(r.serves.counties);
-    const munis = new Set(r.serves.municipalities);
+    const serves = (r && r.serves) || { counties: [], municipalities: [] };
+    const counties = new Set(serves.counties);
+    const munis = new Set(serves.municipalities);
     const blocks = opts.counties.map(function (c) {
       const whole = el("input", { type: "checkbox", className: "dir-county", value: c.code });
       whole.checked = counties.has(c.code);
       const boxes = c.municipalities.map(function (m) {
-        const other = m.kunskapshus && m.kunskapshus !== r.id ? m.kunskapshus : null;
+        const other = own && m.kunskapshus && m.kunskapshus !== r.id ? m.kunskapshus : null;
         const box = el("input", { type: "checkbox", className: "dir-muni", value: m.code, dataset: { county: c.code } });
         box.checked = whole.checked || munis.has(m.code);
         box.disabled = whole.checked;
@@ -277,7 +293,7 @@
         countArea();
       });
       boxes.forEach(function (label) { label.querySelector("input").addEventListener("change", countArea); });
-      const inArea = c.municipalities.some(function (m) { return m.kunskapshus === r.id; });
+      const inArea = whole.checked || c.municipalities.some(function (m) { return munis.has(m.code) || (own && m.kunskapshus === r.id); });
       const details = el("details", { className: "dir-county-block", dataset: { county: c.code } }, [
         el("summary", null, c.name + " (" + c.code + ")"),
         el("label", null, [whole, el("span", null, " " + t("dir_whole_county"))]),
@@ -287,6 +303,7 @@
       return details;
     });
     areaCounties.replaceChildren.apply(areaCounties, blocks);
+    areaReady = true;
     countArea();
   }
 
@@ -303,6 +320,7 @@
   }
 
   document.getElementById("dir-save-area").addEventListener("click", async function () {
+    if (areaMode === "entry") { form.requestSubmit(); return; } // saved with the entry
     if (!current) return;
     clearErrors();
     const body = areaBody();

@@ -99,7 +99,10 @@
   async function start() {
     const me = await api("GET", "/console/portal/api/me");
     if (me.status === 200) {
-      units.textContent = me.data.units.map(function (u) { return u.name ? u.name[lang] : u.id; }).join(", ") || "–";
+      units.textContent = me.data.units.map(function (u) {
+        const name = u.name ? u.name[lang] : u.id;
+        return u.active === false ? name + " (" + t("dir_inactive") + ")" : name;
+      }).join(", ") || "–";
     }
     await refresh();
   }
