@@ -111,6 +111,10 @@ class _Reply:
     author: StaffUser
 
 
+_Replied = tuple[dict[str, Any], dict[str, Any]]
+"""A stored reply: the message and its conversation's summary."""
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineLimits:
     max_message_chars: int = 4000
@@ -141,7 +145,7 @@ class Pipeline:
         self._incoming: Batcher[_Incoming, _Stored] = Batcher(
             "ingress", self._store_incoming, self._store_one_incoming, workers=workers
         )
-        self._replies: Batcher[_Reply, dict[str, Any]] = Batcher(
+        self._replies: Batcher[_Reply, _Replied] = Batcher(
             "reply", self._store_replies, self._store_one_reply, workers=workers
         )
 
@@ -461,21 +465,20 @@ class Pipeline:
             raise InvalidInput("empty reply")
         if len(text) > self.limits.max_message_chars:
             raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
-        data = await self._replies.submit(_Reply(conversation_id, text, author))
-        summary = data.pop("_summary")
+        data, summary = await self._replies.submit(_Reply(conversation_id, text, author))
         await self._publish_conversation("message", summary, message=data)
         await self._to_egress(summary["channel"], data["id"])
         return data
 
-    async def _store_one_reply(self, item: _Reply) -> dict[str, Any]:
+    async def _store_one_reply(self, item: _Reply) -> _Replied:
         outcome = (await self._store_replies([item]))[0]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    async def _store_replies(self, items: Sequence[_Reply]) -> list[dict[str, Any] | BaseException]:
+    async def _store_replies(self, items: Sequence[_Reply]) -> list[_Replied | BaseException]:
         """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
-        out: list[dict[str, Any] | BaseException] = []
+        out: list[_Replied | BaseException] = []
         async with self.db.session() as session:
             ids = sorted({i.conversation_id for i in items})
             rows = await session.execute(
@@ -510,7 +513,7 @@ class Pipeline:
                     author_id=item.author.id,
                     delivery=self._new_delivery(conv.channel),
                 )
-                out.append({**message_dict(msg), "_summary": conversation_summary(conv)})
+                out.append((message_dict(msg), conversation_summary(conv)))
         return out
 
     async def claim(self, conversation_id: str, user: StaffUser) -> None:
