@@ -50,10 +50,10 @@ from gateway.envelope import (
     utcnow,
 )
 from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable, TransientChannelError
-from gateway.store import repo
+from gateway.store import repo, rows
 from gateway.store.db import Database
 from gateway.store.models import Conversation, ConversationState, Message, StaffUser
-from gateway.store.repo import conversation_summary, message_dict
+from gateway.store.repo import conversation_summary
 from handoff import queue
 from handoff.conversation import check_transition, needs_counsellor
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
@@ -109,6 +109,31 @@ class _Reply:
     conversation_id: str
     text: str
     author: StaffUser
+
+
+class _Writes:
+    """One batch's conversations, and the rows its transaction writes at the end (store.rows)."""
+
+    __slots__ = ("changed", "convs", "messages")
+
+    def __init__(self, convs: dict[str, rows.ConversationRow]) -> None:
+        self.convs = convs
+        self.changed: dict[str, rows.ConversationRow] = {}
+        self.messages: list[dict[str, Any]] = []
+
+    def add_message(self, conv: rows.ConversationRow, envelope: Envelope, **columns: Any) -> dict[str, Any]:
+        """The message's row at the conversation's next position (the conversation is locked)."""
+        conv.message_count += 1
+        conv.last_message_at = envelope.received_at
+        row = rows.message_row(envelope, conv.id, conv.message_count, **columns)
+        self.messages.append(row)
+        self.changed[conv.id] = conv
+        return row
+
+    async def write(self, session: AsyncSession) -> None:
+        await rows.insert_messages(session, self.messages)
+        await rows.update_conversations(session, self.changed.values())
+        self.messages, self.changed = [], {}
 
 
 _Replied = tuple[dict[str, Any], dict[str, Any]]
@@ -216,23 +241,23 @@ class Pipeline:
     async def _store_incoming(self, items: Sequence[_Incoming]) -> list[_Stored]:
         """Store incoming messages in one transaction (a batch, or one alone)."""
         async with self.db.session() as session:
-            prefetched: dict[str, Conversation] = {}
-            hints = sorted({str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id})
-            if hints:
-                # One statement locks every hinted conversation of the batch, in id order (on
-                # PostgreSQL this also spares the advisory lock of find_open_conversation).
-                rows = await session.execute(
-                    select(Conversation)
-                    .where(Conversation.id.in_(hints))
-                    .order_by(Conversation.id)
-                    .with_for_update()
-                )
-                prefetched = {c.id: c for c in rows.scalars()}
-            return [await self._store_in(session, item, prefetched) for item in items]
+            # One statement locks every hinted conversation of the batch, in id order (on
+            # PostgreSQL this also spares the advisory lock of find_open_conversation).
+            hints = (str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id)
+            writes = _Writes(await rows.lock_conversations(session, hints))
+            stored = [await self._store_in(session, item, writes) for item in items]
+            await writes.write(session)
+            # Queue positions count the other waiting conversations, this batch's changes included.
+            for k, done in enumerate(stored):
+                conv = writes.convs.get(done.result.conversation_id)
+                if done.message is not None and conv is not None and conv.state == S.QUEUED.value:
+                    position = await repo.queue_position(session, conv)
+                    stored[k] = dataclasses.replace(
+                        done, result=dataclasses.replace(done.result, queue_position=position)
+                    )
+        return stored
 
-    async def _store_in(
-        self, session: AsyncSession, item: _Incoming, prefetched: Mapping[str, Conversation]
-    ) -> _Stored:
+    async def _store_in(self, session: AsyncSession, item: _Incoming, writes: _Writes) -> _Stored:
         envelope, triage = item.envelope, item.triage
         if item.check_duplicate and envelope.external_id:
             dup = await repo.message_by_external_id(session, envelope.channel, envelope.external_id)
@@ -248,7 +273,7 @@ class Pipeline:
                 )
                 return _Stored(result, conversation_summary(known))
         now = utcnow()
-        conv = prefetched.get(str(envelope.conversation_id)) if envelope.conversation_id else None
+        conv = writes.convs.get(str(envelope.conversation_id)) if envelope.conversation_id else None
         if conv is not None and not (
             conv.channel == envelope.channel
             and conv.pseudonym == envelope.sender
@@ -256,12 +281,15 @@ class Pipeline:
         ):
             conv = None
         if conv is None:
-            conv = await repo.find_open_conversation(
+            found = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
+            if found is not None:
+                # This batch's own copy, if it has one: it carries the batch's changes so far.
+                conv = writes.convs.setdefault(found.id, rows.ConversationRow.of(found))
         created = conv is None
         if conv is None:
-            conv = Conversation(
+            conv = rows.ConversationRow(
                 id=new_conversation_id(),
                 channel=envelope.channel,
                 pseudonym=envelope.sender,
@@ -270,17 +298,22 @@ class Pipeline:
                 intent=triage.intent,
                 language=triage.language,
                 created_at=now,
+                queued_at=None,
+                assigned_to=None,
+                assigned_at=None,
+                first_assigned_at=None,
+                closed_at=None,
                 last_message_at=now,
                 message_count=0,
+                unreachable=False,
+                resume_code_hash=None,
                 meta={},
             )
-            session.add(conv)
-            await session.flush()
+            await rows.insert_conversation(session, conv)
+            writes.convs[conv.id] = conv
         previous_priority = Priority(conv.priority)
         stored_env = envelope.with_conversation(ConversationId(conv.id))
-        msg = await repo.add_message(
-            session, stored_env, conv, locked=True, triage=self._triage_record(triage)
-        )
+        msg = writes.add_message(conv, stored_env, triage=self._triage_record(triage))
         raised = triage.priority > previous_priority
         if raised or created:
             conv.priority = int(max(triage.priority, previous_priority))
@@ -303,7 +336,7 @@ class Pipeline:
             or (was_state == S.BOT.value and conv.state == S.QUEUED.value)
             or (conv.state == S.BOT.value)
         )
-        bot_msg: Message | None = None
+        bot_msg: dict[str, Any] | None = None
         if send_safe and triage.safe_response:
             bot_env = Envelope(
                 message_id=new_message_id(),
@@ -316,24 +349,21 @@ class Pipeline:
                 received_at=utcnow(),
                 meta={"intent": triage.intent},
             )
-            bot_msg = await repo.add_message(
-                session, bot_env, conv, locked=True, delivery=self._new_delivery(envelope.channel)
-            )
+            bot_msg = writes.add_message(conv, bot_env, delivery=self._new_delivery(envelope.channel))
         result = IngressResult(
             conversation_id=ConversationId(conv.id),
-            message_id=MessageId(msg.id),
+            message_id=MessageId(msg["id"]),
             duplicate=False,
             priority=Priority(conv.priority),
             state=conv.state,
-            queue_position=await repo.queue_position(session, conv),
             safe_response=None,
-            seq=msg.seq,
+            seq=msg["seq"],
         )
         return _Stored(
             result,
             conversation_summary(conv),
-            message=message_dict(msg),
-            bot_message=message_dict(bot_msg) if bot_msg is not None else None,
+            message=rows.message_data(msg),
+            bot_message=rows.message_data(bot_msg) if bot_msg is not None else None,
             queued_now=was_state != conv.state or (raised and conv.state == S.QUEUED.value),
             critical=bool(raised or created) and triage.priority == Priority.CRITICAL,
             contact_digest=None if contact_known else digest,
@@ -480,16 +510,9 @@ class Pipeline:
         """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
         out: list[_Replied | BaseException] = []
         async with self.db.session() as session:
-            ids = sorted({i.conversation_id for i in items})
-            rows = await session.execute(
-                select(Conversation)
-                .where(Conversation.id.in_(ids))
-                .order_by(Conversation.id)
-                .with_for_update()
-            )
-            convs = {c.id: c for c in rows.scalars()}
+            writes = _Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
             for item in items:
-                conv = convs.get(item.conversation_id)
+                conv = writes.convs.get(item.conversation_id)
                 if conv is None:
                     out.append(NotFound(f"conversation {item.conversation_id} not found"))
                     continue
@@ -505,15 +528,11 @@ class Pipeline:
                     conversation_id=ConversationId(conv.id),
                     sender_kind=SenderKind.COUNSELLOR,
                 )
-                msg = await repo.add_message(
-                    session,
-                    env,
-                    conv,
-                    locked=True,
-                    author_id=item.author.id,
-                    delivery=self._new_delivery(conv.channel),
+                msg = writes.add_message(
+                    conv, env, author_id=item.author.id, delivery=self._new_delivery(conv.channel)
                 )
-                out.append((message_dict(msg), conversation_summary(conv)))
+                out.append((rows.message_data(msg), conversation_summary(conv)))
+            await writes.write(session)
         return out
 
     async def claim(self, conversation_id: str, user: StaffUser) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Envelope, Priority, utcnow
 from gateway.errors import NotFound
+from gateway.store import rows
 from gateway.store.models import (
     AuditEvent,
     ContactRecord,
@@ -109,23 +110,9 @@ async def add_message(
     triage: dict[str, Any] | None = None,
     delivery: str | None = None,
 ) -> Message:
-    now = envelope.received_at
-    seq = await next_seq(session, conv, now, locked=locked)
+    seq = await next_seq(session, conv, envelope.received_at, locked=locked)
     msg = Message(
-        id=envelope.message_id,
-        conversation_id=conv.id,
-        seq=seq,
-        direction=envelope.direction.value,
-        sender_kind=envelope.sender_kind.value,
-        author_id=author_id,
-        channel=envelope.channel,
-        external_id=envelope.external_id,
-        text=envelope.text,
-        attachments=[a.to_dict() for a in envelope.attachments],
-        triage=triage,
-        meta=dict(envelope.meta),
-        created_at=now,
-        delivery=delivery,
+        **rows.message_row(envelope, conv.id, seq, author_id=author_id, triage=triage, delivery=delivery)
     )
     session.add(msg)
     return msg
@@ -185,7 +172,7 @@ async def audit(
     return event
 
 
-async def queue_position(session: AsyncSession, conv: Conversation) -> int | None:
+async def queue_position(session: AsyncSession, conv: Conversation | rows.ConversationRow) -> int | None:
     """1 for the head of the queue; None when the conversation is not waiting."""
     if conv.state != ConversationState.QUEUED.value or conv.queued_at is None:
         return None
@@ -216,22 +203,10 @@ async def user_by_id(session: AsyncSession, user_id: int) -> StaffUser:
 
 def message_dict(msg: Message) -> dict[str, Any]:
     """A message as live events, web chat resume and the console carry it."""
-    return {
-        "id": msg.id,
-        "conversation_id": msg.conversation_id,
-        "seq": msg.seq,
-        "direction": msg.direction,
-        "sender_kind": msg.sender_kind,
-        "author_id": msg.author_id,
-        "text": msg.text,
-        "attachments": msg.attachments,
-        "triage": msg.triage,
-        "created_at": msg.created_at.isoformat(),
-        "delivery": msg.delivery,
-    }
+    return rows.message_data({key: getattr(msg, key) for key in rows.MESSAGE_DATA_KEYS})
 
 
-def conversation_summary(conv: Conversation) -> dict[str, Any]:
+def conversation_summary(conv: Conversation | rows.ConversationRow) -> dict[str, Any]:
     """The summary that goes with every conversation event."""
     return {
         "id": conv.id,

@@ -1,0 +1,158 @@
+"""Conversations and messages as plain rows, for the writes of a batch (:mod:`gateway.batch`).
+
+The busiest writes of the gateway (every incoming message, every reply) run in batches of up to
+64 items.  Through the ORM's unit of work each item would cost an object with instrumented
+attributes, a flush and an identity map entry.  Here a batch reads its conversations with one
+Core ``SELECT ... FOR UPDATE`` into :class:`ConversationRow` values, changes them in Python and
+writes them back with one ``executemany`` UPDATE, and inserts its messages with one
+``executemany`` INSERT.  The SQL types (JSON, UTC datetimes) are the models' own.
+
+The rules of what a message does to its conversation stay in :mod:`gateway.pipeline`; this module
+only reads and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.envelope import Envelope
+from gateway.store.models import Conversation, Message
+
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+
+MUTABLE = ("state", "priority", "intent", "language", "queued_at", "last_message_at", "message_count")
+"""The columns a batch changes; everything else of a conversation is written elsewhere."""
+
+
+@dataclass(slots=True)
+class ConversationRow:
+    """A conversation's columns as plain values (the attributes of :class:`Conversation`)."""
+
+    id: str
+    channel: str
+    pseudonym: str
+    state: str
+    priority: int
+    intent: str | None
+    language: str
+    created_at: datetime
+    queued_at: datetime | None
+    assigned_to: int | None
+    assigned_at: datetime | None
+    first_assigned_at: datetime | None
+    closed_at: datetime | None
+    last_message_at: datetime
+    message_count: int
+    unreachable: bool
+    resume_code_hash: str | None
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(cls, conv: Conversation) -> ConversationRow:
+        return cls(**{name: getattr(conv, name) for name in _FIELDS})
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[Any, Any]) -> ConversationRow:
+        return cls(**{name: row[name] for name in _FIELDS})
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(ConversationRow))
+assert set(_FIELDS) == {c.key for c in CONVERSATIONS.columns}, "ConversationRow is out of step with the model"
+
+_LOCK = select(CONVERSATIONS).order_by(CONVERSATIONS.c.id).with_for_update()
+_UPDATE = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("row_id"))
+
+
+async def lock_conversations(session: AsyncSession, ids: Iterable[str]) -> dict[str, ConversationRow]:
+    """The conversations of ``ids`` that exist, locked for this transaction (in id order)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    result = await session.execute(_LOCK.where(CONVERSATIONS.c.id.in_(wanted)))
+    return {row["id"]: ConversationRow.from_mapping(row) for row in result.mappings()}
+
+
+async def insert_conversation(session: AsyncSession, conv: ConversationRow) -> None:
+    await session.execute(insert(CONVERSATIONS), [conv.values()])
+
+
+async def update_conversations(session: AsyncSession, convs: Iterable[ConversationRow]) -> None:
+    params = [{"row_id": c.id, **{name: getattr(c, name) for name in MUTABLE}} for c in convs]
+    if params:
+        await session.execute(_UPDATE, params)
+
+
+def message_row(
+    envelope: Envelope,
+    conversation_id: str,
+    seq: int,
+    *,
+    author_id: int | None = None,
+    triage: dict[str, Any] | None = None,
+    delivery: str | None = None,
+) -> dict[str, Any]:
+    """A ``messages`` row of ``envelope`` at position ``seq`` of its conversation."""
+    return {
+        "id": envelope.message_id,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "direction": envelope.direction.value,
+        "sender_kind": envelope.sender_kind.value,
+        "author_id": author_id,
+        "channel": envelope.channel,
+        "external_id": envelope.external_id,
+        "text": envelope.text,
+        "attachments": [a.to_dict() for a in envelope.attachments],
+        "triage": triage,
+        "meta": dict(envelope.meta),
+        "created_at": envelope.received_at,
+        "delivery": delivery,
+        "delivered_at": None,
+    }
+
+
+async def insert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(MESSAGES), list(rows))
+
+
+MESSAGE_DATA_KEYS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "direction",
+    "sender_kind",
+    "author_id",
+    "text",
+    "attachments",
+    "triage",
+    "created_at",
+    "delivery",
+)
+
+
+def message_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A message row as live events, web chat resume and the console carry it."""
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "seq": row["seq"],
+        "direction": row["direction"],
+        "sender_kind": row["sender_kind"],
+        "author_id": row["author_id"],
+        "text": row["text"],
+        "attachments": row["attachments"],
+        "triage": row["triage"],
+        "created_at": row["created_at"].isoformat(),
+        "delivery": row["delivery"],
+    }
