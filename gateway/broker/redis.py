@@ -13,8 +13,9 @@ Layout (``prefix`` defaults to ``helpline:``):
 * ``{prefix}done:{group}:{event_id}``: written (NX, 7 days) with the XACK once a handler succeeded
   and checked before calling a handler, so that a republished or reclaimed event the group already
   handled is acknowledged without running the handler again.
-* fanout listeners read the same stream with plain XREAD from the entry that was last when they
-  began listening, so one publish serves both kinds of listener.
+* fanout listeners read the same stream with plain XREAD, so one publish serves both kinds of
+  listener.  One reader per topic and process does the XREAD and hands each entry to every local
+  listener that began listening before the entry was published.
 
 A lost Redis connection never ends a consumer: it logs, backs off and reads again; entries it had
 taken stay pending and are reclaimed.  ``publish`` raises the retryable BrokerUnavailable while
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000
 DONE_TTL = 7 * 24 * 3600
 BATCH = 32
+FANOUT_QUEUE = 10_000
+"""Entries a fanout listener may fall behind before the oldest are dropped."""
 POOL_CONNECTIONS = 200
 POOL_WAIT = 5.0
 """Seconds a command waits for a free connection before it counts as Redis being unavailable."""
@@ -129,6 +132,98 @@ class _GroupSubscription(_RedisSubscription):
         await self._broker._forget_consumer(self)
 
 
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class _FanoutListener(_RedisSubscription):
+    """One fanout handler: it gets the entries after ``since`` from its topic's shared reader.
+
+    Every handler runs in a task of its own and gets its own copy of each payload, so that a slow
+    handler (a console pushing to many sockets) never holds up the others; its queue is bounded
+    and drops the oldest entries, with a warning, when it falls that far behind.
+    """
+
+    def __init__(self, broker: RedisBroker, topic: str, handler: Handler, since: str | None) -> None:
+        super().__init__(broker, f"fanout {topic}")
+        self.topic = topic
+        self.handler = handler
+        self.since = _entry_key(since) if since is not None else None
+        self.queue: asyncio.Queue[tuple[str, Mapping[Any, Any]]] = asyncio.Queue(maxsize=FANOUT_QUEUE)
+        self.dropped = 0
+
+    def offer(self, entry_id: str, key: tuple[int, int], fields: Mapping[Any, Any]) -> None:
+        if self.since is not None and key <= self.since:
+            return  # published before this listener began
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning(
+                    "broker: fanout listener on %s is behind; dropped %d events", self.topic, self.dropped
+                )
+        self.queue.put_nowait((entry_id, fields))
+
+    async def run(self) -> None:
+        while not self.stopping:
+            entry_id, fields = await self.queue.get()
+            try:
+                await self.handler(_decode(self.topic, fields))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "broker: fanout handler on %s failed on entry %s: %s",
+                    self.topic,
+                    entry_id,
+                    failure_summary(exc),
+                )
+
+    async def cancel(self) -> None:
+        reader = self._broker._leave_fanout(self)
+        await self._stop_task()
+        await stop_task(reader)
+
+
+class _FanoutReader:
+    """One blocking XREAD per topic and process, whatever the number of listeners to it."""
+
+    def __init__(self, broker: RedisBroker, topic: str, last_id: str | None) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.listeners: set[_FanoutListener] = set()
+        self.task = asyncio.create_task(self._read(last_id), name=f"broker fanout reader {topic}")
+
+    async def _read(self, last_id: str | None) -> None:
+        broker, stream = self.broker, self.broker.stream_key(self.topic)
+        backoff = _Backoff()
+        while self.listeners:
+            try:
+                if last_id is None:
+                    last_id = await broker._last_id(stream)
+                response = await broker.client.xread({stream: last_id}, count=BATCH, block=broker.block_ms)
+                backoff.reset()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                delay = backoff.next()
+                log.warning(
+                    "broker: fanout reader on %s lost redis (%s); retrying in %.1fs",
+                    self.topic,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            for _stream, entries in broker._entries(response):
+                for entry_id, fields in entries:
+                    last_id = _text(entry_id)
+                    key = _entry_key(last_id)
+                    for listener in list(self.listeners):
+                        listener.offer(last_id, key, fields)
+
+
 class RedisBroker(Broker):
     name = "redis"
 
@@ -156,6 +251,7 @@ class RedisBroker(Broker):
         self.tidy_every = 600.0
         self._client: aioredis.Redis | None = None
         self._subscriptions: set[_RedisSubscription] = set()
+        self._readers: dict[str, _FanoutReader] = {}
         self._counter = 0
         self._closed = False
 
@@ -435,61 +531,35 @@ class RedisBroker(Broker):
     async def fanout(self, topic: str, handler: Handler) -> Subscription:
         self._check_open()
         stream = self.stream_key(topic)
-        last_id: str | None
+        since: str | None
         try:
-            last_id = await self._last_id(stream)
+            since = await self._last_id(stream)
         except UNAVAILABLE as exc:
             log.warning("broker: redis unreachable while listening to %s (%s)", topic, type(exc).__name__)
-            last_id = None
-        sub = _RedisSubscription(self, f"fanout {topic}")
-        sub.task = asyncio.create_task(
-            self._listen(sub, topic, stream, handler, last_id), name=f"broker {sub.description}"
-        )
+            since = None
+        sub = _FanoutListener(self, topic, handler, since)
+        sub.task = asyncio.create_task(sub.run(), name=f"broker {sub.description}")
         self._subscriptions.add(sub)
+        reader = self._readers.get(topic)
+        if reader is None:
+            reader = self._readers[topic] = _FanoutReader(self, topic, since)
+        reader.listeners.add(sub)
         return sub
+
+    def _leave_fanout(self, sub: _FanoutListener) -> asyncio.Task[None] | None:
+        """Take ``sub`` off its reader; the reader's task when it has no listener left (to stop)."""
+        reader = self._readers.get(sub.topic)
+        if reader is None:
+            return None
+        reader.listeners.discard(sub)
+        if reader.listeners:
+            return None
+        del self._readers[sub.topic]
+        return reader.task
 
     async def _last_id(self, stream: str) -> str:
         newest = await self.client.xrevrange(stream, "+", "-", count=1)
         return _text(newest[0][0]) if newest else "0-0"
-
-    async def _listen(
-        self, sub: _RedisSubscription, topic: str, stream: str, handler: Handler, last_id: str | None
-    ) -> None:
-        backoff = _Backoff()
-        while not sub.stopping:
-            try:
-                if last_id is None:
-                    last_id = await self._last_id(stream)
-                response = await self.client.xread({stream: last_id}, count=BATCH, block=self.block_ms)
-                backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                delay = backoff.next()
-                log.warning(
-                    "broker: fanout listener on %s lost redis (%s); retrying in %.1fs",
-                    topic,
-                    type(exc).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            for _stream, entries in self._entries(response):
-                for entry_id, fields in entries:
-                    if sub.stopping:
-                        return
-                    last_id = _text(entry_id)
-                    try:
-                        await handler(_decode(topic, fields))
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        log.warning(
-                            "broker: fanout handler on %s failed on entry %s: %s",
-                            topic,
-                            last_id,
-                            failure_summary(exc),
-                        )
 
     # -- health ----------------------------------------------------------------------------------
 
