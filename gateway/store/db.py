@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -97,7 +97,12 @@ class Database:
             cargs, cparams = dialect.create_connect_args(make_url(url))
             kwargs["async_creator"] = inline_creator(tuple(cargs), dict(cparams))
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            # No pre-ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) before
+            # every transaction.  A connection found dead instead fails its transaction with the
+            # retryable StoreUnavailable, and SQLAlchemy then recycles every pooled connection
+            # older than the failure, so one lost server costs one failed attempt, not one per
+            # pooled connection.
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -118,6 +123,10 @@ class Database:
                     yield session
             except OperationalError as exc:
                 raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
             except PoolTimeout as exc:
                 raise StoreUnavailable("database unavailable: no free connection") from exc
 

@@ -117,3 +117,47 @@ async def test_sqlite_waits_off_the_event_loop_while_another_process_holds_the_w
     await db.close()
     assert waited >= 0.5  # it really waited for the other writer
     assert max(gaps) < 0.2  # and the event loop was never blocked for long meanwhile
+
+
+async def test_a_lost_postgresql_connection_fails_one_attempt_retryably_and_the_next_works(
+    pg_url: str,
+) -> None:
+    # No pre-ping before each transaction: a pooled connection the server dropped (a restart, a
+    # failover) fails the transaction that finds it with the retryable StoreUnavailable, and every
+    # pooled connection older than that is replaced, so the next attempt succeeds.
+    import asyncpg
+
+    from gateway.errors import StoreUnavailable
+
+    db = Database(pg_url)
+    await db.upgrade()
+
+    async def hold_three() -> None:  # three connections into the pool
+        async def one() -> None:
+            async with db.session() as session:
+                await session.execute(text("SELECT pg_sleep(0.05)"))
+
+        await asyncio.gather(one(), one(), one())
+
+    await hold_three()
+    name = pg_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(
+        pg_url.replace("postgresql+asyncpg://", "postgresql://", 1).rsplit("/", 1)[0] + "/postgres"
+    )
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", name
+        )
+    finally:
+        await admin.close()
+    assert killed >= 3
+    failures = 0
+    for _ in range(4):
+        try:
+            async with db.session() as session:
+                assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        except StoreUnavailable:
+            failures += 1
+    assert failures <= 1
+    await hold_three()  # the whole pool works again
+    await db.close()
