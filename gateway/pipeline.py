@@ -114,12 +114,24 @@ class _Reply:
 class _Writes:
     """One batch's conversations, and the rows its transaction writes at the end (store.rows)."""
 
-    __slots__ = ("changed", "convs", "messages")
+    __slots__ = ("before", "changed", "convs", "messages")
 
     def __init__(self, convs: dict[str, rows.ConversationRow]) -> None:
-        self.convs = convs
+        self.convs: dict[str, rows.ConversationRow] = {}
+        self.before: dict[str, tuple[Any, ...]] = {}
         self.changed: dict[str, rows.ConversationRow] = {}
         self.messages: list[dict[str, Any]] = []
+        for conv in convs.values():
+            self.adopt(conv)
+
+    def adopt(self, conv: rows.ConversationRow) -> rows.ConversationRow:
+        """``conv`` as this batch knows it: the batch's own copy if it has one already."""
+        known = self.convs.get(conv.id)
+        if known is not None:
+            return known
+        self.convs[conv.id] = conv
+        self.before[conv.id] = rows.snapshot(conv)
+        return conv
 
     def add_message(self, conv: rows.ConversationRow, envelope: Envelope, **columns: Any) -> dict[str, Any]:
         """The message's row at the conversation's next position (the conversation is locked)."""
@@ -132,7 +144,9 @@ class _Writes:
 
     async def write(self, session: AsyncSession) -> None:
         await rows.insert_messages(session, self.messages)
-        await rows.update_conversations(session, self.changed.values())
+        await rows.update_conversations(session, ((c, self.before[c.id]) for c in self.changed.values()))
+        for conv in self.changed.values():
+            self.before[conv.id] = rows.snapshot(conv)
         self.messages, self.changed = [], {}
 
 
@@ -286,7 +300,7 @@ class Pipeline:
             )
             if found is not None:
                 # This batch's own copy, if it has one: it carries the batch's changes so far.
-                conv = writes.convs.setdefault(found.id, rows.ConversationRow.of(found))
+                conv = writes.adopt(rows.ConversationRow.of(found))
         created = conv is None
         if conv is None:
             conv = rows.ConversationRow(
@@ -310,7 +324,7 @@ class Pipeline:
                 meta={},
             )
             await rows.insert_conversation(session, conv)
-            writes.convs[conv.id] = conv
+            writes.adopt(conv)
         previous_priority = Priority(conv.priority)
         stored_env = envelope.with_conversation(ConversationId(conv.id))
         msg = writes.add_message(conv, stored_env, triage=self._triage_record(triage))

@@ -86,9 +86,30 @@ async def insert_conversation(session: AsyncSession, conv: ConversationRow) -> N
     await session.execute(insert(CONVERSATIONS), [conv.values()])
 
 
-async def update_conversations(session: AsyncSession, convs: Iterable[ConversationRow]) -> None:
-    params = [{"row_id": c.id, **{name: getattr(c, name) for name in MUTABLE}} for c in convs]
-    if params:
+def snapshot(conv: ConversationRow) -> tuple[Any, ...]:
+    """The values of the columns a batch may change, to tell afterwards which it did change."""
+    return tuple(getattr(conv, name) for name in MUTABLE)
+
+
+async def update_conversations(
+    session: AsyncSession, convs: Iterable[tuple[ConversationRow, tuple[Any, ...]]]
+) -> None:
+    """Write what changed in each conversation since its ``snapshot``.
+
+    Only changed columns are set (an index on a column left alone is not rewritten); the
+    conversations that changed the same columns (most often just the count and the time of the
+    last message) go in one ``executemany``.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for conv, before in convs:
+        changed = {
+            name: value
+            for name, old in zip(MUTABLE, before, strict=True)
+            if (value := getattr(conv, name)) != old
+        }
+        if changed:
+            groups.setdefault(tuple(changed), []).append({"row_id": conv.id, **changed})
+    for params in groups.values():
         await session.execute(_UPDATE, params)
 
 
