@@ -539,7 +539,11 @@ def setup(app: web.Application) -> None:
         subs: list[Subscription] = [
             await app[BROKER].subscribe(TOPIC_DELIVER, DELIVER_GROUP, deliver, consumer=app[CONSUMER]),
             await app[BROKER].subscribe(
-                TOPIC_CONVERSATION, CONSENT_GROUP, referrals.on_conversation_event, consumer=app[CONSUMER]
+                TOPIC_CONVERSATION,
+                CONSENT_GROUP,
+                referrals.on_conversation_event,
+                consumer=app[CONSUMER],
+                accepts=referrals.may_answer_consent,
             ),
         ]
         task = asyncio.create_task(

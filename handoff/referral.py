@@ -646,14 +646,24 @@ class Referrals:
             )
         return await self.send(referral_id, user)
 
-    async def on_conversation_event(self, event: Event) -> None:
-        """A person's one-word answer to an open consent question is their consent (or refusal)."""
+    @staticmethod
+    def may_answer_consent(event: Event) -> bool:
+        """Whether a conversation event can be a consent answer: a person's message of one word
+        of consent or refusal.  The consent group acknowledges every other event unhandled."""
         payload = event.payload
         msg = payload.get("message")
         if payload.get("kind") != "message" or not isinstance(msg, dict):
-            return
+            return False
         if msg.get("direction") != Direction.IN.value or msg.get("sender_kind") != SenderKind.PERSON.value:
+            return False
+        return parse_consent(str(msg.get("text", ""))) is not None
+
+    async def on_conversation_event(self, event: Event) -> None:
+        """A person's one-word answer to an open consent question is their consent (or refusal)."""
+        if not self.may_answer_consent(event):
             return
+        payload = event.payload
+        msg = payload["message"]
         answer = parse_consent(str(msg.get("text", "")))
         if answer is None:
             return

@@ -8,7 +8,9 @@ Two ways to listen:
   a consumer that died before acknowledging, leaves the event pending, and after
   ``reclaim_idle`` seconds another consumer of the group claims it.  Consumers are idempotent:
   an event id that the group has already handled successfully is acknowledged without calling the
-  handler again.  Different groups each get every event.
+  handler again.  Different groups each get every event.  ``accepts``, a cheap test of an event,
+  lets a group skip what it has no use for: a refused event is acknowledged at once, without the
+  handler and without the bookkeeping of "handled".
 * ``fanout(topic, handler)``: every process that listens gets every event published after it began
   listening (live updates to websockets).  Best effort: nothing is redelivered.
 """
@@ -34,6 +36,7 @@ class Event:
 
 
 Handler = Callable[[Event], Awaitable[None]]
+Accepts = Callable[[Event], bool]
 
 
 def new_event_id() -> str:
@@ -61,7 +64,13 @@ class Broker(ABC):
 
     @abstractmethod
     async def subscribe(
-        self, topic: str, group: str, handler: Handler, *, consumer: str | None = None
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        accepts: Accepts | None = None,
     ) -> Subscription: ...
 
     @abstractmethod

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.broker.base import Broker, Event, Handler, Subscription, new_event_id
+from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
 from gateway.envelope import utcnow
 from gateway.errors import BrokerUnavailable
 
@@ -241,7 +241,13 @@ class InProcessBroker(Broker):
         return entry.id
 
     async def subscribe(
-        self, topic: str, group: str, handler: Handler, *, consumer: str | None = None
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        accepts: Accepts | None = None,
     ) -> Subscription:
         if self._closed:
             raise BrokerUnavailable("the broker is closed")
@@ -253,7 +259,7 @@ class InProcessBroker(Broker):
         name = consumer or f"{self.consumer_name}-{self._counter}"
         sub = _TaskSubscription(self, f"{topic}/{group}/{name}")
         sub.task = asyncio.create_task(
-            self._consume(sub, state, handler, name), name=f"broker {sub.description}"
+            self._consume(sub, state, handler, name, accepts), name=f"broker {sub.description}"
         )
         self._subscriptions.add(sub)
         return sub
@@ -277,7 +283,9 @@ class InProcessBroker(Broker):
             "pending": sum(len(g.pending) for g in groups),
         }
 
-    async def _consume(self, sub: _TaskSubscription, group: _Group, handler: Handler, consumer: str) -> None:
+    async def _consume(
+        self, sub: _TaskSubscription, group: _Group, handler: Handler, consumer: str, accepts: Accepts | None
+    ) -> None:
         group.consumers += 1
         try:
             while not sub.stopping:
@@ -290,8 +298,12 @@ class InProcessBroker(Broker):
                 if group.handled(entry.id):
                     group.ack(entry.id)
                     continue
+                event = entry.event()
+                if accepts is not None and not accepts(event):
+                    group.ack(entry.id)
+                    continue
                 try:
-                    await handler(entry.event())
+                    await handler(event)
                 except asyncio.CancelledError:
                     group.release(entry.id)
                     raise

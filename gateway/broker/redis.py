@@ -45,7 +45,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from gateway.broker.base import Broker, Event, Handler, Subscription, new_event_id
+from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
 from gateway.broker.inprocess import failure_summary, stop_task
 from gateway.envelope import utcnow
 from gateway.errors import BrokerUnavailable
@@ -121,11 +121,14 @@ class _RedisSubscription(Subscription):
 
 
 class _GroupSubscription(_RedisSubscription):
-    def __init__(self, broker: RedisBroker, topic: str, group: str, consumer: str) -> None:
+    def __init__(
+        self, broker: RedisBroker, topic: str, group: str, consumer: str, accepts: Accepts | None = None
+    ) -> None:
         super().__init__(broker, f"{topic}/{group}/{consumer}")
         self.topic = topic
         self.group = group
         self.consumer = consumer
+        self.accepts = accepts
 
     async def cancel(self) -> None:
         await self._stop_task()
@@ -318,12 +321,18 @@ class RedisBroker(Broker):
     # -- competing consumers ---------------------------------------------------------------------
 
     async def subscribe(
-        self, topic: str, group: str, handler: Handler, *, consumer: str | None = None
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        accepts: Accepts | None = None,
     ) -> Subscription:
         self._check_open()
         self._counter += 1
         name = consumer or f"{self.consumer_name}-{self._counter}"
-        sub = _GroupSubscription(self, topic, group, name)
+        sub = _GroupSubscription(self, topic, group, name, accepts)
         ready = False
         try:
             await self._ensure_group(self.stream_key(topic), group)
@@ -364,9 +373,12 @@ class RedisBroker(Broker):
                 response = await self.client.xreadgroup(
                     sub.group, sub.consumer, {stream: ">"}, count=BATCH, block=self.block_ms
                 )
+                refused: list[Any] = []
                 for _stream, entries in self._entries(response):
                     for entry_id, fields in entries:
-                        await self._handle(sub, stream, entry_id, fields, handler)
+                        await self._handle(sub, stream, entry_id, fields, handler, refused)
+                if refused:
+                    await self.client.xack(stream, sub.group, *refused)
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
@@ -421,17 +433,28 @@ class RedisBroker(Broker):
             )
             start = _text(result[0])
             entries = result[1]
+            refused: list[Any] = []
             for entry_id, fields in entries:
                 if fields is None:
                     continue
                 log.info("broker: consumer %s reclaimed entry %s", sub.description, _text(entry_id))
-                await self._handle(sub, stream, entry_id, fields, handler)
+                await self._handle(sub, stream, entry_id, fields, handler, refused)
+            if refused:
+                await self.client.xack(stream, sub.group, *refused)
             if start == "0-0":
                 return
 
     async def _handle(
-        self, sub: _GroupSubscription, stream: str, entry_id: Any, fields: Mapping[Any, Any], handler: Handler
+        self,
+        sub: _GroupSubscription,
+        stream: str,
+        entry_id: Any,
+        fields: Mapping[Any, Any],
+        handler: Handler,
+        refused: list[Any],
     ) -> None:
+        """Run ``handler`` on one entry; an entry the subscription does not accept goes to
+        ``refused``, which the caller acknowledges together with the others of its read."""
         if sub.stopping:
             return
         client = self.client
@@ -445,6 +468,9 @@ class RedisBroker(Broker):
                 type(exc).__name__,
             )
             await client.xack(stream, sub.group, entry_id)
+            return
+        if sub.accepts is not None and not sub.accepts(event):
+            refused.append(entry_id)
             return
         done_key = self.done_key(sub.group, event.id)
         if await client.exists(done_key):

@@ -85,6 +85,24 @@ async def test_failed_handler_gets_the_event_again_after_reclaim_idle(make_broke
     assert flaky.ids == [event_id], "acknowledged after success: not delivered again"
 
 
+async def test_events_a_group_does_not_accept_are_acknowledged_without_its_handler(
+    make_broker: MakeBroker,
+) -> None:
+    broker = await make_broker(reclaim_idle=0.3)
+    consent = Recorder("consent")
+    await broker.subscribe("ingress", "consent", consent, accepts=lambda e: e.payload["n"] % 3 == 0)
+
+    ids = [await broker.publish("ingress", {"n": n}) for n in range(7)]
+
+    await consent.wait_count(3)
+    assert consent.ids == [ids[0], ids[3], ids[6]]
+    # The refused ones were acknowledged, not left pending: nothing comes back after reclaim_idle.
+    await asyncio.sleep(0.8)
+    assert consent.attempts == [ids[0], ids[3], ids[6]]
+    health = await broker.health()
+    assert health.get("pending", 0) == 0
+
+
 async def test_republished_event_id_is_handled_once_per_group(make_broker: MakeBroker) -> None:
     broker = await make_broker()
     pipeline, audit = Recorder("pipeline"), Recorder("audit")

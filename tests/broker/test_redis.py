@@ -210,3 +210,24 @@ async def test_dead_consumers_with_nothing_pending_are_removed_from_the_group(
     finally:
         await broker.close()
         await client.aclose()
+
+
+async def test_refused_events_are_acknowledged_in_redis_and_leave_no_done_marker(
+    redis_url: str, redis_prefix: str
+) -> None:
+    broker = RedisBroker(redis_url, prefix=redis_prefix, reclaim_idle=30.0)
+    client = aioredis.from_url(redis_url)
+    try:
+        got = Recorder("consent")
+        await broker.subscribe("conversation", "consent", got, accepts=lambda e: e.payload["n"] == 2)
+        ids = [await broker.publish("conversation", {"n": n}) for n in range(4)]
+        await got.wait_count(1)
+        await asyncio.sleep(0.2)
+        assert got.ids == [ids[2]]
+        summary = await client.xpending(f"{redis_prefix}stream:conversation", "consent")
+        assert summary["pending"] == 0, "refused events acknowledged at once, not left to reclaim"
+        markers = [k async for k in client.scan_iter(match=f"{redis_prefix}done:consent:*")]
+        assert [m.decode().rsplit(":", 1)[1] for m in markers] == [ids[2]]
+    finally:
+        await client.aclose()
+        await broker.close()
