@@ -66,7 +66,6 @@ INBOUND_ONLY_META = frozenset(
 )
 
 CONTACT_CACHE_SIZE = 50_000
-BATCH_WORKERS = 4
 TOPIC_CONVERSATION = "conversation"
 TOPIC_QUEUE = "queue"
 EGRESS_GROUP = "egress"
@@ -178,9 +177,13 @@ class Pipeline:
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
         self._contacts: OrderedDict[str, bytes] = OrderedDict()
         self._contact_key = os.urandom(32)
-        # Messages and replies that arrive together are committed together (gateway.batch).  On
-        # SQLite one transaction runs at a time anyway; on PostgreSQL a few batches run at once.
-        workers = 1 if db.is_sqlite else BATCH_WORKERS
+        # Messages and replies that arrive together are committed together (gateway.batch), one
+        # batch of each kind at a time per process.  On SQLite one transaction runs at a time
+        # anyway.  On PostgreSQL more batches at once were measured to be slower: each would
+        # carry fewer messages, and the transactions' many small steps interleave on the event
+        # loop (bench/relay.py at 250 round trips/s: p99 45-48 ms with one, 67-104 ms with two
+        # to four).  Several processes still write at once, each with its own batches.
+        workers = 1
         self._incoming: Batcher[_Incoming, _Stored] = Batcher(
             "ingress", self._store_incoming, self._store_one_incoming, workers=workers
         )

@@ -101,8 +101,11 @@ class Database:
             # every transaction.  A connection found dead instead fails its transaction with the
             # retryable StoreUnavailable, and SQLAlchemy then recycles every pooled connection
             # older than the failure, so one lost server costs one failed attempt, not one per
-            # pooled connection.
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False)
+            # pooled connection.  LIFO: the connections used last serve again, their prepared
+            # statements warm, rather than a round over the whole pool.
+            kwargs.update(
+                pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False, pool_use_lifo=True
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
