@@ -75,18 +75,11 @@ async def message_by_external_id(session: AsyncSession, channel: str, external_i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def next_seq(session: AsyncSession, conv: Conversation, now: datetime, *, locked: bool = False) -> int:
-    """Take the conversation's next message position.
+async def next_seq(session: AsyncSession, conv: Conversation, now: datetime) -> int:
+    """Take the conversation's next message position with one atomic UPDATE ... RETURNING.
 
-    ``locked``: the caller holds the conversation's row (loaded ``FOR UPDATE``, or on SQLite in
-    this process's one transaction), so the count is raised on the object and written with the
-    conversation's other changes at the flush.  Otherwise one atomic UPDATE ... RETURNING takes it.
+    The batched hot path (gateway.pipeline) counts on its locked rows instead (store.rows).
     """
-    if locked:
-        seq = int(conv.message_count or 0) + 1
-        conv.message_count = seq
-        conv.last_message_at = now
-        return seq
     result = await session.execute(
         update(Conversation)
         .where(Conversation.id == conv.id)
@@ -105,12 +98,11 @@ async def add_message(
     envelope: Envelope,
     conv: Conversation,
     *,
-    locked: bool = False,
     author_id: int | None = None,
     triage: dict[str, Any] | None = None,
     delivery: str | None = None,
 ) -> Message:
-    seq = await next_seq(session, conv, envelope.received_at, locked=locked)
+    seq = await next_seq(session, conv, envelope.received_at)
     msg = Message(
         **rows.message_row(envelope, conv.id, seq, author_id=author_id, triage=triage, delivery=delivery)
     )
