@@ -32,15 +32,13 @@ class Batcher(Generic[I, R]):
         run_one: Callable[[I], Awaitable[R]],
         *,
         max_batch: int = 64,
-        workers: int = 1,
     ) -> None:
         self.name = name
         self._run_batch = run_batch
         self._run_one = run_one
         self.max_batch = max_batch
-        self.max_workers = workers
         self._queue: list[tuple[I, asyncio.Future[R]]] = []
-        self._workers: set[asyncio.Task[None]] = set()
+        self._worker: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
 
@@ -49,10 +47,8 @@ class Batcher(Generic[I, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
         self._queue.append((item, future))
-        if len(self._workers) < self.max_workers:
-            task = asyncio.create_task(self._work(), name=f"batch {self.name}")
-            self._workers.add(task)
-            task.add_done_callback(self._workers.discard)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name=f"batch {self.name}")
         # The item is stored even if its caller stops waiting (the socket went away, say): it is
         # already promised to a transaction, and a resend is recognised as a duplicate.
         return await asyncio.shield(future)

@@ -183,12 +183,11 @@ class Pipeline:
         # carry fewer messages, and the transactions' many small steps interleave on the event
         # loop (bench/relay.py at 250 round trips/s: p99 45-48 ms with one, 67-104 ms with two
         # to four).  Several processes still write at once, each with its own batches.
-        workers = 1
         self._incoming: Batcher[_Incoming, _Stored] = Batcher(
-            "ingress", self._store_incoming, self._store_one_incoming, workers=workers
+            "ingress", self._store_incoming, self._store_one_incoming
         )
         self._replies: Batcher[_Reply, _Replied] = Batcher(
-            "reply", self._store_replies, self._store_one_reply, workers=workers
+            "reply", self._store_replies, self._store_one_reply
         )
 
     # ------------------------------------------------------------------ helpers
