@@ -218,3 +218,50 @@ async def test_failing_start_gives_the_lease_up(redis_url: str, redis_prefix: st
     finally:
         await first.close()
         await second.close()
+
+
+class LosableLease(InProcessLease):
+    """An in-process lease that another process can take away (``renew`` answers False)."""
+
+    def __init__(self) -> None:
+        super().__init__("xmpp", ttl=5.0)
+        self.lost = False
+
+    async def renew(self) -> bool:
+        return not self.lost
+
+
+async def test_runner_ends_on_one_cancel_while_a_slow_start_unwinds() -> None:
+    """Cancelled while it waits for a cancelled start to unwind, the runner ends, and still stops."""
+    unwinding = asyncio.Event()
+    stopped: list[float] = []
+
+    async def slow_start() -> None:
+        try:
+            await asyncio.sleep(3600)  # a connection attempt that hangs
+        except asyncio.CancelledError:
+            unwinding.set()
+            await asyncio.sleep(0.3)  # closing a half-open connection takes a moment
+            raise
+
+    async def stop() -> None:
+        stopped.append(time.monotonic())
+
+    lease = LosableLease()
+    runner = LeaseRunner(lease, slow_start, stop, renew_every=0.02)
+    runner.start()
+    await wait_until(lambda: runner.holding)
+    try:
+        lease.lost = True  # the runner gives the lease up and cancels the start
+        await asyncio.wait_for(unwinding.wait(), 2)
+        task = runner._task
+        assert task is not None
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+        assert task.done(), "one cancel must end the runner (it was swallowed while the start unwound)"
+        assert task.cancelled()
+    finally:
+        lease.lost = False  # should the runner still run, let it settle so that close() ends it
+        await runner.close()
+    assert len(stopped) == 1, "the receiver is stopped once, after its start has unwound"
+    assert not runner.holding
