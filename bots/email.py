@@ -83,6 +83,7 @@ from gateway.envelope import (
     pseudonymize,
 )
 from gateway.errors import BadCredentials, ConfigError, InvalidInput, TransientChannelError
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 # aioimaplib logs every protocol line at DEBUG, mail content and addresses included: never let that
@@ -241,9 +242,7 @@ class EmailAdapter(ChannelAdapter):
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=IMAP_TIMEOUT)
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
         self.mode = None
         self.set_state(AdapterState.STOPPED)
 

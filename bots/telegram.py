@@ -82,6 +82,7 @@ from gateway.errors import (
     RecipientUnreachable,
     TransientChannelError,
 )
+from gateway.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -497,9 +498,7 @@ class TelegramAdapter(ChannelAdapter):
                 await asyncio.wait_for(outbox.join(), timeout=drain_timeout)
             if outbox.qsize():
                 log.warning("telegram: %d automatic answers not sent at stop", outbox.qsize())
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await cancel_and_wait(worker)
         bot, self._bot = self._bot, None
         self._bot_ready = False
         if bot is not None:
@@ -684,9 +683,7 @@ class TelegramAdapter(ChannelAdapter):
                 )
                 await asyncio.wait({poll, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
                 if not poll.done():
-                    poll.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, TelegramError):
-                        await poll
+                    await cancel_and_wait(poll)
                     return
                 try:
                     updates = poll.result()

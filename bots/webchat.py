@@ -90,6 +90,7 @@ from gateway.envelope import (
     utcnow,
 )
 from gateway.errors import InvalidInput
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +267,7 @@ class _Chat:
         self.task = asyncio.create_task(self._run(), name="webchat socket")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
+        await cancel_and_wait(self.task)
 
     async def finish(self, timeout: float = 1.0) -> None:
         """Let the worker send what is queued (errors, acks), then stop it."""
@@ -490,11 +488,8 @@ class WebchatAdapter(ChannelAdapter):
         if self._subscription is not None:
             await self._subscription.cancel()
             self._subscription = None
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        refresher, self._refresher = self._refresher, None
+        await cancel_and_wait(refresher)
         for chat in list(self._chats):
             with contextlib.suppress(Exception):
                 await chat.ws.close(code=1001)

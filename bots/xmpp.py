@@ -68,6 +68,7 @@ from gateway.envelope import (
     pseudonymize,
 )
 from gateway.errors import BadCredentials, ConfigError, HelplineError, TransientChannelError
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -230,11 +231,8 @@ class XmppAdapter(ChannelAdapter):
                     await asyncio.wait_for(client.disconnect(wait=1.0), timeout=2.0)
             with contextlib.suppress(Exception):
                 client.abort()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-            self._runner = None
+        runner, self._runner = self._runner, None
+        await cancel_and_wait(runner)
         if client is not None:
             out = getattr(client, "_run_out_filters", None)
             if out is not None:

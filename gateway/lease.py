@@ -30,6 +30,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from gateway.errors import BrokerUnavailable
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -269,12 +270,9 @@ class LeaseRunner:
         self._notify()
         log.info("lease %s: %s; stopping the receiver", self.lease.name, why)
         starting = self._starting
-        if starting is not None and not starting.done():
-            starting.cancel()
-            # Wait for the start to unwind without taking on its outcome: ``await starting`` would
-            # raise the start's CancelledError here, and a suppress around it would also swallow
-            # a cancellation of this runner that arrives meanwhile, so the runner never ended.
-            await asyncio.wait({starting})
+        # Not ``suppress(CancelledError): await starting``: that also swallowed a cancellation of
+        # this runner arriving meanwhile, and the runner never ended (gateway.tasks).
+        await cancel_and_wait(starting)
         self._starting = None
         if self._stop_owed:
             try:

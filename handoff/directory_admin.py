@@ -55,6 +55,7 @@ from gateway.errors import ConfigError
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import AuditEvent, Role, StaffUser
+from gateway.tasks import cancel_and_wait
 
 from .console import ConsoleRoute, guarded
 from .console.security import Staff
@@ -1027,9 +1028,7 @@ def setup(app: web.Application) -> None:
 
     async def stop(app: web.Application) -> None:
         for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         tasks.clear()
         for sub in subs:
             with contextlib.suppress(Exception):

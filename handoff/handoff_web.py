@@ -18,7 +18,6 @@ header ``X-CSRF-Token``.  :data:`ROUTES` is the one table of the routes behind a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gateway.store import repo
 from gateway.store.models import Role
+from gateway.tasks import cancel_and_wait
 
 from . import webhook
 from .console.security import CONSOLE_ROLES, CSRF_HEADER, Staff, authenticate, csrf_ok
@@ -551,9 +551,7 @@ def setup(app: web.Application) -> None:
             name="referral reminders",
         )
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         for sub in subs:
             await sub.cancel()
 

@@ -31,7 +31,6 @@ fleet (a lease in Redis; always granted in the embedded single-process default).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -54,6 +53,7 @@ from gateway.store.models import (
     Message,
     StaffSession,
 )
+from gateway.tasks import cancel_and_wait
 
 from .redaction import redact
 
@@ -400,10 +400,7 @@ class RetentionScheduler:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self.lease.close()
 
 

@@ -54,6 +54,7 @@ from gateway.envelope import utcnow
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Role, StaffUser
+from gateway.tasks import cancel_and_wait
 from nlu.classifier import ModelArtifact, train_artifact
 from nlu.data import Dataset, load_test_data, load_training_data
 from nlu.evaluate import evaluate
@@ -906,10 +907,7 @@ class TriageAdmin:
 
     async def stop(self) -> None:
         task = self._train_task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
 
 TRIAGE_ADMIN = web.AppKey("triage_admin", TriageAdmin)
@@ -1390,9 +1388,7 @@ def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
         interval = app.get(RESYNC_INTERVAL, RESYNC_SECONDS)
         task = asyncio.create_task(admin.resync_forever(interval), name="nlu resync")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await sub.cancel()
         await admin.stop()
 

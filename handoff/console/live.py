@@ -22,6 +22,7 @@ from aiohttp import web
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.store.db import Database
+from gateway.tasks import cancel_and_wait
 
 from .data import client_message, queue_snapshot
 
@@ -59,10 +60,8 @@ class Hub:
         for sub in self._subs:
             await sub.cancel()
         self._subs = []
-        if self._snapshots is not None:
-            self._snapshots.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._snapshots
+        snapshots, self._snapshots = self._snapshots, None
+        await cancel_and_wait(snapshots)
         for client in list(self.clients):
             with contextlib.suppress(Exception):
                 await client.ws.close(code=1001, message=b"server shutting down")
