@@ -17,14 +17,13 @@ Two ways to listen:
 
 from __future__ import annotations
 
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.envelope import utcnow
+from gateway.envelope import random_id, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ Accepts = Callable[[Event], bool]
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    return random_id()
 
 
 class Subscription(ABC):
