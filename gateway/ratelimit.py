@@ -112,17 +112,25 @@ class RedisRateLimiter:
 
     WARN_EVERY = 60.0
     BACKOFF = 2.0  # after a failure, skip Redis this long instead of waiting on it for each call
+    CONNECTIONS = 16
 
     def __init__(self, redis_url: str, *, prefix: str, secret: bytes, timeout: float = 0.5) -> None:
         self._prefix = prefix
         self._secret = secret
         self._timeout = timeout
-        self._client = aioredis.from_url(
+        # More calls at once than connections (a flood of messages, exactly when the limit
+        # matters) wait for a free connection.  redis-py's plain pool refuses the call instead
+        # (MaxConnectionsError), which read as "Redis is down" and admitted everything for
+        # BACKOFF seconds.
+        pool = aioredis.BlockingConnectionPool.from_url(
             redis_url,
+            max_connections=self.CONNECTIONS,
+            timeout=timeout,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
+        self._client = aioredis.Redis.from_pool(pool)
         self._script = self._client.register_script(_SLIDING)
         self._down_until = 0.0
         self._warned_at = -float("inf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -65,6 +66,24 @@ async def test_redis_limiter_counts_for_every_process_and_stores_only_hashes(
         await client.aclose()
         await a.close()
         await b.close()
+
+
+@pytest.mark.redis
+async def test_redis_limiter_keeps_counting_through_a_burst_of_many_calls_at_once(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A flood (hundreds of sockets writing at once) is exactly when the limit must hold: more
+    calls at once than the limiter has Redis connections wait for one, and are never waved through
+    as if Redis were down."""
+    limiter = make_rate_limiter(redis_url, prefix=redis_prefix, pseudonym_key=b"p" * 32)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.ratelimit"):
+            got = await asyncio.gather(*(limiter.allow("webchat:flood", 50, 60.0) for _ in range(400)))
+        assert sum(got) == 50, f"{sum(got)} of 400 admitted with a limit of 50"
+        assert "unreachable" not in caplog.text
+        assert await limiter.allow("webchat:someone-else", 50, 60.0)
+    finally:
+        await limiter.close()
 
 
 async def test_redis_limiter_unreachable_fails_open_or_closed_as_asked(
