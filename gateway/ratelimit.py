@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -27,6 +26,8 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
+
+from gateway.envelope import random_id
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class RedisRateLimiter:
             async with asyncio.timeout(2 * self._timeout):
                 result = await self._script(
                     keys=[self.key_of(key)],
-                    args=[max(0, limit), max(1, int(window * 1000)), uuid.uuid4().hex],
+                    args=[max(0, limit), max(1, int(window * 1000)), random_id()],
                 )
         except (RedisError, OSError, TimeoutError) as exc:
             self._down_until = time.monotonic() + self.BACKOFF
