@@ -496,6 +496,9 @@ class EmailAdapter(ChannelAdapter):
         if parsed.too_large:
             meta["too_large"] = True
             meta["size"] = parsed.size
+        if parsed.auto_submitted:
+            # Out-of-office replies, bounces and list mail are stored but never triaged.
+            meta["automatic"] = True
         if parsed.auto_submitted or not address or own:
             meta["suppress_auto_reply"] = True
             meta["auto_reason"] = parsed.auto_reason or ("no_address" if not address else "own_mail")

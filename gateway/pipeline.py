@@ -56,6 +56,7 @@ from gateway.store.models import Conversation, ConversationState, Message, Staff
 from gateway.store.repo import conversation_summary
 from handoff import queue
 from handoff.conversation import check_transition, needs_counsellor
+from nlu.answers import is_bare_answer, untriaged
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,11 @@ class Pipeline:
         # redelivered message is recognised by the unique (channel, external_id) of messages: the
         # first attempt inserts optimistically (most messages are new), a refused insert rolls the
         # whole transaction back and the second attempt finds the stored copy.
-        triage = await self._triage(text, envelope.meta.get("language_hint"))
+        hint = envelope.meta.get("language_hint")
+        skip = self._untriaged_reason(envelope, text)
+        triage = (
+            untriaged(text, skip, str(hint) if hint else None) if skip else await self._triage(text, hint)
+        )
         item = _Incoming(envelope, address, triage)
         try:
             stored = await self._incoming.submit(item)
@@ -337,7 +342,12 @@ class Pipeline:
         if created or conv.message_count <= 2:
             conv.language = triage.language
         was_state = conv.state
-        if conv.state == S.BOT.value and needs_counsellor(triage.intent, int(triage.priority)):
+        untriaged = bool(triage.extra.get("untriaged"))
+        if (
+            conv.state == S.BOT.value
+            and not untriaged
+            and needs_counsellor(triage.intent, int(triage.priority))
+        ):
             check_transition(conv.state, S.QUEUED)
             conv.state = S.QUEUED.value
             conv.queued_at = now
@@ -420,6 +430,19 @@ class Pipeline:
                 sender_kind=SenderKind.BOT,
             ),
         )
+
+    @staticmethod
+    def _untriaged_reason(envelope: Envelope, text: str) -> str | None:
+        """Why a message is stored without triage: mail the channel recognised as automatic (an
+        out-of-office reply is not a person's words), or a one-word answer ("ja", "nej", "ok"),
+        which answers a question (a consent question, a counsellor's) and says nothing to
+        triage.  Such a message never raises a priority, never opens a queued conversation and
+        gets no automatic answer."""
+        if envelope.meta.get("automatic"):
+            return "automatic"
+        if is_bare_answer(text):
+            return "answer"
+        return None
 
     async def _triage(self, text: str, hint: Any) -> TriageResult:
         try:

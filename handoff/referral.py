@@ -30,7 +30,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, StaffUser
 from gateway.store.repo import conversation_summary, message_dict
+from nlu.answers import parse_yes_no
 
 from . import webhook
 from .directory import CONTACT_TYPES, TOPICS, Directory, Recipient, default_directory
@@ -105,9 +105,6 @@ URGENCY_LABELS: dict[str, tuple[str, str]] = {
     "urgent": ("brådskande", "urgent"),
 }
 
-YES_WORDS = frozenset({"ja", "jo", "japp", "yes", "yep"})
-NO_WORDS = frozenset({"nej", "nä", "nää", "no", "nope"})
-
 
 def label(table: Mapping[str, tuple[str, str]], key: str, language: str) -> str:
     sv, en = table.get(key, (key, key))
@@ -115,13 +112,9 @@ def label(table: Mapping[str, tuple[str, str]], key: str, language: str) -> str:
 
 
 def parse_consent(text: str) -> bool | None:
-    """True for JA/YES, False for NEJ/NO, None for anything else (only a one-word answer counts)."""
-    word = re.sub(r"[\s.!,;:?\"'()]+", " ", text.casefold()).strip()
-    if word in YES_WORDS:
-        return True
-    if word in NO_WORDS:
-        return False
-    return None
+    """True for JA/YES, False for NEJ/NO (in any language the line answers in), None for anything
+    else: only a one-word answer counts."""
+    return parse_yes_no(text)
 
 
 # --------------------------------------------------------------------------------------------

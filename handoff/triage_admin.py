@@ -572,7 +572,9 @@ class TriageAdmin:
         texts = {i: dict(v) for i, v in default_responses().texts.items()}
         for intent, by_lang in overrides.items():
             texts.setdefault(intent, {}).update(by_lang)
-        return ResponseBook.from_mapping(texts), overrides
+        book = ResponseBook.from_mapping(texts)
+        book.risk_texts = {k: dict(v) for k, v in default_responses().risk_texts.items()}
+        return book, overrides
 
     async def sync_responses(self) -> None:
         book, overrides = await self.response_book()

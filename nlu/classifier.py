@@ -117,8 +117,10 @@ class IntentClassifier:
         xw = wvec.fit_transform(folded)
         xc = cvec.fit_transform(folded) * float(p["char_weight"])
         x = hstack([xw, xc]).tocsr()
+        # A fixed random_state: saga visits samples in a random order, and an unseeded order made
+        # two processes (or one before and after a restart) rank the same message differently.
         lr = LogisticRegression(
-            C=float(p["C"]), max_iter=3000, class_weight="balanced", solver="saga", tol=1e-3
+            C=float(p["C"]), max_iter=3000, class_weight="balanced", solver="saga", tol=1e-3, random_state=0
         )
         lr.fit(x, list(labels))
         return cls(
@@ -160,7 +162,7 @@ class IntentClassifier:
         scores -= scores.max()
         probs = np.exp(scores)
         probs /= probs.sum()
-        order = np.argsort(-probs)
+        order = np.argsort(-probs, kind="stable")
         return [(self.classes[i], float(probs[i])) for i in order]
 
     # -- arrays <-> bytes ----------------------------------------------------------------------

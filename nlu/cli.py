@@ -15,9 +15,9 @@ from typing import Any, TextIO
 
 from gateway.errors import ConfigError
 from nlu.classifier import train_artifact
-from nlu.data import TEST_PATH, TRAIN_PATH, DataError, Dataset
+from nlu.data import TEST_PATH, DataError, Dataset, load_training_data
 from nlu.evaluate import evaluate
-from nlu.result import LANGUAGES, Triager
+from nlu.result import SUPPORTED_LANGUAGES, Triager
 from nlu.triage import EmbeddedTriager, build_triager, default_model, load_model
 
 
@@ -37,23 +37,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("train", help="train a model on the training data and evaluate it on the test split")
-    p.add_argument("--data", metavar="FILE", default=str(TRAIN_PATH), help="Rasa NLU YAML training data")
+    p.add_argument(
+        "--data", metavar="FILE", help="Rasa NLU YAML training data (default: the shipped data and families)"
+    )
     p.add_argument("--test", metavar="FILE", default=str(TEST_PATH), help="held-out Rasa NLU YAML test data")
     p.add_argument("--out", metavar="FILE", help="where to save the model (not saved without it)")
     p.add_argument("--json", action="store_true", help="print the model's metadata as JSON")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="per-intent P/R/F1, macro-F1, critical recall, confusion matrix")
+    p = sub.add_parser(
+        "evaluate",
+        help="critical recall, false alarms, danger below high, per language and family; macro-F1; "
+        "leave-one-family-out",
+    )
     p.add_argument(
-        "file", nargs="?", default=str(TEST_PATH), metavar="FILE", help="Rasa NLU YAML (default: test split)"
+        "file",
+        nargs="*",
+        metavar="FILE",
+        help="Rasa NLU YAML (default: the held-out split, the blind split and the multilingual split)",
     )
     _add_model_args(p)
     p.add_argument("--json", action="store_true", help="JSON instead of text")
-    p.add_argument("--errors", action="store_true", help="also list the misclassified examples")
+    p.add_argument(
+        "--errors", action="store_true", help="also list misses, false alarms and misclassified examples"
+    )
+    p.add_argument("--intents", action="store_true", help="also the per-intent table and confusion matrix")
+    p.add_argument("--lofo", action="store_true", help="also leave-one-family-out over the training families")
+    p.add_argument("--no-embedding", action="store_true", help="without the multilingual embedding stage")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("train-head", help="train the embedding stage's classifier and save it (a minute)")
+    p.add_argument("--out", metavar="FILE", help="where to save it (default: the shipped head)")
+    p.set_defaults(func=cmd_train_head)
+
     p = sub.add_parser("export", help="write the training data as Rasa NLU YAML")
-    p.add_argument("--data", metavar="FILE", default=str(TRAIN_PATH))
+    p.add_argument("--data", metavar="FILE", help="default: the shipped data and families")
     p.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
     p.set_defaults(func=cmd_export)
 
@@ -64,7 +82,10 @@ def _err(msg: str) -> int:
 
 
 def _embedded(args: argparse.Namespace) -> EmbeddedTriager:
-    return EmbeddedTriager(load_model(args.model) if getattr(args, "model", None) else default_model())
+    from nlu.embedding import shared_stage
+
+    model = load_model(args.model) if getattr(args, "model", None) else default_model()
+    return EmbeddedTriager(model, embedding=None if getattr(args, "no_embedding", False) else shared_stage())
 
 
 async def _parse_stream(triager: Triager, stdin: TextIO, stdout: TextIO) -> int:
@@ -81,7 +102,7 @@ async def _parse_stream(triager: Triager, stdin: TextIO, stdout: TextIO) -> int:
             if not isinstance(text, str):
                 raise ValueError('"text" must be a string')
             hint = item.get("language_hint", item.get("language"))
-            if hint is not None and hint not in LANGUAGES:
+            if hint is not None and hint not in SUPPORTED_LANGUAGES:
                 hint = None
             out = (await triager.parse(text, hint)).to_dict()
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
@@ -114,11 +135,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        data = Dataset.load(args.data)
+        data = load_training_data(args.data)
         test = Dataset.load(args.test)
     except (OSError, DataError) as exc:
         return _err(str(exc))
-    artifact = train_artifact(data, note=f"trained from {args.data}")
+    artifact = train_artifact(data, note=f"trained from {args.data or 'the shipped data'}")
     ev = evaluate(test, EmbeddedTriager(artifact).parse_sync, artifact.version)
     artifact = artifact.with_metrics(ev.metrics())
     if args.out:
@@ -135,19 +156,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nlu.evaluate_cmd import run_evaluate
+
     try:
-        data = Dataset.load(args.file)
         triager = _embedded(args)
+        return run_evaluate(args, triager)
     except (OSError, DataError, ConfigError) as exc:
         return _err(str(exc))
-    ev = evaluate(data, triager.parse_sync, triager.model.version)
-    print(ev.to_json(args.errors) if args.json else ev.to_text(args.errors))
-    return 0
+
+
+def cmd_train_head(args: argparse.Namespace) -> int:
+    from nlu.evaluate_cmd import run_train_head
+
+    return run_train_head(args.out)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
-        text = Dataset.load(args.data).to_yaml()
+        text = load_training_data(args.data).to_yaml()
     except (OSError, DataError) as exc:
         return _err(str(exc))
     if args.out:

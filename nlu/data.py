@@ -21,7 +21,15 @@ from nlu.result import INTENTS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_PATH = DATA_DIR / "nlu.yml"
+FAMILIES_PATH = DATA_DIR / "families.yml"
+"""Paraphrase families (means and farewells, third-party reports, ...): part of the training data."""
+MULTILINGUAL_PATH = DATA_DIR / "multilingual.yml"
+"""Examples in the other languages: they train the embedding stage's classifier only."""
 TEST_PATH = DATA_DIR / "test.yml"
+BLIND_PATH = DATA_DIR / "eval_blind.yml"
+"""The second held-out split, written from the intent definitions alone by someone who had not
+read the training data."""
+MULTILINGUAL_EVAL_PATH = DATA_DIR / "eval_multilingual.yml"
 RASA_VERSION = "3.1"
 
 _ENTITY = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
@@ -143,7 +151,54 @@ class Dataset:
 
 
 def load_training_data(path: str | Path | None = None) -> Dataset:
-    return Dataset.load(path or TRAIN_PATH)
+    """The shipped training data (``nlu.yml`` and the paraphrase families), or one file."""
+    if path is not None:
+        return Dataset.load(path)
+    ds = Dataset.load(TRAIN_PATH)
+    if FAMILIES_PATH.exists():
+        for text, intent in Dataset.load(FAMILIES_PATH).pairs():
+            ds.add(intent, text)
+    return ds
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled message with what evaluation groups it by."""
+
+    text: str
+    intent: str
+    language: str = ""
+    family: str = "plain"
+    min_priority: str = ""
+
+
+def load_examples(path: str | Path, *, default_language: str = "") -> list[Example]:
+    """Every example of a Rasa NLU YAML file with its block's ``metadata`` (language, family,
+    min_priority), in file order."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML: {exc}") from None
+    out: list[Example] = []
+    for block in (doc or {}).get("nlu") or []:
+        if not isinstance(block, dict) or "intent" not in block:
+            continue
+        meta = block.get("metadata") or {}
+        raw = block.get("examples", "")
+        lines = [ln.strip()[2:] for ln in str(raw).splitlines() if ln.strip().startswith("- ")]
+        for line in lines:
+            text = _clean(line)
+            if text:
+                out.append(
+                    Example(
+                        text=text,
+                        intent=str(block["intent"]),
+                        language=str(meta.get("language", default_language)),
+                        family=str(meta.get("family", "plain")),
+                        min_priority=str(meta.get("min_priority", "")),
+                    )
+                )
+    return out
 
 
 def load_test_data(path: str | Path | None = None) -> Dataset:

@@ -37,6 +37,13 @@ INTENT_PRIORITY: dict[str, Priority] = {
 
 CRITICAL_INTENTS: frozenset[str] = frozenset({"urgent_threat", "self_harm"})
 LANGUAGES: tuple[str, ...] = ("sv", "en")
+"""The languages every safe response must exist in (the interface languages)."""
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("sv", "en", "ar", "fa", "so", "ti", "tr", "ku", "bs", "ru")
+"""The languages triage identifies and answers in (``bs`` stands for Bosnian/Croatian/Serbian)."""
+
+UNKNOWN_LANGUAGE = "und"
+"""A language triage cannot name (ISO 639-2 "undetermined")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,8 @@ class TriageResult:
     matched_rules: tuple[str, ...] = ()
     backend: str = "embedded"
     model_version: str = ""
+    risk: dict[str, Any] | None = None
+    """What the risk stage found (type, score, priority, signals, reason), or None."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +74,7 @@ class TriageResult:
             "priority": self.priority.label,
             "matched_rules": list(self.matched_rules),
             "safe_response": self.safe_response,
+            "risk": self.risk,
         }
 
     @classmethod
@@ -83,6 +93,7 @@ class TriageResult:
             matched_rules=tuple(data.get("matched_rules", ())),
             backend=str(data.get("backend", "embedded")),
             model_version=str(data.get("model_version", "")),
+            risk=data.get("risk") if isinstance(data.get("risk"), dict) else None,
         )
 
 

@@ -1,34 +1,43 @@
-"""Triage: language, intent, priority and safe response for one message.
+"""Triage: language, intent, risk, priority and safe response for one message.
 
-``build_triager`` is what the gateway calls.  Whatever backend classifies (the embedded model or a
-Rasa server), the same decision layer runs on top of its intent ranking:
+``build_triager`` is what the gateway calls.  Stages, in order (every one deterministic):
 
-1. the model's best intent;
-2. a safety margin: if a critical intent has at least ``critical_margin`` probability, it wins
-   (a missed critical message is the worst failure of this service);
-3. the schema's precedence: ``travel_conflict`` over ``leave_movement`` and ``concern_*``;
-   ``human_request`` only when nothing more substantive is likely;
-4. the safety rules (``nlu.rules``), which can raise but never lower the priority.
+1. **language** (:mod:`nlu.language`): sv, en, ar, fa, so, ti, tr, ku, bs, ru or ``und``;
+2. **intent ranking**: the word classifier (:mod:`nlu.classifier`, or a Rasa server) for Swedish
+   and English; the multilingual embedding stage (:mod:`nlu.embedding`) for every other language,
+   and as a second opinion on a Swedish or English message near the critical boundary;
+3. the **decision layer** over the ranking: a safety margin (a critical intent with at least
+   ``critical_margin`` probability wins), the schema's precedence (``travel_conflict`` over
+   ``leave_movement`` and ``concern_*``; ``human_request`` only when nothing more substantive is
+   likely) and the safety rules (:mod:`nlu.rules`), which can raise but never lower;
+4. the **risk stage** (:mod:`nlu.risk`), whose only job is recall on danger to self and others:
+   it can raise a message to high or critical, never lower it, and says why;
+5. a **floor**: a message in a language no model here could triage is never below normal.
 
 Message text is never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.envelope import Priority
 from gateway.errors import ConfigError
 from nlu.classifier import ModelArtifact, ModelFormatError, train_artifact
 from nlu.data import Dataset, load_training_data
+from nlu.embedding import EmbeddingStage, shared_stage
 from nlu.language import detect_language
 from nlu.responses import ResponseBook, default_responses
-from nlu.result import CRITICAL_INTENTS, INTENT_PRIORITY, INTENTS, Triager, TriageResult
+from nlu.result import CRITICAL_INTENTS, INTENT_PRIORITY, INTENTS, LANGUAGES, Triager, TriageResult
+from nlu.risk import SELF, THREATENED, RiskAssessment, assess
 from nlu.rules import PRECEDENCE_RANK, apply_rules, match_rules
 from nlu.text import fold
 
@@ -39,6 +48,7 @@ MAX_MODEL_CHARS = 4000
 
 _SUBSTANTIVE = ("travel_conflict", "leave_movement", "concern_relative", "concern_professional")
 _BELOW_TRAVEL = ("leave_movement", "concern_relative", "concern_professional", "human_request")
+_CRITICAL_ORDER = ("self_harm", "urgent_threat")  # a tuple: set order would depend on the hash seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,15 @@ class TriageConfig:
     critical_margin: float = 0.30
     travel_margin: float = 0.30
     substantive_margin: float = 0.25
+    second_opinion_from: float = 0.10
+    """A Swedish/English message whose critical probability is at least this (but under the
+    margin) is also read by the embedding stage."""
+    embedding_critical: float = 0.50
+    """The embedding stage's critical probability that raises such a message to critical."""
+    embedding_margin: float = 0.35
+    """For a message the embedding stage ranked alone (another language): the two critical
+    intents' probabilities together that make it critical.  Summed, because the model often
+    splits its belief between self-harm and a threat ("he stands on the bridge and will jump")."""
 
 
 DEFAULT_CONFIG = TriageConfig()
@@ -57,6 +76,10 @@ class Decision:
     confidence: float
     matched_rules: tuple[str, ...]
     decided_by: str  # "model", "safety_margin", "precedence", "rule", "empty"
+
+
+def critical_probability(ranking: Sequence[tuple[str, float]]) -> float:
+    return max((p for n, p in ranking if n in CRITICAL_INTENTS), default=0.0)
 
 
 def decide(
@@ -76,7 +99,7 @@ def decide(
     else:
         intent, decided_by = known[0][0], "model"
     if intent not in CRITICAL_INTENTS:
-        crit = max(CRITICAL_INTENTS, key=lambda i: probs.get(i, 0.0))
+        crit = max(_CRITICAL_ORDER, key=lambda i: probs.get(i, 0.0))
         if probs.get(crit, 0.0) >= config.critical_margin:
             intent, decided_by = crit, "safety_margin"
     if intent in _BELOW_TRAVEL and probs.get("travel_conflict", 0.0) >= config.travel_margin:
@@ -91,6 +114,45 @@ def decide(
     return Decision(intent, probs.get(intent, 0.0), rule_ids, decided_by)
 
 
+@dataclass
+class _Outcome:
+    intent: str
+    priority: Priority
+    decided_by: str
+    response_key: str = ""
+
+
+def _apply_risk(out: _Outcome, risk: RiskAssessment | None, ranking: Sequence[tuple[str, float]]) -> _Outcome:
+    """Raise what the decision layer chose with what the risk stage found.
+
+    The one change that is not a raise: a person who writes that they are threatened, with no
+    sign of self-harm of their own, is not triaged ``self_harm`` (that would send them the
+    suicide line); the intent becomes the most likely non-critical one, and the priority what
+    the threat warrants (high, or critical for a death threat or danger now).
+    """
+    if risk is None:
+        return out
+    if risk.type == THREATENED:
+        if out.intent == "self_harm":
+            others = [n for n, _ in ranking if n not in CRITICAL_INTENTS]
+            out.intent = (
+                others[0] if others and out.decided_by in ("model", "safety_margin") else "urgent_threat"
+            )
+            out.priority = max(INTENT_PRIORITY[out.intent], risk.priority)
+            out.decided_by = "risk"
+        if risk.priority > out.priority:
+            out.priority, out.decided_by = risk.priority, "risk"
+        if out.intent != "self_harm":
+            out.response_key = THREATENED
+        return out
+    if risk.priority == Priority.CRITICAL and out.intent not in CRITICAL_INTENTS:
+        out.intent = "self_harm" if risk.type == SELF else "urgent_threat"
+        out.priority, out.decided_by = Priority.CRITICAL, "risk"
+    elif risk.priority > out.priority:
+        out.priority, out.decided_by = risk.priority, "risk"
+    return out
+
+
 def build_result(
     text: str,
     ranking: Sequence[tuple[str, float]],
@@ -103,28 +165,74 @@ def build_result(
     config: TriageConfig = DEFAULT_CONFIG,
     extra: dict[str, Any] | None = None,
     folded: str | None = None,
+    language: str | None = None,
+    second_opinion: Sequence[tuple[str, float]] | None = None,
+    model_covers_language: bool = True,
+    ranked_by_embedding: bool = False,
 ) -> TriageResult:
+    """The result for ``text`` from an intent ranking (and the embedding stage's, if it ran)."""
     folded = fold(text) if folded is None else folded
-    lang = detect_language(text, language_hint, folded=folded).language
+    lang = language or detect_language(text, language_hint, folded=folded).language
     d = decide(text, ranking, config, folded=folded)
+    out = _Outcome(d.intent, INTENT_PRIORITY[d.intent], d.decided_by)
+    if (
+        second_opinion
+        and out.intent not in CRITICAL_INTENTS
+        and critical_probability(second_opinion) >= config.embedding_critical
+    ):
+        crit = max(_CRITICAL_ORDER, key=lambda i: dict(second_opinion).get(i, 0.0))
+        out = _Outcome(crit, Priority.CRITICAL, "embedding")
+    if ranked_by_embedding and out.intent not in CRITICAL_INTENTS:
+        probs = dict(ranking)
+        if sum(probs.get(i, 0.0) for i in _CRITICAL_ORDER) >= config.embedding_margin:
+            crit = max(_CRITICAL_ORDER, key=lambda i: probs.get(i, 0.0))
+            out = _Outcome(crit, Priority.CRITICAL, "safety_margin")
+    risk = assess(folded, text, lang)
+    out = _apply_risk(out, risk, ranking)
+    if not model_covers_language and out.priority < Priority.NORMAL:
+        # Nobody here could read it: a person reads it.
+        out.intent, out.priority, out.decided_by = "human_request", Priority.NORMAL, "language_floor"
+    safe = responses.risk_response(out.response_key, lang) if out.response_key else ""
+    stages: dict[str, Any] = {"decided_by": out.decided_by}
+    if second_opinion is not None:
+        stages["second_opinion"] = [[n, round(p, 4)] for n, p in second_opinion[:3]]
     return TriageResult(
         text=text,
-        intent=d.intent,
-        confidence=d.confidence,
+        intent=out.intent,
+        confidence=1.0 if out.decided_by in ("risk", "rule") else dict(ranking).get(out.intent, 0.0),
         language=lang,
-        priority=INTENT_PRIORITY[d.intent],
-        safe_response=responses.get(d.intent, lang),
+        priority=out.priority,
+        safe_response=safe or responses.get(out.intent, lang),
         intent_ranking=tuple((n, float(p)) for n, p in ranking[: len(INTENTS)]),
         entities=tuple(entities),
         matched_rules=d.matched_rules,
         backend=backend,
         model_version=model_version,
-        extra={"decided_by": d.decided_by, **(extra or {})},
+        risk=risk.to_dict() if risk is not None else None,
+        extra={**stages, **(extra or {})},
     )
 
 
+@dataclass
+class _Prepared:
+    """The cheap stages of one parse, and whether the embedding stage must run."""
+
+    text: str
+    folded: str
+    language: str
+    ranking: list[tuple[str, float]]
+    covered: bool  # the word classifier covers the language
+    needs_embedding: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 class EmbeddedTriager:
-    """Triage with the embedded classifier.  ``reload`` swaps the model while running."""
+    """Triage with the embedded classifier.  ``reload`` swaps the model while running.
+
+    ``parse`` runs the cheap stages on the event loop (well under a millisecond) and the
+    embedding stage, when a message needs it, in one worker thread, so that the loop never waits
+    for the model.  ``parse_sync`` runs everything in the calling thread (evaluation, CLI).
+    """
 
     backend = "embedded"
 
@@ -133,13 +241,16 @@ class EmbeddedTriager:
         model: ModelArtifact,
         responses: ResponseBook | None = None,
         config: TriageConfig = DEFAULT_CONFIG,
+        embedding: EmbeddingStage | None = None,
     ) -> None:
         self._model = model
         self._responses = responses or default_responses()
         self.config = config
+        self.embedding = embedding
         self._lock = threading.Lock()
         self._loaded_at = time.time()
         self._parsed = 0
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def model(self) -> ModelArtifact:
@@ -160,31 +271,83 @@ class EmbeddedTriager:
         responses.validate()
         self._responses = responses
 
-    def parse_sync(self, text: str, language_hint: str | None = None) -> TriageResult:
-        model = self._model
+    def _prepare(self, text: str, language_hint: str | None) -> _Prepared:
+        t0 = time.perf_counter()
         folded = fold(text)
-        ranking = model.classifier.predict_folded(folded[:MAX_MODEL_CHARS]) if folded else []
+        lang = detect_language(text, language_hint, folded=folded).language
+        t1 = time.perf_counter()
+        covered = lang in LANGUAGES
+        ranking: list[tuple[str, float]] = []
+        if covered and folded:
+            ranking = self._model.classifier.predict_folded(folded[:MAX_MODEL_CHARS])
+        t2 = time.perf_counter()
+        needs = self.embedding is not None and bool(text.strip())
+        if needs and covered:
+            p = critical_probability(ranking)
+            needs = self.config.second_opinion_from <= p < self.config.critical_margin
+        timings = {"language_ms": (t1 - t0) * 1000, "classifier_ms": (t2 - t1) * 1000}
+        return _Prepared(text, folded, lang, ranking, covered, needs, timings)
+
+    def _embed(self, prep: _Prepared) -> list[tuple[str, float]] | None:
+        assert self.embedding is not None
+        t0 = time.perf_counter()
+        try:
+            found = self.embedding.rank(prep.text)
+        except Exception as exc:  # the other stages still decide; never lose a message to it
+            log.warning("embedding stage failed (%s)", type(exc).__name__)
+            found = None
+        prep.timings["embedding_ms"] = (time.perf_counter() - t0) * 1000
+        return found
+
+    def _finish(self, prep: _Prepared, embedded: list[tuple[str, float]] | None) -> TriageResult:
+        t0 = time.perf_counter()
+        ranking, second = prep.ranking, None
+        if prep.covered:
+            second = embedded
+        elif embedded is not None:
+            ranking = embedded
         self._parsed += 1
-        return build_result(
-            text,
+        result = build_result(
+            prep.text,
             ranking,
-            language_hint=language_hint,
+            language_hint=None,
             responses=self._responses,
             backend=self.backend,
-            model_version=model.version,
+            model_version=self._model.version,
             config=self.config,
-            folded=folded,
+            folded=prep.folded,
+            language=prep.language,
+            second_opinion=second,
+            model_covers_language=prep.covered or embedded is not None,
+            ranked_by_embedding=not prep.covered and embedded is not None,
+            extra={"stages_ms": prep.timings},
         )
+        prep.timings["decision_ms"] = (time.perf_counter() - t0) * 1000
+        prep.timings.update({k: round(v, 3) for k, v in prep.timings.items()})
+        return result
+
+    def parse_sync(self, text: str, language_hint: str | None = None) -> TriageResult:
+        prep = self._prepare(text, language_hint)
+        return self._finish(prep, self._embed(prep) if prep.needs_embedding else None)
 
     async def parse(self, text: str, language_hint: str | None = None) -> TriageResult:
-        return self.parse_sync(text, language_hint)
+        prep = self._prepare(text, language_hint)
+        embedded = None
+        if prep.needs_embedding:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-embedding")
+            embedded = await asyncio.get_running_loop().run_in_executor(self._executor, self._embed, prep)
+        return self._finish(prep, embedded)
 
     async def close(self) -> None:
-        """Nothing to release; present so that every triager can be closed the same way."""
+        """Stop the embedding worker thread (if one was started)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def health(self) -> dict[str, Any]:
         m = self._model
-        return {
+        out: dict[str, Any] = {
             "backend": self.backend,
             "state": "ok",
             "model_version": m.version,
@@ -194,6 +357,11 @@ class EmbeddedTriager:
             "parsed": self._parsed,
             "metrics": {k: m.metrics[k] for k in ("macro_f1", "critical_recall") if k in m.metrics},
         }
+        if self.embedding is not None:
+            out["embedding"] = self.embedding.health()
+            if not out["embedding"]["available"]:
+                out["state"] = "degraded"
+        return out
 
 
 _trained: dict[str, ModelArtifact] = {}
@@ -222,6 +390,7 @@ def build_triager(
     rasa_url: str | None = None,
     model_path: str | None = None,
     timeout: float = 2.0,
+    embedding: bool = True,
 ) -> Triager:
     """The triager the gateway uses.
 
@@ -232,7 +401,7 @@ def build_triager(
     unreadable model file.
     """
     model = load_model(model_path) if model_path else default_model()
-    embedded = EmbeddedTriager(model)
+    embedded = EmbeddedTriager(model, embedding=shared_stage() if embedding else None)
     if backend == "embedded":
         return embedded
     if backend == "rasa":

@@ -251,3 +251,27 @@ async def test_replies_sent_at_once_get_their_own_places_and_a_stranger_is_refus
     async with gateway.db.session() as session:
         texts = [m.text for m in await repo.messages_of(session, convs[1])]
     assert "inte din" not in texts
+
+
+async def test_automatic_mail_is_stored_but_never_triaged_raised_or_queued(gateway: Gateway) -> None:
+    first = await gateway.memory.person_writes("p-auto", "min son har nya vänner, jag är orolig")
+    assert first.priority.label == "normal"
+    # An out-of-office reply whose words a triager would read as a threat:
+    auto = await gateway.memory.person_writes(
+        "p-auto", "Jag är borta idag, ska döda tiden med en bok", meta={"automatic": True}
+    )
+    assert auto.priority.label == "normal" and auto.safe_response is None
+    stored = [m for m in await rows(gateway, Message) if m.id == auto.message_id][0]
+    assert "untriaged:automatic" in stored.triage["matched_rules"]
+    # From a new sender it does not open a queued conversation either.
+    new = await gateway.memory.person_writes("p-auto2", "attack attack bomb", meta={"automatic": True})
+    assert new.state == "bot" and new.priority.label == "low" and new.safe_response is None
+
+
+async def test_one_word_answer_is_not_triaged(gateway: Gateway) -> None:
+    gateway.triager.fail = True  # a triager that fails would queue it at high: it is never asked
+    first = await gateway.memory.person_writes("p-yes", "ja")
+    assert first.priority.label == "low" and first.state == "bot"
+    for word in ("Nej.", "ok", "evet", "نعم"):
+        r = await gateway.memory.person_writes("p-yes", word)
+        assert r.priority.label == "low" and r.safe_response is None, word

@@ -547,6 +547,14 @@ async def test_auto_replies_and_bounces_are_stored_but_not_answered(gateway: Gat
     assert len(gw.smtp.recorder.messages) == 1
     assert gw.adapter.ingested == 4
 
+    # automatic mail is never triaged: no priority raised, no queued conversation opened
+    for msg in (stored_vacation, stored_other, stored_bounce):
+        assert "untriaged:automatic" in msg.triage["matched_rules"]
+    async with gw.db.session() as session:
+        for msg in (stored_other, stored_bounce):
+            conv = await session.get(Conversation, msg.conversation_id)
+            assert conv is not None and conv.state == "bot" and conv.priority == 0
+
 
 async def test_counsellor_reply_after_an_out_of_office_threads_to_the_persons_mail(
     gateway: Gateway,

@@ -12,7 +12,7 @@ import yaml
 
 from nlu.classifier import ModelArtifact
 from nlu.cli import register
-from nlu.data import Dataset, load_training_data
+from nlu.data import TEST_PATH, Dataset, load_training_data
 from nlu.result import INTENTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,7 @@ def test_parse_reads_json_lines_and_survives_bad_lines() -> None:
         "priority",
         "matched_rules",
         "safe_response",
+        "risk",
     }
     assert "error" in out[1] and "line 2" in out[1]["error"]
     assert "error" in out[2] and "text" in out[2]["error"]
@@ -69,29 +70,59 @@ def test_parse_reads_json_lines_and_survives_bad_lines() -> None:
     assert out[4]["language"] == "en"
 
 
-def test_evaluate_text_and_json(capsys: pytest.CaptureFixture[str], model: ModelArtifact) -> None:
-    assert run(["nlu", "evaluate"]) == 0
+def test_evaluate_prints_recall_false_alarms_per_language_and_family(
+    capsys: pytest.CaptureFixture[str], model: ModelArtifact
+) -> None:
+    assert run(["nlu", "evaluate", "--intents"]) == 0
     text = capsys.readouterr().out
-    assert "macro-F1" in text and "critical recall" in text and "confusion matrix" in text
+    for part in (
+        "held-out split",
+        "blind split",
+        "multilingual split",
+        "critical recall",
+        "false alarms",
+        "danger below high",
+        "macro-F1",
+        "confusion matrix",
+    ):
+        assert part in text, part
+    for family in (
+        "means_farewell",
+        "third_party",
+        "attack_preparation",
+        "threat_received",
+        "other_language",
+    ):
+        assert family in text
+    for lang in ("ar", "fa", "so", "ti", "tr", "ku", "bs", "ru"):
+        assert f"\n{lang} " in text, lang
     for intent in INTENTS:
         assert intent in text
 
     assert run(["nlu", "evaluate", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["critical_recall"] >= 0.98
-    assert data["macro_f1"] >= 0.90
-    assert set(data["per_intent"]) == set(INTENTS)
-    assert set(data["per_intent"]["self_harm"]) == {"precision", "recall", "f1", "support"}
-    assert sum(sum(row.values()) for row in data["confusion"].values()) == data["n"]
+    held = data["held-out split (test.yml)"]
+    assert held["critical_recall"] >= 0.98 and held["macro_f1"] >= 0.90
+    assert held["false_alarm_rate"] <= 0.05
+    multi = data["multilingual split (eval_multilingual.yml)"]
+    assert set(multi["by_language"]) == {"ar", "fa", "so", "ti", "tr", "ku", "bs", "ru"}
+    assert all(g["danger_below_high"] == 0 for g in multi["by_language"].values())
 
 
 def test_evaluate_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "small.yml"
     Dataset.from_pairs([("hej", "greet"), ("jag vill dö", "self_harm")]).save(f)
     assert run(["nlu", "evaluate", str(f), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)[str(f)]
     assert data["n"] == 2 and data["critical_support"] == 1 and data["critical_recall"] == 1.0
     assert run(["nlu", "evaluate", str(tmp_path / "missing.yml")]) == 2
+
+
+def test_evaluate_leave_one_family_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["nlu", "evaluate", "--lofo", "--no-embedding", str(TEST_PATH)]) == 0
+    text = capsys.readouterr().out
+    assert "leave-one-family-out" in text
+    assert "means_farewell" in text and "threat_received" in text
 
 
 def test_train_saves_a_model_with_metrics_that_parse_can_use(

@@ -25,6 +25,7 @@ async def test_parse_output_has_the_schema_shape(triager: EmbeddedTriager) -> No
         "priority",
         "matched_rules",
         "safe_response",
+        "risk",
     }
     assert d["intent"]["name"] == "concern_relative"
     assert 0 < d["intent"]["confidence"] <= 1
