@@ -336,10 +336,18 @@ class Pipeline:
         stored_env = envelope.with_conversation(ConversationId(conv.id))
         msg = writes.add_message(conv, stored_env, triage=self._triage_record(triage))
         raised = triage.priority > previous_priority
+        untriaged_msg = bool(triage.extra.get("untriaged"))
         if raised or created:
             conv.priority = int(max(triage.priority, previous_priority))
             conv.intent = triage.intent
-        if created or conv.message_count <= 2:
+        if triage.risk and (raised or created) and triage.priority >= Priority.HIGH:
+            # Why the conversation jumped the queue, for the console (a new dict: the batch
+            # writer compares it with the snapshot to know the column changed).
+            conv.meta = {
+                **(conv.meta or {}),
+                "risk": {"type": triage.risk["type"], "reason": triage.risk["reason"]},
+            }
+        if (created or conv.message_count <= 2) and not untriaged_msg:
             conv.language = triage.language
         was_state = conv.state
         untriaged = bool(triage.extra.get("untriaged"))

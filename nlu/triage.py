@@ -38,6 +38,7 @@ from nlu.language import detect_language
 from nlu.responses import ResponseBook, default_responses
 from nlu.result import CRITICAL_INTENTS, INTENT_PRIORITY, INTENTS, LANGUAGES, Triager, TriageResult
 from nlu.risk import SELF, THREATENED, RiskAssessment, assess
+from nlu.risk_lexicon import default_lexicon
 from nlu.rules import PRECEDENCE_RANK, apply_rules, match_rules
 from nlu.text import fold
 
@@ -402,6 +403,12 @@ def build_triager(
     """
     model = load_model(model_path) if model_path else default_model()
     embedded = EmbeddedTriager(model, embedding=shared_stage() if embedding else None)
+    # Load the language model, the lexicon and the embedding model now, not on a person's first
+    # message (each is loaded once per process).
+    detect_language("hej, jag vill prata med någon")
+    default_lexicon()
+    if embedded.embedding is not None and not embedded.embedding.available:
+        log.warning("nlu: embedding stage unavailable; other languages use the lexicon and a normal floor")
     if backend == "embedded":
         return embedded
     if backend == "rasa":

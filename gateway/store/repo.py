@@ -209,6 +209,8 @@ def conversation_summary(conv: Conversation | rows.ConversationRow) -> dict[str,
         "language": conv.language,
         "assigned_to": conv.assigned_to,
         "unreachable": conv.unreachable,
+        # Why triage raised it (risk type and reason), when it did: never text or an address.
+        "risk": (conv.meta or {}).get("risk"),
     }
 
 

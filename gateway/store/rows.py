@@ -27,7 +27,16 @@ from gateway.store.models import Conversation, Message
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
-MUTABLE = ("state", "priority", "intent", "language", "queued_at", "last_message_at", "message_count")
+MUTABLE = (
+    "state",
+    "priority",
+    "intent",
+    "language",
+    "queued_at",
+    "last_message_at",
+    "message_count",
+    "meta",
+)
 """The columns a batch changes; everything else of a conversation is written elsewhere."""
 
 

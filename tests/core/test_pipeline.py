@@ -275,3 +275,17 @@ async def test_one_word_answer_is_not_triaged(gateway: Gateway) -> None:
     for word in ("Nej.", "ok", "evet", "نعم"):
         r = await gateway.memory.person_writes("p-yes", word)
         assert r.priority.label == "low" and r.safe_response is None, word
+
+
+async def test_a_conversation_raised_by_the_risk_stage_carries_the_reason(gateway: Gateway) -> None:
+    from nlu.triage import build_triager
+
+    gateway.pipeline.triager = build_triager(embedding=False)
+    r = await gateway.memory.person_writes("p-risk", "jag har svalt alla sömntabletterna nu")
+    assert r.priority.label == "critical"
+    (conv,) = [c for c in await rows(gateway, Conversation) if c.id == r.conversation_id]
+    assert conv.meta["risk"]["type"] == "self"
+    assert "means: pills" in conv.meta["risk"]["reason"]
+    async with gateway.db.session() as session:
+        summary = repo.conversation_summary(await repo.get_conversation(session, r.conversation_id))
+    assert summary["risk"]["type"] == "self"
