@@ -18,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from nlu.result import INTENT_PRIORITY, TriageResult
+from nlu.language import detect_language
+from nlu.result import INTENT_PRIORITY, LANGUAGES, TriageResult
 from nlu.triage import EmbeddedTriager, build_result
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,12 @@ class RasaTriager:
         self._skip_until = time.monotonic() + self.retry_after
 
     async def parse(self, text: str, language_hint: str | None = None) -> TriageResult:
+        if detect_language(text, language_hint).language not in LANGUAGES:
+            # A Rasa model trained on Swedish and English cannot read Arabic or Somali: the
+            # embedded triager's multilingual stage does.
+            result = await self.fallback.parse(text, language_hint)
+            result.extra["fallback"] = "language"
+            return result
         if time.monotonic() >= self._skip_until:
             try:
                 data = await self._post(text)

@@ -179,3 +179,12 @@ async def test_build_triager_with_rasa(rasa: FakeRasa) -> None:
         assert t.health()["url"] == rasa.url
     finally:
         await t.close()
+
+
+async def test_a_language_the_rasa_model_cannot_read_goes_to_the_embedded_stage(
+    rasa: FakeRasa, rasa_triager: RasaTriager
+) -> None:
+    r = await rasa_triager.parse("Bu gece kendimi öldüreceğim")
+    assert rasa.requests == []
+    assert r.backend == "embedded" and r.extra["fallback"] == "language"
+    assert r.language == "tr" and r.priority == Priority.CRITICAL
