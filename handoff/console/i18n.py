@@ -866,3 +866,20 @@ AREA_STRINGS: dict[str, dict[str, str]] = {
 }
 for _lang, _words in AREA_STRINGS.items():
     STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- the alert of a held conversation
+ALERT_STRINGS: dict[str, dict[str, str]] = {
+    "sv": {
+        "alert_critical_mine": "Ditt samtal {conv} har blivit kritiskt – läs det nu!",
+        "alert_critical_assigned": "Samtal {conv} hos {who} har blivit kritiskt.",
+        "alert_show": "Visa samtalet",
+    },
+    "en": {
+        "alert_critical_mine": "Your conversation {conv} has turned critical – read it now!",
+        "alert_critical_assigned": "Conversation {conv} held by {who} has turned critical.",
+        "alert_show": "Show the conversation",
+    },
+}
+for _lang, _words in ALERT_STRINGS.items():
+    STRINGS[_lang].update(_words)

@@ -48,6 +48,7 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 STATIC_FILES = {
     "console.js": "text/javascript",
+    "alert.js": "text/javascript",
     "supervisor.js": "text/javascript",
     "handoff.js": "text/javascript",
     "portal.js": "text/javascript",

@@ -11,7 +11,6 @@
   const mineEmpty = document.getElementById("mine-empty");
   const loadEl = document.getElementById("load");
   const capacityEl = document.getElementById("capacity");
-  const alertBox = document.getElementById("alert");
   const offline = document.getElementById("offline");
   const notice = document.getElementById("notice");
   const template = document.getElementById("panel-template");
@@ -22,7 +21,7 @@
   let active = null;
   const convs = new Map(); // conversation id -> {tab, panel, seqs: Set, maxSeq, closed, typingTimer}
 
-  // ------------------------------------------------------------------ notices, alert, sound
+  // ------------------------------------------------------------------ notices, alert
   let noticeTimer = null;
   function say(text) {
     notice.textContent = text;
@@ -30,51 +29,18 @@
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 6000);
   }
 
-  let audio = null;
-  function unlockAudio() {
-    try {
-      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") audio.resume();
-    } catch (e) { audio = null; }
-  }
-  document.addEventListener("click", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
-
-  function beep() {
-    try {
-      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") audio.resume();
-      const start = audio.currentTime + 0.01;
-      [0, 0.3].forEach(function (offset) {
-        const osc = audio.createOscillator();
-        const gain = audio.createGain();
-        osc.type = "sine";
-        osc.frequency.value = offset ? 660 : 880;
-        gain.gain.setValueAtTime(0.0001, start + offset);
-        gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.25);
-        osc.connect(gain);
-        gain.connect(audio.destination);
-        osc.start(start + offset);
-        osc.stop(start + offset + 0.27);
-      });
-      alertBox.dataset.sound = "played";
-    } catch (e) {
-      alertBox.dataset.sound = "unavailable";
-    }
-  }
-
   function raiseAlert(msg) {
-    alertBox.hidden = false;
-    alertBox.dataset.conversationId = msg.conversation_id || "";
-    alertBox.dataset.count = String(Number(alertBox.dataset.count || 0) + 1);
-    document.title = "(!) " + document.title.replace(/^\(!\) /, "");
-    beep();
+    const mine = msg.assigned && msg.yours && convs.has(msg.conversation_id);
+    if (mine) {
+      const conv = convs.get(msg.conversation_id);
+      conv.tab.classList.add("prio-critical");
+      conv.tab.dataset.priority = "critical";
+    }
+    let show = null;
+    if (mine) show = function (id) { activate(id); if (convs.has(id)) convs.get(id).tab.focus(); };
+    else if (msg.assigned) show = function (id) { window.open("/console/conversations/" + id, "_blank", "noopener"); };
+    HL.alert.raise(msg, show);
   }
-  document.getElementById("alert-dismiss").addEventListener("click", function () {
-    alertBox.hidden = true;
-    document.title = document.title.replace(/^\(!\) /, "");
-  });
 
   // ------------------------------------------------------------------ queue
   function renderQueue() {

@@ -164,5 +164,8 @@
 
   refresh();
   setInterval(refresh, 15000);
-  HL.live(function (msg) { if (msg.type === "queue") soon(); }, function () {}, function () {});
+  HL.live(function (msg) {
+    if (msg.type === "queue") soon();
+    else if (msg.type === "alert") HL.alert.raise(msg, msg.assigned ? function (id) { window.location.assign("/console/conversations/" + id); } : null);
+  }, function () {}, function () {});
 })();
