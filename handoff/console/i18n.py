@@ -209,9 +209,14 @@ def strings(lang: str) -> dict[str, str]:
 
 
 def client_strings(lang: str) -> dict[str, object]:
-    """What the page's script needs: the strings and the intent labels."""
+    """What the page's script needs: the strings, the intent labels and the languages' names."""
     lang = pick_language(lang)
-    return {"lang": lang, "t": STRINGS[lang], "intents": INTENT_LABELS[lang]}
+    return {
+        "lang": lang,
+        "t": STRINGS[lang],
+        "intents": INTENT_LABELS[lang],
+        "languages": LANGUAGE_NAMES[lang],
+    }
 
 
 # ---------------------------------------------------------------------- handoffs
@@ -883,3 +888,62 @@ ALERT_STRINGS: dict[str, dict[str, str]] = {
 }
 for _lang, _words in ALERT_STRINGS.items():
     STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- why a conversation is where it is
+# The language and the risk next to the triage.
+LANGUAGE_NAMES: dict[str, dict[str, str]] = {
+    "sv": {
+        "sv": "svenska",
+        "en": "engelska",
+        "ar": "arabiska",
+        "fa": "persiska",
+        "so": "somaliska",
+        "ti": "tigrinska",
+        "tr": "turkiska",
+        "ku": "kurdiska",
+        "bs": "bosniska/kroatiska/serbiska",
+        "ru": "ryska",
+        "und": "okänt språk",
+    },
+    "en": {
+        "sv": "Swedish",
+        "en": "English",
+        "ar": "Arabic",
+        "fa": "Persian",
+        "so": "Somali",
+        "ti": "Tigrinya",
+        "tr": "Turkish",
+        "ku": "Kurdish",
+        "bs": "Bosnian/Croatian/Serbian",
+        "ru": "Russian",
+        "und": "unknown language",
+    },
+}
+
+TRIAGE_STRINGS: dict[str, dict[str, str]] = {
+    "sv": {
+        "risk": "Risk",
+        "risk_self": "fara för sig själv",
+        "risk_others": "fara för andra",
+        "risk_threatened": "hotad",
+        "risk_unknown": "risk",
+    },
+    "en": {
+        "risk": "Risk",
+        "risk_self": "risk to self",
+        "risk_others": "risk to others",
+        "risk_threatened": "under threat",
+        "risk_unknown": "risk",
+    },
+}
+for _lang, _words in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+
+def language_name(code: str | None, lang: str) -> str:
+    """The readable name of a triage language code (``und`` or none: unknown; another code as it is)."""
+    names = LANGUAGE_NAMES[pick_language(lang)]
+    if not code:
+        return names["und"]
+    return names.get(code, code)

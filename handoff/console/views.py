@@ -49,6 +49,7 @@ STATIC_DIR = HERE / "static"
 STATIC_FILES = {
     "console.js": "text/javascript",
     "alert.js": "text/javascript",
+    "triage.js": "text/javascript",
     "supervisor.js": "text/javascript",
     "handoff.js": "text/javascript",
     "portal.js": "text/javascript",
@@ -240,7 +241,7 @@ async def _open_transcript(request: web.Request, staff: Staff) -> dict[str, Any]
             conversation_id=conv_id,
             details={"via": "console"},
         )
-        return await data.transcript(session, conv)
+        return await data.transcript(session, conv, staff.lang)
 
 
 async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:

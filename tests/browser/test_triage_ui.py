@@ -3,13 +3,66 @@ triage, and the alert when a conversation someone holds turns critical."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import select
 
+from gateway.store.models import Conversation, Message
 from tests.browser.conftest import LiveGateway, Pages
 from tests.browser.test_end_to_end import PANEL, visitor_writes
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
+
+PILLS = {
+    "type": "self",
+    "score": 0.9,
+    "signals": ["means:pills", "state:taken"],
+    "reason": "means: pills + taken",
+}
+
+
+async def nlu_found(gateway: LiveGateway, text: str, *, language: str, risk: dict[str, Any] | None) -> str:
+    """What the pipeline stores when the NLU (language and risk stages) triaged the message ``text``
+    so: the language on the message and the conversation, the risk on the message and, when there
+    is one, on the conversation (the risk stage raised its priority).  Returns the conversation id."""
+    async with gateway.db.session() as session:
+        msg = (await session.execute(select(Message).where(Message.text == text))).scalar_one()
+        msg.triage = {**(msg.triage or {}), "language": language, "risk": risk}
+        conv = await session.get(Conversation, msg.conversation_id)
+        assert conv is not None
+        conv.language = language
+        if risk is not None:
+            conv.meta = {**(conv.meta or {}), "risk": {"type": risk["type"], "reason": risk["reason"]}}
+        return conv.id
+
+
+async def test_the_queue_and_the_conversation_show_the_language_and_why_it_is_urgent(
+    pages: Pages, gateway: LiveGateway
+) -> None:
+    _, visitor = await pages.visitor()
+    await visitor_writes(visitor, "min bror har tagit en massa tabletter")
+    await nlu_found(gateway, "min bror har tagit en massa tabletter", language="ti", risk=PILLS)
+    _, anna = await pages.counsellor(gateway, "anna")
+    row = anna.locator("#queue-body tr")
+    await expect(row).to_have_count(1)
+    await expect(row.locator(".queue-lang")).to_have_text("ti")
+    await expect(row.locator(".queue-lang")).to_have_attribute("title", "tigrinska")
+    marker = row.locator(".risk-marker")
+    await expect(marker).to_be_visible()
+    await expect(marker.locator(".sr")).to_have_text("Risk – fara för sig själv: means: pills + taken")
+
+    await row.locator("button.claim").click()
+    panel = anna.locator(PANEL)
+    await expect(panel.locator(".why-language")).to_have_text("tigrinska (ti)")
+    await expect(panel.locator(".why-risk")).to_have_text("fara för sig själv: means: pills + taken")
+    await expect(panel.locator(".triage-intent")).to_have_text("Oro, anhörig")
+    # A later message without a risk leaves the reason in view.
+    await visitor_writes(visitor, "vad ska jag göra nu")
+    await expect(panel.locator("li.msg-person")).to_have_count(2)
+    await expect(panel.locator(".why-risk")).to_have_text("fara för sig själv: means: pills + taken")
+    assert anna.js_errors == []  # type: ignore[attr-defined]
 
 
 async def test_a_held_conversation_turning_critical_alerts_its_counsellor_and_a_supervisor(

@@ -51,8 +51,8 @@
         className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
       }, [
-        el("td", null, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority))]),
-        el("td", null, entry.channel + " · " + entry.language),
+        el("td", null, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
+        el("td", null, [document.createTextNode(entry.channel + " · "), HL.triage.languageCode(entry.language)]),
         el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
         el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),
         el("td", null, [claim]),
@@ -257,25 +257,19 @@
     }
     const data = res.data;
     data.messages.forEach(function (m) { addMessage(id, m); });
-    renderTriage(conv, data.triage);
+    conv.triage = data.triage;
+    conv.why = data.why;
+    renderTriage(conv);
     conv.panel.querySelector(".suggested").textContent = data.suggested_response || "–";
     conv.panel.querySelector("button.use-suggested").disabled = !data.suggested_response;
     conv.panel.querySelector(".unreachable-note").hidden = !data.conversation.unreachable;
     updateTab(id, { priority: data.conversation.priority, intent: data.conversation.intent, channel: data.conversation.channel });
     if (data.conversation.state === "closed") markClosed(id);
+    document.dispatchEvent(new CustomEvent("hl:transcript", { detail: { id: id, panel: conv.panel, data: data } }));
   }
 
-  function renderTriage(conv, triage) {
-    const dl = conv.panel.querySelector("dl.triage");
-    const rows = [];
-    if (triage) {
-      rows.push(el("dt", null, t("intent")), el("dd", { className: "triage-intent" }, HL.intentLabel(triage.intent)));
-      rows.push(el("dt", null, t("priority")), el("dd", { className: "triage-priority prio-" + triage.priority }, HL.priorityLabel(triage.priority)));
-      const conf = typeof triage.confidence === "number" ? Math.round(triage.confidence * 100) + " %" : "–";
-      rows.push(el("dt", null, t("confidence")), el("dd", { className: "triage-confidence" }, conf));
-      rows.push(el("dt", null, t("matched_rules")), el("dd", { className: "triage-rules" }, (triage.matched_rules || []).join(", ") || "–"));
-    }
-    dl.replaceChildren.apply(dl, rows);
+  function renderTriage(conv) {
+    HL.triage.render(conv.panel.querySelector("dl.triage"), conv.triage, conv.why);
   }
 
   function addMessage(id, m) {
@@ -296,6 +290,8 @@
     log.insertBefore(li, later || null);
     if (!later) li.scrollIntoView({ block: "nearest" });
     if (m.kind === "person") showTyping(id, false);
+    // Extensions (corrections of the triage) add to the message.
+    document.dispatchEvent(new CustomEvent("hl:message", { detail: { id: id, li: li, message: m } }));
   }
 
   function markClosed(id) {
@@ -370,7 +366,11 @@
       const conv = convs.get(id);
       if (msg.message.seq > conv.maxSeq + 1 && conv.maxSeq > 0) loadTranscript(id);
       else addMessage(id, msg.message);
-      if (msg.message.kind === "person" && msg.message.triage) renderTriage(conv, msg.message.triage);
+      if (msg.message.kind === "person" && msg.message.triage) {
+        conv.triage = msg.message.triage;
+        conv.why = HL.triage.update(conv.why, msg.message, msg.conversation);
+        renderTriage(conv);
+      }
     } else if (msg.kind === "typing" && msg.who === "person") {
       showTyping(id, !!msg.typing);
     } else if (msg.kind === "state" && msg.conversation) {
