@@ -21,6 +21,7 @@ from gateway.appkeys import DB, PIPELINE, SETTINGS
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.store import repo
 from gateway.store.models import StaffUser
+from handoff.corrections import of_counsellor
 
 from . import data
 from .i18n import client_strings, pick_language, strings
@@ -50,6 +51,7 @@ STATIC_FILES = {
     "console.js": "text/javascript",
     "alert.js": "text/javascript",
     "triage.js": "text/javascript",
+    "corrections.js": "text/javascript",
     "supervisor.js": "text/javascript",
     "handoff.js": "text/javascript",
     "portal.js": "text/javascript",
@@ -248,6 +250,8 @@ async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResp
     found = await _open_transcript(request, staff)
     if isinstance(found, web.Response):
         return found
+    async with request.app[DB].session() as session:
+        found["corrections"] = await of_counsellor(session, found["conversation"]["id"], staff.user.id)
     return web.json_response(found)
 
 

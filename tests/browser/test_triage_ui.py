@@ -10,6 +10,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from gateway.store.models import Conversation, Message
+from handoff.triage_correction_models import TriageCorrection
 from tests.browser.conftest import LiveGateway, Pages
 from tests.browser.test_end_to_end import PANEL, visitor_writes
 
@@ -96,3 +97,39 @@ async def test_a_held_conversation_turning_critical_alerts_its_counsellor_and_a_
     await expect(bert.locator("#queue-body tr")).to_have_count(0)
     for page in (anna, bert, sara):
         assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_counsellor_corrects_the_triage_of_a_message(pages: Pages, gateway: LiveGateway) -> None:
+    _, visitor = await pages.visitor()
+    await visitor_writes(visitor, "Jag heter Lina och min pojkvän har tagit tabletter")
+    _, anna = await pages.counsellor(gateway, "anna")
+    await anna.locator("#queue-body tr button.claim").click()
+    message = anna.locator(f"{PANEL} li.msg-person")
+    await expect(message).to_have_count(1)
+    await message.locator("button.tc-open").click()
+    form = message.locator("form.tc-form")
+    await expect(form.locator("select.tc-intent")).to_be_focused()
+    await expect(form.locator('option[value="concern_relative"]')).to_be_disabled()
+    await form.get_by_label("Rätt ärendetyp").select_option("self_harm")
+    await form.get_by_label("Ja, fara").check()
+    await form.get_by_role("button", name="Skicka rättelsen").click()
+    await expect(form).to_have_count(0)
+    await expect(message.locator(".tc-done")).to_have_text("Rättad: Självskada · Ja, fara")
+    await expect(anna.locator("#notice")).to_contain_text("utan namn")
+
+    async with gateway.db.session() as session:
+        (row,) = (await session.execute(select(TriageCorrection))).scalars()
+    assert (row.intent, row.danger, row.state) == ("self_harm", True, "proposed")
+    assert "Lina" not in row.text and "[NAMN]" in row.text
+
+    # Asking for nothing is refused with words, and the mark survives a reload.
+    await message.locator("button.tc-open").click()
+    await form.get_by_role("button", name="Skicka rättelsen").click()
+    await expect(form.locator(".tc-error")).to_have_text(
+        "Välj rätt ärendetyp eller svara på om någon är i fara."
+    )
+    await anna.reload()
+    await expect(anna.locator(f"{PANEL} li.msg-person .tc-done")).to_have_text(
+        "Rättad: Självskada · Ja, fara"
+    )
+    assert anna.js_errors == []  # type: ignore[attr-defined]

@@ -22,11 +22,14 @@ SOME_ID = "0123456789abcdef0123456789abcdef"
 
 
 def concrete(path: str) -> str:
-    return path.replace("{conversation_id:[0-9a-f]{32}}", SOME_ID)
+    return path.replace("{conversation_id:[0-9a-f]{32}}", SOME_ID).replace(
+        "{message_id:[0-9a-f]{32}}", SOME_ID
+    )
 
 
 def route_id(route: ConsoleRoute) -> str:
-    return f"{route.method} {route.path.replace('{conversation_id:[0-9a-f]{32}}', '{id}')}"
+    plain = route.path.replace("{conversation_id:[0-9a-f]{32}}", "{id}")
+    return f"{route.method} {plain.replace('{message_id:[0-9a-f]{32}}', '{message}')}"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
