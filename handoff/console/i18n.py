@@ -975,6 +975,8 @@ TRIAGE_STRINGS: dict[str, dict[str, str]] = {
         "error_in_test_split": "Texten finns i testdelen och får inte användas för träning.",
         "error_too_long": "Texten är för lång för ett träningsexempel.",
         "error_busy": "Någon annan ändrade samtidigt. Försök igen.",
+        "error_empty": "Texten är tom.",
+        "error_unknown_state": "Okänt läge.",
     },
     "en": {
         "risk": "Risk",
@@ -1028,6 +1030,8 @@ TRIAGE_STRINGS: dict[str, dict[str, str]] = {
         "error_in_test_split": "The text is in the test split and must not be used for training.",
         "error_too_long": "The text is too long for a training example.",
         "error_busy": "Someone else changed it at the same time. Try again.",
+        "error_empty": "The text is empty.",
+        "error_unknown_state": "Unknown state.",
     },
 }
 for _lang, _words in TRIAGE_STRINGS.items():

@@ -130,11 +130,17 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("HEAD", "/console/static/{name}"),
     }
     # Every extension's route table holds the roles each of its routes checks.
-    from handoff import directory_admin, handoff_web, records_web, triage_admin
+    from handoff import directory_admin, handoff_web, records_web, triage_admin, triage_corrections
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
     extension_paths = [
-        (r.method, r.path) for r in (*handoff_web.ROUTES, *triage_admin.ROUTES, *directory_admin.ROUTES)
+        (r.method, r.path)
+        for r in (
+            *handoff_web.ROUTES,
+            *triage_admin.ROUTES,
+            *triage_corrections.ROUTES,
+            *directory_admin.ROUTES,
+        )
     ]
     extension_paths += [(method, path) for method, path, _roles, _handler in records_web.ROUTES]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]
