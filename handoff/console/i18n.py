@@ -6,6 +6,8 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
+
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
 
@@ -892,148 +894,7 @@ for _lang, _words in ALERT_STRINGS.items():
 
 # ---------------------------------------------------------------------- why a conversation is where it is
 # The language and the risk next to the triage; counsellors' corrections of the triage and the
-# admin's handling of them.
-LANGUAGE_NAMES: dict[str, dict[str, str]] = {
-    "sv": {
-        "sv": "svenska",
-        "en": "engelska",
-        "ar": "arabiska",
-        "fa": "persiska",
-        "so": "somaliska",
-        "ti": "tigrinska",
-        "tr": "turkiska",
-        "ku": "kurdiska",
-        "bs": "bosniska/kroatiska/serbiska",
-        "ru": "ryska",
-        "und": "okänt språk",
-    },
-    "en": {
-        "sv": "Swedish",
-        "en": "English",
-        "ar": "Arabic",
-        "fa": "Persian",
-        "so": "Somali",
-        "ti": "Tigrinya",
-        "tr": "Turkish",
-        "ku": "Kurdish",
-        "bs": "Bosnian/Croatian/Serbian",
-        "ru": "Russian",
-        "und": "unknown language",
-    },
-}
-
-TRIAGE_STRINGS: dict[str, dict[str, str]] = {
-    "sv": {
-        "risk": "Risk",
-        "risk_self": "fara för sig själv",
-        "risk_others": "fara för andra",
-        "risk_threatened": "hotad",
-        "risk_unknown": "risk",
-        "tc_correct": "Rätta bedömningen",
-        "tc_legend": "Rätta bedömningen av meddelandet",
-        "tc_intent": "Rätt ärendetyp",
-        "tc_intent_right": "Ärendetypen stämmer",
-        "tc_danger": "Är någon i fara?",
-        "tc_danger_right": "Risken stämmer",
-        "tc_danger_yes": "Ja, fara",
-        "tc_danger_no": "Nej, ingen fara",
-        "tc_save": "Skicka rättelsen",
-        "tc_cancel": "Avbryt",
-        "tc_saved": "Tack. Rättelsen är sparad som förslag till träningsdata, utan namn, adresser och nummer.",
-        "tc_corrected": "Rättad",
-        "tc_admin_title": "Rättelser från samtalsstödet",
-        "tc_admin_hint": (
-            "Samtalsstödjare har markerat bedömningen av de här meddelandena som fel. Texten är "
-            "avidentifierad. Godkänn en rättelse för att lägga till texten som träningsexempel."
-        ),
-        "tc_none": "Inga rättelser väntar.",
-        "tc_text": "Text (avidentifierad)",
-        "tc_original": "Bedömt som",
-        "tc_given": "Rättat till",
-        "tc_by": "Rättat av",
-        "tc_accept": "Godkänn",
-        "tc_reject": "Avvisa",
-        "tc_accepted": "Rättelsen är godkänd och texten finns i träningsdata.",
-        "tc_rejected": "Rättelsen är avvisad.",
-        "tc_in_test_split": "Finns i testdelen och kan inte bli träningsexempel.",
-        "tc_eval_title": "Rättelser som den aktiva modellen fortfarande bedömer fel",
-        "tc_eval_accepted": "Godkända rättelser",
-        "tc_eval_proposed": "Föreslagna rättelser",
-        "tc_eval_of": "fel av",
-        "tc_eval_model": "Modell",
-        "tc_st_proposed": "Föreslagen",
-        "tc_st_accepted": "Godkänd",
-        "tc_st_rejected": "Avvisad",
-        "error_nothing_to_correct": "Välj rätt ärendetyp eller svara på om någon är i fara.",
-        "error_same_intent": "Det är samma ärendetyp som bedömningen redan har.",
-        "error_unknown_intent": "Okänd ärendetyp.",
-        "error_danger_must_be_bool": "Svara ja eller nej på om någon är i fara.",
-        "error_not_a_person_message": "Bara personens egna meddelanden kan rättas.",
-        "error_already_decided": "En administratör har redan behandlat rättelsen.",
-        "error_not_assigned_to_you": "Samtalet är inte ditt längre.",
-        "error_intent_required": "Välj ärendetyp innan rättelsen godkänns.",
-        "error_in_test_split": "Texten finns i testdelen och får inte användas för träning.",
-        "error_too_long": "Texten är för lång för ett träningsexempel.",
-        "error_busy": "Någon annan ändrade samtidigt. Försök igen.",
-        "error_empty": "Texten är tom.",
-        "error_unknown_state": "Okänt läge.",
-    },
-    "en": {
-        "risk": "Risk",
-        "risk_self": "risk to self",
-        "risk_others": "risk to others",
-        "risk_threatened": "under threat",
-        "risk_unknown": "risk",
-        "tc_correct": "Correct the triage",
-        "tc_legend": "Correct the triage of the message",
-        "tc_intent": "Right intent",
-        "tc_intent_right": "The intent is right",
-        "tc_danger": "Is someone in danger?",
-        "tc_danger_right": "The risk is right",
-        "tc_danger_yes": "Yes, danger",
-        "tc_danger_no": "No danger",
-        "tc_save": "Send the correction",
-        "tc_cancel": "Cancel",
-        "tc_saved": "Thank you. The correction is saved as a proposed training example, without names, addresses and numbers.",
-        "tc_corrected": "Corrected",
-        "tc_admin_title": "Corrections from counsellors",
-        "tc_admin_hint": (
-            "Counsellors marked the triage of these messages as wrong. The text is redacted. Accept a "
-            "correction to add the text as a training example."
-        ),
-        "tc_none": "No corrections are waiting.",
-        "tc_text": "Text (redacted)",
-        "tc_original": "Triaged as",
-        "tc_given": "Corrected to",
-        "tc_by": "Corrected by",
-        "tc_accept": "Accept",
-        "tc_reject": "Reject",
-        "tc_accepted": "The correction is accepted and the text is in the training data.",
-        "tc_rejected": "The correction is rejected.",
-        "tc_in_test_split": "In the test split: it cannot become a training example.",
-        "tc_eval_title": "Corrections the active model still gets wrong",
-        "tc_eval_accepted": "Accepted corrections",
-        "tc_eval_proposed": "Proposed corrections",
-        "tc_eval_of": "wrong of",
-        "tc_eval_model": "Model",
-        "tc_st_proposed": "Proposed",
-        "tc_st_accepted": "Accepted",
-        "tc_st_rejected": "Rejected",
-        "error_nothing_to_correct": "Choose the right intent or say whether someone is in danger.",
-        "error_same_intent": "That is the intent the triage has already.",
-        "error_unknown_intent": "Unknown intent.",
-        "error_danger_must_be_bool": "Answer yes or no to whether someone is in danger.",
-        "error_not_a_person_message": "Only the person's own messages can be corrected.",
-        "error_already_decided": "An admin has already decided on the correction.",
-        "error_not_assigned_to_you": "The conversation is no longer yours.",
-        "error_intent_required": "Choose the intent before accepting the correction.",
-        "error_in_test_split": "The text is in the test split and must not be used for training.",
-        "error_too_long": "The text is too long for a training example.",
-        "error_busy": "Someone else changed it at the same time. Try again.",
-        "error_empty": "The text is empty.",
-        "error_unknown_state": "Unknown state.",
-    },
-}
+# admin's handling of them (in their own module, merged here).
 for _lang, _words in TRIAGE_STRINGS.items():
     STRINGS[_lang].update(_words)
 
