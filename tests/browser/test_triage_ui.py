@@ -63,7 +63,15 @@ async def test_the_queue_and_the_conversation_show_the_language_and_why_it_is_ur
     await visitor_writes(visitor, "vad ska jag göra nu")
     await expect(panel.locator("li.msg-person")).to_have_count(2)
     await expect(panel.locator(".why-risk")).to_have_text("fara för sig själv: means: pills + taken")
-    assert anna.js_errors == []  # type: ignore[attr-defined]
+    # The supervisor's list of active conversations shows the same.
+    _, sara = await pages.counsellor(gateway, "sara", role="supervisor")
+    await sara.goto("/console/supervisor")
+    sup_row = sara.locator("#sup-conversations tbody tr")
+    await expect(sup_row.locator(".queue-lang")).to_have_text("ti")
+    await expect(sup_row.locator(".risk-marker .sr")).to_have_text(
+        "Risk – fara för sig själv: means: pills + taken"
+    )
+    assert anna.js_errors == [] and sara.js_errors == []  # type: ignore[attr-defined]
 
 
 async def test_a_held_conversation_turning_critical_alerts_its_counsellor_and_a_supervisor(
