@@ -8,13 +8,18 @@ and ``meta["risk"]`` on a conversation whose priority it raised.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from bots.memory import MemoryAdapter
+from gateway.appkeys import ADAPTERS
 from gateway.store.models import Conversation, Message
 from nlu.result import TriageResult
 from tests.console.conftest import Console
+from tests.console.test_live import next_of
+from tests.triage_admin.conftest import create_tables, start_gateway
 
 PILLS = {
     "type": "self",
@@ -121,3 +126,35 @@ async def test_unexpected_risk_shapes_are_tolerated(console: Console) -> None:
     assert (await anna.claim(conv)).status == 200
     why = (await (await anna.get(f"/console/api/conversations/{conv}")).json())["why"]
     assert why["risk"] is None and why["language_name"] == "svenska"
+
+
+async def test_with_the_real_triage_the_risk_stage_explains_the_queue_and_the_conversation(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The embedded triage with its risk stage, end to end: what the pipeline stores is what the
+    console shows, and a held conversation that the risk stage makes critical alerts its holder."""
+    await create_tables(sqlite_url)
+    gw = await start_gateway(sqlite_url, tmp_path)
+    try:
+        memory = gw.server.app[ADAPTERS]["memory"]
+        assert isinstance(memory, MemoryAdapter)
+        anna = await gw.signed_in("anna", "counsellor")
+        conv = str((await memory.person_writes("p", "min bror har blivit konstig")).conversation_id)
+        assert (await anna.claim(conv)).status == 200
+        ws = await anna.http.ws_connect(anna.url("/console/ws"), headers={"Origin": anna.base})
+        await next_of(ws, "queue")
+        await memory.person_writes("p", "min bror har tagit en massa tabletter")
+        alert = await next_of(ws, "alert")
+        assert alert["conversation_id"] == conv and alert["yours"] is True
+        await ws.close()
+        why = (await (await anna.get(f"/console/api/conversations/{conv}")).json())["why"]
+        assert why["risk"]["type"] == "self" and "pills" in why["risk"]["reason"]
+        assert why["language_name"] == "svenska"
+
+        waiting = str((await memory.person_writes("q", "jag har tagit alla tabletter nu")).conversation_id)
+        queue = (await (await anna.get("/console/api/queue")).json())["waiting"]
+        entry = next(e for e in queue if e["conversation_id"] == waiting)
+        assert entry["risk"]["type"] == "self" and "pills" in entry["risk"]["reason"]
+        assert entry["language"] == "sv"
+    finally:
+        await gw.close()

@@ -132,12 +132,8 @@ async def test_the_evaluation_counts_what_the_active_model_still_gets_wrong(
 
 
 def _result(intent: str, priority: Priority, risk: dict[str, Any] | None = None) -> TriageResult:
-    class WithRisk(TriageResult):
-        def to_dict(self) -> dict[str, Any]:
-            return {**super().to_dict(), "risk": risk}
-
-    return WithRisk(
-        text="x", intent=intent, confidence=0.9, language="sv", priority=priority, safe_response=""
+    return TriageResult(
+        text="x", intent=intent, confidence=0.9, language="sv", priority=priority, safe_response="", risk=risk
     )
 
 
