@@ -16,7 +16,8 @@ from sqlalchemy import select
 from bots.memory import MemoryAdapter
 from gateway.appkeys import ADAPTERS
 from gateway.store.models import Conversation, Message
-from nlu.result import TriageResult
+from handoff.console.i18n import client_strings
+from nlu.result import SUPPORTED_LANGUAGES, UNKNOWN_LANGUAGE, TriageResult
 from tests.console.conftest import Console
 from tests.console.test_live import next_of
 from tests.triage_admin.conftest import create_tables, start_gateway
@@ -158,3 +159,12 @@ async def test_with_the_real_triage_the_risk_stage_explains_the_queue_and_the_co
         assert entry["language"] == "sv"
     finally:
         await gw.close()
+
+
+def test_every_language_triage_names_has_a_readable_name_in_swedish_and_english() -> None:
+    for lang in ("sv", "en"):
+        names = client_strings(lang)["languages"]
+        assert isinstance(names, dict)
+        for code in (*SUPPORTED_LANGUAGES, UNKNOWN_LANGUAGE):
+            assert code in names and names[code] != code, (lang, code)
+    assert client_strings("sv")["languages"]["bs"] == "bosniska/kroatiska/serbiska"  # type: ignore[index]
