@@ -97,6 +97,7 @@ async def test_a_held_conversation_turning_critical_alerts_its_counsellor_and_a_
     await anna.click("#alert-show")
     await expect(alert).to_be_hidden()
     await expect(anna.locator(f"{PANEL} .triage-priority")).to_have_text("Kritisk")
+    await expect(anna.locator(f"{PANEL} .suggested")).to_have_text("SAFE:urgent_threat")
 
     await expect(sara.locator("#alert")).to_be_visible()
     await expect(sara.locator("#alert")).to_have_attribute("data-kind", "assigned")

@@ -35,6 +35,7 @@
       const conv = convs.get(msg.conversation_id);
       conv.tab.classList.add("prio-critical");
       conv.tab.dataset.priority = "critical";
+      loadTranscript(msg.conversation_id); // the suggested response of the critical message
     }
     let show = null;
     if (mine) show = function (id) { activate(id); if (convs.has(id)) convs.get(id).tab.focus(); };
@@ -51,7 +52,7 @@
         className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
       }, [
-        el("td", null, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
+        el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
         el("td", null, [document.createTextNode(entry.channel + " · "), HL.triage.languageCode(entry.language)]),
         el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
         el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),

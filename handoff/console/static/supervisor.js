@@ -14,7 +14,7 @@
     if (res.status !== 200) return;
     const rows = res.data.conversations.map(function (c) {
       return el("tr", { className: "prio-" + c.priority, dataset: { conversationId: c.conversation_id, state: c.state } }, [
-        el("td", null, [el("span", { className: "badge prio-" + c.priority }, HL.priorityLabel(c.priority)), HL.triage.marker(c.risk)]),
+        el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + c.priority }, HL.priorityLabel(c.priority)), HL.triage.marker(c.risk)]),
         el("td", null, t("s_" + c.state)),
         el("td", null, [document.createTextNode(c.channel + " · "), HL.triage.languageCode(c.language)]),
         el("td", null, HL.intentLabel(c.intent)),
