@@ -8,7 +8,9 @@ the message cannot be lost.  Only after the commit are events published:
 * ``notify.<channel>`` (group ``egress``): an event the person should see (assigned, typing, closed);
 * ``conversation`` (fan-out): every message, state change, typing and delivery of a conversation,
   for the console and for web chat sockets in every process;
-* ``queue`` (fan-out): the queue changed; ``critical`` is true when a critical conversation arrived.
+* ``queue`` (fan-out): the queue changed; ``critical`` is true when a critical conversation arrived;
+  kind ``critical_assigned`` when a conversation a counsellor holds turned critical (it alerts that
+  counsellor and the supervisors, not everyone: nobody else can take it).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ INBOUND_ONLY_META = frozenset(
 CONTACT_CACHE_SIZE = 50_000
 TOPIC_CONVERSATION = "conversation"
 TOPIC_QUEUE = "queue"
+CRITICAL_ASSIGNED = "critical_assigned"
+"""Kind of the ``queue`` event of an assigned conversation that turned critical."""
 EGRESS_GROUP = "egress"
 
 TRIAGE_FAILED_RESPONSE = {
@@ -422,6 +426,19 @@ class Pipeline:
                     "conversation_id": summary["id"],
                     "critical": stored.critical,
                     "priority": item.triage.priority.label,
+                },
+            )
+        elif stored.critical and summary["state"] == S.ASSIGNED.value:
+            await self.broker.publish(
+                TOPIC_QUEUE,
+                {
+                    "kind": CRITICAL_ASSIGNED,
+                    "conversation_id": summary["id"],
+                    "critical": False,
+                    "priority": Priority.CRITICAL.label,
+                    "assigned_to": summary["assigned_to"],
+                    "intent": summary["intent"],
+                    "channel": summary["channel"],
                 },
             )
         if bot_data is None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.envelope import Priority, utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.store.models import Conversation, ConversationState, StaffUser
+from handoff.risk import conversation_risk
 
 S = ConversationState
 
@@ -30,6 +31,8 @@ class QueueEntry:
     queued_at: datetime
     waiting_seconds: float
     message_count: int
+    risk: dict[str, Any] | None = None
+    """``{"type", "reason"}`` when the NLU's risk stage raised the conversation's priority."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class QueueEntry:
             "queued_at": self.queued_at.isoformat(),
             "waiting_seconds": round(self.waiting_seconds, 1),
             "message_count": self.message_count,
+            "risk": self.risk,
         }
 
 
@@ -71,6 +75,7 @@ async def waiting(session: AsyncSession, now: datetime | None = None) -> list[Qu
                 queued_at=queued_at,
                 waiting_seconds=max(0.0, (now - queued_at).total_seconds()),
                 message_count=c.message_count,
+                risk=conversation_risk(c.meta),
             )
         )
     return out

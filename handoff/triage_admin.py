@@ -98,7 +98,7 @@ MAX_PARSE_CHARS = 4000
 MODEL_PREFIX = "model-"
 ADMIN_ROLES = frozenset({Role.ADMIN.value})
 STATIC_DIR = Path(__file__).parent / "console" / "static"
-STATIC_FILES = {"admin_triage.js": "text/javascript"}
+STATIC_FILES = {"admin_triage.js": "text/javascript", "admin_corrections.js": "text/javascript"}
 VERSION_RE = "{version:[A-Za-z0-9._-]{1,100}}"
 JOB_RE = "{job_id:[0-9a-f]{32}}"
 
@@ -648,9 +648,11 @@ class TriageAdmin:
         change: str,
         apply: Callable[[Dataset], None],
         details: dict[str, Any],
+        then: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
     ) -> int:
         """Apply ``apply`` (raises AdminError to refuse) to the latest revision and store the result
-        as a new revision, with its audit event, in one transaction.  Retried on a concurrent edit."""
+        as a new revision, with its audit event, in one transaction.  Retried on a concurrent edit.
+        ``then(session, revision)`` runs last in the same transaction (and may refuse, too)."""
         for _ in range(3):
             try:
                 async with self.db.session() as session:
@@ -673,6 +675,8 @@ class TriageAdmin:
                         actor=actor,
                         details={**details, "revision": row.id, "parent": state.revision},
                     )
+                    if then is not None:
+                        await then(session, row.id)
                     return row.id
             except IntegrityError:
                 continue
@@ -1359,7 +1363,8 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("POST", API + "/models/" + VERSION_RE + "/activate", api_activate, ADMIN_ROLES, "api"),
     ConsoleRoute("POST", API + "/rollback", api_rollback, ADMIN_ROLES, "api"),
 )
-"""The admin's routes, each wrapped by the console's guard (session, role, CSRF on POST)."""
+"""The admin's routes, each wrapped by the console's guard (session, role, CSRF on POST); the
+counsellors' corrections add theirs (:data:`handoff.triage_corrections.ROUTES`)."""
 
 
 RESYNC_INTERVAL = web.AppKey("triage_admin_resync_seconds", float)
@@ -1396,7 +1401,9 @@ def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
 
     app.cleanup_ctx.append(admin_ctx)
     app.router.add_get("/console/admin-static/{name}", admin_static)
-    for route in ROUTES:
+    from .triage_corrections import ROUTES as CORRECTION_ROUTES  # it builds on this module
+
+    for route in (*ROUTES, *CORRECTION_ROUTES):
         app.router.add_route(route.method, route.path, guarded(route))
 
 

@@ -211,7 +211,12 @@ def all_metadata() -> MetaData:
     """The metadata of every table of the project (imports the modules that declare more)."""
     import importlib
 
-    for module in ("handoff.handoff_models", "handoff.documentation_models", "handoff.triage_admin_models"):
+    for module in (
+        "handoff.handoff_models",
+        "handoff.documentation_models",
+        "handoff.triage_admin_models",
+        "handoff.triage_correction_models",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gateway.appkeys import BROKER, DB
 
+from .corrections_web import api_correct
 from .live import Hub
 from .security import ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Staff, authenticate
 from .views import (
@@ -48,6 +49,7 @@ from .views import (
 StaffHandler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 Kind = Literal["page", "api", "ws"]
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
+MESSAGE = "/messages/{message_id:[0-9a-f]{32}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("POST", CONV + "/release", api_release, CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/transfer", api_transfer, CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/close", api_close, CONSOLE_ROLES, "api"),
+    ConsoleRoute("POST", CONV + MESSAGE + "/correction", api_correct, CONSOLE_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/canned", api_canned, CONSOLE_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/supervisor", api_supervisor, SUPERVISOR_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/audit", api_audit, SUPERVISOR_ROLES, "api"),

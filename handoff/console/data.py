@@ -15,6 +15,9 @@ from gateway.store import repo
 from gateway.store.models import AuditEvent, Conversation, ConversationState, Role, StaffUser
 from gateway.store.repo import message_dict
 from handoff import queue
+from handoff.risk import conversation_risk, triage_risk
+
+from .why import explain, priority_rank
 
 S = ConversationState
 CANNED_FILE = Path(__file__).with_name("canned.yml")
@@ -26,7 +29,8 @@ def _iso(value: Any) -> str | None:
 
 
 def triage_view(triage: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The parts of a stored triage record a counsellor sees (intent, confidence, rules, priority)."""
+    """The parts of a stored triage record a counsellor sees (intent, confidence, rules, priority,
+    language, and the risk stage's risk when there is one)."""
     if not triage:
         return None
     intent = triage.get("intent")
@@ -38,6 +42,7 @@ def triage_view(triage: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "matched_rules": list(triage.get("matched_rules") or []),
         "priority": triage.get("priority"),
         "language": triage.get("language"),
+        "risk": triage_risk(triage),
     }
 
 
@@ -68,6 +73,7 @@ def mine_entry(conv: Conversation) -> dict[str, Any]:
         "assigned_at": _iso(conv.assigned_at),
         "message_count": conv.message_count,
         "unreachable": conv.unreachable,
+        "risk": conversation_risk(conv.meta),
     }
 
 
@@ -94,7 +100,7 @@ async def queue_snapshot(
     return waiting, by_user
 
 
-async def transcript(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+async def transcript(session: AsyncSession, conv: Conversation, lang: str = "sv") -> dict[str, Any]:
     rows = await repo.messages_of(session, conv.id)
     messages = [client_message(message_dict(m)) for m in rows]
     authors = {m["author_id"] for m in messages if m["author_id"] is not None}
@@ -113,14 +119,7 @@ async def transcript(session: AsyncSession, conv: Conversation) -> dict[str, Any
     latest_triage: dict[str, Any] | None = None
     if stored:
         # The safe response of the most serious message (the latest of equally serious ones).
-        def rank(msg: Any) -> tuple[int, int]:
-            label = str((msg.triage or {}).get("priority", "low"))
-            try:
-                return int(Priority.from_label(label)), msg.seq
-            except ValueError:
-                return 0, msg.seq
-
-        top = max(stored, key=rank)
+        top = max(stored, key=lambda m: priority_rank(m.triage, m.seq))
         suggested = (top.triage or {}).get("safe_response") or None
         latest_triage = triage_view(stored[-1].triage)
     assignee = await session.get(StaffUser, conv.assigned_to) if conv.assigned_to else None
@@ -139,6 +138,7 @@ async def transcript(session: AsyncSession, conv: Conversation) -> dict[str, Any
         },
         "messages": messages,
         "triage": latest_triage,
+        "why": explain(conv.language, conv.meta, stored, lang),
         "suggested_response": suggested,
     }
 
@@ -197,6 +197,7 @@ async def supervisor_view(session: AsyncSession) -> dict[str, Any]:
                 "queued_at": _iso(c.queued_at),
                 "assigned_at": _iso(c.assigned_at),
                 "message_count": c.message_count,
+                "risk": conversation_risk(c.meta),
             }
             for c in convs
         ],

@@ -6,6 +6,8 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
+
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
 
@@ -209,9 +211,14 @@ def strings(lang: str) -> dict[str, str]:
 
 
 def client_strings(lang: str) -> dict[str, object]:
-    """What the page's script needs: the strings and the intent labels."""
+    """What the page's script needs: the strings, the intent labels and the languages' names."""
     lang = pick_language(lang)
-    return {"lang": lang, "t": STRINGS[lang], "intents": INTENT_LABELS[lang]}
+    return {
+        "lang": lang,
+        "t": STRINGS[lang],
+        "intents": INTENT_LABELS[lang],
+        "languages": LANGUAGE_NAMES[lang],
+    }
 
 
 # ---------------------------------------------------------------------- handoffs
@@ -866,3 +873,35 @@ AREA_STRINGS: dict[str, dict[str, str]] = {
 }
 for _lang, _words in AREA_STRINGS.items():
     STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- the alert of a held conversation
+ALERT_STRINGS: dict[str, dict[str, str]] = {
+    "sv": {
+        "alert_critical_mine": "Ditt samtal {conv} har blivit kritiskt – läs det nu!",
+        "alert_critical_assigned": "Samtal {conv} hos {who} har blivit kritiskt.",
+        "alert_show": "Visa samtalet",
+    },
+    "en": {
+        "alert_critical_mine": "Your conversation {conv} has turned critical – read it now!",
+        "alert_critical_assigned": "Conversation {conv} held by {who} has turned critical.",
+        "alert_show": "Show the conversation",
+    },
+}
+for _lang, _words in ALERT_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- why a conversation is where it is
+# The language and the risk next to the triage; counsellors' corrections of the triage and the
+# admin's handling of them (in their own module, merged here).
+for _lang, _words in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+
+def language_name(code: str | None, lang: str) -> str:
+    """The readable name of a triage language code (``und`` or none: unknown; another code as it is)."""
+    names = LANGUAGE_NAMES[pick_language(lang)]
+    if not code:
+        return names["und"]
+    return names.get(code, code)

@@ -5,6 +5,9 @@ connected to any process sees what happens in all of them:
 
 * a queue event -> a fresh queue snapshot to every console (coalesced when events come in bursts),
   and ``{"type": "alert", "priority": "critical"}`` first when a critical conversation arrived;
+* a ``critical_assigned`` queue event (a conversation someone holds turned critical) -> an alert
+  with ``"assigned": true`` to the counsellor who holds it (``"yours": true``) and to every
+  supervisor and admin (with the holder's name), to nobody else: nobody else can act on it;
 * a conversation event -> to the console of the counsellor who holds the conversation (and to
   the one who held it until this event, so that a transfer or a release reaches them too).
 """
@@ -20,11 +23,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway.broker.base import Broker, Event, Subscription
-from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.pipeline import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.store.db import Database
+from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
 
 from .data import client_message, queue_snapshot
+from .security import SUPERVISOR_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,9 @@ class Hub:
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
         payload = event.payload
-        if payload.get("critical"):
+        if payload.get("kind") == CRITICAL_ASSIGNED:
+            await self._alert_holder_and_supervisors(payload)
+        elif payload.get("critical"):
             alert = {
                 "type": "alert",
                 "priority": "critical",
@@ -108,6 +115,31 @@ class Hub:
         self._dirty = True
         if self._snapshots is None or self._snapshots.done():
             self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")
+
+    async def _alert_holder_and_supervisors(self, payload: dict[str, Any]) -> None:
+        holder = payload.get("assigned_to")
+        targets = [c for c in self.clients if c.user_id == holder or c.role in SUPERVISOR_ROLES]
+        if not targets:
+            return
+        name = ""
+        if any(c.user_id != holder for c in targets) and isinstance(holder, int):
+            try:
+                async with self.db.session() as session:
+                    user = await session.get(StaffUser, holder)
+                    name = (user.display_name or user.username) if user is not None else ""
+            except Exception as exc:  # the alert goes out without the name
+                log.warning("could not read the holder of a critical conversation (%s)", type(exc).__name__)
+        alert = {
+            "type": "alert",
+            "priority": "critical",
+            "conversation_id": payload.get("conversation_id"),
+            "assigned": True,
+            "intent": payload.get("intent"),
+            "channel": payload.get("channel"),
+        }
+        for client in targets:
+            yours = client.user_id == holder
+            await self._send(client, {**alert, "yours": yours, "holder": "" if yours else name})
 
     async def _snapshot_loop(self) -> None:
         while self._dirty:

@@ -21,6 +21,7 @@ from gateway.appkeys import DB, PIPELINE, SETTINGS
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.store import repo
 from gateway.store.models import StaffUser
+from handoff.corrections import of_counsellor
 
 from . import data
 from .i18n import client_strings, pick_language, strings
@@ -48,6 +49,9 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 STATIC_FILES = {
     "console.js": "text/javascript",
+    "alert.js": "text/javascript",
+    "triage.js": "text/javascript",
+    "corrections.js": "text/javascript",
     "supervisor.js": "text/javascript",
     "handoff.js": "text/javascript",
     "portal.js": "text/javascript",
@@ -239,13 +243,15 @@ async def _open_transcript(request: web.Request, staff: Staff) -> dict[str, Any]
             conversation_id=conv_id,
             details={"via": "console"},
         )
-        return await data.transcript(session, conv)
+        return await data.transcript(session, conv, staff.lang)
 
 
 async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
     found = await _open_transcript(request, staff)
     if isinstance(found, web.Response):
         return found
+    async with request.app[DB].session() as session:
+        found["corrections"] = await of_counsellor(session, found["conversation"]["id"], staff.user.id)
     return web.json_response(found)
 
 

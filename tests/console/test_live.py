@@ -154,3 +154,40 @@ async def test_two_gateway_processes_share_alerts_and_claims(
     finally:
         await stop_console(two)
         await stop_console(one)
+
+
+async def test_a_held_conversation_that_turns_critical_alerts_its_counsellor_and_the_supervisors(
+    console: Console,
+) -> None:
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    sofia = await console.signed_in("sofia", "supervisor")
+    waiting = await console.person("w", "min kusin har nya vänner")
+    conv = await console.person("p", "min son har blivit radikal")
+    assert (await anna.claim(conv)).status == 200
+    wa, wb, ws = await connect(anna), await connect(bert), await connect(sofia)
+    for sock in (wa, wb, ws):
+        await next_of(sock, "queue")
+    await console.person("p", "han säger att han ska spränga skolan")
+
+    mine = await next_of(wa, "alert")
+    assert mine["conversation_id"] == conv and mine["priority"] == "critical"
+    assert mine["assigned"] is True and mine["yours"] is True
+    assert mine["intent"] == "urgent_threat" and mine["channel"] == "memory"
+    # The holder's own list shows it as critical at once.
+    snap = await next_of(wa, "queue", where=lambda m: m["mine"] and m["mine"][0]["priority"] == "critical")
+    assert [m["conversation_id"] for m in snap["mine"]] == [conv]
+
+    supervised = await next_of(ws, "alert")
+    assert supervised["conversation_id"] == conv and supervised["assigned"] is True
+    assert supervised["yours"] is False and supervised["holder"] == "anna"
+
+    # Bert neither holds it nor supervises: no alert, and his queue is what it was.
+    await nothing_of(wb, "alert", wait=0.6)
+    queue = await (await bert.get("/console/api/queue")).json()
+    assert [e["conversation_id"] for e in queue["waiting"]] == [waiting] and queue["mine"] == []
+    # A further critical message in the same conversation raises no new alert.
+    await console.person("p", "de ska döda någon")
+    await nothing_of(wa, "alert")
+    for sock in (wa, wb, ws):
+        await sock.close()

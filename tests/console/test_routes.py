@@ -22,11 +22,14 @@ SOME_ID = "0123456789abcdef0123456789abcdef"
 
 
 def concrete(path: str) -> str:
-    return path.replace("{conversation_id:[0-9a-f]{32}}", SOME_ID)
+    return path.replace("{conversation_id:[0-9a-f]{32}}", SOME_ID).replace(
+        "{message_id:[0-9a-f]{32}}", SOME_ID
+    )
 
 
 def route_id(route: ConsoleRoute) -> str:
-    return f"{route.method} {route.path.replace('{conversation_id:[0-9a-f]{32}}', '{id}')}"
+    plain = route.path.replace("{conversation_id:[0-9a-f]{32}}", "{id}")
+    return f"{route.method} {plain.replace('{message_id:[0-9a-f]{32}}', '{message}')}"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -127,11 +130,17 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("HEAD", "/console/static/{name}"),
     }
     # Every extension's route table holds the roles each of its routes checks.
-    from handoff import directory_admin, handoff_web, records_web, triage_admin
+    from handoff import directory_admin, handoff_web, records_web, triage_admin, triage_corrections
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
     extension_paths = [
-        (r.method, r.path) for r in (*handoff_web.ROUTES, *triage_admin.ROUTES, *directory_admin.ROUTES)
+        (r.method, r.path)
+        for r in (
+            *handoff_web.ROUTES,
+            *triage_admin.ROUTES,
+            *triage_corrections.ROUTES,
+            *directory_admin.ROUTES,
+        )
     ]
     extension_paths += [(method, path) for method, path, _roles, _handler in records_web.ROUTES]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]

@@ -261,7 +261,7 @@ async def test_automatic_mail_is_stored_but_never_triaged_raised_or_queued(gatew
         "p-auto", "Jag är borta idag, ska döda tiden med en bok", meta={"automatic": True}
     )
     assert auto.priority.label == "normal" and auto.safe_response is None
-    stored = [m for m in await rows(gateway, Message) if m.id == auto.message_id][0]
+    stored = next(m for m in await rows(gateway, Message) if m.id == auto.message_id)
     assert "untriaged:automatic" in stored.triage["matched_rules"]
     # From a new sender it does not open a queued conversation either.
     new = await gateway.memory.person_writes("p-auto2", "attack attack bomb", meta={"automatic": True})

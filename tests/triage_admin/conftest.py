@@ -21,7 +21,7 @@ import handoff.triage_admin as triage_admin
 import handoff.triage_admin_models  # noqa: F401  (the admin's tables on Base.metadata)
 from bots.memory import MemoryAdapter
 from gateway.app import create_app
-from gateway.appkeys import DB
+from gateway.appkeys import ADAPTERS, DB
 from gateway.auth import create_user
 from gateway.store.db import Database
 from gateway.store.models import Base
@@ -145,3 +145,25 @@ async def train(b: Browser, timeout: float = 30.0) -> dict[str, Any]:
             return job
         await asyncio.sleep(0.1)
     raise AssertionError("training did not finish")
+
+
+async def conversation(gw: Gateway, counsellor: Browser, address: str, *texts: str) -> dict[str, str]:
+    """A person writes ``texts``; the counsellor takes the conversation.  Message ids by text."""
+    memory = gw.server.app[ADAPTERS]["memory"]
+    assert isinstance(memory, MemoryAdapter)
+    conv = ""
+    for text in texts:
+        conv = str((await memory.person_writes(address, text)).conversation_id)
+    assert (await counsellor.post(f"/console/api/conversations/{conv}/claim")).status == 200
+    body = await (await counsellor.get(f"/console/api/conversations/{conv}")).json()
+    ids = {m["text"]: m["id"] for m in body["messages"] if m["kind"] == "person"}
+    ids["conversation"] = conv
+    return ids
+
+
+async def correct(counsellor: Browser, ids: dict[str, str], text: str, **payload: Any) -> int:
+    resp = await counsellor.post(
+        f"/console/api/conversations/{ids['conversation']}/messages/{ids[text]}/correction", payload
+    )
+    assert resp.status == 201, await resp.text()
+    return int((await resp.json())["correction"]["id"])

@@ -1,6 +1,6 @@
 """Only admins reach the triage admin: every route refuses without a session, for every other role,
-and (POST) without the CSRF token.  The tests walk :data:`handoff.triage_admin.ROUTES`, so a route
-added later cannot be forgotten."""
+and (POST) without the CSRF token.  The tests walk :data:`handoff.triage_admin.ROUTES` and the
+corrections' :data:`handoff.triage_corrections.ROUTES`, so a route added later cannot be forgotten."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from handoff import triage_admin, triage_corrections
 from handoff.console import ConsoleRoute
-from handoff.triage_admin import ROUTES
 from tests.console.conftest import Browser
 from tests.triage_admin.conftest import API, Gateway, create_tables, start_gateway
 
@@ -19,10 +19,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SOME_JOB = "0123456789abcdef0123456789abcdef"
 NOT_ADMIN = ("counsellor", "supervisor", "municipality")
+ROUTES = (*triage_admin.ROUTES, *triage_corrections.ROUTES)
 
 
 def concrete(path: str) -> str:
-    return path.replace("{job_id:[0-9a-f]{32}}", SOME_JOB).replace("{version:[A-Za-z0-9._-]{1,100}}", "v1")
+    return (
+        path.replace("{job_id:[0-9a-f]{32}}", SOME_JOB)
+        .replace("{version:[A-Za-z0-9._-]{1,100}}", "v1")
+        .replace("{correction_id:[0-9]{1,12}}", "1")
+    )
 
 
 def route_id(route: ConsoleRoute) -> str:

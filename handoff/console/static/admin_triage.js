@@ -115,6 +115,9 @@
   });
 
   let filterTimer = null;
+  // An accepted correction (admin_corrections.js) is a new revision of the training data.
+  document.addEventListener("hl:dataset", refreshData);
+
   document.getElementById("filter").addEventListener("input", function () {
     clearTimeout(filterTimer);
     filterTimer = setTimeout(loadExamples, 250);
@@ -253,6 +256,8 @@
     body.replaceChildren.apply(body, rows);
     showJob(d.job);
     if (d.job && d.job.status === "running") poll(d.job.id);
+    // The corrections' evaluation (admin_corrections.js) follows the running model.
+    document.dispatchEvent(new CustomEvent("hl:models", { detail: { running: d.running.version } }));
   }
 
   function poll(jobId) {

@@ -11,7 +11,6 @@
   const mineEmpty = document.getElementById("mine-empty");
   const loadEl = document.getElementById("load");
   const capacityEl = document.getElementById("capacity");
-  const alertBox = document.getElementById("alert");
   const offline = document.getElementById("offline");
   const notice = document.getElementById("notice");
   const template = document.getElementById("panel-template");
@@ -22,7 +21,7 @@
   let active = null;
   const convs = new Map(); // conversation id -> {tab, panel, seqs: Set, maxSeq, closed, typingTimer}
 
-  // ------------------------------------------------------------------ notices, alert, sound
+  // ------------------------------------------------------------------ notices, alert
   let noticeTimer = null;
   function say(text) {
     notice.textContent = text;
@@ -30,51 +29,19 @@
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 6000);
   }
 
-  let audio = null;
-  function unlockAudio() {
-    try {
-      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") audio.resume();
-    } catch (e) { audio = null; }
-  }
-  document.addEventListener("click", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
-
-  function beep() {
-    try {
-      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") audio.resume();
-      const start = audio.currentTime + 0.01;
-      [0, 0.3].forEach(function (offset) {
-        const osc = audio.createOscillator();
-        const gain = audio.createGain();
-        osc.type = "sine";
-        osc.frequency.value = offset ? 660 : 880;
-        gain.gain.setValueAtTime(0.0001, start + offset);
-        gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.25);
-        osc.connect(gain);
-        gain.connect(audio.destination);
-        osc.start(start + offset);
-        osc.stop(start + offset + 0.27);
-      });
-      alertBox.dataset.sound = "played";
-    } catch (e) {
-      alertBox.dataset.sound = "unavailable";
-    }
-  }
-
   function raiseAlert(msg) {
-    alertBox.hidden = false;
-    alertBox.dataset.conversationId = msg.conversation_id || "";
-    alertBox.dataset.count = String(Number(alertBox.dataset.count || 0) + 1);
-    document.title = "(!) " + document.title.replace(/^\(!\) /, "");
-    beep();
+    const mine = msg.assigned && msg.yours && convs.has(msg.conversation_id);
+    if (mine) {
+      const conv = convs.get(msg.conversation_id);
+      conv.tab.classList.add("prio-critical");
+      conv.tab.dataset.priority = "critical";
+      loadTranscript(msg.conversation_id); // the suggested response of the critical message
+    }
+    let show = null;
+    if (mine) show = function (id) { activate(id); if (convs.has(id)) convs.get(id).tab.focus(); };
+    else if (msg.assigned) show = function (id) { window.open("/console/conversations/" + id, "_blank", "noopener"); };
+    HL.alert.raise(msg, show);
   }
-  document.getElementById("alert-dismiss").addEventListener("click", function () {
-    alertBox.hidden = true;
-    document.title = document.title.replace(/^\(!\) /, "");
-  });
 
   // ------------------------------------------------------------------ queue
   function renderQueue() {
@@ -85,8 +52,8 @@
         className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
       }, [
-        el("td", null, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority))]),
-        el("td", null, entry.channel + " · " + entry.language),
+        el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
+        el("td", null, [document.createTextNode(entry.channel + " · "), HL.triage.languageCode(entry.language)]),
         el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
         el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),
         el("td", null, [claim]),
@@ -291,25 +258,19 @@
     }
     const data = res.data;
     data.messages.forEach(function (m) { addMessage(id, m); });
-    renderTriage(conv, data.triage);
+    conv.triage = data.triage;
+    conv.why = data.why;
+    renderTriage(conv);
     conv.panel.querySelector(".suggested").textContent = data.suggested_response || "–";
     conv.panel.querySelector("button.use-suggested").disabled = !data.suggested_response;
     conv.panel.querySelector(".unreachable-note").hidden = !data.conversation.unreachable;
     updateTab(id, { priority: data.conversation.priority, intent: data.conversation.intent, channel: data.conversation.channel });
     if (data.conversation.state === "closed") markClosed(id);
+    document.dispatchEvent(new CustomEvent("hl:transcript", { detail: { id: id, panel: conv.panel, data: data } }));
   }
 
-  function renderTriage(conv, triage) {
-    const dl = conv.panel.querySelector("dl.triage");
-    const rows = [];
-    if (triage) {
-      rows.push(el("dt", null, t("intent")), el("dd", { className: "triage-intent" }, HL.intentLabel(triage.intent)));
-      rows.push(el("dt", null, t("priority")), el("dd", { className: "triage-priority prio-" + triage.priority }, HL.priorityLabel(triage.priority)));
-      const conf = typeof triage.confidence === "number" ? Math.round(triage.confidence * 100) + " %" : "–";
-      rows.push(el("dt", null, t("confidence")), el("dd", { className: "triage-confidence" }, conf));
-      rows.push(el("dt", null, t("matched_rules")), el("dd", { className: "triage-rules" }, (triage.matched_rules || []).join(", ") || "–"));
-    }
-    dl.replaceChildren.apply(dl, rows);
+  function renderTriage(conv) {
+    HL.triage.render(conv.panel.querySelector("dl.triage"), conv.triage, conv.why);
   }
 
   function addMessage(id, m) {
@@ -330,6 +291,8 @@
     log.insertBefore(li, later || null);
     if (!later) li.scrollIntoView({ block: "nearest" });
     if (m.kind === "person") showTyping(id, false);
+    // Extensions (corrections of the triage) add to the message.
+    document.dispatchEvent(new CustomEvent("hl:message", { detail: { id: id, li: li, message: m } }));
   }
 
   function markClosed(id) {
@@ -404,7 +367,11 @@
       const conv = convs.get(id);
       if (msg.message.seq > conv.maxSeq + 1 && conv.maxSeq > 0) loadTranscript(id);
       else addMessage(id, msg.message);
-      if (msg.message.kind === "person" && msg.message.triage) renderTriage(conv, msg.message.triage);
+      if (msg.message.kind === "person" && msg.message.triage) {
+        conv.triage = msg.message.triage;
+        conv.why = HL.triage.update(conv.why, msg.message, msg.conversation);
+        renderTriage(conv);
+      }
     } else if (msg.kind === "typing" && msg.who === "person") {
       showTyping(id, !!msg.typing);
     } else if (msg.kind === "state" && msg.conversation) {

@@ -14,9 +14,9 @@
     if (res.status !== 200) return;
     const rows = res.data.conversations.map(function (c) {
       return el("tr", { className: "prio-" + c.priority, dataset: { conversationId: c.conversation_id, state: c.state } }, [
-        el("td", null, [el("span", { className: "badge prio-" + c.priority }, HL.priorityLabel(c.priority))]),
+        el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + c.priority }, HL.priorityLabel(c.priority)), HL.triage.marker(c.risk)]),
         el("td", null, t("s_" + c.state)),
-        el("td", null, c.channel + " · " + c.language),
+        el("td", null, [document.createTextNode(c.channel + " · "), HL.triage.languageCode(c.language)]),
         el("td", null, HL.intentLabel(c.intent)),
         el("td", { className: "assignee" }, c.assigned_to || "–"),
         el("td", null, String(c.message_count)),
@@ -164,5 +164,8 @@
 
   refresh();
   setInterval(refresh, 15000);
-  HL.live(function (msg) { if (msg.type === "queue") soon(); }, function () {}, function () {});
+  HL.live(function (msg) {
+    if (msg.type === "queue") soon();
+    else if (msg.type === "alert") HL.alert.raise(msg, msg.assigned ? function (id) { window.location.assign("/console/conversations/" + id); } : null);
+  }, function () {}, function () {});
 })();
