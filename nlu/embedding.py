@@ -60,6 +60,7 @@ class Embedder:
         self._model: Any = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._call_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -98,7 +99,10 @@ class Embedder:
         if model is None:
             raise EmbeddingUnavailable(self._error or "not loaded")
         clipped = [" ".join(t.split())[:MAX_CHARS] or "." for t in texts]
-        out = model.query(clipped)
+        # One call at a time: the engine keeps its scratch buffers in the model, and the admin's
+        # evaluation thread may embed while the triager's worker does.
+        with self._call_lock:
+            out = model.query(clipped)
         return np.asarray(out, dtype=np.float32).reshape(len(clipped), -1)
 
 

@@ -88,3 +88,16 @@ async def test_the_model_runs_off_the_event_loop(model: ModelArtifact) -> None:
         assert stage.threads == []
     finally:
         await triager.close()
+
+
+def test_concurrent_embeddings_equal_sequential_ones() -> None:
+    """The admin's evaluation thread and the triager's worker may embed at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = shared_stage().embedder
+    texts = ["Мой сын вступил в группу", "سأقتل نفسي الليلة", "Oğlum bir gruba katıldı", "hej"] * 3
+    alone = [embedder.embed([t])[0] for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: embedder.embed([t])[0], texts))
+    for a, b in zip(alone, together, strict=True):
+        assert np.allclose(a, b)
