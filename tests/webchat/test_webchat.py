@@ -9,10 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 
 from gateway.store.models import Message
-from tests.webchat.conftest import ChatGateway, Visitor, start_gateway
+from tests.webchat.conftest import WEBCHAT_CONFIG, ChatGateway, Visitor, start_gateway
 
 
 async def stored(gw: ChatGateway) -> list[Message]:
@@ -401,3 +402,31 @@ async def test_configured_quick_exit_and_frame_ancestors_reach_the_page(tmp_path
         assert "frame-ancestors https://kommun.example" in page.headers["Content-Security-Policy"]
     finally:
         await gw.client.close()
+
+
+async def test_a_person_writing_in_arabic_is_answered_in_arabic_and_queued_critical(tmp_path: Path) -> None:
+    """Through the real web chat and the real triage (every stage on), with a Swedish page."""
+    from bots.webchat import WebchatAdapter
+    from gateway.app import create_app
+    from gateway.store.models import Conversation
+    from nlu.triage import build_triager
+    from tests.webchat.conftest import chat_settings
+
+    settings = chat_settings(tmp_path)
+    adapter = WebchatAdapter(dict(WEBCHAT_CONFIG), pseudonym_key=settings.pseudonym_key)
+    client = TestClient(TestServer(create_app(settings, triager=build_triager(), adapters=[adapter])))
+    await client.start_server()
+    gw = ChatGateway(settings, client, adapter)
+    try:
+        v = await gw.visitor()
+        await v.hello(lang="sv")
+        ack = await v.write("ابني أخذ كل الحبوب التي في الخزانة ولا يرد علي", "client-ar-1")
+        assert ack["type"] == "ack"
+        bot = await v.expect(lambda f: f["type"] == "message" and f["kind"] == "bot")
+        assert "112" in bot["text"] and "90101" in bot["text"]
+        assert any("\u0600" <= ch <= "\u06ff" for ch in bot["text"])  # written in Arabic
+        async with gw.db.session() as session:
+            conv = (await session.execute(select(Conversation))).scalars().one()
+        assert (conv.language, conv.priority, conv.state) == ("ar", 3, "queued")
+    finally:
+        await client.close()
