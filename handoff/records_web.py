@@ -38,6 +38,7 @@ from sqlalchemy import select
 from gateway.appkeys import DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
+from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, Role
 
 from . import documentation, reports
@@ -111,13 +112,27 @@ def current_directory(app: web.Application) -> Directory:
 
 
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The close form: for the counsellor who held or closed the conversation and for supervisors,
+    like every other conversation route; every read and every refusal is audited."""
+    conv_id = request.match_info["conversation_id"]
     try:
         async with request.app[DB].session() as session:
-            form = await documentation.documentation_form(
-                session, request.match_info["conversation_id"], directory=current_directory(request.app)
-            )
+            conv = await repo.get_conversation(session, conv_id)
+            if not documentation.may_document(
+                conv.assigned_to, (conv.meta or {}).get("closed_by"), staff.user
+            ):
+                await repo.audit(session, "documentation.denied", actor=staff.user, conversation_id=conv_id)
+                denied = True
+            else:
+                denied = False
+                form = await documentation.documentation_form(
+                    session, conv_id, directory=current_directory(request.app)
+                )
+                await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return _error(404, "not_found")
+    if denied:
+        return _error(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
