@@ -166,4 +166,7 @@ def alembic_config(url: str) -> Any:
 def upgrade_sync(url: str, revision: str = "head") -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    from gateway.store.migrate_lock import migration_lock
+
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
