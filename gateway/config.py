@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigError
+from gateway.private_files import private_dir
 
 # Schema: key -> (type, default) or a nested dict.  A default of REQUIRED means the key must be given.
 REQUIRED = object()
@@ -44,6 +45,9 @@ SCHEMA: dict[str, Any] = {
     "redis_url": (str, ""),
     "redis_prefix": (str, "helpline:"),
     "data_dir": (str, "./helpline-data"),
+    # Development on one's own machine over plain http (``helpline serve --dev``); only with it may
+    # console.secure_cookies be switched off.
+    "development": (bool, False),
     "secrets": {
         "pseudonym_key": (str, ""),
         "contact_key": (str, ""),
@@ -63,7 +67,7 @@ SCHEMA: dict[str, Any] = {
         "lockout_attempts": (int, 5),
         "lockout_minutes": (float, 15.0),
         "default_capacity": (int, 3),
-        "secure_cookies": (bool, False),
+        "secure_cookies": (bool, True),
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
@@ -248,7 +252,7 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
         stored = json.loads(path.read_text())
         if isinstance(stored, dict):
             return {str(k): str(v) for k, v in stored.items()}
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     generated = {"pseudonym_key": new_key(), "contact_key": new_key()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -307,7 +311,7 @@ def load_settings(
     ):
         raise ConfigError("database_url", "must be a sqlite:// or postgresql:// URL")
     if database_url.startswith("sqlite+aiosqlite:///"):
-        Path(database_url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(database_url.split(":///", 1)[1]).parent)
 
     keys = raw["secrets"]
     if not keys["pseudonym_key"] or not keys["contact_key"]:
@@ -323,6 +327,11 @@ def load_settings(
         raise ConfigError("server.port", "must be between 1 and 65535")
     if raw["limits"]["max_message_chars"] < 1:
         raise ConfigError("limits.max_message_chars", "must be positive")
+    if not raw["console"]["secure_cookies"] and not raw["development"]:
+        raise ConfigError(
+            "console.secure_cookies",
+            "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
+        )
     if raw["database"]["pool_size"] < 1:
         raise ConfigError("database.pool_size", "must be positive")
     if raw["database"]["max_overflow"] < 0:

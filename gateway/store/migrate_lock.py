@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import make_url
+from gateway.private_files import private_dir, sqlite_file
 
 PG_LOCK_ID = 0x68656C706C696E65  # "helpline": an advisory lock id of its own
 LOCK_SUFFIX = ".migrate.lock"
@@ -22,14 +22,8 @@ LOCK_SUFFIX = ".migrate.lock"
 
 def sqlite_lock_path(url: str) -> Path | None:
     """The lock file of a SQLite database URL, or None for another kind or an in-memory database."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return None
-    database = parsed.database or ""
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
-        return None
-    path = Path(database)
-    return path.with_name(path.name + LOCK_SUFFIX)
+    path = sqlite_file(url)
+    return None if path is None else path.with_name(path.name + LOCK_SUFFIX)
 
 
 @contextmanager
@@ -39,7 +33,7 @@ def migration_lock(url: str) -> Iterator[None]:
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # blocks (in the upgrade's worker thread) until it is ours

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gateway import auth
 from gateway.appkeys import DB, PIPELINE, SETTINGS
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from handoff.corrections import of_counsellor
@@ -145,7 +146,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, lang, "login_expired", 403)
     username = str(form.get("username", ""))[:64]
     # One more than the longest password: auth.login refuses it without hashing a megabyte.
-    password = str(form.get("password", ""))[: auth.MAX_PASSWORD_LENGTH + 1]
+    password = str(form.get("password", ""))[: MAX_PASSWORD_LENGTH + 1]
     if not await request.app[CONSOLE].limiter.allow(request.app, username):
         return _login_form(request, lang, "login_rate_limited", 429)
     async with request.app[DB].session() as session:
