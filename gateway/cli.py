@@ -19,7 +19,7 @@ from gateway.store.models import Role
 log = logging.getLogger("helpline")
 
 # Subcommands other packages add: module with register(subparsers).
-PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli")
+PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli", "gateway.keys_cli")
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:

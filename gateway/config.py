@@ -51,6 +51,8 @@ SCHEMA: dict[str, Any] = {
     "secrets": {
         "pseudonym_key": (str, ""),
         "contact_key": (str, ""),
+        # Earlier contact keys after ``helpline keys rotate contact``: they still decrypt.
+        "previous_contact_keys": (list, []),
     },
     "nlu": {
         "backend": (str, "embedded"),
@@ -136,6 +138,9 @@ class Settings:
     host: str
     port: int
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_contact_keys: tuple[bytes, ...] = ()
+    secrets_from_file: bool = False
+    """True when the keys are the generated ones in ``data_dir/secrets.json`` (not configured)."""
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name, {})
@@ -245,13 +250,13 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
     """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600)."""
     path = data_dir / "secrets.json"
     if path.exists():
         stored = json.loads(path.read_text())
         if isinstance(stored, dict):
-            return {str(k): str(v) for k, v in stored.items()}
+            return dict(stored)
     private_dir(data_dir)
     generated = {"pseudonym_key": new_key(), "contact_key": new_key()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -313,12 +318,20 @@ def load_settings(
     if database_url.startswith("sqlite+aiosqlite:///"):
         private_dir(Path(database_url.split(":///", 1)[1]).parent)
 
-    keys = raw["secrets"]
-    if not keys["pseudonym_key"] or not keys["contact_key"]:
+    keys = dict(raw["secrets"])
+    from_file = not keys["pseudonym_key"] or not keys["contact_key"]
+    if from_file:
         generated = _load_or_create_secrets(data_dir)
-        keys = {k: keys[k] or generated[k] for k in ("pseudonym_key", "contact_key")}
+        keys = {k: keys[k] or str(generated[k]) for k in ("pseudonym_key", "contact_key")} | {
+            "previous_contact_keys": keys["previous_contact_keys"]
+            or list(generated.get("previous_contact_keys", []))
+        }
     pseudonym_key = _decode_key("secrets.pseudonym_key", keys["pseudonym_key"])
     contact_key = _decode_key("secrets.contact_key", keys["contact_key"])
+    previous_contact_keys = tuple(
+        _decode_key(f"secrets.previous_contact_keys[{i}]", str(k))
+        for i, k in enumerate(keys["previous_contact_keys"])
+    )
     if raw["nlu"]["backend"] not in ("embedded", "rasa"):
         raise ConfigError("nlu.backend", "must be 'embedded' or 'rasa'")
     if raw["nlu"]["backend"] == "rasa" and not raw["nlu"]["rasa_url"]:
@@ -348,4 +361,6 @@ def load_settings(
         host=raw["server"]["host"],
         port=raw["server"]["port"],
         channels=channels,
+        previous_contact_keys=previous_contact_keys,
+        secrets_from_file=from_file,
     )

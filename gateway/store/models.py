@@ -223,3 +223,16 @@ def all_metadata() -> MetaData:
             if exc.name != module:
                 raise
     return Base.metadata
+
+
+class KeyFingerprint(Base):
+    """A keyed fingerprint of each secret key (never the key), written at the first start: a process
+    whose key differs refuses to start (``gateway.keys``).  ``previous``: fingerprints of keys
+    replaced by ``helpline keys rotate``."""
+
+    __tablename__ = "key_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[list[str]] = mapped_column(JSON, default=list)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
