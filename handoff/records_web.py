@@ -42,6 +42,7 @@ from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, Role
 
 from . import documentation, reports
+from .console.idempotency import idempotent
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 from .directory import Directory, default_directory
 from .handoff_web import HANDOFF_OPTIONS
@@ -88,7 +89,7 @@ def require_role(
 async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _error(413, "too_large")
-    if not request.can_read_body:
+    if not request.body_exists:  # (not can_read_body: the body may have been read already, e.g. hashed)
         return {}
     try:
         body = await request.json()
@@ -394,7 +395,12 @@ async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]
 # Every route with the roles that may use it (checked on each request by require_role).
 ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
     ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
-    ("POST", CONV + "/documentation", frozenset(CONSOLE_ROLES), post_documentation),
+    (
+        "POST",
+        CONV + "/documentation",
+        frozenset(CONSOLE_ROLES),
+        idempotent("documentation", post_documentation),
+    ),
     ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
     ("GET", "/console/api/documentation/pending", frozenset(CONSOLE_ROLES), get_pending),
     ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
