@@ -125,6 +125,7 @@ def create_app(
             ContactCipher(settings.contact_key, settings.previous_contact_keys),
             PipelineLimits(max_message_chars=limits["max_message_chars"]),
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
+            previous_pseudonym_keys=settings.previous_pseudonym_keys,
         )
         yield
 

@@ -53,6 +53,9 @@ SCHEMA: dict[str, Any] = {
         "contact_key": (str, ""),
         # Earlier contact keys after ``helpline keys rotate contact``: they still decrypt.
         "previous_contact_keys": (list, []),
+        # Earlier pseudonym keys after ``helpline keys rotate pseudonym``: they still recognise a
+        # person's open conversation.
+        "previous_pseudonym_keys": (list, []),
     },
     "nlu": {
         "backend": (str, "embedded"),
@@ -139,6 +142,7 @@ class Settings:
     port: int
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     previous_contact_keys: tuple[bytes, ...] = ()
+    previous_pseudonym_keys: tuple[bytes, ...] = ()
     secrets_from_file: bool = False
     """True when the keys are the generated ones in ``data_dir/secrets.json`` (not configured)."""
 
@@ -323,14 +327,14 @@ def load_settings(
     if from_file:
         generated = _load_or_create_secrets(data_dir)
         keys = {k: keys[k] or str(generated[k]) for k in ("pseudonym_key", "contact_key")} | {
-            "previous_contact_keys": keys["previous_contact_keys"]
-            or list(generated.get("previous_contact_keys", []))
+            k: keys[k] or list(generated.get(k, []))
+            for k in ("previous_contact_keys", "previous_pseudonym_keys")
         }
     pseudonym_key = _decode_key("secrets.pseudonym_key", keys["pseudonym_key"])
     contact_key = _decode_key("secrets.contact_key", keys["contact_key"])
-    previous_contact_keys = tuple(
-        _decode_key(f"secrets.previous_contact_keys[{i}]", str(k))
-        for i, k in enumerate(keys["previous_contact_keys"])
+    previous_contact_keys, previous_pseudonym_keys = (
+        tuple(_decode_key(f"secrets.{name}[{i}]", str(k)) for i, k in enumerate(keys[name]))
+        for name in ("previous_contact_keys", "previous_pseudonym_keys")
     )
     if raw["nlu"]["backend"] not in ("embedded", "rasa"):
         raise ConfigError("nlu.backend", "must be 'embedded' or 'rasa'")
@@ -362,5 +366,6 @@ def load_settings(
         port=raw["server"]["port"],
         channels=channels,
         previous_contact_keys=previous_contact_keys,
+        previous_pseudonym_keys=previous_pseudonym_keys,
         secrets_from_file=from_file,
     )

@@ -6,7 +6,9 @@ key).  Every later start compares: a process whose key differs refuses to start 
 (with a different contact key it could not read a single contact record; with a different pseudonym
 key one person's chat would become two conversations).
 
-``helpline keys rotate contact`` makes a new contact key, re-encrypts every contact record with it
+``helpline keys rotate pseudonym`` records a new pseudonym key; the earlier one goes to
+``secrets.previous_pseudonym_keys``, where it still recognises a person's open conversation
+(:mod:`gateway.keys_recognise`).  ``helpline keys rotate contact`` makes a new contact key, re-encrypts every contact record with it
 in one transaction and records its fingerprint; the earlier key goes to
 ``secrets.previous_contact_keys``, where it still decrypts what processes not restarted yet write.
 """
@@ -44,7 +46,7 @@ def _refusal(name: str, row: KeyFingerprint, key: bytes) -> ConfigError:
         return ConfigError(
             CONFIG_KEYS[name],
             f"is an earlier {name} key, replaced by 'helpline keys rotate {name}': configure the current one "
-            "(as every other process has it) and keep this one under secrets.previous_contact_keys",
+            f"(as every other process has it) and keep this one under secrets.previous_{name}_keys",
         )
     return ConfigError(
         CONFIG_KEYS[name],
@@ -77,6 +79,24 @@ class Rotation:
     new_key: str
     old_key: str
     records: int
+
+
+async def rotate_pseudonym_key(db: Database, settings: Settings, new_key: bytes) -> Rotation:
+    """Make ``new_key`` the recorded pseudonym key.  Pseudonyms are one-way, so nothing is rewritten
+    now: a person's open conversation moves to the new pseudonym with their next message, found by
+    the earlier key in ``secrets.previous_pseudonym_keys`` (``gateway.keys_recognise``)."""
+    await check_keys(db, settings)
+    async with db.session() as session:
+        row = await session.get(KeyFingerprint, "pseudonym", with_for_update=True)
+        assert row is not None  # check_keys recorded it
+        row.previous = [*(row.previous or []), row.fingerprint]
+        row.fingerprint = fingerprint("pseudonym", new_key)
+        row.set_at = utcnow()
+    return Rotation(
+        new_key=base64.urlsafe_b64encode(new_key).decode(),
+        old_key=base64.urlsafe_b64encode(settings.pseudonym_key).decode(),
+        records=0,
+    )
 
 
 async def rotate_contact_key(db: Database, settings: Settings, new_key: bytes) -> Rotation:

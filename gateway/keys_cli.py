@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from gateway.config import _decode_key, load_settings
-from gateway.keys import check_keys, rotate_contact_key
+from gateway.keys import check_keys, rotate_contact_key, rotate_pseudonym_key
 from gateway.store.db import Database
 
 
@@ -42,17 +42,22 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         try:
             await db.upgrade()
-            return await rotate_contact_key(db, settings, new)
+            rotate = rotate_contact_key if args.key_name == "contact" else rotate_pseudonym_key
+            return await rotate(db, settings, new)
         finally:
             await db.close()
 
     rotation = asyncio.run(run())
-    print(f"re-encrypted {rotation.records} contact records with the new contact key")
+    name = args.key_name
+    if name == "contact":
+        print(f"re-encrypted {rotation.records} contact records with the new contact key")
+    else:
+        print("recorded the new pseudonym key; open conversations move to it with their next message")
     if settings.secrets_from_file:
         path = settings.data_dir / "secrets.json"
         stored = json.loads(path.read_text())
-        previous = [rotation.old_key, *stored.get("previous_contact_keys", [])]
-        stored.update(contact_key=rotation.new_key, previous_contact_keys=previous)
+        previous = [rotation.old_key, *stored.get(f"previous_{name}_keys", [])]
+        stored.update({f"{name}_key": rotation.new_key, f"previous_{name}_keys": previous})
         tmp = path.with_name("secrets.json.new")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -61,9 +66,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         print(f"{path} holds the new key; restart the gateway")
     else:
         print(
-            "give every process  secrets.contact_key: "
-            f"{rotation.new_key}\nand add the old key to secrets.previous_contact_keys, then restart them "
-            "one by one (the old key still decrypts what they write meanwhile)"
+            f"give every process  secrets.{name}_key: {rotation.new_key}\n"
+            f"and add the old key to secrets.previous_{name}_keys, then restart them one by one "
+            "(the old key still decrypts and recognises what they write meanwhile)"
         )
     return 0
 
@@ -78,3 +83,7 @@ def register(sub: Any) -> None:
     contact.add_argument("--new-key", help="url-safe base64 of 32 bytes (default: generated)")
     contact.add_argument("--config", default=argparse.SUPPRESS)
     contact.set_defaults(func=cmd_rotate)
+    pseudonym = rotate.add_parser("pseudonym", help="new pseudonym key; the old one still recognises people")
+    pseudonym.add_argument("--new-key", help="url-safe base64 of 32 bytes (default: generated)")
+    pseudonym.add_argument("--config", default=argparse.SUPPRESS)
+    pseudonym.set_defaults(func=cmd_rotate)

@@ -100,3 +100,32 @@ def _b64(key: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(key).decode()
+
+
+async def test_after_a_pseudonym_key_rotation_a_person_keeps_their_conversation(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
+    env = {**clean, "HELPLINE_DATA_DIR": str(tmp_path / "data")}
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'helpline.db'}"
+
+    async def writes(text: str) -> str:
+        settings = make_settings(db_url, tmp_path)
+        memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
+        server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
+        await server.start_server()
+        try:
+            return str((await memory.person_writes("anna@example.org", text)).conversation_id)
+        finally:
+            await server.close()
+
+    first = await writes("jag oroar mig för min bror")
+    rotated = _helpline("keys", "rotate", "pseudonym", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    stored = json.loads((tmp_path / "data" / "secrets.json").read_text())
+    assert len(stored["previous_pseudonym_keys"]) == 1
+    # The person writes again to a process with the new key: the same conversation, not a second one.
+    assert await writes("han har slutat prata med oss") == first
+    assert await writes("vad ska vi göra") == first
+    # A process still given only the old pseudonym key is refused, and told it is the earlier one.
+    old = {"pseudonym_key": stored["previous_pseudonym_keys"][0], "contact_key": stored["contact_key"]}
+    with pytest.raises(ConfigError, match=r"secrets\.pseudonym_key.*earlier pseudonym key"):
+        await _start(db_url, tmp_path / "old", **old)
