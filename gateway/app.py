@@ -30,6 +30,7 @@ from gateway.broker import Subscription, make_broker
 from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
+from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
@@ -77,6 +78,12 @@ def create_app(
         db = Database(settings.database_url, pool_size=pool["pool_size"], max_overflow=pool["max_overflow"])
         if migrate:
             await db.upgrade()
+            try:
+                # A process whose keys differ from the fleet's refuses to start (gateway.keys).
+                await check_keys(db, settings)
+            except BaseException:
+                await db.close()
+                raise
         app[DB] = db
         yield
         await db.close()
@@ -115,9 +122,10 @@ def create_app(
             app[DB],
             app[BROKER],
             app[TRIAGER],
-            ContactCipher(settings.contact_key),
+            ContactCipher(settings.contact_key, settings.previous_contact_keys),
             PipelineLimits(max_message_chars=limits["max_message_chars"]),
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
+            previous_pseudonym_keys=settings.previous_pseudonym_keys,
         )
         yield
 

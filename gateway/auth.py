@@ -9,23 +9,23 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import passwords
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput
+from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import Role, StaffSession, StaffUser
 
 _hasher = PasswordHasher()
-MIN_PASSWORD_LENGTH = 10
 # Verifying against this keeps the time of a login for an unknown user like that of a known one.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-at-all")
 
 
 def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    passwords.check(password)
     return _hasher.hash(password)
 
 
@@ -100,27 +100,75 @@ class LoginResult:
     error: str | None = None  # "invalid" | "locked"
 
 
-async def login(session: AsyncSession, username: str, password: str, policy: LoginPolicy) -> LoginResult:
+async def _count_failure(session: AsyncSession, user_id: int, policy: LoginPolicy) -> bool:
+    """Count one wrong password in one statement; True when it locked the account.
+
+    ``failed_logins = failed_logins + 1`` in the database, not a value read before: concurrent
+    attempts (in this process or another) each count, so N wrong passwords at once lock the account
+    just as N in a row do.
+    """
     now = utcnow()
+    reaches = StaffUser.failed_logins + 1 >= policy.max_attempts
+    row = (
+        await session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user_id)
+            .values(
+                failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
+                locked_until=case((reaches, now + policy.lockout), else_=StaffUser.locked_until),
+            )
+            .returning(StaffUser.locked_until)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    return row is not None and row[0] is not None and row[0] > now
+
+
+async def _clear_failures(session: AsyncSession, user_id: int) -> bool:
+    """Reset the count after the right password, unless a concurrent attempt locked the account
+    meanwhile (then False: the login is refused like any other of a locked account)."""
+    now = utcnow()
+    row = (
+        await session.execute(
+            update(StaffUser)
+            .where(
+                StaffUser.id == user_id,
+                or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now),
+            )
+            .values(failed_logins=0, locked_until=None)
+            .returning(StaffUser.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    return row is not None
+
+
+async def login(session: AsyncSession, username: str, password: str, policy: LoginPolicy) -> LoginResult:
+    """Check a login.  Every refusal costs one argon2 verification, so unknown, locked and known
+    accounts take the same time; the console shows one message for all of them."""
+    now = utcnow()
+    if len(password) > MAX_PASSWORD_LENGTH:
+        verify_password(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+        await repo.audit(session, "auth.login_failed", details={"reason": "too_long"})
+        return LoginResult(None, error="invalid")
     user = await repo.user_by_name(session, username.strip())
     if user is None or not user.active:
         verify_password(_DUMMY_HASH, password)
         await repo.audit(session, "auth.login_failed", details={"reason": "unknown_user"})
         return LoginResult(None, error="invalid")
     if user.locked_until is not None and user.locked_until > now:
+        verify_password(_DUMMY_HASH, password)
         await repo.audit(session, "auth.login_locked", actor=user)
         return LoginResult(None, error="locked")
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= policy.max_attempts:
-            user.locked_until = now + policy.lockout
-            user.failed_logins = 0
+        if await _count_failure(session, user.id, policy):
             await repo.audit(session, "auth.locked_out", actor=user)
             return LoginResult(None, error="locked")
         await repo.audit(session, "auth.login_failed", actor=user)
         return LoginResult(None, error="invalid")
-    user.failed_logins = 0
-    user.locked_until = None
+    if not await _clear_failures(session, user.id):
+        await repo.audit(session, "auth.login_locked", actor=user)
+        return LoginResult(None, error="locked")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)

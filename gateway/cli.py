@@ -19,7 +19,7 @@ from gateway.store.models import Role
 log = logging.getLogger("helpline")
 
 # Subcommands other packages add: module with register(subparsers).
-PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli")
+PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli", "gateway.keys_cli")
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -36,6 +36,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["server.host"] = args.host
     if args.port:
         overrides["server.port"] = args.port
+    if args.dev:
+        # Plain http on one's own machine: the console's cookies without the Secure attribute.
+        overrides["development"] = True
+        overrides["console.secure_cookies"] = False
     settings = _settings(args, **overrides)
     app = create_app(settings)
 
@@ -46,6 +50,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app.on_startup.append(freeze_startup_objects)
     url = f"http://{settings.host}:{settings.port}"
+    if not settings.raw["development"]:
+        print("  the console's cookies are Secure: serve it behind https (or use --dev)", flush=True)
     print(f"helpline-gateway is starting on {url}", flush=True)
     print(f"  web chat:           {url}/chat", flush=True)
     print(f"  counsellor console: {url}/console", flush=True)
@@ -141,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--dev", action="store_true", help="development over plain http: console cookies without Secure"
+    )
     serve.add_argument("--config", default=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 

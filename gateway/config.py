@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigError
+from gateway.private_files import private_dir
 
 # Schema: key -> (type, default) or a nested dict.  A default of REQUIRED means the key must be given.
 REQUIRED = object()
@@ -44,9 +45,17 @@ SCHEMA: dict[str, Any] = {
     "redis_url": (str, ""),
     "redis_prefix": (str, "helpline:"),
     "data_dir": (str, "./helpline-data"),
+    # Development on one's own machine over plain http (``helpline serve --dev``); only with it may
+    # console.secure_cookies be switched off.
+    "development": (bool, False),
     "secrets": {
         "pseudonym_key": (str, ""),
         "contact_key": (str, ""),
+        # Earlier contact keys after ``helpline keys rotate contact``: they still decrypt.
+        "previous_contact_keys": (list, []),
+        # Earlier pseudonym keys after ``helpline keys rotate pseudonym``: they still recognise a
+        # person's open conversation.
+        "previous_pseudonym_keys": (list, []),
     },
     "nlu": {
         "backend": (str, "embedded"),
@@ -63,7 +72,7 @@ SCHEMA: dict[str, Any] = {
         "lockout_attempts": (int, 5),
         "lockout_minutes": (float, 15.0),
         "default_capacity": (int, 3),
-        "secure_cookies": (bool, False),
+        "secure_cookies": (bool, True),
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
@@ -132,6 +141,10 @@ class Settings:
     host: str
     port: int
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_contact_keys: tuple[bytes, ...] = ()
+    previous_pseudonym_keys: tuple[bytes, ...] = ()
+    secrets_from_file: bool = False
+    """True when the keys are the generated ones in ``data_dir/secrets.json`` (not configured)."""
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name, {})
@@ -241,14 +254,14 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
     """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600)."""
     path = data_dir / "secrets.json"
     if path.exists():
         stored = json.loads(path.read_text())
         if isinstance(stored, dict):
-            return {str(k): str(v) for k, v in stored.items()}
-    data_dir.mkdir(parents=True, exist_ok=True)
+            return dict(stored)
+    private_dir(data_dir)
     generated = {"pseudonym_key": new_key(), "contact_key": new_key()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -307,14 +320,22 @@ def load_settings(
     ):
         raise ConfigError("database_url", "must be a sqlite:// or postgresql:// URL")
     if database_url.startswith("sqlite+aiosqlite:///"):
-        Path(database_url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(database_url.split(":///", 1)[1]).parent)
 
-    keys = raw["secrets"]
-    if not keys["pseudonym_key"] or not keys["contact_key"]:
+    keys = dict(raw["secrets"])
+    from_file = not keys["pseudonym_key"] or not keys["contact_key"]
+    if from_file:
         generated = _load_or_create_secrets(data_dir)
-        keys = {k: keys[k] or generated[k] for k in ("pseudonym_key", "contact_key")}
+        keys = {k: keys[k] or str(generated[k]) for k in ("pseudonym_key", "contact_key")} | {
+            k: keys[k] or list(generated.get(k, []))
+            for k in ("previous_contact_keys", "previous_pseudonym_keys")
+        }
     pseudonym_key = _decode_key("secrets.pseudonym_key", keys["pseudonym_key"])
     contact_key = _decode_key("secrets.contact_key", keys["contact_key"])
+    previous_contact_keys, previous_pseudonym_keys = (
+        tuple(_decode_key(f"secrets.{name}[{i}]", str(k)) for i, k in enumerate(keys[name]))
+        for name in ("previous_contact_keys", "previous_pseudonym_keys")
+    )
     if raw["nlu"]["backend"] not in ("embedded", "rasa"):
         raise ConfigError("nlu.backend", "must be 'embedded' or 'rasa'")
     if raw["nlu"]["backend"] == "rasa" and not raw["nlu"]["rasa_url"]:
@@ -323,6 +344,11 @@ def load_settings(
         raise ConfigError("server.port", "must be between 1 and 65535")
     if raw["limits"]["max_message_chars"] < 1:
         raise ConfigError("limits.max_message_chars", "must be positive")
+    if not raw["console"]["secure_cookies"] and not raw["development"]:
+        raise ConfigError(
+            "console.secure_cookies",
+            "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
+        )
     if raw["database"]["pool_size"] < 1:
         raise ConfigError("database.pool_size", "must be positive")
     if raw["database"]["max_overflow"] < 0:
@@ -339,4 +365,7 @@ def load_settings(
         host=raw["server"]["host"],
         port=raw["server"]["port"],
         channels=channels,
+        previous_contact_keys=previous_contact_keys,
+        previous_pseudonym_keys=previous_pseudonym_keys,
+        secrets_from_file=from_file,
     )

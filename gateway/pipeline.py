@@ -52,6 +52,7 @@ from gateway.envelope import (
     utcnow,
 )
 from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable, TransientChannelError
+from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.store import repo, rows
 from gateway.store.db import Database
 from gateway.store.models import Conversation, ConversationState, Message, StaffUser
@@ -172,8 +173,11 @@ class Pipeline:
         cipher: ContactCipher,
         limits: PipelineLimits | None = None,
         event_channels: frozenset[str] = frozenset(),
+        previous_pseudonym_keys: tuple[bytes, ...] = (),
     ) -> None:
         self.db = db
+        self.previous_pseudonym_keys = previous_pseudonym_keys
+        """Pseudonym keys before a rotation: they still find a person's open conversation."""
         self.broker = broker
         self.triager = triager
         self.cipher = cipher
@@ -309,6 +313,10 @@ class Pipeline:
             found = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
+            if found is None and self.previous_pseudonym_keys:
+                found = await recognise_by_previous_keys(
+                    session, self.previous_pseudonym_keys, envelope.channel, item.address, envelope.sender
+                )
             if found is not None:
                 # This batch's own copy, if it has one: it carries the batch's changes so far.
                 conv = writes.adopt(rows.ConversationRow.of(found))

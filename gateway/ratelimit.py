@@ -8,7 +8,8 @@ user name or IP address reaches Redis or lives in memory as given.
 
 If Redis cannot be reached the call returns ``fail_open`` (default True: the web chat never loses a
 person's message to a broken limiter; the console login passes False and refuses) and logs a
-warning that names no key.
+warning that names no key.  A burst of calls is not an outage: calls beyond the connections wait for
+one (see :class:`RedisRateLimiter`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
@@ -109,21 +111,28 @@ return 1
 
 
 class RedisRateLimiter:
-    """Fleet-wide: ``{prefix}rate:{hmac(key)}`` holds the admitted calls of the last window."""
+    """Fleet-wide: ``{prefix}rate:{hmac(key)}`` holds the admitted calls of the last window.
+
+    Two things are told apart.  *Busy*: more calls at once than the limiter has connections; they
+    queue (:attr:`QUEUE_WAIT` at most) for one of :attr:`CONNECTIONS` slots, so the pool itself is
+    never asked for more than it has and never answers "no connection", and the limit holds.
+    *Unreachable*: Redis does not answer (connection refused or lost, or no answer within the
+    timeout): the documented fallback, ``fail_open``.  A connection found closed (Redis restarted)
+    is retried at once on a fresh connection before anything counts as unreachable, and a login
+    (``fail_open=False``) always asks Redis, so the first login after a restart is counted, not
+    refused.
+    """
 
     WARN_EVERY = 60.0
-    BACKOFF = 2.0  # after a failure, skip Redis this long instead of waiting on it for each call
+    BACKOFF = 2.0  # after a failure, the chat skips Redis this long instead of waiting on it per call
     CONNECTIONS = 16
+    QUEUE_WAIT = 5.0  # seconds a call waits for a free connection in a burst
 
     def __init__(self, redis_url: str, *, prefix: str, secret: bytes, timeout: float = 0.5) -> None:
         self._prefix = prefix
         self._secret = secret
         self._timeout = timeout
-        # More calls at once than connections (a flood of messages, exactly when the limit
-        # matters) wait for a free connection.  redis-py's plain pool refuses the call instead
-        # (MaxConnectionsError), which read as "Redis is down" and admitted everything for
-        # BACKOFF seconds.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        self._pool = aioredis.BlockingConnectionPool.from_url(
             redis_url,
             max_connections=self.CONNECTIONS,
             timeout=timeout,
@@ -131,35 +140,56 @@ class RedisRateLimiter:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-        self._client = aioredis.Redis.from_pool(pool)
+        self._client = aioredis.Redis.from_pool(self._pool)
         self._script = self._client.register_script(_SLIDING)
+        self._slots = asyncio.Semaphore(self.CONNECTIONS)
         self._down_until = 0.0
         self._warned_at = -float("inf")
 
     def key_of(self, key: str) -> str:
         return f"{self._prefix}rate:{_digest(self._secret, key)}"
 
-    async def allow(self, key: str, limit: int, window: float, *, fail_open: bool = True) -> bool:
-        now = time.monotonic()
-        if now < self._down_until:
-            return fail_open
+    async def _count(self, key: str, limit: int, window: float) -> bool:
+        args: list[int | str] = [max(0, limit), max(1, int(window * 1000)), random_id()]
         try:
             async with asyncio.timeout(2 * self._timeout):
-                result = await self._script(
-                    keys=[self.key_of(key)],
-                    args=[max(0, limit), max(1, int(window * 1000)), random_id()],
-                )
+                return bool(await self._script(keys=[self.key_of(key)], args=args))
+        except RedisConnectionError:
+            # Connections of a Redis that restarted are closed: drop them all, try once anew.
+            await self._pool.disconnect(inuse_connections=False)
+        async with asyncio.timeout(2 * self._timeout):
+            return bool(await self._script(keys=[self.key_of(key)], args=args))
+
+    def _warn(self, now: float, message: str, *args: object) -> None:
+        if now - self._warned_at >= self.WARN_EVERY:
+            self._warned_at = now
+            log.warning(message, *args)
+
+    async def allow(self, key: str, limit: int, window: float, *, fail_open: bool = True) -> bool:
+        now = time.monotonic()
+        if fail_open and now < self._down_until:
+            return True
+        try:
+            async with asyncio.timeout(self.QUEUE_WAIT):
+                await self._slots.acquire()
+        except TimeoutError:
+            self._warn(now, "rate limiter: busy, no free connection within %.0f s", self.QUEUE_WAIT)
+            return fail_open
+        try:
+            admitted = await self._count(key, limit, window)
         except (RedisError, OSError, TimeoutError) as exc:
             self._down_until = time.monotonic() + self.BACKOFF
-            if now - self._warned_at >= self.WARN_EVERY:
-                self._warned_at = now
-                log.warning(
-                    "rate limiter: redis unreachable (%s); %s calls until it is back",
-                    type(exc).__name__,
-                    "admitting" if fail_open else "refusing",
-                )
+            self._warn(
+                now,
+                "rate limiter: redis unreachable (%s); %s calls until it is back",
+                type(exc).__name__,
+                "admitting" if fail_open else "refusing",
+            )
             return fail_open
-        return bool(result)
+        finally:
+            self._slots.release()
+        self._down_until = 0.0
+        return admitted
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -192,7 +192,7 @@ async def documentation_form(
 # ---------------------------------------------------------------------------------------- save
 
 
-def _may_document(conv_assigned_to: int | None, closed_by: Any, user: StaffUser) -> bool:
+def may_document(conv_assigned_to: int | None, closed_by: Any, user: StaffUser) -> bool:
     return user.role in SUPERVISOR_ROLES or conv_assigned_to == user.id or closed_by == user.username
 
 
@@ -217,7 +217,7 @@ async def save_documentation(
     conv = await repo.get_conversation(session, conversation_id, for_update=True)
     if conv.state not in (S.CLOSED.value, S.DOCUMENTED.value):
         raise Conflict("not_closed")
-    if not _may_document(conv.assigned_to, (conv.meta or {}).get("closed_by"), user):
+    if not may_document(conv.assigned_to, (conv.meta or {}).get("closed_by"), user):
         raise PermissionDenied("not_your_conversation")
     record_in = dict(values)
     errors = validate_record(g, record_in, directory=d)
@@ -357,5 +357,6 @@ __all__ = [
     "erase_conversation",
     "form_spec",
     "guidelines",
+    "may_document",
     "save_documentation",
 ]

@@ -34,6 +34,7 @@ from gateway.store.models import Role
 from gateway.tasks import cancel_and_wait
 
 from . import webhook
+from .console.idempotency import idempotent
 from .console.security import CONSOLE_ROLES, CSRF_HEADER, Staff, authenticate, csrf_ok
 from .console.views import render
 from .directory import CONTACT_TYPES, TOPICS
@@ -79,7 +80,7 @@ def _code(exc: Exception, default: str) -> str:
 async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-    if not request.can_read_body:
+    if not request.body_exists:  # (not can_read_body: the body may have been read already, e.g. hashed)
         return {}
     try:
         body = await request.json()
@@ -467,13 +468,15 @@ ROUTES: tuple[HandoffRoute, ...] = (
     HandoffRoute("GET", "/console/api/handoff/proposals", api_proposals, CONSOLE_ROLES),
     HandoffRoute("GET", "/console/api/handoff/options", api_form_options, CONSOLE_ROLES),
     HandoffRoute("GET", CONV + "/referrals", api_referrals_of, CONSOLE_ROLES),
-    HandoffRoute("POST", CONV + "/referrals", api_referral_create, CONSOLE_ROLES),
+    HandoffRoute("POST", CONV + "/referrals", idempotent("referral", api_referral_create), CONSOLE_ROLES),
     HandoffRoute("GET", REF, api_referral, CONSOLE_ROLES),
     HandoffRoute("POST", REF + "/consent-request", api_consent_request, CONSOLE_ROLES),
     HandoffRoute("POST", REF + "/consent", api_consent, CONSOLE_ROLES),
     HandoffRoute("POST", REF + "/consent-not-asked", api_consent_not_asked, CONSOLE_ROLES),
     HandoffRoute("GET", CONV + "/disclosures", api_disclosures_of, CONSOLE_ROLES),
-    HandoffRoute("POST", CONV + "/disclosures", api_disclosure_create, CONSOLE_ROLES),
+    HandoffRoute(
+        "POST", CONV + "/disclosures", idempotent("disclosure", api_disclosure_create), CONSOLE_ROLES
+    ),
     HandoffRoute("GET", "/console/api/disclosures", api_disclosures_pending, CONSOLE_ROLES),
     HandoffRoute("GET", DISC, api_disclosure, CONSOLE_ROLES),
     HandoffRoute("POST", DISC + "/approve", api_disclosure_approve, CONSOLE_ROLES),

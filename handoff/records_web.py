@@ -38,9 +38,11 @@ from sqlalchemy import select
 from gateway.appkeys import DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
+from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, Role
 
 from . import documentation, reports
+from .console.idempotency import idempotent
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 from .directory import Directory, default_directory
 from .handoff_web import HANDOFF_OPTIONS
@@ -87,7 +89,7 @@ def require_role(
 async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _error(413, "too_large")
-    if not request.can_read_body:
+    if not request.body_exists:  # (not can_read_body: the body may have been read already, e.g. hashed)
         return {}
     try:
         body = await request.json()
@@ -111,13 +113,27 @@ def current_directory(app: web.Application) -> Directory:
 
 
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The close form: for the counsellor who held or closed the conversation and for supervisors,
+    like every other conversation route; every read and every refusal is audited."""
+    conv_id = request.match_info["conversation_id"]
     try:
         async with request.app[DB].session() as session:
-            form = await documentation.documentation_form(
-                session, request.match_info["conversation_id"], directory=current_directory(request.app)
-            )
+            conv = await repo.get_conversation(session, conv_id)
+            if not documentation.may_document(
+                conv.assigned_to, (conv.meta or {}).get("closed_by"), staff.user
+            ):
+                await repo.audit(session, "documentation.denied", actor=staff.user, conversation_id=conv_id)
+                denied = True
+            else:
+                denied = False
+                form = await documentation.documentation_form(
+                    session, conv_id, directory=current_directory(request.app)
+                )
+                await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return _error(404, "not_found")
+    if denied:
+        return _error(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
@@ -379,7 +395,12 @@ async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]
 # Every route with the roles that may use it (checked on each request by require_role).
 ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
     ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
-    ("POST", CONV + "/documentation", frozenset(CONSOLE_ROLES), post_documentation),
+    (
+        "POST",
+        CONV + "/documentation",
+        frozenset(CONSOLE_ROLES),
+        idempotent("documentation", post_documentation),
+    ),
     ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
     ("GET", "/console/api/documentation/pending", frozenset(CONSOLE_ROLES), get_pending),
     ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),

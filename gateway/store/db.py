@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from gateway.errors import StoreUnavailable
+from gateway.private_files import private_file, sqlite_file
 from gateway.store.sqlite_inline import begin_immediate, inline_creator
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
+            found = sqlite_file(url)
+            if found is not None:
+                private_file(found)
             # Calls run on the event loop while no other process holds the file (sqlite_inline).
             dialect = make_url(url).get_dialect()()
             cargs, cparams = dialect.create_connect_args(make_url(url))
@@ -166,4 +170,7 @@ def alembic_config(url: str) -> Any:
 def upgrade_sync(url: str, revision: str = "head") -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    from gateway.store.migrate_lock import migration_lock
+
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)

@@ -223,3 +223,38 @@ def all_metadata() -> MetaData:
             if exc.name != module:
                 raise
     return Base.metadata
+
+
+class KeyFingerprint(Base):
+    """A keyed fingerprint of each secret key (never the key), written at the first start: a process
+    whose key differs refuses to start (``gateway.keys``).  ``previous``: fingerprints of keys
+    replaced by ``helpline keys rotate``."""
+
+    __tablename__ = "key_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[list[str]] = mapped_column(JSON, default=list)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffActionKey(Base):
+    """The answer to a staff action that creates something, under the client's idempotency key:
+    a resend with the same key gets this answer instead of acting twice (``handoff.console.idempotency``).
+    Scoped to the staff user; deleted with the conversation (erasure) and after a day."""
+
+    __tablename__ = "staff_action_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_staff_action_keys_user_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[int | None] = mapped_column(Integer)
+    """None while the first request is still being answered."""
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.appkeys import BROKER, DB
 
 from .corrections_web import api_correct
+from .idempotency import idempotent
 from .live import Hub
 from .security import ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Staff, authenticate
 from .views import (
@@ -72,10 +73,10 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("GET", "/console/api/queue", api_queue, CONSOLE_ROLES, "api"),
     ConsoleRoute("GET", CONV, api_conversation, CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/claim", api_claim, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/reply", api_reply, CONSOLE_ROLES, "api"),
+    ConsoleRoute("POST", CONV + "/reply", idempotent("reply", api_reply), CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/typing", api_typing, CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/release", api_release, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/transfer", api_transfer, CONSOLE_ROLES, "api"),
+    ConsoleRoute("POST", CONV + "/transfer", idempotent("transfer", api_transfer), CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + "/close", api_close, CONSOLE_ROLES, "api"),
     ConsoleRoute("POST", CONV + MESSAGE + "/correction", api_correct, CONSOLE_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/canned", api_canned, CONSOLE_ROLES, "api"),

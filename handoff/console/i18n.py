@@ -18,8 +18,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "username": "Användarnamn",
         "password": "Lösenord",
         "login_button": "Logga in",
-        "login_invalid": "Fel användarnamn eller lösenord.",
-        "login_locked": "Kontot är tillfälligt låst efter för många misslyckade försök. Försök igen senare.",
+        "login_invalid": (
+            "Fel användarnamn eller lösenord, eller så är kontot tillfälligt låst efter för många "
+            "misslyckade försök. Försök igen senare."
+        ),
         "login_rate_limited": "För många inloggningsförsök. Vänta en stund och försök igen.",
         "login_expired": "Formuläret har gått ut. Försök igen.",
         "logout": "Logga ut",
@@ -95,8 +97,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "username": "User name",
         "password": "Password",
         "login_button": "Sign in",
-        "login_invalid": "Wrong user name or password.",
-        "login_locked": "The account is locked for a while after too many failed attempts. Try again later.",
+        "login_invalid": (
+            "Wrong user name or password, or the account is locked for a while after too many "
+            "failed attempts. Try again later."
+        ),
         "login_rate_limited": "Too many sign-in attempts. Wait a moment and try again.",
         "login_expired": "The form has expired. Try again.",
         "logout": "Sign out",

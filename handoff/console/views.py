@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gateway import auth
 from gateway.appkeys import DB, PIPELINE, SETTINGS
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from handoff.corrections import of_counsellor
@@ -144,14 +145,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not prelogin_ok(request.app, request.cookies.get(PRELOGIN_COOKIE), str(form.get("csrf", ""))):
         return _login_form(request, lang, "login_expired", 403)
     username = str(form.get("username", ""))[:64]
-    password = str(form.get("password", ""))[:1024]
+    # One more than the longest password: auth.login refuses it without hashing a megabyte.
+    password = str(form.get("password", ""))[: MAX_PASSWORD_LENGTH + 1]
     if not await request.app[CONSOLE].limiter.allow(request.app, username):
         return _login_form(request, lang, "login_rate_limited", 429)
     async with request.app[DB].session() as session:
         result = await auth.login(session, username, password, login_policy(request.app))
     if result.user is None or result.token is None:
-        problem = "login_locked" if result.error == "locked" else "login_invalid"
-        return _login_form(request, lang, problem, 401)
+        # One answer for a wrong password, an unknown name and a locked account: the lockout must
+        # not tell which names exist.
+        return _login_form(request, lang, "login_invalid", 401)
     response = web.HTTPSeeOther("/console/portal" if result.user.role == "municipality" else "/console")
     lifetime = login_policy(request.app).session_lifetime
     set_cookie(response, request.app, SESSION_COOKIE, result.token, max_age=int(lifetime.total_seconds()))

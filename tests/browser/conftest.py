@@ -78,6 +78,8 @@ async def gateway(tmp_path: Path, free_port: int) -> AsyncIterator[LiveGateway]:
             "channels": {"webchat": {"enabled": True}},
             "server.port": free_port,
             "broker.reclaim_idle": 0.5,
+            "development": True,  # plain http to the console
+            "console.secure_cookies": False,
         },
     )
     app = create_app(settings, triager=KeywordTriager())

@@ -86,6 +86,9 @@ def make_settings(db_url: str, tmp_path: Path, **extra: Any) -> Settings:
         "data_dir": str(tmp_path / "data"),
         "channels": {"memory": {"enabled": True}, "webchat": {"enabled": False}},
         "broker.reclaim_idle": 0.5,
+        # The tests speak plain http to the console.
+        "development": True,
+        "console.secure_cookies": False,
         **extra,
     }
     return load_settings(environ={}, overrides=overrides)

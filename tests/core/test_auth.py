@@ -30,7 +30,7 @@ async def test_passwords_are_stored_as_argon2_hashes(db: Database) -> None:
 
 async def test_short_passwords_unknown_roles_and_duplicates_are_refused(db: Database) -> None:
     async with db.session() as s:
-        with pytest.raises(InvalidInput, match="at least 10"):
+        with pytest.raises(InvalidInput, match="at least 12"):
             await create_user(s, "a", "short", "counsellor")
         with pytest.raises(InvalidInput, match="unknown role"):
             await create_user(s, "a", "long enough pw", "wizard")

@@ -41,7 +41,7 @@ def test_users_add_reads_the_password_from_stdin_and_refuses_bad_input(env: dict
     again = helpline("users", "add", "admin1", "--role", "admin", env=env, stdin="a long password\n")
     assert again.returncode == 1 and "exists already" in again.stderr
     short = helpline("users", "add", "c1", "--role", "counsellor", env=env, stdin="short\n")
-    assert short.returncode == 1 and "at least 10" in short.stderr
+    assert short.returncode == 1 and "at least 12" in short.stderr
     listed = helpline("users", "list", env=env)
     assert "admin1\tadmin\tactive" in listed.stdout
     for result in (again, short):

@@ -30,6 +30,8 @@ async def _start(settings_overrides: dict[str, Any], tmp_path: Path) -> TestServ
             "data_dir": str(tmp_path / "data"),
             "channels": {"webchat": {"enabled": False}},
             "broker.reclaim_idle": 0.5,
+            "development": True,  # plain http to the console
+            "console.secure_cookies": False,
             **settings_overrides,
         },
     )

@@ -199,3 +199,27 @@ async def test_municipality_sees_only_its_own_area(site: Site) -> None:
     site.sessions.append(anon)
     async with anon.get(site.url("/portal/api/situation")) as resp:
         assert resp.status == 401
+
+
+async def test_the_close_form_is_refused_to_a_counsellor_who_did_not_handle_it_and_audited(
+    site: Site,
+) -> None:
+    anna_id = await site.user("anna")
+    await site.user("bo")
+    await site.user("sara", "supervisor")
+    async with site.db.session() as s:
+        conv_id = await add_conversation(s, assigned_to=anna_id, intent="concern_relative")
+    bo, _ = await site.login("bo")
+    async with bo.get(site.url(doc_path(conv_id))) as resp:
+        assert resp.status == 403
+        body = await resp.json()
+    assert body["error"] == "not_your_conversation" and "values" not in body
+    for name in ("anna", "sara"):
+        http, _ = await site.login(name)
+        async with http.get(site.url(doc_path(conv_id))) as resp:
+            assert resp.status == 200
+    async with site.db.session() as s:
+        denied = await audit_actions(s, "documentation.denied")
+        opened = await audit_actions(s, "documentation.opened")
+    assert [(e.actor, e.conversation_id) for e in denied] == [("bo", conv_id)]
+    assert sorted(e.actor for e in opened) == ["anna", "sara"]

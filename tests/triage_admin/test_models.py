@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gateway.config import new_key
 from nlu.data import load_test_data, load_training_data
 from tests.console.conftest import Browser
 from tests.triage_admin.conftest import (
@@ -173,10 +174,12 @@ async def test_every_process_follows_activation_and_roll_back(
     activation, loads the active model at start."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     await create_tables(url)
-    fleet: dict[str, Any] = {"redis_url": redis_url, "redis_prefix": redis_prefix}
+    # Processes of one database share its secrets (a process with other keys refuses to start).
+    keys = {"secrets.pseudonym_key": new_key(), "secrets.contact_key": new_key()}
+    fleet: dict[str, Any] = {"redis_url": redis_url, "redis_prefix": redis_prefix, **keys}
     a = await start_gateway(url, tmp_path / "a", **fleet)
     b = await start_gateway(url, tmp_path / "b", **fleet)
-    c = await start_gateway(url, tmp_path / "c", resync_seconds=0.2)
+    c = await start_gateway(url, tmp_path / "c", resync_seconds=0.2, **keys)
     late: Gateway | None = None
     try:
         admin = await a.signed_in("ada", "admin")

@@ -6,8 +6,10 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.store.migrate_lock import PG_LOCK_ID
 from gateway.store.models import all_metadata
 
 config = context.config
@@ -28,6 +30,10 @@ def _run(connection: Any) -> None:
 async def _online() -> None:
     engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction commits: a second process migrating at the same time
+            # waits here and then finds the schema current (gateway.store.migrate_lock).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PG_LOCK_ID})
         await conn.run_sync(_run)
     await engine.dispose()
 

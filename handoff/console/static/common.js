@@ -41,8 +41,9 @@ const HL = (function () {
     return node;
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, idempotencyKey) {
     const init = { method: method, headers: {}, credentials: "same-origin", cache: "no-store" };
+    if (idempotencyKey) init.headers["Idempotency-Key"] = idempotencyKey;
     if (method !== "GET") {
       init.headers["X-CSRF-Token"] = csrf;
       if (body !== undefined) {
@@ -67,6 +68,42 @@ const HL = (function () {
       data = {};
     }
     return { status: response.status, data: data };
+  }
+
+  /* One idempotency key per user action: 128 random bits, hex (crypto.getRandomValues also works
+     where randomUUID does not, on plain http). */
+  function newKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  /* Actions whose answer did not arrive keep their key: sending the same thing again (the resend
+     below, or the user pressing the button once more) reuses it, so the server acts only once. */
+  const pendingKeys = new Map();
+
+  /* A staff action that creates something (reply, transfer, referral, disclosure, documentation):
+     sent with an Idempotency-Key and resent with the same key while the network or the server is
+     away (no answer, 409 in_progress, 502-504), at most four times with growing pauses. */
+  async function apiAction(method, path, body) {
+    const signature = method + " " + path + " " + JSON.stringify(body === undefined ? null : body);
+    let key = pendingKeys.get(signature);
+    if (!key) {
+      key = newKey();
+      pendingKeys.set(signature, key);
+    }
+    let res;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise(function (r) { setTimeout(r, 500 * 2 ** (attempt - 1)); });
+      res = await api(method, path, body, key);
+      const again = res.status === 0 || res.status === 502 || res.status === 503 || res.status === 504 ||
+        (res.status === 409 && res.data && res.data.error === "in_progress");
+      if (!again) break;
+    }
+    if (res.status !== 0 && res.status < 500 && !(res.status === 409 && res.data.error === "in_progress")) {
+      pendingKeys.delete(signature);
+    }
+    return res;
   }
 
   /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect. */
@@ -131,5 +168,5 @@ const HL = (function () {
     return text !== "error_" + code ? text : t("error") + " (" + code + ")";
   }
 
-  return { i18n, t, intentLabel, priorityLabel, el, api, live, formatWait, formatTime, formatStamp, errorText };
+  return { i18n, t, intentLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
 })();

@@ -175,7 +175,7 @@
     panel.querySelector("button.transfer").addEventListener("click", async function () {
       const to = transferInput.value.trim();
       if (!to) { transferInput.focus(); return; }
-      const res = await api("POST", "/console/api/conversations/" + id + "/transfer", { to: to });
+      const res = await HL.apiAction("POST", "/console/api/conversations/" + id + "/transfer", { to: to });
       if (res.status === 200) removeConversation(id);
       else say(t(res.data.error || "error"));
     });
@@ -343,7 +343,7 @@
     if (!text) return;
     const button = conv.panel.querySelector("button.send");
     button.disabled = true;
-    const res = await api("POST", "/console/api/conversations/" + id + "/reply", { text: text });
+    const res = await HL.apiAction("POST", "/console/api/conversations/" + id + "/reply", { text: text });
     button.disabled = false;
     if (res.status === 200) {
       reply.value = "";

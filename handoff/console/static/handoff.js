@@ -246,7 +246,7 @@ const HLPhone = (function () {
       };
       if (contact.value.trim()) body.contact_details = contact.value.trim();
       createButton.disabled = true;
-      const res = await api("POST", base + "/referrals", body);
+      const res = await HL.apiAction("POST", base + "/referrals", body);
       createButton.disabled = false;
       if (res.status !== 201) { tell(errorText(res), true); return; }
       summary.value = "";
@@ -357,7 +357,7 @@ const HLPhone = (function () {
       if (!what.value.trim()) { tell(t("error_what_required"), true); what.focus(); return; }
       if (!seqs.length) { tell(t("error_source_required"), true); sources.focus(); return; }
       createDisclosure.disabled = true;
-      const res = await api("POST", base + "/disclosures", {
+      const res = await HL.apiAction("POST", base + "/disclosures", {
         recipient_id: recipient.value,
         what: what.value,
         when: whenInput.value,

@@ -358,7 +358,7 @@
         }
         save.disabled = true;
         save.textContent = w("saving");
-        const result = await api("POST", "/console/api/conversations/" + convId + "/documentation", { values: out });
+        const result = await HL.apiAction("POST", "/console/api/conversations/" + convId + "/documentation", { values: out });
         save.disabled = false;
         save.textContent = w("save");
         clearErrors(form);
