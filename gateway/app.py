@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.base import ChannelAdapter
-from gateway import __version__, ratelimit
+from gateway import __version__, deadletter, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
     BROKER,
@@ -198,6 +198,11 @@ async def healthz(request: web.Request) -> web.Response:
                 info["state"] = "standby"
         channels[name] = info
     nlu = app[TRIAGER].health()
+    if store.get("state") == "ok":
+        try:
+            store["dead_letters"] = await deadletter.count(app[DB])
+        except Exception as exc:  # the store went away between the two questions
+            store = {"state": "down", "kind": store.get("kind"), "error": type(exc).__name__}
     ok = store.get("state") == "ok" and broker.get("state") == "ok"
     degraded = any(c.get("state") in ("transient_error", "bad_credentials") for c in channels.values()) or (
         nlu.get("state") not in (None, "ok")
