@@ -682,7 +682,7 @@ class WebchatAdapter(ChannelAdapter):
                 continue
             try:
                 frame = json.loads(msg.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                 frame = None
             if not isinstance(frame, dict):
                 chat.error("invalid")

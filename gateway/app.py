@@ -34,6 +34,7 @@ from gateway.lease import LeaseRunner, make_lease
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
+from gateway.web_errors import error_middleware
 from nlu.result import Triager
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def create_app(
     migrate: bool = True,
 ) -> web.Application:
     """The gateway.  ``triager`` and ``adapters`` default to what the configuration says."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
