@@ -9,7 +9,9 @@ In
     ``\\Seen``.  If ingress raises, the mail stays unseen and the scan is retried after a back-off
     (the IMAP connection is kept); a crash
     between fetch and store therefore loses nothing, and the pipeline's dedupe on
-    ``(channel, external_id)`` (the Message-ID) makes the retry harmless.  A mail the pipeline
+    ``(channel, external_id)`` (a keyed hash of the Message-ID, :mod:`bots.email_privacy`) makes
+    the retry harmless.  Addresses in the stored text are redacted; ids naming the sender are not
+    kept for threading.  A mail the pipeline
     refuses for good (:class:`~gateway.errors.InvalidInput`) stays unseen in the mailbox for an
     administrator and is flagged ``$HelplineRejected`` so that it is not retried forever.  Mails
     are never deleted or moved.
@@ -73,6 +75,8 @@ from bots.base import (
     run_with_reconnect,
 )
 from bots.email_parse import DEFAULT_MAX_SIZE, ParsedMail, parse_mail
+from bots.email_privacy import external_id as email_external_id
+from bots.email_privacy import keepable_ids, redact_addresses
 from gateway.envelope import (
     Attachment,
     ConversationId,
@@ -478,16 +482,19 @@ class EmailAdapter(ChannelAdapter):
         else:  # nobody to answer: each such mail is its own "person"
             sender = pseudonymize(self._key, self.name, f"no-address:{parsed.message_id}")
         own = address == self.from_address or parsed.message_id.lower().endswith(f"@{self.reply_domain}>")
-        references = list(parsed.references)
+        # Stored without addresses (bots.email_privacy): ids that name the sender are left out.
+        references = keepable_ids(parsed.references, address, self._own_id_re)
         reply_references = [r for r in references if r != parsed.message_id][-(MAX_REFERENCES_OUT - 1) :]
-        reply_references.append(parsed.message_id)
+        reply_to = keepable_ids([parsed.message_id], address, self._own_id_re)
+        reply_references.extend(reply_to)
+        in_reply_to = keepable_ids([parsed.in_reply_to], address, self._own_id_re)
         meta: dict[str, Any] = {
-            "subject": parsed.subject,
-            "in_reply_to": parsed.in_reply_to,
+            "subject": redact_addresses(parsed.subject),
+            "in_reply_to": in_reply_to[0] if in_reply_to else None,
             "references": references,
-            "reply_in_reply_to": parsed.message_id,
+            "reply_in_reply_to": reply_to[0] if reply_to else None,
             "reply_references": reply_references,
-            "full_text": parsed.full_text,
+            "full_text": redact_addresses(parsed.full_text),
         }
         if parsed.date:
             meta["date"] = parsed.date
@@ -504,7 +511,7 @@ class EmailAdapter(ChannelAdapter):
             meta["auto_reason"] = parsed.auto_reason or ("no_address" if not address else "own_mail")
         if parsed.language_hint:
             meta["language_hint"] = parsed.language_hint
-        text = parsed.text
+        text = redact_addresses(parsed.text)
         if parsed.too_large and not text:
             # A stub must still reach a counsellor: say what it is (the mail stays in the mailbox).
             text = f"[För stort e-postmeddelande ({parsed.size} byte): innehållet har inte lästs in.]"
@@ -518,7 +525,7 @@ class EmailAdapter(ChannelAdapter):
             attachments=tuple(Attachment(a.name, a.content_type, a.size) for a in parsed.attachments),
             received_at=datetime.now(UTC),
             sender_kind=SenderKind.PERSON,
-            external_id=parsed.message_id,
+            external_id=email_external_id(self._key, parsed.message_id),
             meta=meta,
         )
         return envelope, address

@@ -39,6 +39,15 @@ DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 
 SYNTHETIC_ID_DOMAIN = "synthetic.invalid"
 _MAX_HEADER_CHARS = 998
+_MAX_RAW_HEADER = 32 * 1024
+"""A header value longer than this is cut while the mail is parsed (defect ``long_header``)."""
+_MAX_DECODED_HEADER = 8 * 1024
+"""Raw characters of one header that are decoded (RFC 2047): more never fit _MAX_HEADER_CHARS."""
+_MAX_DEPTH = 30
+"""Multipart levels descended; deeper parts are skipped (defect ``too_deep``)."""
+_MAX_NUL_SHARE = 0.01
+"""A text part with NUL bytes is text with stray NULs (removed) while control bytes are at most
+this share of it, else binary."""
 _MAX_REFERENCES = 50
 _MAX_DEFECTS = 50
 _MAX_ATTACHMENTS = 200
@@ -183,10 +192,19 @@ def _unsurrogate(value: str) -> str:
 
 
 def decode_header_value(raw: str | None, defects: list[str] | None = None) -> str:
-    """Decode a raw header value: 8-bit bytes and RFC 2047 encoded words in any charset."""
+    """Decode a raw header value: 8-bit bytes and RFC 2047 encoded words in any charset.
+
+    Only the first _MAX_DECODED_HEADER characters are decoded (cut at a space, so that no encoded
+    word is split): decoding costs more than linear time, and no more fits the result anyway."""
     if raw is None:
         return ""
-    raw = _unsurrogate(str(raw))
+    raw = str(raw)
+    if len(raw) > _MAX_DECODED_HEADER:
+        head = raw[:_MAX_DECODED_HEADER]
+        cut = max(head.rfind(" "), head.rfind("\t"))
+        raw = head[:cut] if cut > 0 else head
+        _add(defects, "long_header")
+    raw = _unsurrogate(raw)
     try:
         parts = email.header.decode_header(raw)
     except Exception:
@@ -505,16 +523,21 @@ def _filename(part: email.message.Message, defects: list[str]) -> str | None:
     return name[:255] or None
 
 
-def _leaf_parts(msg: email.message.Message, depth: int = 0) -> Iterator[email.message.Message]:
-    """Leaves of the MIME tree; message/* parts are leaves (forwarded mail, delivery reports)."""
-    if depth > 30:
-        return
+def _leaf_parts(
+    msg: email.message.Message, defects: list[str], depth: int = 0
+) -> Iterator[email.message.Message]:
+    """Leaves of the MIME tree; message/* parts are leaves (forwarded mail, delivery reports).
+
+    Below _MAX_DEPTH levels nothing more is read: the defect ``too_deep`` says so."""
     if msg.is_multipart() and not _content_type(msg).startswith("message/"):
+        if depth >= _MAX_DEPTH:
+            _add(defects, "too_deep")
+            return
         payload = msg.get_payload()
         if isinstance(payload, list):
             for sub in payload:
                 if isinstance(sub, email.message.Message):
-                    yield from _leaf_parts(sub, depth + 1)
+                    yield from _leaf_parts(sub, defects, depth + 1)
         return
     yield msg
 
@@ -594,6 +617,7 @@ def parse_mail(
     try:
         return _parse(raw, max_size=max_size, store_attachments=store_attachments, size=size)
     except Exception as exc:  # the last safety net: a stub with the defect named
+        named = ("too_deep",) if isinstance(exc, RecursionError) else ()
         return ParsedMail(
             message_id=synthetic_message_id(raw),
             in_reply_to=None,
@@ -604,10 +628,31 @@ def parse_mail(
             full_text="",
             auto_submitted=False,
             attachments=(),
-            defects=("unparseable", f"error:{type(exc).__name__}"),
+            defects=("unparseable", *named, f"error:{type(exc).__name__}"),
             size=size,
             synthetic_id=True,
         )
+
+
+_BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+
+
+def _looks_binary(data: bytes) -> bool:
+    """True for bytes that are no text with a stray NUL: many NULs or other control bytes."""
+    limit = max(1, int(len(data) * _MAX_NUL_SHARE))
+    return sum(data.count(bytes((b,))) for b in _BINARY_BYTES) > limit
+
+
+class _CappedPolicy(email.policy.EmailPolicy):
+    """The modern policy, with every header value cut to _MAX_RAW_HEADER characters as it is read,
+    so that no later step (decoding, the policy's own header parsing) works on megabytes."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        return name, value[:_MAX_RAW_HEADER]
+
+
+_POLICY = _CappedPolicy()
 
 
 def _header_part(raw: bytes) -> bytes:
@@ -628,7 +673,9 @@ def _parse(raw: bytes, *, max_size: int, store_attachments: bool, size: int) -> 
         raw_for_parse = _header_part(raw)[:262144]
     else:
         raw_for_parse = raw
-    msg = email.message_from_bytes(raw_for_parse, policy=email.policy.default)
+    msg = email.message_from_bytes(raw_for_parse, policy=_POLICY)
+    if any(len(str(v)) >= _MAX_RAW_HEADER for _k, v in msg.raw_items()):
+        _add(defects, "long_header")
 
     if not any(True for _ in msg.raw_items()):
         _add(defects, "no_headers")
@@ -666,7 +713,7 @@ def _parse(raw: bytes, *, max_size: int, store_attachments: bool, size: int) -> 
     plain: list[str] = []
     html: list[str] = []
     if not too_large:
-        for part in _leaf_parts(msg):
+        for part in _leaf_parts(msg, defects):
             for defect in getattr(part, "defects", []):
                 _add(defects, type(defect).__name__)
             ctype = _content_type(part)
@@ -677,9 +724,12 @@ def _parse(raw: bytes, *, max_size: int, store_attachments: bool, size: int) -> 
                 attachments.append(_attachment(part, ctype, store_attachments, defects))
                 continue
             data = _payload_bytes(part, defects)
-            if b"\x00" in data:  # not text at all (binary junk, a mislabelled file)
-                _add(defects, "binary_content")
-                continue
+            if b"\x00" in data:
+                if _looks_binary(data):
+                    _add(defects, "binary_content")  # not text at all (junk, a mislabelled file)
+                    continue
+                _add(defects, "nul_removed")  # stray NULs in a text: the text is kept without them
+                data = data.replace(b"\x00", b"")
             text = decode_bytes(data, _charset_label(part), defects)
             (html if ctype == "text/html" else plain).append(text)
 

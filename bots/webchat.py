@@ -89,7 +89,7 @@ from gateway.envelope import (
     pseudonymize,
     utcnow,
 )
-from gateway.errors import InvalidInput
+from gateway.errors import DeadLettered, InvalidInput
 from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "err_resume_failed": "Koden gäller inte, eller så är samtalet redan avslutat.",
         "err_no_conversation": "Skriv ett meddelande först, så kan du få en kod.",
         "err_unavailable": "Meddelandet kunde inte skickas just nu. Vi försöker igen.",
+        "err_not_stored": (
+            "Meddelandet kunde inte tas emot och skickas inte igen. Skriv det gärna på nytt med andra ord."
+        ),
     },
     "en": {
         "title": "Chat with us",
@@ -209,6 +212,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "err_resume_failed": "The code is not valid, or the conversation has already ended.",
         "err_no_conversation": "Write a message first, then you can get a code.",
         "err_unavailable": "The message could not be sent right now. We will try again.",
+        "err_not_stored": (
+            "The message could not be received and will not be sent again. Please write it anew in other words."
+        ),
     },
 }
 
@@ -676,7 +682,7 @@ class WebchatAdapter(ChannelAdapter):
                 continue
             try:
                 frame = json.loads(msg.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                 frame = None
             if not isinstance(frame, dict):
                 chat.error("invalid")
@@ -842,9 +848,10 @@ class WebchatAdapter(ChannelAdapter):
         )
         try:
             result = await self._ingress(envelope, chat.address)
-        except InvalidInput as exc:
+        except InvalidInput as exc:  # DeadLettered too: kept for the admins, never resent
             chat.own.pop(mid, None)
-            chat.error("too_long" if "longer" in exc.reason else "invalid", client_id)
+            code = "not_stored" if isinstance(exc, DeadLettered) else "invalid"
+            chat.error("too_long" if "longer" in exc.reason else code, client_id)
             return
         except Exception as exc:
             log.warning("webchat: a message could not be stored (%s)", type(exc).__name__)

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.base import ChannelAdapter
-from gateway import __version__, ratelimit
+from gateway import __version__, deadletter, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
     BROKER,
@@ -35,6 +35,7 @@ from gateway.lease import LeaseRunner, make_lease
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
+from gateway.web_errors import error_middleware
 from nlu.result import Triager
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def create_app(
     migrate: bool = True,
 ) -> web.Application:
     """The gateway.  ``triager`` and ``adapters`` default to what the configuration says."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -206,6 +207,11 @@ async def healthz(request: web.Request) -> web.Response:
                 info["state"] = "standby"
         channels[name] = info
     nlu = app[TRIAGER].health()
+    if store.get("state") == "ok":
+        try:
+            store["dead_letters"] = await deadletter.count(app[DB])
+        except Exception as exc:  # the store went away between the two questions
+            store = {"state": "down", "kind": store.get("kind"), "error": type(exc).__name__}
     ok = store.get("state") == "ok" and broker.get("state") == "ok"
     degraded = any(c.get("state") in ("transient_error", "bad_credentials") for c in channels.values()) or (
         nlu.get("state") not in (None, "ok")

@@ -30,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from gateway.app import create_app
+    from gateway.web_errors import SERVER_OPTIONS
 
     overrides: dict[str, Any] = {}
     if args.host:
@@ -60,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  store: {settings.database_url.split('://', 1)[0]}, broker: {'redis' if settings.redis_url else 'in-process'}"
     )
     print("  first admin:        helpline users add NAME --role admin", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, **SERVER_OPTIONS)
     return 0
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -53,6 +54,35 @@ class Priority(enum.IntEnum):
             return cls[label.upper()]
         except KeyError:
             raise ValueError(f"unknown priority {label!r}") from None
+
+
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+CLEANED_META = "cleaned"
+"""Meta key listing what :func:`clean_text` removed from an envelope ("nul", "surrogate")."""
+
+
+def clean_text(text: str, found: set[str] | None = None) -> str:
+    """``text`` without U+0000 and lone surrogates, which no store (PostgreSQL) can keep.
+
+    What was removed is added to ``found`` ("nul", "surrogate")."""
+    if _UNSTORABLE_RE.search(text) is None:
+        return text
+    if found is not None:
+        if "\x00" in text:
+            found.add("nul")
+        if _UNSTORABLE_RE.search(text.replace("\x00", "")) is not None:
+            found.add("surrogate")
+    return _UNSTORABLE_RE.sub("", text)
+
+
+def _clean_value(value: Any, found: set[str]) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, found)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k), found): _clean_value(v, found) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_value(v, found) for v in value]
+    return value
 
 
 def random_id() -> str:
@@ -113,6 +143,23 @@ class Envelope:
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
+        # U+0000 and lone surrogates can never be stored (PostgreSQL refuses them): removed here, at
+        # the one door every channel's message passes, with a note in meta of what was removed.
+        found: set[str] = set()
+        text = clean_text(self.text, found)
+        external_id = clean_text(self.external_id, found) if self.external_id is not None else None
+        meta = _clean_value(self.meta, found) if self.meta else self.meta
+        attachments = tuple(
+            Attachment(clean_text(a.name, found), clean_text(a.content_type, found), a.size)
+            for a in self.attachments
+        )
+        if found:
+            meta = dict(meta)
+            meta[CLEANED_META] = sorted(found | set(meta.get(CLEANED_META) or ()))
+            object.__setattr__(self, "text", text)
+            object.__setattr__(self, "external_id", external_id)
+            object.__setattr__(self, "meta", meta)
+            object.__setattr__(self, "attachments", attachments)
 
     def with_conversation(self, conversation_id: ConversationId) -> Envelope:
         return replace(self, conversation_id=conversation_id)

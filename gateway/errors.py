@@ -26,6 +26,12 @@ class InvalidInput(HelplineError):
         self.reason = reason
 
 
+class DeadLettered(InvalidInput):
+    """The message can never be stored; it was kept as a dead letter (gateway.deadletter).
+
+    The channel must move past it: acknowledge it and never redeliver it."""
+
+
 class StoreError(HelplineError):
     """The store failed."""
 

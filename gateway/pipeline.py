@@ -40,6 +40,7 @@ from bots.base import (
 from gateway.batch import Batcher
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.crypto import ContactCipher
+from gateway.deadletter import DeadLettered, DeadLetters, Unstorable, store_refusal
 from gateway.envelope import (
     ConversationId,
     Direction,
@@ -184,6 +185,7 @@ class Pipeline:
         self.limits = limits or PipelineLimits()
         self.event_channels = event_channels
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
+        self.dead_letters = DeadLetters(db, cipher)
         self._contacts: OrderedDict[str, bytes] = OrderedDict()
         self._contact_key = os.urandom(32)
         # Messages and replies that arrive together are committed together (gateway.batch), one
@@ -231,7 +233,23 @@ class Pipeline:
 
     # ------------------------------------------------------------------ ingress
     async def ingress(self, envelope: Envelope, address: str) -> IngressResult:
-        """Take one incoming envelope; return once it is stored durably."""
+        """Take one incoming envelope; return once it is stored durably.
+
+        A message that can never be stored is kept as a dead letter and refused with
+        DeadLettered (an InvalidInput), so that its channel moves past it (gateway.deadletter)."""
+        try:
+            return await self._ingress(envelope, address)
+        except Unstorable as exc:
+            reason = exc.reason
+        except Exception as exc:
+            refusal = store_refusal(exc)
+            if refusal is None:
+                raise
+            reason = refusal
+        await self.dead_letters.keep(envelope, address, reason)
+        raise DeadLettered(reason)
+
+    async def _ingress(self, envelope: Envelope, address: str) -> IngressResult:
         if envelope.direction is not Direction.IN:
             raise InvalidInput("ingress takes incoming envelopes only")
         control = envelope.meta.get("control")
@@ -241,7 +259,7 @@ class Pipeline:
         if not text and not envelope.attachments:
             raise InvalidInput("empty message")
         if len(envelope.text) > self.limits.max_message_chars:
-            raise InvalidInput(f"message longer than {self.limits.max_message_chars} characters")
+            raise Unstorable(f"message longer than {self.limits.max_message_chars} characters")
 
         # Triage runs before the transaction, so that no transaction waits for the model.  A
         # redelivered message is recognised by the unique (channel, external_id) of messages: the

@@ -197,6 +197,21 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class DeadLetter(Base):
+    """A message the gateway could not store, kept so that its channel can move past it.
+
+    The raw payload (the envelope and the address) is encrypted with the contact key; channel,
+    reason and time are in clear for the admins' view (``gateway.deadletter``)."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ProcessedEvent(Base):
     """Idempotency ledger of broker consumers: an event id handled once per consumer group."""
 

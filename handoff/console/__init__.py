@@ -14,7 +14,9 @@ from typing import Literal
 
 from aiohttp import web
 
+from gateway import deadletter
 from gateway.appkeys import BROKER, DB
+from gateway.store.models import Role
 
 from .corrections_web import api_correct
 from .idempotency import idempotent
@@ -49,8 +51,17 @@ from .views import (
 
 StaffHandler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 Kind = Literal["page", "api", "ws"]
+ADMIN_ROLES = frozenset({Role.ADMIN.value})
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
 MESSAGE = "/messages/{message_id:[0-9a-f]{32}}"
+
+
+async def api_dead_letters(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """Messages no channel could store (gateway.deadletter): channel, reason, time; never the payload."""
+    db = request.app[DB]
+    return web.json_response(
+        {"count": await deadletter.count(db), "dead_letters": await deadletter.recent(db)}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("GET", "/console/api/canned", api_canned, CONSOLE_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/supervisor", api_supervisor, SUPERVISOR_ROLES, "api"),
     ConsoleRoute("GET", "/console/api/audit", api_audit, SUPERVISOR_ROLES, "api"),
+    ConsoleRoute("GET", "/console/api/dead-letters", api_dead_letters, ADMIN_ROLES, "api"),
 )
 
 SECURITY_HEADERS = {

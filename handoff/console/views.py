@@ -149,6 +149,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[: MAX_PASSWORD_LENGTH + 1]
     if not await request.app[CONSOLE].limiter.allow(request.app, username):
         return _login_form(request, lang, "login_rate_limited", 429)
+    if not username.isprintable():  # a NUL or another control character: no account has it
+        return _login_form(request, lang, "login_invalid", 401)
     async with request.app[DB].session() as session:
         result = await auth.login(session, username, password, login_policy(request.app))
     if result.user is None or result.token is None:

@@ -85,7 +85,7 @@ def test_serve_starts_on_the_embedded_default_and_healthz_answers(
             except OSError:
                 time.sleep(0.3)
         assert body is not None, "healthz never answered"
-        assert body["store"] == {"state": "ok", "kind": "sqlite"}
+        assert body["store"] == {"state": "ok", "kind": "sqlite", "dead_letters": 0}
         assert body["broker"]["state"] == "ok" and body["broker"]["kind"] == "in-process"
         assert "webchat" in body["channels"] or body["channels"] == {}
         assert body["nlu"]["state"] in ("ok", "degraded")

@@ -11,6 +11,7 @@ restarts it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import imaplib
@@ -33,9 +34,10 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from mailtest_support import FROM_ADDRESS, REPLY_DOMAIN, make_mail, read_mail
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from bots.email import EmailAdapter
+from bots.email_privacy import external_id as email_external_id
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
@@ -250,9 +252,13 @@ class Gateway:
         async with self.db.session() as session:
             return await repo.get_contact(session, ContactCipher(self.settings.contact_key), conversation_id)
 
-    async def stored(self, external_id: str, timeout: float = 10.0) -> Message:
+    def xid(self, message_id: str) -> str:
+        """The stored external id of a mail: the keyed hash of its Message-ID."""
+        return email_external_id(self.settings.pseudonym_key, message_id)
+
+    async def stored(self, message_id: str, timeout: float = 10.0) -> Message:
         msg: Message = await until(
-            lambda: stored_by_external(self.db, external_id), timeout, f"{external_id} to be stored"
+            lambda: stored_by_external(self.db, self.xid(message_id)), timeout, f"{message_id} to be stored"
         )
         return msg
 
@@ -321,7 +327,7 @@ async def test_mail_becomes_a_queued_conversation_with_a_safe_response(gateway: 
 
     # \Seen only once it is stored (the store was checked first, above)
     await gw.mailbox.wait_flag(opened.message_id)
-    assert await count_external(gw.db, opened.message_id) == 1
+    assert await count_external(gw.db, gw.xid(opened.message_id)) == 1
 
     # the queue: one e-mail conversation, high priority (travel to a conflict zone)
     [entry] = await gw.waiting()
@@ -338,7 +344,7 @@ async def test_mail_becomes_a_queued_conversation_with_a_safe_response(gateway: 
     person, bot = await messages(gw.db, conv_id)
     assert (person.direction, person.sender_kind, person.seq) == ("in", "person", 1)
     assert person.text == CONCERN_TEXT
-    assert person.external_id == opened.message_id
+    assert person.external_id == gw.xid(opened.message_id)
     assert person.meta["subject"] == opened.subject
     assert person.triage is not None and person.triage["intent"]["name"] == "travel_conflict"
     assert (bot.direction, bot.sender_kind, bot.seq) == ("out", "bot", 2)
@@ -486,6 +492,70 @@ async def test_persons_answer_continues_the_conversation(gateway: Gateway) -> No
     other = await gw.stored(stranger_id)
     assert other.conversation_id != conv_id
     assert len(await messages(gw.db, conv_id)) == 5
+
+
+# ------------------------------------------------------------------------------------------------
+# 3b. no address in clear in the store (issue 15, item 14), and threading still works
+
+
+async def _dump(db: Database) -> str:
+    lines: list[str] = []
+    async with db.engine.connect() as conn:
+        names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        for name in sorted(names):
+            rows = (await conn.execute(text(f'SELECT * FROM "{name}"'))).all()
+            lines.extend(f"{name}: {tuple(row)!r}" for row in rows)
+    return "\n".join(lines).lower()
+
+
+async def test_addresses_are_not_stored_in_clear_and_threads_hold(gateway: Gateway) -> None:
+    gw = gateway
+    anna = "anna.andersson@example.org"
+    # Her mail program puts her address into the Message-ID, as many do.
+    first_id = f"<{uuid.uuid4().hex[:12]}.{anna}>"
+    raw, first_id = make_mail(
+        sender=f"Anna Andersson <{anna}>",
+        subject="Oro för min son",
+        body=CONCERN
+        + f"\n\nOn Mon, 1 Jun 2026 at 09:12, Anna Andersson <{anna}> wrote:\n> Min son pratar om Syrien.\n",
+        message_id=first_id,
+    )
+    gw.mailbox.deliver(raw)
+    first = await gw.stored(first_id)  # found by the keyed hash of its Message-ID
+    conv_id = first.conversation_id
+    await gw.sent_count(1)
+    lena = await gw.counsellor()
+    await gw.pipeline.claim(conv_id, lena)
+    reply, _ = await _reply(gw, conv_id, lena, "Hej Anna, jag heter Lena. Vad har hänt?", 2)
+    reply_id = str(reply["Message-ID"])
+    assert reply["In-Reply-To"] != first_id  # an id naming her was not kept to answer to
+
+    # She answers, quoting the thread with her address in it: the same conversation.
+    answer, answer_id = make_mail(
+        sender=f"Anna Andersson <{anna}>",
+        subject=f"SV: {reply['Subject']}",
+        body=(
+            "Tack Lena. Han har slutat gå till skolan.\n\n"
+            f"On Tue, 2 Jun 2026, Anna Andersson <{anna}> wrote:\n> Oro för min son\n"
+        ),
+        message_id=f"<{uuid.uuid4().hex[:12]}.{anna}>",
+    )
+    gw.mailbox.deliver(with_thread_headers(answer, reply_id, [first_id, reply_id]))
+    stored = await gw.stored(answer_id)
+    assert stored.conversation_id == conv_id
+    assert stored.meta["in_reply_to"] == reply_id
+    assert stored.meta["references"] == [reply_id]
+    assert "[e-postadress]" in stored.meta["full_text"]
+    assert await count_external(gw.db, gw.xid(answer_id)) == 1
+
+    # The same mail again (a redelivery): still stored once.
+    gw.mailbox.deliver(with_thread_headers(answer, reply_id, [first_id, reply_id]))
+    await all_seen(gw.mailbox, 3, timeout=15)
+    assert await count_external(gw.db, gw.xid(answer_id)) == 1
+
+    dump = await _dump(gw.db)
+    assert anna not in dump and "anna.andersson" not in dump
+    assert await gw.contact(conv_id) == anna  # the address to answer: only encrypted
 
 
 # ------------------------------------------------------------------------------------------------
@@ -710,6 +780,8 @@ async def test_gateway_killed_between_fetch_and_store_loses_and_duplicates_nothi
 
     raw, mid = make_mail(sender=f"Anna Svensson <{PERSON}>", body=CONCERN)
     mailbox.deliver(raw)
+    pkey = keys["HELPLINE_PSEUDONYM_KEY"]
+    xmid = email_external_id(base64.urlsafe_b64decode(pkey + "=" * (-len(pkey) % 4)), mid)
 
     # first life: triage hangs, so the mail is fetched but never stored
     first = GatewayProcess(tmp_path, hanging, "first")
@@ -730,7 +802,7 @@ async def test_gateway_killed_between_fetch_and_store_loses_and_duplicates_nothi
     db = Database(f"sqlite+aiosqlite:///{db_file}")
     try:
         # the store exists (migrated at start) and holds nothing of the mail
-        assert await count_external(db, mid) == 0
+        assert await count_external(db, xmid) == 0
         [(_, _, flags)] = await asyncio.to_thread(mailbox_state, mailbox)
         assert "\\Seen" not in flags
 
@@ -745,8 +817,8 @@ async def test_gateway_killed_between_fetch_and_store_loses_and_duplicates_nothi
             return all("\\Seen" in f for _, _, f in state)
 
         await until(seen_once, timeout=30, what="the restarted gateway to store the mail")
-        assert await count_external(db, mid) == 1
-        msg = await stored_by_external(db, mid)
+        assert await count_external(db, xmid) == 1
+        msg = await stored_by_external(db, xmid)
         assert msg is not None and msg.text == CONCERN_TEXT
         assert msg.triage is not None and msg.triage["backend"] == "embedded"
         await until(lambda: len(smtp_server.recorder.messages) == 1, timeout=10, what="the safe response")
@@ -760,7 +832,7 @@ async def test_gateway_killed_between_fetch_and_store_loses_and_duplicates_nothi
         state = await all_seen(mailbox, 2, timeout=15)
         assert [m for _, m, _ in state] == [mid, mid]
         second.alive()
-        assert await count_external(db, mid) == 1
+        assert await count_external(db, xmid) == 1
         async with db.session() as session:
             total = (await session.execute(select(func.count()).select_from(Message))).scalar_one()
         assert total == 2  # the person's mail and the bot's safe response, nothing more

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -333,3 +335,76 @@ def test_message_ids_wrapped_in_encoded_words_are_still_read() -> None:
     parsed = parse_mail(raw)
     assert parsed.in_reply_to == "<abc.def@helpline.example>"
     assert parsed.references == ("<first@a.example>", "<abc.def@helpline.example>")
+
+
+# -- issue 15, item 18: NUL bytes, deep nesting, huge headers ------------------------------------
+
+
+def _crlf(*lines: str) -> bytes:
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def test_a_nul_byte_does_not_discard_the_text() -> None:
+    raw = _crlf(
+        "From: Anna Svensson <anna.svensson@example.se>",
+        "To: stod@example.se",
+        "Subject: Oro",
+        "Message-ID: <nul-1@example.se>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "Hej,\x00 jag är orolig för min son. Han pratar om att åka ner.",
+        "",
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "Hej, jag är orolig för min son. Han pratar om att åka ner."
+    assert "nul_removed" in parsed.defects and "binary_content" not in parsed.defects
+
+
+def _nested(levels: int) -> bytes:
+    head = [
+        "From: Anna Svensson <anna.svensson@example.se>",
+        "Subject: Djupt",
+        f"Message-ID: <deep-{levels}@example.se>",
+        "MIME-Version: 1.0",
+    ]
+    opening = [f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}' for i in range(levels)]
+    inner = "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, jag är orolig för min son."
+    closing = [f"--b{i}--" for i in reversed(range(levels))]
+    return _crlf(*head, *opening, inner, *closing, "")
+
+
+def test_deep_multipart_nesting_is_a_defect() -> None:
+    assert parse_mail(_nested(5)).text == "Hej, jag är orolig för min son."
+    for levels in (40, 400, 3000):
+        started = time.process_time()
+        parsed = parse_mail(_nested(levels))
+        assert time.process_time() - started < 2.0
+        assert "too_deep" in parsed.defects, levels
+        assert parsed.message_id == f"<deep-{levels}@example.se>" or "unparseable" in parsed.defects
+
+
+def test_a_four_megabyte_subject_of_encoded_words_is_cheap() -> None:
+    word = "=?utf-8?b?" + base64.b64encode("Hjälp mig snälla ".encode()).decode() + "?="
+    subject = " ".join([word] * (4_000_000 // (len(word) + 1)))
+    raw = _crlf(
+        "From: Anna Svensson <anna.svensson@example.se>",
+        "To: stod@example.se",
+        f"Subject: {subject}",
+        "Message-ID: <big-subject@example.se>",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "Hej, jag behöver prata med någon.",
+        "",
+    )
+    assert len(raw) > 4_000_000
+    started = time.process_time()
+    parsed = parse_mail(raw)
+    spent = time.process_time() - started
+    assert spent < 1.0, f"{spent:.1f} s of CPU for one subject"  # 8.6 s before the caps
+    assert parsed.text == "Hej, jag behöver prata med någon."
+    assert parsed.subject.startswith("Hjälp mig snälla Hjälp mig snälla")
+    assert len(parsed.subject) <= 998
+    assert "long_header" in parsed.defects
+    assert parsed.message_id == "<big-subject@example.se>"

@@ -1,0 +1,93 @@
+"""Errors of a request turned into answers, never into a traceback with the client's address.
+
+aiohttp logs an exception that escapes a handler as "Error handling request from <client address>"
+with its traceback.  :func:`error_middleware` (the outermost middleware of the gateway) answers
+instead:
+
+* the store or the broker unavailable (a retryable error, a dropped connection): 503 with
+  ``Retry-After``;
+* bad input (a body that is not UTF-8, JSON nested beyond what the parser takes, text the store
+  refuses, :class:`~gateway.errors.InvalidInput`): 400 or 422;
+* anything else: 500, logged with the route's name and the error's type, never the address.
+
+The log lines name the method and the route pattern (not the path, which may carry ids) and the
+error type only.  The gateway runs with aiohttp's access log off (``access_log=None``), so no
+client address is written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from gateway.deadletter import store_refusal
+from gateway.errors import HelplineError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS: Final = 5
+SERVER_OPTIONS: Final[dict[str, Any]] = {"access_log": None}
+"""How the gateway's HTTP server runs (``helpline serve``): without aiohttp's access log, whose
+format starts with the client's address."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    name = info.canonical if info is not None else "?"
+    return f"{request.method} {name}"
+
+
+def _answer(request: web.Request, status: int, code: str) -> web.Response:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    headers["Cache-Control"] = "no-store"
+    if request.path.startswith("/console/api/") or "json" in request.headers.get("Accept", ""):
+        return web.json_response({"error": code}, status=status, headers=headers)
+    text = {
+        400: "Felaktig begäran. / Bad request.",
+        422: "Begäran kunde inte behandlas. / The request could not be processed.",
+        503: "Tjänsten är tillfälligt otillgänglig, försök igen om en stund. / "
+        "The service is temporarily unavailable, please try again shortly.",
+    }.get(status, "Ett fel uppstod. / An error occurred.")
+    return web.Response(status=status, text=text, headers=headers)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, HelplineError):
+        return exc.retryable
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionRefusedError)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except UnicodeError:
+        log.info("request %s: body is not valid UTF-8", _route(request))
+        return _answer(request, 400, "bad_encoding")
+    except RecursionError:
+        log.info("request %s: input nested too deeply", _route(request))
+        return _answer(request, 400, "too_deep")
+    except InvalidInput as exc:
+        log.info("request %s refused: %s", _route(request), type(exc).__name__)
+        return _answer(request, 422, "invalid")
+    except Exception as exc:
+        if _unavailable(exc):
+            log.warning("request %s: unavailable (%s)", _route(request), type(exc).__name__)
+            return _answer(request, 503, "unavailable")
+        if store_refusal(exc) is not None:
+            log.info("request %s: the store refused a value (%s)", _route(request), type(exc).__name__)
+            return _answer(request, 422, "invalid")
+        if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:
+            return _answer(request, 400, "bad_json")
+        log.error("request %s failed (%s)", _route(request), type(exc).__name__)
+        return _answer(request, 500, "internal")
