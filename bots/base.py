@@ -180,6 +180,12 @@ class ChannelAdapter(ABC):
         """
         return None
 
+    async def going_away(self) -> int:
+        """The process is stopping: close the adapter's open connections to people at once (the web
+        chat's sockets, with 1001 "going away", so that their pages resume on another process).
+        Returns how many were closed; the default has none."""
+        return 0
+
     def attach(self, services: ChannelServices) -> None:  # noqa: B027
         """Called once before start with what the gateway offers beyond ingress."""
 

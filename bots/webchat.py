@@ -90,6 +90,7 @@ from gateway.envelope import (
     utcnow,
 )
 from gateway.errors import DeadLettered, InvalidInput
+from gateway.sockets import close_all
 from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -489,6 +490,11 @@ class WebchatAdapter(ChannelAdapter):
         self._refresher = asyncio.create_task(self._refresh_queue_positions(), name="webchat queue")
         self.set_state(AdapterState.CONNECTED)
 
+    async def going_away(self) -> int:
+        """Close every visitor socket at once with 1001: the page reconnects (to another process)
+        and resumes by ``seq``; nothing acknowledged is lost, nothing unacknowledged was stored."""
+        return await close_all([chat.ws for chat in self._chats])
+
     async def stop(self) -> None:
         self._ingress = None
         if self._subscription is not None:
@@ -496,9 +502,8 @@ class WebchatAdapter(ChannelAdapter):
             self._subscription = None
         refresher, self._refresher = self._refresher, None
         await cancel_and_wait(refresher)
+        await close_all([chat.ws for chat in self._chats])
         for chat in list(self._chats):
-            with contextlib.suppress(Exception):
-                await chat.ws.close(code=1001)
             await chat.stop()
         self.set_state(AdapterState.STOPPED)
 

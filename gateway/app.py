@@ -87,6 +87,7 @@ def create_app(
                 raise
         app[DB] = db
         yield
+        log.info("stopping: closing the store")
         await db.close()
 
     async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -99,6 +100,7 @@ def create_app(
         await broker.start()
         app[BROKER] = broker
         yield
+        log.info("stopping: closing the broker")
         await broker.close()
 
     async def ratelimit_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -147,6 +149,7 @@ def create_app(
         for runner in leases.values():
             runner.start()
         yield
+        log.info("stopping: channels (%s)", ", ".join(app[ADAPTERS].keys()) or "none")
         for runner in leases.values():
             await runner.close()
         for sub in subs:
@@ -154,12 +157,27 @@ def create_app(
         for adapter in app[ADAPTERS].values():
             if adapter.name not in leases:
                 await adapter.stop()
+        log.info("stopping: channels stopped")
 
     built = adapters if adapters is not None else build_adapters(settings)
     app[ADAPTERS] = {a.name: a for a in built}
     for adapter in built:
         app.router.add_routes(adapter.routes())
 
+    async def going_away(app: web.Application) -> None:
+        # First thing on a stop (SIGTERM): people's sockets close at once with 1001 "going away" and
+        # resume on another process, instead of holding the stop up until the shutdown timeout.
+        log.info("stopping: no new connections; closing open sockets")
+        for adapter in app[ADAPTERS].values():
+            count = await adapter.going_away()
+            if count:
+                log.info("stopping: %d %s socket(s) closed (1001 going away)", count, adapter.name)
+
+    async def stopped(app: web.Application) -> None:
+        log.info("stopped")
+
+    app.on_shutdown.append(going_away)
+    app.on_cleanup.append(stopped)
     app.cleanup_ctx.extend([store_ctx, broker_ctx, ratelimit_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
     for module_name in EXTENSIONS:

@@ -199,6 +199,20 @@ async def session_user(session: AsyncSession, token: str) -> tuple[StaffUser, St
     return user, row
 
 
+async def session_alive(session: AsyncSession, token_hash: str) -> bool:
+    """Whether the session with this token hash is still valid: one read, nothing written."""
+    found = await session.execute(
+        select(StaffSession.token_hash)
+        .join(StaffUser, StaffUser.id == StaffSession.user_id)
+        .where(
+            StaffSession.token_hash == token_hash,
+            StaffSession.expires_at > utcnow(),
+            StaffUser.active.is_(True),
+        )
+    )
+    return found.first() is not None
+
+
 async def logout(session: AsyncSession, token: str) -> None:
     await session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
 

@@ -17,6 +17,7 @@ from gateway.errors import ConfigError, HelplineError
 from gateway.store.models import Role
 
 log = logging.getLogger("helpline")
+SHUTDOWN_TIMEOUT = 3.0
 
 # Subcommands other packages add: module with register(subparsers).
 PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli", "gateway.keys_cli")
@@ -61,7 +62,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  store: {settings.database_url.split('://', 1)[0]}, broker: {'redis' if settings.redis_url else 'in-process'}"
     )
     print("  first admin:        helpline users add NAME --role admin", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, **SERVER_OPTIONS)
+    # Sockets are closed in on_shutdown (1001); what a handler still does then gets a few seconds.
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        **SERVER_OPTIONS,
+    )
     return 0
 
 

@@ -29,6 +29,12 @@
   var ws = null;
   var welcomed = false;
   var reconnectTimer = null;
+  /* One resend timer for the page: "unavailable" answers (the store is away) back off with jitter
+     up to RESEND_CAP_MS instead of each scheduling a resend of every pending message. */
+  var RESEND_BASE_MS = 1000;
+  var RESEND_CAP_MS = 20000;
+  var resendTimer = null;
+  var resendAttempt = 0;
   var attempt = 0;
   var typingTimer = null;
   var typingSent = false;
@@ -209,7 +215,7 @@
         saveStored();
         if (!welcomed) {
           welcomed = true;
-          st.pending.forEach(function (p) { send({ type: "message", client_id: p.clientId, text: p.text }); });
+          resendPending();
         }
         renderStatus();
         break;
@@ -226,6 +232,7 @@
         for (var i = 0; i < st.pending.length; i++) {
           if (st.pending[i].clientId === f.client_id) {
             var p = st.pending.splice(i, 1)[0];
+            resendAttempt = 0;
             p.li.classList.remove("hl-pending");
             if (typeof f.seq === "number") { p.li.setAttribute("data-seq", String(f.seq)); markSeen(f.seq); }
             saveStored();
@@ -274,7 +281,7 @@
     if (f.client_id) {
       for (var i = 0; i < st.pending.length; i++) {
         if (st.pending[i].clientId === f.client_id) {
-          if (code === "unavailable") { setTimeout(resendPending, 3000); break; }
+          if (code === "unavailable") { scheduleResend(); break; }
           var p = st.pending.splice(i, 1)[0];
           if (p.li.parentNode) { p.li.parentNode.removeChild(p.li); }
           if (!el.input.value) { el.input.value = p.text; updateCounter(); }
@@ -286,7 +293,17 @@
     showError(code, f.message);
   }
 
+  function scheduleResend() {
+    if (resendTimer !== null) { return; }
+    var ceiling = Math.min(RESEND_CAP_MS, RESEND_BASE_MS * Math.pow(2, resendAttempt));
+    resendAttempt += 1;
+    var delay = ceiling / 2 + Math.random() * ceiling / 2;
+    resendTimer = setTimeout(resendPending, delay);
+  }
+
   function resendPending() {
+    clearTimeout(resendTimer);
+    resendTimer = null;
     st.pending.forEach(function (p) { send({ type: "message", client_id: p.clientId, text: p.text }); });
   }
 

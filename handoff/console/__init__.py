@@ -8,6 +8,7 @@ the CSRF check (header ``X-CSRF-Token``, or the form field ``csrf`` of the logou
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -48,6 +49,8 @@ from .views import (
     transcript_page,
     websocket,
 )
+
+log = logging.getLogger(__name__)
 
 StaffHandler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 Kind = Literal["page", "api", "ws"]
@@ -154,7 +157,13 @@ def setup(app: web.Application) -> None:
         state.hub = None
         await hub.stop()
 
+    async def going_away(app: web.Application) -> None:
+        if state.hub is not None:
+            count = await state.hub.going_away()
+            log.info("stopping: %d console socket(s) closed (1001 going away)", count)
+
     app.cleanup_ctx.append(hub_ctx)
+    app.on_shutdown.append(going_away)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/console/login", login_page)
     app.router.add_post("/console/login", login_submit)

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.pipeline import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
@@ -67,10 +68,13 @@ class Hub:
         self._subs = []
         snapshots, self._snapshots = self._snapshots, None
         await cancel_and_wait(snapshots)
-        for client in list(self.clients):
-            with contextlib.suppress(Exception):
-                await client.ws.close(code=1001, message=b"server shutting down")
-        self.clients.clear()
+        await self.going_away()
+
+    async def going_away(self) -> int:
+        """The process is stopping: close every console socket at once with 1001 (the console
+        reconnects, to another process).  Returns how many were open."""
+        clients, self.clients = list(self.clients), set()
+        return await close_all([c.ws for c in clients])
 
     # ------------------------------------------------------------------ clients
     async def add(self, client: Client) -> None:

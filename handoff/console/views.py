@@ -22,6 +22,7 @@ from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
+from gateway.tasks import cancel_and_wait
 from handoff.corrections import of_counsellor
 
 from . import data
@@ -61,7 +62,7 @@ STATIC_FILES = {
     "directory_admin.js": "text/javascript",
     "console.css": "text/css",
 }
-SESSION_RECHECK_SECONDS = 60.0
+SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
 MAX_REPLY_BODY = 64 * 1024
 
 
@@ -381,27 +382,34 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         capacity=staff.user.capacity,
         token_hash=staff.token_hash,
     )
-    token = request.cookies.get(SESSION_COOKIE, "")
+    recheck = asyncio.create_task(_recheck_session(request.app, client), name="console session recheck")
     try:
         await hub.add(client)
-        while not ws.closed:
-            try:
-                msg = await ws.receive(timeout=SESSION_RECHECK_SECONDS)
-            except TimeoutError:
-                async with request.app[DB].session() as session:
-                    if await auth.session_user(session, token) is None:
-                        await ws.close(code=4401, message=b"session ended")
-                        break
-                continue
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                break
+        async for msg in ws:
             if msg.type is WSMsgType.TEXT and msg.data == '{"type":"ping"}':
                 await ws.send_str('{"type":"pong"}')
     finally:
+        await cancel_and_wait(recheck)
         hub.remove(client)
         with contextlib.suppress(Exception):
             await ws.close()
     return ws
+
+
+async def _recheck_session(app: web.Application, client: Client) -> None:
+    """Close the live socket once its session ended anywhere (a logout through another process):
+    checked on a timer, whatever the socket's traffic, with one read of the store."""
+    while not client.ws.closed:
+        await asyncio.sleep(SESSION_RECHECK_SECONDS)
+        try:
+            async with app[DB].session() as session:
+                alive = await auth.session_alive(session, client.token_hash)
+        except Exception as exc:  # the store is away: keep the socket, check again later
+            log.info("console session not rechecked (%s)", type(exc).__name__)
+            continue
+        if not alive:
+            await client.ws.close(code=4401, message=b"session ended")
+            return
 
 
 def check_csrf(request: web.Request, staff: Staff, form_token: str | None = None) -> bool:
