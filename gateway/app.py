@@ -31,6 +31,7 @@ from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
 from gateway.lease import LeaseRunner, make_lease
+from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
@@ -111,6 +112,14 @@ def create_app(
 
     async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         limits = settings.section("limits")
+        broker_cfg = settings.section("broker")
+        outbox = Outbox(
+            app[DB],
+            app[BROKER],
+            app[CONSUMER],
+            grace=broker_cfg["outbox_grace"],
+            pending_grace=broker_cfg["pending_grace"],
+        )
         app[PIPELINE] = Pipeline(
             app[DB],
             app[BROKER],
@@ -118,8 +127,12 @@ def create_app(
             ContactCipher(settings.contact_key),
             PipelineLimits(max_message_chars=limits["max_message_chars"]),
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
+            outbox=outbox,
         )
+        # One relay per process: this process's events at once, others' left behind by poll.
+        outbox.start()
         yield
+        await outbox.close()
 
     async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         pipeline = app[PIPELINE]
