@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -80,6 +82,17 @@ async def erase_conversation_events(session: AsyncSession, conversation_id: str)
     )
 
 
+_BY_BROKER: weakref.WeakKeyDictionary[Broker, Outbox] = weakref.WeakKeyDictionary()
+
+
+def outbox_for(db: Database, broker: Broker) -> Outbox:
+    """The process's outbox for ``broker`` (the pipeline's), or a new one when there is none yet."""
+    found = _BY_BROKER.get(broker)
+    if found is None or found.db is not db:
+        found = Outbox(db, broker, f"process-{os.urandom(6).hex()}")
+    return found
+
+
 class Outbox:
     def __init__(
         self,
@@ -104,6 +117,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        _BY_BROKER.setdefault(broker, self)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -142,15 +156,24 @@ class Outbox:
     def start(self) -> None:
         """Run the relay for good: this process's rows on commit, others' and the sweep by poll."""
         self._started = True
+        _BY_BROKER[self.broker] = self
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
         self._task = asyncio.create_task(self._run(forever=True), name="outbox relay")
 
-    async def close(self) -> None:
+    async def close(self, drain_timeout: float = 2.0) -> None:
+        """Stop the relay after a last, bounded attempt to publish this process's rows (what
+        is left is published by another process, or by the next start, after the grace)."""
         self._started = False
         task, self._task = self._task, None
         await cancel_and_wait(task)
+        try:
+            async with asyncio.timeout(drain_timeout):
+                while await self.relay_once(others=False):
+                    pass
+        except Exception as exc:
+            log.info("outbox: events left for later (%s)", type(exc).__name__)
 
     # -- relay -----------------------------------------------------------------------------------
 
