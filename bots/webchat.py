@@ -348,6 +348,8 @@ class _Chat:
                 await self._status(None)
             else:
                 await self._status({"state": state, "queue_position": None, "assigned": state == "assigned"})
+        elif kind == "resync":  # the feed of events was interrupted: what the store has since upto
+            await self._catch_up()
         elif kind == "typing" and event.get("who") == "counsellor":
             await self._send({"type": "typing", "typing": bool(event.get("typing"))})
 
@@ -934,6 +936,11 @@ class WebchatAdapter(ChannelAdapter):
         if event.get("topic") == "queue":
             if self._queue_dirty is not None:
                 self._queue_dirty.set()
+            return
+        if event.get("kind") == "resync":
+            for every in list(self._by_conv.values()):
+                for chat in list(every):
+                    chat.put("event", event)
             return
         chats = self._by_conv.get(str(event.get("conversation_id")))
         if chats:

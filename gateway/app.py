@@ -32,6 +32,7 @@ from gateway.config import Settings
 from gateway.crypto import ContactCipher
 from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
+from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
@@ -121,6 +122,14 @@ def create_app(
 
     async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         limits = settings.section("limits")
+        broker_cfg = settings.section("broker")
+        outbox = Outbox(
+            app[DB],
+            app[BROKER],
+            app[CONSUMER],
+            grace=broker_cfg["outbox_grace"],
+            pending_grace=broker_cfg["pending_grace"],
+        )
         app[PIPELINE] = Pipeline(
             app[DB],
             app[BROKER],
@@ -129,8 +138,12 @@ def create_app(
             PipelineLimits(max_message_chars=limits["max_message_chars"]),
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
             previous_pseudonym_keys=settings.previous_pseudonym_keys,
+            outbox=outbox,
         )
+        # One relay per process: this process's events at once, others' left behind by poll.
+        outbox.start()
         yield
+        await outbox.close()
 
     async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         pipeline = app[PIPELINE]

@@ -76,6 +76,8 @@ SCHEMA: dict[str, Any] = {
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
+        "outbox_grace": (float, 5.0),
+        "pending_grace": (float, 60.0),
     },
     "webchat": {
         "quick_exit_url": (str, "https://www.google.com/"),

@@ -2,7 +2,9 @@
 
 Ingress triages a message, then stores the conversation, the message, the encrypted contact
 record and the bot's safe response in one transaction before it answers the adapter: from then on
-the message cannot be lost.  Only after the commit are events published:
+the message cannot be lost.  The events it causes are written in the same transaction, to the
+outbox (:mod:`gateway.outbox`), whose relay publishes them once the commit is done, until the broker
+has them (typing, which changes nothing stored, is published directly, best effort):
 
 * ``outbound.<channel>`` (consumer group ``egress``): an outgoing message to deliver;
 * ``notify.<channel>`` (group ``egress``): an event the person should see (assigned, typing, closed);
@@ -54,6 +56,7 @@ from gateway.envelope import (
 )
 from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable, TransientChannelError
 from gateway.keys_recognise import recognise_by_previous_keys
+from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo, rows
 from gateway.store.db import Database
 from gateway.store.models import Conversation, ConversationState, Message, StaffUser
@@ -120,13 +123,15 @@ class _Reply:
 class _Writes:
     """One batch's conversations, and the rows its transaction writes at the end (store.rows)."""
 
-    __slots__ = ("before", "changed", "convs", "messages")
+    __slots__ = ("before", "changed", "convs", "events", "messages")
 
     def __init__(self, convs: dict[str, rows.ConversationRow]) -> None:
         self.convs: dict[str, rows.ConversationRow] = {}
         self.before: dict[str, tuple[Any, ...]] = {}
         self.changed: dict[str, rows.ConversationRow] = {}
         self.messages: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        """Outbox rows (gateway.outbox), inserted with the messages."""
         for conv in convs.values():
             self.adopt(conv)
 
@@ -151,9 +156,10 @@ class _Writes:
     async def write(self, session: AsyncSession) -> None:
         await rows.insert_messages(session, self.messages)
         await rows.update_conversations(session, ((c, self.before[c.id]) for c in self.changed.values()))
+        await insert_rows(session, self.events)
         for conv in self.changed.values():
             self.before[conv.id] = rows.snapshot(conv)
-        self.messages, self.changed = [], {}
+        self.messages, self.changed, self.events = [], {}, []
 
 
 _Replied = tuple[dict[str, Any], dict[str, Any]]
@@ -175,11 +181,14 @@ class Pipeline:
         limits: PipelineLimits | None = None,
         event_channels: frozenset[str] = frozenset(),
         previous_pseudonym_keys: tuple[bytes, ...] = (),
+        outbox: Outbox | None = None,
     ) -> None:
         self.db = db
         self.previous_pseudonym_keys = previous_pseudonym_keys
         """Pseudonym keys before a rotation: they still find a person's open conversation."""
         self.broker = broker
+        self.outbox = outbox or Outbox(db, broker, f"pipeline-{os.urandom(6).hex()}")
+        """Where the events of a change are written, in its transaction; its relay publishes them."""
         self.triager = triager
         self.cipher = cipher
         self.limits = limits or PipelineLimits()
@@ -205,9 +214,36 @@ class Pipeline:
     def _new_delivery(self, channel: str) -> str:
         return "queued" if channel in self.event_channels else "pending"
 
-    async def _to_egress(self, channel: str, message_id: str) -> None:
-        if channel not in self.event_channels:
-            await self.broker.publish(f"outbound.{channel}", {"message_id": message_id})
+    def _egress_rows(self, channel: str, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The outbox row that sends ``message`` (none for a channel that delivers by events)."""
+        if channel in self.event_channels:
+            return []
+        return [
+            self.outbox.row(
+                f"outbound.{channel}",
+                {"message_id": message["id"]},
+                conversation_id=str(message["conversation_id"]),
+            )
+        ]
+
+    def _conv_row(self, kind: str, conv: Mapping[str, Any], **data: Any) -> dict[str, Any]:
+        """The outbox row of a ``conversation`` fan-out event."""
+        payload = {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data}
+        return self.outbox.row(TOPIC_CONVERSATION, payload, conversation_id=str(conv["id"]))
+
+    def _queue_row(self, conv_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.outbox.row(TOPIC_QUEUE, {"conversation_id": conv_id, **payload}, conversation_id=conv_id)
+
+    def _notify_row(self, summary: Mapping[str, Any], event: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.outbox.row(
+            f"notify.{summary['channel']}",
+            {
+                "conversation_id": summary["id"],
+                "event": event,
+                "data": {"language": summary["language"], **data},
+            },
+            conversation_id=str(summary["id"]),
+        )
 
     def _contact_digest(self, address: str) -> bytes:
         return hashlib.blake2b(address.encode(), key=self._contact_key, digest_size=16).digest()
@@ -423,7 +459,7 @@ class Pipeline:
             safe_response=None,
             seq=msg["seq"],
         )
-        return _Stored(
+        stored = _Stored(
             result,
             conversation_summary(conv),
             message=rows.message_data(msg),
@@ -432,41 +468,48 @@ class Pipeline:
             critical=bool(raised or created) and triage.priority == Priority.CRITICAL,
             contact_digest=None if contact_known else digest,
         )
+        writes.events.extend(self._ingress_events(item, stored))
+        return stored
+
+    def _ingress_events(self, item: _Incoming, stored: _Stored) -> list[dict[str, Any]]:
+        """The outbox rows of a stored incoming message (written in its transaction)."""
+        summary, bot_data = stored.summary, stored.bot_message
+        assert stored.message is not None
+        events = [self._conv_row("message", summary, message=stored.message)]
+        if bot_data is not None:
+            events.append(self._conv_row("message", summary, message=bot_data))
+            events.extend(self._egress_rows(item.envelope.channel, bot_data))
+        if stored.queued_now or summary["state"] == S.QUEUED.value:
+            events.append(
+                self._queue_row(
+                    summary["id"],
+                    {"kind": "changed", "critical": stored.critical, "priority": item.triage.priority.label},
+                )
+            )
+        elif stored.critical and summary["state"] == S.ASSIGNED.value:
+            events.append(
+                self._queue_row(
+                    summary["id"],
+                    {
+                        "kind": CRITICAL_ASSIGNED,
+                        "critical": False,
+                        "priority": Priority.CRITICAL.label,
+                        "assigned_to": summary["assigned_to"],
+                        "intent": summary["intent"],
+                        "channel": summary["channel"],
+                    },
+                )
+            )
+        return events
 
     async def _after_ingress(self, item: _Incoming, stored: _Stored) -> IngressResult:
-        """After the commit: remember the contact, publish the events, answer the adapter."""
+        """After the commit: remember the contact, wake the outbox relay, answer the adapter."""
         result, summary, bot_data = stored.result, stored.summary, stored.bot_message
-        if stored.message is None:  # a duplicate: stored and published before
+        if stored.message is None:  # a duplicate: its events were written with it
             return result
         if stored.contact_digest is not None:
             self._contact_stored(summary["id"], stored.contact_digest)
-        await self._publish_conversation("message", summary, message=stored.message)
-        if bot_data is not None:
-            await self._publish_conversation("message", summary, message=bot_data)
-            await self._to_egress(item.envelope.channel, bot_data["id"])
-        if stored.queued_now or summary["state"] == S.QUEUED.value:
-            await self.broker.publish(
-                TOPIC_QUEUE,
-                {
-                    "kind": "changed",
-                    "conversation_id": summary["id"],
-                    "critical": stored.critical,
-                    "priority": item.triage.priority.label,
-                },
-            )
-        elif stored.critical and summary["state"] == S.ASSIGNED.value:
-            await self.broker.publish(
-                TOPIC_QUEUE,
-                {
-                    "kind": CRITICAL_ASSIGNED,
-                    "conversation_id": summary["id"],
-                    "critical": False,
-                    "priority": Priority.CRITICAL.label,
-                    "assigned_to": summary["assigned_to"],
-                    "intent": summary["intent"],
-                    "channel": summary["channel"],
-                },
-            )
+        self.outbox.wake()
         if bot_data is None:
             return result
         return dataclasses.replace(
@@ -564,17 +607,21 @@ class Pipeline:
                 priority=Priority(conv.priority),
                 state=conv.state,
             )
-        kind = {"end": "state", "delivered": "delivery"}.get(control, "typing")
-        await self._publish_conversation(
-            kind,
-            summary,
-            who="person",
-            typing=control == CONTROL_TYPING,
-            message_id=envelope.meta.get("message_id"),
-        )
-        if control == CONTROL_END:
-            await self.broker.publish(
-                TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": False}
+            if control in (CONTROL_END, CONTROL_DELIVERED):
+                kind = "state" if control == CONTROL_END else "delivery"
+                events = [
+                    self._conv_row(
+                        kind, summary, who="person", typing=False, message_id=envelope.meta.get("message_id")
+                    )
+                ]
+                if control == CONTROL_END:
+                    events.append(self._queue_row(summary["id"], {"kind": "changed", "critical": False}))
+                await insert_rows(session, events)
+        if control in (CONTROL_END, CONTROL_DELIVERED):
+            self.outbox.wake()
+        else:  # typing: nothing stored changed; live, best effort
+            await self._publish_conversation(
+                "typing", summary, who="person", typing=control == CONTROL_TYPING, message_id=None
             )
         return result
 
@@ -585,9 +632,8 @@ class Pipeline:
             raise InvalidInput("empty reply")
         if len(text) > self.limits.max_message_chars:
             raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
-        data, summary = await self._replies.submit(_Reply(conversation_id, text, author))
-        await self._publish_conversation("message", summary, message=data)
-        await self._to_egress(summary["channel"], data["id"])
+        data, _summary = await self._replies.submit(_Reply(conversation_id, text, author))
+        self.outbox.wake()
         return data
 
     async def _store_one_reply(self, item: _Reply) -> _Replied:
@@ -621,7 +667,10 @@ class Pipeline:
                 msg = writes.add_message(
                     conv, env, author_id=item.author.id, delivery=self._new_delivery(conv.channel)
                 )
-                out.append((rows.message_data(msg), conversation_summary(conv)))
+                data, summary = rows.message_data(msg), conversation_summary(conv)
+                writes.events.append(self._conv_row("message", summary, message=data))
+                writes.events.extend(self._egress_rows(conv.channel, data))
+                out.append((data, summary))
             await writes.write(session)
         return out
 
@@ -631,9 +680,10 @@ class Pipeline:
             await repo.audit(session, "conversation.claimed", actor=user, conversation_id=conversation_id)
             conv = await repo.get_conversation(session, conversation_id)
             summary = conversation_summary(conv)
-        await self._after_state_change(
-            summary, "assigned", {"counsellor": user.display_name or user.username}
-        )
+            await self._state_events(
+                session, summary, "assigned", {"counsellor": user.display_name or user.username}
+            )
+        self.outbox.wake()
 
     async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
         async with self.db.session() as session:
@@ -646,8 +696,8 @@ class Pipeline:
                 details={"to": to_user.username} if to_user else {},
             )
             conv = await repo.get_conversation(session, conversation_id)
-            summary = conversation_summary(conv)
-        await self._after_state_change(summary, None, {})
+            await self._state_events(session, conversation_summary(conv), None, {})
+        self.outbox.wake()
 
     async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
         async with self.db.session() as session:
@@ -667,8 +717,8 @@ class Pipeline:
             conv.closed_at = utcnow()
             conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
             await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)
-            summary = conversation_summary(conv)
-        await self._after_state_change(summary, "closed", {})
+            await self._state_events(session, conversation_summary(conv), "closed", {})
+        self.outbox.wake()
 
     async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
         async with self.db.session() as session:
@@ -687,26 +737,21 @@ class Pipeline:
                 },
             )
 
-    async def _after_state_change(
-        self, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
+    async def _state_events(
+        self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
     ) -> None:
-        await self._publish_conversation("state", summary)
+        """Write the events of a state change in its transaction (the caller wakes the outbox)."""
         # A critical conversation that goes back to the queue alerts every counsellor again.
         critical_waiting = (
             summary["state"] == S.QUEUED.value and summary["priority"] == Priority.CRITICAL.label
         )
-        await self.broker.publish(
-            TOPIC_QUEUE, {"kind": "changed", "conversation_id": summary["id"], "critical": critical_waiting}
-        )
+        events = [
+            self._conv_row("state", summary),
+            self._queue_row(summary["id"], {"kind": "changed", "critical": critical_waiting}),
+        ]
         if notify:
-            await self.broker.publish(
-                f"notify.{summary['channel']}",
-                {
-                    "conversation_id": summary["id"],
-                    "event": notify,
-                    "data": {"language": summary["language"], **data},
-                },
-            )
+            events.append(self._notify_row(summary, notify, data))
+        await insert_rows(session, events)
 
     # ------------------------------------------------------------------ egress
     async def start_egress(self, adapter: ChannelAdapter, consumer: str) -> list[Subscription]:
@@ -834,5 +879,8 @@ class Pipeline:
             if conv_unreachable and not conv.unreachable:
                 conv.unreachable = True
                 await repo.audit(session, "conversation.unreachable", conversation_id=conv.id)
-            summary = conversation_summary(conv)
-        await self._publish_conversation("delivery", summary, message_id=message_id, delivery=status)
+            row = self._conv_row(
+                "delivery", conversation_summary(conv), message_id=message_id, delivery=status
+            )
+            await insert_rows(session, [row])
+        self.outbox.wake()

@@ -41,6 +41,7 @@ from gateway.broker.base import Broker
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gateway.outbox import Outbox, outbox_for
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Message, Role, StaffUser
@@ -178,6 +179,11 @@ class Disclosures:
         self.refresh_directory: Callable[[], Awaitable[None]] | None = None
         """Set by :mod:`handoff.directory_admin`: take in directory edits before a delivery."""
 
+    @property
+    def outbox(self) -> Outbox:
+        """Where events are written with the change they describe (the process's relay sends them)."""
+        return outbox_for(self.db, self.broker)
+
     # ------------------------------------------------------------------ create
     async def create(
         self,
@@ -295,17 +301,21 @@ class Disclosures:
                 )
             await session.flush()
             data = self.view(disc)
-        await self.broker.publish(
-            TOPIC_QUEUE,
-            {
-                "kind": "disclosure_review" if immediate_danger else "disclosure_pending",
-                "conversation_id": conversation_id,
-                "disclosure_id": did,
-                "critical": False,
-            },
-        )
-        if immediate_danger:
-            await self._enqueue(did)
+            outbox = self.outbox
+            await outbox.add(
+                session,
+                TOPIC_QUEUE,
+                {
+                    "kind": "disclosure_review" if immediate_danger else "disclosure_pending",
+                    "conversation_id": conversation_id,
+                    "disclosure_id": did,
+                    "critical": False,
+                },
+                conversation_id=conversation_id,
+            )
+            if immediate_danger:
+                await self._enqueue(session, did)
+        outbox.wake()
         return data
 
     # ------------------------------------------------------------------ four eyes
@@ -354,7 +364,8 @@ class Disclosures:
                 conversation_id=disc.conversation_id,
                 details={"disclosure_id": disclosure_id, "author_id": disc.author_id},
             )
-        await self._enqueue(disclosure_id)
+            await self._enqueue(session, disclosure_id)
+        self.outbox.wake()
         return await self.get(disclosure_id)
 
     async def reject(self, disclosure_id: str, supervisor: StaffUser, reason: str) -> dict[str, Any]:
@@ -407,8 +418,10 @@ class Disclosures:
         return await self.get(disclosure_id)
 
     # ------------------------------------------------------------------ delivery
-    async def _enqueue(self, disclosure_id: str) -> None:
-        await self.broker.publish(
+    async def _enqueue(self, session: AsyncSession, disclosure_id: str) -> None:
+        """In the transaction of the approval: the delivery's event (the caller wakes the outbox)."""
+        await self.outbox.add(
+            session,
             TOPIC_DELIVER,
             {"kind": "disclosure", "id": disclosure_id},
             event_id=f"deliver-disclosure-{disclosure_id}",

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, HelplineError, PermissionDenied
+from gateway.outbox import erase_conversation_events
 from gateway.store import repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
 
@@ -318,6 +319,7 @@ async def erase_conversation(
         ).scalar_one()
     )
     await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+    await erase_conversation_events(session, conversation_id)  # unpublished events carry text too
     contact = await session.execute(
         delete(ContactRecord).where(ContactRecord.conversation_id == conversation_id)
     )

@@ -35,7 +35,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
 
-from gateway.appkeys import DB, SETTINGS
+from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
@@ -45,6 +45,7 @@ from . import documentation, reports
 from .console.idempotency import idempotent
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 from .directory import Directory, default_directory
+from .event_retention import forget_conversation
 from .handoff_web import HANDOFF_OPTIONS
 from .retention import RetentionPolicy, RetentionScheduler, retention_config
 
@@ -189,6 +190,8 @@ async def post_erase(request: web.Request, staff: Staff) -> web.StreamResponse:
         return _error(403, "forbidden")
     except Conflict as exc:
         return _error(409, str(exc.args[0]) if exc.args else "conflict")
+    # What the person wrote leaves the broker's streams too (live events carry the text).
+    await forget_conversation(request.app[BROKER], request.match_info["conversation_id"])
     return web.json_response({"ok": True, **result.to_dict()})
 
 
@@ -422,7 +425,9 @@ def setup(app: web.Application) -> None:
             lease = make_lease(
                 settings.redis_url, "retention", prefix=settings.redis_prefix, ttl=max(1.0, interval * 0.9)
             )
-            scheduler = RetentionScheduler(app[DB], RetentionPolicy.from_config(cfg), lease, interval)
+            scheduler = RetentionScheduler(
+                app[DB], RetentionPolicy.from_config(cfg), lease, interval, broker=app[BROKER]
+            )
             app[SCHEDULER] = scheduler
             scheduler.start()
         yield

@@ -46,6 +46,7 @@ from gateway.broker.base import Broker, Event
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Direction, Envelope, SenderKind, new_message_id, utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.outbox import Outbox, insert_rows, outbox_for
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, StaffUser
@@ -206,31 +207,35 @@ async def add_system_message(
     return Outgoing(conv.channel, conversation_summary(conv), message_dict(msg))
 
 
-async def publish_outgoing(broker: Broker, out: Outgoing) -> None:
-    """After the commit: show the message in the console and hand it to the channel's egress."""
-    try:
-        await broker.publish(
-            TOPIC_CONVERSATION,
-            {
-                "kind": "message",
-                "conversation_id": out.summary["id"],
-                "conversation": out.summary,
-                "message": out.message,
-            },
-        )
-    except Exception as exc:  # live updates are best effort; the store has the message
-        log.warning("could not publish a system message event (%s)", type(exc).__name__)
-    await broker.publish(f"outbound.{out.channel}", {"message_id": out.message["id"]})
+async def stage_outgoing(session: AsyncSession, outbox: Outbox, out: Outgoing) -> None:
+    """In the transaction that stored the message: the events that show it in the console and
+    hand it to the channel's egress (gateway.outbox; the caller wakes the outbox after the commit)."""
+    conv_id = str(out.summary["id"])
+    payload = {
+        "kind": "message",
+        "conversation_id": conv_id,
+        "conversation": out.summary,
+        "message": out.message,
+    }
+    await insert_rows(
+        session,
+        [
+            outbox.row(TOPIC_CONVERSATION, payload, conversation_id=conv_id),
+            outbox.row(f"outbound.{out.channel}", {"message_id": out.message["id"]}, conversation_id=conv_id),
+        ],
+    )
 
 
 async def send_system_message(
     db: Database, broker: Broker, conversation_id: str, text: str
 ) -> dict[str, Any]:
     """Send a system message to the person of a conversation in their own channel."""
+    outbox = outbox_for(db, broker)
     async with db.session() as session:
         conv = await repo.get_conversation(session, conversation_id)
         out = await add_system_message(session, conv, text)
-    await publish_outgoing(broker, out)
+        await stage_outgoing(session, outbox, out)
+    outbox.wake()
     return out.message
 
 
@@ -358,6 +363,11 @@ class Referrals:
     @property
     def directory(self) -> Directory:
         return self.options.directory
+
+    @property
+    def outbox(self) -> Outbox:
+        """Where events are written with the change they describe (the process's relay sends them)."""
+        return outbox_for(self.db, self.broker)
 
     # ------------------------------------------------------------------ proposals
     def proposals(
@@ -546,7 +556,8 @@ class Referrals:
                 },
             )
             data = self.view(ref)
-        await publish_outgoing(self.broker, out)
+            await stage_outgoing(session, self.outbox, out)
+        self.outbox.wake()
         await self._live(out.summary, referral_id, R.CONSENT_REQUESTED.value)
         return data
 
@@ -600,8 +611,9 @@ class Referrals:
                     (False, "en"): "Thank you. We will not send anything. You can go on writing to us here.",
                 }[(consent, lang)]
                 out = await add_system_message(session, conv, text, {"referral_id": referral_id})
+                await stage_outgoing(session, self.outbox, out)
         if out is not None:
-            await publish_outgoing(self.broker, out)
+            self.outbox.wake()
         if consent:
             return await self.send(referral_id, user)
         return await self.get(referral_id)
@@ -721,9 +733,13 @@ class Referrals:
             )
             conv = await repo.get_conversation(session, ref.conversation_id)
             summary = conversation_summary(conv)
-        await self.broker.publish(
-            TOPIC_DELIVER, {"kind": "referral", "id": referral_id}, event_id=f"deliver-referral-{referral_id}"
-        )
+            await self.outbox.add(
+                session,
+                TOPIC_DELIVER,
+                {"kind": "referral", "id": referral_id},
+                event_id=f"deliver-referral-{referral_id}",
+            )
+        self.outbox.wake()
         await self._live(summary, referral_id, R.SENT.value)
         return await self.get(referral_id)
 
@@ -1097,8 +1113,8 @@ __all__ = [
     "Referrals",
     "add_system_message",
     "parse_consent",
-    "publish_outgoing",
     "send_mail",
     "send_system_message",
+    "stage_outgoing",
     "user_units",
 ]

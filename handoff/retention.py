@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.broker.base import Broker
 from gateway.envelope import Priority
 from gateway.errors import ConfigError
 from gateway.lease import Lease
@@ -71,6 +72,7 @@ CONFIG_SCHEMA: dict[str, tuple[type, Any]] = {
     "transcripts_mode": (str, "delete"),
     "audit_days": (float, 730.0),
     "idle_bot_days": (float, 7.0),
+    "broker_events_hours": (float, 24.0),
 }
 
 
@@ -82,6 +84,8 @@ class RetentionPolicy:
     audit: timedelta = timedelta(days=730)
     idle_bot: timedelta = timedelta(days=7)
     """A conversation still with the bot and without a message for this long is closed."""
+    broker_events: timedelta = timedelta(hours=24)
+    """Events (with message text) kept in the broker's streams (handoff.event_retention)."""
 
     def __post_init__(self) -> None:
         if self.transcripts_mode not in TRANSCRIPT_MODES:
@@ -106,6 +110,7 @@ class RetentionPolicy:
             transcripts_mode=str(cfg["transcripts_mode"]),
             audit=timedelta(days=float(cfg["audit_days"])),
             idle_bot=timedelta(days=float(cfg["idle_bot_days"])),
+            broker_events=timedelta(hours=float(cfg["broker_events_hours"])),
         )
 
 
@@ -357,6 +362,7 @@ class RetentionScheduler:
         *,
         first_delay: float | None = None,
         clock: Any = None,
+        broker: Broker | None = None,
     ) -> None:
         from gateway.envelope import utcnow
 
@@ -366,6 +372,8 @@ class RetentionScheduler:
         self.interval = interval
         self.first_delay = min(60.0, interval) if first_delay is None else first_delay
         self._clock = clock or utcnow
+        self.broker = broker
+        """Whose stored events are trimmed with every purge (handoff.event_retention)."""
         self.runs = 0
         self.last: PurgeReport | None = None
         self._task: asyncio.Task[None] | None = None
@@ -382,7 +390,12 @@ class RetentionScheduler:
         except Exception as exc:
             log.warning("retention: lease unavailable (%s); skipping this interval", type(exc).__name__)
             return None
-        report = await run_retention(self.db, self.policy, self._clock(), False, trigger="scheduled")
+        now = self._clock()
+        report = await run_retention(self.db, self.policy, now, False, trigger="scheduled")
+        if self.broker is not None:
+            from .event_retention import trim_events
+
+            await trim_events(self.broker, self.policy, now)
         self.runs += 1
         self.last = report
         return report

@@ -12,7 +12,10 @@ Two ways to listen:
   lets a group skip what it has no use for: a refused event is acknowledged at once, without the
   handler and without the bookkeeping of "handled".
 * ``fanout(topic, handler)``: every process that listens gets every event published after it began
-  listening (live updates to websockets).  Best effort: nothing is redelivered.
+  listening (live updates to websockets).  Best effort: nothing is redelivered.  When the feed was
+  interrupted (Redis unreachable for a while) the handler gets an event whose payload is
+  ``{"kind": "resync"}`` once it is back: it may have missed events and should read what it shows
+  from the store again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class Event:
     payload: dict[str, Any]
     at: datetime = field(default_factory=utcnow)
 
+
+RESYNC = "resync"
+"""``kind`` of the fan-out event that tells a listener its feed was interrupted."""
 
 Handler = Callable[[Event], Awaitable[None]]
 Accepts = Callable[[Event], bool]
@@ -74,6 +80,15 @@ class Broker(ABC):
 
     @abstractmethod
     async def fanout(self, topic: str, handler: Handler) -> Subscription: ...
+
+    async def trim_before(self, before: datetime) -> int:
+        """Delete the stored events published before ``before`` (retention); how many.  A broker
+        that keeps no events after their delivery has nothing to delete."""
+        return 0
+
+    async def forget_conversation(self, conversation_id: str) -> int:
+        """Delete every stored event of a conversation (erasure on request); how many."""
+        return 0
 
     @abstractmethod
     async def health(self) -> dict[str, Any]:

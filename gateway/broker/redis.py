@@ -45,7 +45,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
+from gateway.broker.base import RESYNC, Accepts, Broker, Event, Handler, Subscription, new_event_id
 from gateway.broker.inprocess import failure_summary, stop_task
 from gateway.envelope import utcnow
 from gateway.errors import BrokerUnavailable
@@ -89,6 +89,18 @@ def _decode(topic: str, fields: Mapping[Any, Any]) -> Event:
     if not isinstance(payload, dict):
         raise ValueError("payload is not an object")
     return Event(id=data["id"], topic=topic, payload=payload, at=datetime.fromisoformat(data["at"]))
+
+
+def _belongs(fields: Mapping[Any, Any], needle: bytes, conversation_id: str) -> bool:
+    raw = fields.get(b"payload", fields.get("payload"))
+    data = raw if isinstance(raw, bytes) else str(raw or "").encode()
+    if needle not in data:
+        return False
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("conversation_id") == conversation_id
 
 
 class _Backoff:
@@ -168,6 +180,17 @@ class _FanoutListener(_RedisSubscription):
                 )
         self.queue.put_nowait((entry_id, fields))
 
+    def resync(self) -> None:
+        """Tell the handler that its feed was interrupted (it may have missed events): an event
+        ``{"kind": "resync"}``, so that it reads what it shows from the store again."""
+        fields = {
+            "id": f"resync-{new_event_id()}",
+            "at": utcnow().isoformat(),
+            "payload": json.dumps({"kind": RESYNC}),
+        }
+        if not self.queue.full():
+            self.queue.put_nowait(("resync", fields))
+
     async def run(self) -> None:
         while not self.stopping:
             entry_id, fields = await self.queue.get()
@@ -201,15 +224,22 @@ class _FanoutReader:
     async def _read(self, last_id: str | None) -> None:
         broker, stream = self.broker, self.broker.stream_key(self.topic)
         backoff = _Backoff()
+        interrupted = False
         while self.listeners:
             try:
                 if last_id is None:
                     last_id = await broker._last_id(stream)
                 response = await broker.client.xread({stream: last_id}, count=BATCH, block=broker.block_ms)
                 backoff.reset()
+                if interrupted:
+                    interrupted = False
+                    log.info("broker: fanout reader on %s is back; its listeners resynchronise", self.topic)
+                    for listener in list(self.listeners):
+                        listener.resync()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                interrupted = True
                 delay = backoff.next()
                 log.warning(
                     "broker: fanout reader on %s lost redis (%s); retrying in %.1fs",
@@ -586,6 +616,45 @@ class RedisBroker(Broker):
     async def _last_id(self, stream: str) -> str:
         newest = await self.client.xrevrange(stream, "+", "-", count=1)
         return _text(newest[0][0]) if newest else "0-0"
+
+    # -- retention and erasure -------------------------------------------------------------------
+
+    async def _stream_keys(self) -> list[str]:
+        pattern = f"{self.prefix}stream:*"
+        return [_text(k) async for k in self.client.scan_iter(match=pattern, count=500)]
+
+    async def trim_before(self, before: datetime) -> int:
+        """XTRIM MINID (exact) on every stream: entries carry message text, which must not outlive
+        the retention rules."""
+        min_id = f"{int(before.timestamp() * 1000)}-0"
+        removed = 0
+        try:
+            for key in await self._stream_keys():
+                removed += int(await self.client.xtrim(key, minid=min_id, approximate=False))
+        except UNAVAILABLE as exc:
+            raise BrokerUnavailable(f"redis unreachable ({type(exc).__name__})") from exc
+        return removed
+
+    async def forget_conversation(self, conversation_id: str) -> int:
+        """XDEL every entry of every stream whose event belongs to the conversation."""
+        needle = conversation_id.encode()
+        removed = 0
+        try:
+            for key in await self._stream_keys():
+                start = "-"
+                while True:
+                    entries: Any = await self.client.xrange(key, min=start, max="+", count=1000)
+                    doomed = [
+                        entry_id for entry_id, fields in entries if _belongs(fields, needle, conversation_id)
+                    ]
+                    if doomed:
+                        removed += int(await self.client.xdel(key, *doomed))
+                    if len(entries) < 1000:
+                        break
+                    start = "(" + _text(entries[-1][0])
+        except UNAVAILABLE as exc:
+            raise BrokerUnavailable(f"redis unreachable ({type(exc).__name__})") from exc
+        return removed
 
     # -- health ----------------------------------------------------------------------------------
 

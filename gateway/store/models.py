@@ -222,6 +222,25 @@ class ProcessedEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OutboxEvent(Base):
+    """An event written in the transaction of the change it describes, waiting for the relay
+    (:mod:`gateway.outbox`) to publish it on the broker; deleted once the broker has it."""
+
+    __tablename__ = "outbox_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """For erasure: a pending event of an erased conversation goes with it."""
+    origin: Mapped[str] = mapped_column(String(80))
+    """The process that wrote it; its relay publishes it at once, others after a grace period."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def all_metadata() -> MetaData:
     """The metadata of every table of the project (imports the modules that declare more)."""
     import importlib

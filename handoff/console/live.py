@@ -10,6 +10,10 @@ connected to any process sees what happens in all of them:
   supervisor and admin (with the holder's name), to nobody else: nobody else can act on it;
 * a conversation event -> to the console of the counsellor who holds the conversation (and to
   the one who held it until this event, so that a transfer or a release reaches them too).
+
+Events come at least once (gateway.outbox): an event id seen already is ignored, so that no
+console shows an alert or a message twice.  When the broker's feed was interrupted (``resync``),
+every console gets a fresh queue snapshot from the store.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from gateway.broker.base import Broker, Event, Subscription
+from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.pipeline import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.sockets import close_all
 from gateway.store.db import Database
@@ -35,6 +40,8 @@ from .security import SUPERVISOR_ROLES
 log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.03
+SEEN_EVENTS = 4096
+"""Event ids remembered per topic to ignore a republished event."""
 
 
 @dataclass(eq=False)
@@ -55,6 +62,20 @@ class Hub:
         self._subs: list[Subscription] = []
         self._dirty = False
         self._snapshots: asyncio.Task[None] | None = None
+        self._seen: dict[str, OrderedDict[str, None]] = {
+            TOPIC_QUEUE: OrderedDict(),
+            TOPIC_CONVERSATION: OrderedDict(),
+        }
+
+    def _first_time(self, event: Event) -> bool:
+        """False for an event id this hub has handled already (a republish)."""
+        seen = self._seen.setdefault(event.topic, OrderedDict())
+        if event.id in seen:
+            return False
+        seen[event.id] = None
+        if len(seen) > SEEN_EVENTS:
+            seen.popitem(last=False)
+        return True
 
     async def start(self) -> None:
         self._subs = [
@@ -105,8 +126,12 @@ class Hub:
 
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
+        if not self._first_time(event):
+            return
         payload = event.payload
-        if payload.get("kind") == CRITICAL_ASSIGNED:
+        if payload.get("kind") == RESYNC:
+            pass  # only the snapshot below, read from the store
+        elif payload.get("kind") == CRITICAL_ASSIGNED:
             await self._alert_holder_and_supervisors(payload)
         elif payload.get("critical"):
             alert = {
@@ -177,7 +202,11 @@ class Hub:
         )
 
     async def _on_conversation(self, event: Event) -> None:
+        if not self._first_time(event):
+            return
         payload = event.payload
+        if payload.get("kind") == RESYNC:
+            return  # the queue topic's resync sends every console a snapshot
         conv = payload.get("conversation") or {}
         conv_id = str(payload.get("conversation_id", ""))
         holder = conv.get("assigned_to") if conv.get("state") == "assigned" else None

@@ -13,7 +13,7 @@ from alembic import op
 import gateway.store.models
 
 revision = "0006dl"
-down_revision = "0005"
+down_revision = "0007k"
 branch_labels = None
 depends_on = None
 

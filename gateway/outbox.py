@@ -1,0 +1,288 @@
+"""The transactional outbox: an event is written in the transaction of the change it describes,
+and published on the broker afterwards by a relay, until the broker has it.
+
+* Writers add rows to ``outbox_events`` in their own transaction (:func:`event_row` with the
+  batch's ``executemany``, :func:`add` for single changes) and call :meth:`Outbox.wake` after the
+  commit.  Nothing is published from the request path.
+* The relay (one task per process) publishes the rows in the order they were written, with the
+  event id stored in the row (so a republish is the same event for the consumers, which skip an
+  id they have handled), then deletes them, in the same transaction that reads the next rows.
+  While the broker is unreachable it backs off (0.2 s doubling to 5 s) and tries again: at least
+  once.  It wakes on this process's commits; a slow poll (``poll`` seconds) publishes rows other
+  processes left behind for longer than ``grace`` seconds (a process killed between commit and
+  publish).
+* Without :meth:`Outbox.start` (a pipeline used on its own, as in many tests) a wake runs a
+  drain task that ends once this process's rows are published.
+* The sweeper (in the started relay) writes a new ``outbound`` event for every outgoing message
+  still ``pending`` after ``pending_grace`` seconds (an event that was lost on the way, a broker
+  that lost its data), so every outgoing message is delivered; the event id is the same for every
+  process within one grace period, so the egress group handles it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.broker.base import Broker, new_event_id
+from gateway.envelope import Direction, utcnow
+from gateway.store.db import Database
+from gateway.store.models import Message, OutboxEvent
+from gateway.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
+BATCH = 200
+BACKOFF_INITIAL = 0.2
+BACKOFF_MAX = 5.0
+SWEEP_BATCH = 200
+
+
+def event_row(
+    origin: str,
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    conversation_id: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An ``outbox_events`` row for :func:`insert_rows`."""
+    return {
+        "event_id": event_id or new_event_id(),
+        "topic": topic,
+        "payload": dict(payload),
+        "conversation_id": conversation_id,
+        "origin": origin,
+        "created_at": utcnow(),
+    }
+
+
+async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows with one ``executemany`` (in the caller's transaction)."""
+    if rows:
+        await session.execute(insert(OUTBOX), list(rows))
+
+
+async def erase_conversation_events(session: AsyncSession, conversation_id: str) -> None:
+    """Delete the unpublished events of a conversation (erasure on request)."""
+    await session.execute(
+        delete(OutboxEvent)
+        .where(OutboxEvent.conversation_id == conversation_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_BY_BROKER: weakref.WeakKeyDictionary[Broker, Outbox] = weakref.WeakKeyDictionary()
+
+
+def outbox_for(db: Database, broker: Broker) -> Outbox:
+    """The process's outbox for ``broker`` (the pipeline's), or a new one when there is none yet."""
+    found = _BY_BROKER.get(broker)
+    if found is None or found.db is not db:
+        found = Outbox(db, broker, f"process-{os.urandom(6).hex()}")
+    return found
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        origin: str,
+        *,
+        poll: float = 1.0,
+        grace: float = 5.0,
+        pending_grace: float = 60.0,
+        sweep_every: float | None = None,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.origin = origin
+        self.poll = poll
+        self.grace = grace
+        self.pending_grace = pending_grace
+        self.sweep_every = pending_grace if sweep_every is None else sweep_every
+        """Seconds between two sweeps (by default once per grace period: one event per message)."""
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        _BY_BROKER.setdefault(broker, self)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def row(
+        self,
+        topic: str,
+        payload: Mapping[str, Any],
+        *,
+        conversation_id: str | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        return event_row(self.origin, topic, payload, conversation_id=conversation_id, event_id=event_id)
+
+    async def add(
+        self,
+        session: AsyncSession,
+        topic: str,
+        payload: Mapping[str, Any],
+        *,
+        conversation_id: str | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Write one event in ``session``'s transaction; call :meth:`wake` after the commit."""
+        row = self.row(topic, payload, conversation_id=conversation_id, event_id=event_id)
+        await insert_rows(session, [row])
+        return str(row["event_id"])
+
+    def wake(self) -> None:
+        """After a commit that wrote events: publish them now."""
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(forever=self._started), name="outbox relay")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the relay for good: this process's rows on commit, others' and the sweep by poll."""
+        self._started = True
+        _BY_BROKER[self.broker] = self
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+        self._task = asyncio.create_task(self._run(forever=True), name="outbox relay")
+
+    async def close(self, drain_timeout: float = 2.0) -> None:
+        """Stop the relay after a last, bounded attempt to publish this process's rows (what
+        is left is published by another process, or by the next start, after the grace)."""
+        self._started = False
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
+        try:
+            async with asyncio.timeout(drain_timeout):
+                while await self.relay_once(others=False):
+                    pass
+        except Exception as exc:
+            log.info("outbox: events left for later (%s)", type(exc).__name__)
+
+    # -- relay -----------------------------------------------------------------------------------
+
+    async def _run(self, *, forever: bool) -> None:
+        delay = BACKOFF_INITIAL
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + self.sweep_every
+        others = forever
+        while True:
+            self._wake.clear()
+            try:
+                if forever and loop.time() >= next_sweep:
+                    next_sweep = loop.time() + self.sweep_every
+                    await self.sweep()
+                more = await self.relay_once(others=others)
+                delay = BACKOFF_INITIAL
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox: relay failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(BACKOFF_MAX, delay * 2)
+                continue
+            if more:
+                continue
+            if not forever:
+                if not self._wake.is_set():
+                    return
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+                others = False
+            except TimeoutError:
+                others = True
+
+    async def relay_once(self, *, others: bool = True) -> bool:
+        """Publish a batch of waiting events; True when there may be more.
+
+        ``others``: also rows other processes wrote more than ``grace`` seconds ago.
+        """
+        mine = OutboxEvent.origin == self.origin
+        cond = (
+            or_(mine, OutboxEvent.created_at <= utcnow() - timedelta(seconds=self.grace)) if others else mine
+        )
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.topic, OutboxEvent.payload)
+                    .where(cond)
+                    .order_by(OutboxEvent.seq)
+                    .limit(BATCH)
+                )
+            ).all()
+        if not rows:
+            return False
+        done: list[int] = []
+        try:
+            for seq, event_id, topic, payload in rows:
+                await self.broker.publish(topic, payload, event_id=event_id)
+                done.append(seq)
+        finally:
+            if done:
+                await self._forget(done)
+        return len(rows) == BATCH
+
+    async def _forget(self, seqs: list[int]) -> None:
+        async with self.db.session() as session:
+            await session.execute(
+                delete(OutboxEvent)
+                .where(OutboxEvent.seq.in_(seqs))
+                .execution_options(synchronize_session=False)
+            )
+        self.published += len(seqs)
+
+    # -- sweeper ---------------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Write a new ``outbound`` event for outgoing messages left ``pending``; how many."""
+        now = utcnow()
+        before = now - timedelta(seconds=self.pending_grace)
+        window = int(now.timestamp() // max(1.0, self.pending_grace))
+        async with self.db.session() as session:
+            found = (
+                await session.execute(
+                    select(Message.id, Message.channel, Message.conversation_id)
+                    .where(
+                        Message.delivery == "pending",
+                        Message.direction == Direction.OUT.value,
+                        Message.created_at <= before,
+                        Message.created_at >= now - timedelta(days=2),
+                    )
+                    .order_by(Message.created_at)
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+            if not found:
+                return 0
+            await insert_rows(
+                session,
+                [
+                    self.row(
+                        f"outbound.{channel}",
+                        {"message_id": mid},
+                        conversation_id=conv_id,
+                        event_id=f"sweep-{mid}-{window}",
+                    )
+                    for mid, channel, conv_id in found
+                ],
+            )
+        log.info("outbox: %d outgoing messages still pending; sent to egress again", len(found))
+        self._wake.set()
+        return len(found)
