@@ -29,6 +29,10 @@ class Socket:
     async def send_json(self, data: dict[str, Any]) -> None:
         self.sent.append(data)
 
+    async def close(self, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed = True
+        return True
+
 
 @pytest.fixture
 async def db(sqlite_url: str) -> AsyncIterator[Database]:

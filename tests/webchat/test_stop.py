@@ -51,7 +51,10 @@ def _env(tmp_path: Path, db_url: str, keys: dict[str, str]) -> dict[str, str]:
 
 async def _serve(tmp_path: Path, env: dict[str, str], name: str) -> Served:
     config = tmp_path / "stop.yml"
-    config.write_text("channels:\n  webchat:\n    enabled: true\n")
+    # Plain http to the console: development mode (cookies without Secure).
+    config.write_text(
+        "development: true\nconsole:\n  secure_cookies: false\nchannels:\n  webchat:\n    enabled: true\n"
+    )
     port = _port()
     log = tmp_path / f"{name}.log"
     with log.open("wb") as out:
