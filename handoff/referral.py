@@ -961,17 +961,21 @@ class Referrals:
                         "unacknowledged_seconds": waited,
                     },
                 )
+                await self.outbox.add(
+                    session,
+                    TOPIC_QUEUE,
+                    {
+                        "kind": "referral_reminder",
+                        "conversation_id": ref.conversation_id,
+                        "referral_id": ref.id,
+                        "recipient": ref.recipient_id,
+                        "critical": False,
+                    },
+                    conversation_id=ref.conversation_id,
+                )
             reminded.append(ref.id)
-            await self.broker.publish(
-                TOPIC_QUEUE,
-                {
-                    "kind": "referral_reminder",
-                    "conversation_id": ref.conversation_id,
-                    "referral_id": ref.id,
-                    "recipient": ref.recipient_id,
-                    "critical": False,
-                },
-            )
+        if reminded:
+            self.outbox.wake()
         return reminded
 
     # ------------------------------------------------------------------ reading

@@ -1,0 +1,57 @@
+"""A counsellor's reply committed while Redis is down reaches the web chat visitor once, after
+Redis is back (a private redis-server this test stops and starts again)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.webchat import WebchatAdapter
+from gateway.app import create_app
+from gateway.config import load_settings
+from tests.broker.conftest import PrivateRedis
+from tests.core.conftest import KeywordTriager
+from tests.webchat.conftest import WEBCHAT_CONFIG, ChatGateway
+
+
+async def test_a_reply_committed_while_redis_is_down_reaches_the_visitor_once(tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    settings = load_settings(
+        environ={},
+        overrides={
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
+            "data_dir": str(tmp_path / "data"),
+            "channels": {"webchat": {"enabled": False}},
+            "broker.reclaim_idle": 0.5,
+            "redis_url": server.url,
+            "redis_prefix": "chat:",
+        },
+    )
+    adapter = WebchatAdapter(dict(WEBCHAT_CONFIG), pseudonym_key=settings.pseudonym_key)
+    client = TestClient(TestServer(create_app(settings, triager=KeywordTriager(), adapters=[adapter])))
+    await client.start_server()
+    chat = ChatGateway(settings, client, adapter)
+    try:
+        v = await chat.visitor()
+        await v.hello()
+        await v.write("min dotter har blivit radikal", "client-0001")
+        conv = (await v.expect(lambda f: f["type"] == "welcome" and f["conversation_id"]))["conversation_id"]
+        anna = await chat.user("anna")
+        await chat.pipeline.claim(conv, anna)
+        await v.expect(lambda f: f["type"] == "status" and f["state"] == "assigned", timeout=10)
+
+        server.stop()
+        await chat.pipeline.reply(conv, "Hej, jag heter Anna. Berätta mer.", anna)  # no error
+        await asyncio.sleep(2)
+        server.start()
+
+        reply = await v.expect(lambda f: f["type"] == "message" and f["kind"] == "counsellor", timeout=20)
+        assert reply["text"] == "Hej, jag heter Anna. Berätta mer."
+        later = await v.settle(quiet=2.0)
+        assert not [f for f in later if f["type"] == "message" and f["kind"] == "counsellor"]
+    finally:
+        await client.close()
+        server.stop()
