@@ -252,6 +252,10 @@ def _decode_key(key: str, value: str) -> bytes:
     return raw
 
 
+decode_key = _decode_key
+"""A url-safe base64 key of 32 bytes; ConfigError naming ``key`` otherwise."""
+
+
 def new_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 

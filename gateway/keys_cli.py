@@ -1,4 +1,4 @@
-"""``helpline keys check`` and ``helpline keys rotate contact`` (see :mod:`gateway.keys`)."""
+"""``helpline keys check`` and ``helpline keys rotate contact|pseudonym`` (see :mod:`gateway.keys`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import os
 import secrets
 from typing import Any
 
-from gateway.config import _decode_key, load_settings
+from gateway.config import Settings, decode_key, load_settings
 from gateway.keys import check_keys, rotate_contact_key, rotate_pseudonym_key
 from gateway.store.db import Database
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
@@ -36,7 +36,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    new = _decode_key("--new-key", args.new_key) if args.new_key else secrets.token_bytes(32)
+    new = decode_key("--new-key", args.new_key) if args.new_key else secrets.token_bytes(32)
 
     async def run() -> Any:
         db = Database(settings.database_url)
