@@ -110,6 +110,7 @@ MAX_PENDING = 50
 RATE_WINDOW = 60.0
 TYPING_REPEAT = 3.0
 QUEUE_REFRESH_DELAY = 0.5
+SEND_QUEUE = 256  # frames and events waiting for one socket; a reader this far behind is disconnected
 
 DEFAULTS: dict[str, Any] = {
     "max_message_chars": 4000,
@@ -119,6 +120,7 @@ DEFAULTS: dict[str, Any] = {
     "title": "",
     "allowed_origins": [],
     "frame_ancestors": ["*"],
+    "heartbeat_seconds": 25.0,
 }
 
 # Every string the person sees, in both languages.  The page embeds the whole table (as JSON data,
@@ -242,9 +244,15 @@ def _csp_sources(values: list[str]) -> str:
 class _Chat:
     """One visitor socket.  Everything sent to it goes through one worker task, in order."""
 
-    def __init__(self, adapter: WebchatAdapter, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        adapter: WebchatAdapter,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.adapter = adapter
         self.ws = ws
+        self.transport = transport
         self.lang = "sv"
         self.ready = False
         self.secret = ""
@@ -260,7 +268,8 @@ class _Chat:
         self.closed = False
         self.typing_on = False
         self.typing_at = 0.0
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(SEND_QUEUE)
+        self.dropped = False
         self.task: asyncio.Task[None] | None = None
 
     # -- worker ---------------------------------------------------------------------------------
@@ -272,6 +281,9 @@ class _Chat:
 
     async def finish(self, timeout: float = 1.0) -> None:
         """Let the worker send what is queued (errors, acks), then stop it."""
+        if self.dropped or self.queue.full():
+            await self.stop()
+            return
         self.put("end")
         if self.task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
@@ -279,7 +291,23 @@ class _Chat:
         await self.stop()
 
     def put(self, kind: str, data: Any = None) -> None:
-        self.queue.put_nowait((kind, data))
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait((kind, data))
+        except asyncio.QueueFull:
+            self.drop()
+
+    def drop(self) -> None:
+        """A reader this far behind (a client that does not read) is disconnected at once, not
+        buffered for: its page reconnects and resumes by ``seq`` from the store."""
+        self.dropped = True
+        log.info("webchat: a socket that did not read its frames was disconnected")
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        if self.transport is not None:
+            self.transport.abort()
+        self.queue.put_nowait(("end", None))
 
     def frame(self, data: dict[str, Any]) -> None:
         self.put("frame", data)
@@ -441,6 +469,7 @@ class WebchatAdapter(ChannelAdapter):
         "title": (str, False),
         "allowed_origins": (list, False),
         "frame_ancestors": (list, False),
+        "heartbeat_seconds": (float, False),
     }
 
     def __init__(self, config: Mapping[str, Any] | None = None, pseudonym_key: bytes = b"\0" * 32) -> None:
@@ -452,6 +481,7 @@ class WebchatAdapter(ChannelAdapter):
         self.max_chars = max(1, int(self.config["max_message_chars"]))
         self.per_minute = max(1, int(self.config["messages_per_minute"]))
         self.max_sockets = max(1, int(self.config["max_sockets_per_conversation"]))
+        self.heartbeat = max(0.1, float(self.config["heartbeat_seconds"]))
         exit_url = str(self.config["quick_exit_url"])
         self.quick_exit_url = exit_url if re.match(r"^https?://", exit_url) else DEFAULTS["quick_exit_url"]
         self.allowed_origins = {str(o).rstrip("/") for o in self.config["allowed_origins"]}
@@ -658,9 +688,9 @@ class WebchatAdapter(ChannelAdapter):
             return web.Response(status=403, text="origin not allowed")
         if self._ingress is None:
             return web.Response(status=503, text="web chat is not running")
-        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.max_frame)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_frame)
         await ws.prepare(request)
-        chat = _Chat(self, ws)
+        chat = _Chat(self, ws, request.transport)
         self._chats.add(chat)
         chat.start()
         try:
