@@ -248,7 +248,7 @@ class _Chat:
         self,
         adapter: WebchatAdapter,
         ws: web.WebSocketResponse,
-        transport: asyncio.BaseTransport | None = None,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.adapter = adapter
         self.ws = ws
