@@ -35,6 +35,7 @@ from .security import SUPERVISOR_ROLES
 log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.03
+SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
 
 
 @dataclass(eq=False)
@@ -45,6 +46,7 @@ class Client:
     capacity: int
     token_hash: str
     mine: set[str] = field(default_factory=set)
+    transport: asyncio.Transport | None = None
 
 
 class Hub:
@@ -98,7 +100,14 @@ class Hub:
             self.clients.discard(client)
             return
         try:
-            await client.ws.send_json(data)
+            await asyncio.wait_for(client.ws.send_json(data), SEND_TIMEOUT)
+        except TimeoutError:
+            # Its buffers are full: holding on would stall every other console's updates and keep
+            # growing memory.  The console reconnects and reloads its state.
+            log.info("dropping a console socket that does not read")
+            self.clients.discard(client)
+            if client.transport is not None:
+                client.transport.abort()
         except (ConnectionError, RuntimeError) as exc:
             log.info("dropping a console socket (%s)", type(exc).__name__)
             self.clients.discard(client)

@@ -12,14 +12,14 @@ from typing import Any
 
 
 class RawSocket:
-    def __init__(self, host: str, port: int, path: str = "/chat/ws") -> None:
+    def __init__(self, host: str, port: int, path: str = "/chat/ws", headers: str = "") -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.sock.connect((host, port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n".encode()
         )
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
