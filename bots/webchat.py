@@ -110,6 +110,11 @@ MAX_PENDING = 50
 RATE_WINDOW = 60.0
 TYPING_REPEAT = 3.0
 QUEUE_REFRESH_DELAY = 0.5
+TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
+TYPING_BURST = 3  # typing signals a socket may pass on at once; then one per TYPING_INTERVAL
+TYPING_INTERVAL = 2.0
+SEND_QUEUE = 256  # frames and events waiting for one socket; a reader this far behind is disconnected
 
 DEFAULTS: dict[str, Any] = {
     "max_message_chars": 4000,
@@ -119,6 +124,9 @@ DEFAULTS: dict[str, Any] = {
     "title": "",
     "allowed_origins": [],
     "frame_ancestors": ["*"],
+    "heartbeat_seconds": 25.0,
+    "hello_timeout_seconds": 10.0,
+    "max_sockets": 5000,
 }
 
 # Every string the person sees, in both languages.  The page embeds the whole table (as JSON data,
@@ -248,9 +256,15 @@ def _csp_sources(values: list[str]) -> str:
 class _Chat:
     """One visitor socket.  Everything sent to it goes through one worker task, in order."""
 
-    def __init__(self, adapter: WebchatAdapter, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        adapter: WebchatAdapter,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
         self.adapter = adapter
         self.ws = ws
+        self.transport = transport
         self.lang = "sv"
         self.ready = False
         self.secret = ""
@@ -266,7 +280,11 @@ class _Chat:
         self.closed = False
         self.typing_on = False
         self.typing_at = 0.0
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(SEND_QUEUE)
+        self.dropped = False
+        self.hello_closer: asyncio.Task[int] | None = None
+        self.typing_budget = TYPING_BURST
+        self.typing_refill = 0.0
         self.task: asyncio.Task[None] | None = None
 
     # -- worker ---------------------------------------------------------------------------------
@@ -278,6 +296,9 @@ class _Chat:
 
     async def finish(self, timeout: float = 1.0) -> None:
         """Let the worker send what is queued (errors, acks), then stop it."""
+        if self.dropped or self.queue.full():
+            await self.stop()
+            return
         self.put("end")
         if self.task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
@@ -285,7 +306,23 @@ class _Chat:
         await self.stop()
 
     def put(self, kind: str, data: Any = None) -> None:
-        self.queue.put_nowait((kind, data))
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait((kind, data))
+        except asyncio.QueueFull:
+            self.drop()
+
+    def drop(self) -> None:
+        """A reader this far behind (a client that does not read) is disconnected at once, not
+        buffered for: its page reconnects and resumes by ``seq`` from the store."""
+        self.dropped = True
+        log.info("webchat: a socket that did not read its frames was disconnected")
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        if self.transport is not None:
+            self.transport.abort()
+        self.queue.put_nowait(("end", None))
 
     def frame(self, data: dict[str, Any]) -> None:
         self.put("frame", data)
@@ -436,6 +473,13 @@ class _Chat:
             await self._send({"type": "closed"})
 
 
+def _close_without_hello(chat: _Chat) -> None:
+    """A socket that never said hello holds a file descriptor for nothing: close it."""
+    if not chat.ready and not chat.ws.closed:
+        task = asyncio.create_task(close_all([chat.ws], code=POLICY_VIOLATION, message=b"no hello"))
+        chat.hello_closer = task
+
+
 class WebchatAdapter(ChannelAdapter):
     """The web chat channel: page, widget and websocket on the gateway's own application."""
 
@@ -449,6 +493,9 @@ class WebchatAdapter(ChannelAdapter):
         "title": (str, False),
         "allowed_origins": (list, False),
         "frame_ancestors": (list, False),
+        "heartbeat_seconds": (float, False),
+        "hello_timeout_seconds": (float, False),
+        "max_sockets": (int, False),
     }
 
     def __init__(self, config: Mapping[str, Any] | None = None, pseudonym_key: bytes = b"\0" * 32) -> None:
@@ -460,6 +507,9 @@ class WebchatAdapter(ChannelAdapter):
         self.max_chars = max(1, int(self.config["max_message_chars"]))
         self.per_minute = max(1, int(self.config["messages_per_minute"]))
         self.max_sockets = max(1, int(self.config["max_sockets_per_conversation"]))
+        self.heartbeat = max(0.1, float(self.config["heartbeat_seconds"]))
+        self.hello_timeout = max(0.1, float(self.config["hello_timeout_seconds"]))
+        self.max_process_sockets = max(1, int(self.config["max_sockets"]))
         exit_url = str(self.config["quick_exit_url"])
         self.quick_exit_url = exit_url if re.match(r"^https?://", exit_url) else DEFAULTS["quick_exit_url"]
         self.allowed_origins = {str(o).rstrip("/") for o in self.config["allowed_origins"]}
@@ -666,14 +716,22 @@ class WebchatAdapter(ChannelAdapter):
             return web.Response(status=403, text="origin not allowed")
         if self._ingress is None:
             return web.Response(status=503, text="web chat is not running")
-        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.max_frame)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_frame)
         await ws.prepare(request)
-        chat = _Chat(self, ws)
+        if len(self._chats) >= self.max_process_sockets:
+            log.warning(
+                "webchat: socket refused, this process has its maximum of %d", self.max_process_sockets
+            )
+            await ws.close(code=TRY_AGAIN_LATER, message=b"try again later")
+            return ws
+        chat = _Chat(self, ws, request.transport)
         self._chats.add(chat)
         chat.start()
+        no_hello = asyncio.get_running_loop().call_later(self.hello_timeout, _close_without_hello, chat)
         try:
             await self._serve(chat)
         finally:
+            no_hello.cancel()
             self._forget(chat)
             await chat.finish()
             if not ws.closed:
@@ -907,6 +965,18 @@ class WebchatAdapter(ChannelAdapter):
         now = time.monotonic()
         if typing == chat.typing_on and (not typing or now - chat.typing_at < TYPING_REPEAT):
             return
+        # Typing is a hint, not a message: a few per socket, then one per TYPING_INTERVAL; the rest
+        # are dropped (each one passed on costs the store and the broker a round).
+        if chat.typing_refill:
+            earned = int((now - chat.typing_refill) / TYPING_INTERVAL)
+            if earned:
+                chat.typing_budget = min(TYPING_BURST, chat.typing_budget + earned)
+                chat.typing_refill += earned * TYPING_INTERVAL
+        if chat.typing_budget <= 0:
+            return
+        if chat.typing_budget == TYPING_BURST:
+            chat.typing_refill = now
+        chat.typing_budget -= 1
         chat.typing_on, chat.typing_at = typing, now
         await self._control(chat, CONTROL_TYPING if typing else CONTROL_PAUSED)
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway import logthrottle
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError, HelplineError
 from gateway.store.models import Role
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logthrottle.install()  # a storm of one kind of line (out of file descriptors) stays a few lines
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

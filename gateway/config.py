@@ -82,6 +82,12 @@ SCHEMA: dict[str, Any] = {
     "webchat": {
         "quick_exit_url": (str, "https://www.google.com/"),
         "allowed_origins": (list, []),
+        # Sockets of this process; one more is closed with 1013 "try again later".
+        "max_sockets": (int, 5000),
+        # A socket that has not said hello by then is closed (1008).
+        "hello_timeout_seconds": (float, 10.0),
+        # Ping interval; a socket that does not answer is closed.
+        "heartbeat_seconds": (float, 25.0),
     },
     "handoff": {
         "reminder_hours": (float, 24.0),
@@ -355,6 +361,9 @@ def load_settings(
             "console.secure_cookies",
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
+    for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
+        if raw["webchat"][key] <= 0:
+            raise ConfigError(f"webchat.{key}", "must be positive")
     if raw["database"]["pool_size"] < 1:
         raise ConfigError("database.pool_size", "must be positive")
     if raw["database"]["max_overflow"] < 0:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
+SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
 
 
 @dataclass(eq=False)
@@ -52,6 +53,7 @@ class Client:
     capacity: int
     token_hash: str
     mine: set[str] = field(default_factory=set)
+    transport: asyncio.Transport | None = None
 
 
 class Hub:
@@ -119,7 +121,14 @@ class Hub:
             self.clients.discard(client)
             return
         try:
-            await client.ws.send_json(data)
+            await asyncio.wait_for(client.ws.send_json(data), SEND_TIMEOUT)
+        except TimeoutError:
+            # Its buffers are full: holding on would stall every other console's updates and keep
+            # growing memory.  The console reconnects and reloads its state.
+            log.info("dropping a console socket that does not read")
+            self.clients.discard(client)
+            if client.transport is not None:
+                client.transport.abort()
         except (ConnectionError, RuntimeError) as exc:
             log.info("dropping a console socket (%s)", type(exc).__name__)
             self.clients.discard(client)

@@ -381,6 +381,7 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         role=staff.user.role,
         capacity=staff.user.capacity,
         token_hash=staff.token_hash,
+        transport=request.transport,
     )
     recheck = asyncio.create_task(_recheck_session(request.app, client), name="console session recheck")
     try:
