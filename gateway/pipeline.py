@@ -572,7 +572,31 @@ class Pipeline:
         except Exception as exc:  # live updates are best effort; the store has everything
             log.warning("could not publish %s event (%s)", kind, type(exc).__name__)
 
+    async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
+        """A typing signal changes nothing stored: one read without a lock or a commit, then a
+        live event, best effort."""
+        async with self.db.reader() as session:
+            conv = await repo.peek_open_conversation(
+                session, envelope.channel, envelope.sender, envelope.conversation_id
+            )
+            if conv is None:
+                raise InvalidInput("no open conversation")
+            summary = conversation_summary(conv)
+            result = IngressResult(
+                conversation_id=ConversationId(conv.id),
+                message_id=envelope.message_id,
+                duplicate=False,
+                priority=Priority(conv.priority),
+                state=conv.state,
+            )
+        await self._publish_conversation(
+            "typing", summary, who="person", typing=control == CONTROL_TYPING, message_id=None
+        )
+        return result
+
     async def _control(self, envelope: Envelope, control: str) -> IngressResult:
+        if control in (CONTROL_TYPING, CONTROL_PAUSED):
+            return await self._typing(envelope, control)
         async with self.db.session() as session:
             conv = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id

@@ -137,6 +137,22 @@ class Database:
             except PoolTimeout as exc:
                 raise StoreUnavailable("database unavailable: no free connection") from exc
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: it never commits (closed with a rollback), takes no lock."""
+        async with self._gate.enter():
+            try:
+                async with self.sessionmaker() as session:
+                    yield session
+            except OperationalError as exc:
+                raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailable("database unavailable: no free connection") from exc
+
     async def health(self) -> dict[str, Any]:
         try:
             async with self.engine.connect() as conn:

@@ -38,6 +38,25 @@ async def get_conversation(
     return conv
 
 
+async def peek_open_conversation(
+    session: AsyncSession, channel: str, pseudonym: str, hint: str | None = None
+) -> Conversation | None:
+    """The person's open conversation, read without any lock (for typing signals, which change
+    nothing stored)."""
+    stmt = (
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.pseudonym == pseudonym)
+        .where(Conversation.state.in_(OPEN_STATES))
+    )
+    if hint:
+        conv = (await session.execute(stmt.where(Conversation.id == hint))).scalar_one_or_none()
+        if conv is not None:
+            return conv
+    return (
+        await session.execute(stmt.order_by(Conversation.created_at.desc()).limit(1))
+    ).scalar_one_or_none()
+
+
 async def find_open_conversation(
     session: AsyncSession, channel: str, pseudonym: str, hint: str | None = None
 ) -> Conversation | None:

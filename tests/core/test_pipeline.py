@@ -289,3 +289,24 @@ async def test_a_conversation_raised_by_the_risk_stage_carries_the_reason(gatewa
     async with gateway.db.session() as session:
         summary = repo.conversation_summary(await repo.get_conversation(session, r.conversation_id))
     assert summary["risk"]["type"] == "self"
+
+
+async def test_typing_signals_read_but_never_commit(gateway: Gateway) -> None:
+    from sqlalchemy import event
+
+    from bots.base import CONTROL_TYPING
+
+    first = await gateway.memory.person_writes("p-typing", "min son har nya vänner")
+    await asyncio.sleep(0.3)  # let the relay publish the message's events first
+    commits: list[int] = []
+    sync_engine = gateway.db.engine.sync_engine
+    listener = lambda conn: commits.append(1)  # noqa: E731
+    event.listen(sync_engine, "commit", listener)
+    try:
+        for _ in range(20):
+            r = await gateway.memory.person_writes("p-typing", "", meta={"control": CONTROL_TYPING})
+            assert r.conversation_id == first.conversation_id
+    finally:
+        event.remove(sync_engine, "commit", listener)
+    # The outbox relay may commit in the background meanwhile; a commit per signal would be 20.
+    assert len(commits) < 5, len(commits)
