@@ -40,6 +40,22 @@ LOCK_TIMEOUT = 60.0
 """Seconds a session waits for its turn before it gives up with StoreUnavailable (retryable)."""
 
 
+@asynccontextmanager
+async def _unavailable_as_store_error() -> AsyncIterator[None]:
+    """A database that cannot be reached becomes :class:`StoreUnavailable` (retryable); other
+    errors pass unchanged."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
+    except PoolTimeout as exc:
+        raise StoreUnavailable("database unavailable: no free connection") from exc
+
+
 class _Gate:
     """Admission to the store, fair (first come, first served) and re-entrant per task.
 
@@ -124,34 +140,16 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error."""
-        async with self._gate.enter():
-            try:
-                async with self.sessionmaker() as session, session.begin():
-                    yield session
-            except OperationalError as exc:
-                raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
-            except DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-                raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
-            except PoolTimeout as exc:
-                raise StoreUnavailable("database unavailable: no free connection") from exc
+        async with self._gate.enter(), _unavailable_as_store_error():
+            async with self.sessionmaker() as session, session.begin():
+                yield session
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: it never commits (closed with a rollback), takes no lock."""
-        async with self._gate.enter():
-            try:
-                async with self.sessionmaker() as session:
-                    yield session
-            except OperationalError as exc:
-                raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
-            except DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-                raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
-            except PoolTimeout as exc:
-                raise StoreUnavailable("database unavailable: no free connection") from exc
+        async with self._gate.enter(), _unavailable_as_store_error():
+            async with self.sessionmaker() as session:
+                yield session
 
     async def health(self) -> dict[str, Any]:
         try:
