@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from mailtest_support import MAILS, PSEUDONYM_KEY, make_mail, read_mail
 
 from bots.email import EmailAdapter
-from bots.email_parse import html_to_text, parse_mail, strip_quotes_and_signature
+from bots.email_parse import parse_mail
+from bots.email_text import html_to_text, strip_quotes_and_signature
 
 KEYS = {
     "message_id", "in_reply_to", "references", "from", "subject", "text", "full_text", "date",
