@@ -1,16 +1,11 @@
 """Messenger channels through the real gateway: ``create_app`` with its store, broker, pipeline,
 egress and leases, the channel adapters built from configuration, and the channels' stand-ins
 (the Bot API stand-in of ``tests/telegram``, a real Prosody from ``tests/xmpp``).
-
-``tests/telegram`` and ``tests/xmpp`` have no ``__init__`` (so that they never shadow the
-``telegram`` package): their helper modules are imported by name with the directories on
-``sys.path``, as their own conftests do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +13,6 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 HERE = Path(__file__).resolve().parent
-for _sub in ("telegram", "xmpp"):
-    _path = str(HERE.parent / _sub)
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
 from gateway.auth import create_user  # noqa: E402
 from gateway.store.db import Database  # noqa: E402
 from gateway.store.models import StaffUser  # noqa: E402

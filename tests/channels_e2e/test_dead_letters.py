@@ -22,7 +22,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from fake_bot_api import FakeBotAPI
 from sqlalchemy import select
 
 from bots.base import AdapterState
@@ -32,6 +31,7 @@ from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.store.models import DeadLetter, Message
 from tests.core.conftest import KeywordTriager, make_settings
+from tests.telegram.fake_bot_api import FakeBotAPI
 
 from .conftest import PASSWORD, dump_database, eventually
 
@@ -77,7 +77,8 @@ async def _send(gw: dict[str, Any], update: dict[str, Any]) -> int | None:
         headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
         url = gw["server"].make_url(WEBHOOK_PATH)
         async with gw["http"].post(url, data=json.dumps(update).encode(), headers=headers) as resp:
-            return resp.status
+            status: int = resp.status
+            return status
     await api.push_update(update)
     return None
 

@@ -28,13 +28,13 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from fake_bot_api import FakeBotAPI
 from sqlalchemy import select
-from xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
 from gateway.config import new_key
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
+from tests.telegram.fake_bot_api import FakeBotAPI
+from tests.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
 from .conftest import eventually
 
@@ -234,7 +234,7 @@ async def test_one_receiver_per_fleet_and_takeover_after_sigkill(fleet: Fleet) -
     a, b = fleet.procs
 
     # For each channel exactly one process holds the lease and runs the receiver; the other stands by.
-    async def settled(name: str) -> dict[str, str] | None:
+    async def settled(name: str) -> dict[str, str | None] | None:
         states = {p.tag: await fleet.lease(p, name) for p in fleet.procs}
         got = sorted(s or "" for s in states.values())
         return states if got == ["held/connected", "standby/standby"] else None
@@ -303,7 +303,9 @@ async def test_one_receiver_per_fleet_and_takeover_after_sigkill(fleet: Fleet) -
             incoming = (
                 (await session.execute(select(Message).where(Message.direction == "in"))).scalars().all()
             )
-            assert sorted(m.external_id for m in incoming) == sorted(str(u["update_id"]) for u in (u1, u2))
+            assert sorted(m.external_id or "" for m in incoming) == sorted(
+                str(u["update_id"]) for u in (u1, u2)
+            )
 
         # XMPP: the survivor runs the connection now (took it over if the killed process had it);
         # a person's message reaches the queue and the safe response reaches their client.

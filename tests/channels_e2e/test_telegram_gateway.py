@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from fake_bot_api import FakeBotAPI
 from sqlalchemy import select
 
 from bots.base import AdapterState
@@ -29,13 +28,14 @@ from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
 from tests.core.conftest import KeywordTriager, make_settings
+from tests.telegram.fake_bot_api import FakeBotAPI
 
 from .conftest import add_counsellor, dump_database, eventually
 
 SV = TEXTS["sv"]
 SECRET = "e2e_webhook-Secret_123"
 # What Telegram tells the bot about the person: none of it may be stored.
-WHO = {"username": "zeb_quixotic_77", "first_name": "Zebulon", "last_name": "Quixotewright"}
+WHO: dict[str, Any] = {"username": "zeb_quixotic_77", "first_name": "Zebulon", "last_name": "Quixotewright"}
 
 
 @dataclass
@@ -197,7 +197,7 @@ async def test_whole_conversation_through_the_gateway(tg: TelegramGateway) -> No
         assert second.state == "queued" and second.channel == "telegram"
         assert first.pseudonym == second.pseudonym  # the same person, pseudonymously
         incoming = (await session.execute(select(Message).where(Message.direction == "in"))).scalars().all()
-        assert sorted(m.external_id for m in incoming) == sorted(str(u["update_id"]) for u in (u1, u2))
+        assert sorted(m.external_id or "" for m in incoming) == sorted(str(u["update_id"]) for u in (u1, u2))
         # The chat id needed to answer is kept, but only encrypted, in the contact record.
         assert await repo.get_contact(session, tg.pipeline.cipher, second_id) == str(chat_id)
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
-from xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
 from bots.base import AdapterState
 from bots.xmpp import TEXTS, XmppAdapter
@@ -28,6 +27,7 @@ from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
 from tests.core.conftest import KeywordTriager, make_settings
+from tests.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
 from .conftest import add_counsellor, dump_database, eventually
 
@@ -57,7 +57,9 @@ class XmppGateway:
 
     @property
     def adapter(self) -> XmppAdapter:
-        return self.server.app[ADAPTERS]["xmpp"]  # type: ignore[no-any-return]
+        adapter = self.server.app[ADAPTERS]["xmpp"]
+        assert isinstance(adapter, XmppAdapter)
+        return adapter
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
 from tests.console.conftest import start_console, stop_console
 from tests.console.test_live import next_of
@@ -27,7 +28,7 @@ async def test_logout_through_one_process_closes_the_live_socket_on_the_other(
         # The same browser (cookie) on the second process: a load balancer sent the socket there.
         cookies = {c.key: c.value for c in anna.http.cookie_jar}
         jar = aiohttp.CookieJar(unsafe=True)
-        jar.update_cookies(cookies, aiohttp.client.URL(two.base))
+        jar.update_cookies(cookies, URL(two.base))
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
             ws = await http.ws_connect(two.base + "/console/ws", headers={"Origin": two.base})
             await next_of(ws, "queue")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -133,15 +134,13 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     from handoff import directory_admin, handoff_web, records_web, triage_admin, triage_corrections
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
-    extension_paths = [
-        (r.method, r.path)
-        for r in (
-            *handoff_web.ROUTES,
-            *triage_admin.ROUTES,
-            *triage_corrections.ROUTES,
-            *directory_admin.ROUTES,
-        )
-    ]
+    extension_routes: tuple[Any, ...] = (
+        *handoff_web.ROUTES,
+        *triage_admin.ROUTES,
+        *triage_corrections.ROUTES,
+        *directory_admin.ROUTES,
+    )
+    extension_paths = [(r.method, r.path) for r in extension_routes]
     extension_paths += [(method, path) for method, path, _roles, _handler in records_web.ROUTES]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]
     paths += [(m, _plain(p)) for m, p in extension_paths]

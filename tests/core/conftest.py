@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.memory import MemoryAdapter
-from gateway.app import DB, PIPELINE, create_app
+from gateway.app import create_app
+from gateway.appkeys import DB, PIPELINE
 from gateway.auth import create_user
 from gateway.config import Settings, load_settings
 from gateway.envelope import Priority
@@ -69,11 +70,13 @@ class Gateway:
 
     @property
     def pipeline(self) -> Pipeline:
-        return self.client.app[PIPELINE]  # type: ignore[index]
+        pipeline: Pipeline = self.client.app[PIPELINE]
+        return pipeline
 
     @property
     def db(self) -> Database:
-        return self.client.app[DB]  # type: ignore[index]
+        db: Database = self.client.app[DB]
+        return db
 
     async def user(self, name: str, role: str = "counsellor", capacity: int = 3) -> StaffUser:
         async with self.db.session() as session:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from gateway.store.models import AuditEvent, StaffUser
 
 
 @pytest.fixture
-async def db(db_url: str):
+async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     await database.upgrade()
     yield database

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -14,7 +15,7 @@ from handoff import queue
 from tests.core.conftest import Gateway
 
 
-async def rows(gw: Gateway, model: type) -> list:
+async def rows(gw: Gateway, model: type) -> list[Any]:
     async with gw.db.session() as session:
         return list((await session.execute(select(model))).scalars().all())
 

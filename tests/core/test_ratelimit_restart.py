@@ -81,7 +81,7 @@ async def test_a_busy_pool_waits_and_the_limit_holds(
     try:
         assert await limiter.allow("warm-up", 5, 60.0)
         with caplog.at_level(logging.WARNING, logger="gateway.ratelimit"):
-            await admin.execute_command("CLIENT", "PAUSE", "400", "WRITE")
+            await admin.execute_command("CLIENT", "PAUSE", "400", "WRITE")  # type: ignore[no-untyped-call]
             got = await asyncio.gather(*(limiter.allow("webchat:flood", 20, 60.0) for _ in range(2000)))
             assert sum(got) == 20, f"{sum(got)} of 2000 admitted with a limit of 20"
             # Right after it, the limit is still counted, not switched off.

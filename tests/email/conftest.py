@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,10 +26,7 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from mailtest_support import FROM_ADDRESS, REPLY_DOMAIN  # noqa: E402
+from tests.email.mailtest_support import FROM_ADDRESS, REPLY_DOMAIN  # noqa: E402
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 LDA = "/usr/lib/dovecot/dovecot-lda"
@@ -323,7 +319,7 @@ def mailbox(dovecot: Dovecot) -> Mailbox:
 
 @pytest.fixture
 def ingress(tmp_path: Path) -> Any:
-    from mailstore_ingress import SqliteIngress
+    from tests.email.mailstore_ingress import SqliteIngress
 
     return SqliteIngress(tmp_path / "ingress.db")
 

@@ -1,4 +1,4 @@
-"""Constants and helpers shared by the e-mail tests (imported by name: tests/email is on sys.path)."""
+"""Constants and helpers shared by the e-mail tests ."""
 
 from __future__ import annotations
 

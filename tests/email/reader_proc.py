@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-
-from mailstore_ingress import SqliteIngress  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # the checkout, for ``bots`` and ``tests.email``
 
 from bots.email import EmailAdapter  # noqa: E402
+from tests.email.mailstore_ingress import SqliteIngress  # noqa: E402
 
 
 async def main(cfg: dict[str, object]) -> None:

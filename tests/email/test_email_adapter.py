@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailstore_ingress import SqliteIngress
-from mailtest_support import FROM_ADDRESS, PSEUDONYM_KEY, REPLY_DOMAIN, eventually, make_mail, read_mail
 
 from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
@@ -32,6 +30,15 @@ from gateway.envelope import (
     pseudonymize,
 )
 from gateway.errors import BadCredentials, TransientChannelError
+from tests.email.mailstore_ingress import SqliteIngress
+from tests.email.mailtest_support import (
+    FROM_ADDRESS,
+    PSEUDONYM_KEY,
+    REPLY_DOMAIN,
+    eventually,
+    make_mail,
+    read_mail,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from mailtest_support import MAILS
 
 from bots.email_cli import register
+from tests.email.mailtest_support import MAILS
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = {

@@ -33,7 +33,6 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from mailtest_support import FROM_ADDRESS, REPLY_DOMAIN, make_mail, read_mail
 from sqlalchemy import func, inspect, select, text
 
 from bots.email import EmailAdapter
@@ -50,6 +49,7 @@ from gateway.store.db import Database
 from gateway.store.models import Conversation, Message, StaffUser
 from handoff import queue
 from nlu.result import Triager
+from tests.email.mailtest_support import FROM_ADDRESS, REPLY_DOMAIN, make_mail, read_mail
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -619,7 +619,7 @@ async def test_auto_replies_and_bounces_are_stored_but_not_answered(gateway: Gat
 
     # automatic mail is never triaged: no priority raised, no queued conversation opened
     for msg in (stored_vacation, stored_other, stored_bounce):
-        assert "untriaged:automatic" in msg.triage["matched_rules"]
+        assert msg.triage is not None and "untriaged:automatic" in msg.triage["matched_rules"]
     async with gw.db.session() as session:
         for msg in (stored_other, stored_bounce):
             conv = await session.get(Conversation, msg.conversation_id)

@@ -9,11 +9,11 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mailtest_support import MAILS, PSEUDONYM_KEY, make_mail, read_mail
 
 from bots.email import EmailAdapter
 from bots.email_parse import parse_mail
 from bots.email_text import html_to_text, strip_quotes_and_signature
+from tests.email.mailtest_support import MAILS, PSEUDONYM_KEY, make_mail, read_mail
 
 KEYS = {
     "message_id", "in_reply_to", "references", "from", "subject", "text", "full_text", "date",

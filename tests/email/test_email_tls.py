@@ -23,8 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from mailstore_ingress import SqliteIngress
-from mailtest_support import FROM_ADDRESS, PSEUDONYM_KEY, eventually, make_mail
 
 from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
@@ -37,6 +35,8 @@ from gateway.envelope import (
     pseudonymize,
 )
 from gateway.errors import BadCredentials, ConfigError, TransientChannelError
+from tests.email.mailstore_ingress import SqliteIngress
+from tests.email.mailtest_support import FROM_ADDRESS, PSEUDONYM_KEY, eventually, make_mail
 
 USER, PASSWORD = "gw", "s3cret"
 

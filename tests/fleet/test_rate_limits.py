@@ -74,7 +74,7 @@ async def test_a_visitor_writing_through_two_processes_hits_the_limit_in_total(t
         va = await _visitor(http, a)
         await va.hello()
         assert (await va.write("hej", "client-a000"))["type"] == "ack"
-        welcome = await va.expect(lambda f: f["type"] == "welcome" and f.get("conversation_id"))
+        welcome = await va.expect(lambda f: f["type"] == "welcome" and bool(f.get("conversation_id")))
         vb = await _visitor(http, b)
         back = await vb.hello(
             resume={"token": welcome["token"], "conversation_id": welcome["conversation_id"]}

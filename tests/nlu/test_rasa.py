@@ -105,7 +105,8 @@ async def test_maps_rasa_answer_to_the_schema(rasa: FakeRasa, rasa_triager: Rasa
     assert r.backend == "rasa"
     assert (r.intent, r.priority, r.language) == ("concern_relative", Priority.NORMAL, "sv")
     assert r.confidence == pytest.approx(0.88)
-    assert r.intent_ranking[0] == ("concern_relative", pytest.approx(0.88))
+    assert r.intent_ranking[0][0] == "concern_relative"
+    assert r.intent_ranking[0][1] == pytest.approx(0.88)
     assert r.entities[0]["entity"] == "relation" and r.entities[0]["value"] == "son"
     assert r.to_dict()["entities"][0]["start"] == 4
     assert rasa_triager.health()["state"] == "ok"

@@ -52,7 +52,8 @@ async def stream_payloads(redis_url: str, prefix: str) -> list[dict[str, Any]]:
     try:
         out = []
         async for key in client.scan_iter(match=f"{prefix}stream:*"):
-            for _id, fields in await client.xrange(key):
+            for _id, fields in await client.xrange(key) or []:
+                assert fields is not None
                 out.append(json.loads(fields[b"payload"]))
         return out
     finally:

@@ -63,7 +63,8 @@ async def test_idle_bot_conversations_are_closed_then_purged_by_the_normal_rules
         for cid in (fresh, high_unseen, critical_unseen):
             conv = states[cid]
             assert conv is not None and conv.state == "bot" and conv.closed_at is None
-        assert states[queued] is not None and states[queued].state == "queued", "the queue is not touched"
+        queued_conv = states[queued]
+        assert queued_conv is not None and queued_conv.state == "queued", "the queue is not touched"
         closes = await audit_actions(s, "conversation.closed")
         assert sorted(e.conversation_id or "" for e in closes) == sorted([idle, low])
         assert all(e.actor == "system" and e.details["reason"] == IDLE_BOT_REASON for e in closes)

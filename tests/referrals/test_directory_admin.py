@@ -282,7 +282,8 @@ async def test_invalid_input_gives_field_errors_and_changes_nothing(gw: Env) -> 
         status, data = await admin.post(path, body)
         assert status == 422, (body, status, data)
         assert data["error"] == "invalid_input" and data["fields"] == fields, data
-        return data
+        answer: dict[str, Any] = data
+        return answer
 
     one = f"{API}/recipients/polisen"
     await refused(one, form(police, methods={"email": "tips(at)polisen"}), {"email": "invalid_email"})

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from fake_bot_api import FakeBotAPI
 
 from bots.base import CONTROL_END, AdapterState, IngressResult
 from bots.telegram import WEBHOOK_PATH, TelegramAdapter
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import InvalidInput
+from tests.telegram.fake_bot_api import FakeBotAPI
 
 PSEUDONYM_KEY = b"telegram-test-pseudonym-key-0123456789"
 WEBHOOK_SECRET = "s3cret_Token-for-tests"

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import PSEUDONYM_KEY, Channel
-
 from bots.base import CONTROL_END, AdapterState
 from bots.telegram import TEXTS
 from gateway.envelope import Direction, pseudonymize
+from tests.telegram.conftest import PSEUDONYM_KEY, Channel
 
 
 async def test_text_in_under_pseudonym_without_profile_data(channel: Channel, chat_id: int) -> None:

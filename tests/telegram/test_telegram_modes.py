@@ -7,12 +7,12 @@ import json
 
 import pytest
 from aiohttp import ClientSession
-from conftest import WEBHOOK_SECRET, Channel, RecordingIngress, make_adapter, wait_state
-from fake_bot_api import FakeBotAPI
 
 from bots.base import AdapterState
 from bots.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
 from gateway.errors import BadCredentials, ConfigError
+from tests.telegram.conftest import WEBHOOK_SECRET, Channel, RecordingIngress, make_adapter, wait_state
+from tests.telegram.fake_bot_api import FakeBotAPI
 
 
 async def test_start_registers_webhook_with_secret_and_updates(api: FakeBotAPI, channel: Channel) -> None:

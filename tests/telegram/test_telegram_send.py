@@ -7,13 +7,13 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import Channel, make_adapter
-from fake_bot_api import FakeBotAPI, utf16_len
 
 from bots.base import AdapterState, DeliveryStatus
 from bots.telegram import TEXTS, TelegramAdapter
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
+from tests.telegram.conftest import Channel, make_adapter
+from tests.telegram.fake_bot_api import FakeBotAPI, utf16_len
 
 
 def outgoing(text: str) -> Envelope:

@@ -175,7 +175,7 @@ async def test_every_process_follows_activation_and_roll_back(
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     await create_tables(url)
     # Processes of one database share its secrets (a process with other keys refuses to start).
-    keys = {"secrets.pseudonym_key": new_key(), "secrets.contact_key": new_key()}
+    keys: dict[str, Any] = {"secrets.pseudonym_key": new_key(), "secrets.contact_key": new_key()}
     fleet: dict[str, Any] = {"redis_url": redis_url, "redis_prefix": redis_prefix, **keys}
     a = await start_gateway(url, tmp_path / "a", **fleet)
     b = await start_gateway(url, tmp_path / "b", **fleet)

@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.webchat import WebchatAdapter
-from gateway.app import DB, PIPELINE, create_app
+from gateway.app import create_app
+from gateway.appkeys import DB, PIPELINE
 from gateway.auth import create_user
 from gateway.config import Settings, load_settings
 from gateway.pipeline import Pipeline
@@ -46,7 +47,7 @@ class Visitor:
         msg = await self.ws.receive(timeout=timeout)
         if msg.type != aiohttp.WSMsgType.TEXT:
             return None
-        frame = json.loads(msg.data)
+        frame: dict[str, Any] = json.loads(msg.data)
         self.frames.append(frame)
         return frame
 
@@ -96,11 +97,13 @@ class ChatGateway:
 
     @property
     def pipeline(self) -> Pipeline:
-        return self.client.app[PIPELINE]  # type: ignore[index]
+        pipeline: Pipeline = self.client.app[PIPELINE]
+        return pipeline
 
     @property
     def db(self) -> Database:
-        return self.client.app[DB]  # type: ignore[index]
+        db: Database = self.client.app[DB]
+        return db
 
     async def visitor(self, **headers: str) -> Visitor:
         return Visitor(await self.client.ws_connect("/chat/ws", headers=headers or None))

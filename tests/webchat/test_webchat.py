@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,7 +22,7 @@ async def stored(gw: ChatGateway) -> list[Message]:
         return list((await session.execute(select(Message).order_by(Message.seq))).scalars().all())
 
 
-def kinds(frames: list[dict]) -> list[str]:
+def kinds(frames: list[dict[str, Any]]) -> list[str]:
     return [f["type"] for f in frames]
 
 
@@ -230,7 +231,7 @@ async def test_seen_marks_the_message_delivered(chat: ChatGateway) -> None:
             if msg.delivery == "delivered":
                 break
         await asyncio.sleep(0.02)
-    assert msg.delivery == "delivered"
+    assert msg is not None and msg.delivery == "delivered"
 
 
 async def test_too_long_and_too_fast_are_refused_with_clear_errors(chat: ChatGateway) -> None:

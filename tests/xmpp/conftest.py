@@ -10,7 +10,8 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from xmpp_support import Account, Person, Prosody, RecordingIngress, new_account, running_prosody
+
+from tests.xmpp.xmpp_support import Account, Person, Prosody, RecordingIngress, new_account, running_prosody
 
 
 @pytest.fixture(scope="module")

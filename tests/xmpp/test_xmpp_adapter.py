@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from slixmpp import JID
-from xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
 from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import TEXTS, XmppAdapter
@@ -23,6 +22,7 @@ from gateway.envelope import (
     pseudonymize,
 )
 from gateway.errors import ConfigError, StoreUnavailable, TransientChannelError
+from tests.xmpp.xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
 SV = TEXTS["sv"]
 

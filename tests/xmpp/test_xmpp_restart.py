@@ -13,12 +13,12 @@ import signal
 from collections.abc import AsyncIterator
 
 import pytest
-from xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
 from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import XmppAdapter
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
+from tests.xmpp.xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
 
 def reply(text: str) -> Envelope:

@@ -7,8 +7,8 @@ pid; ``restart()`` stops and starts it on the same port and data, as an operator
 as the person; ``RecordingIngress`` records what it is handed and answers like the pipeline.
 
 The fixtures built on these (``prosody`` per test module, ``gateway_account``, ``person_account``,
-``person``, ``ingress``) are in ``conftest.py``; end-to-end tests elsewhere can import this module
-(``tests/xmpp`` on ``sys.path``) or move the fixtures up.
+``person``, ``ingress``) are in ``conftest.py``; end-to-end tests elsewhere import this module
+(``tests.xmpp.xmpp_support``).
 """
 
 from __future__ import annotations
