@@ -67,7 +67,7 @@ from gateway.envelope import (
     new_message_id,
     pseudonymize,
 )
-from gateway.errors import BadCredentials, ConfigError, HelplineError, TransientChannelError
+from gateway.errors import BadCredentials, ConfigError, DeadLettered, HelplineError, TransientChannelError
 from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_received": (
             "Ditt senaste meddelande kunde inte tas emot just nu. Skicka det gärna igen om en liten stund."
         ),
+        "not_accepted": (
+            "Ditt meddelande kunde tyvärr inte tas emot. Försök gärna igen, med kortare text om det var "
+            "ett långt meddelande."
+        ),
         "assigned": "En samtalsstödjare har anslutit till samtalet och läser det du har skrivit.",
         "closed": (
             "Samtalet är avslutat. Du är välkommen att skriva till oss igen när du vill – "
@@ -121,6 +125,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "please write what you would like to tell us."
         ),
         "not_received": "Your last message could not be received just now. Please send it again in a moment.",
+        "not_accepted": (
+            "Sorry, your message could not be received. Please try again, with a shorter text if it was "
+            "a long message."
+        ),
         "assigned": "A counsellor has joined the conversation and is reading what you wrote.",
         "closed": (
             "The conversation is closed. You are welcome to write to us again at any time – "
@@ -527,7 +535,11 @@ class XmppAdapter(ChannelAdapter):
                 text=text,
                 external_id=self._external_id(sender, msg["id"]),
             )
-            result = await self._ingress_with_retry(envelope, peer.bare)
+            try:
+                result = await self._ingress_with_retry(envelope, peer.bare)
+            except DeadLettered:  # kept for the admins; resending it would not help
+                self._reply_error(msg, "not_accepted")
+                return
             if result is None:
                 self._reply_error(msg, "not_received")
                 return
@@ -545,7 +557,7 @@ class XmppAdapter(ChannelAdapter):
         for attempt in range(1, attempts + 1):
             try:
                 return await self._ingress(envelope, address)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, DeadLettered):
                 raise
             except Exception as exc:
                 retryable = isinstance(exc, HelplineError) and exc.retryable

@@ -15,7 +15,8 @@ and published on the broker afterwards by a relay, until the broker has it.
   drain task that ends once this process's rows are published.
 * The sweeper (in the started relay) writes a new ``outbound`` event for every outgoing message
   still ``pending`` after ``pending_grace`` seconds (an event that was lost on the way, a broker
-  that lost its data), so every outgoing message is delivered; the event id is the same for every
+  that lost its data) or ``sending`` under a lapsed claim (its sender died: :mod:`gateway.sending`),
+  so every outgoing message is delivered; the event id is the same for every
   process within one grace period, so the egress group handles it once.
 """
 
@@ -33,6 +34,7 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import sending
 from gateway.broker.base import Broker, new_event_id
 from gateway.envelope import Direction, utcnow
 from gateway.store.db import Database
@@ -251,7 +253,8 @@ class Outbox:
     # -- sweeper ---------------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Write a new ``outbound`` event for outgoing messages left ``pending``; how many."""
+        """Write a new ``outbound`` event for outgoing messages left ``pending`` (or claimed by a
+        sender that died); how many.  Whichever delivery claims one first sends it."""
         now = utcnow()
         before = now - timedelta(seconds=self.pending_grace)
         window = int(now.timestamp() // max(1.0, self.pending_grace))
@@ -260,7 +263,7 @@ class Outbox:
                 await session.execute(
                     select(Message.id, Message.channel, Message.conversation_id)
                     .where(
-                        Message.delivery == "pending",
+                        or_(Message.delivery == "pending", sending.lapsed(now)),
                         Message.direction == Direction.OUT.value,
                         Message.created_at <= before,
                         Message.created_at >= now - timedelta(days=2),

@@ -36,9 +36,9 @@ from bots.base import (
     CONTROL_PAUSED,
     CONTROL_TYPING,
     ChannelAdapter,
-    DeliveryStatus,
     IngressResult,
 )
+from gateway import sending
 from gateway.batch import Batcher
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.crypto import ContactCipher
@@ -54,7 +54,7 @@ from gateway.envelope import (
     new_message_id,
     utcnow,
 )
-from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable, TransientChannelError
+from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable
 from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo, rows
@@ -195,6 +195,7 @@ class Pipeline:
         self.event_channels = event_channels
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
         self.dead_letters = DeadLetters(db, cipher)
+        self.send_lease = sending.SEND_LEASE
         self._contacts: OrderedDict[str, bytes] = OrderedDict()
         self._contact_key = os.urandom(32)
         # Messages and replies that arrive together are committed together (gateway.batch), one
@@ -809,7 +810,22 @@ class Pipeline:
         return handle
 
     async def deliver(self, adapter: ChannelAdapter, message_id: str) -> None:
-        """Send one stored outgoing message.  Transient failures raise, so the broker redelivers."""
+        """Send one stored outgoing message.  Transient failures raise, so the broker redelivers.
+
+        Sent only by the delivery that claims it (gateway.sending): at most once per claim."""
+        async with self.db.session() as session:
+            if not await sending.claim(session, message_id, self.send_lease):
+                return  # sent already, or another delivery holds it (retaken after its lease)
+        try:
+            status = await self._send_claimed(adapter, message_id)
+        except BaseException:
+            await sending.give_back(self.db, message_id)
+            raise
+        if status is not None:
+            await self._mark_delivery(message_id, status, conv_unreachable=status == "unreachable")
+
+    async def _send_claimed(self, adapter: ChannelAdapter, message_id: str) -> str | None:
+        """Send a claimed message; its delivery status (None: the message is gone)."""
         async with self.db.session() as session:
             row = (
                 await session.execute(
@@ -819,10 +835,8 @@ class Pipeline:
                 )
             ).one_or_none()
             if row is None:
-                return
+                return None
             msg, conv = row
-            if msg.delivery in ("sent", "delivered", "unreachable"):
-                return
             address = await repo.get_contact(session, self.cipher, conv.id)
             # Thread the answer to the person's own last message, not to an auto-reply of theirs.
             recent_in = (
@@ -863,28 +877,20 @@ class Pipeline:
                 },
             )
         if address is None:
-            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
-            return
+            return "unreachable"
         try:
-            delivery = await adapter.send(envelope, address)
-        except TransientChannelError:
-            raise
+            delivery = await adapter.send(envelope, address)  # TransientChannelError: redelivered
         except RecipientUnreachable:
-            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
-            return
-        if delivery.status is DeliveryStatus.UNREACHABLE:
-            await self._mark_delivery(message_id, "unreachable", conv_unreachable=True)
-        elif delivery.status is DeliveryStatus.FAILED:
-            await self._mark_delivery(message_id, "failed")
-        else:
-            await self._mark_delivery(message_id, delivery.status.value)
+            return "unreachable"
+        return delivery.status.value
 
     async def _mark_delivery(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
         async with self.db.session() as session:
             # One statement for the message: it keeps "delivered" (the person's own receipt may
             # have arrived first) and stamps delivered_at when the channel took it.
             values: dict[str, Any] = {
-                "delivery": case((Message.delivery == "delivered", Message.delivery), else_=status)
+                "delivery": case((Message.delivery == "delivered", Message.delivery), else_=status),
+                "sending_until": None,
             }
             if status in ("sent", "delivered"):
                 values["delivered_at"] = utcnow()

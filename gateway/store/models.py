@@ -130,6 +130,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivery: Mapped[str | None] = mapped_column(String(16))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """While ``delivery`` is ``sending``: when the sender's claim lapses (``gateway.sending``)."""
 
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),

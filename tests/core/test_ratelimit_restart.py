@@ -1,74 +1,21 @@
 """The rate limiter tells a busy pool from a Redis that is gone, and comes back after a restart.
 
-The Redis server here is the test's own, on its own port, so that it can be stopped and started
-again without touching the shared one.
+The Redis server here is the test's own (``tests.broker.conftest.PrivateRedis``), on its own
+port, so that it can be stopped and started again without touching the shared one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.ratelimit import RedisRateLimiter
+from tests.broker.conftest import PrivateRedis, private_redis
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-class PrivateRedis:
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-                *("--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis(free_port: int, tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(free_port, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+__all__ = ["private_redis"]  # the fixture, shared with the broker tests
 
 
 async def test_a_busy_pool_waits_and_the_limit_holds(
