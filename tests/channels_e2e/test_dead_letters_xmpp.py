@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
-from xmpp_support import Person, Prosody, new_account, running_prosody
 
 from bots.base import AdapterState
 from bots.xmpp import TEXTS
@@ -28,6 +27,7 @@ from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.store.models import DeadLetter, Message
 from tests.core.conftest import KeywordTriager, make_settings
+from tests.xmpp.xmpp_support import Person, Prosody, new_account, running_prosody
 
 from .conftest import PASSWORD, eventually
 from .test_dead_letters import _dead_letters_as

@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from mailtest_support import make_mail
 from sqlalchemy import select
 
 from bots.base import AdapterState
@@ -25,6 +24,7 @@ from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.store.models import DeadLetter, Message
 from tests.core.conftest import KeywordTriager, make_settings
+from tests.email.mailtest_support import make_mail
 
 LIMIT = 200
 PASSWORD = "correct horse battery"

@@ -141,7 +141,7 @@ async def test_two_sweepers_after_lost_events_send_each_message_once(fleet: Flee
     fleet.a.outbox.pending_grace, fleet.b.outbox.pending_grace = 1.0, 1.5
     await asyncio.sleep(1.6)
     found = await asyncio.gather(_sweep(fleet.a.outbox), _sweep(fleet.b.outbox))
-    assert found == [len(PEOPLE), len(PEOPLE)]
+    assert list(found) == [len(PEOPLE), len(PEOPLE)]
     await _sent_once_each(fleet)
 
 
