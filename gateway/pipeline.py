@@ -17,6 +17,7 @@ has them (typing, which changes nothing stored, is published directly, best effo
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.base import (
@@ -54,7 +55,13 @@ from gateway.envelope import (
     new_message_id,
     utcnow,
 )
-from gateway.errors import Conflict, InvalidInput, NotFound, RecipientUnreachable
+from gateway.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RecipientUnreachable,
+    StoreUnavailable,
+)
 from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo, rows
@@ -79,6 +86,10 @@ TOPIC_QUEUE = "queue"
 CRITICAL_ASSIGNED = "critical_assigned"
 """Kind of the ``queue`` event of an assigned conversation that turned critical."""
 EGRESS_GROUP = "egress"
+MARK_PATIENCE = 300.0
+"""Seconds egress waits for the store to record what a channel did with a message it was handed
+(the handler keeps its event meanwhile: failing it would send the message again)."""
+STORE_AWAY = (StoreUnavailable, DBAPIError, OSError)
 
 TRIAGE_FAILED_RESPONSE = {
     "sv": "Tack för ditt meddelande. En samtalsstödjare läser det så snart som möjligt. "
@@ -822,7 +833,7 @@ class Pipeline:
             await sending.give_back(self.db, message_id)
             raise
         if status is not None:
-            await self._mark_delivery(message_id, status, conv_unreachable=status == "unreachable")
+            await self._mark_after_send(message_id, status, conv_unreachable=status == "unreachable")
 
     async def _send_claimed(self, adapter: ChannelAdapter, message_id: str) -> str | None:
         """Send a claimed message; its delivery status (None: the message is gone)."""
@@ -883,6 +894,28 @@ class Pipeline:
         except RecipientUnreachable:
             return "unreachable"
         return delivery.status.value
+
+    async def _mark_after_send(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
+        """Record what the channel did with a message it was handed, waiting for the store while
+        it is away: a failure here would fail the handler, the broker would hand the event on and
+        the message would be sent a second time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MARK_PATIENCE
+        delay = 0.2
+        while True:
+            try:
+                await self._mark_delivery(message_id, status, conv_unreachable=conv_unreachable)
+                return
+            except STORE_AWAY as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning(
+                    "egress: a sent message's delivery not recorded (%s); retrying in %.1fs",
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
 
     async def _mark_delivery(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
         async with self.db.session() as session:
