@@ -65,7 +65,10 @@ from typing import Any, ClassVar
 import aioimaplib
 import aiosmtplib
 
-from bots.base import (
+from bots.email_parse import DEFAULT_MAX_SIZE, ParsedMail, parse_mail
+from bots.email_privacy import external_id as email_external_id
+from bots.email_privacy import keepable_ids, redact_addresses
+from gateway.channel import (
     AdapterState,
     Backoff,
     ChannelAdapter,
@@ -74,9 +77,6 @@ from bots.base import (
     Ingress,
     run_with_reconnect,
 )
-from bots.email_parse import DEFAULT_MAX_SIZE, ParsedMail, parse_mail
-from bots.email_privacy import external_id as email_external_id
-from bots.email_privacy import keepable_ids, redact_addresses
 from gateway.envelope import (
     Attachment,
     ConversationId,

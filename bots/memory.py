@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bots.base import AdapterState, ChannelAdapter, Delivery, DeliveryStatus, Ingress, IngressResult
+from gateway.channel import AdapterState, ChannelAdapter, Delivery, DeliveryStatus, Ingress, IngressResult
 from gateway.envelope import (
     Attachment,
     ConversationId,

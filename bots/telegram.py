@@ -63,7 +63,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_END,
     AdapterState,
     Backoff,

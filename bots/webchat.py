@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_PAUSED,
     CONTROL_TYPING,

@@ -27,7 +27,7 @@ because at DEBUG it writes every stanza).
 Delivery guarantees: ``send()`` reports SENT only once the stanza was written to a live stream;
 while the connection is down it waits (``send_wait`` seconds) for the reconnection and otherwise
 raises :class:`~gateway.errors.TransientChannelError` so that the caller retries.  The connection
-is re-established by :func:`bots.base.run_with_reconnect` with :class:`bots.base.Backoff`; a
+is re-established by :func:`gateway.channel.run_with_reconnect` with :class:`gateway.channel.Backoff`; a
 server that stops answering pings is dropped and reconnected.
 """
 
@@ -46,7 +46,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import tostring
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_PAUSED,
     CONTROL_TYPING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from bots.base import ChannelAdapter
+from gateway.channel import ChannelAdapter
 from gateway.config import Settings
 from gateway.errors import ConfigError
 

@@ -18,10 +18,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
-from bots.base import AdapterState
 from bots.xmpp import TEXTS, XmppAdapter
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
+from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
 from gateway.store import repo
 from gateway.store.db import Database

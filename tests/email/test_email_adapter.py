@@ -19,9 +19,9 @@ import pytest
 from mailstore_ingress import SqliteIngress
 from mailtest_support import FROM_ADDRESS, PSEUDONYM_KEY, REPLY_DOMAIN, eventually, make_mail, read_mail
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
 from bots.email_privacy import external_id as email_external_id
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,
     Direction,

@@ -26,8 +26,8 @@ from cryptography.x509.oid import NameOID
 from mailstore_ingress import SqliteIngress
 from mailtest_support import FROM_ADDRESS, PSEUDONYM_KEY, eventually, make_mail
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     Direction,
     Envelope,

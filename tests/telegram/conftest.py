@@ -13,8 +13,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from fake_bot_api import FakeBotAPI
 
-from bots.base import CONTROL_END, AdapterState, IngressResult
 from bots.telegram import WEBHOOK_PATH, TelegramAdapter
+from gateway.channel import CONTROL_END, AdapterState, IngressResult
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import InvalidInput
 

@@ -12,8 +12,8 @@ import json
 
 from conftest import PSEUDONYM_KEY, Channel
 
-from bots.base import CONTROL_END, AdapterState
 from bots.telegram import TEXTS
+from gateway.channel import CONTROL_END, AdapterState
 from gateway.envelope import Direction, pseudonymize
 
 

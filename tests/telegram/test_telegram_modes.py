@@ -10,8 +10,8 @@ from aiohttp import ClientSession
 from conftest import WEBHOOK_SECRET, Channel, RecordingIngress, make_adapter, wait_state
 from fake_bot_api import FakeBotAPI
 
-from bots.base import AdapterState
 from bots.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
+from gateway.channel import AdapterState
 from gateway.errors import BadCredentials, ConfigError
 
 

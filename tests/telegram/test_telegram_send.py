@@ -10,8 +10,8 @@ import pytest
 from conftest import Channel, make_adapter
 from fake_bot_api import FakeBotAPI, utf16_len
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.telegram import TEXTS, TelegramAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
 

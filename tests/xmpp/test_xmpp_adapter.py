@@ -11,8 +11,8 @@ import pytest
 from slixmpp import JID
 from xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import TEXTS, XmppAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,
     Direction,

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import XmppAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
 
