@@ -75,6 +75,7 @@ from gateway.channel import (
     Delivery,
     DeliveryStatus,
     Ingress,
+    register_channel,
     run_with_reconnect,
 )
 from gateway.envelope import (
@@ -141,6 +142,7 @@ class _IngressFailed(TransientChannelError):
     """Ingress raised: the mail stays unseen; the scan is retried after a back-off."""
 
 
+@register_channel
 class EmailAdapter(ChannelAdapter):
     name: ClassVar[str] = "email"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {

@@ -57,6 +57,7 @@ from gateway.channel import (
     DeliveryStatus,
     Ingress,
     IngressResult,
+    register_channel,
     run_with_reconnect,
 )
 from gateway.envelope import (
@@ -146,6 +147,7 @@ class _Serial:
     users: int = 0
 
 
+@register_channel
 class XmppAdapter(ChannelAdapter):
     name: ClassVar[str] = "xmpp"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {

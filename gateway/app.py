@@ -53,6 +53,19 @@ EXTENSIONS = (
 )
 
 
+# Channels: the module of each built-in channel (it registers its adapter, gateway.channel); only
+# the enabled channels' modules are imported.  A channel defined elsewhere registers itself when its
+# module is imported, before create_app.
+CHANNEL_MODULES = {
+    "memory": "bots.memory",
+    "webchat": "bots.webchat",
+    "telegram": "bots.telegram",
+    "xmpp": "bots.xmpp",
+    "email": "bots.email",
+}
+# What a process runs when its configuration says nothing of them (``enabled: false`` stops one).
+DEFAULT_CHANNELS = ("webchat",)
+
 # Modules that declare tables of their own on gateway.store.models.Base (Alembic, tests).
 MODEL_MODULES = (
     "handoff.handoff_models",
@@ -194,7 +207,7 @@ def create_app(
                 await adapter.stop()
         log.info("stopping: channels stopped")
 
-    built = adapters if adapters is not None else build_adapters(settings)
+    built = adapters if adapters is not None else build_adapters(settings, CHANNEL_MODULES, DEFAULT_CHANNELS)
     app[ADAPTERS] = {a.name: a for a in built}
     for adapter in built:
         app.router.add_routes(adapter.routes())
