@@ -1,1 +1,1 @@
-"""Channel adapters: one per channel, all behind :class:`bots.base.ChannelAdapter`."""
+"""Channel adapters: one per channel, all behind :class:`gateway.channel.ChannelAdapter`."""

@@ -65,18 +65,19 @@ from typing import Any, ClassVar
 import aioimaplib
 import aiosmtplib
 
-from bots.base import (
+from bots.email_parse import DEFAULT_MAX_SIZE, ParsedMail, parse_mail
+from bots.email_privacy import external_id as email_external_id
+from bots.email_privacy import keepable_ids, redact_addresses
+from gateway.channel import (
     AdapterState,
     Backoff,
     ChannelAdapter,
     Delivery,
     DeliveryStatus,
     Ingress,
+    register_channel,
     run_with_reconnect,
 )
-from bots.email_parse import DEFAULT_MAX_SIZE, ParsedMail, parse_mail
-from bots.email_privacy import external_id as email_external_id
-from bots.email_privacy import keepable_ids, redact_addresses
 from gateway.envelope import (
     Attachment,
     ConversationId,
@@ -141,6 +142,7 @@ class _IngressFailed(TransientChannelError):
     """Ingress raised: the mail stays unseen; the scan is retried after a back-off."""
 
 
+@register_channel
 class EmailAdapter(ChannelAdapter):
     name: ClassVar[str] = "email"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {

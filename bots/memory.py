@@ -21,7 +21,15 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bots.base import AdapterState, ChannelAdapter, Delivery, DeliveryStatus, Ingress, IngressResult
+from gateway.channel import (
+    AdapterState,
+    ChannelAdapter,
+    Delivery,
+    DeliveryStatus,
+    Ingress,
+    IngressResult,
+    register_channel,
+)
 from gateway.envelope import (
     Attachment,
     ConversationId,
@@ -44,6 +52,7 @@ class Received:
     data: Mapping[str, Any] | None = None
 
 
+@register_channel
 class MemoryAdapter(ChannelAdapter):
     name: ClassVar[str] = "memory"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {"http": (bool, False)}

@@ -63,7 +63,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_END,
     AdapterState,
     Backoff,
@@ -72,6 +72,7 @@ from bots.base import (
     DeliveryStatus,
     Ingress,
     IngressResult,
+    register_channel,
     run_with_reconnect,
 )
 from gateway.envelope import ConversationId, Direction, Envelope, new_message_id, pseudonymize, utcnow
@@ -395,6 +396,7 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
 # The adapter
 
 
+@register_channel
 class TelegramAdapter(ChannelAdapter):
     name: ClassVar[str] = "telegram"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {

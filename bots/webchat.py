@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_PAUSED,
     CONTROL_TYPING,
@@ -78,6 +78,7 @@ from bots.base import (
     Delivery,
     DeliveryStatus,
     Ingress,
+    register_channel,
 )
 from gateway.envelope import (
     ConversationId,
@@ -480,6 +481,7 @@ def _close_without_hello(chat: _Chat) -> None:
         chat.hello_closer = task
 
 
+@register_channel
 class WebchatAdapter(ChannelAdapter):
     """The web chat channel: page, widget and websocket on the gateway's own application."""
 
@@ -497,6 +499,16 @@ class WebchatAdapter(ChannelAdapter):
         "hello_timeout_seconds": (float, False),
         "max_sockets": (int, False),
     }
+
+    @classmethod
+    def section_defaults(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The top-level ``webchat`` and ``limits`` sections are the defaults of ``channels.webchat``."""
+        limits = settings["limits"]
+        return {
+            **settings["webchat"],
+            "max_message_chars": limits["max_message_chars"],
+            "messages_per_minute": limits["messages_per_minute"],
+        }
 
     def __init__(self, config: Mapping[str, Any] | None = None, pseudonym_key: bytes = b"\0" * 32) -> None:
         super().__init__({**DEFAULTS, **dict(config or {})})

@@ -27,7 +27,7 @@ because at DEBUG it writes every stanza).
 Delivery guarantees: ``send()`` reports SENT only once the stanza was written to a live stream;
 while the connection is down it waits (``send_wait`` seconds) for the reconnection and otherwise
 raises :class:`~gateway.errors.TransientChannelError` so that the caller retries.  The connection
-is re-established by :func:`bots.base.run_with_reconnect` with :class:`bots.base.Backoff`; a
+is re-established by :func:`gateway.channel.run_with_reconnect` with :class:`gateway.channel.Backoff`; a
 server that stops answering pings is dropped and reconnected.
 """
 
@@ -46,7 +46,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import tostring
 
-from bots.base import (
+from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_PAUSED,
     CONTROL_TYPING,
@@ -57,6 +57,7 @@ from bots.base import (
     DeliveryStatus,
     Ingress,
     IngressResult,
+    register_channel,
     run_with_reconnect,
 )
 from gateway.envelope import (
@@ -154,6 +155,7 @@ class _Serial:
     users: int = 0
 
 
+@register_channel
 class XmppAdapter(ChannelAdapter):
     name: ClassVar[str] = "xmpp"
     config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {

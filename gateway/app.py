@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import MetaData
 
-from bots.base import ChannelAdapter
 from gateway import __version__, deadletter, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
@@ -27,6 +27,7 @@ from gateway.appkeys import (
     TRIAGER,
 )
 from gateway.broker import Subscription, make_broker
+from gateway.channel import ChannelAdapter
 from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
@@ -36,6 +37,7 @@ from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline, PipelineLimits
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
+from gateway.store.models import Base
 from gateway.web_errors import error_middleware
 from nlu.result import Triager
 
@@ -49,6 +51,39 @@ EXTENSIONS = (
     "handoff.directory_admin",  # after handoff_web: it keeps the handoff services' directory current
     "handoff.records_web",
 )
+
+
+# Channels: the module of each built-in channel (it registers its adapter, gateway.channel); only
+# the enabled channels' modules are imported.  A channel defined elsewhere registers itself when its
+# module is imported, before create_app.
+CHANNEL_MODULES = {
+    "memory": "bots.memory",
+    "webchat": "bots.webchat",
+    "telegram": "bots.telegram",
+    "xmpp": "bots.xmpp",
+    "email": "bots.email",
+}
+# What a process runs when its configuration says nothing of them (``enabled: false`` stops one).
+DEFAULT_CHANNELS = ("webchat",)
+
+# Modules that declare tables of their own on gateway.store.models.Base (Alembic, tests).
+MODEL_MODULES = (
+    "handoff.handoff_models",
+    "handoff.documentation_models",
+    "handoff.triage_admin_models",
+    "handoff.triage_correction_models",
+)
+
+
+def all_metadata() -> MetaData:
+    """The metadata of every table of the project (imports the modules that declare more)."""
+    for module_name in MODEL_MODULES:
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    return Base.metadata
 
 
 def build_triager(settings: Settings) -> Triager:
@@ -172,7 +207,7 @@ def create_app(
                 await adapter.stop()
         log.info("stopping: channels stopped")
 
-    built = adapters if adapters is not None else build_adapters(settings)
+    built = adapters if adapters is not None else build_adapters(settings, CHANNEL_MODULES, DEFAULT_CHANNELS)
     app[ADAPTERS] = {a.name: a for a in built}
     for adapter in built:
         app.router.add_routes(adapter.routes())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bots.base import ChannelAdapter
 from gateway.broker.base import Broker
+from gateway.channel import ChannelAdapter
 from gateway.config import Settings
 from gateway.lease import LeaseRunner
 from gateway.pipeline import Pipeline

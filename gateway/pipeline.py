@@ -25,13 +25,16 @@ import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.base import (
+from gateway import queue, sending
+from gateway.batch import Batcher
+from gateway.broker.base import Broker, Event, Subscription
+from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_END,
     CONTROL_PAUSED,
@@ -39,9 +42,7 @@ from bots.base import (
     ChannelAdapter,
     IngressResult,
 )
-from gateway import sending
-from gateway.batch import Batcher
-from gateway.broker.base import Broker, Event, Subscription
+from gateway.conversation import ConversationState, check_transition, needs_counsellor
 from gateway.crypto import ContactCipher
 from gateway.deadletter import DeadLettered, DeadLetters, Unstorable, store_refusal
 from gateway.envelope import (
@@ -62,14 +63,24 @@ from gateway.errors import (
     RecipientUnreachable,
     StoreUnavailable,
 )
+from gateway.events import (
+    CRITICAL_ASSIGNED,
+    EGRESS_GROUP,
+    TOPIC_CONVERSATION,
+    TOPIC_QUEUE,
+    ConversationEvent,
+    NotifyEvent,
+    OutboundEvent,
+    QueueEvent,
+    notify_topic,
+    outbound_topic,
+)
 from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo, rows
 from gateway.store.db import Database
-from gateway.store.models import Conversation, ConversationState, Message, StaffUser
+from gateway.store.models import Conversation, Message, StaffUser
 from gateway.store.repo import conversation_summary
-from handoff import queue
-from handoff.conversation import check_transition, needs_counsellor
 from nlu.answers import is_bare_answer, untriaged
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
 
@@ -81,11 +92,6 @@ INBOUND_ONLY_META = frozenset(
 )
 
 CONTACT_CACHE_SIZE = 50_000
-TOPIC_CONVERSATION = "conversation"
-TOPIC_QUEUE = "queue"
-CRITICAL_ASSIGNED = "critical_assigned"
-"""Kind of the ``queue`` event of an assigned conversation that turned critical."""
-EGRESS_GROUP = "egress"
 MARK_PATIENCE = 300.0
 """Seconds egress waits for the store to record what a channel did with a message it was handed
 (the handler keeps its event meanwhile: failing it would send the message again)."""
@@ -232,28 +238,32 @@ class Pipeline:
             return []
         return [
             self.outbox.row(
-                f"outbound.{channel}",
-                {"message_id": message["id"]},
+                outbound_topic(channel),
+                OutboundEvent(message_id=message["id"]),
                 conversation_id=str(message["conversation_id"]),
             )
         ]
 
     def _conv_row(self, kind: str, conv: Mapping[str, Any], **data: Any) -> dict[str, Any]:
         """The outbox row of a ``conversation`` fan-out event."""
-        payload = {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data}
+        payload = cast(
+            ConversationEvent,
+            {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data},
+        )
         return self.outbox.row(TOPIC_CONVERSATION, payload, conversation_id=str(conv["id"]))
 
     def _queue_row(self, conv_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return self.outbox.row(TOPIC_QUEUE, {"conversation_id": conv_id, **payload}, conversation_id=conv_id)
+        event = cast(QueueEvent, {"conversation_id": conv_id, **payload})
+        return self.outbox.row(TOPIC_QUEUE, event, conversation_id=conv_id)
 
     def _notify_row(self, summary: Mapping[str, Any], event: str, data: dict[str, Any]) -> dict[str, Any]:
         return self.outbox.row(
-            f"notify.{summary['channel']}",
-            {
-                "conversation_id": summary["id"],
-                "event": event,
-                "data": {"language": summary["language"], **data},
-            },
+            notify_topic(summary["channel"]),
+            NotifyEvent(
+                conversation_id=summary["id"],
+                event=event,
+                data={"language": summary["language"], **data},
+            ),
             conversation_id=str(summary["id"]),
         )
 
@@ -578,9 +588,12 @@ class Pipeline:
         return data
 
     async def _publish_conversation(self, kind: str, conv: Mapping[str, Any], **data: Any) -> None:
-        payload = {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data}
+        payload = cast(
+            ConversationEvent,
+            {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data},
+        )
         try:
-            await self.broker.publish(TOPIC_CONVERSATION, payload)
+            await self.broker.publish(TOPIC_CONVERSATION, dict(payload))
         except Exception as exc:  # live updates are best effort; the store has everything
             log.warning("could not publish %s event (%s)", kind, type(exc).__name__)
 
@@ -764,14 +777,10 @@ class Pipeline:
             summary = conversation_summary(conv)
         await self._publish_conversation("typing", summary, who="counsellor", typing=typing)
         if typing:
-            await self.broker.publish(
-                f"notify.{summary['channel']}",
-                {
-                    "conversation_id": summary["id"],
-                    "event": "typing",
-                    "data": {"language": summary["language"]},
-                },
+            notify = NotifyEvent(
+                conversation_id=summary["id"], event="typing", data={"language": summary["language"]}
             )
+            await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
 
     async def _state_events(
         self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
@@ -794,10 +803,10 @@ class Pipeline:
         """Consume outgoing messages and notifications of one channel in this process."""
         return [
             await self.broker.subscribe(
-                f"outbound.{adapter.name}", EGRESS_GROUP, self._make_sender(adapter), consumer=consumer
+                outbound_topic(adapter.name), EGRESS_GROUP, self._make_sender(adapter), consumer=consumer
             ),
             await self.broker.subscribe(
-                f"notify.{adapter.name}", EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
+                notify_topic(adapter.name), EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
             ),
         ]
 

@@ -1,4 +1,4 @@
-"""The gateway's implementation of :class:`bots.base.ChannelServices`."""
+"""The gateway's implementation of :class:`gateway.channel.ChannelServices`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.broker.base import Event, Subscription
 from gateway.envelope import ConversationId, Priority
-from gateway.pipeline import TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.store import repo
 from gateway.store.models import Conversation
 from gateway.store.repo import message_dict

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.conversation import check_transition
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
 from gateway.store import repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
 
-from .conversation import check_transition
 from .directory import Directory, default_directory
 from .documentation_models import DocumentationRecord
 from .guidelines import FieldError, Guidelines, load_guidelines, prefill, validate_record

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from nlu.language import detect_language
 from nlu.result import INTENT_PRIORITY, LANGUAGES, TriageResult
-from nlu.triage import EmbeddedTriager, build_result
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,36 @@ def map_rasa_answer(data: Any) -> tuple[list[tuple[str, float]], list[dict[str, 
     return ranking, entities, str(model)
 
 
+class Fallback(Protocol):
+    """What the Rasa backend needs of the embedded triager (``nlu.triage.EmbeddedTriager``), which
+    builds the Rasa backend (``build_triager``): named here, not imported, so that the two modules
+    do not import each other."""
+
+    async def parse(self, text: str, language_hint: str | None = None) -> TriageResult: ...
+
+    def parse_sync(self, text: str, language_hint: str | None = None) -> TriageResult: ...
+
+    def result_from_ranking(
+        self,
+        text: str,
+        ranking: Sequence[tuple[str, float]],
+        *,
+        language_hint: str | None,
+        backend: str,
+        model_version: str,
+        entities: Sequence[dict[str, Any]] = (),
+    ) -> TriageResult: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
 class RasaTriager:
     backend = "rasa"
 
     def __init__(
         self,
         url: str,
-        fallback: EmbeddedTriager,
+        fallback: Fallback,
         timeout: float = 2.0,
         retry_after: float = 5.0,
         token: str | None = None,
@@ -113,15 +136,13 @@ class RasaTriager:
                 if self._state != "ok":
                     log.info("rasa backend ok")
                 self._state, self._degraded_since = "ok", None
-                return build_result(
+                return self.fallback.result_from_ranking(
                     text,
                     ranking,
                     language_hint=language_hint,
-                    responses=self.fallback.responses,
                     backend="rasa",
                     model_version=model,
                     entities=entities,
-                    config=self.fallback.config,
                 )
         self._fallbacks += 1
         result = self.fallback.parse_sync(text, language_hint)

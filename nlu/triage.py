@@ -327,6 +327,29 @@ class EmbeddedTriager:
         prep.timings.update({k: round(v, 3) for k, v in prep.timings.items()})
         return result
 
+    def result_from_ranking(
+        self,
+        text: str,
+        ranking: Sequence[tuple[str, float]],
+        *,
+        language_hint: str | None,
+        backend: str,
+        model_version: str,
+        entities: Sequence[dict[str, Any]] = (),
+    ) -> TriageResult:
+        """The result of an intent ranking another backend made (Rasa), with this triager's
+        responses and configuration."""
+        return build_result(
+            text,
+            ranking,
+            language_hint=language_hint,
+            responses=self.responses,
+            backend=backend,
+            model_version=model_version,
+            entities=entities,
+            config=self.config,
+        )
+
     def parse_sync(self, text: str, language_hint: str | None = None) -> TriageResult:
         prep = self._prepare(text, language_hint)
         return self._finish(prep, self._embed(prep) if prep.needs_embedding else None)

@@ -1,7 +1,8 @@
 """SQLAlchemy models of the core tables.
 
 Other packages (``handoff``) declare their own tables on the same :data:`Base` in their own
-modules; :func:`all_metadata` imports them so that Alembic sees every table.
+modules; the composition root's :func:`gateway.app.all_metadata` imports them so that Alembic
+sees every table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from gateway.conversation import ConversationState as ConversationState  # the state column's values
 from gateway.envelope import utcnow
 
 NAMING = {
@@ -65,14 +67,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-class ConversationState(enum.StrEnum):
-    BOT = "bot"
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    CLOSED = "closed"
-    DOCUMENTED = "documented"
 
 
 class Role(enum.StrEnum):
@@ -241,24 +235,6 @@ class OutboxEvent(Base):
     origin: Mapped[str] = mapped_column(String(80))
     """The process that wrote it; its relay publishes it at once, others after a grace period."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-def all_metadata() -> MetaData:
-    """The metadata of every table of the project (imports the modules that declare more)."""
-    import importlib
-
-    for module in (
-        "handoff.handoff_models",
-        "handoff.documentation_models",
-        "handoff.triage_admin_models",
-        "handoff.triage_correction_models",
-    ):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return Base.metadata
 
 
 class KeyFingerprint(Base):

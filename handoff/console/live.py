@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.broker.base import RESYNC, Broker, Event, Subscription
-from gateway.pipeline import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser

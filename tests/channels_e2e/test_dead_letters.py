@@ -24,11 +24,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.base import AdapterState
 from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
+from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
 from tests.core.conftest import KeywordTriager, make_settings
 from tests.telegram.fake_bot_api import FakeBotAPI

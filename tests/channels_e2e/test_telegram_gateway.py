@@ -18,10 +18,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.base import AdapterState
 from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH, TelegramAdapter
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, LEASES, PIPELINE
+from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
 from gateway.store import repo
 from gateway.store.db import Database

@@ -295,7 +295,7 @@ async def test_a_conversation_raised_by_the_risk_stage_carries_the_reason(gatewa
 async def test_typing_signals_read_but_never_commit(gateway: Gateway) -> None:
     from sqlalchemy import event
 
-    from bots.base import CONTROL_TYPING
+    from gateway.channel import CONTROL_TYPING
 
     first = await gateway.memory.person_writes("p-typing", "min son har nya vänner")
     await asyncio.sleep(0.3)  # let the relay publish the message's events first

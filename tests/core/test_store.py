@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from gateway.app import all_metadata
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import StoreError
 from gateway.store.db import Database
-from gateway.store.models import all_metadata
 
 
 async def test_migrations_create_exactly_the_tables_the_models_declare(db_url: str) -> None:

@@ -2,7 +2,7 @@
 
 It stores envelopes durably in SQLite with a unique ``(channel, external_id)`` key, keeps one open
 conversation per pseudonym, honours an e-mail thread hint only when the conversation belongs to
-the same pseudonym (the contract of bots.base), and answers ``IngressResult(duplicate=...)``.
+the same pseudonym (the contract of gateway.channel), and answers ``IngressResult(duplicate=...)``.
 Several processes may share the file.
 
 For the crash tests it can be made to hang before or after storing (``hang``), touching ``marker``
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.base import IngressResult
+from gateway.channel import IngressResult
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import InvalidInput, StoreUnavailable
 

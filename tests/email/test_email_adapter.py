@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
 from bots.email_privacy import external_id as email_external_id
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,
     Direction,

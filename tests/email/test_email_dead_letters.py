@@ -17,11 +17,11 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.base import AdapterState
 from bots.email import REJECTED_KEYWORD
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
+from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
 from tests.core.conftest import KeywordTriager, make_settings
 from tests.email.mailtest_support import make_mail

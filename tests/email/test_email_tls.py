@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.email import EmailAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     Direction,
     Envelope,

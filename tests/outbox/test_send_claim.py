@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bots.base import Delivery
 from bots.memory import MemoryAdapter
 from gateway import sending
 from gateway.broker.inprocess import InProcessBroker
+from gateway.channel import Delivery
 from gateway.crypto import ContactCipher
 from gateway.envelope import Envelope
 from gateway.outbox import Outbox

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.app import all_metadata
 from gateway.envelope import utcnow
 from gateway.store.db import Database
 from gateway.store.models import (
@@ -20,7 +21,6 @@ from gateway.store.models import (
     Message,
     StaffSession,
     StaffUser,
-    all_metadata,
 )
 from handoff.documentation_models import DocumentationRecord
 

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from bots.base import CONTROL_END, AdapterState, IngressResult
 from bots.telegram import WEBHOOK_PATH, TelegramAdapter
+from gateway.channel import CONTROL_END, AdapterState, IngressResult
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import InvalidInput
 from tests.telegram.fake_bot_api import FakeBotAPI

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bots.base import CONTROL_END, AdapterState
 from bots.telegram import TEXTS
+from gateway.channel import CONTROL_END, AdapterState
 from gateway.envelope import Direction, pseudonymize
 from tests.telegram.conftest import PSEUDONYM_KEY, Channel
 

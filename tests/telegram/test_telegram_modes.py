@@ -8,8 +8,8 @@ import json
 import pytest
 from aiohttp import ClientSession
 
-from bots.base import AdapterState
 from bots.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
+from gateway.channel import AdapterState
 from gateway.errors import BadCredentials, ConfigError
 from tests.telegram.conftest import WEBHOOK_SECRET, Channel, RecordingIngress, make_adapter, wait_state
 from tests.telegram.fake_bot_api import FakeBotAPI

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.telegram import TEXTS, TelegramAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
 from tests.telegram.conftest import Channel, make_adapter

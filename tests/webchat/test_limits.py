@@ -10,7 +10,7 @@ import aiohttp
 
 from gateway.appkeys import BROKER
 from gateway.broker.base import Event
-from gateway.pipeline import TOPIC_CONVERSATION
+from gateway.events import TOPIC_CONVERSATION
 from tests.webchat.conftest import WEBCHAT_CONFIG, start_gateway
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slixmpp import JID
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import TEXTS, XmppAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,
     Direction,

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bots.base import AdapterState, DeliveryStatus
 from bots.xmpp import XmppAdapter
+from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
 from tests.xmpp.xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress

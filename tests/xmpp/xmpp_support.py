@@ -30,7 +30,7 @@ from typing import Any
 
 import slixmpp
 
-from bots.base import IngressResult
+from gateway.channel import IngressResult
 from gateway.envelope import (
     ConversationId,
     Direction,

@@ -9,8 +9,8 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.app import all_metadata
 from gateway.store.migrate_lock import PG_LOCK_ID
-from gateway.store.models import all_metadata
 
 config = context.config
 target_metadata = all_metadata()

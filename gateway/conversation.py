@@ -8,8 +8,18 @@ the bot alone.
 
 from __future__ import annotations
 
+import enum
+
 from gateway.errors import Conflict
-from gateway.store.models import ConversationState
+
+
+class ConversationState(enum.StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+    DOCUMENTED = "documented"
+
 
 S = ConversationState
 

@@ -1,4 +1,11 @@
-"""The channel interface every adapter implements, with shared reconnect and back-off.
+"""The channel interface every adapter implements, with shared reconnect and back-off, and the
+registry of channels.
+
+A channel is one module: its adapter class names the channel (``name``), declares its
+configuration section (``config_schema``, and ``section_defaults`` for defaults taken from the
+rest of the configuration) and registers itself with :func:`register_channel`.  The composition
+root (``gateway.app``) knows which module holds which built-in channel and imports only the
+enabled ones; a channel defined anywhere else is known once its module has been imported.
 
 Adapters never triage and never touch the store: they turn a channel's message into an
 :class:`~gateway.envelope.Envelope` and ``await ingress(envelope, address)``, and turn an
@@ -30,7 +37,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import ConfigError
@@ -133,6 +140,12 @@ class ChannelAdapter(ABC):
     """True when the person receives outgoing messages from the conversation's fan-out events (web
     chat: every socket of the conversation, in any process, and the store on resume).  The pipeline
     then stores them as ``queued`` and sends no egress event: :meth:`send` would have nothing to do."""
+
+    @classmethod
+    def section_defaults(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults of the channel's section taken from the rest of the validated configuration
+        (``Settings.raw``); the section's own keys win.  None by default."""
+        return {}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = dict(config or {})
@@ -264,3 +277,32 @@ async def run_with_reconnect(
         except TimeoutError:
             pass
     adapter.set_state(AdapterState.STOPPED)
+
+
+# ---------------------------------------------------------------------------- registry
+
+A = TypeVar("A", bound=type[ChannelAdapter])
+
+_REGISTERED: dict[str, type[ChannelAdapter]] = {}
+
+
+def register_channel(cls: A) -> A:
+    """Class decorator: ``cls`` is the adapter of the channel ``cls.name``.
+
+    Registering a second, different class under a name already taken raises ValueError (the same
+    class again, or its module imported anew, replaces it)."""
+    name = cls.name
+    known = _REGISTERED.get(name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"channel {name!r} is registered already by {known.__module__}.{known.__qualname__}")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def registered_channel(name: str) -> type[ChannelAdapter] | None:
+    """The adapter class registered for ``name``, if its module has been imported."""
+    return _REGISTERED.get(name)
+
+
+def registered_channels() -> dict[str, type[ChannelAdapter]]:
+    return dict(_REGISTERED)

@@ -1,0 +1,84 @@
+"""Claims and releases of the counsellor queue: the conversation's changes between ``queued`` and
+``assigned`` (the ordering of the queue, for the console, is :mod:`handoff.queue`).
+
+A claim is one conditional UPDATE, so when two counsellors (in any processes) claim the same
+conversation at once exactly one wins, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.conversation import ConversationState
+from gateway.envelope import utcnow
+from gateway.errors import Conflict, NotFound
+from gateway.store.models import Conversation, StaffUser
+
+S = ConversationState
+
+
+async def load(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.assigned_to == user_id, Conversation.state == S.ASSIGNED.value)
+    )
+    return int(result.scalar_one())
+
+
+async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) -> None:
+    """Take a waiting conversation.  Raises Conflict when someone else got it or capacity is full."""
+    now = utcnow()
+    held = (
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.assigned_to == user.id, Conversation.state == S.ASSIGNED.value)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(Conversation)
+        .where(and_(Conversation.id == conversation_id, Conversation.state == S.QUEUED.value))
+        .where(held < user.capacity)
+        .values(
+            state=S.ASSIGNED.value,
+            assigned_to=user.id,
+            assigned_at=now,
+            first_assigned_at=func.coalesce(Conversation.first_assigned_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    conv = await session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if conv.state != S.QUEUED.value:
+        raise Conflict("already_claimed")
+    raise Conflict("capacity_full")
+
+
+async def release(
+    session: AsyncSession, conversation_id: str, user: StaffUser, *, to_user: StaffUser | None = None
+) -> None:
+    """Give an assigned conversation back to the queue, or transfer it to a colleague."""
+    conv = await session.get(Conversation, conversation_id, with_for_update=True)
+    if conv is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if conv.state != S.ASSIGNED.value or (
+        conv.assigned_to != user.id and user.role not in ("supervisor", "admin")
+    ):
+        raise Conflict("not_assigned_to_you")
+    now = utcnow()
+    if to_user is None:
+        conv.state = S.QUEUED.value
+        conv.assigned_to = None
+        conv.assigned_at = None
+        conv.queued_at = conv.queued_at or now
+        return
+    if to_user.role not in ("counsellor", "supervisor"):
+        raise Conflict("recipient_not_counsellor")
+    if await load(session, to_user.id) >= to_user.capacity:
+        raise Conflict("capacity_full")
+    conv.assigned_to = to_user.id
+    conv.assigned_at = now
