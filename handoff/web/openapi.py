@@ -139,7 +139,10 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
     for status, model in sorted(route.answers.items()):
         out[str(status)] = _json(schemas.ref(model, "serialization"), model.__doc__ or "The answer")
     if not any(str(s).startswith("2") for s in route.answers) and route.kind == "api":
-        out["2XX"] = _json({"type": "object"}, "The answer")
+        # Not declared yet (an adapted table, or a route of a table to be converted): a JSON object,
+        # or another type (a download).
+        out["2XX"] = _json({"type": "object"}, "The answer (not declared yet)")
+        out["2XX"]["content"]["*/*"] = {}
     out["401"] = _json(error, "Not signed in")
     out["403"] = _json(error, "Another role, or (POST) no valid CSRF token")
     if route.body is not None:
@@ -154,7 +157,7 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
     op: dict[str, Any] = {
         "operationId": operation_id,
         "summary": route.title,
-        "tags": [route.tag or "console"],
+        "tags": [route.tag or str(getattr(route.handler, "__module__", "console")).split(".")[1]],
         "security": [{"session": [], "csrf": []} if route.method == "POST" else {"session": []}],
         "responses": _responses(route, schemas),
         "x-roles": sorted(route.roles),
