@@ -50,6 +50,7 @@ EXTENSIONS = (
     "handoff.handoff_web",
     "handoff.directory_admin",  # after handoff_web: it keeps the handoff services' directory current
     "handoff.records_web",
+    "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
 

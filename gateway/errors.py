@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class HelplineError(Exception):
     """Base of every error the gateway raises on purpose."""
@@ -19,11 +21,13 @@ class ConfigError(HelplineError):
 
 
 class InvalidInput(HelplineError):
-    """Input from a person or a channel that cannot be accepted; ``reason`` says why."""
+    """Input from a person or a channel that cannot be accepted; ``reason`` says why, ``fields``
+    (field -> message) which parts of a request were refused."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.fields = dict(fields) if fields is not None else None
 
 
 class DeadLettered(InvalidInput):

@@ -1,28 +1,45 @@
 """The counsellor console: login, the live queue, conversations, supervision; HTML pages and a JSON API.
 
-Everything lives under ``/console``.  :data:`ROUTES` is the one table of the routes behind a login,
-each with the roles that may use it; :func:`setup` wraps every handler with the session check
-(401 for the API, a redirect to the login page for pages), the role check (403) and, for POST,
-the CSRF check (header ``X-CSRF-Token``, or the form field ``csrf`` of the logout form).
+Everything lives under ``/console``.  :data:`ROUTES` is the console's table of the routes behind a
+login, each a :class:`handoff.web.Route` with the roles that may use it, its input schema and its
+answers; :func:`setup` adds them through the web kit's guard (:mod:`handoff.web.guard`: the
+session check, 401 for the API and a redirect to the login page for pages; the role check, 403;
+for POST the CSRF check, header ``X-CSRF-Token`` or the form field ``csrf`` of the logout form; the
+body, 422 with ``fields``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from aiohttp import web
 
 from gateway import deadletter
 from gateway.appkeys import BROKER, DB
-from gateway.store.models import Role
+from handoff.web import ADMIN_ROLES, ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Kind, Route
 
 from .corrections_web import api_correct
-from .idempotency import idempotent
 from .live import Hub
-from .security import ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Staff, authenticate
+from .schemas import (
+    AuditAnswer,
+    CannedAnswer,
+    ClaimAnswer,
+    CloseBody,
+    ConversationAnswer,
+    CorrectionAnswer,
+    CorrectionBody,
+    DeadLettersAnswer,
+    MessageAnswer,
+    OkAnswer,
+    QueueAnswer,
+    ReplyBody,
+    SupervisorAnswer,
+    TransferAnswer,
+    TransferBody,
+    TypingBody,
+)
+from .security import Staff
 from .views import (
     CONSOLE,
     ConsoleState,
@@ -37,9 +54,7 @@ from .views import (
     api_supervisor,
     api_transfer,
     api_typing,
-    check_csrf,
     console_page,
-    error,
     login_page,
     login_submit,
     logout,
@@ -53,8 +68,8 @@ from .views import (
 log = logging.getLogger(__name__)
 
 StaffHandler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
-Kind = Literal["page", "api", "ws"]
-ADMIN_ROLES = frozenset({Role.ADMIN.value})
+ConsoleRoute = Route
+"""The console's route type is the web kit's (the name stays for the tables that use it)."""
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
 MESSAGE = "/messages/{message_id:[0-9a-f]{32}}"
 
@@ -67,36 +82,118 @@ async def api_dead_letters(request: web.Request, staff: Staff) -> web.StreamResp
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ConsoleRoute:
-    method: str
-    path: str
-    handler: StaffHandler
-    roles: frozenset[str]
-    kind: Kind
-
-
-ROUTES: tuple[ConsoleRoute, ...] = (
-    ConsoleRoute("POST", "/console/logout", logout, ALL_ROLES, "page"),
-    ConsoleRoute("GET", "/console", console_page, CONSOLE_ROLES, "page"),
-    ConsoleRoute("GET", "/console/supervisor", supervisor_page, SUPERVISOR_ROLES, "page"),
-    ConsoleRoute(
-        "GET", "/console/conversations/{conversation_id:[0-9a-f]{32}}", transcript_page, CONSOLE_ROLES, "page"
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/console/logout", logout, ALL_ROLES, "page", summary="Sign out"),
+    Route("GET", "/console", console_page, CONSOLE_ROLES, "page", summary="The console"),
+    Route("GET", "/console/supervisor", supervisor_page, SUPERVISOR_ROLES, "page", summary="Supervision"),
+    Route(
+        "GET",
+        "/console/conversations/{conversation_id:[0-9a-f]{32}}",
+        transcript_page,
+        CONSOLE_ROLES,
+        "page",
+        summary="A transcript, for reading and printing (audited)",
     ),
-    ConsoleRoute("GET", "/console/ws", websocket, CONSOLE_ROLES, "ws"),
-    ConsoleRoute("GET", "/console/api/queue", api_queue, CONSOLE_ROLES, "api"),
-    ConsoleRoute("GET", CONV, api_conversation, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/claim", api_claim, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/reply", idempotent("reply", api_reply), CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/typing", api_typing, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/release", api_release, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/transfer", idempotent("transfer", api_transfer), CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + "/close", api_close, CONSOLE_ROLES, "api"),
-    ConsoleRoute("POST", CONV + MESSAGE + "/correction", api_correct, CONSOLE_ROLES, "api"),
-    ConsoleRoute("GET", "/console/api/canned", api_canned, CONSOLE_ROLES, "api"),
-    ConsoleRoute("GET", "/console/api/supervisor", api_supervisor, SUPERVISOR_ROLES, "api"),
-    ConsoleRoute("GET", "/console/api/audit", api_audit, SUPERVISOR_ROLES, "api"),
-    ConsoleRoute("GET", "/console/api/dead-letters", api_dead_letters, ADMIN_ROLES, "api"),
+    Route("GET", "/console/ws", websocket, CONSOLE_ROLES, "ws", summary="The live socket"),
+    Route(
+        "GET", "/console/api/queue", api_queue, CONSOLE_ROLES, answers={200: QueueAnswer}, summary="The queue"
+    ),
+    Route(
+        "GET",
+        CONV,
+        api_conversation,
+        CONSOLE_ROLES,
+        answers={200: ConversationAnswer},
+        summary="A transcript (audited)",
+    ),
+    Route("POST", CONV + "/claim", api_claim, CONSOLE_ROLES, answers={200: ClaimAnswer}, summary="Claim"),
+    Route(
+        "POST",
+        CONV + "/reply",
+        api_reply,
+        CONSOLE_ROLES,
+        body=ReplyBody,
+        answers={200: MessageAnswer},
+        idempotency="reply",
+        summary="Reply to the person",
+    ),
+    Route(
+        "POST",
+        CONV + "/typing",
+        api_typing,
+        CONSOLE_ROLES,
+        body=TypingBody,
+        answers={200: OkAnswer},
+        summary="Typing or not",
+    ),
+    Route(
+        "POST",
+        CONV + "/release",
+        api_release,
+        CONSOLE_ROLES,
+        answers={200: OkAnswer},
+        summary="Release to the queue",
+    ),
+    Route(
+        "POST",
+        CONV + "/transfer",
+        api_transfer,
+        CONSOLE_ROLES,
+        body=TransferBody,
+        answers={200: TransferAnswer},
+        idempotency="transfer",
+        summary="Transfer to a colleague",
+    ),
+    Route(
+        "POST",
+        CONV + "/close",
+        api_close,
+        CONSOLE_ROLES,
+        body=CloseBody,
+        answers={200: OkAnswer},
+        summary="Close the conversation",
+    ),
+    Route(
+        "POST",
+        CONV + MESSAGE + "/correction",
+        api_correct,
+        CONSOLE_ROLES,
+        body=CorrectionBody,
+        answers={200: CorrectionAnswer, 201: CorrectionAnswer},
+        summary="Correct a message's triage",
+    ),
+    Route(
+        "GET",
+        "/console/api/canned",
+        api_canned,
+        CONSOLE_ROLES,
+        answers={200: CannedAnswer},
+        summary="Canned responses",
+    ),
+    Route(
+        "GET",
+        "/console/api/supervisor",
+        api_supervisor,
+        SUPERVISOR_ROLES,
+        answers={200: SupervisorAnswer},
+        summary="The supervisor's overview",
+    ),
+    Route(
+        "GET",
+        "/console/api/audit",
+        api_audit,
+        SUPERVISOR_ROLES,
+        answers={200: AuditAnswer},
+        summary="The audit log",
+    ),
+    Route(
+        "GET",
+        "/console/api/dead-letters",
+        api_dead_letters,
+        ADMIN_ROLES,
+        answers={200: DeadLettersAnswer},
+        summary="Dead letters",
+    ),
 )
 
 SECURITY_HEADERS = {
@@ -112,28 +209,11 @@ SECURITY_HEADERS = {
 }
 
 
-def guarded(route: ConsoleRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        staff = await authenticate(request)
-        if staff is None:
-            if route.kind == "page":
-                raise web.HTTPSeeOther("/console/login")
-            return error(401, "not_signed_in")
-        if staff.user.role not in route.roles:
-            if route.kind == "page":
-                return render(request, "forbidden.html", staff.lang, status=403, staff=staff, user=staff.user)
-            return error(403, "forbidden")
-        if request.method == "POST":
-            form_token: str | None = None
-            if route.kind == "page":
-                form = await request.post()
-                form_token = str(form.get("csrf", "")) or None
-            if not check_csrf(request, staff, form_token):
-                return error(403, "csrf")
-        return await route.handler(request, staff)
+def guarded(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The web kit's guard (:func:`handoff.web.guard.guarded`), for the tables that import it from here."""
+    from handoff.web.guard import guarded as kit_guarded  # (it builds on this package's modules)
 
-    handler.__name__ = route.handler.__name__
-    return handler
+    return kit_guarded(route)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -144,10 +224,17 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
             response.headers.setdefault("Cache-Control", "no-store")
 
 
+def forbidden_page(request: web.Request, staff: Staff) -> web.StreamResponse:
+    return render(request, "forbidden.html", staff.lang, status=403, staff=staff, user=staff.user)
+
+
 def setup(app: web.Application) -> None:
     """Add the console's routes, its live-update hub and its security headers to the gateway."""
+    from handoff.web.guard import FORBIDDEN_PAGE, add_routes
+
     state = ConsoleState()
     app[CONSOLE] = state
+    app[FORBIDDEN_PAGE] = forbidden_page
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub(app[DB], app[BROKER])
@@ -168,8 +255,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/login", login_page)
     app.router.add_post("/console/login", login_submit)
     app.router.add_get("/console/static/{name}", static_file)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+    add_routes(app, ROUTES)
 
 
-__all__ = ["CONSOLE", "ROUTES", "ConsoleRoute", "ConsoleState", "setup"]
+__all__ = ["CONSOLE", "ROUTES", "ConsoleRoute", "ConsoleState", "Kind", "guarded", "setup"]

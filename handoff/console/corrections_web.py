@@ -1,7 +1,8 @@
 """The counsellor's correction of the triage of a person's message (``POST .../correction``).
 
 The route is in the console's table (:data:`handoff.console.ROUTES`): signed in, a console role,
-CSRF; the handler checks that the counsellor holds the conversation (:func:`handoff.corrections.propose`).
+CSRF, the body checked against :class:`~handoff.console.schemas.CorrectionBody`; the handler checks
+that the counsellor holds the conversation (:func:`handoff.corrections.propose`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from gateway.appkeys import DB
 from gateway.errors import NotFound
 from gateway.store import repo
 from handoff.corrections import CorrectionRefused, as_dict, check_input, propose
+from handoff.web.validation import body
 
+from .schemas import CorrectionBody
 from .security import Staff
-from .views import conversation_id, error, json_body
+from .views import conversation_id, error
 
 
 async def api_correct(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    given = body(request, CorrectionBody).model_dump()
     conv_id, message_id = conversation_id(request), request.match_info["message_id"]
     db = request.app[DB]
     try:
-        intent, danger = check_input(body)
+        intent, danger = check_input(given)
         for attempt in range(2):
             try:
                 async with db.session() as session:

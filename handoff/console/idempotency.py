@@ -24,6 +24,7 @@ from gateway.appkeys import DB
 from gateway.envelope import utcnow
 from gateway.store.db import Database
 from gateway.store.models import StaffActionKey
+from handoff.web.errors import problem
 
 from .security import Staff
 
@@ -32,10 +33,6 @@ KEY_FORM = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEEP = timedelta(days=1)
 
 Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, code: str) -> web.Response:
-    return web.json_response({"error": code}, status=status)
 
 
 async def _request_hash(request: web.Request) -> str:
@@ -93,11 +90,11 @@ async def _claim(
                 )
             ).scalar_one_or_none()
         if found is None:
-            return _error(409, "in_progress")
+            return problem(409, "in_progress")
     if found.request_hash != digest or found.action != action:
-        return _error(422, "idempotency_key_reused")
+        return problem(422, "idempotency_key_reused")
     if found.status is None:
-        return _error(409, "in_progress")
+        return problem(409, "in_progress")
     return _replay(found)
 
 
@@ -109,7 +106,7 @@ def idempotent(action: str, handler: Handler) -> Handler:
         if key is None:
             return await handler(request, staff)
         if not KEY_FORM.match(key):
-            return _error(400, "invalid_idempotency_key")
+            return problem(400, "invalid_idempotency_key")
         claimed = await _claim(request, staff, key, action, await _request_hash(request))
         if isinstance(claimed, web.Response):
             return claimed

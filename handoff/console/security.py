@@ -12,7 +12,9 @@ from aiohttp import web
 
 from gateway import auth
 from gateway.appkeys import DB, RATE_LIMITER, SETTINGS
-from gateway.store.models import Role, StaffUser
+from gateway.store.models import StaffUser
+from handoff.web.roles import CONSOLE_ROLES as CONSOLE_ROLES
+from handoff.web.roles import SUPERVISOR_ROLES as SUPERVISOR_ROLES
 
 from .i18n import LANGUAGES, pick_language
 
@@ -21,9 +23,8 @@ PRELOGIN_COOKIE = "hl_console_pre"
 COOKIE_PATH = "/console"
 CSRF_HEADER = "X-CSRF-Token"
 
-CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
-SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
-ALL_ROLES = frozenset(r.value for r in Role)
+# The role sets are the web kit's (defined once, in handoff.web.roles); imported here for the modules
+# that take them from this one.
 
 
 @dataclass(frozen=True, slots=True)

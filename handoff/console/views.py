@@ -18,26 +18,27 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway import auth
 from gateway.appkeys import DB, PIPELINE, SETTINGS
-from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.errors import InvalidInput, NotFound
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
 from handoff.corrections import of_counsellor
+from handoff.web.errors import problem
+from handoff.web.validation import body, read_json
 
 from . import data
 from .i18n import client_strings, pick_language, strings
 from .live import Client, Hub
+from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
-    CSRF_HEADER,
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
     LoginRateLimiter,
     Staff,
     authenticate,
     clear_cookie,
-    csrf_ok,
     login_policy,
     new_prelogin_nonce,
     prelogin_ok,
@@ -63,7 +64,6 @@ STATIC_FILES = {
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
-MAX_REPLY_BODY = 64 * 1024
 
 
 class ConsoleState:
@@ -94,7 +94,7 @@ def render(request: web.Request, template: str, lang: str, status: int = 200, **
 
 
 def error(status: int, code: str) -> web.Response:
-    return web.json_response({"error": code}, status=status)
+    return problem(status, code)
 
 
 def conversation_id(request: web.Request) -> str:
@@ -102,20 +102,8 @@ def conversation_id(request: web.Request) -> str:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_REPLY_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_REPLY_BODY, actual_size=request.content_length)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "invalid_json"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "invalid_json"}', content_type="application/json")
-    return body
-
-
-def conflict_code(exc: Conflict) -> str:
-    reason = str(exc.args[0]) if exc.args else "conflict"
-    return reason if reason.replace("_", "").isalnum() else "conflict"
+    """The body as a JSON object (the web kit's reader: 413, 400 ``invalid_json``)."""
+    return await read_json(request)
 
 
 # ---------------------------------------------------------------------- login / logout (no session)
@@ -222,12 +210,7 @@ async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
-    try:
-        await request.app[PIPELINE].claim(conversation_id(request), staff.user)
-    except NotFound:
-        return error(404, "not_found")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
+    await request.app[PIPELINE].claim(conversation_id(request), staff.user)
     return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
 
 
@@ -262,76 +245,40 @@ async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResp
 
 
 async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        return error(400, "text_required")
+    text = body(request, ReplyBody).text
     try:
         msg = await request.app[PIPELINE].reply(conversation_id(request), text, staff.user)
-    except NotFound:
-        return error(404, "not_found")
     except InvalidInput:
         return error(422, "invalid_text")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
     return web.json_response({"message": data.client_message(msg)})
 
 
 async def api_typing(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
-    typing = body.get("typing", True)
-    if not isinstance(typing, bool):
-        return error(400, "typing_must_be_bool")
-    try:
-        await request.app[PIPELINE].counsellor_typing(conversation_id(request), staff.user, typing)
-    except NotFound:
-        return error(404, "not_found")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
+    typing = body(request, TypingBody).typing
+    await request.app[PIPELINE].counsellor_typing(conversation_id(request), staff.user, typing)
     return web.json_response({"ok": True})
 
 
 async def api_release(request: web.Request, staff: Staff) -> web.StreamResponse:
-    try:
-        await request.app[PIPELINE].release(conversation_id(request), staff.user)
-    except NotFound:
-        return error(404, "not_found")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
+    await request.app[PIPELINE].release(conversation_id(request), staff.user)
     return web.json_response({"ok": True})
 
 
 async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
-    to = body.get("to")
-    if not isinstance(to, str) or not to.strip():
-        return error(400, "to_required")
+    to = body(request, TransferBody).to.strip()
     async with request.app[DB].session() as session:
-        target: StaffUser | None = await repo.user_by_name(session, to.strip())
+        target: StaffUser | None = await repo.user_by_name(session, to)
     if target is None or not target.active or target.role not in CONSOLE_ROLES:
         return error(404, "unknown_user")
     if target.id == staff.user.id:
         return error(409, "same_user")
-    try:
-        await request.app[PIPELINE].release(conversation_id(request), staff.user, to_user=target)
-    except NotFound:
-        return error(404, "not_found")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
+    await request.app[PIPELINE].release(conversation_id(request), staff.user, to_user=target)
     return web.json_response({"ok": True, "to": target.username})
 
 
 async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
-    reason = ""
-    if request.can_read_body:
-        body = await json_body(request)
-        reason = str(body.get("reason", ""))[:200]
-    try:
-        await request.app[PIPELINE].close(conversation_id(request), staff.user, reason)
-    except NotFound:
-        return error(404, "not_found")
-    except Conflict as exc:
-        return error(409, conflict_code(exc))
+    reason = body(request, CloseBody).reason[:200]
+    await request.app[PIPELINE].close(conversation_id(request), staff.user, reason)
     return web.json_response({"ok": True})
 
 
@@ -411,7 +358,3 @@ async def _recheck_session(app: web.Application, client: Client) -> None:
         if not alive:
             await client.ws.close(code=4401, message=b"session ended")
             return
-
-
-def check_csrf(request: web.Request, staff: Staff, form_token: str | None = None) -> bool:
-    return csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER) or form_token)

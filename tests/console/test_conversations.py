@@ -102,7 +102,7 @@ async def test_counsellor_typing_is_shown_to_the_person(console: Console) -> Non
     assert (await anna.post(f"/console/api/conversations/{conv}/typing", {"typing": True})).status == 200
     await console.memory.wait_for("p", lambda r: r.kind == "typing")
     bad = await anna.post(f"/console/api/conversations/{conv}/typing", {"typing": "yes"})
-    assert bad.status == 400
+    assert bad.status == 422 and (await bad.json())["error"] == "typing_must_be_bool"
 
 
 async def test_transfer_to_a_colleague_and_release_back_to_the_queue(console: Console) -> None:

@@ -1,0 +1,170 @@
+"""The console's input schemas (the JSON bodies its POST routes read) and its answers, for the route
+table (:data:`handoff.console.ROUTES`) and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from handoff.web import Answer, Body
+
+NonBlank = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+
+
+# ---------------------------------------------------------------------- input
+class ReplyBody(Body):
+    """A counsellor's reply to the person (the pipeline refuses empty and too long text: 422)."""
+
+    text: str
+    error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"text": "text_required"})
+
+
+class TypingBody(Body):
+    """Whether the counsellor is typing (default true)."""
+
+    typing: bool = True
+    error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"typing": "typing_must_be_bool"})
+
+
+class TransferBody(Body):
+    """The user name of the colleague to hand the conversation to."""
+
+    to: NonBlank = Field(max_length=200)
+    error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"to": "to_required"})
+
+
+class CloseBody(Body):
+    """Why the conversation is closed (optional; the first 200 characters are kept)."""
+
+    reason: str = ""
+
+
+class CorrectionBody(Body):
+    """A counsellor's correction of a message's triage: the right intent, whether it shows danger, or both."""
+
+    intent: str | None = Field(default=None, max_length=64)
+    danger: bool | None = None
+    error_codes: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"intent": "unknown_intent", "danger": "danger_must_be_bool"}
+    )
+
+
+# ---------------------------------------------------------------------- answers
+class Me(Answer):
+    username: str
+    display_name: str
+
+
+class QueueAnswer(Answer):
+    """The waiting queue, the caller's own conversations and their capacity."""
+
+    waiting: list[dict[str, Any]]
+    mine: list[dict[str, Any]]
+    capacity: int
+    load: int
+    me: Me
+
+
+class ConversationInfo(Answer):
+    id: str
+    channel: str
+    state: str
+    priority: str
+    intent: str | None
+    language: str | None
+    assigned_to: str | None
+    created_at: str | None
+    queued_at: str | None
+    unreachable: bool
+
+
+class ConversationAnswer(Answer):
+    """A transcript (opening it is audited) with the caller's corrections."""
+
+    conversation: ConversationInfo
+    messages: list[dict[str, Any]]
+    triage: dict[str, Any] | None
+    why: Any
+    suggested_response: str | None
+    corrections: Any
+
+
+class ClaimAnswer(Answer):
+    """The conversation is the caller's."""
+
+    ok: bool
+    conversation_id: str
+
+
+class MessageAnswer(Answer):
+    """The stored reply."""
+
+    message: dict[str, Any]
+
+
+class OkAnswer(Answer):
+    """Done."""
+
+    ok: bool
+
+
+class TransferAnswer(Answer):
+    """Handed to the colleague."""
+
+    ok: bool
+    to: str
+
+
+class CorrectionAnswer(Answer):
+    """The stored correction (201 the first, 200 a change of it)."""
+
+    correction: dict[str, Any]
+
+
+class CannedAnswer(Answer):
+    """The canned responses, in Swedish and English."""
+
+    language: str
+    canned: list[dict[str, Any]]
+
+
+class SupervisorAnswer(Answer):
+    """Every active conversation and every counsellor's load."""
+
+    conversations: list[dict[str, Any]]
+    counsellors: list[dict[str, Any]]
+
+
+class AuditAnswer(Answer):
+    """The latest audit events (of one conversation with ``?conversation_id=``)."""
+
+    events: list[dict[str, Any]]
+
+
+class DeadLettersAnswer(Answer):
+    """The latest dead letters: channel, reason, time; never the payload."""
+
+    count: int
+    dead_letters: list[dict[str, Any]]
+
+
+__all__ = [
+    "AuditAnswer",
+    "CannedAnswer",
+    "ClaimAnswer",
+    "CloseBody",
+    "ConversationAnswer",
+    "CorrectionAnswer",
+    "CorrectionBody",
+    "DeadLettersAnswer",
+    "MessageAnswer",
+    "OkAnswer",
+    "QueueAnswer",
+    "ReplyBody",
+    "SupervisorAnswer",
+    "TransferAnswer",
+    "TypingBody",
+]

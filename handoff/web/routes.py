@@ -1,0 +1,87 @@
+"""What a route declares: :class:`Route`, the base of input schemas (:class:`Body`) and of answers
+(:class:`Answer`), and the error answer every route shares (:class:`ErrorAnswer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from handoff.console.security import Staff
+
+Kind = Literal["page", "api", "ws"]
+StaffHandler = Callable[["web.Request", "Staff"], Awaitable["web.StreamResponse"]]
+
+
+class Body(BaseModel):
+    """The JSON object a route reads, checked before its handler runs (422 with ``fields``).
+
+    Strict: a string is not taken for a boolean or a number.  Keys it does not name are ignored.
+    ``error_codes`` names the error code to answer when only that field is wrong (codes the
+    console's scripts have words for); otherwise the code is ``invalid_input``.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+
+class Answer(BaseModel):
+    """A JSON answer, for the OpenAPI document only (answers are not checked when sent)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorAnswer(Answer):
+    """Every refusal: ``{"error": code}``, with ``fields`` (field -> message) for refused input."""
+
+    error: str
+    fields: dict[str, str] | None = None
+
+
+class Ok(Answer):
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Route:
+    """One route behind a login.
+
+    ``roles`` may use it; ``kind`` says how a refusal is answered (a page redirects to the login page
+    and renders the forbidden page; the API answers JSON).  ``body`` is its input schema, ``answers``
+    its answers by status (beside the refusals every route has), ``idempotency`` the action name
+    under which an ``Idempotency-Key`` is honoured (:mod:`handoff.console.idempotency`).
+    ``adapted`` marks a route of a table not yet converted to this type: it is registered and
+    guarded by its own module, and listed here (and in the OpenAPI document) as adapted.
+    """
+
+    method: str
+    path: str
+    handler: StaffHandler
+    roles: frozenset[str]
+    kind: Kind = "api"
+    body: type[Body] | None = None
+    answers: Mapping[int, type[Answer]] = field(default_factory=dict)
+    idempotency: str | None = None
+    summary: str = ""
+    tag: str = ""
+    adapted: bool = False
+
+    @property
+    def title(self) -> str:
+        """The summary, or the first line of the handler's docstring, or its name."""
+        if self.summary:
+            return self.summary
+        doc = (getattr(self.handler, "__doc__", None) or "").strip()
+        return doc.splitlines()[0].rstrip(".") if doc else getattr(self.handler, "__name__", "")
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "roles": sorted(self.roles), "kind": self.kind}
+
+
+__all__ = ["Answer", "Body", "ErrorAnswer", "Kind", "Ok", "Route", "StaffHandler"]
