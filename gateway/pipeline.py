@@ -42,7 +42,7 @@ from gateway.channel import (
     ChannelAdapter,
     IngressResult,
 )
-from gateway.conversation import ConversationState, check_transition, needs_counsellor
+from gateway.conversation import ConversationState, move, needs_counsellor
 from gateway.crypto import ContactCipher
 from gateway.deadletter import DeadLettered, DeadLetters, Unstorable, store_refusal
 from gateway.envelope import (
@@ -444,8 +444,7 @@ class Pipeline:
             and not untriaged
             and needs_counsellor(triage.intent, int(triage.priority))
         ):
-            check_transition(conv.state, S.QUEUED)
-            conv.state = S.QUEUED.value
+            move(conv, S.QUEUED)
             conv.queued_at = now
         digest = self._contact_digest(item.address)
         contact_known = not created and self._contact_known(conv.id, digest)
@@ -633,10 +632,10 @@ class Pipeline:
                     # A critical conversation is never closed without a counsellor having seen it.
                     conv.meta = {**(conv.meta or {}), "person_ended": True}
                     if conv.state == S.BOT.value:
-                        conv.state = S.QUEUED.value
+                        move(conv, S.QUEUED)
                         conv.queued_at = utcnow()
                 else:
-                    conv.state = S.CLOSED.value
+                    move(conv, S.CLOSED)
                     conv.closed_at = utcnow()
                     conv.meta = {**(conv.meta or {}), "closed_by": "person"}
                     await repo.audit(session, "conversation.closed_by_person", conversation_id=conv.id)
@@ -761,8 +760,7 @@ class Pipeline:
                 raise Conflict("not_assigned_to_you")
             if conv.state != S.ASSIGNED.value and user.role not in ("supervisor", "admin"):
                 raise Conflict("claim_first")
-            check_transition(conv.state, S.CLOSED)
-            conv.state = S.CLOSED.value
+            move(conv, S.CLOSED)
             conv.closed_at = utcnow()
             conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
             await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)

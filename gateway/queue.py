@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.conversation import ConversationState
+from gateway.conversation import ConversationState, move
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.store.models import Conversation, StaffUser
@@ -71,7 +71,7 @@ async def release(
         raise Conflict("not_assigned_to_you")
     now = utcnow()
     if to_user is None:
-        conv.state = S.QUEUED.value
+        move(conv, S.QUEUED)
         conv.assigned_to = None
         conv.assigned_at = None
         conv.queued_at = conv.queued_at or now
@@ -80,5 +80,6 @@ async def release(
         raise Conflict("recipient_not_counsellor")
     if await load(session, to_user.id) >= to_user.capacity:
         raise Conflict("capacity_full")
+    move(conv, S.ASSIGNED)  # a transfer: assigned again, to someone else
     conv.assigned_to = to_user.id
     conv.assigned_at = now

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.conversation import check_transition
+from gateway.conversation import move
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
@@ -263,8 +263,7 @@ async def save_documentation(
     record.updated_at = now
 
     if conv.state == S.CLOSED.value:
-        check_transition(conv.state, S.DOCUMENTED)
-        conv.state = S.DOCUMENTED.value
+        move(conv, S.DOCUMENTED)
     # The audit names the fields and what redaction found, never their values.
     await repo.audit(
         session,

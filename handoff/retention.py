@@ -41,6 +41,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.broker.base import Broker
+from gateway.conversation import move
 from gateway.envelope import Priority
 from gateway.errors import ConfigError
 from gateway.lease import Lease
@@ -213,7 +214,7 @@ async def close_idle_bot(session: AsyncSession, policy: RetentionPolicy, now: da
     rows = await session.execute(select(Conversation).where(where).with_for_update(skip_locked=True))
     closed = 0
     for conv in rows.scalars().all():
-        conv.state = ConversationState.CLOSED.value
+        move(conv, ConversationState.CLOSED)
         conv.closed_at = now
         conv.meta = {**(conv.meta or {}), "closed_by": "system", "close_reason": IDLE_BOT_REASON}
         await repo.audit(
