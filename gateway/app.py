@@ -46,7 +46,7 @@ EXTENSIONS = (
     "handoff.console",
     "handoff.triage_admin",
     "handoff.handoff_web",
-    "handoff.directory_admin",  # after handoff_web: it keeps the handoff services' directory current
+    "handoff.directory.web",
     "handoff.records_web",
 )
 

@@ -60,7 +60,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.evaluation and (args.date_from is None or args.date_to is None):
         raise ConfigError("--from/--to", "give both dates (YYYY-MM-DD), or --evaluation")
-    from .directory_admin import stored_directory
+    from handoff.directory.service import stored_directory
 
     settings = _settings(args)
 

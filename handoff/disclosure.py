@@ -45,8 +45,10 @@ from gateway.outbox import Outbox, outbox_for
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Message, Role, StaffUser
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import DISCLOSURE_RECIPIENTS, Recipient
+from handoff.directory.loading import default_directory
 
-from .directory import Recipient
 from .handoff_models import Disclosure, DisclosureStatus
 from .redaction import redact
 from .referral import TOPIC_DELIVER, TOPIC_QUEUE, HandoffOptions, package_digest, post_webhook, send_mail
@@ -54,7 +56,7 @@ from .referral import TOPIC_DELIVER, TOPIC_QUEUE, HandoffOptions, package_digest
 log = logging.getLogger(__name__)
 D = DisclosureStatus
 
-RECIPIENTS: tuple[str, ...] = ("polisen", "sakerhetspolisen")
+RECIPIENTS: tuple[str, ...] = DISCLOSURE_RECIPIENTS
 CERTAINTIES: dict[str, tuple[str, str]] = {
     "confirmed": ("bekräftad", "confirmed"),
     "probable": ("trolig", "probable"),
@@ -171,13 +173,23 @@ def package_lines(body: Mapping[str, Any]) -> list[str]:
 
 
 class Disclosures:
-    def __init__(self, db: Database, broker: Broker, cipher: ContactCipher, options: HandoffOptions) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        cipher: ContactCipher,
+        options: HandoffOptions,
+        directory: Directory | None = None,
+        refresh_directory: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.broker = broker
         self.cipher = cipher
         self.options = options
-        self.refresh_directory: Callable[[], Awaitable[None]] | None = None
-        """Set by :mod:`handoff.directory_admin`: take in directory edits before a delivery."""
+        self.directory = directory if directory is not None else default_directory()
+        """The application's live directory (:func:`handoff.directory.web.directory_service`)."""
+        self.refresh_directory = refresh_directory
+        """Takes in directory edits before a delivery (:meth:`DirectoryService.refresh_quietly`)."""
 
     @property
     def outbox(self) -> Outbox:
@@ -199,7 +211,7 @@ class Disclosures:
         legal_ground: str,
         immediate_danger: bool = False,
     ) -> dict[str, Any]:
-        if recipient_id not in RECIPIENTS or self.options.directory.recipient(recipient_id) is None:
+        if recipient_id not in RECIPIENTS or self.directory.recipient(recipient_id) is None:
             raise InvalidInput("unknown_recipient")
         what, when, where = what.strip(), when.strip(), where.strip()
         if not what or max(len(what), len(when), len(where)) > MAX_FIELD_CHARS:
@@ -212,7 +224,7 @@ class Disclosures:
         seqs = sorted({int(s) for s in source_seqs})
         if not seqs:
             raise InvalidInput("source_required")
-        recipient = self.options.directory.recipient(recipient_id)
+        recipient = self.directory.recipient(recipient_id)
         assert recipient is not None
         did = uuid.uuid4().hex
         now = utcnow()
@@ -465,7 +477,7 @@ class Disclosures:
             recipient_id = disc.recipient_id
             ground = disc.legal_ground
             immediate = disc.immediate_danger
-        recipient = self.options.directory.entry(recipient_id)
+        recipient = self.directory.entry(recipient_id)
         methods = recipient.electronic_methods if recipient is not None else ()
         if not methods:
             await self._await_manual(disclosure_id, recipient, "no_method_configured")
@@ -589,7 +601,7 @@ class Disclosures:
                 details={"disclosure_id": disc.id, "identity_shown": identity_channel is not None},
             )
             manual = (disc.delivery or {}).get("manual") or {}
-            recipient = self.options.directory.entry(disc.recipient_id)
+            recipient = self.directory.entry(disc.recipient_id)
             numbers = manual.get("numbers") or phone_numbers(recipient, disc.immediate_danger)
         return {"id": disclosure_id, "text": "\n".join(package_lines(body)), "numbers": numbers}
 

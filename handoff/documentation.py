@@ -28,9 +28,10 @@ from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
 from gateway.store import repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
+from handoff.directory.catalog import Directory
+from handoff.directory.loading import default_directory
 
 from .conversation import check_transition
-from .directory import Directory, default_directory
 from .documentation_models import DocumentationRecord
 from .guidelines import FieldError, Guidelines, load_guidelines, prefill, validate_record
 from .redaction import redact

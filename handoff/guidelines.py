@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigError
-
-from .directory import Directory, default_directory
+from handoff.directory.catalog import Directory
+from handoff.directory.loading import default_directory
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "documentation.yml"
 FIELD_TYPES: tuple[str, ...] = ("choice", "multi_choice", "bool", "text", "municipality", "recipients")

@@ -32,12 +32,13 @@ from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gateway.store import repo
 from gateway.store.models import Role
 from gateway.tasks import cancel_and_wait
+from handoff.directory.entries import CONTACT_TYPES, TOPICS
+from handoff.directory.live import DIRECTORY_SERVICE, directory_service
 
 from . import webhook
 from .console.idempotency import idempotent
 from .console.security import CONSOLE_ROLES, CSRF_HEADER, Staff, authenticate, csrf_ok
 from .console.views import render
-from .directory import CONTACT_TYPES, TOPICS
 from .disclosure import CERTAINTIES, LEGAL_GROUNDS, RECIPIENTS, Disclosures
 from .referral import (
     CONSENT_GROUP,
@@ -369,11 +370,11 @@ async def portal_page(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 def _units(request: web.Request, staff: Staff) -> frozenset[str]:
-    return user_units(staff.user.municipality_code, request.app[HANDOFF_OPTIONS].directory)
+    return user_units(staff.user.municipality_code, request.app[DIRECTORY_SERVICE].directory)
 
 
 async def portal_me(request: web.Request, staff: Staff) -> web.StreamResponse:
-    d = request.app[HANDOFF_OPTIONS].directory
+    d = request.app[DIRECTORY_SERVICE].directory
     units = []
     for unit in sorted(_units(request, staff)):
         # The unit's entry whether active or not: a deactivated unit still has its earlier
@@ -520,12 +521,15 @@ def guarded(route: HandoffRoute) -> Callable[[web.Request], Awaitable[web.Stream
 def setup(app: web.Application) -> None:
     """Add the handoff API, the delivery worker, the consent listener and the reminder task."""
     app[HANDOFF_OPTIONS] = HandoffOptions.from_section(app[SETTINGS].section("handoff"))
+    directory = directory_service(app)
 
     async def handoff_ctx(app: web.Application) -> AsyncIterator[None]:
         options = app[HANDOFF_OPTIONS]
         cipher = ContactCipher(app[SETTINGS].contact_key)
-        referrals = Referrals(app[DB], app[BROKER], cipher, options)
-        disclosures = Disclosures(app[DB], app[BROKER], cipher, options)
+        referrals = Referrals(app[DB], app[BROKER], cipher, options, directory.directory)
+        disclosures = Disclosures(
+            app[DB], app[BROKER], cipher, options, directory.directory, directory.refresh_quietly
+        )
         app[REFERRALS] = referrals
         app[DISCLOSURES] = disclosures
 

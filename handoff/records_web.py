@@ -40,13 +40,14 @@ from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, Role
+from handoff.directory.catalog import Directory
+from handoff.directory.live import DIRECTORY_SERVICE, directory_service
+from handoff.directory.loading import default_directory
 
 from . import documentation, reports
 from .console.idempotency import idempotent
 from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
-from .directory import Directory, default_directory
 from .event_retention import forget_conversation
-from .handoff_web import HANDOFF_OPTIONS
 from .retention import RetentionPolicy, RetentionScheduler, retention_config
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,12 @@ async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
 
 
 def current_directory(app: web.Application) -> Directory:
-    """The directory this process routes with: the one the directory admin keeps current with the
-    admins' edits (``HANDOFF_OPTIONS``, reloaded before each of these requests by
-    :mod:`handoff.directory_admin`), so that areas (which municipalities a Kunskapshus serves) and
-    names in documentation and situational pictures are the ones the admins set."""
-    options = app.get(HANDOFF_OPTIONS)
-    return options.directory if options is not None else default_directory()
+    """The directory this process routes with, kept current with the admins' edits (reloaded
+    before each of these requests, :func:`handoff.directory.web.directory_service`), so that areas
+    (which municipalities a Kunskapshus serves) and names in documentation and situational pictures
+    are the ones the admins set."""
+    service = app.get(DIRECTORY_SERVICE)
+    return service.directory if service is not None else default_directory()
 
 
 # ------------------------------------------------------------------------------------- handlers
@@ -413,6 +414,7 @@ ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
 
 def setup(app: web.Application) -> None:
     """Add the routes and the scheduled retention purge to the gateway."""
+    directory_service(app)
     for method, path, roles, handler in ROUTES:
         app.router.add_route(method, path, require_role(roles, handler))
 

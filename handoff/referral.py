@@ -51,10 +51,12 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, StaffUser
 from gateway.store.repo import conversation_summary, message_dict
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import CONTACT_TYPES, TOPICS, Recipient
+from handoff.directory.loading import default_directory
 from nlu.answers import parse_yes_no
 
 from . import webhook
-from .directory import CONTACT_TYPES, TOPICS, Directory, Recipient, default_directory
 from .handoff_models import Referral, ReferralStatus
 from .redaction import redact
 from .routing import Proposal, propose
@@ -126,7 +128,6 @@ def parse_consent(text: str) -> bool | None:
 class HandoffOptions:
     """Settings of the handoff services (the ``handoff`` configuration section)."""
 
-    directory: Directory = field(default_factory=default_directory)
     reminder_after: timedelta = timedelta(hours=24)
     reminder_check_seconds: float = 300.0
     smtp_host: str = ""
@@ -144,9 +145,9 @@ class HandoffOptions:
     callback_tolerance: float = webhook.DEFAULT_TOLERANCE
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any], directory: Directory | None = None) -> HandoffOptions:
+    def from_section(cls, section: Mapping[str, Any]) -> HandoffOptions:
         """Options from a configuration mapping; missing keys keep their defaults."""
-        base = cls(directory=directory or default_directory())
+        base = cls()
         known: dict[str, Callable[[Any], dict[str, Any]]] = {
             "reminder_hours": lambda v: {"reminder_after": timedelta(hours=float(v))},
             "reminder_check_seconds": lambda v: {"reminder_check_seconds": float(v)},
@@ -354,15 +355,20 @@ def _iso(value: datetime | None) -> str | None:
 class Referrals:
     """Referrals over the store and the broker (one per application)."""
 
-    def __init__(self, db: Database, broker: Broker, cipher: ContactCipher, options: HandoffOptions) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        cipher: ContactCipher,
+        options: HandoffOptions,
+        directory: Directory | None = None,
+    ) -> None:
         self.db = db
         self.broker = broker
         self.cipher = cipher
         self.options = options
-
-    @property
-    def directory(self) -> Directory:
-        return self.options.directory
+        self.directory = directory if directory is not None else default_directory()
+        """The application's live directory (:func:`handoff.directory.web.directory_service`)."""
 
     @property
     def outbox(self) -> Outbox:

@@ -72,8 +72,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.envelope import utcnow
 from gateway.store.db import Database
 from gateway.store.models import Conversation
+from handoff.directory.catalog import Directory
+from handoff.directory.loading import default_directory
 
-from .directory import Directory, default_directory
 from .documentation import guidelines
 from .documentation_models import DocumentationRecord
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.errors import InvalidInput
-
-from .directory import CONTACT_TYPES, TOPICS, Directory, Recipient, default_directory
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import CONTACT_TYPES, TOPICS, Recipient
+from handoff.directory.loading import default_directory
 
 CLEAR_RECIPIENTS: dict[str, tuple[str, ...]] = {
     "imminent_danger": ("sos-112", "polisen"),

@@ -247,6 +247,7 @@ def all_metadata() -> MetaData:
 
     for module in (
         "handoff.handoff_models",
+        "handoff.directory.models",
         "handoff.documentation_models",
         "handoff.triage_admin_models",
         "handoff.triage_correction_models",

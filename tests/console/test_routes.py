@@ -130,7 +130,8 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("HEAD", "/console/static/{name}"),
     }
     # Every extension's route table holds the roles each of its routes checks.
-    from handoff import directory_admin, handoff_web, records_web, triage_admin, triage_corrections
+    from handoff import handoff_web, records_web, triage_admin, triage_corrections
+    from handoff.directory import web as directory_admin
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
     extension_paths = [

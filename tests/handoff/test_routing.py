@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from gateway.errors import InvalidInput
-from handoff.directory import Directory, apply_overrides, default_directory, dump_directory, load_directory
+from handoff.directory.catalog import Directory
+from handoff.directory.loading import default_directory, dump_directory, load_directory
+from handoff.directory.overrides import apply_overrides
 from handoff.routing import TIER_CLEAR, TIER_LOCAL, TIER_NATIONAL, Proposal, propose
 
 TUESDAY_10 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Sweden

@@ -32,7 +32,10 @@ from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import AuditEvent, Base, StaffUser
 from handoff import handoff_models, handoff_web
-from handoff.directory import Directory, HandoffMethod, default_directory
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import HandoffMethod
+from handoff.directory.live import directory_service
+from handoff.directory.loading import default_directory
 from handoff.referral import HandoffOptions
 from tests.core.conftest import KeywordTriager, make_settings
 
@@ -244,9 +247,7 @@ async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
     settings = make_settings(db_url, tmp_path)
     memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
     app = create_app(settings, triager=KeywordTriager(), adapters=[memory])
-    handoff_web.setup(app)
     options = HandoffOptions(
-        directory=handoff_directory(receiver),
         reminder_after=timedelta(hours=1),
         reminder_check_seconds=3600.0,
         smtp_host="127.0.0.1",
@@ -259,6 +260,9 @@ async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
         webhook_timeout=5.0,
     )
     app[handoff_web.HANDOFF_OPTIONS] = options.replace(**option_changes)
+    directory_service(app).start_from(
+        handoff_directory(receiver), app[handoff_web.HANDOFF_OPTIONS].webhook_secrets
+    )
     server = TestServer(app)
     await server.start_server()
     async with server.app[DB].engine.begin() as conn:

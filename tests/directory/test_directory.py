@@ -9,15 +9,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from handoff.directory import (
-    TOPICS,
-    Directory,
-    DirectoryError,
-    OpeningHours,
-    default_directory,
-    dump_directory,
-    load_directory,
-)
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import TOPICS, DirectoryError, OpeningHours
+from handoff.directory.loading import default_directory, dump_directory, load_directory
 
 T = TypeVar("T")
 

@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from handoff.directory import (
-    DirectoryError,
-    HandoffMethod,
-    apply_overrides,
-    default_directory,
-    dump_directory,
-    load_directory,
-    parse_recipient_methods,
-    webhook_url_problem,
-)
+from handoff.directory.entries import DirectoryError, HandoffMethod
+from handoff.directory.loading import default_directory, dump_directory, load_directory
+from handoff.directory.overrides import apply_overrides, parse_recipient_methods, webhook_url_problem
 from handoff.referral import user_units
 from handoff.routing import propose
 
