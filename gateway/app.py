@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 EXTENSIONS = (
     "handoff.console",
     "handoff.triage_admin",
-    "handoff.handoff_web",
+    "handoff.referrals.web",
+    "handoff.disclosures.web",
     "handoff.directory.web",
     "handoff.records_web",
 )

@@ -40,7 +40,7 @@ S = ConversationState
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 ERASURE_REASONS = ("person_request", "mistake", "other")
 
-# Audit actions (written by handoff.referral / handoff.disclosure) that count as events for prefill.
+# Audit actions (written by handoff.referrals / handoff.disclosures) that count as events for prefill.
 # A referral counts once it was sent (after consent); a proposal alone does not, but it tells the
 # municipality.  Crime information counts once a disclosure was delivered.
 REFERRAL_ACTIONS = frozenset({"referral.sent", "referral.delivered"})

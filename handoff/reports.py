@@ -217,7 +217,7 @@ class Area:
 
 def resolve_area(code: str, directory: Directory | None = None) -> Area | None:
     """A municipality (SCB code), a Kunskapshus (its id, or ``KH`` + its host's code as in
-    ``handoff.referral.user_units``) or a county (two digits)."""
+    ``handoff.referrals.service.user_units``) or a county (two digits)."""
     d = directory if directory is not None else default_directory()
     code = code.strip()
     m = d.municipality(code) if len(code) == 4 else None

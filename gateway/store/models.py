@@ -246,7 +246,8 @@ def all_metadata() -> MetaData:
     import importlib
 
     for module in (
-        "handoff.handoff_models",
+        "handoff.referrals.models",
+        "handoff.disclosures.models",
         "handoff.directory.models",
         "handoff.documentation_models",
         "handoff.triage_admin_models",

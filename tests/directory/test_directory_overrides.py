@@ -11,8 +11,8 @@ from gateway.errors import ConfigError
 from handoff.directory.entries import DirectoryError, HandoffMethod
 from handoff.directory.loading import default_directory, dump_directory, load_directory
 from handoff.directory.overrides import apply_overrides, parse_recipient_methods, webhook_url_problem
-from handoff.referral import user_units
-from handoff.routing import propose
+from handoff.referrals.routing import propose
+from handoff.referrals.service import user_units
 
 GOTEBORG_AREA = [
     "1440",

@@ -48,10 +48,16 @@ from gateway.store.models import Message, Role, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.directory.entries import DISCLOSURE_RECIPIENTS, Recipient
 from handoff.directory.loading import default_directory
-
-from .handoff_models import Disclosure, DisclosureStatus
-from .redaction import redact
-from .referral import TOPIC_DELIVER, TOPIC_QUEUE, HandoffOptions, package_digest, post_webhook, send_mail
+from handoff.disclosures.models import Disclosure, DisclosureStatus
+from handoff.redaction import redact
+from handoff.referrals.service import (
+    TOPIC_DELIVER,
+    TOPIC_QUEUE,
+    HandoffOptions,
+    package_digest,
+    post_webhook,
+    send_mail,
+)
 
 log = logging.getLogger(__name__)
 D = DisclosureStatus

@@ -12,7 +12,7 @@ from gateway.errors import InvalidInput
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory, dump_directory, load_directory
 from handoff.directory.overrides import apply_overrides
-from handoff.routing import TIER_CLEAR, TIER_LOCAL, TIER_NATIONAL, Proposal, propose
+from handoff.referrals.routing import TIER_CLEAR, TIER_LOCAL, TIER_NATIONAL, Proposal, propose
 
 TUESDAY_10 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Sweden
 SATURDAY_NIGHT = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)  # 23:00 in Sweden
