@@ -48,7 +48,7 @@ EXTENSIONS = (
     "handoff.referrals.web",
     "handoff.disclosures.web",
     "handoff.directory.web",
-    "handoff.records_web",
+    "handoff.records.web",
 )
 
 

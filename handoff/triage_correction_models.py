@@ -2,7 +2,7 @@
 
 ``triage_corrections``: one row per counsellor and person's message.  A counsellor who holds the
 conversation marks the triage of a message as wrong, with the right intent and/or whether someone
-is in danger; the row keeps the message's text *redacted* (:func:`handoff.redaction.redact`), the
+is in danger; the row keeps the message's text *redacted* (:func:`handoff.records.redaction.redact`), the
 triage it corrects (intent, priority, risk type and language), who corrected it and when.  An admin
 accepts it (the text is added to the training data as a new dataset revision) or rejects it.
 

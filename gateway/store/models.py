@@ -249,7 +249,7 @@ def all_metadata() -> MetaData:
         "handoff.referrals.models",
         "handoff.disclosures.models",
         "handoff.directory.models",
-        "handoff.documentation_models",
+        "handoff.records.models",
         "handoff.triage_admin_models",
         "handoff.triage_correction_models",
     ):

@@ -49,7 +49,7 @@ from handoff.directory.catalog import Directory
 from handoff.directory.entries import DISCLOSURE_RECIPIENTS, Recipient
 from handoff.directory.loading import default_directory
 from handoff.disclosures.models import Disclosure, DisclosureStatus
-from handoff.redaction import redact
+from handoff.records.redaction import redact
 from handoff.referrals.service import (
     TOPIC_DELIVER,
     TOPIC_QUEUE,

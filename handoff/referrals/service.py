@@ -54,7 +54,7 @@ from gateway.store.repo import conversation_summary, message_dict
 from handoff.directory.catalog import Directory
 from handoff.directory.entries import CONTACT_TYPES, TOPICS, Recipient
 from handoff.directory.loading import default_directory
-from handoff.redaction import redact
+from handoff.records.redaction import redact
 from handoff.referrals import webhook
 from handoff.referrals.models import Referral, ReferralStatus
 from handoff.referrals.routing import Proposal, propose

@@ -31,7 +31,7 @@ from handoff.console.idempotency import idempotent
 from handoff.console.security import CONSOLE_ROLES, Staff
 from handoff.console.views import render
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
-from handoff.records_web import portal_situation
+from handoff.records.web import portal_situation
 from handoff.referrals import webhook
 from handoff.referrals.service import (
     CONSENT_GROUP,
@@ -180,7 +180,7 @@ async def api_consent_not_asked(request: web.Request, staff: Staff) -> web.Strea
 async def portal_page(request: web.Request, staff: Staff) -> web.StreamResponse:
     """The municipality portal's page: the referrals come from ``/console/portal/api/...``; the local
     situational picture of the user's own area (``?from=&to=``, Stockholm dates) is rendered here by
-    :func:`handoff.records_web.portal_situation`, the same picture as ``/console/portal/api/situation``."""
+    :func:`handoff.records.web.portal_situation`, the same picture as ``/console/portal/api/situation``."""
 
     situation = await portal_situation(request, staff)
     return render(request, "portal.html", staff.lang, staff=staff, user=staff.user, situation=situation)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from gateway.store.models import AuditEvent, Message
 from handoff.disclosures.models import Disclosure
-from handoff.documentation_models import DocumentationRecord
+from handoff.records.models import DocumentationRecord
 from handoff.referrals.models import Referral
 from tests.console.conftest import Browser, Console, start_console, stop_console
 from tests.records.test_documentation import complete

@@ -130,9 +130,10 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("HEAD", "/console/static/{name}"),
     }
     # Every extension's route table holds the roles each of its routes checks.
-    from handoff import records_web, triage_admin, triage_corrections
+    from handoff import triage_admin, triage_corrections
     from handoff.directory import web as directory_admin
     from handoff.disclosures import web as disclosures_web
+    from handoff.records import web as records_web
     from handoff.referrals import web as referrals_web
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}

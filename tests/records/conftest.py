@@ -22,7 +22,7 @@ from gateway.store.models import (
     StaffUser,
     all_metadata,
 )
-from handoff.documentation_models import DocumentationRecord
+from handoff.records.models import DocumentationRecord
 
 PASSWORD = "correct horse battery"
 

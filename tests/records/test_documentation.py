@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import Conflict, PermissionDenied
 from gateway.store import repo
 from gateway.store.db import Database
-from handoff.documentation import (
+from handoff.records.documentation import (
     DocumentationInvalid,
     documentation_form,
     erase_conversation,

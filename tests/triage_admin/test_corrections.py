@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.envelope import Priority
 from handoff.corrections import still_wrong
-from handoff.redaction import redact
+from handoff.records.redaction import redact
 from handoff.triage_correction_models import TriageCorrection
 from nlu.data import load_test_data
 from nlu.result import TriageResult

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import yaml
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 TOKENS: dict[str, str] = {
     "personnummer": "[PERSONNUMMER]",

@@ -37,7 +37,7 @@ class DocumentationRecord(Base):
     referral_made: Mapped[bool] = mapped_column(Boolean, default=False)
     crime_info_passed: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[str] = mapped_column(Text, default="")
-    """Redacted before it is stored (handoff.redaction)."""
+    """Redacted before it is stored (handoff.records.redaction)."""
     documented_by: Mapped[int | None] = mapped_column(Integer)
     """Staff user id of the counsellor who documented (no foreign key: accounts may be removed)."""
     documented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -74,9 +74,8 @@ from gateway.store.db import Database
 from gateway.store.models import Conversation
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
-
-from .documentation import guidelines
-from .documentation_models import DocumentationRecord
+from handoff.records.documentation import guidelines
+from handoff.records.models import DocumentationRecord
 
 THRESHOLD = 5
 TIME_ZONE = "Europe/Stockholm"

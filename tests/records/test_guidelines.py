@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from handoff.guidelines import (
+from handoff.records.guidelines import (
     DEFAULT_PATH,
     GuidelinesError,
     dump_guidelines,

@@ -15,17 +15,16 @@ the entries in the end.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gateway.broker.base import Broker
-
-from .retention import RetentionPolicy
 
 log = logging.getLogger(__name__)
 
 
-async def trim_events(broker: Broker, policy: RetentionPolicy, now: datetime) -> int:
-    age = min(policy.broker_events, policy.transcripts)
+async def trim_events(broker: Broker, age: timedelta, now: datetime) -> int:
+    """Delete the stored events older than ``age`` (the policy's ``broker_events``, never longer than
+    its transcripts' period, :class:`handoff.records.retention.RetentionPolicy`)."""
     try:
         removed = await broker.trim_before(now - age)
     except Exception as exc:

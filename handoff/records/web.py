@@ -20,7 +20,7 @@ Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie chec
   ``&format=json|csv|html``.  Supervisors and admins may ask for any area with ``?area=``.
   The same picture is shown on the municipality portal's page (:func:`portal_situation`).
 
-:func:`setup` also starts the :class:`~handoff.retention.RetentionScheduler` (``retention``
+:func:`setup` also starts the :class:`~handoff.records.retention.RetentionScheduler` (``retention``
 section of the configuration).
 """
 
@@ -40,15 +40,15 @@ from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, Role
+from handoff.console.idempotency import idempotent
+from handoff.console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 from handoff.directory.catalog import Directory
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
 from handoff.directory.loading import default_directory
-
-from . import documentation, reports
-from .console.idempotency import idempotent
-from .console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
-from .event_retention import forget_conversation
-from .retention import RetentionPolicy, RetentionScheduler, retention_config
+from handoff.records import documentation
+from handoff.records.event_retention import forget_conversation
+from handoff.records.reports import service as reports
+from handoff.records.retention import RetentionPolicy, RetentionScheduler, retention_config
 
 log = logging.getLogger(__name__)
 

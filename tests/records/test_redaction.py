@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handoff.redaction import is_personnummer, luhn_ok, redact
+from handoff.records.redaction import is_personnummer, luhn_ok, redact
 
 
 def kinds(text: str) -> list[str]:

@@ -55,8 +55,8 @@ from gateway.store.models import (
     StaffSession,
 )
 from gateway.tasks import cancel_and_wait
-
-from .redaction import redact
+from handoff.records.event_retention import trim_events
+from handoff.records.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class RetentionPolicy:
     idle_bot: timedelta = timedelta(days=7)
     """A conversation still with the bot and without a message for this long is closed."""
     broker_events: timedelta = timedelta(hours=24)
-    """Events (with message text) kept in the broker's streams (handoff.event_retention)."""
+    """Events (with message text) kept in the broker's streams (handoff.records.event_retention)."""
 
     def __post_init__(self) -> None:
         if self.transcripts_mode not in TRANSCRIPT_MODES:
@@ -373,7 +373,7 @@ class RetentionScheduler:
         self.first_delay = min(60.0, interval) if first_delay is None else first_delay
         self._clock = clock or utcnow
         self.broker = broker
-        """Whose stored events are trimmed with every purge (handoff.event_retention)."""
+        """Whose stored events are trimmed with every purge (handoff.records.event_retention)."""
         self.runs = 0
         self.last: PurgeReport | None = None
         self._task: asyncio.Task[None] | None = None
@@ -393,9 +393,7 @@ class RetentionScheduler:
         now = self._clock()
         report = await run_retention(self.db, self.policy, now, False, trigger="scheduled")
         if self.broker is not None:
-            from .event_retention import trim_events
-
-            await trim_events(self.broker, self.policy, now)
+            await trim_events(self.broker, min(self.policy.broker_events, self.policy.transcripts), now)
         self.runs += 1
         self.last = report
         return report

@@ -3,9 +3,9 @@
 * :func:`documentation_form` gives the console the form: every field with its labels (Swedish first,
   English second) and allowed values, and the values to show: the saved record if there is one,
   else suggestions from the conversation's triage intent and its audit events (referrals,
-  disclosures), see :func:`handoff.guidelines.prefill`.
-* :func:`save_documentation` validates a record with :func:`handoff.guidelines.validate_record`,
-  redacts every free-text field with :func:`handoff.redaction.redact` and stores it; the
+  disclosures), see :func:`handoff.records.guidelines.prefill`.
+* :func:`save_documentation` validates a record with :func:`handoff.records.guidelines.validate_record`,
+  redacts every free-text field with :func:`handoff.records.redaction.redact` and stores it; the
   conversation goes from ``closed`` to ``documented`` in the same transaction.  A record with any
   error is refused as a whole (:class:`DocumentationInvalid`, listing each field) and nothing is
   stored: only complete records exist.  A documented conversation's record can be corrected the
@@ -28,13 +28,12 @@ from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
 from gateway.store import repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
+from handoff.conversation import check_transition
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
-
-from .conversation import check_transition
-from .documentation_models import DocumentationRecord
-from .guidelines import FieldError, Guidelines, load_guidelines, prefill, validate_record
-from .redaction import redact
+from handoff.records.guidelines import FieldError, Guidelines, load_guidelines, prefill, validate_record
+from handoff.records.models import DocumentationRecord
+from handoff.records.redaction import redact
 
 S = ConversationState
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})

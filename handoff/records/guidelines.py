@@ -20,7 +20,7 @@ from gateway.errors import ConfigError
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
 
-DEFAULT_PATH = Path(__file__).parent / "data" / "documentation.yml"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "documentation.yml"
 FIELD_TYPES: tuple[str, ...] = ("choice", "multi_choice", "bool", "text", "municipality", "recipients")
 _FIELD_KEYS = frozenset({"key", "type", "mandatory", "label", "values", "max_length"})
 
