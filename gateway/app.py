@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # Parts of the application that add their routes and resources: module with setup(app).
 EXTENSIONS = (
     "handoff.console",
-    "handoff.triage_admin",
+    "handoff.triage_admin.web",
     "handoff.referrals.web",
     "handoff.disclosures.web",
     "handoff.directory.web",

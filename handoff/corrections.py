@@ -25,9 +25,8 @@ from gateway.store import repo
 from gateway.store.models import ConversationState, Message, StaffUser
 from handoff.records.redaction import redact
 from handoff.risk import triage_risk
+from handoff.triage_admin.correction_models import CorrectionState, TriageCorrection
 from nlu.result import INTENTS, TriageResult
-
-from .triage_correction_models import CorrectionState, TriageCorrection
 
 
 class CorrectionRefused(Exception):

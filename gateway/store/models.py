@@ -250,8 +250,8 @@ def all_metadata() -> MetaData:
         "handoff.disclosures.models",
         "handoff.directory.models",
         "handoff.records.models",
-        "handoff.triage_admin_models",
-        "handoff.triage_correction_models",
+        "handoff.triage_admin.models",
+        "handoff.triage_admin.correction_models",
     ):
         try:
             importlib.import_module(module)

@@ -1,7 +1,7 @@
 """Admins tune triage in the console: training examples, safe responses, a parse to try, background
 retraining, gated activation and roll back of model versions, without restarting any process.
 
-Everything an admin changes lives in the database (:mod:`handoff.triage_admin_models`), so that
+Everything an admin changes lives in the database (:mod:`handoff.triage_admin.models`), so that
 every gateway process shares it:
 
 * the training data is a chain of whole revisions (Rasa NLU YAML), made from the shipped
@@ -55,6 +55,19 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Role, StaffUser
 from gateway.tasks import cancel_and_wait
+from handoff.console import ConsoleRoute, guarded
+from handoff.console.i18n import INTENT_LABELS, client_strings, strings
+from handoff.console.security import Staff
+from handoff.console.views import CONSOLE, json_body
+from handoff.triage_admin.models import (
+    DatasetRevision,
+    JobStatus,
+    ModelStatus,
+    ModelVersion,
+    RegistryEntry,
+    ResponseOverride,
+    TrainingJob,
+)
 from nlu.classifier import ModelArtifact, train_artifact
 from nlu.data import Dataset, load_test_data, load_training_data
 from nlu.evaluate import evaluate
@@ -71,20 +84,6 @@ from nlu.result import CRITICAL_INTENTS, INTENT_PRIORITY, INTENTS, LANGUAGES, Tr
 from nlu.text import fold
 from nlu.triage import EmbeddedTriager, default_model
 
-from .console import ConsoleRoute, guarded
-from .console.i18n import INTENT_LABELS, client_strings, strings
-from .console.security import Staff
-from .console.views import CONSOLE, json_body
-from .triage_admin_models import (
-    DatasetRevision,
-    JobStatus,
-    ModelStatus,
-    ModelVersion,
-    RegistryEntry,
-    ResponseOverride,
-    TrainingJob,
-)
-
 log = logging.getLogger(__name__)
 
 TOPIC_NLU = "nlu"
@@ -97,7 +96,7 @@ MAX_RESPONSE_CHARS = 2000
 MAX_PARSE_CHARS = 4000
 MODEL_PREFIX = "model-"
 ADMIN_ROLES = frozenset({Role.ADMIN.value})
-STATIC_DIR = Path(__file__).parent / "console" / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "console" / "static"
 STATIC_FILES = {"admin_triage.js": "text/javascript", "admin_corrections.js": "text/javascript"}
 VERSION_RE = "{version:[A-Za-z0-9._-]{1,100}}"
 JOB_RE = "{job_id:[0-9a-f]{32}}"
@@ -1364,14 +1363,14 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("POST", API + "/rollback", api_rollback, ADMIN_ROLES, "api"),
 )
 """The admin's routes, each wrapped by the console's guard (session, role, CSRF on POST); the
-counsellors' corrections add theirs (:data:`handoff.triage_corrections.ROUTES`)."""
+counsellors' corrections add theirs (:data:`handoff.triage_admin.corrections_admin.ROUTES`)."""
 
 
 RESYNC_INTERVAL = web.AppKey("triage_admin_resync_seconds", float)
 _SET_UP = web.AppKey("triage_admin_set_up", bool)
 
 
-def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
+def setup(app: web.Application, *, resync_seconds: float | None = None) -> bool:
     """Add the triage admin to the gateway (after :func:`handoff.console.setup`).
 
     At start this process loads the active model and the responses from the database, listens on
@@ -1381,7 +1380,7 @@ def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
     if resync_seconds is not None:
         app[RESYNC_INTERVAL] = float(resync_seconds)
     if app.get(_SET_UP):
-        return
+        return False
     app[_SET_UP] = True
 
     async def admin_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -1401,10 +1400,9 @@ def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
 
     app.cleanup_ctx.append(admin_ctx)
     app.router.add_get("/console/admin-static/{name}", admin_static)
-    from .triage_corrections import ROUTES as CORRECTION_ROUTES  # it builds on this module
-
-    for route in (*ROUTES, *CORRECTION_ROUTES):
+    for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route))
+    return True
 
 
 __all__ = [

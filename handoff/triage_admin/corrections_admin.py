@@ -29,15 +29,12 @@ from gateway.appkeys import TRIAGER
 from gateway.envelope import utcnow
 from gateway.store import repo
 from gateway.store.models import StaffUser
-from nlu.data import Dataset
-from nlu.result import INTENTS, Triager, TriageResult
-
-from .console import ConsoleRoute
-from .console.i18n import strings
-from .console.security import Staff
-from .console.views import json_body
-from .corrections import as_dict, still_wrong
-from .triage_admin import (
+from handoff.console import ConsoleRoute
+from handoff.console.i18n import strings
+from handoff.console.security import Staff
+from handoff.console.views import json_body
+from handoff.corrections import as_dict, still_wrong
+from handoff.triage_admin.admin import (
     ADMIN_ROLES,
     ADMIN_STRINGS,
     API,
@@ -46,7 +43,9 @@ from .triage_admin import (
     AdminError,
     in_test_split,
 )
-from .triage_correction_models import CorrectionState, TriageCorrection
+from handoff.triage_admin.correction_models import CorrectionState, TriageCorrection
+from nlu.data import Dataset
+from nlu.result import INTENTS, Triager, TriageResult
 
 CORRECTIONS = API + "/corrections"
 ID_RE = "{correction_id:[0-9]{1,12}}"
