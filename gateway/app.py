@@ -46,10 +46,11 @@ log = logging.getLogger(__name__)
 # Parts of the application that add their routes and resources: module with setup(app).
 EXTENSIONS = (
     "handoff.console",
-    "handoff.triage_admin",
-    "handoff.handoff_web",
-    "handoff.directory_admin",  # after handoff_web: it keeps the handoff services' directory current
-    "handoff.records_web",
+    "handoff.triage_admin.web",
+    "handoff.referrals.web",
+    "handoff.disclosures.web",
+    "handoff.directory.web",
+    "handoff.records.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -69,21 +70,19 @@ DEFAULT_CHANNELS = ("webchat",)
 
 # Modules that declare tables of their own on gateway.store.models.Base (Alembic, tests).
 MODEL_MODULES = (
-    "handoff.handoff_models",
-    "handoff.documentation_models",
-    "handoff.triage_admin_models",
-    "handoff.triage_correction_models",
+    "handoff.referrals.models",
+    "handoff.disclosures.models",
+    "handoff.directory.models",
+    "handoff.records.models",
+    "handoff.triage_admin.models",
+    "handoff.triage_admin.correction_models",
 )
 
 
 def all_metadata() -> MetaData:
     """The metadata of every table of the project (imports the modules that declare more)."""
     for module_name in MODEL_MODULES:
-        try:
-            importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
+        importlib.import_module(module_name)
     return Base.metadata
 
 

@@ -36,7 +36,7 @@ def _date(text: str) -> date:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    from .retention import RetentionPolicy, run_retention
+    from handoff.records.retention import RetentionPolicy, run_retention
 
     settings = _settings(args)
     policy = RetentionPolicy.from_config(settings.section("retention"))
@@ -56,11 +56,11 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import reports
+    from handoff.records.reports import service as reports
 
     if not args.evaluation and (args.date_from is None or args.date_to is None):
         raise ConfigError("--from/--to", "give both dates (YYYY-MM-DD), or --evaluation")
-    from .directory_admin import stored_directory
+    from handoff.directory.service import stored_directory
 
     settings = _settings(args)
 

@@ -3,7 +3,7 @@
 A counsellor who holds a conversation marks the triage of one of the person's messages as wrong:
 the intent (and gives the right one, one of :data:`nlu.result.INTENTS`) and/or the risk ("is
 someone in danger: yes/no").  :func:`propose` keeps it as a proposed training example in
-``triage_corrections`` with the message's text redacted (:func:`handoff.redaction.redact`), the
+``triage_corrections`` with the message's text redacted (:func:`handoff.records.redaction.redact`), the
 triage it corrects, the counsellor and the time, and audits it (``triage.correction.proposed``, or
 ``.updated`` when the same counsellor corrects the same message again: one row per counsellor and
 message).  No audit event carries the text.
@@ -23,11 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.envelope import Direction, Priority, SenderKind, utcnow
 from gateway.store import repo
 from gateway.store.models import ConversationState, Message, StaffUser
-from handoff.redaction import redact
+from handoff.records.redaction import redact
 from handoff.risk import triage_risk
+from handoff.triage_admin.correction_models import CorrectionState, TriageCorrection
 from nlu.result import INTENTS, TriageResult
-
-from .triage_correction_models import CorrectionState, TriageCorrection
 
 
 class CorrectionRefused(Exception):

@@ -15,8 +15,7 @@ Rules:
   nothing from ``handoff``; the contract modules import only each other.
 * ``nlu`` imports nothing from ``bots`` or ``handoff``.
 * No import cycle among the modules of the four packages (strongly connected components of the
-  module graph, lazy and type-only imports included); :data:`KNOWN_HANDOFF_CYCLES` aside, until the
-  handoff split removes them.
+  module graph, lazy and type-only imports included).
 """
 
 from __future__ import annotations
@@ -42,16 +41,6 @@ GATEWAY_CONTRACT = frozenset(
 )
 """Each contract module imports no module of the four packages outside the contract, so an adapter
 that keeps to the list depends on nothing else of the gateway, not even indirectly."""
-
-#: Cycles among handoff's modules that the split of ``handoff`` into feature packages (issue 16)
-#: removes; tolerated until then, each exactly as listed.  Any other cycle fails.
-KNOWN_HANDOFF_CYCLES = frozenset(
-    {
-        frozenset({"handoff.event_retention", "handoff.retention"}),
-        frozenset({"handoff.handoff_web", "handoff.records_web"}),
-        frozenset({"handoff.triage_admin", "handoff.triage_corrections"}),
-    }
-)
 
 COMPOSITION = frozenset({"gateway.app", "gateway.cli"})
 
@@ -216,7 +205,7 @@ def test_layers() -> None:
 
 def test_no_import_cycles() -> None:
     edges = import_graph()
-    found = [c for c in cycles(edges) if frozenset(c) not in KNOWN_HANDOFF_CYCLES]
+    found = cycles(edges)
     assert not found, "\n".join(describe_cycle(c, edges) for c in found)
 
 

@@ -9,7 +9,7 @@ from playwright.async_api import Locator, Page, expect
 from sqlalchemy import func, select
 
 from gateway.store.models import Conversation, Message
-from handoff.documentation_models import DocumentationRecord
+from handoff.records.models import DocumentationRecord
 from tests.browser.conftest import LiveGateway, Pages
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]

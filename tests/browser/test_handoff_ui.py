@@ -10,7 +10,8 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from gateway.auth import create_user
-from handoff.handoff_web import DISCLOSURES, REFERRALS
+from handoff.disclosures.web import DISCLOSURES
+from handoff.referrals.web import REFERRALS
 from tests.browser.conftest import PASSWORD, LiveGateway, Pages
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from gateway.store.models import Conversation, Message
-from handoff.triage_correction_models import TriageCorrection
+from handoff.triage_admin.correction_models import TriageCorrection
 from tests.browser.conftest import LiveGateway, Pages
 from tests.browser.test_end_to_end import PANEL, visitor_writes
 

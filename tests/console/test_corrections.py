@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from gateway.store.models import AuditEvent, Message
-from handoff.triage_correction_models import TriageCorrection
+from handoff.triage_admin.correction_models import TriageCorrection
 from tests.console.conftest import Browser, Console
 
 PERSONAL = "Min son Erik Johansson ringer från 070-123 45 67 och bor på Storgatan 12, han vill inte leva"

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.store.models import AuditEvent, Message
-from handoff.documentation_models import DocumentationRecord
-from handoff.handoff_models import Disclosure, Referral
+from handoff.disclosures.models import Disclosure
+from handoff.records.models import DocumentationRecord
+from handoff.referrals.models import Referral
 from tests.console.conftest import Browser, Console, start_console, stop_console
 from tests.records.test_documentation import complete
 

@@ -131,13 +131,17 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("HEAD", "/console/static/{name}"),
     }
     # Every extension's route table holds the roles each of its routes checks.
-    from handoff import directory_admin, handoff_web, records_web, triage_admin, triage_corrections
+    from handoff.directory import web as directory_admin
+    from handoff.disclosures import web as disclosures_web
+    from handoff.records import web as records_web
+    from handoff.referrals import web as referrals_web
+    from handoff.triage_admin import web as triage_admin_web
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
     extension_routes: tuple[Any, ...] = (
-        *handoff_web.ROUTES,
-        *triage_admin.ROUTES,
-        *triage_corrections.ROUTES,
+        *referrals_web.ROUTES,
+        *disclosures_web.ROUTES,
+        *triage_admin_web.ROUTES,
         *directory_admin.ROUTES,
     )
     extension_paths = [(r.method, r.path) for r in extension_routes]

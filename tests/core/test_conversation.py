@@ -76,7 +76,7 @@ def test_no_code_but_move_and_the_claim_assigns_a_conversation_state() -> None:
     allowed = {
         "gateway/conversation.py",  # move itself
         "gateway/queue.py",  # the claim: one conditional UPDATE (queued -> assigned)
-        "handoff/triage_corrections.py",  # a correction's own state (pending/accepted/rejected)
+        "handoff/triage_admin/corrections_admin.py",  # a correction's own state (pending/accepted/rejected)
     }
     found = []
     for package in ("gateway", "handoff"):

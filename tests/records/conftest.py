@@ -22,7 +22,7 @@ from gateway.store.models import (
     StaffSession,
     StaffUser,
 )
-from handoff.documentation_models import DocumentationRecord
+from handoff.records.models import DocumentationRecord
 
 PASSWORD = "correct horse battery"
 

@@ -19,8 +19,8 @@ from sqlalchemy import update
 from gateway.envelope import utcnow
 from gateway.store.db import Database
 from handoff.cli import register
-from handoff.handoff_models import DirectoryOverride, DirectoryVersion
-from handoff.reports import PRIMARY
+from handoff.directory.models import DirectoryOverride, DirectoryVersion
+from handoff.records.reports.service import PRIMARY
 
 from .conftest import ContactRecord, add_conversation, add_user, count, create_tables
 from .test_reports import END, START, generate

@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import Conflict, PermissionDenied
 from gateway.store import repo
 from gateway.store.db import Database
-from handoff.documentation import (
+from handoff.records.documentation import (
     DocumentationInvalid,
     documentation_form,
     erase_conversation,
@@ -119,7 +119,7 @@ async def test_form_is_prefilled_from_triage_and_referral_events(sqlite_store: D
     async with sqlite_store.session() as s:
         user = await add_user(s, "anna")
         conv_id = await add_conversation(s, assigned_to=user.id, intent="leave_movement")
-        # as handoff.referral writes them: proposed (municipality), then sent after consent
+        # as handoff.referrals writes them: proposed (municipality), then sent after consent
         await repo.audit(
             s,
             "referral.proposed",

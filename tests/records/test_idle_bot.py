@@ -11,7 +11,7 @@ from gateway.config import load_settings
 from gateway.envelope import Priority, utcnow
 from gateway.errors import ConfigError
 from gateway.store.db import Database
-from handoff.retention import IDLE_BOT_REASON, RetentionPolicy, retention_config, run_retention
+from handoff.records.retention import IDLE_BOT_REASON, RetentionPolicy, retention_config, run_retention
 
 from .conftest import AuditEvent, ContactRecord, Conversation, add_conversation, audit_actions, count
 

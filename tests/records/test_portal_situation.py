@@ -21,7 +21,7 @@ from bots.memory import MemoryAdapter
 from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.store.db import Database
-from handoff.reports import PRIMARY
+from handoff.records.reports.service import PRIMARY
 from tests.core.conftest import KeywordTriager, make_settings
 
 from .conftest import Conversation, DocumentationRecord, add_user, create_tables

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from gateway.store.db import Database
-from handoff import reports
-from handoff.documentation import save_documentation
-from handoff.reports import PRIMARY, SECONDARY, build_report, render
+from handoff.records.documentation import save_documentation
+from handoff.records.reports import service as reports
+from handoff.records.reports.service import PRIMARY, SECONDARY, build_report, render
 
 from .conftest import add_conversation, add_user
 from .test_documentation import complete

@@ -15,7 +15,14 @@ import pytest
 
 from gateway.store.db import Database
 from handoff.cli import register
-from handoff.reports import TIME_ZONE, build_evaluation, build_report, local_date, local_midnight, render
+from handoff.records.reports.service import (
+    TIME_ZONE,
+    build_evaluation,
+    build_report,
+    local_date,
+    local_midnight,
+    render,
+)
 
 from .conftest import add_conversation, add_user, create_tables
 from .test_reports import dim

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 from gateway.store.db import Database
-from handoff import reports
-from handoff.reports import PRIMARY, SECONDARY, Suppressor, build_evaluation, build_report, render
+from handoff.records.reports import service as reports
+from handoff.records.reports.service import (
+    PRIMARY,
+    SECONDARY,
+    Suppressor,
+    build_evaluation,
+    build_report,
+    render,
+)
 from nlu.result import INTENT_PRIORITY
 
 from .conftest import Conversation, DocumentationRecord, add_user

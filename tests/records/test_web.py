@@ -17,7 +17,7 @@ from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.auth import create_user
 from gateway.store.db import Database
-from handoff import records_web
+from handoff.records import web as records_web
 from tests.core.conftest import KeywordTriager, make_settings
 
 from .conftest import (

@@ -31,12 +31,17 @@ from gateway.envelope import utcnow
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import AuditEvent, Base, StaffUser
-from handoff import handoff_models, handoff_web
-from handoff.directory import Directory, HandoffMethod, default_directory
-from handoff.referral import HandoffOptions
+from handoff.directory.catalog import Directory
+from handoff.directory.entries import HandoffMethod
+from handoff.directory.live import directory_service
+from handoff.directory.loading import default_directory
+from handoff.disclosures import models as disclosure_models
+from handoff.referrals import models as referral_models
+from handoff.referrals.service import HandoffOptions
+from handoff.referrals.web_base import HANDOFF_OPTIONS
 from tests.core.conftest import KeywordTriager, make_settings
 
-_ = handoff_models  # the tables are declared on Base when the module is imported
+_ = (referral_models, disclosure_models)  # the tables are declared on Base when the module is imported
 PASSWORD = "correct horse battery"
 SECRETS = {"kunskapshus-goteborg": "kh-goteborg-secret", "polisen": "police-secret"}
 KH_MAIL = "kunskapshus@goteborg.example"
@@ -244,9 +249,7 @@ async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
     settings = make_settings(db_url, tmp_path)
     memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
     app = create_app(settings, triager=KeywordTriager(), adapters=[memory])
-    handoff_web.setup(app)
     options = HandoffOptions(
-        directory=handoff_directory(receiver),
         reminder_after=timedelta(hours=1),
         reminder_check_seconds=3600.0,
         smtp_host="127.0.0.1",
@@ -258,12 +261,13 @@ async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
         webhook_max_backoff=0.1,
         webhook_timeout=5.0,
     )
-    app[handoff_web.HANDOFF_OPTIONS] = options.replace(**option_changes)
+    app[HANDOFF_OPTIONS] = options.replace(**option_changes)
+    directory_service(app).start_from(handoff_directory(receiver), app[HANDOFF_OPTIONS].webhook_secrets)
     server = TestServer(app)
     await server.start_server()
     async with server.app[DB].engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
-    env = Env(server, memory, receiver, mailbox, aiohttp.ClientSession(), app[handoff_web.HANDOFF_OPTIONS])
+    env = Env(server, memory, receiver, mailbox, aiohttp.ClientSession(), app[HANDOFF_OPTIONS])
     env._smtp = smtp  # type: ignore[attr-defined]
     return env
 

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from bots.memory import MemoryAdapter
 from gateway.app import create_app
 from gateway.store.models import StaffUser
-from handoff.directory import Directory
-from handoff.handoff_web import HANDOFF_OPTIONS
-from handoff.referral import HandoffOptions
+from handoff.directory.catalog import Directory
+from handoff.directory.live import directory_service
+from handoff.referrals.service import HandoffOptions
+from handoff.referrals.web_base import HANDOFF_OPTIONS
 from tests.core.conftest import KeywordTriager, make_settings
 
 from .conftest import (
@@ -54,7 +55,6 @@ async def start(
     memory = MemoryAdapter(pseudonym_key=config.pseudonym_key)
     app = create_app(config, triager=KeywordTriager(), adapters=[memory])
     options = HandoffOptions(
-        directory=directory if directory is not None else handoff_directory(receiver),
         reminder_after=timedelta(hours=1),
         reminder_check_seconds=3600.0,
         smtp_host="127.0.0.1",
@@ -67,6 +67,10 @@ async def start(
         webhook_timeout=5.0,
     )
     app[HANDOFF_OPTIONS] = options.replace(**option_changes)
+    directory_service(app).start_from(
+        directory if directory is not None else handoff_directory(receiver),
+        app[HANDOFF_OPTIONS].webhook_secrets,
+    )
     server = TestServer(app)
     await server.start_server()
     env = Env(server, memory, receiver, mailbox, aiohttp.ClientSession(), app[HANDOFF_OPTIONS])

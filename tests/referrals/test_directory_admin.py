@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.store.models import AuditEvent, Role
-from handoff import directory_admin
-from handoff.handoff_models import DirectoryOverride
+from handoff.directory import web as directory_admin
+from handoff.directory.models import DirectoryOverride
 
 from .conftest import KH_MAIL, Env, Staff
 from .gateway_env import same_person_in, start, stop

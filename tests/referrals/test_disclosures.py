@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from handoff import webhook
+from handoff.referrals import webhook
 
 from .conftest import SAPO_MAIL, SECRETS, Env, Staff
 

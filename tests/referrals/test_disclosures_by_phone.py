@@ -15,7 +15,7 @@ import pytest
 from bots.memory import MemoryAdapter
 from gateway.app import create_app
 from gateway.errors import ConfigError
-from handoff.directory import default_directory
+from handoff.directory.loading import default_directory
 from tests.core.conftest import KeywordTriager, make_settings
 
 from .conftest import Env, Staff, _free_port

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.models import Role
-from handoff.handoff_web import ROUTES
+from handoff.referrals.web import ROUTES
 from tests.console.conftest import Console, start_console, stop_console
 
 PAGE = "/console/portal"

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from gateway.envelope import utcnow
-from handoff import webhook
-from handoff.handoff_web import PORTAL, REFERRALS, ROUTES
-from handoff.referral import parse_consent
+from handoff.disclosures import web as disclosures_web
+from handoff.referrals import web as referrals_web
+from handoff.referrals import webhook
+from handoff.referrals.service import parse_consent
+from handoff.referrals.web import PORTAL, REFERRALS
 
 from .conftest import KH_MAIL, SECRETS, Env, Staff
 
@@ -377,6 +379,7 @@ async def _has(env: Env, conv_id: str, action: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- portal scoping
+ROUTES = (*referrals_web.ROUTES, *disclosures_web.ROUTES)
 PORTAL_ROUTES = [r for r in ROUTES if r.path.startswith(PORTAL)]
 CONSOLE_ROUTES = [r for r in ROUTES if not r.path.startswith("/console/portal")]  # the portal page too
 

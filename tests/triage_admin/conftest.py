@@ -17,14 +17,14 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-import handoff.triage_admin as triage_admin
-import handoff.triage_admin_models  # noqa: F401  (the admin's tables on Base.metadata)
+import handoff.triage_admin.models  # noqa: F401  (the admin's tables on Base.metadata)
 from bots.memory import MemoryAdapter
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB
 from gateway.auth import create_user
 from gateway.store.db import Database
 from gateway.store.models import Base
+from handoff.triage_admin import web as triage_admin_web
 from nlu.classifier import ModelArtifact
 from nlu.triage import EmbeddedTriager, default_model
 from tests.console.conftest import PASSWORD, Browser
@@ -92,7 +92,7 @@ async def start_gateway(
     app = create_app(
         settings, triager=triager, adapters=[MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
     )
-    triage_admin.setup(app, resync_seconds=resync_seconds)
+    triage_admin_web.setup(app, resync_seconds=resync_seconds)
     server = TestServer(app)
     await server.start_server()
     return Gateway(server, triager)

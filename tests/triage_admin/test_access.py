@@ -1,6 +1,6 @@
 """Only admins reach the triage admin: every route refuses without a session, for every other role,
-and (POST) without the CSRF token.  The tests walk :data:`handoff.triage_admin.ROUTES` and the
-corrections' :data:`handoff.triage_corrections.ROUTES`, so a route added later cannot be forgotten."""
+and (POST) without the CSRF token.  The tests walk :data:`handoff.triage_admin.web.ROUTES` (the
+admin's and the corrections'), so a route added later cannot be forgotten."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from handoff import triage_admin, triage_corrections
 from handoff.console import ConsoleRoute
+from handoff.triage_admin import web as triage_admin_web
 from tests.console.conftest import Browser
 from tests.triage_admin.conftest import API, Gateway, create_tables, start_gateway
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SOME_JOB = "0123456789abcdef0123456789abcdef"
 NOT_ADMIN = ("counsellor", "supervisor", "municipality")
-ROUTES = (*triage_admin.ROUTES, *triage_corrections.ROUTES)
+ROUTES = triage_admin_web.ROUTES
 
 
 def concrete(path: str) -> str:

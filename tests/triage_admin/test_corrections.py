@@ -8,8 +8,8 @@ from typing import Any
 
 from gateway.envelope import Priority
 from handoff.corrections import still_wrong
-from handoff.redaction import redact
-from handoff.triage_correction_models import TriageCorrection
+from handoff.records.redaction import redact
+from handoff.triage_admin.correction_models import TriageCorrection
 from nlu.data import load_test_data
 from nlu.result import TriageResult
 from tests.console.conftest import Browser

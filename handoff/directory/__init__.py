@@ -1,0 +1,1 @@
+"""The directory of recipients and its admin page (see :mod:`handoff.directory.loading`)."""

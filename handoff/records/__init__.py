@@ -1,0 +1,1 @@
+"""Records: documentation of closed conversations, redaction, retention and erasure, reports."""

@@ -1,0 +1,1 @@
+"""Reports and the situational picture (``helpline report``, ``/console/api/reports``)."""

@@ -1,0 +1,1 @@
+"""Referrals to municipalities, Kunskapshus and organisations, and the municipality portal."""

@@ -1,0 +1,1 @@
+"""The admins' triage tuning at ``/console/triage``: datasets, models, responses, corrections."""
