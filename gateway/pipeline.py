@@ -77,7 +77,7 @@ from gateway.events import (
 )
 from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.outbox import Outbox, insert_rows
-from gateway.store import repo, rows
+from gateway.store import action_keys, repo, rows
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message, StaffUser
 from gateway.store.repo import conversation_summary
@@ -135,6 +135,8 @@ class _Reply:
     conversation_id: str
     text: str
     author: StaffUser
+    claim: action_keys.ActionClaim | None = None
+    """The idempotency key it is sent under: its answer is stored in the batch's transaction."""
 
 
 class _Writes:
@@ -680,7 +682,8 @@ class Pipeline:
             raise InvalidInput("empty reply")
         if len(text) > self.limits.max_message_chars:
             raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
-        data, _summary = await self._replies.submit(_Reply(conversation_id, text, author))
+        claim = action_keys.claimed("reply")
+        data, _summary = await self._replies.submit(_Reply(conversation_id, text, author, claim))
         self.outbox.wake()
         return data
 
@@ -716,6 +719,9 @@ class Pipeline:
                     conv, env, author_id=item.author.id, delivery=self._new_delivery(conv.channel)
                 )
                 data, summary = rows.message_data(msg), conversation_summary(conv)
+                if item.claim is not None:  # the answer commits with the reply
+                    # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
+                    await action_keys.record_for(session, item.claim, data)
                 writes.events.append(self._conv_row("message", summary, message=data))
                 writes.events.extend(self._egress_rows(conv.channel, data))
                 out.append((data, summary))
@@ -743,6 +749,8 @@ class Pipeline:
                 conversation_id=conversation_id,
                 details={"to": to_user.username} if to_user else {},
             )
+            if to_user is not None:  # the answer commits with the transfer
+                await action_keys.record(session, "transfer", {"to": to_user.username})
             conv = await repo.get_conversation(session, conversation_id)
             await self._state_events(session, conversation_summary(conv), None, {})
         self.outbox.wake()

@@ -267,6 +267,13 @@ class StaffActionKey(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[int | None] = mapped_column(Integer)
-    """None while the first request is still being answered."""
+    """None while the first request is still being answered.  Set in the action's own transaction
+    when it creates something (``gateway.store.action_keys``), so an action never commits without it."""
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    holder: Mapped[str | None] = mapped_column(String(32))
+    """The attempt that holds the key while it is in progress; a takeover after the lease changes it."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """While in progress: until when a resend is told ``in_progress``; after it, a resend takes the
+    key over and acts (the first attempt, if still alive, can no longer record and rolls back).
+    None on keys claimed before leases existed: those stay in progress until they are removed."""

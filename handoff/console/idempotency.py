@@ -6,31 +6,66 @@ user and key) before it acts, and stores its answer afterwards; a repeat gets th
 (``Idempotent-Replayed: true``) and acts no more.  A repeat while the first is still being answered
 gets 409 ``in_progress`` (the script resends a moment later); a key reused for another request
 422 ``idempotency_key_reused``.  An answer of 500 or more, or an error, releases the key, so that a
-resend acts.  Requests without a key act as before.
+resend acts (unless the action committed).  Requests without a key act as before.
+
+A process can die between committing the action and storing its answer.  So every wrapped action
+writes its answer to the key row in its own transaction (``gateway.store.action_keys.record``, with
+the claim this wrapper puts in ``CLAIM``; :data:`ANSWERS` says how each action's result becomes
+the handler's answer): the action and its answer commit together or not at all.  And the claim
+holds a lease (:data:`LEASE`): a resend while it runs is told ``in_progress``; a resend after it
+finds either the answer (the action committed: it is replayed) or none (the action never committed:
+the resend takes the key over, under a new holder, and acts).  A first attempt that is merely slow
+and outlives its lease can no longer record, so its transaction rolls back: nothing is created twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.appkeys import DB
 from gateway.envelope import utcnow
+from gateway.store.action_keys import CLAIM, ActionClaim, ActionKeyLost
 from gateway.store.db import Database
 from gateway.store.models import StaffActionKey
 from handoff.web.errors import problem
 
+from .data import client_message
 from .security import Staff
 
 HEADER = "Idempotency-Key"
 KEY_FORM = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEEP = timedelta(days=1)
+LEASE = timedelta(seconds=60)
+"""How long a claim in progress is its attempt's: far longer than any wrapped action takes."""
+
+ANSWERS: dict[str, Callable[[Any], tuple[int, Any]]] = {
+    # What each action records in its transaction (``action_keys.record``), as its handler answers it.
+    "reply": lambda message: (200, {"message": client_message(message)}),  # the pipeline's message
+    "transfer": lambda done: (200, {"ok": True, "to": done["to"]}),  # {"to": username}
+    "referral": lambda referral: (201, {"referral": referral}),  # the referral's view
+    "disclosure": lambda disclosure: (201, {"disclosure": disclosure}),  # the disclosure's view
+    "documentation": lambda saved: (200, _documentation_answer(saved)),  # documentation.SaveResult
+}
+
+
+def _documentation_answer(saved: Any) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "state": saved.state,
+        "created": saved.created,
+        "redacted": saved.redacted,
+        "documented_at": saved.record.documented_at.isoformat(),
+    }
+
 
 Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 
@@ -49,57 +84,82 @@ def _replay(row: StaffActionKey) -> web.Response:
     )
 
 
+def _holder() -> str:
+    return os.urandom(16).hex()
+
+
+def _find(user_id: int, key: str) -> Any:
+    return select(StaffActionKey).where(StaffActionKey.user_id == user_id, StaffActionKey.key == key)
+
+
 async def _claim(
     request: web.Request, staff: Staff, key: str, action: str, digest: str
-) -> web.Response | int:
-    """The claimed row's id, or the answer to give instead of acting."""
+) -> web.Response | ActionClaim:
+    """The claim to act under, or the answer to give instead of acting."""
     db = request.app[DB]
     conversation_id = request.match_info.get("conversation_id")
+    holder = _holder()
     try:
         async with db.session() as session:
-            found = (
-                await session.execute(
-                    select(StaffActionKey).where(
-                        StaffActionKey.user_id == staff.user.id, StaffActionKey.key == key
-                    )
-                )
-            ).scalar_one_or_none()
+            found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
             if found is None:
+                now = utcnow()
                 row = StaffActionKey(
                     user_id=staff.user.id,
                     key=key,
                     action=action,
                     request_hash=digest,
                     conversation_id=conversation_id,
-                    created_at=utcnow(),
+                    created_at=now,
+                    holder=holder,
+                    lease_until=now + LEASE,
                 )
                 session.add(row)
                 await session.flush()
-                await session.execute(
-                    delete(StaffActionKey).where(StaffActionKey.created_at < utcnow() - KEEP)
-                )
-                return row.id
+                await session.execute(delete(StaffActionKey).where(StaffActionKey.created_at < now - KEEP))
+                return ActionClaim(row.id, holder, action, ANSWERS[action])
     except IntegrityError:
         # The same key at the same moment from another request (or process): look again.
         async with db.session() as session:
-            found = (
-                await session.execute(
-                    select(StaffActionKey).where(
-                        StaffActionKey.user_id == staff.user.id, StaffActionKey.key == key
-                    )
-                )
-            ).scalar_one_or_none()
+            found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
         if found is None:
             return problem(409, "in_progress")
     if found.request_hash != digest or found.action != action:
         return problem(422, "idempotency_key_reused")
-    if found.status is None:
+    if found.status is not None:
+        return _replay(found)
+    if found.lease_until is None or found.lease_until > utcnow():
         return problem(409, "in_progress")
-    return _replay(found)
+    # The lease ran out and no answer was committed, so the action was not: the attempt that held
+    # the key died (or outlived its lease, and can no longer record).  Take the key over and act.
+    # The update waits for an attempt that is committing just now, and then finds its answer.
+    async with db.session() as session:
+        taken = await session.execute(
+            update(StaffActionKey)
+            .where(
+                StaffActionKey.id == found.id,
+                StaffActionKey.holder == found.holder,
+                StaffActionKey.status.is_(None),
+            )
+            .values(holder=holder, lease_until=utcnow() + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return ActionClaim(found.id, holder, action, ANSWERS[action])
+    async with db.session() as session:
+        again = await session.get(StaffActionKey, found.id)
+    if again is not None and again.status is not None:
+        return _replay(again)
+    return problem(409, "in_progress")
 
 
 def idempotent(action: str, handler: Handler) -> Handler:
-    """``handler`` acting at most once per ``Idempotency-Key`` of a staff user."""
+    """``handler`` acting at most once per ``Idempotency-Key`` of a staff user.
+
+    The action must record its result in its transaction (``action_keys.record(session, action,
+    result)``) and have its answer in :data:`ANSWERS`."""
+    if action not in ANSWERS:
+        raise ValueError(f"no answer for the staff action {action!r} (idempotency.ANSWERS)")
 
     async def wrapped(request: web.Request, staff: Staff) -> web.StreamResponse:
         key = request.headers.get(HEADER)
@@ -111,8 +171,13 @@ def idempotent(action: str, handler: Handler) -> Handler:
         if isinstance(claimed, web.Response):
             return claimed
         db = request.app[DB]
+        token = CLAIM.set(claimed)
         try:
             response = await handler(request, staff)
+        except ActionKeyLost:
+            # A resend took the key over after the lease; this attempt rolled back.  The resend
+            # answers: this one tells the script to ask again.
+            return problem(409, "in_progress")
         except web.HTTPException as exc:
             if exc.status < 500:
                 await _store(db, claimed, exc.status, exc.text or "{}")
@@ -122,6 +187,8 @@ def idempotent(action: str, handler: Handler) -> Handler:
         except BaseException:
             await _release(db, claimed)
             raise
+        finally:
+            CLAIM.reset(token)
         if isinstance(response, web.Response) and response.status < 500:
             await _store(db, claimed, response.status, response.text or "{}")
         else:
@@ -133,18 +200,29 @@ def idempotent(action: str, handler: Handler) -> Handler:
     return wrapped
 
 
-async def _store(db: Database, row_id: int, status: int, body: str) -> None:
+async def _store(db: Database, claim: ActionClaim, status: int, body: str) -> None:
+    """Store the handler's answer (the same as the one its action recorded, if it committed one)."""
     async with db.session() as session:
-        row = await session.get(StaffActionKey, row_id)
-        if row is not None:
-            row.status = status
-            row.body = body
+        await session.execute(
+            update(StaffActionKey)
+            .where(StaffActionKey.id == claim.row_id, StaffActionKey.holder == claim.holder)
+            .values(status=status, body=body, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
-async def _release(db: Database, row_id: int) -> None:
+async def _release(db: Database, claim: ActionClaim) -> None:
+    """Let a resend act: only if this attempt still holds the key and its action did not commit."""
     try:
         async with db.session() as session:
-            await session.execute(delete(StaffActionKey).where(StaffActionKey.id == row_id))
+            await session.execute(
+                delete(StaffActionKey).where(
+                    StaffActionKey.id == claim.row_id,
+                    StaffActionKey.holder == claim.holder,
+                    StaffActionKey.status.is_(None),
+                )
+            )
     except Exception:
-        # The store is away: the claim stays "in progress" and a resend is told so, never acting twice.
+        # The store is away: the claim stays "in progress" until its lease runs out; a resend
+        # after it acts if the action did not commit, or gets its answer if it did.
         return

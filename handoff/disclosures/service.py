@@ -42,7 +42,7 @@ from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gateway.outbox import Outbox, outbox_for
-from gateway.store import repo
+from gateway.store import action_keys, repo
 from gateway.store.db import Database
 from gateway.store.models import Message, Role, StaffUser
 from handoff.directory.catalog import Directory
@@ -319,6 +319,7 @@ class Disclosures:
                 )
             await session.flush()
             data = self.view(disc)
+            await action_keys.record(session, "disclosure", data)  # the answer commits with it
             outbox = self.outbox
             await outbox.add(
                 session,

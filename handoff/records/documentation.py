@@ -27,7 +27,7 @@ from gateway.conversation import move
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
-from gateway.store import repo
+from gateway.store import action_keys, repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
@@ -273,7 +273,9 @@ async def save_documentation(
         details={"guidelines_version": g.version, "redacted": sorted(found)},
     )
     await session.flush()
-    return SaveResult(record, conv.state, created, sorted(found))
+    saved = SaveResult(record, conv.state, created, sorted(found))
+    await action_keys.record(session, "documentation", saved)  # the answer commits with the record
+    return saved
 
 
 def _str_or_none(value: Any) -> str | None:

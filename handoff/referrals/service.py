@@ -47,7 +47,7 @@ from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Direction, Envelope, SenderKind, new_message_id, utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.outbox import Outbox, insert_rows, outbox_for
-from gateway.store import repo
+from gateway.store import action_keys, repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, StaffUser
 from gateway.store.repo import conversation_summary, message_dict
@@ -481,6 +481,7 @@ class Referrals:
             )
             await session.flush()
             data = self.view(ref)
+            await action_keys.record(session, "referral", data)  # the answer commits with the referral
             summary_conv = conversation_summary(conv)
         await self._live(summary_conv, rid, R.PROPOSED.value)
         return data
