@@ -5,6 +5,8 @@ connected to any process sees what happens in all of them:
 
 * a queue event -> a fresh queue snapshot to every console (coalesced when events come in bursts),
   and ``{"type": "alert", "priority": "critical"}`` first when a critical conversation arrived;
+  a snapshot (also the first, when a console connects, and the one after a resync) alerts a
+  console to every waiting critical conversation it was not alerted to yet;
 * a ``critical_assigned`` queue event (a conversation someone holds turned critical) -> an alert
   with ``"assigned": true`` to the counsellor who holds it (``"yours": true``) and to every
   supervisor and admin (with the holder's name), to nobody else: nobody else can act on it;
@@ -54,6 +56,8 @@ class Client:
     token_hash: str
     mine: set[str] = field(default_factory=set)
     transport: asyncio.Transport | None = None
+    alerted: set[str] = field(default_factory=set)
+    """Waiting critical conversations this console was alerted to (each at most once)."""
 
 
 class Hub:
@@ -143,13 +147,12 @@ class Hub:
         elif payload.get("kind") == CRITICAL_ASSIGNED:
             await self._alert_holder_and_supervisors(payload)
         elif payload.get("critical"):
-            alert = {
-                "type": "alert",
-                "priority": "critical",
-                "conversation_id": payload.get("conversation_id"),
-            }
+            conversation_id = str(payload.get("conversation_id"))
+            alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             for client in list(self.clients):
-                await self._send(client, alert)
+                if conversation_id not in client.alerted:
+                    client.alerted.add(conversation_id)
+                    await self._send(client, alert)
         self._dirty = True
         if self._snapshots is None or self._snapshots.done():
             self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")
@@ -199,6 +202,15 @@ class Hub:
     ) -> None:
         mine = by_user.get(client.user_id, [])
         client.mine = {m["conversation_id"] for m in mine}
+        # A critical conversation waiting that this console has not been alerted to (it connected
+        # after the alert, or its live feed was interrupted when the alert went out): alert now,
+        # so that nobody misses one because of when they looked.
+        critical = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        for conversation_id in sorted(critical - client.alerted):
+            await self._send(
+                client, {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
+            )
+        client.alerted = critical  # one that leaves the queue and comes back critical alerts again
         await self._send(
             client,
             {

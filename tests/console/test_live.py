@@ -82,6 +82,28 @@ async def test_critical_arrival_alerts_every_counsellor_and_heads_the_queue(cons
         await ws.close()
 
 
+async def test_a_console_that_connects_after_a_critical_arrival_is_alerted_once(console: Console) -> None:
+    """A counsellor who signs in (or whose socket reconnects) while a critical conversation waits
+    gets the alert then, not never; and only once, however many snapshots follow."""
+    critical = await console.person("c", "jag vill inte leva längre")
+    normal = await console.person("n", "min son har blivit radikal")
+    anna = await console.signed_in("anna")
+    ws = await connect(anna)
+    alert = await next_of(ws, "alert")
+    assert alert == {"type": "alert", "priority": "critical", "conversation_id": critical}
+    first = await next_of(ws, "queue")
+    assert [e["conversation_id"] for e in first["waiting"]] == [critical, normal]
+    # More arrivals bring more snapshots, and no second alert for the same conversation.
+    await console.person("m", "min kompis har blivit konstig")
+    await next_of(ws, "queue", where=lambda m: len(m["waiting"]) == 3)
+    await nothing_of(ws, "alert", wait=0.6)
+    # Reconnected (a dropped connection): alerted again, since this socket has not seen it.
+    await ws.close()
+    again = await connect(anna)
+    assert (await next_of(again, "alert"))["conversation_id"] == critical
+    await again.close()
+
+
 async def test_conversation_events_reach_only_the_counsellor_who_holds_it(console: Console) -> None:
     anna = await console.signed_in("anna")
     bert = await console.signed_in("bert")
