@@ -34,16 +34,11 @@ from handoff.console.i18n import strings
 from handoff.console.security import Staff
 from handoff.console.views import json_body
 from handoff.corrections import as_dict, still_wrong
-from handoff.triage_admin.admin import (
-    ADMIN_ROLES,
-    ADMIN_STRINGS,
-    API,
-    MAX_EXAMPLE_CHARS,
-    TRIAGE_ADMIN,
-    AdminError,
-    in_test_split,
-)
 from handoff.triage_admin.correction_models import CorrectionState, TriageCorrection
+from handoff.triage_admin.state import MAX_EXAMPLE_CHARS, AdminError, in_test_split
+from handoff.triage_admin.strings import ADMIN_STRINGS
+from handoff.triage_admin.web_base import API, TRIAGE_ADMIN
+from handoff.web.roles import ADMIN_ROLES
 from nlu.data import Dataset
 from nlu.result import INTENTS, Triager, TriageResult
 
