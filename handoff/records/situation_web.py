@@ -102,6 +102,14 @@ def situation_period(query: Any, today: date | None = None) -> tuple[date, date]
 
 
 async def get_situation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The local situational picture (JSON, CSV or a printable HTML report); never cached, also
+    outside ``/console`` (where the console's headers do not reach)."""
+    response = await _situation(request, staff)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _situation(request: web.Request, staff: Staff) -> web.StreamResponse:
     directory = current_directory(request.app)
     try:
         area = situation_area(staff, request.query.get("area"), directory)

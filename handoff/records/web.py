@@ -1,7 +1,7 @@
 """JSON routes for documentation, erasure and the local situational picture, and the scheduled purge.
 
-Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie checked with
-:func:`handoff.console.security.authenticate`, the ``X-CSRF-Token`` header on every POST):
+Routes (:data:`ROUTES`, each a :class:`handoff.web.Route` behind the web kit's guard: the session,
+401; the role, 403; the ``X-CSRF-Token`` header on every POST, 403; the body, 422 with ``fields``):
 
 * ``GET  /console/api/conversations/{id}/documentation``: the close form (fields, labels in Swedish
   and English, allowed values) with the saved or prefilled values;
@@ -21,8 +21,7 @@ section of the configuration).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import select
@@ -31,67 +30,34 @@ from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
-from gateway.store.models import Conversation, ConversationState, Role
-from handoff.console.idempotency import idempotent
-from handoff.console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
+from gateway.store.models import Conversation, ConversationState
+from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
 from handoff.records.event_retention import forget_conversation
 from handoff.records.retention import RetentionPolicy, retention_config
 from handoff.records.retention_scheduler import RetentionScheduler
+from handoff.records.schemas import (
+    DocumentationBody,
+    DocumentationFormAnswer,
+    DocumentationRefusedAnswer,
+    DocumentationSavedAnswer,
+    EraseBody,
+    ErasedAnswer,
+    PendingAnswer,
+    SituationAnswer,
+)
 from handoff.records.situation_web import current_directory, get_situation, portal_situation
+from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route
+from handoff.web.errors import problem
+from handoff.web.guard import add_routes
+from handoff.web.validation import body
 
 log = logging.getLogger(__name__)
 
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
-CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
-SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
-SITUATION_ROLES = frozenset({Role.MUNICIPALITY.value, Role.SUPERVISOR.value, Role.ADMIN.value})
-MAX_BODY = 64 * 1024
 PENDING_LIMIT = 200
 SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
-
-Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, code: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": code, **extra}, status=status)
-
-
-def require_role(
-    roles: frozenset[str], handler: Handler
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """401 without a session, 403 for another role or (on POST) a missing or wrong CSRF token."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        staff = await authenticate(request)
-        if staff is None:
-            return _error(401, "not_signed_in")
-        if staff.user.role not in roles:
-            return _error(403, "forbidden")
-        if request.method == "POST" and not csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER)):
-            return _error(403, "csrf")
-        response = await handler(request, staff)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    wrapped.__name__ = handler.__name__
-    return wrapped
-
-
-async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(413, "too_large")
-    if not request.body_exists:  # (not can_read_body: the body may have been read already, e.g. hashed)
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "invalid_json")
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json")
-    return body
-
 
 # ------------------------------------------------------------------------------------- handlers
 
@@ -115,19 +81,15 @@ async def get_documentation(request: web.Request, staff: Staff) -> web.StreamRes
                 )
                 await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     if denied:
-        return _error(403, "not_your_conversation")
+        return problem(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
 async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    values = body.get("values", body)
-    if not isinstance(values, dict):
-        return _error(400, "invalid_json")
+    """Save the documentation (every missing or wrong field named: 422 ``invalid``)."""
+    values = body(request, DocumentationBody).form_values()
     try:
         async with request.app[DB].session() as session:
             result = await documentation.save_documentation(
@@ -141,11 +103,11 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
     except documentation.DocumentationInvalid as exc:
         return web.json_response(exc.to_dict(), status=422)
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     except PermissionDenied:
-        return _error(403, "not_your_conversation")
+        return problem(403, "not_your_conversation")
     except Conflict as exc:
-        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+        return problem(409, str(exc.args[0]) if exc.args else "conflict")
     return web.json_response(
         {
             "ok": True,
@@ -158,21 +120,19 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
 
 
 async def post_erase(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    reason = str(body.get("reason", "person_request"))
+    """Erase a closed conversation on request: its transcript, contact record and free text."""
+    reason = body(request, EraseBody).reason
     try:
         async with request.app[DB].session() as session:
             result = await documentation.erase_conversation(
                 session, request.match_info["conversation_id"], staff.user, reason
             )
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     except PermissionDenied:
-        return _error(403, "forbidden")
+        return problem(403, "forbidden")
     except Conflict as exc:
-        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+        return problem(409, str(exc.args[0]) if exc.args else "conflict")
     # What the person wrote leaves the broker's streams too (live events carry the text).
     await forget_conversation(request.app[BROKER], request.match_info["conversation_id"])
     return web.json_response({"ok": True, **result.to_dict()})
@@ -220,27 +180,66 @@ async def get_pending(request: web.Request, staff: Staff) -> web.StreamResponse:
 # ---------------------------------------------------------------------------------------- setup
 
 
-# Every route with the roles that may use it (checked on each request by require_role).
-ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
-    ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
-    (
+# Every route with the roles that may use it, its input schema and its answers.
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        CONV + "/documentation",
+        get_documentation,
+        CONSOLE_ROLES,
+        answers={200: DocumentationFormAnswer},
+        summary="The close form (audited)",
+    ),
+    Route(
         "POST",
         CONV + "/documentation",
-        frozenset(CONSOLE_ROLES),
-        idempotent("documentation", post_documentation),
+        post_documentation,
+        CONSOLE_ROLES,
+        body=DocumentationBody,
+        answers={200: DocumentationSavedAnswer, 422: DocumentationRefusedAnswer},
+        idempotency="documentation",
+        summary="Save the documentation",
     ),
-    ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
-    ("GET", "/console/api/documentation/pending", frozenset(CONSOLE_ROLES), get_pending),
-    ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
-    ("GET", "/console/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
+    Route(
+        "POST",
+        CONV + "/erase",
+        post_erase,
+        SUPERVISOR_ROLES,
+        body=EraseBody,
+        answers={200: ErasedAnswer},
+        summary="Erase a conversation on request",
+    ),
+    Route(
+        "GET",
+        "/console/api/documentation/pending",
+        get_pending,
+        CONSOLE_ROLES,
+        answers={200: PendingAnswer},
+        summary="Closed conversations still to be documented",
+    ),
+    Route(
+        "GET",
+        "/portal/api/situation",
+        get_situation,
+        SITUATION_ROLES,
+        answers={200: SituationAnswer},
+        summary="The local situational picture",
+    ),
+    Route(
+        "GET",
+        "/console/portal/api/situation",
+        get_situation,
+        SITUATION_ROLES,
+        answers={200: SituationAnswer},
+        summary="The local situational picture",
+    ),
 )
 
 
 def setup(app: web.Application) -> None:
     """Add the routes and the scheduled retention purge to the gateway."""
     directory_service(app)
-    for method, path, roles, handler in ROUTES:
-        app.router.add_route(method, path, require_role(roles, handler))
+    add_routes(app, ROUTES)
 
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -268,6 +267,5 @@ __all__ = [
     "SCHEDULER",
     "current_directory",
     "portal_situation",
-    "require_role",
     "setup",
 ]

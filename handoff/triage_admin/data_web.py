@@ -11,8 +11,14 @@ from gateway.envelope import utcnow
 from gateway.store import repo
 from handoff.console.i18n import INTENT_LABELS
 from handoff.console.security import Staff
-from handoff.console.views import json_body
 from handoff.triage_admin.models import ResponseOverride
+from handoff.triage_admin.schemas import (
+    EditExampleBody,
+    ExampleBody,
+    ParseBody,
+    ResponseKeyBody,
+    SetResponseBody,
+)
 from handoff.triage_admin.state import (
     MAX_EXAMPLE_CHARS,
     MAX_PARSE_CHARS,
@@ -23,6 +29,7 @@ from handoff.triage_admin.state import (
     in_test_split,
 )
 from handoff.triage_admin.web_base import _admin, admin_error, handles_errors
+from handoff.web.validation import body as checked_body
 from nlu.data import Dataset
 from nlu.responses import (
     EMERGENCY_NUMBER,
@@ -105,7 +112,7 @@ async def api_export(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 @handles_errors
 async def api_add_example(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    body = checked_body(request, ExampleBody).model_dump()
     intent, text = _intent(body), _text(body, "text", MAX_EXAMPLE_CHARS)
     _not_in_test_split(text)
 
@@ -121,7 +128,7 @@ async def api_add_example(request: web.Request, staff: Staff) -> web.StreamRespo
 
 @handles_errors
 async def api_edit_example(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    body = checked_body(request, EditExampleBody).model_dump()
     intent, text = _intent(body), _text(body, "text", MAX_EXAMPLE_CHARS)
     new_intent = _intent(body, "new_intent") if body.get("new_intent") is not None else intent
     new_text = _text(body, "new_text", MAX_EXAMPLE_CHARS) if body.get("new_text") is not None else text
@@ -145,7 +152,7 @@ async def api_edit_example(request: web.Request, staff: Staff) -> web.StreamResp
 
 @handles_errors
 async def api_remove_example(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    body = checked_body(request, ExampleBody).model_dump()
     intent, text = _intent(body), _text(body, "text", MAX_EXAMPLE_CHARS)
 
     def apply(ds: Dataset) -> None:
@@ -200,7 +207,7 @@ def _response_problem(intent: str, language: str, text: str) -> AdminError | Non
 
 @handles_errors
 async def api_set_response(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    body = checked_body(request, SetResponseBody).model_dump()
     intent = _intent(body)
     language = body.get("language")
     if not isinstance(language, str) or language not in LANGUAGES:
@@ -248,7 +255,7 @@ async def api_set_response(request: web.Request, staff: Staff) -> web.StreamResp
 
 @handles_errors
 async def api_reset_response(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
+    body = checked_body(request, ResponseKeyBody).model_dump()
     intent = _intent(body)
     language = body.get("language")
     if not isinstance(language, str) or language not in LANGUAGES:
@@ -276,7 +283,7 @@ async def api_reset_response(request: web.Request, staff: Staff) -> web.StreamRe
 async def api_parse(request: web.Request, staff: Staff) -> web.StreamResponse:
     """Try a sentence with the triage that is running (not audited: nothing changes, and the
     text may be a real message)."""
-    body = await json_body(request)
+    body = checked_body(request, ParseBody).model_dump()
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise AdminError(422, "empty", "text")

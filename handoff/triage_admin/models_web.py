@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.appkeys import TRIAGER
 from gateway.envelope import utcnow
+from gateway.web_errors import error_body
 from handoff.console.security import Staff
 from handoff.triage_admin.models import JobStatus, ModelVersion, TrainingJob
 from handoff.triage_admin.state import STALE_JOB, AdminError, _summary
@@ -108,7 +109,7 @@ async def api_activate(request: web.Request, staff: Staff) -> web.StreamResponse
         words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
         return web.json_response(
             {
-                "error": "refused",
+                **error_body("refused"),
                 "message": f"{words['ta_refused']} {result.reason}",
                 "reason": result.reason,
                 "version": result.version,

@@ -1,7 +1,7 @@
 """The triage admin as an extension of the gateway: the admin's page at ``/console/triage``, its
 routes (:mod:`handoff.triage_admin.data_web`, :mod:`handoff.triage_admin.models_web`) and the
-corrections' (:mod:`handoff.triage_admin.corrections_admin`), each behind the web kit's guard
-(session, role, CSRF on POST)."""
+corrections' (:mod:`handoff.triage_admin.corrections_admin`), each a :class:`handoff.web.Route`
+behind the web kit's guard (session, role, CSRF on POST, the body: 422 with ``fields``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from aiohttp import web
 from gateway.appkeys import BROKER, DB, TRIAGER
 from gateway.broker.base import Subscription
 from gateway.tasks import cancel_and_wait
-from handoff.console import ConsoleRoute, guarded
 from handoff.console.i18n import INTENT_LABELS
 from handoff.console.security import Staff
 from handoff.triage_admin import corrections_admin
@@ -31,6 +30,25 @@ from handoff.triage_admin.data_web import (
     api_set_response,
 )
 from handoff.triage_admin.models_web import api_activate, api_job, api_models, api_rollback, api_train
+from handoff.triage_admin.schemas import (
+    ActivationAnswer,
+    ActivationRefusedAnswer,
+    EditExampleBody,
+    ExampleAnswer,
+    ExampleBody,
+    ExamplesAnswer,
+    IntentsAnswer,
+    JobAnswer,
+    ModelsAnswer,
+    ParseAnswer,
+    ParseBody,
+    ResponseAnswer,
+    ResponseKeyBody,
+    ResponsesAnswer,
+    RevisionAnswer,
+    SetResponseBody,
+    TrainingStartedAnswer,
+)
 from handoff.triage_admin.service import TriageAdmin
 from handoff.triage_admin.state import RESYNC_SECONDS, TOPIC_NLU
 from handoff.triage_admin.web_base import (
@@ -42,7 +60,8 @@ from handoff.triage_admin.web_base import (
     VERSION_RE,
     render_admin,
 )
-from handoff.web.roles import ADMIN_ROLES
+from handoff.web import ADMIN_ROLES, Route
+from handoff.web.guard import add_routes
 from nlu.result import INTENTS, LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -67,27 +86,144 @@ async def admin_static(request: web.Request) -> web.StreamResponse:
 
 
 # ---------------------------------------------------------------------- routes and setup
-ROUTES: tuple[ConsoleRoute, ...] = (
-    ConsoleRoute("GET", "/console/triage", triage_page, ADMIN_ROLES, "page"),
-    ConsoleRoute("GET", API + "/intents", api_intents, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/examples", api_examples, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/export", api_export, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/examples", api_add_example, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/examples/edit", api_edit_example, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/examples/remove", api_remove_example, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/responses", api_responses, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/responses", api_set_response, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/responses/reset", api_reset_response, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/parse", api_parse, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/models", api_models, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/train", api_train, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/train/" + JOB_RE, api_job, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/models/" + VERSION_RE + "/activate", api_activate, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/rollback", api_rollback, ADMIN_ROLES, "api"),
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/console/triage",
+        triage_page,
+        ADMIN_ROLES,
+        "page",
+        summary="The triage admin's page",
+    ),
+    Route(
+        "GET",
+        API + "/intents",
+        api_intents,
+        ADMIN_ROLES,
+        answers={200: IntentsAnswer},
+        summary="The intents and their examples' counts",
+    ),
+    Route(
+        "GET",
+        API + "/examples",
+        api_examples,
+        ADMIN_ROLES,
+        answers={200: ExamplesAnswer},
+        summary="The training examples of an intent",
+    ),
+    Route(
+        "GET",
+        API + "/export",
+        api_export,
+        ADMIN_ROLES,
+        summary="The training data as Rasa NLU YAML (a download)",
+    ),
+    Route(
+        "POST",
+        API + "/examples",
+        api_add_example,
+        ADMIN_ROLES,
+        body=ExampleBody,
+        answers={201: ExampleAnswer},
+        summary="Add a training example",
+    ),
+    Route(
+        "POST",
+        API + "/examples/edit",
+        api_edit_example,
+        ADMIN_ROLES,
+        body=EditExampleBody,
+        answers={200: ExampleAnswer},
+        summary="Change a training example",
+    ),
+    Route(
+        "POST",
+        API + "/examples/remove",
+        api_remove_example,
+        ADMIN_ROLES,
+        body=ExampleBody,
+        answers={200: RevisionAnswer},
+        summary="Remove a training example",
+    ),
+    Route(
+        "GET",
+        API + "/responses",
+        api_responses,
+        ADMIN_ROLES,
+        answers={200: ResponsesAnswer},
+        summary="The safe responses",
+    ),
+    Route(
+        "POST",
+        API + "/responses",
+        api_set_response,
+        ADMIN_ROLES,
+        body=SetResponseBody,
+        answers={200: ResponseAnswer},
+        summary="Change a safe response",
+    ),
+    Route(
+        "POST",
+        API + "/responses/reset",
+        api_reset_response,
+        ADMIN_ROLES,
+        body=ResponseKeyBody,
+        answers={200: ResponseAnswer},
+        summary="Return a safe response to the shipped one",
+    ),
+    Route(
+        "POST",
+        API + "/parse",
+        api_parse,
+        ADMIN_ROLES,
+        body=ParseBody,
+        answers={200: ParseAnswer},
+        summary="Try a sentence with the running triage",
+    ),
+    Route(
+        "GET",
+        API + "/models",
+        api_models,
+        ADMIN_ROLES,
+        answers={200: ModelsAnswer},
+        summary="The model versions",
+    ),
+    Route(
+        "POST",
+        API + "/train",
+        api_train,
+        ADMIN_ROLES,
+        answers={202: TrainingStartedAnswer},
+        summary="Train a candidate model",
+    ),
+    Route(
+        "GET",
+        API + "/train/" + JOB_RE,
+        api_job,
+        ADMIN_ROLES,
+        answers={200: JobAnswer},
+        summary="A training job",
+    ),
+    Route(
+        "POST",
+        API + "/models/" + VERSION_RE + "/activate",
+        api_activate,
+        ADMIN_ROLES,
+        answers={200: ActivationAnswer, 409: ActivationRefusedAnswer},
+        summary="Activate a model version (gated)",
+    ),
+    Route(
+        "POST",
+        API + "/rollback",
+        api_rollback,
+        ADMIN_ROLES,
+        answers={200: ActivationAnswer},
+        summary="Roll back to the model active before",
+    ),
     *corrections_admin.ROUTES,
 )
-"""Every route of the triage admin, the counsellors' corrections' included, each wrapped by the
-console's guard (session, role, CSRF on POST)."""
+"""Every route of the triage admin, the counsellors' corrections' included, each added through the
+web kit's guard (session, role, CSRF on POST, the body)."""
 
 
 RESYNC_INTERVAL = web.AppKey("triage_admin_resync_seconds", float)
@@ -124,8 +260,7 @@ def setup(app: web.Application, *, resync_seconds: float | None = None) -> None:
 
     app.cleanup_ctx.append(admin_ctx)
     app.router.add_get("/console/admin-static/{name}", admin_static)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+    add_routes(app, ROUTES)
 
 
 __all__ = ["ROUTES", "setup"]

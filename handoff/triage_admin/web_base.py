@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.web_errors import error_body
 from handoff.console.i18n import client_strings
 from handoff.console.security import Staff
 from handoff.console.views import CONSOLE
@@ -48,8 +49,13 @@ def render_admin(request: web.Request, staff: Staff, template: str, **context: A
 
 
 def admin_error(staff: Staff, exc: AdminError, **extra: Any) -> web.Response:
+    """A refusal in the one body shape (``{"error": code}``) with the admin's words for it
+    (``message``) and, when there is one, the detail (``detail``: the field, or the check that failed)."""
     words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
-    body: dict[str, Any] = {"error": exc.code, "message": words.get("e_" + exc.code, exc.detail or exc.code)}
+    body: dict[str, Any] = {
+        **error_body(exc.code),
+        "message": words.get("e_" + exc.code, exc.detail or exc.code),
+    }
     if exc.detail:
         body["detail"] = exc.detail
     body.update(extra)
