@@ -3,8 +3,8 @@
 * :func:`documentation_form` gives the console the form: every field with its labels (Swedish first,
   English second) and allowed values, and the values to show: the saved record if there is one,
   else suggestions from the conversation's triage intent and its audit events (referrals,
-  disclosures), see :func:`handoff.records.guidelines.prefill`.
-* :func:`save_documentation` validates a record with :func:`handoff.records.guidelines.validate_record`,
+  disclosures), see :func:`handoff.records.guideline_checks.prefill`.
+* :func:`save_documentation` validates a record with :func:`handoff.records.guideline_checks.validate_record`,
   redacts every free-text field with :func:`handoff.records.redaction.redact` and stores it; the
   conversation goes from ``closed`` to ``documented`` in the same transaction.  A record with any
   error is refused as a whole (:class:`DocumentationInvalid`, listing each field) and nothing is
@@ -31,7 +31,8 @@ from gateway.store import action_keys, repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
-from handoff.records.guidelines import FieldError, Guidelines, load_guidelines, prefill, validate_record
+from handoff.records.guideline_checks import prefill, validate_record
+from handoff.records.guidelines import FieldError, Guidelines, load_guidelines
 from handoff.records.models import DocumentationRecord
 from handoff.records.redaction import redact
 

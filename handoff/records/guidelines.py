@@ -1,15 +1,14 @@
 """Documentation guidelines as configuration (``handoff/data/documentation.yml``).
 
 :func:`load_guidelines` reads and validates the fields a closed conversation must be documented
-with; :func:`validate_record` lists what is wrong with a record (missing mandatory fields, values
-not allowed, a summary that is too long); :func:`prefill` suggests values from the triage intent
-and the conversation's events, for the counsellor to confirm at close.
+with (:func:`dump_guidelines` writes them back); what is wrong with a record and what to prefill are
+in :mod:`handoff.records.guideline_checks`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,6 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigError
-from handoff.directory.catalog import Directory
-from handoff.directory.loading import default_directory
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "documentation.yml"
 FIELD_TYPES: tuple[str, ...] = ("choice", "multi_choice", "bool", "text", "municipality", "recipients")
@@ -206,204 +203,3 @@ def dump_guidelines(guidelines: Guidelines) -> str:
     return yaml.safe_dump(
         {"version": guidelines.version, "fields": fields}, allow_unicode=True, sort_keys=False, width=110
     )
-
-
-# --------------------------------------------------------------------------------------------
-# validation
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, str | list | tuple) and not (value.strip() if isinstance(value, str) else value)
-    )
-
-
-def validate_record(
-    guidelines: Guidelines, record: Mapping[str, Any], *, directory: Directory | None = None
-) -> list[FieldError]:
-    """Everything wrong with a documentation record; an empty list means it may be saved."""
-    errors: list[FieldError] = []
-
-    def err(f: FieldSpec | str, code: str, sv: str, en: str) -> None:
-        key = f if isinstance(f, str) else f.key
-        errors.append(FieldError(key, code, sv, en))
-
-    for key in record:
-        if key not in guidelines.keys:
-            err(key, "unknown_field", f"Okänt fält {key!r}.", f"Unknown field {key!r}.")
-
-    for f in guidelines.fields:
-        value = record.get(f.key)
-        if _empty(value):
-            if f.mandatory:
-                err(f, "missing", f"{f.label_sv}: måste fyllas i.", f"{f.label_en}: is required.")
-            continue
-        if f.type == "choice":
-            if not isinstance(value, str):
-                err(f, "wrong_type", f"{f.label_sv}: välj ett värde.", f"{f.label_en}: choose one value.")
-            elif value not in f.allowed:
-                err(
-                    f,
-                    "not_allowed",
-                    f"{f.label_sv}: {value!r} är inte tillåtet; välj bland {', '.join(f.allowed)}.",
-                    f"{f.label_en}: {value!r} is not allowed; choose from {', '.join(f.allowed)}.",
-                )
-        elif f.type == "multi_choice":
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                err(f, "wrong_type", f"{f.label_sv}: ange en lista.", f"{f.label_en}: give a list.")
-            else:
-                bad = [v for v in value if v not in f.allowed]
-                if bad:
-                    err(
-                        f,
-                        "not_allowed",
-                        f"{f.label_sv}: {', '.join(map(repr, bad))} är inte tillåtet.",
-                        f"{f.label_en}: {', '.join(map(repr, bad))} not allowed.",
-                    )
-        elif f.type == "bool":
-            if not isinstance(value, bool):
-                err(f, "wrong_type", f"{f.label_sv}: ange ja eller nej.", f"{f.label_en}: answer yes or no.")
-        elif f.type == "text":
-            if not isinstance(value, str):
-                err(f, "wrong_type", f"{f.label_sv}: ange text.", f"{f.label_en}: give text.")
-            elif f.max_length is not None and len(value.strip()) > f.max_length:
-                err(
-                    f,
-                    "too_long",
-                    f"{f.label_sv}: högst {f.max_length} tecken ({len(value.strip())} angivna).",
-                    f"{f.label_en}: at most {f.max_length} characters ({len(value.strip())} given).",
-                )
-        elif f.type == "municipality":
-            d = directory if directory is not None else default_directory()
-            if not isinstance(value, str) or d.municipality(value) is None:
-                err(
-                    f,
-                    "not_allowed",
-                    f"{f.label_sv}: {value!r} är ingen kommunkod (SCB, fyra siffror).",
-                    f"{f.label_en}: {value!r} is not a municipality code (SCB, four digits).",
-                )
-        elif f.type == "recipients":
-            d = directory if directory is not None else default_directory()
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                err(f, "wrong_type", f"{f.label_sv}: ange en lista.", f"{f.label_en}: give a list.")
-            else:
-                # Any entry, active or not: the record names whom the conversation was referred
-                # to, also a recipient deactivated since (or added by an admin: the current directory).
-                bad = [v for v in value if d.entry(v) is None]
-                if bad:
-                    err(
-                        f,
-                        "not_allowed",
-                        f"{f.label_sv}: okänd mottagare {', '.join(map(repr, bad))}.",
-                        f"{f.label_en}: unknown recipient {', '.join(map(repr, bad))}.",
-                    )
-
-    if (
-        "referral_made" in guidelines.keys
-        and "referral_recipients" in guidelines.keys
-        and record.get("referral_made") is False
-        and not _empty(record.get("referral_recipients"))
-    ):
-        err(
-            "referral_made",
-            "inconsistent",
-            "Slussning gjord: mottagare är angivna men slussning är markerad som inte gjord.",
-            "Referral made: recipients are given but the referral is marked as not made.",
-        )
-    return errors
-
-
-# --------------------------------------------------------------------------------------------
-# prefill
-
-_INTENT_PREFILL: dict[str, dict[str, Any]] = {
-    "leave_movement": {
-        "contact_type": "person_leaving",
-        "relation": "self",
-        "advice_given": ["exit_support"],
-    },
-    "concern_relative": {"contact_type": "relative"},
-    "concern_professional": {"contact_type": "professional"},
-    "self_harm": {"advice_given": ["healthcare"], "outcome": "emergency"},
-    "urgent_threat": {"outcome": "emergency"},
-    "info_request": {"advice_given": ["information"]},
-    "out_of_scope": {"outcome": "out_of_scope"},
-}
-_REFERRAL_EVENTS = frozenset({"referred", "referral", "referral_sent", "referral_made"})
-_DISCLOSURE_EVENTS = frozenset({"disclosed", "disclosure", "disclosure_sent", "crime_information_passed"})
-_CANCELLED = frozenset({"refused", "consent_refused", "cancelled", "canceled", "withdrawn", "failed"})
-
-
-def _local(recipient_id: str, directory: Directory | None) -> bool:
-    """Whether a referral to ``recipient_id`` is to local support (the current directory decides
-    for the recipients an admin added or gave an area)."""
-    if recipient_id.startswith(("socialtjanst-", "kunskapshus-")):
-        return True
-    d = directory if directory is not None else default_directory()
-    r = d.entry(recipient_id)
-    return r is not None and (r.kind == "municipal" or r.has_area)
-
-
-def _get(event: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(event, Mapping):
-            if name in event:
-                return event[name]
-        elif hasattr(event, name):
-            return getattr(event, name)
-    return None
-
-
-def prefill(
-    triage_intent: str | None, events: Iterable[Any] = (), *, directory: Directory | None = None
-) -> dict[str, Any]:
-    """Suggested values for the documentation form, from the triage intent and the events.
-
-    Events are mappings (or objects) with ``type`` (or ``kind``): ``referred`` (with
-    ``recipient_id``), ``disclosed``, ``municipality`` (with ``code``).  A referral or disclosure
-    whose ``status`` is refused, cancelled or failed does not count.  With no referral or
-    disclosure event, ``referral_made`` and ``crime_information_passed`` are suggested as false.
-    A referral to local support (social services, a Kunskapshus, or a recipient of ``directory``
-    that is municipal or serves an area of its own) suggests the advice ``local_support``.
-    """
-    suggestion: dict[str, Any] = {}
-    for key, value in _INTENT_PREFILL.get(triage_intent or "", {}).items():
-        suggestion[key] = list(value) if isinstance(value, list) else value
-
-    referred: list[str] = []
-    referral_made = False
-    disclosed = False
-    for event in events:
-        kind = str(_get(event, "type", "kind") or "")
-        status = str(_get(event, "status") or "")
-        if status in _CANCELLED or _get(event, "consent") is False:
-            continue
-        if kind in _REFERRAL_EVENTS:
-            referral_made = True
-            rid = _get(event, "recipient_id", "recipient")
-            if isinstance(rid, str) and rid and rid not in referred:
-                referred.append(rid)
-        elif kind in _DISCLOSURE_EVENTS:
-            disclosed = True
-        elif kind in ("municipality", "municipality_given"):
-            code = _get(event, "code", "municipality_code")
-            if isinstance(code, str) and code:
-                suggestion["municipality"] = code
-
-    suggestion["referral_made"] = referral_made
-    if referred:
-        suggestion["referral_recipients"] = referred
-    suggestion["crime_information_passed"] = disclosed
-    if suggestion.get("outcome") != "emergency":
-        if disclosed:
-            suggestion["outcome"] = "crime_information_passed"
-        elif referral_made:
-            suggestion["outcome"] = "referred"
-    advice = suggestion.setdefault("advice_given", [])
-    if referral_made and "local_support" not in advice and any(_local(r, directory) for r in referred):
-        advice.append("local_support")
-    if disclosed and "contact_police" not in advice:
-        advice.append("contact_police")
-    if not advice:
-        del suggestion["advice_given"]
-    return suggestion

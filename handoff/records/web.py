@@ -1,7 +1,7 @@
 """JSON routes for documentation, erasure and the local situational picture, and the scheduled purge.
 
-Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie checked with
-:func:`handoff.console.security.authenticate`, the ``X-CSRF-Token`` header on every POST):
+Routes (:data:`ROUTES`, each a :class:`handoff.web.Route` behind the web kit's guard: the session,
+401; the role, 403; the ``X-CSRF-Token`` header on every POST, 403; the body, 422 with ``fields``):
 
 * ``GET  /console/api/conversations/{id}/documentation``: the close form (fields, labels in Swedish
   and English, allowed values) with the saved or prefilled values;
@@ -11,105 +11,53 @@ Routes (sessions and CSRF exactly as the console: the ``hl_console`` cookie chec
 * ``POST /console/api/conversations/{id}/erase`` (supervisor, admin): erasure on request;
 * ``GET  /console/api/documentation/pending``: the closed conversations still to be documented (a
   counsellor's own, every one for supervisors and admins), so that none is forgotten after a reload;
-* ``GET  /console/portal/api/situation`` (beside the portal's referrals: the session cookie is
-  scoped to ``/console``; also at ``/portal/api/situation`` for clients that send the cookie
-  themselves): the local situational picture of the signed-in municipality user's own area
-  (``StaffUser.municipality_code``: a municipality code, a Kunskapshus id or ``KH`` + its host's
-  code; a municipality gives that municipality only, a Kunskapshus the municipalities it serves);
-  ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (Stockholm dates, both included; default: the last 90 days),
-  ``&format=json|csv|html``.  Supervisors and admins may ask for any area with ``?area=``.
-  The same picture is shown on the municipality portal's page (:func:`portal_situation`).
+* ``GET  /console/portal/api/situation`` and ``/portal/api/situation``: the local situational
+  picture (:mod:`handoff.records.situation_web`; :func:`portal_situation` is the portal page's).
 
-:func:`setup` also starts the :class:`~handoff.records.retention.RetentionScheduler` (``retention``
+:func:`setup` also starts the :class:`~handoff.records.retention_scheduler.RetentionScheduler` (``retention``
 section of the configuration).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, timedelta
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
-from markupsafe import Markup
 from sqlalchemy import select
 
 from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
-from gateway.store.models import Conversation, ConversationState, Role
-from handoff.console.idempotency import idempotent
-from handoff.console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
-from handoff.directory.catalog import Directory
-from handoff.directory.live import DIRECTORY_SERVICE, directory_service
-from handoff.directory.loading import default_directory
+from gateway.store.models import Conversation, ConversationState
+from handoff.console.security import Staff
+from handoff.directory.live import directory_service
 from handoff.records import documentation
 from handoff.records.event_retention import forget_conversation
-from handoff.records.reports import service as reports
-from handoff.records.retention import RetentionPolicy, RetentionScheduler, retention_config
+from handoff.records.retention import RetentionPolicy, retention_config
+from handoff.records.retention_scheduler import RetentionScheduler
+from handoff.records.schemas import (
+    DocumentationBody,
+    DocumentationFormAnswer,
+    DocumentationRefusedAnswer,
+    DocumentationSavedAnswer,
+    EraseBody,
+    ErasedAnswer,
+    PendingAnswer,
+    SituationAnswer,
+)
+from handoff.records.situation_web import current_directory, get_situation, portal_situation
+from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route
+from handoff.web.errors import problem
+from handoff.web.guard import add_routes
+from handoff.web.validation import body
 
 log = logging.getLogger(__name__)
 
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
-CONSOLE_ROLES = frozenset({Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
-SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
-SITUATION_ROLES = frozenset({Role.MUNICIPALITY.value, Role.SUPERVISOR.value, Role.ADMIN.value})
-MAX_BODY = 64 * 1024
 PENDING_LIMIT = 200
 SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
-
-Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, code: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": code, **extra}, status=status)
-
-
-def require_role(
-    roles: frozenset[str], handler: Handler
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """401 without a session, 403 for another role or (on POST) a missing or wrong CSRF token."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        staff = await authenticate(request)
-        if staff is None:
-            return _error(401, "not_signed_in")
-        if staff.user.role not in roles:
-            return _error(403, "forbidden")
-        if request.method == "POST" and not csrf_ok(staff.csrf, request.headers.get(CSRF_HEADER)):
-            return _error(403, "csrf")
-        response = await handler(request, staff)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    wrapped.__name__ = handler.__name__
-    return wrapped
-
-
-async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(413, "too_large")
-    if not request.body_exists:  # (not can_read_body: the body may have been read already, e.g. hashed)
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "invalid_json")
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json")
-    return body
-
-
-def current_directory(app: web.Application) -> Directory:
-    """The directory this process routes with, kept current with the admins' edits (reloaded
-    before each of these requests, :func:`handoff.directory.web.directory_service`), so that areas
-    (which municipalities a Kunskapshus serves) and names in documentation and situational pictures
-    are the ones the admins set."""
-    service = app.get(DIRECTORY_SERVICE)
-    return service.directory if service is not None else default_directory()
-
 
 # ------------------------------------------------------------------------------------- handlers
 
@@ -133,19 +81,15 @@ async def get_documentation(request: web.Request, staff: Staff) -> web.StreamRes
                 )
                 await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     if denied:
-        return _error(403, "not_your_conversation")
+        return problem(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
 async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    values = body.get("values", body)
-    if not isinstance(values, dict):
-        return _error(400, "invalid_json")
+    """Save the documentation (every missing or wrong field named: 422 ``invalid``)."""
+    values = body(request, DocumentationBody).form_values()
     try:
         async with request.app[DB].session() as session:
             result = await documentation.save_documentation(
@@ -159,11 +103,11 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
     except documentation.DocumentationInvalid as exc:
         return web.json_response(exc.to_dict(), status=422)
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     except PermissionDenied:
-        return _error(403, "not_your_conversation")
+        return problem(403, "not_your_conversation")
     except Conflict as exc:
-        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+        return problem(409, str(exc.args[0]) if exc.args else "conflict")
     return web.json_response(
         {
             "ok": True,
@@ -176,21 +120,19 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
 
 
 async def post_erase(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    reason = str(body.get("reason", "person_request"))
+    """Erase a closed conversation on request: its transcript, contact record and free text."""
+    reason = body(request, EraseBody).reason
     try:
         async with request.app[DB].session() as session:
             result = await documentation.erase_conversation(
                 session, request.match_info["conversation_id"], staff.user, reason
             )
     except NotFound:
-        return _error(404, "not_found")
+        return problem(404, "not_found")
     except PermissionDenied:
-        return _error(403, "forbidden")
+        return problem(403, "forbidden")
     except Conflict as exc:
-        return _error(409, str(exc.args[0]) if exc.args else "conflict")
+        return problem(409, str(exc.args[0]) if exc.args else "conflict")
     # What the person wrote leaves the broker's streams too (live events carry the text).
     await forget_conversation(request.app[BROKER], request.match_info["conversation_id"])
     return web.json_response({"ok": True, **result.to_dict()})
@@ -235,188 +177,69 @@ async def get_pending(request: web.Request, staff: Staff) -> web.StreamResponse:
     return web.json_response({"pending": pending, "more": more, "supervisor": supervisor})
 
 
-def _date(text: str | None, default: date) -> date:
-    if not text:
-        return default
-    return date.fromisoformat(text)
-
-
-DEFAULT_DAYS = 90
-MAX_DAYS = 3700
-# A municipality user's own area: their municipality, or the municipalities their Kunskapshus serves
-# (never a county or another area, even if their code happened to name one).
-OWN_AREA_KINDS = frozenset({"municipality", "kunskapshus"})
-# The printable report has its own inline styles and no script at all.
-REPORT_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
-)
-
-
-class SituationRefused(Exception):
-    """The situational picture cannot be given: HTTP status and error code."""
-
-    def __init__(self, status: int, code: str) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-
-
-def own_area(staff: Staff, directory: Directory | None = None) -> reports.Area | None:
-    """The area of a municipality user's own situational picture (None: their account has none)."""
-    code = (staff.user.municipality_code or "").strip()
-    area = reports.resolve_area(code, directory) if code else None
-    return area if area is not None and area.kind in OWN_AREA_KINDS else None
-
-
-def situation_area(staff: Staff, requested: str | None, directory: Directory | None = None) -> reports.Area:
-    """The area a user may see: a municipality user only their own (``?area=`` naming anything
-    else is refused); supervisors and admins the one they ask for."""
-    if staff.user.role == Role.MUNICIPALITY.value:
-        area = own_area(staff, directory)
-        if area is None:
-            raise SituationRefused(403, "unknown_area")
-        if requested not in (None, "", area.id, staff.user.municipality_code):
-            raise SituationRefused(403, "other_area")
-        return area
-    if staff.user.role not in SUPERVISOR_ROLES:
-        raise SituationRefused(403, "forbidden")
-    found = reports.resolve_area(requested, directory) if requested else None
-    if found is None:
-        raise SituationRefused(400, "unknown_area")
-    return found
-
-
-def situation_period(query: Any, today: date | None = None) -> tuple[date, date]:
-    """``from``/``to`` (Stockholm dates, both included); default: the last :data:`DEFAULT_DAYS` days."""
-    today = today or reports.local_today()
-    try:
-        end = _date(query.get("to"), today)
-        start = _date(query.get("from"), end - timedelta(days=DEFAULT_DAYS - 1))
-    except ValueError:
-        raise SituationRefused(400, "bad_period") from None
-    if end < start or (end - start).days > MAX_DAYS:
-        raise SituationRefused(400, "bad_period")
-    return start, end
-
-
-async def get_situation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    directory = current_directory(request.app)
-    try:
-        area = situation_area(staff, request.query.get("area"), directory)
-        start, end = situation_period(request.query)
-    except SituationRefused as exc:
-        return _error(exc.status, exc.code)
-    fmt = request.query.get("format", "json")
-    if fmt not in reports.FORMATS:
-        return _error(400, "bad_format")
-    report = await reports.build_report(request.app[DB], start, end, area=area, directory=directory)
-    if fmt == "html":
-        response = web.Response(text=reports.render(report, "html"), content_type="text/html")
-        response.headers["Content-Security-Policy"] = REPORT_CSP
-        return response
-    if fmt == "csv":
-        name = f"lagesbild-{area.id}-{start.isoformat()}-{end.isoformat()}.csv"
-        return web.Response(
-            text=reports.render(report, "csv"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    return web.json_response(report)
-
-
-# The dimensions the portal shows, in this order (the municipality breakdown only for a Kunskapshus).
-PORTAL_DIMENSIONS = (
-    "contact_type",
-    "environment",
-    "age_group",
-    "gender",
-    "intent",
-    "outcome",
-    "referral_made",
-    "municipality",
-)
-
-
-def _with_bars(dimension: dict[str, Any]) -> dict[str, Any]:
-    """A dimension with each published cell's share of the largest one (0-100, for its bar);
-    hidden cells get no bar."""
-    peak = max([c["value"] for c in dimension["cells"] if isinstance(c["value"], int)] + [1])
-    cells = [
-        {**c, "bar": round(100 * c["value"] / peak, 1) if isinstance(c["value"], int) else None}
-        for c in dimension["cells"]
-    ]
-    return {**dimension, "cells": cells}
-
-
-async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]:
-    """What the municipality portal's page shows of the user's own area: the report (or the reason
-    there is none), the period chosen and the period presets, the weekly chart (inline SVG built
-    from escaped parts) and the dimensions to show.  Only ever the user's own area: the page takes
-    no ``area`` parameter."""
-    today = reports.local_today()
-    presets = [
-        ("sit_last_30", today - timedelta(days=29), today),
-        ("sit_last_90", today - timedelta(days=DEFAULT_DAYS - 1), today),
-        ("sit_last_365", today - timedelta(days=364), today),
-        ("sit_this_year", today.replace(month=1, day=1), today),
-    ]
-    context: dict[str, Any] = {
-        "report": None,
-        "error": None,
-        "area": None,
-        "from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
-        "to": today.isoformat(),
-        "presets": [{"key": k, "from": a.isoformat(), "to": b.isoformat()} for k, a, b in presets],
-        "time_zone": reports.TIME_ZONE,
-        "chart": "",
-        "dimensions": [],
-    }
-    directory = current_directory(request.app)
-    area = own_area(staff, directory) if staff.user.role == Role.MUNICIPALITY.value else None
-    if area is None:
-        context["error"] = "unknown_area"
-        return context
-    context["area"] = area
-    try:
-        start, end = situation_period(request.query, today)
-    except SituationRefused as exc:
-        context["error"] = exc.code
-        return context
-    context["from"], context["to"] = start.isoformat(), end.isoformat()
-    report = await reports.build_report(request.app[DB], start, end, area=area, directory=directory)
-    wanted = [d for d in PORTAL_DIMENSIONS if d != "municipality" or area.kind != "municipality"]
-    by_key = {d["key"]: d for d in report["dimensions"]}
-    context["report"] = report
-    context["dimensions"] = [_with_bars(by_key[k]) for k in wanted if k in by_key]
-    context["chart"] = Markup(reports.chart_week_totals(report))  # noqa: S704 - built from escaped parts
-    return context
-
-
 # ---------------------------------------------------------------------------------------- setup
 
 
-# Every route with the roles that may use it (checked on each request by require_role).
-ROUTES: tuple[tuple[str, str, frozenset[str], Any], ...] = (
-    ("GET", CONV + "/documentation", frozenset(CONSOLE_ROLES), get_documentation),
-    (
+# Every route with the roles that may use it, its input schema and its answers.
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        CONV + "/documentation",
+        get_documentation,
+        CONSOLE_ROLES,
+        answers={200: DocumentationFormAnswer},
+        summary="The close form (audited)",
+    ),
+    Route(
         "POST",
         CONV + "/documentation",
-        frozenset(CONSOLE_ROLES),
-        idempotent("documentation", post_documentation),
+        post_documentation,
+        CONSOLE_ROLES,
+        body=DocumentationBody,
+        answers={200: DocumentationSavedAnswer, 422: DocumentationRefusedAnswer},
+        idempotency="documentation",
+        summary="Save the documentation",
     ),
-    ("POST", CONV + "/erase", frozenset(SUPERVISOR_ROLES), post_erase),
-    ("GET", "/console/api/documentation/pending", frozenset(CONSOLE_ROLES), get_pending),
-    ("GET", "/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
-    ("GET", "/console/portal/api/situation", frozenset(SITUATION_ROLES), get_situation),
+    Route(
+        "POST",
+        CONV + "/erase",
+        post_erase,
+        SUPERVISOR_ROLES,
+        body=EraseBody,
+        answers={200: ErasedAnswer},
+        summary="Erase a conversation on request",
+    ),
+    Route(
+        "GET",
+        "/console/api/documentation/pending",
+        get_pending,
+        CONSOLE_ROLES,
+        answers={200: PendingAnswer},
+        summary="Closed conversations still to be documented",
+    ),
+    Route(
+        "GET",
+        "/portal/api/situation",
+        get_situation,
+        SITUATION_ROLES,
+        answers={200: SituationAnswer},
+        summary="The local situational picture",
+    ),
+    Route(
+        "GET",
+        "/console/portal/api/situation",
+        get_situation,
+        SITUATION_ROLES,
+        answers={200: SituationAnswer},
+        summary="The local situational picture",
+    ),
 )
 
 
 def setup(app: web.Application) -> None:
     """Add the routes and the scheduled retention purge to the gateway."""
     directory_service(app)
-    for method, path, roles, handler in ROUTES:
-        app.router.add_route(method, path, require_role(roles, handler))
+    add_routes(app, ROUTES)
 
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -442,12 +265,7 @@ def setup(app: web.Application) -> None:
 __all__ = [
     "ROUTES",
     "SCHEDULER",
-    "SituationRefused",
     "current_directory",
-    "own_area",
     "portal_situation",
-    "require_role",
     "setup",
-    "situation_area",
-    "situation_period",
 ]

@@ -29,21 +29,22 @@ from gateway.appkeys import TRIAGER
 from gateway.envelope import utcnow
 from gateway.store import repo
 from gateway.store.models import StaffUser
-from handoff.console import ConsoleRoute
+from gateway.web_errors import error_body
 from handoff.console.i18n import strings
 from handoff.console.security import Staff
-from handoff.console.views import json_body
 from handoff.corrections import as_dict, still_wrong
-from handoff.triage_admin.admin import (
-    ADMIN_ROLES,
-    ADMIN_STRINGS,
-    API,
-    MAX_EXAMPLE_CHARS,
-    TRIAGE_ADMIN,
-    AdminError,
-    in_test_split,
-)
 from handoff.triage_admin.correction_models import CorrectionState, TriageCorrection
+from handoff.triage_admin.schemas import (
+    AcceptCorrectionBody,
+    CorrectionsAnswer,
+    CorrectionsEvaluationAnswer,
+    DecisionAnswer,
+)
+from handoff.triage_admin.state import MAX_EXAMPLE_CHARS, AdminError, in_test_split
+from handoff.triage_admin.strings import ADMIN_STRINGS
+from handoff.triage_admin.web_base import API, TRIAGE_ADMIN
+from handoff.web import ADMIN_ROLES, Route
+from handoff.web.validation import body as checked_body
 from nlu.data import Dataset
 from nlu.result import INTENTS, Triager, TriageResult
 
@@ -61,10 +62,11 @@ class _Unchanged(Exception):
 
 
 def refusal(staff: Staff, exc: AdminError) -> web.Response:
+    """A refusal in the one body shape (``{"error": code}``) with its words (``message``)."""
     words = strings(staff.lang)
     admin_words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
     message = words.get("error_" + exc.code) or admin_words.get("e_" + exc.code) or exc.code
-    return web.json_response({"error": exc.code, "message": message}, status=exc.status)
+    return web.json_response({**error_body(exc.code), "message": message}, status=exc.status)
 
 
 def refusals(handler: Handler) -> Handler:
@@ -173,9 +175,9 @@ async def _proposed(request: web.Request) -> TriageCorrection:
 
 @refusals
 async def api_accept(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request) if request.can_read_body else {}
+    chosen = checked_body(request, AcceptCorrectionBody).intent
     correction = await _proposed(request)
-    intent = body.get("intent") or correction.intent
+    intent = chosen or correction.intent
     if intent is None:
         raise AdminError(422, "intent_required")
     if not isinstance(intent, str) or intent not in INTENTS:
@@ -265,13 +267,42 @@ async def api_evaluation(request: web.Request, staff: Staff) -> web.StreamRespon
     return web.json_response({"model_version": version, **counts, "wrong": wrong})
 
 
-ROUTES: tuple[ConsoleRoute, ...] = (
-    ConsoleRoute("GET", CORRECTIONS, api_list, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", CORRECTIONS + "/evaluation", api_evaluation, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", CORRECTIONS + "/" + ID_RE + "/accept", api_accept, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", CORRECTIONS + "/" + ID_RE + "/reject", api_reject, ADMIN_ROLES, "api"),
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        CORRECTIONS,
+        api_list,
+        ADMIN_ROLES,
+        answers={200: CorrectionsAnswer},
+        summary="The counsellors' corrections (audited)",
+    ),
+    Route(
+        "GET",
+        CORRECTIONS + "/evaluation",
+        api_evaluation,
+        ADMIN_ROLES,
+        answers={200: CorrectionsEvaluationAnswer},
+        summary="The corrections the active model still gets wrong",
+    ),
+    Route(
+        "POST",
+        CORRECTIONS + "/" + ID_RE + "/accept",
+        api_accept,
+        ADMIN_ROLES,
+        body=AcceptCorrectionBody,
+        answers={200: DecisionAnswer},
+        summary="Accept a correction: its text becomes a training example",
+    ),
+    Route(
+        "POST",
+        CORRECTIONS + "/" + ID_RE + "/reject",
+        api_reject,
+        ADMIN_ROLES,
+        answers={200: DecisionAnswer},
+        summary="Reject a correction",
+    ),
 )
-"""Added by :func:`handoff.triage_admin.setup`, each wrapped by the console's guard."""
+"""Added by :func:`handoff.triage_admin.web.setup` through the web kit's guard."""
 
 
 __all__ = ["ROUTES", "api_accept", "api_evaluation", "api_list", "api_reject", "parse_all"]

@@ -140,9 +140,13 @@ async def test_the_table_holds_every_guarded_route_and_no_route_twice() -> None:
     keys = [(r.method, plain_path(r.path)) for r in TABLE]
     assert len(keys) == len(set(keys))
     assert len(TABLE) >= 71, len(TABLE)
-    # Converted: the console's table and the tables built on it; adapted: handoff_web and records_web.
-    assert {r.tag for r in TABLE if r.adapted} <= {"handoff_web", "records_web"}
-    assert sum(not r.adapted for r in TABLE) >= 48
+    # Converted: the console's table, the records' and the tables built on the console's; adapted:
+    # only the tables not converted yet (referrals, disclosures).
+    assert not [
+        r for r in TABLE if r.adapted and r.path.startswith(("/console/api/triage", "/console/triage"))
+    ]
+    assert not [r for r in TABLE if r.adapted and r.path.endswith(("/documentation", "/erase", "/situation"))]
+    assert sum(not r.adapted for r in TABLE) >= 54
 
 
 async def test_every_staff_route_of_the_router_is_in_the_table(world: World) -> None:

@@ -21,7 +21,8 @@ from gateway.appkeys import BROKER, PIPELINE
 from gateway.envelope import utcnow
 from gateway.lease import make_lease
 from gateway.store.models import OutboxEvent, StaffUser
-from handoff.records.retention import RetentionPolicy, RetentionScheduler
+from handoff.records.retention import RetentionPolicy
+from handoff.records.retention_scheduler import RetentionScheduler
 from tests.core.conftest import KeywordTriager, make_settings
 from tests.records.test_web import Site
 

@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
+from handoff.records.guideline_checks import prefill, validate_record
 from handoff.records.guidelines import (
     DEFAULT_PATH,
     GuidelinesError,
     dump_guidelines,
     load_guidelines,
-    prefill,
-    validate_record,
 )
 
 GUIDELINES = load_guidelines()

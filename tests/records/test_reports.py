@@ -15,6 +15,7 @@ import pytest
 
 from gateway.store.db import Database
 from handoff.records.reports import service as reports
+from handoff.records.reports import strings as report_strings
 from handoff.records.reports.service import (
     PRIMARY,
     SECONDARY,
@@ -298,4 +299,4 @@ async def test_pilot_evaluation_covers_the_whole_lifetime(sqlite_store: Database
 
 
 def test_intent_priorities_match_the_triage_contract() -> None:
-    assert reports.INTENT_PRIORITY == {k: int(v) for k, v in INTENT_PRIORITY.items()}
+    assert report_strings.INTENT_PRIORITY == {k: int(v) for k, v in INTENT_PRIORITY.items()}

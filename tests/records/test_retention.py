@@ -13,7 +13,8 @@ from gateway.errors import ConfigError
 from gateway.lease import InProcessLease
 from gateway.store import repo
 from gateway.store.db import Database
-from handoff.records.retention import RetentionPolicy, RetentionScheduler, run_retention
+from handoff.records.retention import RetentionPolicy, run_retention
+from handoff.records.retention_scheduler import RetentionScheduler
 
 from .conftest import (
     AuditEvent,

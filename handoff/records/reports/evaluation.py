@@ -1,0 +1,70 @@
+"""The pilot evaluation's figures, computed from a report's published numbers only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from handoff.records.reports.periods import local_date
+from handoff.records.reports.strings import NOT_DOCUMENTED, _l
+
+
+def _cell(report: Mapping[str, Any], dim: str, key: str) -> int | str | None:
+    for d in report["dimensions"]:
+        if d["key"] == dim:
+            for c in d["cells"]:
+                if c["key"] == key:
+                    value: int | str = c["value"]
+                    return value
+    return None
+
+
+def _rate(numerator: Sequence[int | str | None], denominator: Sequence[int | str | None]) -> float | None:
+    """A percentage computed only from published numbers."""
+    if not all(isinstance(v, int) for v in (*numerator, *denominator)):
+        return None
+    num = sum(int(v) for v in numerator if isinstance(v, int))
+    den = sum(int(v) for v in denominator if isinstance(v, int))
+    return round(100 * num / den, 1) if den else None
+
+
+def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
+    total = report["total"]
+    not_doc = _cell(report, "outcome", NOT_DOCUMENTED)
+    documented: int | str | None = (
+        total - not_doc if isinstance(total, int) and isinstance(not_doc, int) else None
+    )
+    fast = [_cell(report, "waiting", k) for k in ("under_1", "1_5", "5_15")]
+    return {
+        "days_in_operation": (local_date(end) - local_date(start)).days,
+        "months_in_operation": round((local_date(end) - local_date(start)).days / 30.44, 1),
+        "documented_percent": _rate([documented], [total]),
+        "answered_within_15_min_percent": _rate(fast, [report["waiting"]["queued"]]),
+        "referral_percent_of_documented": _rate(
+            [_cell(report, "referral_made", "yes")],
+            [_cell(report, "referral_made", "yes"), _cell(report, "referral_made", "no")],
+        ),
+        "crime_info_percent_of_documented": _rate(
+            [_cell(report, "crime_info_passed", "yes")],
+            [_cell(report, "crime_info_passed", "yes"), _cell(report, "crime_info_passed", "no")],
+        ),
+        "labels": {
+            "days_in_operation": _l("Dagar i drift", "Days in operation"),
+            "months_in_operation": _l("Månader i drift", "Months in operation"),
+            "documented_percent": _l(
+                "Andel dokumenterade samtal (%)", "Share of conversations documented (%)"
+            ),
+            "answered_within_15_min_percent": _l(
+                "Andel köade samtal besvarade inom 15 min (%)",
+                "Queued conversations answered within 15 min (%)",
+            ),
+            "referral_percent_of_documented": _l(
+                "Andel dokumenterade samtal med slussning (%)", "Documented conversations referred (%)"
+            ),
+            "crime_info_percent_of_documented": _l(
+                "Andel dokumenterade samtal där uppgifter om brott lämnades (%)",
+                "Documented conversations with crime information passed (%)",
+            ),
+        },
+    }
