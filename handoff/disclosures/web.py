@@ -14,7 +14,8 @@ from handoff.console.idempotency import idempotent
 from handoff.console.security import CONSOLE_ROLES, Staff
 from handoff.directory.entries import CONTACT_TYPES, TOPICS
 from handoff.directory.live import directory_service
-from handoff.disclosures.service import CERTAINTIES, LEGAL_GROUNDS, RECIPIENTS, Disclosures
+from handoff.disclosures.service import RECIPIENTS, Disclosures
+from handoff.disclosures.strings import CERTAINTIES, LEGAL_GROUNDS
 from handoff.referrals.web_base import (
     CONV,
     HANDOFF_OPTIONS,

@@ -25,6 +25,7 @@ from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.events import TOPIC_CONVERSATION
 from gateway.store.models import Role
 from gateway.tasks import cancel_and_wait
 from handoff.console.idempotency import idempotent
@@ -33,15 +34,9 @@ from handoff.console.views import render
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
 from handoff.records.web import portal_situation
 from handoff.referrals import webhook
-from handoff.referrals.service import (
-    CONSENT_GROUP,
-    TOPIC_CONVERSATION,
-    Referrals,
-    callback_body,
-    run_periodically,
-    usable_methods,
-    user_units,
-)
+from handoff.referrals.options import CONSENT_GROUP
+from handoff.referrals.service import Referrals, callback_body, run_periodically
+from handoff.referrals.units import usable_methods, user_units
 from handoff.referrals.web_base import (
     CONV,
     HANDOFF_OPTIONS,

@@ -16,11 +16,7 @@ from gateway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gateway.store import repo
 from handoff.console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 from handoff.console.views import render
-from handoff.referrals.service import (
-    DELIVER_GROUP,
-    TOPIC_DELIVER,
-    HandoffOptions,
-)
+from handoff.referrals.options import DELIVER_GROUP, TOPIC_DELIVER, HandoffOptions
 
 HANDOFF_OPTIONS = web.AppKey("handoff_options", HandoffOptions)
 DELIVERERS = web.AppKey("handoff_deliverers", dict[str, Callable[[str], Awaitable[None]]])
