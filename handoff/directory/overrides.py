@@ -18,7 +18,8 @@ from handoff.directory.entries import (
     Kunskapshus,
     Recipient,
 )
-from handoff.directory.loading import _err, build_directory
+from handoff.directory.loading import build_directory
+from handoff.directory.parsing import _err
 
 EMAIL_RE = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[A-Za-z]{2,63}")
 LOOPBACK_HOSTS = frozenset({"localhost"})

@@ -41,8 +41,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gateway.appkeys import DB
-from gateway.store.models import AuditEvent, Role
-from handoff.console import ConsoleRoute, guarded
+from gateway.store.models import AuditEvent
 from handoff.console.security import Staff
 from handoff.console.views import json_body, render
 from handoff.directory import views
@@ -62,13 +61,15 @@ from handoff.directory.entries import (
     fold,
 )
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
+from handoff.directory.schemas import DirectoryOptionsAnswer, HistoryAnswer, RecipientAnswer, RecipientsAnswer
 from handoff.directory.service import (
     DirectoryService,
     FieldErrors,
     Refused,
 )
+from handoff.web import ADMIN_ROLES, Route
+from handoff.web.guard import add_routes
 
-ADMIN_ROLES = frozenset({Role.ADMIN.value})
 API = "/console/api/directory"
 RID = "{recipient_id:[a-z0-9][a-z0-9-]{0,63}}"
 
@@ -297,26 +298,35 @@ async def api_history(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 # ---------------------------------------------------------------------- routes and setup
-ROUTES: tuple[ConsoleRoute, ...] = (
-    ConsoleRoute("GET", "/console/directory", directory_page, ADMIN_ROLES, "page"),
-    ConsoleRoute("GET", API + "/options", api_options, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/recipients", api_list, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/recipients", api_create, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/recipients/" + RID, api_get, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/recipients/" + RID, api_update, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/recipients/" + RID + "/active", api_set_active, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/recipients/" + RID + "/reset", api_reset, ADMIN_ROLES, "api"),
-    ConsoleRoute("POST", API + "/kunskapshus/" + RID + "/area", api_area, ADMIN_ROLES, "api"),
-    ConsoleRoute("GET", API + "/history", api_history, ADMIN_ROLES, "api"),
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/console/directory", directory_page, ADMIN_ROLES, "page", summary="The directory admin"),
+    Route("GET", API + "/options", api_options, ADMIN_ROLES, answers={200: DirectoryOptionsAnswer}),
+    Route("GET", API + "/recipients", api_list, ADMIN_ROLES, answers={200: RecipientsAnswer}),
+    Route("POST", API + "/recipients", api_create, ADMIN_ROLES, answers={201: RecipientAnswer}),
+    Route("GET", API + "/recipients/" + RID, api_get, ADMIN_ROLES, answers={200: RecipientAnswer}),
+    Route("POST", API + "/recipients/" + RID, api_update, ADMIN_ROLES, answers={200: RecipientAnswer}),
+    Route(
+        "POST",
+        API + "/recipients/" + RID + "/active",
+        api_set_active,
+        ADMIN_ROLES,
+        answers={200: RecipientAnswer},
+    ),
+    Route(
+        "POST", API + "/recipients/" + RID + "/reset", api_reset, ADMIN_ROLES, answers={200: RecipientAnswer}
+    ),
+    Route(
+        "POST", API + "/kunskapshus/" + RID + "/area", api_area, ADMIN_ROLES, answers={200: RecipientAnswer}
+    ),
+    Route("GET", API + "/history", api_history, ADMIN_ROLES, answers={200: HistoryAnswer}),
 )
-"""The directory admin's routes, each wrapped by the console's guard (session, role, CSRF on POST)."""
+"""The directory admin's routes, each guarded by the web kit (session, role, CSRF on POST)."""
 
 
 def setup(app: web.Application) -> None:
     """Add the directory admin's page and API."""
     directory_service(app)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+    add_routes(app, ROUTES)
 
 
 __all__ = ["ROUTES", "setup"]

@@ -1,6 +1,7 @@
 """The disclosures' JSON API for the console: disclosures of a conversation, the four-eyes
 approval by a supervisor, review afterwards, and disclosures passed by phone; and the options of
-the referral and disclosure forms.  Sessions, roles and CSRF as in :mod:`handoff.referrals.web`."""
+the referral and disclosure forms.  Each route a :class:`handoff.web.Route` with its input schema and
+answers (:mod:`handoff.disclosures.schemas`), guarded by the web kit."""
 
 from __future__ import annotations
 
@@ -10,24 +11,34 @@ from aiohttp import web
 
 from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.crypto import ContactCipher
-from handoff.console.idempotency import idempotent
-from handoff.console.security import CONSOLE_ROLES, Staff
+from handoff.console.security import Staff
 from handoff.directory.entries import CONTACT_TYPES, TOPICS
 from handoff.directory.live import directory_service
-from handoff.disclosures.service import CERTAINTIES, LEGAL_GROUNDS, RECIPIENTS, Disclosures
+from handoff.disclosures.schemas import (
+    DisclosureAnswer,
+    DisclosureBody,
+    DisclosuresAnswer,
+    FormOptionsAnswer,
+    PhonedBody,
+    ReadoutAnswer,
+    RejectBody,
+    ReviewBody,
+)
+from handoff.disclosures.service import RECIPIENTS, Disclosures
+from handoff.disclosures.strings import CERTAINTIES, LEGAL_GROUNDS
 from handoff.referrals.web_base import (
     CONV,
     HANDOFF_OPTIONS,
     ID,
-    HandoffRoute,
     deliverers,
-    error,
-    guarded,
     handoff_options,
-    json_body,
     may_act_on,
-    text_field,
+    text,
 )
+from handoff.web import CONSOLE_ROLES, Route
+from handoff.web.errors import problem
+from handoff.web.guard import add_routes
+from handoff.web.validation import body
 
 DISCLOSURES = web.AppKey("disclosures", Disclosures)
 
@@ -65,31 +76,25 @@ async def api_disclosure_create(request: web.Request, staff: Staff) -> web.Strea
     denied = await may_act_on(request, staff, conv_id)
     if denied is not None:
         return denied
-    body = await json_body(request)
-    seqs = body.get("source_seqs")
-    if not isinstance(seqs, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seqs):
-        return error(422, "source_seqs_must_be_integers")
-    danger = body.get("immediate_danger", False)
-    if not isinstance(danger, bool):
-        return error(422, "immediate_danger_must_be_bool")
+    b = body(request, DisclosureBody)
     disc = await request.app[DISCLOSURES].create(
         conv_id,
         staff.user,
-        recipient_id=text_field(body, "recipient_id"),
-        what=text_field(body, "what"),
-        when=text_field(body, "when"),
-        where=text_field(body, "where"),
-        certainty=text_field(body, "certainty"),
-        source_seqs=seqs,
-        legal_ground=text_field(body, "legal_ground"),
-        immediate_danger=danger,
+        recipient_id=text(b.recipient_id),
+        what=text(b.what),
+        when=text(b.when),
+        where=text(b.where),
+        certainty=text(b.certainty),
+        source_seqs=b.source_seqs,
+        legal_ground=text(b.legal_ground),
+        immediate_danger=b.immediate_danger,
     )
     return web.json_response({"disclosure": disc}, status=201)
 
 
 async def api_disclosures_pending(request: web.Request, staff: Staff) -> web.StreamResponse:
     if not staff.is_supervisor:
-        return error(403, "supervisor_required")
+        return problem(403, "supervisor_required")
     return web.json_response({"disclosures": await request.app[DISCLOSURES].needing_supervisor()})
 
 
@@ -107,17 +112,15 @@ async def api_disclosure_approve(request: web.Request, staff: Staff) -> web.Stre
 
 
 async def api_disclosure_reject(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
     disc = await request.app[DISCLOSURES].reject(
-        request.match_info["disclosure_id"], staff.user, text_field(body, "reason")
+        request.match_info["disclosure_id"], staff.user, text(body(request, RejectBody).reason)
     )
     return web.json_response({"disclosure": disc})
 
 
 async def api_disclosure_review(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
     disc = await request.app[DISCLOSURES].review(
-        request.match_info["disclosure_id"], staff.user, text_field(body, "note")
+        request.match_info["disclosure_id"], staff.user, text(body(request, ReviewBody).note)
     )
     return web.json_response({"disclosure": disc})
 
@@ -137,32 +140,100 @@ async def api_disclosure_phoned(request: web.Request, staff: Staff) -> web.Strea
     denied = await may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
     if denied is not None:
         return denied
-    body = await json_body(request)
+    b = body(request, PhonedBody)
     disc = await request.app[DISCLOSURES].record_phone(
         did,
         staff.user,
-        number=text_field(body, "number"),
-        police_reference=text_field(body, "police_reference"),
-        called_at=text_field(body, "called_at"),
-        note=text_field(body, "note"),
+        number=text(b.number),
+        police_reference=text(b.police_reference),
+        called_at=text(b.called_at),
+        note=text(b.note),
     )
     return web.json_response({"disclosure": disc})
 
 
 # ---------------------------------------------------------------------- routes
-ROUTES: tuple[HandoffRoute, ...] = (
-    HandoffRoute("GET", "/console/api/handoff/options", api_form_options, CONSOLE_ROLES),
-    HandoffRoute("GET", CONV + "/disclosures", api_disclosures_of, CONSOLE_ROLES),
-    HandoffRoute(
-        "POST", CONV + "/disclosures", idempotent("disclosure", api_disclosure_create), CONSOLE_ROLES
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/console/api/handoff/options",
+        api_form_options,
+        CONSOLE_ROLES,
+        answers={200: FormOptionsAnswer},
+        summary="What the referral and disclosure forms offer",
     ),
-    HandoffRoute("GET", "/console/api/disclosures", api_disclosures_pending, CONSOLE_ROLES),
-    HandoffRoute("GET", DISC, api_disclosure, CONSOLE_ROLES),
-    HandoffRoute("POST", DISC + "/approve", api_disclosure_approve, CONSOLE_ROLES),
-    HandoffRoute("POST", DISC + "/reject", api_disclosure_reject, CONSOLE_ROLES),
-    HandoffRoute("POST", DISC + "/review", api_disclosure_review, CONSOLE_ROLES),
-    HandoffRoute("GET", DISC + "/readout", api_disclosure_readout, CONSOLE_ROLES),
-    HandoffRoute("POST", DISC + "/phoned", api_disclosure_phoned, CONSOLE_ROLES),
+    Route(
+        "GET",
+        CONV + "/disclosures",
+        api_disclosures_of,
+        CONSOLE_ROLES,
+        answers={200: DisclosuresAnswer},
+        summary="The disclosures of a conversation",
+    ),
+    Route(
+        "POST",
+        CONV + "/disclosures",
+        api_disclosure_create,
+        CONSOLE_ROLES,
+        body=DisclosureBody,
+        answers={201: DisclosureAnswer},
+        idempotency="disclosure",
+        summary="Write a disclosure",
+    ),
+    Route(
+        "GET",
+        "/console/api/disclosures",
+        api_disclosures_pending,
+        CONSOLE_ROLES,
+        answers={200: DisclosuresAnswer},
+        summary="Disclosures a supervisor has to act on",
+    ),
+    Route(
+        "GET", DISC, api_disclosure, CONSOLE_ROLES, answers={200: DisclosureAnswer}, summary="A disclosure"
+    ),
+    Route(
+        "POST",
+        DISC + "/approve",
+        api_disclosure_approve,
+        CONSOLE_ROLES,
+        answers={200: DisclosureAnswer},
+        summary="Approve (four eyes)",
+    ),
+    Route(
+        "POST",
+        DISC + "/reject",
+        api_disclosure_reject,
+        CONSOLE_ROLES,
+        body=RejectBody,
+        answers={200: DisclosureAnswer},
+        summary="Reject",
+    ),
+    Route(
+        "POST",
+        DISC + "/review",
+        api_disclosure_review,
+        CONSOLE_ROLES,
+        body=ReviewBody,
+        answers={200: DisclosureAnswer},
+        summary="Review afterwards",
+    ),
+    Route(
+        "GET",
+        DISC + "/readout",
+        api_disclosure_readout,
+        CONSOLE_ROLES,
+        answers={200: ReadoutAnswer},
+        summary="What to read out on the phone (audited)",
+    ),
+    Route(
+        "POST",
+        DISC + "/phoned",
+        api_disclosure_phoned,
+        CONSOLE_ROLES,
+        body=PhonedBody,
+        answers={200: DisclosureAnswer},
+        summary="Record a call",
+    ),
 )
 """Every disclosure route behind a login, with the roles that may use it.  Disclosure approval is
 open to console roles here so that a counsellor's or the author's attempt is refused *and audited*
@@ -189,8 +260,7 @@ def setup(app: web.Application) -> None:
         yield
 
     app.cleanup_ctx.append(disclosures_ctx)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+    add_routes(app, ROUTES)
 
 
 __all__ = ["DISCLOSURES", "ROUTES", "setup"]

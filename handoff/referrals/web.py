@@ -10,8 +10,10 @@ recipients.
 * ``/handoff/callback/referrals/{id}`` (no session): a recipient's follow-up, signed like our
   webhooks (HMAC-SHA256 with the recipient's shared secret over ``"<timestamp>.<body>"``).
 
-Sessions are the console's (``handoff.console.security.authenticate``); POSTs need the CSRF
-header ``X-CSRF-Token``.  :data:`ROUTES` is the one table of the routes behind a login.
+:data:`ROUTES` is the one table of the routes behind a login, each a :class:`handoff.web.Route`
+with its roles, input schema and answers (:mod:`handoff.referrals.schemas`), guarded by the web kit
+(the console's session, the role, the CSRF header ``X-CSRF-Token`` on POST, the body, the
+``Idempotency-Key``; errors in the kit's one shape).  The signed callback is not behind a login.
 """
 
 from __future__ import annotations
@@ -25,42 +27,41 @@ from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
-from gateway.store.models import Role
+from gateway.events import TOPIC_CONVERSATION
 from gateway.tasks import cancel_and_wait
-from handoff.console.idempotency import idempotent
-from handoff.console.security import CONSOLE_ROLES, Staff
+from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
 from handoff.records.web import portal_situation
 from handoff.referrals import webhook
-from handoff.referrals.service import (
-    CONSENT_GROUP,
-    TOPIC_CONVERSATION,
-    Referrals,
-    callback_body,
-    run_periodically,
-    usable_methods,
-    user_units,
+from handoff.referrals.options import CONSENT_GROUP
+from handoff.referrals.schemas import (
+    ConsentBody,
+    NotAskedBody,
+    PortalMeAnswer,
+    ProposalsAnswer,
+    ReferralAnswer,
+    ReferralBody,
+    ReferralsAnswer,
+    StatusBody,
 )
+from handoff.referrals.service import Referrals, callback_body, run_periodically
+from handoff.referrals.units import usable_methods, user_units
 from handoff.referrals.web_base import (
     CONV,
     HANDOFF_OPTIONS,
     ID,
-    MAX_BODY,
-    HandoffRoute,
     deliverers,
-    error,
-    error_code,
-    guarded,
     handoff_options,
-    json_body,
     may_act_on,
-    text_field,
+    text,
 )
+from handoff.web import CONSOLE_ROLES, PORTAL_ROLES, Route
+from handoff.web.errors import answer_for, problem
+from handoff.web.guard import add_routes
+from handoff.web.validation import MAX_BODY, body
 
 REFERRALS = web.AppKey("referrals", Referrals)
-
-PORTAL_ROLES = frozenset({Role.MUNICIPALITY.value})
 REF = "/console/api/referrals/" + ID % "referral_id"
 PORTAL = "/console/portal/api"
 PORTAL_REF = PORTAL + "/referrals/" + ID % "referral_id"
@@ -111,20 +112,17 @@ async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamR
     denied = await may_act_on(request, staff, conv_id)
     if denied is not None:
         return denied
-    body = await json_body(request)
-    contact = body.get("contact_details")
-    if contact is not None and not isinstance(contact, str):
-        raise InvalidInput("contact_details_must_be_text")
+    b = body(request, ReferralBody)
     ref = await request.app[REFERRALS].create(
         conv_id,
         staff.user,
-        recipient_id=text_field(body, "recipient_id"),
-        topic=text_field(body, "topic"),
-        contact_type=text_field(body, "contact_type", "other"),
-        municipality_code=text_field(body, "municipality_code").strip() or None,
-        summary=text_field(body, "summary"),
-        urgency=text_field(body, "urgency", "normal"),
-        contact_details=contact,
+        recipient_id=text(b.recipient_id),
+        topic=text(b.topic),
+        contact_type=text(b.contact_type, "other"),
+        municipality_code=text(b.municipality_code).strip() or None,
+        summary=text(b.summary),
+        urgency=text(b.urgency, "normal"),
+        contact_details=b.contact_details,
     )
     return web.json_response({"referral": ref}, status=201)
 
@@ -155,12 +153,8 @@ async def api_consent(request: web.Request, staff: Staff) -> web.StreamResponse:
     denied = await _referral_guard(request, staff)
     if denied is not None:
         return denied
-    body = await json_body(request)
-    consent = body.get("consent")
-    if not isinstance(consent, bool):
-        return error(422, "consent_must_be_bool")
     ref = await request.app[REFERRALS].record_consent(
-        request.match_info["referral_id"], consent, user=staff.user
+        request.match_info["referral_id"], body(request, ConsentBody).consent, user=staff.user
     )
     return web.json_response({"referral": ref})
 
@@ -169,9 +163,8 @@ async def api_consent_not_asked(request: web.Request, staff: Staff) -> web.Strea
     denied = await _referral_guard(request, staff)
     if denied is not None:
         return denied
-    body = await json_body(request)
     ref = await request.app[REFERRALS].record_not_asked(
-        request.match_info["referral_id"], staff.user, text_field(body, "reason")
+        request.match_info["referral_id"], staff.user, text(body(request, NotAskedBody).reason)
     )
     return web.json_response({"referral": ref})
 
@@ -233,8 +226,8 @@ async def portal_acknowledge(request: web.Request, staff: Staff) -> web.StreamRe
 
 
 async def portal_status(request: web.Request, staff: Staff) -> web.StreamResponse:
-    body = await json_body(request)
-    return await _portal_report(request, staff, text_field(body, "status"), text_field(body, "note"))
+    b = body(request, StatusBody)
+    return await _portal_report(request, staff, text(b.status), text(b.note))
 
 
 # ---------------------------------------------------------------------- signed callback
@@ -242,13 +235,13 @@ async def callback(request: web.Request) -> web.StreamResponse:
     """A recipient's follow-up by signed callback: ``{"status": "received", "note": "..."}``."""
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
-        return error(413, "too_large")
+        return problem(413, "too_large")
     referrals = request.app[REFERRALS]
     rid = request.match_info["referral_id"]
     try:
         recipient_id = (await referrals.get(rid))["recipient_id"]
     except NotFound:
-        return error(401, "bad_signature")  # do not tell unsigned callers which ids exist
+        return problem(401, "bad_signature")  # do not tell unsigned callers which ids exist
     secret = request.app[HANDOFF_OPTIONS].webhook_secrets.get(recipient_id)
     if not secret or not webhook.verify_signature(
         secret,
@@ -257,36 +250,111 @@ async def callback(request: web.Request) -> web.StreamResponse:
         request.headers.get(webhook.SIGNATURE_HEADER),
         request.app[HANDOFF_OPTIONS].callback_tolerance,
     ):
-        return error(401, "bad_signature")
+        return problem(401, "bad_signature")
     try:
-        body = callback_body(raw)
-        status = body.get("status")
-        note = body.get("note", "")
+        found = callback_body(raw)
+        status = found.get("status")
+        note = found.get("note", "")
         if not isinstance(status, str) or not isinstance(note, str):
-            return error(422, "status_required")
+            return problem(422, "status_required")
         ref = await referrals.report(rid, status, user=None, via=f"webhook:{recipient_id}", note=note)
-    except InvalidInput as exc:
-        return error(422, error_code(exc, "invalid_input"))
-    except Conflict as exc:
-        return error(409, error_code(exc, "conflict"))
+    except (InvalidInput, Conflict) as exc:
+        answer = answer_for(exc)
+        assert answer is not None
+        return answer
     return web.json_response({"id": rid, "status": ref["status"], "acknowledged_at": ref["acknowledged_at"]})
 
 
 # ---------------------------------------------------------------------- routes
-ROUTES: tuple[HandoffRoute, ...] = (
-    HandoffRoute("GET", "/console/api/handoff/proposals", api_proposals, CONSOLE_ROLES),
-    HandoffRoute("GET", CONV + "/referrals", api_referrals_of, CONSOLE_ROLES),
-    HandoffRoute("POST", CONV + "/referrals", idempotent("referral", api_referral_create), CONSOLE_ROLES),
-    HandoffRoute("GET", REF, api_referral, CONSOLE_ROLES),
-    HandoffRoute("POST", REF + "/consent-request", api_consent_request, CONSOLE_ROLES),
-    HandoffRoute("POST", REF + "/consent", api_consent, CONSOLE_ROLES),
-    HandoffRoute("POST", REF + "/consent-not-asked", api_consent_not_asked, CONSOLE_ROLES),
-    HandoffRoute("GET", "/console/portal", portal_page, PORTAL_ROLES, page=True),
-    HandoffRoute("GET", PORTAL + "/me", portal_me, PORTAL_ROLES),
-    HandoffRoute("GET", PORTAL + "/referrals", portal_list, PORTAL_ROLES),
-    HandoffRoute("GET", PORTAL_REF, portal_get, PORTAL_ROLES),
-    HandoffRoute("POST", PORTAL_REF + "/acknowledge", portal_acknowledge, PORTAL_ROLES),
-    HandoffRoute("POST", PORTAL_REF + "/status", portal_status, PORTAL_ROLES),
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/console/api/handoff/proposals",
+        api_proposals,
+        CONSOLE_ROLES,
+        answers={200: ProposalsAnswer},
+        summary="Recipients to propose (?municipality=&topic=&contact_type=)",
+    ),
+    Route(
+        "GET",
+        CONV + "/referrals",
+        api_referrals_of,
+        CONSOLE_ROLES,
+        answers={200: ReferralsAnswer},
+        summary="The referrals of a conversation",
+    ),
+    Route(
+        "POST",
+        CONV + "/referrals",
+        api_referral_create,
+        CONSOLE_ROLES,
+        body=ReferralBody,
+        answers={201: ReferralAnswer},
+        idempotency="referral",
+        summary="Propose a referral",
+    ),
+    Route("GET", REF, api_referral, CONSOLE_ROLES, answers={200: ReferralAnswer}, summary="A referral"),
+    Route(
+        "POST",
+        REF + "/consent-request",
+        api_consent_request,
+        CONSOLE_ROLES,
+        answers={200: ReferralAnswer},
+        summary="Ask the person for consent",
+    ),
+    Route(
+        "POST",
+        REF + "/consent",
+        api_consent,
+        CONSOLE_ROLES,
+        body=ConsentBody,
+        answers={200: ReferralAnswer},
+        summary="Record the person's answer",
+    ),
+    Route(
+        "POST",
+        REF + "/consent-not-asked",
+        api_consent_not_asked,
+        CONSOLE_ROLES,
+        body=NotAskedBody,
+        answers={200: ReferralAnswer},
+        summary="Record why consent could not be asked",
+    ),
+    Route("GET", "/console/portal", portal_page, PORTAL_ROLES, "page", summary="The municipality portal"),
+    Route(
+        "GET",
+        PORTAL + "/me",
+        portal_me,
+        PORTAL_ROLES,
+        answers={200: PortalMeAnswer},
+        summary="The portal user",
+    ),
+    Route(
+        "GET",
+        PORTAL + "/referrals",
+        portal_list,
+        PORTAL_ROLES,
+        answers={200: ReferralsAnswer},
+        summary="The referrals of the user's units",
+    ),
+    Route("GET", PORTAL_REF, portal_get, PORTAL_ROLES, answers={200: ReferralAnswer}, summary="A referral"),
+    Route(
+        "POST",
+        PORTAL_REF + "/acknowledge",
+        portal_acknowledge,
+        PORTAL_ROLES,
+        answers={200: ReferralAnswer},
+        summary="Acknowledge a referral",
+    ),
+    Route(
+        "POST",
+        PORTAL_REF + "/status",
+        portal_status,
+        PORTAL_ROLES,
+        body=StatusBody,
+        answers={200: ReferralAnswer},
+        summary="Report a referral's follow-up",
+    ),
 )
 """Every referral and portal route behind a login, with the roles that may use it."""
 
@@ -326,8 +394,7 @@ def setup(app: web.Application) -> None:
     del options
     app.cleanup_ctx.append(referrals_ctx)
     app.router.add_post("/handoff/callback/referrals/" + ID % "referral_id", callback)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+    add_routes(app, ROUTES)
 
 
 __all__ = ["PORTAL", "REFERRALS", "ROUTES", "setup"]

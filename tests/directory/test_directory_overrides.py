@@ -12,7 +12,7 @@ from handoff.directory.entries import DirectoryError, HandoffMethod
 from handoff.directory.loading import default_directory, dump_directory, load_directory
 from handoff.directory.overrides import apply_overrides, parse_recipient_methods, webhook_url_problem
 from handoff.referrals.routing import propose
-from handoff.referrals.service import user_units
+from handoff.referrals.units import user_units
 
 GOTEBORG_AREA = [
     "1440",

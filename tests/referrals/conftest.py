@@ -37,7 +37,7 @@ from handoff.directory.live import directory_service
 from handoff.directory.loading import default_directory
 from handoff.disclosures import models as disclosure_models
 from handoff.referrals import models as referral_models
-from handoff.referrals.service import HandoffOptions
+from handoff.referrals.options import HandoffOptions
 from handoff.referrals.web_base import HANDOFF_OPTIONS
 from tests.core.conftest import KeywordTriager, make_settings
 

@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.store.models import StaffUser
 from handoff.directory.catalog import Directory
 from handoff.directory.live import directory_service
-from handoff.referrals.service import HandoffOptions
+from handoff.referrals.options import HandoffOptions
 from handoff.referrals.web_base import HANDOFF_OPTIONS
 from tests.core.conftest import KeywordTriager, make_settings
 

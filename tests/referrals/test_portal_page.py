@@ -27,7 +27,7 @@ async def console(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Console]:
 
 def test_the_page_is_in_the_route_table_for_the_municipality_role_only() -> None:
     [route] = [r for r in ROUTES if r.path == PAGE]
-    assert route.method == "GET" and route.page
+    assert route.method == "GET" and route.kind == "page"
     assert route.roles == {Role.MUNICIPALITY.value}
 
 

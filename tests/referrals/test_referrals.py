@@ -14,7 +14,7 @@ from gateway.envelope import utcnow
 from handoff.disclosures import web as disclosures_web
 from handoff.referrals import web as referrals_web
 from handoff.referrals import webhook
-from handoff.referrals.service import parse_consent
+from handoff.referrals.consent import parse_consent
 from handoff.referrals.web import PORTAL, REFERRALS
 
 from .conftest import KH_MAIL, SECRETS, Env, Staff

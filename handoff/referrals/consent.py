@@ -1,0 +1,245 @@
+"""The person's consent to a referral: the question spelling out the package, their one-word answer
+in their channel, the counsellor's record of it, or why it could not be asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from gateway.broker.base import Event
+from gateway.envelope import Direction, SenderKind, utcnow
+from gateway.errors import Conflict, InvalidInput
+from gateway.store import repo
+from gateway.store.models import StaffUser
+from handoff.referrals.delivery import ReferralDelivery
+from handoff.referrals.messages import Outgoing, add_system_message, stage_outgoing
+from handoff.referrals.models import Referral, ReferralStatus
+from handoff.referrals.options import (
+    MIN_REASON_CHARS,
+)
+from handoff.referrals.strings import CONTACT_TYPE_LABELS, TOPIC_LABELS, URGENCY_LABELS, label
+from handoff.referrals.transport import package_digest
+from nlu.answers import parse_yes_no
+
+R = ReferralStatus
+
+
+def parse_consent(text: str) -> bool | None:
+    """True for JA/YES, False for NEJ/NO (in any language the line answers in), None for anything
+    else: only a one-word answer counts."""
+    return parse_yes_no(text)
+
+
+class ReferralConsent(ReferralDelivery):
+    """Ask, record the answer (or why it was not asked), then send."""
+
+    # ------------------------------------------------------------------ consent
+    def consent_text(self, ref: Referral) -> str:
+        """The question to the person, spelling out exactly what will be shared."""
+        p = ref.package
+        lang = "en" if ref.language == "en" else "sv"
+        contact = self.cipher.decrypt(ref.contact_ciphertext) if ref.contact_ciphertext else None
+        name = p["recipient"]["name"][lang]
+        muni = p["municipality"]["name"] if p.get("municipality") else None
+        if lang == "en":
+            lines = [
+                f"Your counsellor suggests that we pass your case on to {name}. This is exactly what would be sent:",
+                f"- Topic: {label(TOPIC_LABELS, ref.topic, 'en')}",
+                f"- Municipality: {muni or 'not given'}",
+                f"- You are: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'en')}",
+                f"- Urgency: {label(URGENCY_LABELS, ref.urgency, 'en')}",
+                f"- Summary: {ref.summary}",
+                f"- Contact details: {contact}"
+                if contact
+                else "- Contact details: none (they cannot contact you)",
+                "Nothing else is sent. Answer YES if you want us to send it, or NO if you do not. "
+                "Your answer does not change the support you get here.",
+            ]
+        else:
+            lines = [
+                f"Din samtalsstödjare föreslår att vi lämnar över ditt ärende till {name}. "
+                "Det här är exakt vad som skulle skickas:",
+                f"- Ämne: {label(TOPIC_LABELS, ref.topic, 'sv')}",
+                f"- Kommun: {muni or 'ingen angiven'}",
+                f"- Du är: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'sv')}",
+                f"- Brådska: {label(URGENCY_LABELS, ref.urgency, 'sv')}",
+                f"- Sammanfattning: {ref.summary}",
+                f"- Kontaktuppgifter: {contact}"
+                if contact
+                else "- Kontaktuppgifter: inga (mottagaren kan inte kontakta dig)",
+                "Inget annat skickas. Svara JA om du vill att vi skickar det, eller NEJ om du inte vill. "
+                "Ditt svar påverkar inte stödet du får här.",
+            ]
+        return "\n".join(lines)
+
+    async def request_consent(self, referral_id: str, user: StaffUser) -> dict[str, Any]:
+        """Ask the person in their channel; only one question may be open per conversation."""
+        async with self.db.session() as session:
+            ref = await self._get(session, referral_id, for_update=True)
+            if ref.status != R.PROPOSED.value:
+                raise Conflict("not_proposed")
+            open_question = (
+                await session.execute(
+                    select(Referral.id).where(
+                        Referral.conversation_id == ref.conversation_id,
+                        Referral.status == R.CONSENT_REQUESTED.value,
+                    )
+                )
+            ).first()
+            if open_question is not None:
+                raise Conflict("consent_question_open")
+            conv = await repo.get_conversation(session, ref.conversation_id)
+            if conv.unreachable:
+                raise Conflict("person_unreachable")
+            out = await add_system_message(session, conv, self.consent_text(ref), {"referral_id": ref.id})
+            now = utcnow()
+            ref.status = R.CONSENT_REQUESTED.value
+            ref.consent_requested_at = now
+            ref.consent_request_seq = int(out.message["seq"])
+            ref.updated_at = now
+            await repo.audit(
+                session,
+                "referral.consent_requested",
+                actor=user,
+                conversation_id=ref.conversation_id,
+                details={
+                    "referral_id": ref.id,
+                    "message_seq": ref.consent_request_seq,
+                    "package_sha256": package_digest(ref.package),
+                },
+            )
+            data = self.view(ref)
+            await stage_outgoing(session, self.outbox, out)
+        self.outbox.wake()
+        await self._live(out.summary, referral_id, R.CONSENT_REQUESTED.value)
+        return data
+
+    async def record_consent(
+        self,
+        referral_id: str,
+        consent: bool,
+        *,
+        user: StaffUser | None,
+        answer_seq: int | None = None,
+    ) -> dict[str, Any]:
+        """Record the person's answer (``user`` None: they answered in the channel) and send on yes."""
+        via = "counsellor" if user is not None else "person"
+        allowed = (
+            (R.PROPOSED.value, R.CONSENT_REQUESTED.value)
+            if user is not None
+            else (R.CONSENT_REQUESTED.value,)
+        )
+        status = R.CONSENTED.value if consent else R.REFUSED.value
+        now = utcnow()
+        out: Outgoing | None = None
+        async with self.db.session() as session:
+            ref = await self._get(session, referral_id)
+            changed = await session.execute(
+                update(Referral)
+                .where(Referral.id == referral_id, Referral.status.in_(allowed))
+                .values(
+                    status=status,
+                    consent_via=via,
+                    consent_at=now,
+                    consent_answer_seq=answer_seq,
+                    updated_at=now,
+                )
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("consent_already_recorded")
+            await repo.audit(
+                session,
+                "referral.consented" if consent else "referral.refused",
+                actor=user,
+                conversation_id=ref.conversation_id,
+                details={"referral_id": referral_id, "via": via, "message_seq": answer_seq},
+            )
+            if via == "person":
+                conv = await repo.get_conversation(session, ref.conversation_id)
+                lang = "en" if conv.language == "en" else "sv"
+                text = {
+                    (True, "sv"): "Tack. Vi skickar uppgifterna som vi visade dig, och inget annat.",
+                    (True, "en"): "Thank you. We will send the details we showed you, and nothing else.",
+                    (False, "sv"): "Tack. Vi skickar ingenting. Du kan fortsätta skriva till oss här.",
+                    (False, "en"): "Thank you. We will not send anything. You can go on writing to us here.",
+                }[(consent, lang)]
+                out = await add_system_message(session, conv, text, {"referral_id": referral_id})
+                await stage_outgoing(session, self.outbox, out)
+        if out is not None:
+            self.outbox.wake()
+        if consent:
+            return await self.send(referral_id, user)
+        return await self.get(referral_id)
+
+    async def record_not_asked(self, referral_id: str, user: StaffUser, reason: str) -> dict[str, Any]:
+        """Record why consent could not be asked (mandatory reason), then send."""
+        reason = reason.strip()
+        if len(reason) < MIN_REASON_CHARS:
+            raise InvalidInput("reason_required")
+        now = utcnow()
+        async with self.db.session() as session:
+            ref = await self._get(session, referral_id)
+            changed = await session.execute(
+                update(Referral)
+                .where(
+                    Referral.id == referral_id,
+                    Referral.status.in_((R.PROPOSED.value, R.CONSENT_REQUESTED.value)),
+                )
+                .values(
+                    status=R.CONSENT_NOT_ASKED.value,
+                    consent_via="not_asked",
+                    consent_reason=reason[:2000],
+                    consent_at=now,
+                    updated_at=now,
+                )
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("consent_already_recorded")
+            await repo.audit(
+                session,
+                "referral.consent_not_asked",
+                actor=user,
+                conversation_id=ref.conversation_id,
+                details={"referral_id": referral_id, "reason": reason[:2000]},
+            )
+        return await self.send(referral_id, user)
+
+    @staticmethod
+    def may_answer_consent(event: Event) -> bool:
+        """Whether a conversation event can be a consent answer: a person's message of one word
+        of consent or refusal.  The consent group acknowledges every other event unhandled."""
+        payload = event.payload
+        msg = payload.get("message")
+        if payload.get("kind") != "message" or not isinstance(msg, dict):
+            return False
+        if msg.get("direction") != Direction.IN.value or msg.get("sender_kind") != SenderKind.PERSON.value:
+            return False
+        return parse_consent(str(msg.get("text", ""))) is not None
+
+    async def on_conversation_event(self, event: Event) -> None:
+        """A person's one-word answer to an open consent question is their consent (or refusal)."""
+        if not self.may_answer_consent(event):
+            return
+        payload = event.payload
+        msg = payload["message"]
+        answer = parse_consent(str(msg.get("text", "")))
+        if answer is None:
+            return
+        seq = int(msg.get("seq") or 0)
+        async with self.db.session() as session:
+            rid = (
+                await session.execute(
+                    select(Referral.id).where(
+                        Referral.conversation_id == str(payload.get("conversation_id", "")),
+                        Referral.status == R.CONSENT_REQUESTED.value,
+                        Referral.consent_request_seq < seq,
+                    )
+                )
+            ).scalar_one_or_none()
+        if rid is None:
+            return
+        try:
+            await self.record_consent(rid, answer, user=None, answer_seq=seq)
+        except Conflict:
+            pass  # answered already (another process, or the counsellor recorded it)

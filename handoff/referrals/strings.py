@@ -1,0 +1,33 @@
+"""The referrals' words: the labels of topics, contact types and urgencies (Swedish, English)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+TOPIC_LABELS: dict[str, tuple[str, str]] = {
+    "crime": ("brott", "a crime"),
+    "imminent_danger": ("akut fara", "imminent danger"),
+    "child_at_risk": ("barn som far illa", "a child at risk"),
+    "radicalisation_concern": ("oro för radikalisering", "concern about radicalisation"),
+    "exit": ("avhopp", "leaving a movement"),
+    "self_harm": ("självskada eller självmordstankar", "self-harm or suicidal thoughts"),
+    "travel_conflict": ("resa till konfliktområde", "travel to a conflict zone"),
+    "violence_close_relationship": ("våld i nära relation", "violence in a close relationship"),
+    "professional_advice": ("råd till yrkesverksamma", "advice for professionals"),
+    "trauma": ("trauma", "trauma"),
+}
+CONTACT_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "relative": ("anhörig", "relative"),
+    "professional": ("yrkesverksam", "professional"),
+    "person_leaving": ("person som vill lämna", "person leaving"),
+    "other": ("annan", "other"),
+}
+URGENCY_LABELS: dict[str, tuple[str, str]] = {
+    "normal": ("normal", "normal"),
+    "urgent": ("brådskande", "urgent"),
+}
+
+
+def label(table: Mapping[str, tuple[str, str]], key: str, language: str) -> str:
+    sv, en = table.get(key, (key, key))
+    return en if language == "en" else sv
