@@ -9,20 +9,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
-from gateway.app import create_app
-from gateway.appkeys import DB
-from gateway.auth import create_user
-from gateway.config import load_settings
-from gateway.store.db import Database
-from tests.core.conftest import KeywordTriager
+from gateway.store.models import StaffUser
+from tests.harness import PASSWORD as PASSWORD
+from tests.harness import Running, make_settings, start
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,7 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "correct horse battery"
 WEBCHAT = Path(__file__).resolve().parents[2] / "bots" / "webchat.py"
 
 if not WEBCHAT.exists():  # the web chat is built beside the console; these tests need it
@@ -44,18 +38,12 @@ if not shutil.which(CHROMIUM):
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
 
 
-@dataclass
-class LiveGateway:
-    base: str
-    app: web.Application
+class LiveGateway(Running):
+    """The gateway on a real port (``base``), its channels from the configuration (the web chat)."""
 
-    @property
-    def db(self) -> Database:
-        return self.app[DB]
-
-    async def user(self, name: str, role: str = "counsellor", capacity: int = 3) -> None:
-        async with self.db.session() as session:
-            await create_user(session, name, PASSWORD, role, capacity=capacity, display_name=name.title())
+    async def user(self, name: str, role: str = "counsellor", capacity: int = 3, **kw: Any) -> StaffUser:
+        kw.setdefault("display_name", name.title())
+        return await super().user(name, role, capacity, **kw)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -70,27 +58,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def gateway(tmp_path: Path, free_port: int) -> AsyncIterator[LiveGateway]:
-    settings = load_settings(
-        environ={},
-        overrides={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
-            "data_dir": str(tmp_path / "data"),
-            "channels": {"webchat": {"enabled": True}},
-            "server.port": free_port,
-            "broker.reclaim_idle": 0.5,
-            "development": True,  # plain http to the console
-            "console.secure_cookies": False,
-        },
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
+        tmp_path,
+        channels={"webchat": {"enabled": True}},
+        **{"server.port": free_port},
     )
-    app = create_app(settings, triager=KeywordTriager())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", free_port)
-    await site.start()
+    gw = await start(settings, serve="port", port=free_port, cls=LiveGateway)
     try:
-        yield LiveGateway(f"http://127.0.0.1:{free_port}", app)
+        yield gw
     finally:
-        await runner.cleanup()
+        await gw.close()
 
 
 class CuttableLink:

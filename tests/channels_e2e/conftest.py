@@ -16,8 +16,7 @@ HERE = Path(__file__).resolve().parent
 from gateway.auth import create_user  # noqa: E402
 from gateway.store.db import Database  # noqa: E402
 from gateway.store.models import StaffUser  # noqa: E402
-
-PASSWORD = "correct horse battery"
+from tests.harness import PASSWORD as PASSWORD  # noqa: E402
 
 
 async def eventually(

@@ -25,12 +25,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH
-from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 from tests.telegram.fake_bot_api import FakeBotAPI
 
 from .conftest import PASSWORD, dump_database, eventually
@@ -57,9 +56,8 @@ async def gw(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Asy
         section["webhook_url"] = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
         section["webhook_secret"] = SECRET
     settings = make_settings(db_url, tmp_path, channels={"telegram": section, "webchat": {"enabled": False}})
-    app = create_app(settings, triager=KeywordTriager())
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
+    started = await start(settings, port=port)
+    app, server = started.app, started.server
     try:
         async with aiohttp.ClientSession() as http:
             await eventually(lambda: app[ADAPTERS]["telegram"].state() == AdapterState.CONNECTED, timeout=10)
@@ -67,7 +65,7 @@ async def gw(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Asy
                 await eventually(lambda: api.webhook is not None)
             yield {"mode": mode, "api": api, "server": server, "http": http, "app": app}
     finally:
-        await server.close()
+        await started.close()
         await api.close()
 
 

@@ -17,16 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.xmpp import TEXTS
-from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 from tests.xmpp.xmpp_support import Person, Prosody, new_account, running_prosody
 
 from .conftest import PASSWORD, eventually
@@ -53,8 +51,8 @@ async def gw(prosody: Prosody, db_url: str, tmp_path: Path) -> AsyncIterator[dic
         channels={"xmpp": section, "webchat": {"enabled": False}},
         **{"limits.max_message_chars": LIMIT},
     )
-    server = TestServer(create_app(settings, triager=KeywordTriager()), host="127.0.0.1")
-    await server.start_server()
+    started = await start(settings)
+    server = started.server
     person = Person(prosody, new_account(prosody, "person"))
     try:
         await eventually(lambda: server.app[ADAPTERS]["xmpp"].state() == AdapterState.CONNECTED, timeout=15)
@@ -63,7 +61,7 @@ async def gw(prosody: Prosody, db_url: str, tmp_path: Path) -> AsyncIterator[dic
             yield {"server": server, "app": server.app, "jid": account.jid, "person": person, "http": http}
     finally:
         await person.close()
-        await server.close()
+        await started.close()
 
 
 async def _text(person: Person, timeout: float = 10.0) -> str:

@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH, TelegramAdapter
-from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, LEASES, PIPELINE
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
@@ -27,7 +26,7 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 from tests.telegram.fake_bot_api import FakeBotAPI
 
 from .conftest import add_counsellor, dump_database, eventually
@@ -100,9 +99,8 @@ async def tg(
         sqlite_url, tmp_path, channels={"telegram": section, "webchat": {"enabled": False}}
     )
     # The adapter comes from the configuration, as in `helpline serve`.
-    app = create_app(settings, triager=KeywordTriager())
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
+    started = await start(settings, port=port)
+    server = started.server
     try:
         async with aiohttp.ClientSession() as http:
             gw = TelegramGateway(mode, api, server, http, settings)
@@ -114,7 +112,7 @@ async def tg(
                 assert api.webhook["secret_token"] == SECRET
             yield gw
     finally:
-        await server.close()
+        await started.close()
         await api.close()
 
 

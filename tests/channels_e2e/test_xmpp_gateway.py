@@ -18,7 +18,6 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.xmpp import TEXTS, XmppAdapter
-from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
@@ -26,7 +25,7 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 from tests.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
 
 from .conftest import add_counsellor, dump_database, eventually
@@ -67,14 +66,13 @@ async def gw(prosody: Prosody, sqlite_url: str, tmp_path: Path) -> AsyncIterator
     account = new_account(prosody, "gateway")
     section = {"enabled": True, **prosody.adapter_config(account.jid, account.password)}
     settings = make_settings(sqlite_url, tmp_path, channels={"xmpp": section, "webchat": {"enabled": False}})
-    server = TestServer(create_app(settings, triager=KeywordTriager()), host="127.0.0.1")
-    await server.start_server()
+    started = await start(settings)
     try:
-        gw = XmppGateway(server, account)
+        gw = XmppGateway(started.server, account)
         await eventually(lambda: gw.adapter.state() == AdapterState.CONNECTED, timeout=15)
         yield gw
     finally:
-        await server.close()
+        await started.close()
 
 
 @pytest.fixture

@@ -20,13 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.web_errors import SERVER_OPTIONS
 from tests.console.conftest import CSRF_INPUT, Console, stop_console
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -97,12 +94,8 @@ async def test_bad_input_and_a_stopped_store_are_answered_without_traceback_or_a
     caplog.set_level(logging.DEBUG)
     url, server = private_pg
     settings = make_settings(url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
     # As `helpline serve` runs it (gateway.cli): without aiohttp's access log, which names clients.
-    app = create_app(settings, triager=KeywordTriager(), adapters=[memory])
-    test_server = TestServer(app)
-    await test_server.start_server(**SERVER_OPTIONS)
-    console = Console(test_server, memory, KeywordTriager())
+    console = await start(settings, memory=True, cls=Console, **SERVER_OPTIONS)
     try:
         admin = await console.signed_in("admin1", "admin")
         conv_id = await console.person("anna@example.org", "Hej, jag är orolig för min bror.")

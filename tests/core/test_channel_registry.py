@@ -9,14 +9,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import CHANNEL_MODULES, create_app
 from gateway.appkeys import ADAPTERS
 from gateway.channel import ChannelAdapter, register_channel, registered_channel
 from gateway.errors import ConfigError
-from tests.core.conftest import KeywordTriager, make_settings
 from tests.core.loopback_channel import LoopbackAdapter
+from tests.harness import KeywordTriager, make_settings, running
 
 
 def loopback_settings(db_url: str, tmp_path: Path, section: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -72,10 +71,8 @@ async def test_a_message_goes_through_the_pipeline_and_the_safe_response_comes_b
     db_url: str, tmp_path: Path
 ) -> None:
     settings = loopback_settings(db_url, tmp_path, {"enabled": True, "station": "north", "max_chars": 99})
-    app = create_app(settings, triager=KeywordTriager())  # adapters from the configuration
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
+    async with running(settings) as gw:  # adapters from the configuration
+        app, client = gw.app, gw.client
         adapters: dict[str, ChannelAdapter] = app[ADAPTERS]
         assert list(adapters) == ["loopback"]
         adapter = adapters["loopback"]
@@ -93,5 +90,3 @@ async def test_a_message_goes_through_the_pipeline_and_the_safe_response_comes_b
 
         health = await (await client.get("/healthz")).json()
         assert health["channels"]["loopback"]["state"] == "connected"
-    finally:
-        await client.close()

@@ -9,25 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.config import new_key
 from gateway.crypto import ContactCipher
 from gateway.errors import ConfigError, StoreError
 from gateway.store.db import Database
 from gateway.store.models import ContactRecord
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import Running, make_settings, running, start
 
 
-async def _start(db_url: str, tmp_path: Path, **keys: str) -> TestServer:
+async def _start(db_url: str, tmp_path: Path, **keys: str) -> Running:
     settings = make_settings(db_url, tmp_path, **{f"secrets.{k}": v for k, v in keys.items()})
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
-    await server.start_server()
-    return server
+    return await start(settings, memory=True)
 
 
 async def test_a_process_with_another_key_refuses_to_start_and_names_it(db_url: str, tmp_path: Path) -> None:
@@ -55,13 +49,8 @@ async def test_rotating_the_contact_key_keeps_every_contact_readable(tmp_path: P
     env = {**clean, "HELPLINE_DATA_DIR": str(tmp_path / "data")}
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'helpline.db'}"
     before = make_settings(db_url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=before.pseudonym_key)
-    server = TestServer(create_app(before, triager=KeywordTriager(), adapters=[memory]))
-    await server.start_server()
-    try:
-        await memory.person_writes("anna@example.org", "hej, jag behöver prata med någon")
-    finally:
-        await server.close()
+    async with running(before, memory=True) as gw:
+        await gw.memory.person_writes("anna@example.org", "hej, jag behöver prata med någon")
 
     rotated = _helpline("keys", "rotate", "contact", env=env)
     assert rotated.returncode == 0, rotated.stderr
@@ -108,14 +97,8 @@ async def test_after_a_pseudonym_key_rotation_a_person_keeps_their_conversation(
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'helpline.db'}"
 
     async def writes(text: str) -> str:
-        settings = make_settings(db_url, tmp_path)
-        memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-        server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
-        await server.start_server()
-        try:
-            return str((await memory.person_writes("anna@example.org", text)).conversation_id)
-        finally:
-            await server.close()
+        async with running(make_settings(db_url, tmp_path), memory=True) as gw:
+            return await gw.person("anna@example.org", text)
 
     first = await writes("jag oroar mig för min bror")
     rotated = _helpline("keys", "rotate", "pseudonym", env=env)

@@ -18,16 +18,14 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.email import REJECTED_KEYWORD
-from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
-from tests.core.conftest import KeywordTriager, make_settings
 from tests.email.mailtest_support import make_mail
+from tests.harness import PASSWORD, Running, make_settings, start
 
 LIMIT = 200
-PASSWORD = "correct horse battery"
 
 
 async def _until(check: Any, timeout: float = 15.0) -> None:
@@ -37,7 +35,7 @@ async def _until(check: Any, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _gateway(mailbox: Any, smtp_port: int, db_url: str, tmp_path: Path) -> TestServer:
+async def _gateway(mailbox: Any, smtp_port: int, db_url: str, tmp_path: Path) -> Running:
     section = {"enabled": True, **mailbox.config(smtp_port=smtp_port, poll_interval=0.5)}
     settings = make_settings(
         db_url,
@@ -45,10 +43,9 @@ async def _gateway(mailbox: Any, smtp_port: int, db_url: str, tmp_path: Path) ->
         channels={"email": section, "webchat": {"enabled": False}},
         **{"limits.max_message_chars": LIMIT},
     )
-    server = TestServer(create_app(settings, triager=KeywordTriager()), host="127.0.0.1")
-    await server.start_server()
-    await _until(lambda: server.app[ADAPTERS]["email"].state() == AdapterState.CONNECTED)
-    return server
+    gw = await start(settings)
+    await _until(lambda: gw.app[ADAPTERS]["email"].state() == AdapterState.CONNECTED)
+    return gw
 
 
 async def _admin_list(server: TestServer) -> dict[str, Any]:
@@ -70,8 +67,8 @@ async def _admin_list(server: TestServer) -> dict[str, Any]:
 async def test_an_unstorable_mail_is_dead_lettered_and_the_next_is_stored(
     mailbox: Any, smtp_server: Any, db_url: str, tmp_path: Path
 ) -> None:
-    server = await _gateway(mailbox, smtp_server.port, db_url, tmp_path)
-    app = server.app
+    gw = await _gateway(mailbox, smtp_server.port, db_url, tmp_path)
+    app, server = gw.app, gw.server
     try:
         too_long, long_id = make_mail(body="Hej. " + "ord " * LIMIT)
         after, after_id = make_mail(body="Hej igen, jag är orolig för min son.")
@@ -100,4 +97,4 @@ async def test_an_unstorable_mail_is_dead_lettered_and_the_next_is_stored(
         listed = await _admin_list(server)
         assert listed["count"] == 1 and listed["dead_letters"][0]["channel"] == "email"
     finally:
-        await server.close()
+        await gw.close()

@@ -12,35 +12,22 @@ from aiohttp.test_utils import TestServer
 
 from bots.webchat import WebchatAdapter
 from gateway import ratelimit
-from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.auth import create_user
-from gateway.config import load_settings, new_key
+from gateway.config import new_key
 from tests.console.conftest import PASSWORD, Browser
-from tests.core.conftest import KeywordTriager
+from tests.harness import Running, make_settings, start
 from tests.webchat.conftest import Visitor
 
 PER_MINUTE = 6
 
 
-async def _start(settings_overrides: dict[str, Any], tmp_path: Path) -> TestServer:
-    settings = load_settings(
-        environ={},
-        overrides={
-            "data_dir": str(tmp_path / "data"),
-            "channels": {"webchat": {"enabled": False}},
-            "broker.reclaim_idle": 0.5,
-            "development": True,  # plain http to the console
-            "console.secure_cookies": False,
-            **settings_overrides,
-        },
-    )
+async def _start(settings_overrides: dict[str, Any], tmp_path: Path) -> Running:
+    settings = make_settings(None, tmp_path, channels={"webchat": {"enabled": False}}, **settings_overrides)
     adapter = WebchatAdapter(
         {"messages_per_minute": PER_MINUTE, "max_message_chars": 200}, pseudonym_key=settings.pseudonym_key
     )
-    server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[adapter]))
-    await server.start_server()
-    return server
+    return await start(settings, adapters=[adapter])
 
 
 @pytest.fixture
@@ -54,14 +41,14 @@ async def two(
         "secrets.pseudonym_key": new_key(),
         "secrets.contact_key": new_key(),
     }
-    servers: list[TestServer] = []
+    gateways: list[Running] = []
     try:
         for _ in range(2):
-            servers.append(await _start(shared, tmp_path))
-        yield servers
+            gateways.append(await _start(shared, tmp_path))
+        yield [gw.server for gw in gateways]
     finally:
-        for server in servers:
-            await server.close()
+        for gw in gateways:
+            await gw.close()
 
 
 async def _visitor(http: aiohttp.ClientSession, server: TestServer) -> Visitor:
@@ -124,13 +111,13 @@ async def test_redis_down_the_web_chat_still_takes_the_message(
         return ratelimit.RedisRateLimiter(dead, prefix=prefix, secret=ratelimit.limiter_secret(pseudonym_key))
 
     monkeypatch.setattr(ratelimit, "make_rate_limiter", broken)
-    server = await _start({"database_url": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}, tmp_path)
+    gw = await _start({"database_url": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}, tmp_path)
     try:
         async with aiohttp.ClientSession() as http:
-            v = await _visitor(http, server)
+            v = await _visitor(http, gw.server)
             await v.hello()
             for i in range(PER_MINUTE + 2):  # nothing counts while the limiter is down
                 assert (await v.write(f"meddelande {i}", f"client-{i:04d}"))["type"] == "ack"
             await v.close()
     finally:
-        await server.close()
+        await gw.close()

@@ -122,12 +122,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 def _table() -> list[Route]:
     """The table of a gateway built (not started) like the tests' own, for parametrizing."""
     from bots.memory import MemoryAdapter
-    from gateway.app import create_app
-    from tests.core.conftest import KeywordTriager, make_settings
+    from tests.harness import KeywordTriager, build_app, make_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="webkit-table-"))
     settings = make_settings("sqlite+aiosqlite:///:memory:", tmp)
-    app = create_app(
+    app = build_app(
         settings, triager=KeywordTriager(), adapters=[MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
     )
     return route_table(app)

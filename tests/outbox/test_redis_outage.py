@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.broker.base import Event
 from gateway.broker.redis import RedisBroker
 from gateway.store.models import Message, OutboxEvent
 from tests.broker.conftest import PrivateRedis
-from tests.core.conftest import Gateway, KeywordTriager, make_settings
+from tests.core.conftest import Gateway
+from tests.harness import make_settings, start
 
 CRITICAL = "jag ska döda dem på skolan imorgon"
 
@@ -37,14 +35,11 @@ def private_redis(tmp_path: Path) -> Any:
 @pytest.fixture
 async def gateway(pg_url: str, tmp_path: Path, private_redis: PrivateRedis) -> AsyncIterator[Gateway]:
     settings = make_settings(pg_url, tmp_path, redis_url=private_redis.url, redis_prefix="outage:")
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    triager = KeywordTriager()
-    client = TestClient(TestServer(create_app(settings, triager=triager, adapters=[memory])))
-    await client.start_server()
+    gw = await start(settings, memory=True, cls=Gateway)
     try:
-        yield Gateway(settings, client, memory, triager)
+        yield gw
     finally:
-        await client.close()
+        await gw.close()
 
 
 async def until(check: Any, timeout: float = 30.0) -> Any:

@@ -12,18 +12,16 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.appkeys import BROKER, PIPELINE
 from gateway.envelope import utcnow
 from gateway.lease import make_lease
 from gateway.store.models import OutboxEvent, StaffUser
 from handoff.records.retention import RetentionPolicy
 from handoff.records.retention_scheduler import RetentionScheduler
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 from tests.records.test_web import Site
 
 ERASED = "Min granne säger att han ska döda sin fru på fredag"
@@ -35,16 +33,14 @@ async def site(
     sqlite_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> AsyncIterator[tuple[Site, MemoryAdapter]]:
     settings = make_settings(sqlite_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
-    await server.start_server()
-    s = Site(server, [])
+    started = await start(settings, memory=True)
+    s = Site(started.server, [])
     try:
-        yield s, memory
+        yield s, started.memory
     finally:
         for http in s.sessions:
             await http.close()
-        await server.close()
+        await started.close()
 
 
 async def stream_payloads(redis_url: str, prefix: str) -> list[dict[str, Any]]:

@@ -6,34 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiohttp.test_utils import TestClient, TestServer
-
-from bots.webchat import WebchatAdapter
-from gateway.app import create_app
-from gateway.config import load_settings
 from tests.broker.conftest import PrivateRedis
-from tests.core.conftest import KeywordTriager
-from tests.webchat.conftest import WEBCHAT_CONFIG, ChatGateway
+from tests.webchat.conftest import WEBCHAT_CONFIG, chat_settings, start_gateway
 
 
 async def test_a_reply_committed_while_redis_is_down_reaches_the_visitor_once(tmp_path: Path) -> None:
     server = PrivateRedis(tmp_path)
     server.start()
-    settings = load_settings(
-        environ={},
-        overrides={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
-            "data_dir": str(tmp_path / "data"),
-            "channels": {"webchat": {"enabled": False}},
-            "broker.reclaim_idle": 0.5,
-            "redis_url": server.url,
-            "redis_prefix": "chat:",
-        },
-    )
-    adapter = WebchatAdapter(dict(WEBCHAT_CONFIG), pseudonym_key=settings.pseudonym_key)
-    client = TestClient(TestServer(create_app(settings, triager=KeywordTriager(), adapters=[adapter])))
-    await client.start_server()
-    chat = ChatGateway(settings, client, adapter)
+    settings = chat_settings(tmp_path, redis_url=server.url, redis_prefix="chat:")
+    chat = await start_gateway(tmp_path, dict(WEBCHAT_CONFIG), settings)
     try:
         v = await chat.visitor()
         await v.hello()
@@ -53,5 +34,5 @@ async def test_a_reply_committed_while_redis_is_down_reaches_the_visitor_once(tm
         later = await v.settle(quiet=2.0)
         assert not [f for f in later if f["type"] == "message" and f["kind"] == "counsellor"]
     finally:
-        await client.close()
+        await chat.close()
         server.stop()

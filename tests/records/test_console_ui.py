@@ -8,13 +8,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.envelope import utcnow
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 
 from .conftest import Conversation, add_conversation, create_tables
 from .test_documentation import complete
@@ -25,10 +22,8 @@ PENDING = "/console/api/documentation/pending"
 
 @pytest.fixture
 async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = make_settings(sqlite_url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
-    await server.start_server()
+    started = await start(make_settings(sqlite_url, tmp_path), memory=True)
+    server = started.server
     await create_tables(server.app[DB])  # type: ignore[index]
     s = Site(server, [])
     try:
@@ -36,7 +31,7 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         for http in s.sessions:
             await http.close()
-        await server.close()
+        await started.close()
 
 
 async def pending_of(http: aiohttp.ClientSession, site: Site) -> list[dict[str, object]]:

@@ -15,14 +15,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.store.db import Database
 from handoff.records.reports.service import PRIMARY
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 
 from .conftest import Conversation, DocumentationRecord, add_user, create_tables
 from .test_web import Site
@@ -115,10 +112,8 @@ async def generate(db: Database) -> None:
 
 @pytest.fixture
 async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = make_settings(sqlite_url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    server = TestServer(create_app(settings, triager=KeywordTriager(), adapters=[memory]))
-    await server.start_server()
+    started = await start(make_settings(sqlite_url, tmp_path), memory=True)
+    server = started.server
     await create_tables(server.app[DB])  # type: ignore[index]
     s = Site(server, [])
     await generate(s.db)
@@ -130,7 +125,7 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         for http in s.sessions:
             await http.close()
-        await server.close()
+        await started.close()
 
 
 async def page_of(site: Site, http: aiohttp.ClientSession, query: str = PERIOD) -> str:

@@ -12,13 +12,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.appkeys import DB
 from gateway.auth import create_user
 from gateway.store.db import Database
 from handoff.records import web as records_web
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import make_settings, start
 
 from .conftest import (
     PASSWORD,
@@ -72,12 +70,8 @@ class Site:
 
 @pytest.fixture
 async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = make_settings(sqlite_url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    app = create_app(settings, triager=KeywordTriager(), adapters=[memory])
-    records_web.setup(app)
-    server = TestServer(app)
-    await server.start_server()
+    started = await start(make_settings(sqlite_url, tmp_path), memory=True, extensions=[records_web.setup])
+    server = started.server
     await create_tables(server.app[DB])  # type: ignore[index]
     s = Site(server, [])
     try:
@@ -85,7 +79,7 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         for http in s.sessions:
             await http.close()
-        await server.close()
+        await started.close()
 
 
 def doc_path(conv_id: str) -> str:

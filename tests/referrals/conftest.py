@@ -25,8 +25,6 @@ from sqlalchemy import select
 
 from bots.memory import MemoryAdapter
 from gateway import auth
-from gateway.app import create_app
-from gateway.appkeys import DB, PIPELINE
 from gateway.envelope import utcnow
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
@@ -39,10 +37,10 @@ from handoff.disclosures import models as disclosure_models
 from handoff.referrals import models as referral_models
 from handoff.referrals.options import HandoffOptions
 from handoff.referrals.web_base import HANDOFF_OPTIONS
-from tests.core.conftest import KeywordTriager, make_settings
+from tests.harness import PASSWORD, Running, make_settings, start
 
 _ = (referral_models, disclosure_models)  # the tables are declared on Base when the module is imported
-PASSWORD = "correct horse battery"
+
 SECRETS = {"kunskapshus-goteborg": "kh-goteborg-secret", "polisen": "police-secret"}
 KH_MAIL = "kunskapshus@goteborg.example"
 SAPO_MAIL = "tips@sakerhetspolisen.example"
@@ -130,21 +128,31 @@ class Staff:
 
 @dataclass
 class Env:
-    server: TestServer
-    memory: MemoryAdapter
+    """The gateway (``tests.harness``), the recipients' stand-ins and signed-in staff."""
+
+    gateway: Running
     receiver: Receiver
     mailbox: MailBox
+    smtp: Controller
     http: aiohttp.ClientSession
     options: HandoffOptions
     staff: list[Staff] = field(default_factory=list)
 
     @property
+    def server(self) -> TestServer:
+        return self.gateway.server
+
+    @property
+    def memory(self) -> MemoryAdapter:
+        return self.gateway.memory
+
+    @property
     def db(self) -> Database:
-        return self.server.app[DB]
+        return self.gateway.db
 
     @property
     def pipeline(self) -> Pipeline:
-        return self.server.app[PIPELINE]
+        return self.gateway.pipeline
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
@@ -239,16 +247,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
+async def start_env(
+    db_url: str,
+    tmp_path: Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    directory: Directory | None = None,
+    webhook_attempts: int = 5,
+    create_all: bool = True,
+    **option_changes: Any,
+) -> Env:
+    """The gateway with handoff options pointing at a webhook receiver and an SMTP server of the
+    test's own; ``settings`` are dotted configuration keys (``handoff.recipient_methods``),
+    ``directory`` replaces the test directory of ``handoff_directory``, ``create_all`` creates every
+    table of ``Base.metadata`` after the start."""
     receiver = Receiver()
     receiver.server = TestServer(_receiver_app(receiver))
     await receiver.server.start_server()
     mailbox = MailBox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
-    settings = make_settings(db_url, tmp_path)
-    memory = MemoryAdapter(pseudonym_key=settings.pseudonym_key)
-    app = create_app(settings, triager=KeywordTriager(), adapters=[memory])
     options = HandoffOptions(
         reminder_after=timedelta(hours=1),
         reminder_check_seconds=3600.0,
@@ -256,20 +274,25 @@ async def start_env(db_url: str, tmp_path: Path, **option_changes: Any) -> Env:
         smtp_port=smtp.port,
         mail_from="stodlinjen@helpline.example",
         webhook_secrets=SECRETS,
-        webhook_attempts=5,
+        webhook_attempts=webhook_attempts,
         webhook_backoff=0.02,
         webhook_max_backoff=0.1,
         webhook_timeout=5.0,
+    ).replace(**option_changes)
+
+    def handoff(app: web.Application) -> None:
+        app[HANDOFF_OPTIONS] = options
+        directory_service(app).start_from(
+            directory if directory is not None else handoff_directory(receiver), options.webhook_secrets
+        )
+
+    gateway = await start(
+        make_settings(db_url, tmp_path, **(settings or {})), memory=True, extensions=[handoff]
     )
-    app[HANDOFF_OPTIONS] = options.replace(**option_changes)
-    directory_service(app).start_from(handoff_directory(receiver), app[HANDOFF_OPTIONS].webhook_secrets)
-    server = TestServer(app)
-    await server.start_server()
-    async with server.app[DB].engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    env = Env(server, memory, receiver, mailbox, aiohttp.ClientSession(), app[HANDOFF_OPTIONS])
-    env._smtp = smtp  # type: ignore[attr-defined]
-    return env
+    if create_all:
+        async with gateway.db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+    return Env(gateway, receiver, mailbox, smtp, aiohttp.ClientSession(), options)
 
 
 def _receiver_app(receiver: Receiver) -> web.Application:
@@ -280,10 +303,10 @@ def _receiver_app(receiver: Receiver) -> web.Application:
 
 async def stop_env(env: Env) -> None:
     await env.http.close()
-    await env.server.close()
+    await env.gateway.close()
     assert env.receiver.server is not None
     await env.receiver.server.close()
-    env._smtp.stop()  # type: ignore[attr-defined]
+    env.smtp.stop()
 
 
 @pytest.fixture

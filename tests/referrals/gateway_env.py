@@ -4,35 +4,15 @@ share one PostgreSQL database, like two gateway processes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp.test_utils import TestServer
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
 from gateway.store.models import StaffUser
 from handoff.directory.catalog import Directory
-from handoff.directory.live import directory_service
-from handoff.referrals.options import HandoffOptions
-from handoff.referrals.web_base import HANDOFF_OPTIONS
-from tests.core.conftest import KeywordTriager, make_settings
 
-from .conftest import (
-    SECRETS,
-    Env,
-    MailBox,
-    Receiver,
-    Staff,
-    _free_port,
-    _receiver_app,
-    handoff_directory,
-    stop_env,
-)
+from .conftest import Env, Staff, start_env, stop_env
 
 
 async def start(
@@ -45,37 +25,15 @@ async def start(
 ) -> Env:
     """A running gateway; ``settings`` are dotted configuration keys (``handoff.recipient_methods``),
     ``directory`` replaces the test directory of ``conftest.handoff_directory``."""
-    receiver = Receiver()
-    receiver.server = TestServer(_receiver_app(receiver))
-    await receiver.server.start_server()
-    mailbox = MailBox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
-    smtp.start()
-    config = make_settings(db_url, tmp_path, **(settings or {}))
-    memory = MemoryAdapter(pseudonym_key=config.pseudonym_key)
-    app = create_app(config, triager=KeywordTriager(), adapters=[memory])
-    options = HandoffOptions(
-        reminder_after=timedelta(hours=1),
-        reminder_check_seconds=3600.0,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="stodlinjen@helpline.example",
-        webhook_secrets=SECRETS,
+    return await start_env(
+        db_url,
+        tmp_path,
+        settings=settings,
+        directory=directory,
         webhook_attempts=3,
-        webhook_backoff=0.02,
-        webhook_max_backoff=0.1,
-        webhook_timeout=5.0,
+        create_all=False,
+        **option_changes,
     )
-    app[HANDOFF_OPTIONS] = options.replace(**option_changes)
-    directory_service(app).start_from(
-        directory if directory is not None else handoff_directory(receiver),
-        app[HANDOFF_OPTIONS].webhook_secrets,
-    )
-    server = TestServer(app)
-    await server.start_server()
-    env = Env(server, memory, receiver, mailbox, aiohttp.ClientSession(), app[HANDOFF_OPTIONS])
-    env._smtp = smtp  # type: ignore[attr-defined]
-    return env
 
 
 async def stop(env: Env) -> None:

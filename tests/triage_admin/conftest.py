@@ -7,28 +7,22 @@ the core tables) until the lead generates their migration.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 import handoff.triage_admin.models  # noqa: F401  (the admin's tables on Base.metadata)
-from bots.memory import MemoryAdapter
-from gateway.app import create_app
-from gateway.appkeys import ADAPTERS, DB
-from gateway.auth import create_user
 from gateway.store.db import Database
 from gateway.store.models import Base
 from handoff.triage_admin import web as triage_admin_web
 from nlu.classifier import ModelArtifact
 from nlu.triage import EmbeddedTriager, default_model
-from tests.console.conftest import PASSWORD, Browser
-from tests.core.conftest import make_settings
+from tests.harness import Browser, Running, make_settings, start
 
 API = "/console/api/triage"
 
@@ -43,38 +37,13 @@ async def create_tables(url: str) -> None:
         await db.close()
 
 
-@dataclass
-class Gateway:
-    server: TestServer
+class Gateway(Running):
+    """The gateway with its memory channel, the triage admin and its embedded triager."""
+
     triager: EmbeddedTriager
-    browsers: list[Browser] = field(default_factory=list)
 
-    @property
-    def base(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    @property
-    def db(self) -> Database:
-        return self.server.app[DB]
-
-    def browser(self) -> Browser:
-        b = Browser(self.base, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
-        self.browsers.append(b)
-        return b
-
-    async def signed_in(self, name: str, role: str = "admin") -> Browser:
-        async with self.db.session() as session:
-            extra: dict[str, Any] = {"municipality_code": "0180"} if role == "municipality" else {}
-            await create_user(session, name, PASSWORD, role, **extra)
-        b = self.browser()
-        resp = await b.login(name)
-        assert resp.status == 303, resp.status
-        return b
-
-    async def close(self) -> None:
-        for b in self.browsers:
-            await b.http.close()
-        await self.server.close()
+    async def signed_in(self, name: str, role: str = "admin", capacity: int = 3) -> Browser:
+        return await super().signed_in(name, role, capacity)
 
 
 async def start_gateway(
@@ -87,15 +56,13 @@ async def start_gateway(
 ) -> Gateway:
     """A gateway process (as ``gateway.app.create_app`` builds it) with the triage admin added
     (``setup`` is idempotent, so this holds also once the admin is one of ``EXTENSIONS``)."""
-    settings = make_settings(db_url, tmp_path, **extra)
-    triager = EmbeddedTriager(model or default_model())
-    app = create_app(
-        settings, triager=triager, adapters=[MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
+    return await start(
+        make_settings(db_url, tmp_path, **extra),
+        triager=EmbeddedTriager(model or default_model()),
+        memory=True,
+        extensions=[functools.partial(triage_admin_web.setup, resync_seconds=resync_seconds)],
+        cls=Gateway,
     )
-    triage_admin_web.setup(app, resync_seconds=resync_seconds)
-    server = TestServer(app)
-    await server.start_server()
-    return Gateway(server, triager)
 
 
 @pytest.fixture
@@ -149,11 +116,9 @@ async def train(b: Browser, timeout: float = 30.0) -> dict[str, Any]:
 
 async def conversation(gw: Gateway, counsellor: Browser, address: str, *texts: str) -> dict[str, str]:
     """A person writes ``texts``; the counsellor takes the conversation.  Message ids by text."""
-    memory = gw.server.app[ADAPTERS]["memory"]
-    assert isinstance(memory, MemoryAdapter)
     conv = ""
     for text in texts:
-        conv = str((await memory.person_writes(address, text)).conversation_id)
+        conv = await gw.person(address, text)
     assert (await counsellor.post(f"/console/api/conversations/{conv}/claim")).status == 200
     body = await (await counsellor.get(f"/console/api/conversations/{conv}")).json()
     ids = {m["text"]: m["id"] for m in body["messages"] if m["kind"] == "person"}

@@ -1,27 +1,21 @@
-"""A running gateway with the web chat channel (SQLite, in-process broker) and a visitor helper."""
+"""A running gateway with the web chat channel (SQLite, in-process broker) and a visitor helper
+(``tests.harness``)."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bots.webchat import WebchatAdapter
-from gateway.app import create_app
-from gateway.appkeys import DB, PIPELINE
-from gateway.auth import create_user
-from gateway.config import Settings, load_settings
-from gateway.pipeline import Pipeline
-from gateway.store.db import Database
+from gateway.config import Settings
 from gateway.store.models import StaffUser
-from tests.core.conftest import KeywordTriager
+from tests.harness import SECURE, Running, make_settings, start
 
 Frame = dict[str, Any]
 
@@ -89,52 +83,42 @@ class Visitor:
         await self.ws.close()
 
 
-@dataclass
-class ChatGateway:
-    settings: Settings
-    client: TestClient[Any, Any]
-    adapter: WebchatAdapter
+class ChatGateway(Running):
+    """The gateway with the web chat channel only; ``visitor`` opens a browser tab's socket."""
 
     @property
-    def pipeline(self) -> Pipeline:
-        pipeline: Pipeline = self.client.app[PIPELINE]
-        return pipeline
-
-    @property
-    def db(self) -> Database:
-        db: Database = self.client.app[DB]
-        return db
+    def adapter(self) -> WebchatAdapter:
+        adapter = self.adapters["webchat"]
+        assert isinstance(adapter, WebchatAdapter)
+        return adapter
 
     async def visitor(self, **headers: str) -> Visitor:
         return Visitor(await self.client.ws_connect("/chat/ws", headers=headers or None))
 
-    async def user(self, name: str, role: str = "counsellor") -> StaffUser:
-        async with self.db.session() as session:
-            return await create_user(session, name, "correct horse battery", role, capacity=5)
+    async def user(self, name: str, role: str = "counsellor", capacity: int = 5, **kw: Any) -> StaffUser:
+        return await super().user(name, role, capacity, **kw)
 
 
 WEBCHAT_CONFIG = {"max_message_chars": 200, "messages_per_minute": 6, "max_sockets_per_conversation": 2}
 
 
-def chat_settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        environ={},
-        overrides={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
-            "data_dir": str(tmp_path / "data"),
-            "channels": {"webchat": {"enabled": False}},
-            "broker.reclaim_idle": 0.5,
-        },
+def chat_settings(tmp_path: Path, db_url: str | None = None, **extra: Any) -> Settings:
+    """SQLite (or ``db_url``), no channel from the configuration (the tests pass the web chat's
+    adapter), the console as in production."""
+    return make_settings(
+        db_url or f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
+        tmp_path,
+        channels={"webchat": {"enabled": False}},
+        **{**SECURE, **extra},
     )
 
 
-async def start_gateway(tmp_path: Path, config: dict[str, Any]) -> ChatGateway:
-    settings = chat_settings(tmp_path)
+async def start_gateway(
+    tmp_path: Path, config: dict[str, Any], settings: Settings | None = None, triager: Any = None
+) -> ChatGateway:
+    settings = settings or chat_settings(tmp_path)
     adapter = WebchatAdapter(config, pseudonym_key=settings.pseudonym_key)
-    app = create_app(settings, triager=KeywordTriager(), adapters=[adapter])
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return ChatGateway(settings, client, adapter)
+    return await start(settings, triager=triager, adapters=[adapter], cls=ChatGateway)
 
 
 @pytest.fixture
@@ -143,4 +127,4 @@ async def chat(tmp_path: Path) -> AsyncIterator[ChatGateway]:
     try:
         yield gw
     finally:
-        await gw.client.close()
+        await gw.close()

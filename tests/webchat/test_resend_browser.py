@@ -11,13 +11,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bots.webchat import WebchatAdapter
-from gateway.app import create_app
 from gateway.config import load_settings
 from tests.conftest import PG_ADMIN_DSN
-from tests.core.conftest import KeywordTriager
+from tests.harness import start
 from tests.webchat.test_webchat_browser import CHROMIUM
 
 pytestmark = [pytest.mark.browser]
@@ -52,10 +50,8 @@ async def test_unavailable_answers_back_off_instead_of_multiplying_resends(
         },
     )
     adapter = WebchatAdapter({}, pseudonym_key=settings.pseudonym_key)
-    client: TestClient[Any, Any] = TestClient(
-        TestServer(create_app(settings, triager=KeywordTriager(), adapters=[adapter]))
-    )
-    await client.start_server()
+    gw = await start(settings, adapters=[adapter])
+    client = gw.client
     sent: list[tuple[float, dict[str, Any]]] = []
 
     def on_socket(ws: Any) -> None:
@@ -114,4 +110,4 @@ async def test_unavailable_answers_back_off_instead_of_multiplying_resends(
             await browser.close()
     finally:
         await _admin(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
-        await client.close()
+        await gw.close()

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 
 from gateway.store.models import Message
@@ -407,17 +406,10 @@ async def test_configured_quick_exit_and_frame_ancestors_reach_the_page(tmp_path
 
 async def test_a_person_writing_in_arabic_is_answered_in_arabic_and_queued_critical(tmp_path: Path) -> None:
     """Through the real web chat and the real triage (every stage on), with a Swedish page."""
-    from bots.webchat import WebchatAdapter
-    from gateway.app import create_app
     from gateway.store.models import Conversation
     from nlu.triage import build_triager
-    from tests.webchat.conftest import chat_settings
 
-    settings = chat_settings(tmp_path)
-    adapter = WebchatAdapter(dict(WEBCHAT_CONFIG), pseudonym_key=settings.pseudonym_key)
-    client = TestClient(TestServer(create_app(settings, triager=build_triager(), adapters=[adapter])))
-    await client.start_server()
-    gw = ChatGateway(settings, client, adapter)
+    gw = await start_gateway(tmp_path, dict(WEBCHAT_CONFIG), triager=build_triager())
     try:
         v = await gw.visitor()
         await v.hello(lang="sv")
@@ -430,4 +422,4 @@ async def test_a_person_writing_in_arabic_is_answered_in_arabic_and_queued_criti
             conv = (await session.execute(select(Conversation))).scalars().one()
         assert (conv.language, conv.priority, conv.state) == ("ar", 3, "queued")
     finally:
-        await client.close()
+        await gw.close()

@@ -16,16 +16,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bots.webchat import WebchatAdapter
-from gateway.app import create_app
-from gateway.config import load_settings
 from gateway.store.models import DeadLetter, Message
 from tests.conftest import PG_ADMIN_DSN
-from tests.core.conftest import KeywordTriager
-from tests.webchat.conftest import WEBCHAT_CONFIG, ChatGateway
+from tests.webchat.conftest import WEBCHAT_CONFIG, ChatGateway, chat_settings, start_gateway
 
 pytestmark = pytest.mark.postgres
 
@@ -53,22 +48,11 @@ async def latin1_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def chat(latin1_url: str, tmp_path: Path) -> AsyncIterator[ChatGateway]:
-    settings = load_settings(
-        environ={},
-        overrides={
-            "database_url": latin1_url,
-            "data_dir": str(tmp_path / "data"),
-            "channels": {"webchat": {"enabled": False}},
-            "broker.reclaim_idle": 0.5,
-        },
-    )
-    adapter = WebchatAdapter(dict(WEBCHAT_CONFIG), pseudonym_key=settings.pseudonym_key)
-    client = TestClient(TestServer(create_app(settings, triager=KeywordTriager(), adapters=[adapter])))
-    await client.start_server()
+    gw = await start_gateway(tmp_path, dict(WEBCHAT_CONFIG), chat_settings(tmp_path, latin1_url))
     try:
-        yield ChatGateway(settings, client, adapter)
+        yield gw
     finally:
-        await client.close()
+        await gw.close()
 
 
 async def test_a_message_the_store_refuses_is_answered_not_stored_and_the_socket_goes_on(

@@ -1,0 +1,371 @@
+"""The one way the tests build and run the gateway.
+
+``make_settings`` gives a configuration on a test's own store (SQLite file or PostgreSQL database: the
+``sqlite_url``, ``pg_url`` and ``db_url`` fixtures of ``tests/conftest.py``); ``start`` builds the app
+with ``gateway.app.create_app`` (a chosen triager and adapters, ``extensions`` applied to the built app),
+starts it as an aiohttp ``TestClient``/``TestServer`` or on a real port, and returns a ``Running``
+gateway: its store, pipeline and adapters, staff users (``user``), people at the console each with
+their own cookies (``browser``, ``signed_in``); ``close`` tears it all down.  ``running`` is the same
+as an async context manager.  A test package's fixture subclasses ``Running`` (``cls=``) for helpers
+of its own.
+
+    async with running(make_settings(sqlite_url, tmp_path), adapters=[memory]) as gw:
+        admin = await gw.signed_in("ada", "admin")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.memory import MemoryAdapter
+from gateway.app import create_app
+from gateway.appkeys import ADAPTERS, DB, PIPELINE, SETTINGS
+from gateway.auth import create_user
+from gateway.channel import ChannelAdapter
+from gateway.config import Settings, load_settings
+from gateway.pipeline import Pipeline
+from gateway.store.db import Database
+from gateway.store.models import StaffUser
+from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+
+PASSWORD = "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf" value="([^"]+)"')
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+# The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
+MEMORY_ONLY = {"memory": {"enabled": True}, "webchat": {"enabled": False}}
+# The console over plain http (``make_settings``' default), and as in production (the defaults).
+PLAIN_HTTP = {"development": True, "console.secure_cookies": False}
+SECURE = {"development": False, "console.secure_cookies": True}
+
+
+class KeywordTriager:
+    """A small, deterministic triager, so that tests do not depend on the model."""
+
+    RULES = (
+        ("urgent_threat", ("bomb", "attack", "spränga", "döda")),
+        ("self_harm", ("inte leva", "kill myself", "ta mitt liv")),
+        ("travel_conflict", ("syrien", "syria")),
+        ("leave_movement", ("lämna rörelsen", "leave the movement")),
+        ("greet", ("hej", "hello")),
+        ("info_request", ("anonym",)),
+    )
+
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def parse(self, text: str, language_hint: str | None = None) -> TriageResult:
+        if self.fail:
+            raise RuntimeError("triage backend exploded")
+        low = text.lower()
+        intent = next(
+            (name for name, words in self.RULES if any(w in low for w in words)), "concern_relative"
+        )
+        if intent == "greet" and len(low.split()) > 3:
+            intent = "concern_relative"
+        return TriageResult(
+            text=text,
+            intent=intent,
+            confidence=0.9,
+            language=language_hint or ("en" if " the " in f" {low} " else "sv"),
+            priority=INTENT_PRIORITY[intent],
+            safe_response=f"SAFE:{intent}",
+            intent_ranking=((intent, 0.9),),
+            backend="keyword-test",
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "ok", "backend": "keyword-test"}
+
+
+def make_settings(db_url: str | None, tmp_path: Path, **extra: Any) -> Settings:
+    """The configuration of a test gateway: its store at ``db_url`` (none: the configuration's
+    default), data under ``tmp_path``, the memory channel only, a quick broker reclaim and the
+    console over plain http; ``extra`` are dotted keys that override these (``**SECURE`` for the
+    console as in production)."""
+    overrides: dict[str, Any] = {
+        **({"database_url": db_url} if db_url is not None else {}),
+        "data_dir": str(tmp_path / "data"),
+        "channels": MEMORY_ONLY,
+        "broker.reclaim_idle": 0.5,
+        # The tests speak plain http to the console.
+        **PLAIN_HTTP,
+        **extra,
+    }
+    return load_settings(environ={}, overrides=overrides)
+
+
+@dataclass
+class Browser:
+    """One person at the console: an HTTP client with its own cookies (like one browser)."""
+
+    base: str
+    http: aiohttp.ClientSession
+    csrf: str = ""
+    username: str = ""
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    async def login(self, username: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+        async with self.http.get(self.url("/console/login")) as page:
+            form_csrf = CSRF_INPUT.search(await page.text())
+        assert form_csrf, "the login form carries a CSRF token"
+        resp = await self.http.post(
+            self.url("/console/login"),
+            data={"username": username, "password": password, "csrf": form_csrf.group(1)},
+            allow_redirects=False,
+        )
+        await resp.read()
+        if resp.status == 303:
+            self.username = username
+            async with self.http.get(self.url("/console"), allow_redirects=False) as console:
+                found = CSRF_META.search(await console.text())
+            self.csrf = found.group(1) if found else ""
+        return resp
+
+    async def get(self, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        resp = await self.http.get(self.url(path), allow_redirects=False, **kw)
+        await resp.read()
+        return resp
+
+    async def post(
+        self, path: str, json: Any = None, *, csrf: str | None = None, **kw: Any
+    ) -> aiohttp.ClientResponse:
+        headers = dict(kw.pop("headers", {}))
+        token = self.csrf if csrf is None else csrf
+        if token:
+            headers["X-CSRF-Token"] = token
+        resp = await self.http.post(self.url(path), json=json, headers=headers, allow_redirects=False, **kw)
+        await resp.read()
+        return resp
+
+    async def claim(self, conv_id: str) -> aiohttp.ClientResponse:
+        return await self.post(f"/console/api/conversations/{conv_id}/claim")
+
+
+class Running:
+    """A started gateway.  Built by ``start``; test packages subclass it for helpers of their own."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        triager: Any,
+        *,
+        client: TestClient[Any, Any] | None = None,
+        runner: web.AppRunner | None = None,
+        base: str = "",
+    ) -> None:
+        self.app = app
+        self.triager = triager
+        self._client = client
+        self._runner = runner
+        self._base = base
+        self.browsers: list[Browser] = []
+
+    @property
+    def client(self) -> TestClient[Any, Any]:
+        assert self._client is not None, "this gateway runs on a real port, not in a TestClient"
+        return self._client
+
+    @property
+    def server(self) -> TestServer:
+        server = self.client.server
+        assert isinstance(server, TestServer)
+        return server
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` without a trailing slash."""
+        return self._base or str(self.client.make_url("")).rstrip("/")
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    @property
+    def settings(self) -> Settings:
+        return self.app[SETTINGS]
+
+    @property
+    def db(self) -> Database:
+        return self.app[DB]
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.app[PIPELINE]
+
+    @property
+    def adapters(self) -> dict[str, ChannelAdapter]:
+        return self.app[ADAPTERS]
+
+    @property
+    def memory(self) -> MemoryAdapter:
+        memory = self.adapters["memory"]
+        assert isinstance(memory, MemoryAdapter)
+        return memory
+
+    async def user(
+        self,
+        name: str,
+        role: str = "counsellor",
+        capacity: int = 3,
+        *,
+        password: str = PASSWORD,
+        display_name: str = "",
+        **kw: Any,
+    ) -> StaffUser:
+        """A staff member with ``role`` (``gateway.auth.create_user``: argon2, so not free)."""
+        async with self.db.session() as session:
+            return await create_user(
+                session, name, password, role, capacity=capacity, display_name=display_name, **kw
+            )
+
+    def browser(self) -> Browser:
+        """A new person at the console, signed out; closed with the gateway."""
+        b = Browser(self.base, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
+        self.browsers.append(b)
+        return b
+
+    async def signed_in(self, name: str, role: str = "counsellor", capacity: int = 3) -> Browser:
+        """A new staff member with ``role``, signed in at the console in a browser of their own."""
+        extra = {"municipality_code": "0180"} if role == "municipality" else {}
+        await self.user(name, role, capacity, **extra)
+        b = self.browser()
+        resp = await b.login(name)
+        assert resp.status == 303, resp.status
+        return b
+
+    async def person(self, address: str, text: str) -> str:
+        """A person writes on the memory channel; their conversation's id."""
+        return str((await self.memory.person_writes(address, text)).conversation_id)
+
+    async def close(self) -> None:
+        for b in self.browsers:
+            await b.http.close()
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+R = TypeVar("R", bound=Running)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    triager: Triager | None = None,
+    adapters: list[ChannelAdapter] | None = None,
+    extensions: Iterable[Callable[[web.Application], object]] = (),
+) -> web.Application:
+    """``create_app`` with ``triager`` (none: the configuration's) and ``adapters`` (none: the
+    configured channels), then each of ``extensions`` called with the app (before it starts)."""
+    app = create_app(settings, triager=triager, adapters=adapters)
+    for extend in extensions:
+        extend(app)
+    return app
+
+
+@overload
+async def start(
+    settings: Settings,
+    *,
+    triager: Any = None,
+    adapters: list[ChannelAdapter] | None = None,
+    memory: bool = False,
+    extensions: Iterable[Callable[[web.Application], object]] = (),
+    serve: Literal["test", "port"] = "test",
+    port: int = 0,
+    cls: type[R],
+    **server_options: Any,
+) -> R: ...
+
+
+@overload
+async def start(
+    settings: Settings,
+    *,
+    triager: Any = None,
+    adapters: list[ChannelAdapter] | None = None,
+    memory: bool = False,
+    extensions: Iterable[Callable[[web.Application], object]] = (),
+    serve: Literal["test", "port"] = "test",
+    port: int = 0,
+    **server_options: Any,
+) -> Running: ...
+
+
+async def start(
+    settings: Settings,
+    *,
+    triager: Any = None,
+    adapters: list[ChannelAdapter] | None = None,
+    memory: bool = False,
+    extensions: Iterable[Callable[[web.Application], object]] = (),
+    serve: Literal["test", "port"] = "test",
+    port: int = 0,
+    cls: type[Running] = Running,
+    **server_options: Any,
+) -> Running:
+    """Build the gateway (``build_app``; ``triager`` defaults to a ``KeywordTriager``, ``memory``
+    adds a memory channel to ``adapters``) and start it: ``serve="test"`` in an aiohttp
+    ``TestClient`` on 127.0.0.1:``port`` (0: a free one; ``server_options`` go to
+    ``start_server``), ``"port"`` in an ``AppRunner`` on 127.0.0.1:``port`` as ``helpline serve``
+    runs it (no access log)."""
+    triager = KeywordTriager() if triager is None else triager
+    if memory:
+        adapters = [*(adapters or []), MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
+    app = build_app(settings, triager=triager, adapters=adapters, extensions=extensions)
+    if serve == "port":
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        return cls(app, triager, runner=runner, base=f"http://127.0.0.1:{port}")
+    server = TestServer(app, port=port or None)
+    try:
+        await server.start_server(**server_options)
+    except BaseException:
+        await server.close()
+        raise
+    client: TestClient[Any, Any] = TestClient(server)
+    return cls(app, triager, client=client)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, **kw: Any) -> AsyncIterator[Running]:
+    """``start`` as an async context manager: the gateway is closed on leaving."""
+    gw = await start(settings, **kw)
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+__all__ = [
+    "CSRF_INPUT",
+    "CSRF_META",
+    "MEMORY_ONLY",
+    "PASSWORD",
+    "PLAIN_HTTP",
+    "SECURE",
+    "Browser",
+    "KeywordTriager",
+    "Running",
+    "build_app",
+    "make_settings",
+    "running",
+    "start",
+]
