@@ -52,7 +52,7 @@ from typing import Any  # noqa: E402
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bots.webchat import WebchatAdapter  # noqa: E402
+from bots.webchat.adapter import WebchatAdapter  # noqa: E402
 from gateway.app import DB, PIPELINE, create_app  # noqa: E402
 from gateway.appkeys import BROKER  # noqa: E402
 from gateway.auth import create_user  # noqa: E402

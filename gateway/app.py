@@ -61,7 +61,7 @@ EXTENSIONS = (
 # module is imported, before create_app.
 CHANNEL_MODULES = {
     "memory": "bots.memory",
-    "webchat": "bots.webchat",
+    "webchat": "bots.webchat.adapter",
     "telegram": "bots.telegram",
     "xmpp": "bots.xmpp",
     "email": "bots.email",

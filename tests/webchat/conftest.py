@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.webchat import WebchatAdapter
+from bots.webchat.adapter import WebchatAdapter
 from gateway.app import create_app
 from gateway.appkeys import DB, PIPELINE
 from gateway.auth import create_user

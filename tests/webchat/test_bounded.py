@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bots.webchat import SEND_QUEUE
+from bots.webchat.session import SEND_QUEUE
 from tests.webchat.conftest import WEBCHAT_CONFIG, start_gateway
 from tests.webchat.rawsocket import RawSocket
 

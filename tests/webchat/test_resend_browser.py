@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.webchat import WebchatAdapter
+from bots.webchat.adapter import WebchatAdapter
 from gateway.app import create_app
 from gateway.config import load_settings
 from tests.conftest import PG_ADMIN_DSN

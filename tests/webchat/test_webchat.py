@@ -407,7 +407,7 @@ async def test_configured_quick_exit_and_frame_ancestors_reach_the_page(tmp_path
 
 async def test_a_person_writing_in_arabic_is_answered_in_arabic_and_queued_critical(tmp_path: Path) -> None:
     """Through the real web chat and the real triage (every stage on), with a Swedish page."""
-    from bots.webchat import WebchatAdapter
+    from bots.webchat.adapter import WebchatAdapter
     from gateway.app import create_app
     from gateway.store.models import Conversation
     from nlu.triage import build_triager
