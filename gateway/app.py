@@ -62,7 +62,7 @@ EXTENSIONS = (
 CHANNEL_MODULES = {
     "memory": "bots.memory",
     "webchat": "bots.webchat.adapter",
-    "telegram": "bots.telegram",
+    "telegram": "bots.telegram.adapter",
     "xmpp": "bots.xmpp",
     "email": "bots.email",
 }

@@ -18,7 +18,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.texts import TEXTS
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, LEASES, PIPELINE
 from gateway.channel import AdapterState
