@@ -63,7 +63,7 @@ CHANNEL_MODULES = {
     "memory": "bots.memory",
     "webchat": "bots.webchat.adapter",
     "telegram": "bots.telegram.adapter",
-    "xmpp": "bots.xmpp",
+    "xmpp": "bots.xmpp.adapter",
     "email": "bots.email",
 }
 # What a process runs when its configuration says nothing of them (``enabled: false`` stops one).

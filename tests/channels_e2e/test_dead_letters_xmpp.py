@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.xmpp import TEXTS
+from bots.xmpp.texts import TEXTS
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user

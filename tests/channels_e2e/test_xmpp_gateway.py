@@ -17,7 +17,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.xmpp import TEXTS, XmppAdapter
+from bots.xmpp.adapter import XmppAdapter
+from bots.xmpp.texts import TEXTS
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.channel import AdapterState
