@@ -52,14 +52,14 @@ from typing import Any  # noqa: E402
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bots.webchat import WebchatAdapter  # noqa: E402
+from bots.webchat.adapter import WebchatAdapter  # noqa: E402
 from gateway.app import DB, PIPELINE, create_app  # noqa: E402
 from gateway.appkeys import BROKER  # noqa: E402
 from gateway.auth import create_user  # noqa: E402
 from gateway.broker.base import Event  # noqa: E402
 from gateway.config import load_settings  # noqa: E402
 from gateway.errors import StoreUnavailable  # noqa: E402
-from gateway.pipeline import TOPIC_CONVERSATION  # noqa: E402
+from gateway.events import TOPIC_CONVERSATION  # noqa: E402
 from gateway.store.models import StaffUser  # noqa: E402
 from nlu.result import INTENT_PRIORITY, TriageResult  # noqa: E402
 
@@ -224,7 +224,7 @@ async def bench_gateway(session: aiohttp.ClientSession, workdir: Path) -> Result
     async def answer(conv: str, text: str, user: StaffUser) -> None:
         for attempt in range(5):  # a counsellor whose reply failed presses "send" again
             try:
-                await pipeline.reply(conv, text, user)
+                await pipeline.staff.reply(conv, text, user)
                 return
             except StoreUnavailable:
                 stats["reply_retries"] += 1
@@ -248,7 +248,7 @@ async def bench_gateway(session: aiohttp.ClientSession, workdir: Path) -> Result
         user = users[i % len(users)]
         for attempt in range(10):
             try:
-                await pipeline.claim(conv, user)
+                await pipeline.staff.claim(conv, user)
                 break
             except StoreUnavailable:
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -279,7 +279,7 @@ async def bench_gateway(session: aiohttp.ClientSession, workdir: Path) -> Result
             return ws
 
         result = await run_visitors(ARGS.conversations, keep, round_trip, "gateway")
-        batched = pipeline._incoming, pipeline._replies
+        batched = pipeline._incoming, pipeline.staff._replies
         per_txn = sum(b.items for b in batched) / max(1, sum(b.batches for b in batched))
         result.note = (
             f"  (store busy: {stats['reply_retries']} replies retried, {stats['resends']} messages re-sent;"

@@ -34,11 +34,12 @@ from gateway.crypto import ContactCipher
 from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
 from gateway.outbox import Outbox
-from gateway.pipeline import Pipeline, PipelineLimits
+from gateway.pipeline import Pipeline
 from gateway.services import AppChannelServices
 from gateway.store.db import Database
 from gateway.store.models import Base
 from gateway.web_errors import error_middleware
+from gateway.writes import PipelineLimits
 from nlu.result import Triager
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ EXTENSIONS = (
 # module is imported, before create_app.
 CHANNEL_MODULES = {
     "memory": "bots.memory",
-    "webchat": "bots.webchat",
-    "telegram": "bots.telegram",
-    "xmpp": "bots.xmpp",
+    "webchat": "bots.webchat.adapter",
+    "telegram": "bots.telegram.adapter",
+    "xmpp": "bots.xmpp.adapter",
     "email": "bots.email",
 }
 # What a process runs when its configuration says nothing of them (``enabled: false`` stops one).
@@ -192,7 +193,7 @@ def create_app(
                 leases[adapter.name] = _leased(app, adapter, pipeline)
                 continue
             await adapter.start(pipeline.ingress)
-            subs.extend(await pipeline.start_egress(adapter, app[CONSUMER]))
+            subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
         app[LEASES] = leases
         for runner in leases.values():
             runner.start()
@@ -246,7 +247,7 @@ def _leased(app: web.Application, adapter: ChannelAdapter, pipeline: Pipeline) -
 
     async def start() -> None:
         await adapter.start(pipeline.ingress)
-        subs.extend(await pipeline.start_egress(adapter, app[CONSUMER]))
+        subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
 
     async def stop() -> None:
         for sub in subs:

@@ -210,7 +210,7 @@ async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
-    await request.app[PIPELINE].claim(conversation_id(request), staff.user)
+    await request.app[PIPELINE].staff.claim(conversation_id(request), staff.user)
     return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
 
 
@@ -247,7 +247,7 @@ async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResp
 async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
     text = body(request, ReplyBody).text
     try:
-        msg = await request.app[PIPELINE].reply(conversation_id(request), text, staff.user)
+        msg = await request.app[PIPELINE].staff.reply(conversation_id(request), text, staff.user)
     except InvalidInput:
         return error(422, "invalid_text")
     return web.json_response({"message": data.client_message(msg)})
@@ -255,12 +255,12 @@ async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 async def api_typing(request: web.Request, staff: Staff) -> web.StreamResponse:
     typing = body(request, TypingBody).typing
-    await request.app[PIPELINE].counsellor_typing(conversation_id(request), staff.user, typing)
+    await request.app[PIPELINE].staff.counsellor_typing(conversation_id(request), staff.user, typing)
     return web.json_response({"ok": True})
 
 
 async def api_release(request: web.Request, staff: Staff) -> web.StreamResponse:
-    await request.app[PIPELINE].release(conversation_id(request), staff.user)
+    await request.app[PIPELINE].staff.release(conversation_id(request), staff.user)
     return web.json_response({"ok": True})
 
 
@@ -272,13 +272,13 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
         return error(404, "unknown_user")
     if target.id == staff.user.id:
         return error(409, "same_user")
-    await request.app[PIPELINE].release(conversation_id(request), staff.user, to_user=target)
+    await request.app[PIPELINE].staff.release(conversation_id(request), staff.user, to_user=target)
     return web.json_response({"ok": True, "to": target.username})
 
 
 async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
     reason = body(request, CloseBody).reason[:200]
-    await request.app[PIPELINE].close(conversation_id(request), staff.user, reason)
+    await request.app[PIPELINE].staff.close(conversation_id(request), staff.user, reason)
     return web.json_response({"ok": True})
 
 

@@ -28,10 +28,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-WEBCHAT = Path(__file__).resolve().parents[2] / "bots" / "webchat.py"
+WEBCHAT = Path(__file__).resolve().parents[2] / "bots" / "webchat" / "adapter.py"
 
 if not WEBCHAT.exists():  # the web chat is built beside the console; these tests need it
-    pytest.skip("bots/webchat.py is not there yet", allow_module_level=True)
+    pytest.skip("bots/webchat/adapter.py is not there yet", allow_module_level=True)
 if not shutil.which(CHROMIUM):
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 

@@ -24,7 +24,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH
+from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH
+from bots.telegram.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.xmpp import TEXTS
+from bots.xmpp.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState

@@ -18,7 +18,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.telegram import SECRET_HEADER, TEXTS, WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, LEASES, PIPELINE
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
@@ -145,16 +146,16 @@ async def test_whole_conversation_through_the_gateway(tg: TelegramGateway) -> No
     await api.wait_for(lambda: "SAFE:concern_relative" in api.sent_to(chat_id), timeout=10)
 
     # 3. A counsellor claims it: the person is told a counsellor joined.
-    await tg.pipeline.claim(first_id, counsellor)
+    await tg.pipeline.staff.claim(first_id, counsellor)
     await api.wait_for(lambda: SV["assigned"] in api.sent_to(chat_id), timeout=10)
 
     # 4. The counsellor's reply reaches the person as it was written.
     answer = "Hej, jag heter Sara. Berätta gärna mer om vad din bror säger."
-    await tg.pipeline.reply(first_id, answer, counsellor)
+    await tg.pipeline.staff.reply(first_id, answer, counsellor)
     await api.wait_for(lambda: answer in api.sent_to(chat_id), timeout=10)
 
     # 5. The counsellor closes: the person is told the conversation is closed.
-    await tg.pipeline.close(first_id, counsellor, reason="klart")
+    await tg.pipeline.staff.close(first_id, counsellor, reason="klart")
     await api.wait_for(lambda: SV["closed"] in api.sent_to(chat_id), timeout=10)
 
     # 6. The person writes again later: a new conversation, queued, answered at once again.

@@ -17,7 +17,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.xmpp import TEXTS, XmppAdapter
+from bots.xmpp.adapter import XmppAdapter
+from bots.xmpp.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
@@ -138,12 +139,12 @@ async def test_whole_conversation_through_the_gateway(gw: XmppGateway, person: P
     await no_second_copy(person, gw.db, 1)
 
     # 3. A counsellor claims: the person sees that a counsellor joined.
-    await gw.pipeline.claim(first_id, counsellor)
+    await gw.pipeline.staff.claim(first_id, counsellor)
     assert (await next_text(person))["body"] == SV["assigned"]
 
     # 4. The counsellor's reply reaches the person; their receipt marks it delivered.
     answer = "Hej, jag heter Sara. Berätta gärna mer om vad din bror säger."
-    reply = await gw.pipeline.reply(first_id, answer, counsellor)
+    reply = await gw.pipeline.staff.reply(first_id, answer, counsellor)
     got = await next_text(person)
     assert got["body"] == answer
     person.ack(got)
@@ -156,7 +157,7 @@ async def test_whole_conversation_through_the_gateway(gw: XmppGateway, person: P
     await eventually(delivered, timeout=10)
 
     # 5. The counsellor closes: the person sees the conversation is closed.
-    await gw.pipeline.close(first_id, counsellor)
+    await gw.pipeline.staff.close(first_id, counsellor)
     assert (await next_text(person))["body"] == SV["closed"]
 
     # 6. Writing again later opens a new conversation, answered at once again.

@@ -102,7 +102,9 @@ async def test_two_counsellors_claim_at_once_exactly_one_wins(gateway: Gateway) 
     conv = (await gateway.memory.person_writes("p", "jag oroar mig för min bror")).conversation_id
     alice, bob = await gateway.user("alice"), await gateway.user("bob")
     results = await asyncio.gather(
-        gateway.pipeline.claim(conv, alice), gateway.pipeline.claim(conv, bob), return_exceptions=True
+        gateway.pipeline.staff.claim(conv, alice),
+        gateway.pipeline.staff.claim(conv, bob),
+        return_exceptions=True,
     )
     winners = [r for r in results if r is None]
     losers = [r for r in results if isinstance(r, Conflict)]
@@ -114,21 +116,21 @@ async def test_claims_stop_at_the_counsellors_capacity(gateway: Gateway) -> None
     c1 = (await gateway.memory.person_writes("p1", "orolig för min son")).conversation_id
     c2 = (await gateway.memory.person_writes("p2", "orolig för min dotter")).conversation_id
     carl = await gateway.user("carl", capacity=1)
-    await gateway.pipeline.claim(c1, carl)
+    await gateway.pipeline.staff.claim(c1, carl)
     with pytest.raises(Conflict, match="capacity_full"):
-        await gateway.pipeline.claim(c2, carl)
-    await gateway.pipeline.release(c1, carl)
-    await gateway.pipeline.claim(c2, carl)
+        await gateway.pipeline.staff.claim(c2, carl)
+    await gateway.pipeline.staff.release(c1, carl)
+    await gateway.pipeline.staff.claim(c2, carl)
 
 
 async def test_counsellor_joins_replies_and_closes_and_the_person_sees_each_step(gateway: Gateway) -> None:
     conv = (await gateway.memory.person_writes("p", "jag vill lämna rörelsen")).conversation_id
     dana = await gateway.user("dana")
-    await gateway.pipeline.claim(conv, dana)
+    await gateway.pipeline.staff.claim(conv, dana)
     await gateway.memory.wait_for("p", lambda r: r.kind == "assigned")
-    await gateway.pipeline.reply(conv, "Hej, jag heter Dana. Berätta mer.", dana)
+    await gateway.pipeline.staff.reply(conv, "Hej, jag heter Dana. Berätta mer.", dana)
     await gateway.memory.wait_for("p", lambda r: r.text == "Hej, jag heter Dana. Berätta mer.")
-    await gateway.pipeline.close(conv, dana)
+    await gateway.pipeline.staff.close(conv, dana)
     await gateway.memory.wait_for("p", lambda r: r.kind == "closed")
     # Writing again later starts a new conversation.
     again = await gateway.memory.person_writes("p", "jag vill lämna rörelsen igen")
@@ -149,17 +151,17 @@ async def test_counsellor_joins_replies_and_closes_and_the_person_sees_each_step
 async def test_only_the_assigned_counsellor_replies(gateway: Gateway) -> None:
     conv = (await gateway.memory.person_writes("p", "orolig förälder")).conversation_id
     erik, fia = await gateway.user("erik"), await gateway.user("fia")
-    await gateway.pipeline.claim(conv, erik)
+    await gateway.pipeline.staff.claim(conv, erik)
     with pytest.raises(Conflict):
-        await gateway.pipeline.reply(conv, "hej", fia)
+        await gateway.pipeline.staff.reply(conv, "hej", fia)
 
 
 async def test_a_person_who_blocked_the_channel_marks_the_conversation_unreachable(gateway: Gateway) -> None:
     conv = (await gateway.memory.person_writes("gone", "orolig förälder")).conversation_id
     gateway.memory.blocked.add("gone")
     gus = await gateway.user("gus")
-    await gateway.pipeline.claim(conv, gus)
-    await gateway.pipeline.reply(conv, "Är du kvar?", gus)
+    await gateway.pipeline.staff.claim(conv, gus)
+    await gateway.pipeline.staff.reply(conv, "Är du kvar?", gus)
     for _ in range(100):
         async with gateway.db.session() as session:
             if (await repo.get_conversation(session, conv)).unreachable:
@@ -202,7 +204,7 @@ async def test_notifications_carry_the_conversations_language(gateway: Gateway) 
         await gateway.memory.person_writes("en-person", "I worry about the movement my son joined")
     ).conversation_id
     hanna = await gateway.user("hanna")
-    await gateway.pipeline.claim(conv, hanna)
+    await gateway.pipeline.staff.claim(conv, hanna)
     got = await gateway.memory.wait_for("en-person", lambda r: r.kind == "assigned")
     assert got.data is not None and got.data["language"] == "en"
     assert got.data["counsellor"] == "hanna"
@@ -239,11 +241,11 @@ async def test_replies_sent_at_once_get_their_own_places_and_a_stranger_is_refus
     ]
     hanna, ivar = await gateway.user("hanna"), await gateway.user("ivar")
     for conv in convs:
-        await gateway.pipeline.claim(conv, hanna)
+        await gateway.pipeline.staff.claim(conv, hanna)
     results = await asyncio.gather(
-        *(gateway.pipeline.reply(convs[0], f"svar {k}", hanna) for k in range(5)),
-        gateway.pipeline.reply(convs[1], "inte din", ivar),
-        gateway.pipeline.reply(convs[2], "till tre", hanna),
+        *(gateway.pipeline.staff.reply(convs[0], f"svar {k}", hanna) for k in range(5)),
+        gateway.pipeline.staff.reply(convs[1], "inte din", ivar),
+        gateway.pipeline.staff.reply(convs[2], "till tre", hanna),
         return_exceptions=True,
     )
     assert isinstance(results[5], Conflict)

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.email import REJECTED_KEYWORD
+from bots.email_in import REJECTED_KEYWORD
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState

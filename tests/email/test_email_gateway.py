@@ -393,14 +393,14 @@ async def _delivery(db: Database, message_id: str, status: str) -> bool:
 
 async def _claim_and_reply(gw: Gateway, opened: Opened, text: str) -> tuple[StaffUser, EmailMessage, str]:
     lena = await gw.counsellor()
-    await gw.pipeline.claim(opened.conversation_id, lena)
+    await gw.pipeline.staff.claim(opened.conversation_id, lena)
     reply, msg_id = await _reply(gw, opened.conversation_id, lena, text, 2)
     return lena, reply, msg_id
 
 
 async def _reply(gw: Gateway, conv_id: str, who: StaffUser, text: str, nth: int) -> tuple[EmailMessage, str]:
     """The counsellor answers; returns the ``nth`` mail the SMTP server got (it) and its message id."""
-    data = await gw.pipeline.reply(conv_id, text, who)
+    data = await gw.pipeline.staff.reply(conv_id, text, who)
     sent = await gw.sent_count(nth)
     assert len(sent) == nth
     await until(lambda: _delivery(gw.db, data["id"], "sent"), what="the reply to be marked sent")
@@ -525,7 +525,7 @@ async def test_addresses_are_not_stored_in_clear_and_threads_hold(gateway: Gatew
     conv_id = first.conversation_id
     await gw.sent_count(1)
     lena = await gw.counsellor()
-    await gw.pipeline.claim(conv_id, lena)
+    await gw.pipeline.staff.claim(conv_id, lena)
     reply, _ = await _reply(gw, conv_id, lena, "Hej Anna, jag heter Lena. Vad har hänt?", 2)
     reply_id = str(reply["Message-ID"])
     assert reply["In-Reply-To"] != first_id  # an id naming her was not kept to answer to

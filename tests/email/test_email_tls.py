@@ -284,7 +284,7 @@ async def test_plain_client_cannot_talk_to_smtps(
     smtps_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both sides wait for the other to speak first (greeting / ClientHello): the send times out."""
-    monkeypatch.setattr("bots.email.SMTP_TIMEOUT", 1.0)
+    monkeypatch.setattr("bots.email_out.SMTP_TIMEOUT", 1.0)
     with pytest.raises(TransientChannelError, match=r"SMTP unavailable \(.*Timeout"):
         await adapter(smtps_server.port, "none", smtp_user="").send(outgoing(), "person@example.se")
     assert smtps_server.recorder.messages == []

@@ -54,7 +54,7 @@ async def test_a_message_sent_while_the_store_restarts_is_sent_once(private_pg: 
     await memory.start(pipeline.ingress)
     try:
         outbox.start()
-        await pipeline.start_egress(memory, "egress-1")
+        await pipeline.egress.start(memory, "egress-1")
         result = await memory.person_writes("person@example.org", "min dotter har nya vänner")
         await memory.wait_for("person@example.org", lambda r: r.kind == "message", timeout=10)
         for _ in range(200):

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bots.webchat import WebchatAdapter
+from bots.webchat.adapter import WebchatAdapter
 from gateway import ratelimit
 from gateway.appkeys import DB
 from gateway.auth import create_user

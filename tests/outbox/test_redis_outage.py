@@ -73,12 +73,14 @@ async def test_a_critical_message_and_a_reply_during_a_redis_outage_are_alerted_
     try:
         counsellor = await gateway.user("kim")
         held = await gateway.memory.person_writes("held@example.org", "min son har nya vänner")
-        await gateway.pipeline.claim(held.conversation_id, counsellor)
+        await gateway.pipeline.staff.claim(held.conversation_id, counsellor)
         await gateway.memory.wait_for("held@example.org", lambda r: r.kind == "assigned", timeout=10)
 
         private_redis.stop()
         result = await gateway.memory.person_writes("critical@example.org", CRITICAL)
-        reply = await gateway.pipeline.reply(held.conversation_id, "Jag finns här. Berätta mer.", counsellor)
+        reply = await gateway.pipeline.staff.reply(
+            held.conversation_id, "Jag finns här. Berätta mer.", counsellor
+        )
         async with gateway.db.session() as session:
             stored = (await session.execute(select(Message.text, Message.delivery))).all()
             waiting = (await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()

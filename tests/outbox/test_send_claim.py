@@ -59,8 +59,8 @@ class Fleet:
     async def egress(self, per_process: int = 3) -> None:
         """Consumers of the channel's egress group in both processes."""
         for k in range(per_process):
-            await self.a.start_egress(self.channel, f"a{k}")
-            await self.b.start_egress(self.channel, f"b{k}")
+            await self.a.egress.start(self.channel, f"a{k}")
+            await self.b.egress.start(self.channel, f"b{k}")
 
     async def write(self) -> None:
         await asyncio.gather(*(self.channel.person_writes(p, "min dotter har nya vänner") for p in PEOPLE))
@@ -157,7 +157,7 @@ async def test_a_claim_whose_holder_died_is_retaken_after_its_lease(fleet: Fleet
     await fleet.egress()
     # While its lease runs, neither the sweeper nor a redelivered event sends them.
     assert await _sweep(fleet.a.outbox) == 0
-    await asyncio.gather(*(fleet.b.deliver(fleet.channel, mid) for mid in ids))
+    await asyncio.gather(*(fleet.b.egress.deliver(fleet.channel, mid) for mid in ids))
     assert fleet.channel.started == 0
     await asyncio.sleep(1.6)
     # Its lease ran out: the sweeper hands them to egress again, and they are sent, once.

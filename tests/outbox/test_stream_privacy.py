@@ -77,8 +77,8 @@ async def test_an_erasure_removes_the_persons_events_from_the_streams(
     async with s.db.session() as session:
         sara = await session.get(StaffUser, sup_id)
     assert sara is not None
-    await pipeline.claim(erased.conversation_id, sara)
-    await pipeline.close(erased.conversation_id, sara)
+    await pipeline.staff.claim(erased.conversation_id, sara)
+    await pipeline.staff.close(erased.conversation_id, sara)
 
     http, csrf = await s.login("sara")
     path = s.url(f"/console/api/conversations/{erased.conversation_id}/erase")

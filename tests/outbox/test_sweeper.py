@@ -51,7 +51,7 @@ async def test_a_safe_response_whose_event_was_lost_is_delivered_once(pg_url: st
             await asyncio.sleep(0.05)
         server.stop()
         server.start()
-        await pipeline.start_egress(memory, "egress-1")
+        await pipeline.egress.start(memory, "egress-1")
 
         got = await memory.wait_for("person@example.org", lambda r: r.kind == "message", timeout=20)
         assert got.text == "SAFE:concern_relative"

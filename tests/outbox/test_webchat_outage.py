@@ -21,11 +21,11 @@ async def test_a_reply_committed_while_redis_is_down_reaches_the_visitor_once(tm
         await v.write("min dotter har blivit radikal", "client-0001")
         conv = (await v.expect(lambda f: f["type"] == "welcome" and f["conversation_id"]))["conversation_id"]
         anna = await chat.user("anna")
-        await chat.pipeline.claim(conv, anna)
+        await chat.pipeline.staff.claim(conv, anna)
         await v.expect(lambda f: f["type"] == "status" and f["state"] == "assigned", timeout=10)
 
         server.stop()
-        await chat.pipeline.reply(conv, "Hej, jag heter Anna. Berätta mer.", anna)  # no error
+        await chat.pipeline.staff.reply(conv, "Hej, jag heter Anna. Berätta mer.", anna)  # no error
         await asyncio.sleep(2)
         server.start()
 

@@ -186,7 +186,7 @@ class Env:
 
     async def conversation_held_by(self, counsellor: Staff, address: str, text: str) -> str:
         conv_id = await self.person(address, text)
-        await self.pipeline.claim(conv_id, counsellor.user)
+        await self.pipeline.staff.claim(conv_id, counsellor.user)
         return conv_id
 
     async def audit(self, conversation_id: str | None = None) -> list[AuditEvent]:

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from bots.telegram import WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.adapter import WEBHOOK_PATH, TelegramAdapter
 from gateway.channel import CONTROL_END, AdapterState, IngressResult
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import InvalidInput

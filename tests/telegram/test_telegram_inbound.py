@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bots.telegram import TEXTS
+from bots.telegram.texts import TEXTS
 from gateway.channel import CONTROL_END, AdapterState
 from gateway.envelope import Direction, pseudonymize
 from tests.telegram.conftest import PSEUDONYM_KEY, Channel
@@ -228,7 +228,7 @@ async def test_nothing_identifying_is_logged(channel: Channel, chat_id: int, cap
     )
     await channel.ingress.wait_for(2)
     await api.wait_for(lambda: api.sent_to(chat_id))
-    from bots.telegram import TelegramAdapter
+    from bots.telegram.adapter import TelegramAdapter
     from gateway.envelope import Envelope, new_message_id
 
     out = Envelope(

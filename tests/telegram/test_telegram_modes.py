@@ -8,7 +8,7 @@ import json
 import pytest
 from aiohttp import ClientSession
 
-from bots.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
+from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
 from gateway.channel import AdapterState
 from gateway.errors import BadCredentials, ConfigError
 from tests.telegram.conftest import WEBHOOK_SECRET, Channel, RecordingIngress, make_adapter, wait_state

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bots.telegram import TEXTS, TelegramAdapter
+from bots.telegram.adapter import TelegramAdapter
+from bots.telegram.texts import TEXTS
 from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError

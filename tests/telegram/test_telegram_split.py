@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bots.telegram import split_message, utf16_len
+from bots.telegram.split import split_message, utf16_len
 
 
 def test_short_text_is_one_part() -> None:

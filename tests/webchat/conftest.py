@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots.webchat import WebchatAdapter
+from bots.webchat.adapter import WebchatAdapter
 from gateway.config import Settings
 from gateway.store.models import StaffUser
 from tests.harness import SECURE, Running, make_settings, start

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bots.webchat import SEND_QUEUE
+from bots.webchat.session import SEND_QUEUE
 from tests.webchat.conftest import WEBCHAT_CONFIG, start_gateway
 from tests.webchat.rawsocket import RawSocket
 
@@ -27,11 +27,11 @@ async def test_a_client_that_never_reads_is_disconnected_and_resumes_by_seq(tmp_
         ack = await asyncio.to_thread(raw.json_frame, "ack")
         conv, token = welcome["conversation_id"], welcome["token"]
         anna = await gw.user("anna")
-        await gw.pipeline.claim(conv, anna)
+        await gw.pipeline.staff.claim(conv, anna)
         # From here on the client reads nothing.
         peak = 0
         for i in range(1000):
-            await gw.pipeline.reply(conv, f"{i} " + "å" * 3990, anna)
+            await gw.pipeline.staff.reply(conv, f"{i} " + "å" * 3990, anna)
             peak = max(peak, max((c.queue.qsize() for c in gw.adapter._chats), default=0))
         await asyncio.sleep(0.5)
         assert gw.adapter.health()["sockets"] == 0, "the client that does not read was disconnected"

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bots.webchat import WebchatAdapter
+from bots.webchat.adapter import WebchatAdapter
 from gateway.config import load_settings
 from tests.conftest import PG_ADMIN_DSN
 from tests.harness import start

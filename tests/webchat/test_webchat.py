@@ -64,19 +64,19 @@ async def test_counsellor_claim_typing_reply_and_close_reach_the_visitor(chat: C
     await v.expect(lambda f: f["type"] == "status" and f["state"] == "queued")
     anna = await chat.user("anna")
 
-    await chat.pipeline.claim(conv, anna)
+    await chat.pipeline.staff.claim(conv, anna)
     joined = await v.expect(lambda f: f["type"] == "status" and f["state"] == "assigned")
     assert joined["assigned"] is True
 
-    await chat.pipeline.counsellor_typing(conv, anna, True)
+    await chat.pipeline.staff.counsellor_typing(conv, anna, True)
     assert (await v.expect(lambda f: f["type"] == "typing"))["typing"] is True
-    await chat.pipeline.reply(conv, "Hej, jag heter Anna. Berätta mer.", anna)
+    await chat.pipeline.staff.reply(conv, "Hej, jag heter Anna. Berätta mer.", anna)
     reply = await v.expect(lambda f: f["type"] == "message" and f["kind"] == "counsellor")
     assert reply["text"] == "Hej, jag heter Anna. Berätta mer." and reply["seq"] == 3
-    await chat.pipeline.counsellor_typing(conv, anna, False)
+    await chat.pipeline.staff.counsellor_typing(conv, anna, False)
     assert (await v.expect(lambda f: f["type"] == "typing"))["typing"] is False
 
-    await chat.pipeline.close(conv, anna)
+    await chat.pipeline.staff.close(conv, anna)
     await v.expect(lambda f: f["type"] == "status" and f["state"] == "closed")
     await v.expect(lambda f: f["type"] == "closed")
     # Writing into a closed conversation is refused clearly, and nothing is stored.
@@ -93,7 +93,7 @@ async def test_queue_position_moves_up_when_a_conversation_ahead_is_claimed(chat
     conv = (await first.expect(lambda f: f["type"] == "welcome" and f["conversation_id"]))["conversation_id"]
     await second.write("jag oroar mig för min bror", "client-b001")
     assert (await second.expect(lambda f: f.get("state") == "queued"))["queue_position"] == 2
-    await chat.pipeline.claim(conv, await chat.user("anna"))
+    await chat.pipeline.staff.claim(conv, await chat.user("anna"))
     moved = await second.expect(lambda f: f["type"] == "status" and f["queue_position"] == 1)
     assert moved["state"] == "queued"
 
@@ -109,9 +109,9 @@ async def test_resume_after_a_dropped_socket_replays_exactly_what_was_missed(cha
 
     # While the visitor is away: a counsellor answers twice.
     anna = await chat.user("anna")
-    await chat.pipeline.claim(conv, anna)
-    await chat.pipeline.reply(conv, "första svaret", anna)
-    await chat.pipeline.reply(conv, "andra svaret", anna)
+    await chat.pipeline.staff.claim(conv, anna)
+    await chat.pipeline.staff.reply(conv, "första svaret", anna)
+    await chat.pipeline.staff.reply(conv, "andra svaret", anna)
 
     back = await chat.visitor()
     again = await back.hello(resume={"conversation_id": conv, "token": token, "last_seq": 2})
@@ -130,7 +130,7 @@ async def test_resume_after_a_dropped_socket_replays_exactly_what_was_missed(cha
     assert [m.seq for m in await stored(chat)] == [1, 2, 3, 4]
 
     # Live messages after the resume arrive once, in order.
-    await chat.pipeline.reply(conv, "tredje svaret", anna)
+    await chat.pipeline.staff.reply(conv, "tredje svaret", anna)
     live = await back.expect(lambda f: f["type"] == "message")
     assert (live["seq"], live["text"]) == (5, "tredje svaret")
     assert not [f for f in await back.settle() if f["type"] == "message"]

@@ -48,18 +48,18 @@ async def test_the_chat_page_in_a_real_browser(tmp_path: Path) -> None:
             async with gw.db.session() as session:
                 conv = (await session.execute(select(Conversation.id))).scalar_one()
             anna = await gw.user("anna")
-            await gw.pipeline.claim(conv, anna)
+            await gw.pipeline.staff.claim(conv, anna)
             await page.wait_for_selector("#hl-status:has-text('En samtalsstödjare har anslutit')")
-            await gw.pipeline.counsellor_typing(conv, anna, True)
+            await gw.pipeline.staff.counsellor_typing(conv, anna, True)
             await page.wait_for_selector("#hl-status:has-text('skriver…')")
-            await gw.pipeline.reply(conv, "Hej <b>där</b>", anna)
+            await gw.pipeline.staff.reply(conv, "Hej <b>där</b>", anna)
             await page.wait_for_selector("#hl-log li[data-kind=counsellor][data-seq='3']")
             assert await page.locator("#hl-log b").count() == 0
 
             # The server drops the socket; a reply sent meanwhile arrives once after the reconnect.
             for chat in list(gw.adapter._chats):
                 await chat.ws.close()
-            await gw.pipeline.reply(conv, "medan du var borta", anna)
+            await gw.pipeline.staff.reply(conv, "medan du var borta", anna)
             await page.wait_for_selector("#hl-log li[data-seq='4']", timeout=15000)
             await page.fill("#hl-input", "tack")
             await page.click("#hl-send")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from slixmpp import JID
 
-from bots.xmpp import TEXTS, XmppAdapter
+from bots.xmpp.adapter import XmppAdapter
+from bots.xmpp.texts import TEXTS
 from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,

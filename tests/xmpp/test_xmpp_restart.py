@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bots.xmpp import XmppAdapter
+from bots.xmpp.adapter import XmppAdapter
 from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError

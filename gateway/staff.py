@@ -1,0 +1,188 @@
+"""The counsellors' actions on a conversation: reply, claim, release and transfer, close, typing.
+
+Replies that arrive together are stored together (:mod:`gateway.batch`), like incoming messages;
+each action writes its events in its own transaction, to the outbox (:mod:`gateway.outbox`), and
+wakes the relay after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import queue
+from gateway.batch import Batcher
+from gateway.broker.base import Broker
+from gateway.conversation import ConversationState, move
+from gateway.envelope import ConversationId, Direction, Envelope, Priority, SenderKind, new_message_id, utcnow
+from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.events import NotifyEvent, notify_topic
+from gateway.outbox import Outbox, insert_rows
+from gateway.store import action_keys, repo, rows
+from gateway.store.db import Database
+from gateway.store.models import StaffUser
+from gateway.store.repo import conversation_summary
+from gateway.writes import EventRows, PipelineLimits, Writes
+
+S = ConversationState
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    conversation_id: str
+    text: str
+    author: StaffUser
+    claim: action_keys.ActionClaim | None = None
+    """The idempotency key it is sent under: its answer is stored in the batch's transaction."""
+
+
+_Replied = tuple[dict[str, Any], dict[str, Any]]
+"""A stored reply: the message and its conversation's summary."""
+
+
+class StaffActions:
+    """The counsellors' actions on conversations (``Pipeline.staff``)."""
+
+    def __init__(
+        self, db: Database, broker: Broker, outbox: Outbox, event_rows: EventRows, limits: PipelineLimits
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.outbox = outbox
+        self.event_rows = event_rows
+        self.limits = limits
+        # One batch of replies at a time per process, as for incoming messages (gateway.pipeline).
+        self._replies: Batcher[_Reply, _Replied] = Batcher(
+            "reply", self._store_replies, self._store_one_reply
+        )
+
+    async def reply(self, conversation_id: str, text: str, author: StaffUser) -> dict[str, Any]:
+        text = text.strip()
+        if not text:
+            raise InvalidInput("empty reply")
+        if len(text) > self.limits.max_message_chars:
+            raise InvalidInput(f"reply longer than {self.limits.max_message_chars} characters")
+        claim = action_keys.claimed("reply")
+        data, _summary = await self._replies.submit(_Reply(conversation_id, text, author, claim))
+        self.outbox.wake()
+        return data
+
+    async def _store_one_reply(self, item: _Reply) -> _Replied:
+        outcome = (await self._store_replies([item]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _store_replies(self, items: Sequence[_Reply]) -> list[_Replied | BaseException]:
+        """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
+        out: list[_Replied | BaseException] = []
+        async with self.db.session() as session:
+            writes = Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
+            for item in items:
+                conv = writes.convs.get(item.conversation_id)
+                if conv is None:
+                    out.append(NotFound(f"conversation {item.conversation_id} not found"))
+                    continue
+                if conv.state != S.ASSIGNED.value or conv.assigned_to != item.author.id:
+                    out.append(Conflict("not_assigned_to_you"))
+                    continue
+                env = Envelope(
+                    message_id=new_message_id(),
+                    direction=Direction.OUT,
+                    channel=conv.channel,
+                    sender=conv.pseudonym,  # type: ignore[arg-type]
+                    text=item.text,
+                    conversation_id=ConversationId(conv.id),
+                    sender_kind=SenderKind.COUNSELLOR,
+                )
+                msg = writes.add_message(
+                    conv, env, author_id=item.author.id, delivery=self.event_rows.new_delivery(conv.channel)
+                )
+                data, summary = rows.message_data(msg), conversation_summary(conv)
+                if item.claim is not None:  # the answer commits with the reply
+                    # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
+                    await action_keys.record_for(session, item.claim, data)
+                writes.events.append(self.event_rows.conv_row("message", summary, message=data))
+                writes.events.extend(self.event_rows.egress_rows(conv.channel, data))
+                out.append((data, summary))
+            await writes.write(session)
+        return out
+
+    async def claim(self, conversation_id: str, user: StaffUser) -> None:
+        async with self.db.session() as session:
+            await queue.claim(session, conversation_id, user)
+            await repo.audit(session, "conversation.claimed", actor=user, conversation_id=conversation_id)
+            conv = await repo.get_conversation(session, conversation_id)
+            summary = conversation_summary(conv)
+            await self._state_events(
+                session, summary, "assigned", {"counsellor": user.display_name or user.username}
+            )
+        self.outbox.wake()
+
+    async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
+        async with self.db.session() as session:
+            await queue.release(session, conversation_id, user, to_user=to_user)
+            await repo.audit(
+                session,
+                "conversation.transferred" if to_user else "conversation.released",
+                actor=user,
+                conversation_id=conversation_id,
+                details={"to": to_user.username} if to_user else {},
+            )
+            if to_user is not None:  # the answer commits with the transfer
+                await action_keys.record(session, "transfer", {"to": to_user.username})
+            conv = await repo.get_conversation(session, conversation_id)
+            await self._state_events(session, conversation_summary(conv), None, {})
+        self.outbox.wake()
+
+    async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id, for_update=True)
+            if conv.state not in (S.ASSIGNED.value, S.QUEUED.value, S.BOT.value):
+                raise Conflict("not_open")
+            if (
+                conv.state == S.ASSIGNED.value
+                and conv.assigned_to != user.id
+                and user.role not in ("supervisor", "admin")
+            ):
+                raise Conflict("not_assigned_to_you")
+            if conv.state != S.ASSIGNED.value and user.role not in ("supervisor", "admin"):
+                raise Conflict("claim_first")
+            move(conv, S.CLOSED)
+            conv.closed_at = utcnow()
+            conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
+            await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)
+            await self._state_events(session, conversation_summary(conv), "closed", {})
+        self.outbox.wake()
+
+    async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
+        async with self.db.session() as session:
+            conv = await repo.get_conversation(session, conversation_id)
+            if conv.assigned_to != user.id:
+                raise Conflict("not_assigned_to_you")
+            summary = conversation_summary(conv)
+        await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
+        if typing:
+            notify = NotifyEvent(
+                conversation_id=summary["id"], event="typing", data={"language": summary["language"]}
+            )
+            await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
+
+    async def _state_events(
+        self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
+    ) -> None:
+        """Write the events of a state change in its transaction (the caller wakes the outbox)."""
+        # A critical conversation that goes back to the queue alerts every counsellor again.
+        critical_waiting = (
+            summary["state"] == S.QUEUED.value and summary["priority"] == Priority.CRITICAL.label
+        )
+        events = [
+            self.event_rows.conv_row("state", summary),
+            self.event_rows.queue_row(summary["id"], {"kind": "changed", "critical": critical_waiting}),
+        ]
+        if notify:
+            events.append(self.event_rows.notify_row(summary, notify, data))
+        await insert_rows(session, events)

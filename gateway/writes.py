@@ -1,0 +1,175 @@
+"""What the pipeline writes with a change: a batch's rows, and the events of a change.
+
+:class:`Writes` holds one batch's conversations and the message, conversation and outbox rows its
+transaction writes at the end (:mod:`gateway.store.rows`).  :class:`EventRows` makes the outbox rows
+of a change (:mod:`gateway.outbox`), written in the change's own transaction, and publishes the
+live events that change nothing stored (typing), best effort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.broker.base import Broker
+from gateway.envelope import Envelope
+from gateway.events import (
+    TOPIC_CONVERSATION,
+    TOPIC_QUEUE,
+    ConversationEvent,
+    NotifyEvent,
+    OutboundEvent,
+    QueueEvent,
+    notify_topic,
+    outbound_topic,
+)
+from gateway.outbox import Outbox, insert_rows
+from gateway.store import rows
+
+log = logging.getLogger("gateway.pipeline")  # the name its records had before the split
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineLimits:
+    max_message_chars: int = 4000
+
+
+class Writes:
+    """One batch's conversations, and the rows its transaction writes at the end (store.rows)."""
+
+    __slots__ = ("before", "changed", "convs", "events", "messages")
+
+    def __init__(self, convs: dict[str, rows.ConversationRow]) -> None:
+        self.convs: dict[str, rows.ConversationRow] = {}
+        self.before: dict[str, tuple[Any, ...]] = {}
+        self.changed: dict[str, rows.ConversationRow] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        """Outbox rows (gateway.outbox), inserted with the messages."""
+        for conv in convs.values():
+            self.adopt(conv)
+
+    def adopt(self, conv: rows.ConversationRow) -> rows.ConversationRow:
+        """``conv`` as this batch knows it: the batch's own copy if it has one already."""
+        known = self.convs.get(conv.id)
+        if known is not None:
+            return known
+        self.convs[conv.id] = conv
+        self.before[conv.id] = rows.snapshot(conv)
+        return conv
+
+    def add_message(self, conv: rows.ConversationRow, envelope: Envelope, **columns: Any) -> dict[str, Any]:
+        """The message's row at the conversation's next position (the conversation is locked)."""
+        conv.message_count += 1
+        conv.last_message_at = envelope.received_at
+        row = rows.message_row(envelope, conv.id, conv.message_count, **columns)
+        self.messages.append(row)
+        self.changed[conv.id] = conv
+        return row
+
+    async def write(self, session: AsyncSession) -> None:
+        await rows.insert_messages(session, self.messages)
+        await rows.update_conversations(session, ((c, self.before[c.id]) for c in self.changed.values()))
+        await insert_rows(session, self.events)
+        for conv in self.changed.values():
+            self.before[conv.id] = rows.snapshot(conv)
+        self.messages, self.changed, self.events = [], {}, []
+
+
+CONTACT_CACHE_SIZE = 50_000
+
+
+class ContactCache:
+    """Digests of the addresses this process stored or saw per conversation (the contact record
+    needs writing only for an address not seen)."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[str, bytes] = OrderedDict()
+        self._key = os.urandom(32)
+
+    def digest(self, address: str) -> bytes:
+        return hashlib.blake2b(address.encode(), key=self._key, digest_size=16).digest()
+
+    def known(self, conversation_id: str, digest: bytes) -> bool:
+        """True when this process stored or saw this very address for the conversation already.
+
+        Saves reading and decrypting the contact record on every message.  Only a digest under a
+        key that lives in this process's memory is kept, never the address.  Should another
+        process have stored a different address since, the next message from a new address
+        (which misses here) writes it again.
+        """
+        if self._seen.get(conversation_id) == digest:
+            self._seen.move_to_end(conversation_id)
+            return True
+        return False
+
+    def stored(self, conversation_id: str, digest: bytes) -> None:
+        self._seen[conversation_id] = digest
+        self._seen.move_to_end(conversation_id)
+        while len(self._seen) > CONTACT_CACHE_SIZE:
+            self._seen.popitem(last=False)
+
+
+class EventRows:
+    """The outbox rows of a change, and the live events published directly."""
+
+    def __init__(self, outbox: Outbox, broker: Broker, event_channels: frozenset[str]) -> None:
+        self.outbox = outbox
+        self.broker = broker
+        self.event_channels = event_channels
+        """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
+
+    def new_delivery(self, channel: str) -> str:
+        return "queued" if channel in self.event_channels else "pending"
+
+    def egress_rows(self, channel: str, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The outbox row that sends ``message`` (none for a channel that delivers by events)."""
+        if channel in self.event_channels:
+            return []
+        return [
+            self.outbox.row(
+                outbound_topic(channel),
+                OutboundEvent(message_id=message["id"]),
+                conversation_id=str(message["conversation_id"]),
+            )
+        ]
+
+    def conv_row(self, kind: str, conv: Mapping[str, Any], **data: Any) -> dict[str, Any]:
+        """The outbox row of a ``conversation`` fan-out event."""
+        payload = cast(
+            ConversationEvent,
+            {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data},
+        )
+        return self.outbox.row(TOPIC_CONVERSATION, payload, conversation_id=str(conv["id"]))
+
+    def queue_row(self, conv_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        event = cast(QueueEvent, {"conversation_id": conv_id, **payload})
+        return self.outbox.row(TOPIC_QUEUE, event, conversation_id=conv_id)
+
+    def notify_row(self, summary: Mapping[str, Any], event: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.outbox.row(
+            notify_topic(summary["channel"]),
+            NotifyEvent(
+                conversation_id=summary["id"],
+                event=event,
+                data={"language": summary["language"], **data},
+            ),
+            conversation_id=str(summary["id"]),
+        )
+
+    async def publish_conversation(self, kind: str, conv: Mapping[str, Any], **data: Any) -> None:
+        payload = cast(
+            ConversationEvent,
+            {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data},
+        )
+        try:
+            await self.broker.publish(TOPIC_CONVERSATION, dict(payload))
+        except Exception as exc:  # live updates are best effort; the store has everything
+            log.warning("could not publish %s event (%s)", kind, type(exc).__name__)
