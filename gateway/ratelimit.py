@@ -128,7 +128,10 @@ class RedisRateLimiter:
     CONNECTIONS = 16
     QUEUE_WAIT = 5.0  # seconds a call waits for a free connection in a burst
 
-    def __init__(self, redis_url: str, *, prefix: str, secret: bytes, timeout: float = 0.5) -> None:
+    def __init__(self, redis_url: str, *, prefix: str, secret: bytes, timeout: float = 1.0) -> None:
+        # ``timeout``: one Redis answer (a call gives up after twice that).  Half a second read a busy
+        # process's own event loop (hundreds of sockets writing at once) as Redis being away, and the
+        # chat limit then let a flood through; a refused connection is still noticed at once.
         self._prefix = prefix
         self._secret = secret
         self._timeout = timeout
