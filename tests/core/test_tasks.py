@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -68,3 +69,49 @@ async def test_none_and_finished_tasks_are_fine() -> None:
     await done
     await cancel_and_wait(done)
     assert done.done() and not done.cancelled()
+
+
+async def test_a_loop_whose_wait_for_swallowed_the_cancellation_still_ends() -> None:
+    # Python 3.11's wait_for returns the result when the cancellation arrives as the awaited
+    # thing completes; a loop around it (the outbox relay's) then runs on.  Arranged here for
+    # certain: the loop is cancelled in the step where its wake-up has already been delivered.
+    wake = asyncio.Event()
+    rounds = 0
+
+    async def relay() -> None:
+        nonlocal rounds
+        while True:
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=3600)
+            except asyncio.CancelledError:
+                if rounds == 0:  # what wait_for does in the race: the cancellation is lost
+                    rounds += 1
+                    continue
+                raise
+            wake.clear()
+
+    task = asyncio.create_task(relay())
+    await asyncio.sleep(0)
+    async with asyncio.timeout(10):
+        await cancel_and_wait(task)
+    assert task.cancelled() and rounds == 1
+
+
+async def test_wait_for_races_never_keep_a_stop_waiting() -> None:
+    # The real race, many times over: a wake-up and a stop in the same moment.
+    async def relay(wake: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=3600)
+            wake.clear()
+
+    for spins in range(8):
+        wake = asyncio.Event()
+        task = asyncio.create_task(relay(wake))
+        await asyncio.sleep(0)
+        wake.set()
+        for _ in range(spins % 4):
+            await asyncio.sleep(0)
+        async with asyncio.timeout(10):
+            await cancel_and_wait(task)
+        assert task.done()
