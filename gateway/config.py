@@ -265,7 +265,11 @@ def new_key() -> str:
 
 
 def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
-    """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600)."""
+    """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600).
+
+    Processes started together on one data directory must end up with the same keys: the file is
+    written whole under a private name and linked into place, which fails if another process got
+    there first; then that process's keys are read.  A reader never sees a half-written file."""
     path = data_dir / "secrets.json"
     if path.exists():
         stored = json.loads(path.read_text())
@@ -273,9 +277,19 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
             return dict(stored)
     private_dir(data_dir)
     generated = {"pseudonym_key": new_key(), "contact_key": new_key()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(generated, fh)
+    draft = data_dir / f".secrets.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(generated, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return _load_or_create_secrets(data_dir)
+    finally:
+        draft.unlink(missing_ok=True)
     return generated
 
 

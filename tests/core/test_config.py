@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,38 @@ def test_generated_keys_are_kept_private_and_reused(tmp_path: Path) -> None:
     mode = (tmp_path / "secrets.json").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
     assert set(json.loads((tmp_path / "secrets.json").read_text())) == {"pseudonym_key", "contact_key"}
+
+
+def boot_together(data: Path, count: int) -> tuple[list[bytes], list[BaseException]]:
+    """``count`` threads load the settings on ``data`` at the same instant."""
+    start = threading.Barrier(count)
+    got: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def boot() -> None:
+        start.wait()
+        try:
+            got.append(load_settings(environ={"HELPLINE_DATA_DIR": str(data)}).contact_key)
+        except BaseException as exc:  # collected: the test names what failed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=boot) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got, errors
+
+
+def test_processes_starting_together_on_one_data_directory_get_the_same_keys(tmp_path: Path) -> None:
+    # A fleet's first start: each loser of the race must read the winner's keys, never a
+    # half-written file, never a crash on the file existing.
+    for round_ in range(10):
+        data = tmp_path / str(round_)
+        got, errors = boot_together(data, 8)
+        assert not errors, errors
+        assert len(set(got)) == 1 and len(got) == 8
+        assert [p.name for p in data.iterdir() if p.name.startswith(".secrets")] == []
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
