@@ -38,9 +38,13 @@ SCHEMA: dict[str, Any] = {
     },
     "database_url": (str, ""),
     "database": {
-        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.
+        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.  Kept
+        # open (no overflow by default: overflow connections are opened and closed under load).
         "pool_size": (int, 20),
-        "max_overflow": (int, 40),
+        "max_overflow": (int, 0),
+        # How many gateway processes share the PostgreSQL server: each process's pool is cut to
+        # its share of the server's max_connections at start (gateway.store.db.fit_pool).
+        "processes": (int, 2),
     },
     "redis_url": (str, ""),
     "redis_prefix": (str, "helpline:"),
@@ -379,6 +383,8 @@ def load_settings(
         raise ConfigError("database.pool_size", "must be positive")
     if raw["database"]["max_overflow"] < 0:
         raise ConfigError("database.max_overflow", "must not be negative")
+    if raw["database"]["processes"] < 1:
+        raise ConfigError("database.processes", "must be positive")
 
     return Settings(
         raw=raw,
