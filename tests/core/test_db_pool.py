@@ -27,11 +27,13 @@ async def limited_role(pg_url: str) -> AsyncIterator[tuple[str, str, str]]:
         await admin.execute(f'CREATE ROLE "{role}" LOGIN')
         await admin.execute(f'GRANT ALL ON DATABASE "{dbname}" TO "{role}"')
         base = _pg_base().replace("postgres@", f"{role}@", 1)
-        yield f"{base}/{dbname}", f"{base}/{dbname}".replace("postgresql://", "postgresql+asyncpg://", 1), role
-    finally:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+        yield (
+            f"{base}/{dbname}",
+            f"{base}/{dbname}".replace("postgresql://", "postgresql+asyncpg://", 1),
+            role,
         )
+    finally:
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
         await admin.execute(f'DROP OWNED BY "{role}"')
         await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         await admin.close()
