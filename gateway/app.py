@@ -177,6 +177,7 @@ def create_app(
             previous_pseudonym_keys=settings.previous_pseudonym_keys,
             outbox=outbox,
         )
+        app[PIPELINE].egress.send_lease = broker_cfg["send_lease"]
         # One relay per process: this process's events at once, others' left behind by poll.
         outbox.start()
         yield

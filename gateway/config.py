@@ -82,6 +82,9 @@ SCHEMA: dict[str, Any] = {
         "reclaim_idle": (float, 30.0),
         "outbox_grace": (float, 5.0),
         "pending_grace": (float, 60.0),
+        # Seconds a process's claim on sending one outgoing message holds (gateway.sending): a
+        # message whose sender died is sent by another after it; each send is cut off at half.
+        "send_lease": (float, 60.0),
     },
     "webchat": {
         "quick_exit_url": (str, "https://www.google.com/"),

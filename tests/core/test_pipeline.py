@@ -313,3 +313,22 @@ async def test_typing_signals_read_but_never_commit(gateway: Gateway) -> None:
         event.remove(sync_engine, "commit", listener)
     # The outbox relay may commit in the background meanwhile; a commit per signal would be 20.
     assert len(commits) < 5, len(commits)
+
+
+async def test_a_send_that_never_answers_is_cut_off_and_the_message_sent_again(gateway: Gateway) -> None:
+    # The claim on sending holds for the lease; a send still hanging then could cross another
+    # process's send of the same message, so egress cuts it off at half the lease and retries.
+    gateway.pipeline.egress.send_lease = 1.0
+    gateway.memory.stalled["p"] = 1
+    conv = (await gateway.memory.person_writes("p", "jag oroar mig för min bror")).conversation_id
+    got = await gateway.memory.wait_for("p", lambda r: r.kind == "message", timeout=10)
+    assert got.text.startswith("SAFE:")
+    assert gateway.memory.stalled["p"] == 0
+    for _ in range(100):  # the mark follows the send
+        async with gateway.db.session() as session:
+            (bot,) = [m for m in await repo.messages_of(session, conv) if m.sender_kind == "bot"]
+        if bot.delivery == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert bot.delivery == "sent"
+    assert [r.kind for r in gateway.memory.outbox["p"]].count("message") == 1

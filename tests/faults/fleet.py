@@ -139,8 +139,9 @@ def write_config(path: Path, telegram: dict[str, Any]) -> None:
         "database": {"pool_size": 10, "max_overflow": 10},
         # Faster than the defaults so that the test's settle time stays short: a dead consumer's
         # entries are reclaimed after 1 s, events a killed process left are published by another
-        # after 2 s, an outgoing message still pending after 10 s is sent to egress again.
-        "broker": {"reclaim_idle": 1.0, "outbox_grace": 2.0, "pending_grace": 10.0},
+        # after 2 s, an outgoing message still pending after 10 s is sent to egress again, and one a
+        # killed process was sending is sent by the other after 10 s.
+        "broker": {"reclaim_idle": 1.0, "outbox_grace": 2.0, "pending_grace": 10.0, "send_lease": 10.0},
         "limits": {"messages_per_minute": 1000},
         "retention": {"enabled": False},
         "channels": {
