@@ -250,7 +250,7 @@ class LeaseRunner:
     async def close(self) -> None:
         task, self._task = self._task, None
         # Cancel until the task has really ended.  One cancel is enough for the runner's own code
-        # (tests/broker/test_lease.py), but a library it awaits may still swallow one (on Python
+        # (tests/gateway/test_lease.py), but a library it awaits may still swallow one (on Python
         # 3.11 a timeout firing at the same moment as the cancellation can), and a plain
         # ``await task`` would then hang the shutdown.
         while task is not None and not task.done():
