@@ -1,9 +1,9 @@
 """E-mail through the real gateway: Dovecot in, the pipeline, the store, the queue, SMTP out.
 
 The e-mail adapter is tested alone in ``test_email.py`` (against a small SQLite ingress);
-here it runs inside ``gateway.app.create_app`` (its channel built from the configuration, started
-under its lease, egress from the broker) with the real triage (``nlu.triage.build_triager``) and a
-SQLite store, and the last test runs the gateway as a process of its own
+here it runs in the gateway that ``tests.harness`` builds (``gateway.app.create_app``: its channel
+built from the configuration, started under its lease, egress from the broker) with the real triage
+(``nlu.triage.build_triager``) and a SQLite store, and the last test runs the gateway as a process of its own
 (``python -m gateway.cli serve``), SIGKILLs it while a mail is between fetch and store, and
 restarts it.
 """
@@ -32,24 +32,20 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, inspect, select, text
 
 from bots.email import EmailAdapter
 from bots.email_privacy import external_id as email_external_id
-from gateway.app import create_app
-from gateway.appkeys import ADAPTERS, DB, PIPELINE
-from gateway.auth import create_user
-from gateway.config import Settings, load_settings, new_key
+from gateway.config import new_key
 from gateway.crypto import ContactCipher
 from gateway.envelope import Priority
-from gateway.pipeline import Pipeline
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message, StaffUser
 from handoff import queue
 from nlu.result import Triager
 from tests.bots.email.mailtest_support import FROM_ADDRESS, REPLY_DOMAIN, make_mail, read_mail
+from tests.harness import Running, make_settings, start
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -210,26 +206,15 @@ class _Shared:
         return self.inner.health()
 
 
-@dataclass
-class Gateway:
-    settings: Settings
-    client: TestClient[Any, Any]
+class Gateway(Running):
+    """The gateway of ``tests.harness`` with the mail servers the e-mail channel talks to."""
+
     smtp: Any
     mailbox: Any
 
     @property
-    def pipeline(self) -> Pipeline:
-        pipeline: Pipeline = self.client.app[PIPELINE]
-        return pipeline
-
-    @property
-    def db(self) -> Database:
-        db: Database = self.client.app[DB]
-        return db
-
-    @property
     def adapter(self) -> EmailAdapter:
-        adapter = self.client.app[ADAPTERS]["email"]
+        adapter = self.adapters["email"]
         assert isinstance(adapter, EmailAdapter)
         return adapter
 
@@ -237,8 +222,7 @@ class Gateway:
         return [parse(raw) for _, _, raw in self.smtp.recorder.messages]
 
     async def counsellor(self, name: str = "lena") -> StaffUser:
-        async with self.db.session() as session:
-            return await create_user(session, name, "correct horse battery", "counsellor", capacity=3)
+        return await self.user(name, "counsellor", capacity=3)
 
     async def conversation(self, conversation_id: str) -> Conversation:
         async with self.db.session() as session:
@@ -269,30 +253,18 @@ class Gateway:
 
 @pytest.fixture
 async def gateway(
-    mailbox: Any, smtp_server: Any, tmp_path: Path, real_triager: Triager
+    mailbox: Any, smtp_server: Any, sqlite_url: str, tmp_path: Path, real_triager: Triager
 ) -> AsyncIterator[Gateway]:
     """The real application, its e-mail channel built from the configuration (as ``serve`` does)."""
-    settings = load_settings(
-        environ={},
-        overrides={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpline.db'}",
-            "data_dir": str(tmp_path / "data"),
-            "broker.reclaim_idle": 0.5,
-            "channels": {
-                "webchat": {"enabled": False},
-                "email": email_config(mailbox, smtp_server.port),
-            },
-        },
-    )
-    app = create_app(settings, triager=_Shared(real_triager))  # type: ignore[arg-type]
-    client = TestClient(TestServer(app))
-    await client.start_server()
+    channels = {"webchat": {"enabled": False}, "email": email_config(mailbox, smtp_server.port)}
+    settings = make_settings(sqlite_url, tmp_path, channels=channels)
+    gw = await start(settings, triager=_Shared(real_triager), cls=Gateway)
+    gw.smtp, gw.mailbox = smtp_server, mailbox
     try:
-        gw = Gateway(settings, client, smtp_server, mailbox)
         await until(lambda: gw.adapter.mode is not None, what="the IMAP reader to connect")
         yield gw
     finally:
-        await client.close()
+        await gw.close()
 
 
 @dataclass
