@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -264,3 +265,64 @@ async def test_runner_ends_on_one_cancel_while_a_slow_start_unwinds() -> None:
         await runner.close()
     assert len(stopped) == 1, "the receiver is stopped once, after its start has unwound"
     assert not runner.holding
+
+
+async def test_a_start_that_keeps_failing_is_retried_with_growing_delays_and_close_ends_it() -> None:
+    """The runner backs off after each failed start (twice the last wait, from ``renew_every``),
+    runs the receiver once a start works, and after ``close`` starts nothing again."""
+    attempts: list[float] = []
+    stopped: list[float] = []
+
+    async def start() -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise ConnectionError("channel refused")
+
+    async def stop() -> None:
+        stopped.append(time.monotonic())
+
+    renew_every = 0.02
+    runner = LeaseRunner(InProcessLease("imap"), start, stop, renew_every=renew_every)
+    runner.start()
+    try:
+        assert await runner.wait_started(timeout=5)
+        assert len(attempts) == 4
+        gaps = [b - a for a, b in itertools.pairwise(attempts)]
+        for failures, gap in enumerate(gaps, start=1):
+            assert gap >= renew_every * 2**failures, f"retry {failures} came after {gap:.3f}s"
+        assert len(stopped) == 3, "each failed start was stopped, the lease given up"
+    finally:
+        await runner.close()
+    assert len(stopped) == 4, "close stops the running receiver"
+    assert not runner.holding and not runner.started
+    await asyncio.sleep(renew_every * 10)
+    assert len(attempts) == 4, "nothing starts after close"
+
+
+class TakenLease(LosableLease):
+    """Held by another process while ``lost``: neither renewed nor acquired."""
+
+    async def acquire(self) -> bool:
+        return not self.lost
+
+
+async def test_a_lease_lost_to_another_process_stops_the_receiver_at_once() -> None:
+    """``renew`` answering False (another process holds the lease now) stops the receiver; it runs
+    again once the lease is free again."""
+    lease = TakenLease()
+    receiver = Receiver()
+    runner = LeaseRunner(lease, receiver.start, receiver.stop, renew_every=0.02)
+    runner.start()
+    try:
+        assert await runner.wait_started(timeout=2)
+        lease.lost = True
+        await wait_until(lambda: receiver.stops == 1, timeout=2)
+        await asyncio.sleep(0.2)
+        assert not runner.holding
+        assert (receiver.starts, receiver.stops) == (1, 1), "stands by while the other holds it"
+        lease.lost = False
+        assert await runner.wait_started(timeout=2)
+        assert receiver.starts == 2
+    finally:
+        await runner.close()
+    assert receiver.stops == 2
