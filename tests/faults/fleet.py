@@ -1,6 +1,6 @@
 """Two real ``helpline serve`` processes on a private PostgreSQL and a private Redis, with the web
 chat and Telegram (polling, under the fleet's lease, against the Bot API stand-in of
-``tests/telegram``) enabled, each writing its stdout and stderr to a log file of its own.
+``tests/bots/telegram``) enabled, each writing its stdout and stderr to a log file of its own.
 
 A process may be killed (SIGKILL) and started again on the same port; every start appends to the
 same log, so the privacy check reads everything a process ever wrote.
