@@ -87,7 +87,7 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     await expect(slot.locator("li.ho-referral[data-status=refused] .ho-nothing-sent")).to_have_text(
         "Inget skickas."
     )
-    [ref] = await gateway.app[REFERRALS].of_conversation(str(conv_id))
+    [ref] = await gateway.app[REFERRALS].reading.of_conversation(str(conv_id))
     assert ref["status"] == "refused" and ref["sent_at"] is None and ref["delivery"] == {}
 
     # -------------------------------------------------------------- consent could not be asked: a reason, then sent
