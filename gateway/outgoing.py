@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -108,6 +107,6 @@ def _keep_in_step(session: AsyncSession, conv: rows.ConversationRow) -> None:
     """The caller may hold the conversation as an ORM object of the same session (it read it
     before): give that object the count and time just written, as the store has them now."""
     found = session.identity_map.get(identity_key(Conversation, conv.id))
-    if isinstance(found, Conversation) and object_session(found) is session.sync_session:
+    if isinstance(found, Conversation):
         set_committed_value(found, "message_count", conv.message_count)
         set_committed_value(found, "last_message_at", conv.last_message_at)
