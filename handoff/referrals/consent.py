@@ -21,7 +21,7 @@ from handoff.referrals.options import (
     MIN_REASON_CHARS,
 )
 from handoff.referrals.reading import ReferralReading
-from handoff.referrals.strings import CONTACT_TYPE_LABELS, TOPIC_LABELS, URGENCY_LABELS, label
+from handoff.referrals.strings import CONTACT_TYPE_LABELS, THANKS, TOPIC_LABELS, URGENCY_LABELS, label
 from handoff.referrals.transport import package_digest
 from nlu.answers import parse_yes_no
 
@@ -32,15 +32,6 @@ def parse_consent(text: str) -> bool | None:
     """True for JA/YES, False for NEJ/NO (in any language the line answers in), None for anything
     else: only a one-word answer counts."""
     return parse_yes_no(text)
-
-
-THANKS = {
-    (True, "sv"): "Tack. Vi skickar uppgifterna som vi visade dig, och inget annat.",
-    (True, "en"): "Thank you. We will send the details we showed you, and nothing else.",
-    (False, "sv"): "Tack. Vi skickar ingenting. Du kan fortsätta skriva till oss här.",
-    (False, "en"): "Thank you. We will not send anything. You can go on writing to us here.",
-}
-"""The answer to the person's own answer, by (consent, language)."""
 
 
 class ReferralConsent:
