@@ -1,7 +1,8 @@
 """The consent question and the thanks go to the person as the pipeline writes every outgoing
 message (``Pipeline.outgoing``): once, threaded like a reply, stored ``pending`` for egress on the
 memory channel and ``queued`` on the web chat (which delivers from events), and in the very
-transaction that changes the referral: a crash between the two leaves neither."""
+transaction that changes the referral: a crash between the two leaves neither (the question when
+it is asked; the person's answer and the thanks, which the consent group then hands on again)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from bots.memory import Received
 from bots.webchat.adapter import WebchatAdapter
+from gateway import outbox, writes
 from gateway.store import repo
 from gateway.store.models import Message, OutboxEvent
 from handoff.referrals.web import REFERRALS
@@ -183,3 +185,39 @@ async def test_the_question_reaches_a_web_chat_once_from_events(chat_env: Env) -
         assert data["referral"]["consent_via"] == "person"
     finally:
         await visitor.close()
+
+
+async def test_a_crash_between_the_answer_and_the_thanks_leaves_neither_and_the_answer_counts_once(
+    env_any_db: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_any_db
+    counsellor = await env.signed_in("cora")
+    conv_id, rid = await new_referral(env, counsellor)
+    await counsellor.post(f"/console/api/referrals/{rid}/consent-request")
+    await env.memory.wait_for(ANNA, lambda r: "Svara JA" in r.text)
+    insert_rows = outbox.insert_rows  # what gateway.writes calls it by
+    died = asyncio.Event()
+
+    async def dies_after_the_thanks(session: Any, rows: Any) -> None:
+        # The thanks' message is inserted already; its events and the commit never come.
+        if any("Vi skickar ingenting" in str((r["payload"].get("message") or {}).get("text")) for r in rows):
+            died.set()
+            raise Died
+        await insert_rows(session, rows)
+
+    monkeypatch.setattr(writes, "insert_rows", dies_after_the_thanks)
+    await env.memory.person_writes(ANNA, "nej")
+    await asyncio.wait_for(died.wait(), 5)
+    _, data = await counsellor.get(f"/console/api/referrals/{rid}")
+    assert data["referral"]["status"] == "consent_requested"
+    assert await _stored(env, conv_id, "Vi skickar ingenting") == []
+
+    # Back on its feet: the consent group hands the answer on again, and it counts once.
+    monkeypatch.setattr(writes, "insert_rows", insert_rows)
+    await env.memory.wait_for(ANNA, lambda r: "Vi skickar ingenting" in r.text, timeout=10)
+    await asyncio.sleep(0.5)
+    _, data = await counsellor.get(f"/console/api/referrals/{rid}")
+    assert data["referral"]["status"] == "refused" and data["referral"]["consent_via"] == "person"
+    assert len(await _stored(env, conv_id, "Vi skickar ingenting")) == 1
+    assert len([r for r in env.memory.outbox[ANNA] if "Vi skickar ingenting" in r.text]) == 1
+    assert (await env.actions(conv_id)).count("referral.refused") == 1
