@@ -65,6 +65,7 @@ NOT_MIRRORED: dict[str, str] = {
     "nlu/text.py": "covered by tests/nlu/test_risk.py and test_evaluate_quality.py",
     "handoff/corrections.py": "covered by tests/handoff/triage_admin/test_corrections_admin.py",
     "handoff/queue.py": "covered by tests/gateway/test_pipeline.py (the queue's order)",
+    "handoff/reading.py": "the shared reading of referrals and disclosures: covered by tests/handoff/referrals and tests/handoff/disclosures",
     "handoff/risk.py": "covered by tests/handoff/console/test_why.py (the risk reason shown)",
 }
 

@@ -1,4 +1,5 @@
-"""The referrals' words: the labels of topics, contact types and urgencies (Swedish, English)."""
+"""The referrals' words: the labels of topics, contact types and urgencies, and the thanks for the
+person's answer to the consent question (Swedish, English)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ URGENCY_LABELS: dict[str, tuple[str, str]] = {
     "normal": ("normal", "normal"),
     "urgent": ("brådskande", "urgent"),
 }
+THANKS: dict[tuple[bool, str], str] = {
+    (True, "sv"): "Tack. Vi skickar uppgifterna som vi visade dig, och inget annat.",
+    (True, "en"): "Thank you. We will send the details we showed you, and nothing else.",
+    (False, "sv"): "Tack. Vi skickar ingenting. Du kan fortsätta skriva till oss här.",
+    (False, "en"): "Thank you. We will not send anything. You can go on writing to us here.",
+}
+"""The answer to the person's own answer to the consent question, by (consent, language)."""
 
 
 def label(table: Mapping[str, tuple[str, str]], key: str, language: str) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bots.memory import MemoryAdapter
 from gateway import auth
+from gateway.channel import ChannelAdapter
 from gateway.envelope import utcnow
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
@@ -258,12 +259,13 @@ async def start_env(
     directory: Directory | None = None,
     webhook_attempts: int = 5,
     create_all: bool = True,
+    adapters: list[ChannelAdapter] | None = None,
     **option_changes: Any,
 ) -> Env:
     """The gateway with handoff options pointing at a webhook receiver and an SMTP server of the
     test's own; ``settings`` are dotted configuration keys (``handoff.recipient_methods``),
     ``directory`` replaces the test directory of ``handoff_directory``, ``create_all`` creates every
-    table of ``Base.metadata`` after the start."""
+    table of ``Base.metadata`` after the start; ``adapters`` are channels besides the memory channel."""
     receiver = Receiver()
     receiver.server = TestServer(_receiver_app(receiver))
     await receiver.server.start_server()
@@ -290,7 +292,10 @@ async def start_env(
         )
 
     gateway = await start(
-        make_settings(db_url, tmp_path, **(settings or {})), memory=True, extensions=[handoff]
+        make_settings(db_url, tmp_path, **(settings or {})),
+        adapters=adapters,
+        memory=True,
+        extensions=[handoff],
     )
     if create_all:
         async with gateway.db.engine.begin() as conn:

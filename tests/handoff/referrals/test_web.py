@@ -163,7 +163,7 @@ async def test_the_person_sees_exactly_what_is_shared_and_a_refusal_sends_nothin
     await asyncio.sleep(0.3)
     assert env.receiver.hits == []
     assert env.mailbox.messages == []
-    assert (await env.server.app[REFERRALS].for_units(frozenset({"kunskapshus-goteborg"}))) == []
+    assert (await env.server.app[REFERRALS].reading.for_units(frozenset({"kunskapshus-goteborg"}))) == []
     actions = await env.actions(conv_id)
     assert ["referral.proposed", "referral.consent_requested", "referral.refused"] == [
         a for a in actions if a.startswith("referral.")
@@ -349,11 +349,11 @@ async def test_an_unacknowledged_referral_raises_a_reminder(env: Env) -> None:
     try:
         referrals = env.server.app[REFERRALS]
         now = utcnow()
-        assert await referrals.due_reminders(now) == []  # not yet: the reminder comes after an hour
+        assert await referrals.delivery.due_reminders(now) == []  # not yet: the reminder comes after an hour
         later = now + timedelta(hours=1, minutes=1)
-        assert [r.id for r in await referrals.due_reminders(later)] == [rid]
-        assert await referrals.run_reminders(later) == [rid]
-        assert await referrals.run_reminders(later) == []  # once, not at every check
+        assert [r.id for r in await referrals.delivery.due_reminders(later)] == [rid]
+        assert await referrals.delivery.run_reminders(later) == [rid]
+        assert await referrals.delivery.run_reminders(later) == []  # once, not at every check
         await env.until(lambda: [e for e in queue_events if e.get("kind") == "referral_reminder"])
     finally:
         await sub.cancel()
