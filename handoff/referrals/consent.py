@@ -21,7 +21,14 @@ from handoff.referrals.options import (
     MIN_REASON_CHARS,
 )
 from handoff.referrals.reading import ReferralReading
-from handoff.referrals.strings import CONTACT_TYPE_LABELS, THANKS, TOPIC_LABELS, URGENCY_LABELS, label
+from handoff.referrals.strings import (
+    CONSENT_QUESTION,
+    CONTACT_TYPE_LABELS,
+    THANKS,
+    TOPIC_LABELS,
+    URGENCY_LABELS,
+    label,
+)
 from handoff.referrals.transport import package_digest
 from nlu.answers import parse_yes_no
 
@@ -61,35 +68,17 @@ class ReferralConsent:
         contact = self.cipher.decrypt(ref.contact_ciphertext) if ref.contact_ciphertext else None
         name = p["recipient"]["name"][lang]
         muni = p["municipality"]["name"] if p.get("municipality") else None
-        if lang == "en":
-            lines = [
-                f"Your counsellor suggests that we pass your case on to {name}. This is exactly what would be sent:",
-                f"- Topic: {label(TOPIC_LABELS, ref.topic, 'en')}",
-                f"- Municipality: {muni or 'not given'}",
-                f"- You are: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'en')}",
-                f"- Urgency: {label(URGENCY_LABELS, ref.urgency, 'en')}",
-                f"- Summary: {ref.summary}",
-                f"- Contact details: {contact}"
-                if contact
-                else "- Contact details: none (they cannot contact you)",
-                "Nothing else is sent. Answer YES if you want us to send it, or NO if you do not. "
-                "Your answer does not change the support you get here.",
-            ]
-        else:
-            lines = [
-                f"Din samtalsstödjare föreslår att vi lämnar över ditt ärende till {name}. "
-                "Det här är exakt vad som skulle skickas:",
-                f"- Ämne: {label(TOPIC_LABELS, ref.topic, 'sv')}",
-                f"- Kommun: {muni or 'ingen angiven'}",
-                f"- Du är: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'sv')}",
-                f"- Brådska: {label(URGENCY_LABELS, ref.urgency, 'sv')}",
-                f"- Sammanfattning: {ref.summary}",
-                f"- Kontaktuppgifter: {contact}"
-                if contact
-                else "- Kontaktuppgifter: inga (mottagaren kan inte kontakta dig)",
-                "Inget annat skickas. Svara JA om du vill att vi skickar det, eller NEJ om du inte vill. "
-                "Ditt svar påverkar inte stödet du får här.",
-            ]
+        words = CONSENT_QUESTION[lang]
+        lines = [
+            words["intro"].format(recipient=name),
+            words["topic"].format(label(TOPIC_LABELS, ref.topic, lang)),
+            words["municipality"].format(muni or words["no_municipality"]),
+            words["contact_type"].format(label(CONTACT_TYPE_LABELS, ref.contact_type, lang)),
+            words["urgency"].format(label(URGENCY_LABELS, ref.urgency, lang)),
+            words["summary"].format(ref.summary),
+            words["contact"].format(contact) if contact else words["no_contact"],
+            words["ask"],
+        ]
         return "\n".join(lines)
 
     async def request(self, referral_id: str, user: StaffUser) -> dict[str, Any]:
