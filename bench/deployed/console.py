@@ -48,6 +48,7 @@ class Panel:
     refresh_busy: bool = False
     refresh_again: bool = False
     refresh_timer: asyncio.TimerHandle | None = None
+    waiting: bool = False  # a referral or disclosure the panel waits on (handoff.js dataset.waiting)
 
 
 class Console:
@@ -102,12 +103,16 @@ class Console:
             req.method, self.url + req.url(*ids), json=body, headers=headers
         ) as resp:
             try:
-                data = await resp.json(content_type=None)
+                answer = await resp.json(content_type=None)
             except ValueError:
-                data = {}
+                answer = {}
+        data: dict[str, Any] = answer if isinstance(answer, dict) else {}
         if resp.status >= 400 and not self.stats.stopping:
-            self.stats.error(f"{req.key} -> {resp.status}", json.dumps(data)[:300])
-        return resp.status, data if isinstance(data, dict) else {}
+            race = req.method == "GET" and resp.status == 403 and data.get("error") == "not_assigned_to_you"
+            # A panel's read that crossed the close of its conversation: the page makes it too.
+            kind = "page race (read after close)" if race else "error"
+            self.stats.error(f"{kind}: {req.key} -> {resp.status}", json.dumps(data)[:300])
+        return resp.status, data
 
     # ------------------------------------------------------------------ login and page start
     async def login(self) -> None:
@@ -132,12 +137,16 @@ class Console:
         if self.page:
             await asyncio.gather(self.api(P.CANNED), self.api(P.PENDING))
             self._spawn(self._pending_every_minute())
+            self._spawn(self._panels_every_ten_seconds())
         status, snap = await self.api(P.QUEUE)
         if status == 200:
             self._snapshot(snap)
-        ws_url = self.url.replace("http", "ws", 1) + P.CONSOLE_WS
-        self.ws = await self.session.ws_connect(ws_url, headers={"Origin": self.url}, autoping=True)
+        self.ws = await self._connect_live()
         self._spawn(self._live(self.ws))
+
+    async def _connect_live(self) -> aiohttp.ClientWebSocketResponse:
+        ws_url = self.url.replace("http", "ws", 1) + P.CONSOLE_WS
+        return await self.session.ws_connect(ws_url, headers={"Origin": self.url}, autoping=True)
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -151,6 +160,13 @@ class Console:
         if self.ws is not None:
             await self.ws.close()
         await self.session.close()
+
+    async def _panels_every_ten_seconds(self) -> None:
+        """handoff.js: each panel looks again every 10 s while something is pending."""
+        while True:
+            await asyncio.sleep(P.PANEL_WAITING_INTERVAL.seconds)
+            for conv in [c for c, p in self.panels.items() if p.waiting]:
+                self._spawn(self._refresh(conv))
 
     async def _pending_every_minute(self) -> None:
         while True:
@@ -175,8 +191,22 @@ class Console:
                 self._snapshot(data)
             elif kind == "conversation":
                 self._conversation_event(data)
-        if not self.stats.stopping:
-            self.stats.error("console live socket closed", self.username)
+        if self.stats.stopping:
+            return
+        self.stats.error("console live socket closed", self.username)
+        delay = P.LIVE_RECONNECT.seconds  # common.js live(): back-off, then onOpen(reconnected)
+        while not self.stats.stopping:
+            await asyncio.sleep(delay)
+            try:
+                self.ws = await self._connect_live()
+            except aiohttp.ClientError:
+                delay = min(delay * 2, 10.0)
+                continue
+            if self.page:
+                for conv in list(self.panels):
+                    self._spawn(self._transcript(conv))
+            self._spawn(self._live(self.ws))
+            return
 
     def _snapshot(self, snap: dict[str, Any]) -> None:
         for entry in snap.get("waiting") or []:
@@ -187,7 +217,7 @@ class Console:
         if not self.page:
             return
         mine = {str(m.get("conversation_id")) for m in snap.get("mine") or []}
-        for conv in mine - set(self.panels) - self.claiming:
+        for conv in mine - set(self.panels):
             self._open(conv)  # reconcileMine
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
@@ -197,7 +227,7 @@ class Console:
         panel = self.panels.get(conv)
         state = (msg.get("conversation") or {}).get("state")
         if panel is None:
-            if self.page and state == "assigned" and conv not in self.claiming:
+            if self.page and state == "assigned":
                 self._open(conv)
             return
         message = msg.get("message")
@@ -286,9 +316,21 @@ class Console:
             return
         panel.refresh_busy = True
         try:
-            await asyncio.gather(self.api(P.REFERRALS, conv), self.api(P.DISCLOSURES, conv))
+            (_, refs), (_, discs) = await asyncio.gather(
+                self.api(P.REFERRALS, conv), self.api(P.DISCLOSURES, conv)
+            )
         finally:
             panel.refresh_busy = False
+        # What makes the page look again every 10 s (none of it happens in this benchmark's script).
+        panel.waiting = any(
+            r.get("status") in ("consent_requested", "consented")
+            or (r.get("sent_at") and not r.get("acknowledged_at"))
+            for r in refs.get("referrals") or []
+        ) or any(
+            d.get("status") in ("pending_approval", "approved")
+            or (d.get("review_required") and not d.get("reviewed_at"))
+            for d in discs.get("disclosures") or []
+        )
         if panel.refresh_again and conv in self.panels:
             panel.refresh_again = False
             await self._refresh(conv)
@@ -304,11 +346,15 @@ class Console:
 
     async def _reply(self, conv: str, panel: Panel) -> None:
         try:
-            if self.page and self.typing and now() - panel.sent_typing > P.CONSOLE_TYPING_REPEAT.seconds:
-                panel.sent_typing = now()  # typingStarted on the first keystroke
-                await self.api(P.TYPING, conv, body={"typing": True})
-            if self.think > 0:
-                await asyncio.sleep(self.think)
+            done_typing = now() + self.think
+            while True:  # typingStarted on every keystroke: a signal at most every 4 s
+                if self.page and self.typing and now() - panel.sent_typing > P.CONSOLE_TYPING_REPEAT.seconds:
+                    panel.sent_typing = now()
+                    await self.api(P.TYPING, conv, body={"typing": True})
+                left = done_typing - now()
+                if left <= 0:
+                    break
+                await asyncio.sleep(min(left, P.CONSOLE_TYPING_REPEAT.seconds))
             answered = panel.last_person
             self.stats.replied_at[conv] = started = now()
             status, data = await self.api(P.REPLY, conv, body={"text": REPLY_TEXT}, action=True)

@@ -213,10 +213,16 @@ def print_result(r: dict[str, Any]) -> None:
     )
     print("   event loop's longest stall: not exposed by the server (skipped)")
     print(f"   load generator CPU      {r['loadgen_cpu_pct']}%")
-    if r["errors"]:
-        print(f"   ERRORS {json.dumps(r['errors'], sort_keys=True)}")
-        for kind, detail in r["first_errors"].items():
-            print(f"     first {kind}: {detail}")
+    races = {k: v for k, v in r["errors"].items() if k.startswith("page race")}
+    errors = {k: v for k, v in r["errors"].items() if k not in races}
+    if races:
+        print(
+            f"   403 to a panel's read that crossed its conversation's close (the page makes them too): {sum(races.values())}"
+        )
+    if errors:
+        print(f"   ERRORS {json.dumps(errors, sort_keys=True)}")
+        for kind in errors:
+            print(f"     first {kind}: {r['first_errors'][kind]}")
 
 
 def print_ratios(results: list[dict[str, Any]], peers: dict[str, Any]) -> None:
