@@ -72,7 +72,7 @@ class Console:
         self.csrf = ""
         self.panels: dict[str, Panel] = {}
         self.claiming: set[str] = set()
-        self.options: asyncio.Task[Any] | None = None
+        self.options_asked = False  # handoff.js options(): once per page
         self.tasks: set[asyncio.Task[Any]] = set()
         self.session = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(limit=6)
@@ -262,8 +262,9 @@ class Console:
             self._spawn(self._transcript(conv))
             return
         self.panels[conv] = Panel()
-        if self.options is None:
-            self.options = asyncio.get_running_loop().create_task(self.api(P.HANDOFF_OPTIONS))
+        if not self.options_asked:
+            self.options_asked = True
+            self._spawn(self.api(P.HANDOFF_OPTIONS))
         self._spawn(self._refresh(conv))
         self._spawn(self._transcript(conv))
 

@@ -19,6 +19,7 @@ from .servers import PASSWORD, ROOT, SETUPS, Deployment, pg_backend_pids
 from .stats import now
 
 PG_PORT, REDIS_PORT = 5432, 6379
+REST_SECONDS = 3.0
 
 
 class Sampler:
@@ -47,10 +48,12 @@ def _delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(p, 0.0) for p, v in after.items())
 
 
-def _loadgen(dep: Deployment, args: argparse.Namespace, mode: str) -> subprocess.Popen[str]:
+def _loadgen(
+    dep: Deployment, args: argparse.Namespace, mode: str, accounts: list[str]
+) -> subprocess.Popen[str]:
     cmd = [
         sys.executable, "-m", "bench.deployed.load", "--urls", ",".join(dep.urls),
-        "--usernames", ",".join(dep.usernames), "--password", PASSWORD, "--visitors", str(args.visitors),
+        "--usernames", ",".join(accounts), "--password", PASSWORD, "--visitors", str(args.visitors),
         "--console", mode, "--rate", str(args.rate), "--think", str(args.think), "--messages", str(args.messages),
         "--alerts", str(args.alerts), "--warmup", str(args.warmup), "--duration", str(args.duration),
         "--timeout", str(args.timeout),
@@ -78,11 +81,14 @@ def _go(proc: subprocess.Popen[str]) -> None:
     proc.stdin.flush()
 
 
-def measure(dep: Deployment, args: argparse.Namespace, mode: str) -> dict[str, Any]:
+def measure(dep: Deployment, args: argparse.Namespace, mode: str, accounts: list[str]) -> dict[str, Any]:
     sampler = Sampler(dep)
-    proc = _loadgen(dep, args, mode)
+    proc = _loadgen(dep, args, mode, accounts)
     try:
         _expect(proc, "READY")
+        rest0 = sampler.sample()  # everyone connected, nobody writing: what the servers spend anyway
+        time.sleep(REST_SECONDS)
+        rest1 = sampler.sample()
         _go(proc)
         _expect(proc, "MEASURE")
         before = sampler.sample()
@@ -101,6 +107,9 @@ def measure(dep: Deployment, args: argparse.Namespace, mode: str) -> dict[str, A
         server_cpu_ms_per_round_trip=round(1000 * cpu / rts, 2) if rts else None,
         server_cpu_us_per_msg=round(1e6 * cpu / (2 * rts), 1) if rts else None,
         server_rss_mb=round(after["rss"] / 2**20, 1),
+        server_cpu_pct_at_rest=round(
+            100 * (rest1["gateway"] - rest0["gateway"]) / (rest1["t"] - rest0["t"]), 1
+        ),
     )
     if dep.setup.postgres:
         pg = _delta(before["pg_backends"], after["pg_backends"])
@@ -151,18 +160,20 @@ def idle_memory(dep: Deployment, args: argparse.Namespace) -> dict[str, Any]:
 def run_setup(name: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     setup = SETUPS[name]
     capacity = math.ceil(args.visitors / args.counsellors) + 2
-    dep = Deployment(setup, workdir / name, args.counsellors, capacity)
+    modes = ("page", "claim") if args.console == "both" else (args.console,)
+    # Fresh counsellors for each mode: what the previous mode left held does not fill their capacity.
+    dep = Deployment(setup, workdir / name, args.counsellors * len(modes), capacity)
     results = []
     try:
         print(
-            f"== {setup.label}: preparing (database, {args.counsellors} accounts with helpline users add)",
+            f"== {setup.label}: preparing (database, {dep.counsellors} accounts with helpline users add)",
             file=sys.stderr,
         )
         dep.prepare()
         dep.start()
         print(f"   serving on {', '.join(dep.urls)} (pids {dep.pids})", file=sys.stderr)
-        for mode in ("page", "claim") if args.console == "both" else (args.console,):
-            r = measure(dep, args, mode)
+        for i, mode in enumerate(modes):
+            r = measure(dep, args, mode, dep.usernames[i * args.counsellors : (i + 1) * args.counsellors])
             r["setup"] = setup.label
             results.append(r)
             print_result(r)
@@ -201,6 +212,9 @@ def print_result(r: dict[str, Any]) -> None:
         print(
             f"   Redis CPU               {r['redis_cpu_pct']}% ({r['redis_cpu_ms_per_round_trip']} ms per round trip; the server is shared)"
         )
+    print(
+        f"   server CPU at rest      {r['server_cpu_pct_at_rest']}% (everyone connected, nobody writing, {REST_SECONDS:.0f} s before the load)"
+    )
     print(f"   server memory (RSS)     {r['server_rss_mb']} MB")
     print(
         f"   critical alert, every console  p50 {alert['50']} ms, p99 {alert['99']} ms, max {r['alert_max_ms']} ms ({r['alert_deliveries']} deliveries of {r['alerts_sent']} alerts, {r['alert_deliveries_missed']} missed)"

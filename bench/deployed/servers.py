@@ -76,7 +76,7 @@ SETUPS = {
 class Deployment:
     setup: Setup
     workdir: Path
-    counsellors: int
+    counsellors: int  # accounts made (each console mode of a run signs in with accounts of its own)
     capacity: int
     database: str = ""  # PostgreSQL database name, when made here
     redis_prefix: str = ""
