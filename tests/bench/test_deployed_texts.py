@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench.deployed.visitor import CRITICAL_TEXT, TEXTS
+from gateway.envelope import Priority
 from nlu.embedding import shared_stage
-from nlu.result import Priority
 from nlu.triage import EmbeddedTriager, default_model
 
 
