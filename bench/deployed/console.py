@@ -382,9 +382,8 @@ class Console:
         self._remove(conv)
         if not self.page:
             return
-        pending = asyncio.get_running_loop().create_task(self.api(P.PENDING))  # both at once, as the page
+        self._spawn(self.api(P.PENDING))  # both at once, as the page
         form_status, form = await self.api(P.DOC_FORM, conv)
-        await pending
         if form_status != 200:
             return
         status, _ = await self.api(P.DOC_SAVE, conv, body={"values": fill(form)}, action=True)

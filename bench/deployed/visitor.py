@@ -155,7 +155,11 @@ class Visitor:
     def _seen_due(self) -> None:
         if self.last_seq > self.max_seen_sent:
             self.max_seen_sent = self.last_seq
-            asyncio.get_running_loop().create_task(self._send({"type": FRAME_SEEN, "seq": self.last_seq}))
+            asyncio.get_running_loop().create_task(self._send_seen(self.last_seq))
+
+    async def _send_seen(self, seq: int) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):  # the socket closed meanwhile
+            await self._send({"type": FRAME_SEEN, "seq": seq})
 
     # ------------------------------------------------------------------ writing
     async def write(self, text: str) -> float:
