@@ -131,3 +131,22 @@ def test_a_new_request_on_the_page_is_named(tmp_path: Path) -> None:
     found = pagecheck.requests_in(script)
     assert [str(f) for f in found] == ["POST /console/api/conversations/{}/next  (console.js:2)"]
     assert found[0].key not in {r.key for r in P.EXERCISED} | set(P.NOT_EXERCISED)
+
+
+def test_the_pages_reach_the_network_only_in_ways_the_check_reads() -> None:
+    # The check reads api()/apiAction() calls, send({type}) frames and websocket paths; a page
+    # script that called fetch() itself (or a beacon, an XHR, an event stream) would slip past it.
+    scripts = [pagecheck.CONSOLE_STATIC / n for n in pagecheck.CONSOLE_PAGE_SCRIPTS] + [
+        pagecheck.CHAT_STATIC / "chat.js"
+    ]
+    other = re.compile(r"\bfetch\(|XMLHttpRequest|sendBeacon|EventSource|new WebSocket\(")
+    allowed = {"common.js": {"fetch(", "new WebSocket("}, "chat.js": {"new WebSocket("}}
+    problems = []
+    for path in scripts:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for m in other.finditer(line):
+                if m.group(0) not in allowed.get(path.name, set()):
+                    problems.append(
+                        f"{path.name}:{n} reaches the network with {m.group(0)}: teach bench/deployed/pagecheck.py to read it"
+                    )
+    assert not problems, "\n".join(problems)
