@@ -24,6 +24,7 @@ LAYERS = ("gateway", "bots", "nlu", "handoff")
 
 # Test folders that run the whole system rather than one module.
 WHOLE_SYSTEM = {
+    "bench": "bench/deployed's clients kept in step with the shipped pages (the benchmark is no test)",
     "browser": "the console and the web chat in headless Chromium",
     "channels_e2e": "each channel through the real gateway, in one process or two",
     "faults": "fault injection into two real gateway processes",
