@@ -73,6 +73,19 @@ SCHEMA: dict[str, Any] = {
         "lockout_minutes": (float, 15.0),
         "default_capacity": (int, 3),
         "secure_cookies": (bool, True),
+        # How counsellors take conversations: "free" (pick any from the queue) or "next_only" (only
+        # "Nästa samtal", the most urgent waiting one; supervisors and admins may always pick).
+        "queue_mode": (str, "free"),
+        # Minutes a conversation may wait, per priority, before every available counsellor and
+        # supervisor is reminded; a key left out keeps its default.
+        "wait_targets": (ANY_MAPPING, {"critical": 1.0, "high": 5.0, "normal": 15.0, "low": 60.0}),
+        # A reminder is repeated while the conversation waits: every target, at most this many minutes apart.
+        "wait_reminder_max_repeat_minutes": (float, 15.0),
+        # How often each process checks the queue against the targets (one reminder per fleet).
+        "wait_check_seconds": (float, 15.0),
+        # Minutes without console activity after which an available staff member becomes away
+        # (automatically; activity makes them available again).  0: never.
+        "away_after_minutes": (float, 15.0),
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
@@ -279,6 +292,29 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
     return generated
 
 
+QUEUE_MODES = ("free", "next_only")
+WAIT_TARGET_KEYS = ("critical", "high", "normal", "low")
+
+
+def _check_shift(console: dict[str, Any]) -> None:
+    """The console's queue mode and wait targets (the targets completed with their defaults)."""
+    if console["queue_mode"] not in QUEUE_MODES:
+        raise ConfigError("console.queue_mode", "must be 'free' or 'next_only'")
+    targets = dict(SCHEMA["console"]["wait_targets"][1])
+    for key, value in console["wait_targets"].items():
+        if key not in WAIT_TARGET_KEYS:
+            raise ConfigError(f"console.wait_targets.{key}", "unknown priority (critical, high, normal, low)")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"console.wait_targets.{key}", "must be a positive number of minutes")
+        targets[key] = float(value)
+    console["wait_targets"] = targets
+    for key in ("wait_reminder_max_repeat_minutes", "wait_check_seconds"):
+        if console[key] <= 0:
+            raise ConfigError(f"console.{key}", "must be positive")
+    if console["away_after_minutes"] < 0:
+        raise ConfigError("console.away_after_minutes", "must not be negative")
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -358,6 +394,7 @@ def load_settings(
             "console.secure_cookies",
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
+    _check_shift(raw["console"])
     for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
         if raw["webchat"][key] <= 0:
             raise ConfigError(f"webchat.{key}", "must be positive")
