@@ -27,8 +27,16 @@ async def load(session: AsyncSession, user_id: int) -> int:
     return int(result.scalar_one())
 
 
+async def _one_claim_at_a_time(session: AsyncSession, user: StaffUser) -> None:
+    """Lock the claimer's row: on PostgreSQL two claims by one counsellor at once (two tabs, a double
+    press) would otherwise both count the same load and together exceed the capacity.  (SQLite
+    runs one writing transaction at a time.)"""
+    await session.execute(select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
+
+
 async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) -> None:
     """Take a waiting conversation.  Raises Conflict when someone else got it or capacity is full."""
+    await _one_claim_at_a_time(session, user)
     now = utcnow()
     held = (
         select(func.count())
@@ -69,6 +77,7 @@ async def claim_next(session: AsyncSession, user: StaffUser) -> str:
     LOCKED``, so two counsellors pressing at once take the first and the second conversation, not
     the same one (SQLite runs one writing transaction at a time).  Raises Conflict
     ``queue_empty`` or ``capacity_full``."""
+    await _one_claim_at_a_time(session, user)
     now = utcnow()
     held = (
         select(func.count())
