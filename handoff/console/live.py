@@ -128,6 +128,8 @@ class Hub:
     # ------------------------------------------------------------------ clients
     async def add(self, client: Client) -> None:
         self.clients.add(client)
+        # The member's status as the socket opened (which counts as activity: an automatic away ended).
+        await self._send(client, {"type": "status", "status": client.status, "initial": True})
         async with self.db.session() as session:
             waiting, by_user = await queue_snapshot(session)
         await self._send_snapshot(client, waiting, by_user)

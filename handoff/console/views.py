@@ -185,7 +185,16 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------------- pages
 async def console_page(request: web.Request, staff: Staff) -> web.StreamResponse:
-    return render(request, "console.html", staff.lang, staff=staff, user=staff.user)
+    options = shift_options(request.app)
+    return render(
+        request,
+        "console.html",
+        staff.lang,
+        staff=staff,
+        user=staff.user,
+        queue_mode=options.queue_mode,
+        may_pick=options.may_pick(staff.user.role),
+    )
 
 
 async def supervisor_page(request: web.Request, staff: Staff) -> web.StreamResponse:

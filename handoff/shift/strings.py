@@ -30,7 +30,7 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
         "notify_new_title": "Nytt samtal i kön",
         "notify_critical_title": "Kritiskt samtal i kön",
         "notify_reminder_title": "Ett samtal väntar för länge",
-        "reminder_text": "{priority} samtal har väntat {wait} (målet är {target}).",
+        "reminder_text": "Ett samtal med prioritet {priority} har väntat {wait} (målet är {target}).",
         "reminder_show_queue": "Visa kön",
         "notify_off": "Skrivbordsaviseringar är inte påslagna, så du märker inte nya samtal när fönstret ligger i bakgrunden.",
         "notify_enable": "Slå på aviseringar",
@@ -43,6 +43,8 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
         "sound_blocked": "Webbläsaren blockerar ljudet, så larm hörs inte.",
         "sound_enable": "Slå på ljud",
         "minutes_short": "{n} min",
+        "attention_label": "Larm och aviseringar",
+        "status_changed_elsewhere": "Din status ändrades: {status}.",
     },
     "en": {
         "my_status": "My status",
@@ -71,7 +73,7 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
         "notify_new_title": "New conversation in the queue",
         "notify_critical_title": "Critical conversation in the queue",
         "notify_reminder_title": "A conversation is waiting too long",
-        "reminder_text": "A {priority} conversation has waited {wait} (the target is {target}).",
+        "reminder_text": "A conversation of priority {priority} has waited {wait} (the target is {target}).",
         "reminder_show_queue": "Show the queue",
         "notify_off": "Desktop notifications are off, so you will not notice new conversations while the window is in the background.",
         "notify_enable": "Turn on notifications",
@@ -84,6 +86,8 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
         "sound_blocked": "The browser blocks sound, so alarms cannot be heard.",
         "sound_enable": "Turn on sound",
         "minutes_short": "{n} min",
+        "attention_label": "Alarms and notifications",
+        "status_changed_elsewhere": "Your status changed: {status}.",
     },
 }
 

@@ -14,6 +14,10 @@
   const offline = document.getElementById("offline");
   const notice = document.getElementById("notice");
   const template = document.getElementById("panel-template");
+  const nextButton = document.getElementById("next-conversation");
+  const queueSection = document.getElementById("queue-section");
+  // console.queue_mode next_only: counsellors take only the next one (the server refuses a pick too).
+  let mayPick = !queueSection || queueSection.dataset.mayPick !== "0";
 
   let waiting = [];
   let waitingAt = performance.now();
@@ -46,8 +50,11 @@
   // ------------------------------------------------------------------ queue
   function renderQueue() {
     const rows = waiting.map(function (entry) {
-      const claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
-      claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+      let claim = null;
+      if (mayPick) {
+        claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
+        claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+      }
       return el("tr", {
         className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
@@ -62,6 +69,22 @@
     queueBody.replaceChildren.apply(queueBody, rows);
     queueEmpty.hidden = waiting.length > 0;
     queueCount.textContent = String(waiting.length);
+    if (nextButton) nextButton.disabled = waiting.length === 0;
+  }
+
+  /* "Nästa samtal": the server takes the most urgent waiting conversation for me, atomically. */
+  if (nextButton) {
+    nextButton.addEventListener("click", async function () {
+      nextButton.disabled = true;
+      const res = await api("POST", "/console/api/queue/next");
+      nextButton.disabled = waiting.length === 0;
+      if (res.status === 200) {
+        openConversation(res.data.conversation_id, true);
+        say(t("next_taken"));
+        return;
+      }
+      say(res.data.message || t(res.data.error || "error"));
+    });
   }
 
   function tickWaiting() {
@@ -75,6 +98,8 @@
   function applySnapshot(snap) {
     waiting = snap.waiting || [];
     waitingAt = performance.now();
+    if (snap.may_pick !== undefined) mayPick = !!snap.may_pick;
+    HL.shift.onQueue(waiting);
     renderQueue();
     loadEl.textContent = String(snap.load || 0);
     if (snap.capacity !== undefined) capacityEl.textContent = String(snap.capacity);
@@ -89,7 +114,7 @@
       return;
     }
     button.disabled = false;
-    say(t(res.data.error || "error"));
+    say(res.data.message || t(res.data.error || "error"));
   }
 
   // ------------------------------------------------------------------ my conversations
@@ -382,6 +407,7 @@
   }
 
   function onLive(msg) {
+    if (HL.shift.onLive(msg)) return;
     if (msg.type === "queue") applySnapshot(msg);
     else if (msg.type === "alert") raiseAlert(msg);
     else if (msg.type === "conversation") onConversationEvent(msg);
@@ -392,7 +418,8 @@
     if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
     const res = await api("GET", "/console/api/queue");
     if (res.status === 200) applySnapshot(res.data);
-    HL.live(onLive, function (reconnected) {
+    const live = HL.live(onLive, function (reconnected) {
+      HL.shift.connected(live);
       offline.hidden = true;
       document.body.dataset.live = "1";
       if (reconnected) for (const id of convs.keys()) loadTranscript(id);
