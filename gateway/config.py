@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config_checks import check_console
 from gateway.errors import ConfigError
 from gateway.private_files import private_dir
 
@@ -292,29 +293,6 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
     return generated
 
 
-QUEUE_MODES = ("free", "next_only")
-WAIT_TARGET_KEYS = ("critical", "high", "normal", "low")
-
-
-def _check_shift(console: dict[str, Any]) -> None:
-    """The console's queue mode and wait targets (the targets completed with their defaults)."""
-    if console["queue_mode"] not in QUEUE_MODES:
-        raise ConfigError("console.queue_mode", "must be 'free' or 'next_only'")
-    targets = dict(SCHEMA["console"]["wait_targets"][1])
-    for key, value in console["wait_targets"].items():
-        if key not in WAIT_TARGET_KEYS:
-            raise ConfigError(f"console.wait_targets.{key}", "unknown priority (critical, high, normal, low)")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"console.wait_targets.{key}", "must be a positive number of minutes")
-        targets[key] = float(value)
-    console["wait_targets"] = targets
-    for key in ("wait_reminder_max_repeat_minutes", "wait_check_seconds"):
-        if console[key] <= 0:
-            raise ConfigError(f"console.{key}", "must be positive")
-    if console["away_after_minutes"] < 0:
-        raise ConfigError("console.away_after_minutes", "must not be negative")
-
-
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -394,7 +372,7 @@ def load_settings(
             "console.secure_cookies",
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
-    _check_shift(raw["console"])
+    check_console(raw["console"], SCHEMA["console"]["wait_targets"][1])
     for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
         if raw["webchat"][key] <= 0:
             raise ConfigError(f"webchat.{key}", "must be positive")

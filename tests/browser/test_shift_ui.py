@@ -131,7 +131,9 @@ async def test_status_next_conversation_notifications_and_reminders(
         await expect(panel.locator("li.msg-person")).to_have_count(1)
         await expect(reminder).to_be_hidden()
         await expect(anna.locator("#next-conversation")).to_be_disabled()
-        await expect(sofia.locator("#sup-counsellors tr[data-username='anna'] .load")).to_have_text("1 / 3")
+        anna_row = sofia.locator("#sup-counsellors tr[data-username='anna']")
+        await expect(anna_row.locator(".load")).to_have_text("1")
+        await expect(anna_row.locator(".capacity")).to_have_text("3")
 
         # A break from the header: the supervisor sees it live, and nothing is offered to anna.
         await anna.locator("#my-status").select_option("break")

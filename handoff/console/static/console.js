@@ -14,7 +14,6 @@
   const offline = document.getElementById("offline");
   const notice = document.getElementById("notice");
   const template = document.getElementById("panel-template");
-  const nextButton = document.getElementById("next-conversation");
   const queueSection = document.getElementById("queue-section");
   // console.queue_mode next_only: counsellors take only the next one (the server refuses a pick too).
   let mayPick = !queueSection || queueSection.dataset.mayPick !== "0";
@@ -69,23 +68,10 @@
     queueBody.replaceChildren.apply(queueBody, rows);
     queueEmpty.hidden = waiting.length > 0;
     queueCount.textContent = String(waiting.length);
-    if (nextButton) nextButton.disabled = waiting.length === 0;
   }
 
-  /* "Nästa samtal": the server takes the most urgent waiting conversation for me, atomically. */
-  if (nextButton) {
-    nextButton.addEventListener("click", async function () {
-      nextButton.disabled = true;
-      const res = await api("POST", "/console/api/queue/next");
-      nextButton.disabled = waiting.length === 0;
-      if (res.status === 200) {
-        openConversation(res.data.conversation_id, true);
-        say(t("next_taken"));
-        return;
-      }
-      say(res.data.message || t(res.data.error || "error"));
-    });
-  }
+  // "Nästa samtal" (HL.shift) took a conversation for me.
+  document.addEventListener("hl:claimed", function (ev) { openConversation(ev.detail.id, true); });
 
   function tickWaiting() {
     const elapsed = (performance.now() - waitingAt) / 1000;

@@ -160,8 +160,28 @@ HL.shift = (function () {
     });
   }
 
+  // ------------------------------------------------------------------ "Nästa samtal"
+  /* The server takes the most urgent waiting conversation for me, atomically; the console opens it. */
+  const nextButton = document.getElementById("next-conversation");
+  let waitingCount = 0;
+  if (nextButton) {
+    nextButton.addEventListener("click", async function () {
+      nextButton.disabled = true;
+      const res = await api("POST", "/console/api/queue/next");
+      nextButton.disabled = waitingCount === 0;
+      if (res.status === 200) {
+        document.dispatchEvent(new CustomEvent("hl:claimed", { detail: { id: res.data.conversation_id } }));
+        say(t("next_taken"));
+        return;
+      }
+      say(res.data.message || t(res.data.error || "error"));
+    });
+  }
+
   /* A queue snapshot: reminders of conversations no longer waiting go away. */
   function onQueue(waiting) {
+    waitingCount = (waiting || []).length;
+    if (nextButton) nextButton.disabled = waitingCount === 0;
     const ids = new Set((waiting || []).map(function (e) { return e.conversation_id; }));
     let changed = false;
     for (const id of Array.from(reminders.keys())) {

@@ -31,7 +31,8 @@
         el("td", null, u.display_name && u.display_name !== u.username ? u.display_name + " (" + u.username + ")" : u.username),
         el("td", null, u.role),
         el("td", { className: "status" }, [el("span", { className: "badge status-" + u.status }, statusText)]),
-        el("td", { className: "load" }, String(u.load) + " / " + String(u.capacity)),
+        el("td", { className: "load" }, String(u.load)),
+        el("td", { className: "capacity" }, String(u.capacity)),
       ]);
     });
     staffBody.replaceChildren.apply(staffBody, staff);
