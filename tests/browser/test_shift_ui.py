@@ -188,3 +188,33 @@ async def test_sound_after_login_and_a_plain_notice_where_the_browser_blocks_it(
             await ctx.close()
         finally:
             await strict.close()
+
+
+async def test_next_only_shows_no_pick_buttons_to_counsellors(
+    browser: Browser, tmp_path: Path, free_port: int
+) -> None:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'next.db'}",
+        tmp_path,
+        **{"server.port": free_port, "console.queue_mode": "next_only"},
+    )
+    gw = await start(settings, memory=True, serve="port", port=free_port, cls=LiveGateway)
+    try:
+        older = str((await gw.memory.person_writes("a", "min son har blivit radikal")).conversation_id)
+        await gw.memory.person_writes("b", "min kompis har blivit konstig")
+        ctx, anna = await sign_in(browser, gw, "anna", "counsellor", notifications=True)
+        await expect(anna.locator("#queue-body tr")).to_have_count(2)
+        await expect(anna.locator("#queue-body button.claim")).to_have_count(0)
+        await expect(anna.locator("#next-only-hint")).to_be_visible()
+        await anna.locator("#next-conversation").click()
+        await expect(anna.locator(".conv-panel:not([hidden])")).to_have_attribute(
+            "data-conversation-id", older
+        )
+        await ctx.close()
+        # A supervisor may still pick.
+        sctx, sofia = await sign_in(browser, gw, "sofia", "supervisor", notifications=True)
+        await expect(sofia.locator("#queue-body button.claim")).to_have_count(1)
+        await expect(sofia.locator("#next-only-hint")).to_have_count(0)
+        await sctx.close()
+    finally:
+        await gw.close()
