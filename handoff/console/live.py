@@ -174,7 +174,8 @@ class Hub:
             await self._remind(payload)
             return  # the queue is as it was
         elif payload.get("kind") == STAFF_STATUS:
-            await self._status_changed(payload)
+            if not await self._status_changed(payload):
+                return  # no console here changed: the queue is as it was for everyone
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
@@ -199,18 +200,23 @@ class Hub:
             if client.attending:
                 await self._send(client, reminder)
 
-    async def _status_changed(self, payload: dict[str, Any]) -> None:
+    async def _status_changed(self, payload: dict[str, Any]) -> bool:
+        """Tell the member's consoles and the supervisors; True when a console here changed status
+        (then a snapshot follows: one that became available is alerted to a waiting critical one)."""
         user_id, status = payload.get("user_id"), str(payload.get("status"))
+        changed = False
         for client in list(self.clients):
             if client.user_id == user_id:
                 if client.status == status:
                     continue  # this console knows (it set it, or its opening did)
                 client.status = status
+                changed = True
                 await self._send(
                     client, {"type": "status", "status": status, "auto": bool(payload.get("auto"))}
                 )
             elif client.role in SUPERVISOR_ROLES:
                 await self._send(client, {"type": "staff_status", "user_id": user_id, "status": status})
+        return changed
 
     async def _alert_holder_and_supervisors(self, payload: dict[str, Any]) -> None:
         holder = payload.get("assigned_to")
