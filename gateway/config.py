@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config_checks import check_console
 from gateway.errors import ConfigError
 from gateway.private_files import private_dir
 
@@ -77,6 +78,19 @@ SCHEMA: dict[str, Any] = {
         "lockout_minutes": (float, 15.0),
         "default_capacity": (int, 3),
         "secure_cookies": (bool, True),
+        # How counsellors take conversations: "free" (pick any from the queue) or "next_only" (only
+        # "Nästa samtal", the most urgent waiting one; supervisors and admins may always pick).
+        "queue_mode": (str, "free"),
+        # Minutes a conversation may wait, per priority, before every available counsellor and
+        # supervisor is reminded; a key left out keeps its default.
+        "wait_targets": (ANY_MAPPING, {"critical": 1.0, "high": 5.0, "normal": 15.0, "low": 60.0}),
+        # A reminder is repeated while the conversation waits: every target, at most this many minutes apart.
+        "wait_reminder_max_repeat_minutes": (float, 15.0),
+        # How often each process checks the queue against the targets (one reminder per fleet).
+        "wait_check_seconds": (float, 15.0),
+        # Minutes without console activity after which an available staff member becomes away
+        # (automatically; activity makes them available again).  0: never.
+        "away_after_minutes": (float, 15.0),
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
@@ -379,6 +393,7 @@ def load_settings(
             "console.secure_cookies",
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
+    check_console(raw["console"], SCHEMA["console"]["wait_targets"][1])
     for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
         if raw["webchat"][key] <= 0:
             raise ConfigError(f"webchat.{key}", "must be positive")

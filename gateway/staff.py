@@ -121,6 +121,27 @@ class StaffActions:
             )
         self.outbox.wake()
 
+    async def claim_next(self, user: StaffUser) -> str:
+        """Take the most urgent waiting conversation (gateway.queue.claim_next); its id."""
+        async with self.db.session() as session:
+            conversation_id = await queue.claim_next(session, user)
+            await repo.audit(
+                session,
+                "conversation.claimed",
+                actor=user,
+                conversation_id=conversation_id,
+                details={"via": "next"},
+            )
+            conv = await repo.get_conversation(session, conversation_id)
+            await self._state_events(
+                session,
+                conversation_summary(conv),
+                "assigned",
+                {"counsellor": user.display_name or user.username},
+            )
+        self.outbox.wake()
+        return conversation_id
+
     async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
         async with self.db.session() as session:
             await queue.release(session, conversation_id, user, to_user=to_user)

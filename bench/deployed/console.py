@@ -133,9 +133,10 @@ class Console:
         self.csrf = found.group(1)
 
     async def start(self) -> None:
-        """console.js start() and records.js's first refreshPending, then the live socket."""
+        """console.js start(), records.js's first refreshPending and shift.js's status, then the
+        live socket."""
         if self.page:
-            await asyncio.gather(self.api(P.CANNED), self.api(P.PENDING))
+            await asyncio.gather(self.api(P.CANNED), self.api(P.PENDING), self.api(P.STATUS))
             self._spawn(self._pending_every_minute())
             self._spawn(self._panels_every_ten_seconds())
         status, snap = await self.api(P.QUEUE)

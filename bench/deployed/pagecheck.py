@@ -16,16 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_STATIC = ROOT / "handoff" / "console" / "static"
 CHAT_STATIC = ROOT / "bots" / "webchat" / "static"
 LOGIN_TEMPLATE = ROOT / "handoff" / "console" / "templates" / "login.html"
-# The scripts of the console page, as templates/console.html loads them.
-CONSOLE_PAGE_SCRIPTS = (
-    "common.js",
-    "alert.js",
-    "triage.js",
-    "corrections.js",
-    "console.js",
-    "records.js",
-    "handoff.js",
-)
+CONSOLE_TEMPLATE = ROOT / "handoff" / "console" / "templates" / "console.html"
+_SCRIPT_TAG = re.compile(r'<script src="/console/static/([\w.-]+\.js)"')
+# The scripts of the console page, read from templates/console.html: a script added to the page
+# is checked too.
+CONSOLE_PAGE_SCRIPTS = tuple(_SCRIPT_TAG.findall(CONSOLE_TEMPLATE.read_text(encoding="utf-8")))
 
 _CALL = re.compile(r"\b(?:api|apiAction)\(\s*\"([A-Z]+)\"\s*,\s*")
 _CONST = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*=\s*(\"[^\"]*\"(?:\s*\+\s*[\w.]+)*)\s*;")

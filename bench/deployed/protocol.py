@@ -43,6 +43,7 @@ DOC_SAVE = Request("POST", CONV + "/documentation")  # records.js form submit (a
 HANDOFF_OPTIONS = Request("GET", "/console/api/handoff/options")  # handoff.js options()
 REFERRALS = Request("GET", CONV + "/referrals")  # handoff.js refresh()
 DISCLOSURES = Request("GET", CONV + "/disclosures")  # handoff.js refresh()
+STATUS = Request("GET", "/console/api/status")  # shift.js: the counsellor's status at start
 
 EXERCISED = (
     LOGIN,
@@ -59,6 +60,7 @@ EXERCISED = (
     HANDOFF_OPTIONS,
     REFERRALS,
     DISCLOSURES,
+    STATUS,
 )
 
 # --- on the pages, but actions a counsellor takes now and then, not per message: the benchmark
@@ -75,6 +77,8 @@ NOT_EXERCISED = {
     "GET /console/api/disclosures/{}/readout": "handoff.js: text to read out by phone",
     "POST /console/api/disclosures/{}/phoned": "handoff.js: a phone call recorded",
     "POST " + CONV + "/messages/{}/correction": "corrections.js: a triage correction",
+    "POST /console/api/status": "shift.js: the counsellor changes status (break, away)",
+    "POST /console/api/queue/next": "shift.js: Nästa samtal (the benchmark's counsellors pick their visitors' own)",
 }
 
 # --- websockets

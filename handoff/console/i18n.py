@@ -6,6 +6,8 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from handoff.shift.strings import SHIFT_STRINGS
+
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
 LANGUAGES = ("sv", "en")
@@ -900,6 +902,12 @@ for _lang, _words in ALERT_STRINGS.items():
 # The language and the risk next to the triage; counsellors' corrections of the triage and the
 # admin's handling of them (in their own module, merged here).
 for _lang, _words in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- the shift (handoff.shift)
+# Status, "Nästa samtal", notifications and reminders of waiting conversations.
+for _lang, _words in SHIFT_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 

@@ -135,6 +135,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     from handoff.disclosures import web as disclosures_web
     from handoff.records import web as records_web
     from handoff.referrals import web as referrals_web
+    from handoff.shift import web as shift_web
     from handoff.triage_admin import web as triage_admin_web
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
@@ -144,6 +145,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         *triage_admin_web.ROUTES,
         *directory_admin.ROUTES,
         *records_web.ROUTES,
+        *shift_web.ROUTES,
     )
     extension_paths = [(r.method, r.path) for r in extension_routes]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]
