@@ -17,13 +17,22 @@ from gateway import queue
 from gateway.batch import Batcher
 from gateway.broker.base import Broker
 from gateway.conversation import ConversationState, move
-from gateway.envelope import ConversationId, Direction, Envelope, Priority, SenderKind, new_message_id, utcnow
+from gateway.envelope import (
+    ConversationId,
+    Direction,
+    Envelope,
+    Priority,
+    Pseudonym,
+    SenderKind,
+    new_message_id,
+    utcnow,
+)
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import NotifyEvent, notify_topic
 from gateway.outbox import Outbox, insert_rows
 from gateway.store import action_keys, repo, rows
 from gateway.store.db import Database
-from gateway.store.models import StaffUser
+from gateway.store.models import Conversation, StaffUser
 from gateway.store.repo import conversation_summary
 from gateway.writes import EventRows, PipelineLimits, Writes
 
@@ -122,7 +131,16 @@ class StaffActions:
             )
         self.outbox.wake()
 
-    async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
+    async def release(
+        self,
+        conversation_id: str,
+        user: StaffUser,
+        to_user: StaffUser | None = None,
+        notice: str | None = None,
+    ) -> None:
+        """Give the conversation back to the queue, or to ``to_user`` (a transfer).  ``notice``: a
+        system message to the person, stored and sent in the same transaction (the console passes
+        "another counsellor takes over" in the person's language; the core names no words)."""
         async with self.db.session() as session:
             await queue.release(session, conversation_id, user, to_user=to_user)
             await repo.audit(
@@ -135,8 +153,34 @@ class StaffActions:
             if to_user is not None:  # the answer commits with the transfer
                 await action_keys.record(session, "transfer", {"to": to_user.username})
             conv = await repo.get_conversation(session, conversation_id)
+            if notice:
+                await self._system_message(session, conv, notice)
             await self._state_events(session, conversation_summary(conv), None, {})
         self.outbox.wake()
+
+    async def _system_message(self, session: AsyncSession, conv: Conversation, text: str) -> None:
+        """A system message to the person with its events, in the caller's transaction."""
+        env = Envelope(
+            message_id=new_message_id(),
+            direction=Direction.OUT,
+            channel=conv.channel,
+            sender=Pseudonym(conv.pseudonym),
+            text=text,
+            conversation_id=ConversationId(conv.id),
+            sender_kind=SenderKind.SYSTEM,
+            received_at=utcnow(),
+        )
+        msg = await repo.add_message(session, env, conv, delivery=self.event_rows.new_delivery(conv.channel))
+        await session.flush()
+        data = repo.message_dict(msg)
+        summary = conversation_summary(conv)
+        await insert_rows(
+            session,
+            [
+                self.event_rows.conv_row("message", summary, message=data),
+                *self.event_rows.egress_rows(conv.channel, data),
+            ],
+        )
 
     async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
         async with self.db.session() as session:
@@ -165,11 +209,14 @@ class StaffActions:
                 raise Conflict("not_assigned_to_you")
             summary = conversation_summary(conv)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
-        if typing:
-            notify = NotifyEvent(
-                conversation_id=summary["id"], event="typing", data={"language": summary["language"]}
-            )
-            await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
+        # Stopping is told too: XMPP shows it as the ``paused`` chat state (XEP-0085); a channel
+        # without such a state ignores the event.
+        notify = NotifyEvent(
+            conversation_id=summary["id"],
+            event="typing" if typing else "paused",
+            data={"language": summary["language"]},
+        )
+        await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
 
     async def _state_events(
         self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]

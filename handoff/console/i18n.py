@@ -903,6 +903,30 @@ for _lang, _words in TRIAGE_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 
+# ---------------------------------------------------------------------- what the person is told
+# System messages the console sends to the person of a conversation, in the person's language
+# (Swedish unless they write in English, as the channels' own texts).
+PERSON_STRINGS: dict[str, dict[str, str]] = {
+    "sv": {
+        "transferred": (
+            "En annan samtalsstödjare tar över samtalet nu och läser det du har skrivit. "
+            "Du behöver inte berätta allt igen."
+        ),
+    },
+    "en": {
+        "transferred": (
+            "Another counsellor is taking over the conversation now and is reading what you wrote. "
+            "You do not need to tell everything again."
+        ),
+    },
+}
+
+
+def person_text(key: str, person_language: str | None) -> str:
+    """A system message to the person: English for a person writing in English, else Swedish."""
+    return PERSON_STRINGS["en" if (person_language or "").startswith("en") else "sv"][key]
+
+
 def language_name(code: str | None, lang: str) -> str:
     """The readable name of a triage language code (``und`` or none: unknown; another code as it is)."""
     names = LANGUAGE_NAMES[pick_language(lang)]

@@ -28,7 +28,7 @@ from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
 from . import data
-from .i18n import client_strings, pick_language, strings
+from .i18n import client_strings, person_text, pick_language, strings
 from .live import Client, Hub
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
@@ -272,7 +272,11 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
         return error(404, "unknown_user")
     if target.id == staff.user.id:
         return error(409, "same_user")
-    await request.app[PIPELINE].staff.release(conversation_id(request), staff.user, to_user=target)
+    async with request.app[DB].session() as session:
+        language = (await repo.get_conversation(session, conversation_id(request))).language
+    await request.app[PIPELINE].staff.release(
+        conversation_id(request), staff.user, to_user=target, notice=person_text("transferred", language)
+    )
     return web.json_response({"ok": True, "to": target.username})
 
 
