@@ -52,6 +52,7 @@ EXTENSIONS = (
     "handoff.disclosures.web",
     "handoff.directory.web",
     "handoff.records.web",
+    "handoff.history.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -77,6 +78,7 @@ MODEL_MODULES = (
     "handoff.records.models",
     "handoff.triage_admin.models",
     "handoff.triage_admin.correction_models",
+    "handoff.history.models",
 )
 
 

@@ -6,6 +6,8 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from handoff.history.strings import HISTORY_STRINGS
+
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
 LANGUAGES = ("sv", "en")
@@ -900,6 +902,10 @@ for _lang, _words in ALERT_STRINGS.items():
 # The language and the risk next to the triage; counsellors' corrections of the triage and the
 # admin's handling of them (in their own module, merged here).
 for _lang, _words in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+# The person panel, search, the audit page, care for counsellors and the close dialog.
+for _lang, _words in HISTORY_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 
