@@ -2,9 +2,8 @@
 
 Filters: a date range (Stockholm days, on the conversation's start), channel, intent, municipality
 (the documentation record's) and words (every word must occur: in the record's summary, or in one
-of the person's or counsellors' messages).  Words are matched with ``LIKE`` on ``lower()`` of both
-sides on SQLite and ``ILIKE`` on PostgreSQL (SQLAlchemy's ``ilike``); ``%`` and ``_`` typed by the
-user are escaped.  A transcript hit lists the conversation and how many messages matched, never
+of the person's or counsellors' messages).  Words are matched with ``ILIKE`` on PostgreSQL and a
+case-folding ``GLOB`` on SQLite (:func:`like`); what the user types is never a wildcard.  A transcript hit lists the conversation and how many messages matched, never
 their text: reading it is opening the transcript (audited ``transcript.opened``).  Results are
 paginated (:data:`PAGE_SIZE`); opening a documentation result is audited (``search.opened``).
 """
@@ -90,7 +89,20 @@ def parse_page(value: Any) -> int:
     return int(text)
 
 
-def like(column: Any, word: str) -> ColumnElement[bool]:
+def like(column: Any, word: str, dialect: str = "postgresql") -> ColumnElement[bool]:
+    """``column`` contains ``word``, whatever the case.  PostgreSQL: ``ILIKE`` (Unicode case
+    folding).  SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("RÅD" would not match "råd"), so
+    there each letter becomes a ``GLOB`` class of its two cases (``[rR][åÅ][dD]``)."""
+    if dialect == "sqlite":
+        parts = []
+        for ch in word:
+            if ch.lower() != ch.upper():
+                parts.append(f"[{ch.lower()}{ch.upper()}]")
+            elif ch in "*?[]":
+                parts.append(f"[{ch}]")
+            else:
+                parts.append(ch)
+        return column.op("GLOB")("*" + "".join(parts) + "*")  # type: ignore[no-any-return]
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
 
@@ -125,16 +137,17 @@ def _page(total: int, query: Query) -> dict[str, int]:
 
 
 async def search(session: AsyncSession, query: Query) -> dict[str, Any]:
+    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
     if query.kind == "documentation":
-        return await _search_documentation(session, query)
-    return await _search_transcripts(session, query)
+        return await _search_documentation(session, query, dialect)
+    return await _search_transcripts(session, query, dialect)
 
 
-async def _search_documentation(session: AsyncSession, query: Query) -> dict[str, Any]:
+async def _search_documentation(session: AsyncSession, query: Query, dialect: str) -> dict[str, Any]:
     where = _conversation_filters(query)
     if query.municipality:
         where.append(DocumentationRecord.municipality_code == query.municipality)
-    where.extend(like(DocumentationRecord.summary, w) for w in query.words)
+    where.extend(like(DocumentationRecord.summary, w, dialect) for w in query.words)
     base = select(DocumentationRecord, Conversation).join(
         Conversation, Conversation.id == DocumentationRecord.conversation_id
     )
@@ -163,11 +176,11 @@ async def _search_documentation(session: AsyncSession, query: Query) -> dict[str
     return {"kind": query.kind, "results": results, **_page(total, query)}
 
 
-async def _search_transcripts(session: AsyncSession, query: Query) -> dict[str, Any]:
+async def _search_transcripts(session: AsyncSession, query: Query, dialect: str) -> dict[str, Any]:
     """Conversations whose messages still exist (retention deletes or anonymises them) and match."""
     where = _conversation_filters(query)
     message_where: list[ColumnElement[bool]] = [Message.conversation_id == Conversation.id]
-    message_where.extend(like(Message.text, w) for w in query.words)
+    message_where.extend(like(Message.text, w, dialect) for w in query.words)
     matches = select(func.count()).select_from(Message).where(and_(*message_where)).scalar_subquery()
     base = select(Conversation, DocumentationRecord.municipality_code, matches.label("matches")).outerjoin(
         DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id
@@ -178,7 +191,7 @@ async def _search_transcripts(session: AsyncSession, query: Query) -> dict[str, 
     for w in query.words:
         where.append(
             select(Message.id)
-            .where(Message.conversation_id == Conversation.id, like(Message.text, w))
+            .where(Message.conversation_id == Conversation.id, like(Message.text, w, dialect))
             .exists()
         )
     where.append(select(Message.id).where(Message.conversation_id == Conversation.id).exists())
