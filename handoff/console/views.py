@@ -61,6 +61,10 @@ STATIC_FILES = {
     "common.js": "text/javascript",
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",
+    "person.js": "text/javascript",
+    "search.js": "text/javascript",
+    "audit.js": "text/javascript",
+    "care.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
