@@ -40,6 +40,9 @@ class Query:
     intent: str | None = None
     municipality: str | None = None
     page: int = 1
+    transcripts_since: datetime | None = None
+    """Transcripts of conversations closed before this are past retention (set by the route from
+    the ``retention`` configuration), even if the purge has not run yet."""
 
     @classmethod
     def parse(cls, q: Any) -> Query:
@@ -195,6 +198,12 @@ async def _search_transcripts(session: AsyncSession, query: Query, dialect: str)
             .exists()
         )
     where.append(select(Message.id).where(Message.conversation_id == Conversation.id).exists())
+    # Within retention: the purge clears the pseudonym of every transcript it deletes or
+    # anonymises (an unlinked conversation's random pseudonym is not empty); and a transcript
+    # whose period has passed is not shown while it waits for the next purge.
+    where.append(Conversation.pseudonym != "")
+    if query.transcripts_since is not None:
+        where.append(Conversation.closed_at.is_(None) | (Conversation.closed_at > query.transcripts_since))
     base = base.where(and_(*where))
     total = int((await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one())
     rows = await session.execute(

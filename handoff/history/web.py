@@ -5,14 +5,15 @@ person's "glöm mig mellan samtalen" from the chat (consumer group :data:`FORGET
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import BROKER, CONSUMER, DB
+from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
 from gateway.broker.base import Event
 from gateway.conversation import UNLINK_AT_CLOSE
-from gateway.envelope import Direction, SenderKind
+from gateway.envelope import Direction, SenderKind, utcnow
 from gateway.errors import NotFound
 from gateway.events import TOPIC_CONVERSATION
 from gateway.outbox import outbox_for
@@ -21,6 +22,7 @@ from gateway.store.db import Database
 from gateway.store.models import Conversation
 from handoff.console.security import Staff
 from handoff.console.views import render
+from handoff.records.retention import RetentionPolicy
 from handoff.referrals.messages import add_system_message, stage_outgoing
 from handoff.web import CONSOLE_ROLES, SUPERVISOR_ROLES, Route
 from handoff.web.errors import problem
@@ -129,7 +131,8 @@ async def search_page(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def get_search(request: web.Request, staff: Staff) -> web.StreamResponse:
-    query = search.Query.parse(request.query)
+    policy = RetentionPolicy.from_config(request.app[SETTINGS].section("retention"))
+    query = replace(search.Query.parse(request.query), transcripts_since=utcnow() - policy.transcripts)
     async with request.app[DB].session() as session:
         found = await search.search(session, query)
         await repo.audit(

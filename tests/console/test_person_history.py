@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from gateway.envelope import utcnow
 from gateway.store.models import AuditEvent, Conversation, Message
+from handoff.history.person import asks_to_be_forgotten
 from handoff.history.strings import PERSON_FORGET_TEXTS
 from handoff.records.models import DocumentationRecord
 from handoff.records.retention import RetentionPolicy, run_retention
@@ -148,3 +149,29 @@ async def test_a_counsellor_unlinks_on_the_persons_behalf_and_retention_still_pu
             await session.execute(select(Message.meta).where(Message.conversation_id == first))
         ).scalars()
         assert [m.get("anonymised") for m in metas] == [True, True]
+
+
+def test_the_persons_words_for_forget_me() -> None:
+    for text in (
+        "glöm mig mellan samtalen",
+        "Kan ni GLÖM MIG MELLAN SAMTALEN?",
+        "glom mig mellan samtal",
+        "Glöm mig!",
+        "Please forget me between conversations.",
+        "forget me",
+        "/glöm",
+    ):
+        assert asks_to_be_forgotten(text), text
+    for text in ("glöm mig inte", "jag glömde mig själv", "don't forget me", "forget it"):
+        assert not asks_to_be_forgotten(text), text
+
+
+async def test_an_english_request_in_the_chat_is_answered_in_english(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    await closed_and_documented(console, anna, "p", "First.")
+    conv = await console.person("p", "i am worried about the kids at my school")
+    await console.memory.person_writes("p", "Please forget me between conversations")
+    await console.memory.wait_for("p", lambda r: r.kind == "message" and r.text == PERSON_FORGET_TEXTS["en"])
+    async with console.db.session() as session:
+        found = await session.get(Conversation, conv)
+        assert found is not None and found.meta.get("unlink_at_close") is True

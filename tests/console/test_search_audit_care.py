@@ -77,6 +77,16 @@ async def test_search_documentation_and_transcripts_with_filters(console_any_db:
     assert (await sven.get("/console/api/search", params={"from": "igår"})).status == 422
     assert (await sven.get("/console/api/search", params={"kind": "everything"})).status == 422
 
+    # A transcript past its retention period is not searched (documentation still is).
+    async with console.db.session() as session:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == school)
+            .values(closed_at=utcnow() - timedelta(days=31))
+        )
+    assert ids(await run(kind="transcripts", q="våld")) == []
+    assert ids(await run(q="elev")) == [school]
+
     # Opening a result is audited.
     opened = await sven.get(f"/console/api/search/records/{brother}")
     assert opened.status == 200 and (await opened.json())["summary"] == "Brodern i Örebro, RÅD givna"
