@@ -153,9 +153,9 @@ class StaffActions:
             if to_user is not None:  # the answer commits with the transfer
                 await action_keys.record(session, "transfer", {"to": to_user.username})
             conv = await repo.get_conversation(session, conversation_id)
-            if notice:
-                await self._system_message(session, conv, notice)
             await self._state_events(session, conversation_summary(conv), None, {})
+            if notice:  # after the state event: the console that gave it away hears only that
+                await self._system_message(session, conv, notice)
         self.outbox.wake()
 
     async def _system_message(self, session: AsyncSession, conv: Conversation, text: str) -> None:
