@@ -75,6 +75,7 @@ def move(conversation: HasState, target: ConversationState) -> None:
     meta = getattr(conversation, "meta", None)
     if target is S.CLOSED and isinstance(meta, Mapping) and meta.get(UNLINK_AT_CLOSE):
         conversation.pseudonym = unlinked_pseudonym()  # type: ignore[attr-defined]
+        conversation.resume_code_hash = None  # type: ignore[attr-defined]  # the code finds it no more
         conversation.meta = {  # type: ignore[attr-defined]
             **{k: v for k, v in meta.items() if k != UNLINK_AT_CLOSE},
             "unlinked": True,

@@ -199,10 +199,12 @@ async def forget(session: AsyncSession, conv: Conversation, actor: StaffUser | N
         earlier = await session.get(Conversation, cid)
         if earlier is not None:
             earlier.pseudonym = unlinked_pseudonym()  # one each: they are not linked to each other either
+            earlier.resume_code_hash = None  # a web chat's resume code no longer leads to it
             earlier.meta = {**(earlier.meta or {}), "unlinked": True}
     if conv.state in EARLIER_STATES:
         if conv.pseudonym and not conv.pseudonym.startswith(UNLINKED_PREFIX):
             conv.pseudonym = unlinked_pseudonym()
+            conv.resume_code_hash = None
         conv.meta = {**(conv.meta or {}), "unlinked": True}
     else:
         conv.meta = {**(conv.meta or {}), UNLINK_AT_CLOSE: True}
