@@ -1,8 +1,9 @@
 """Care for counsellors: a debrief note to the supervisors after a critical conversation, and the
 supervisors' view of who handled critical contacts in the shift (the last :data:`SHIFT`).
 
-There is no counsellor status (available, break) in this version, so "take a break" is an offer
-in the console only; where a status exists, the console's break button is the place to set it."""
+The console's "take a break" button sets the counsellor's status to break through
+``POST /console/api/status`` where that route exists (the counsellor status of issue 17, item 4);
+without it (404) the break is an offer only."""
 
 from __future__ import annotations
 

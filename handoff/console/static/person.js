@@ -98,8 +98,11 @@
       said.textContent = res.status === 201 ? t("care_sent") : HL.errorText(res);
       if (res.status === 201) note.value = "";
     });
-    care.querySelector("#care-break").addEventListener("click", function () {
-      care.querySelector(".care-status").textContent = t("care_break_offer");
+    care.querySelector("#care-break").addEventListener("click", async function () {
+      // Where the console has a counsellor status (POST /console/api/status), the break is set
+      // there; without one (404) the break is offered only.
+      const res = await api("POST", "/console/api/status", { status: "break" });
+      care.querySelector(".care-status").textContent = res.status === 200 ? t("care_break_set") : t("care_break_offer");
     });
   }
 })();
