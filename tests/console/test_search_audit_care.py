@@ -185,3 +185,34 @@ async def test_a_debrief_after_a_critical_conversation_and_the_shift_view(consol
         )
     shift = await (await sven.get("/console/api/care/shift")).json()
     assert shift["critical_handled"] == []
+
+
+async def test_debrief_notes_go_with_the_transcript_and_with_an_erasure(console_any_db: Console) -> None:
+    from handoff.history.models import DebriefNote
+    from handoff.records.retention import RetentionPolicy, run_retention
+
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    sven = await console.signed_in("sven", "supervisor")
+    old, erased = await console.person("p", "jag vill inte leva längre"), await console.person("q", "bomb")
+    for conv in (old, erased):
+        assert (await anna.claim(conv)).status == 200
+        assert (await anna.post(f"/console/api/conversations/{conv}/close", {})).status == 200
+        assert (
+            await anna.post(f"/console/api/conversations/{conv}/debrief", {"note": "Tungt."})
+        ).status == 201
+
+    async def notes() -> set[str]:
+        async with console.db.session() as session:
+            return set((await session.execute(select(DebriefNote.conversation_id))).scalars())
+
+    assert await notes() == {old, erased}
+    resp = await sven.post(f"/console/api/conversations/{erased}/erase", {"reason": "person_request"})
+    assert resp.status == 200, await resp.text()
+    assert await notes() == {old}
+    async with console.db.session() as session:
+        await session.execute(
+            update(Conversation).where(Conversation.id == old).values(closed_at=utcnow() - timedelta(days=31))
+        )
+    await run_retention(console.db, RetentionPolicy(), utcnow())
+    assert await notes() == set()
