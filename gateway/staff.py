@@ -22,7 +22,6 @@ from gateway.envelope import (
     Direction,
     Envelope,
     Priority,
-    Pseudonym,
     SenderKind,
     new_message_id,
     utcnow,
@@ -30,9 +29,10 @@ from gateway.envelope import (
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import NotifyEvent, notify_topic
 from gateway.outbox import Outbox, insert_rows
+from gateway.outgoing import OutgoingMessages
 from gateway.store import action_keys, repo, rows
 from gateway.store.db import Database
-from gateway.store.models import Conversation, StaffUser
+from gateway.store.models import StaffUser
 from gateway.store.repo import conversation_summary
 from gateway.writes import EventRows, PipelineLimits, Writes
 
@@ -63,6 +63,8 @@ class StaffActions:
         self.outbox = outbox
         self.event_rows = event_rows
         self.limits = limits
+        self.outgoing = OutgoingMessages(db, outbox, event_rows)
+        """System messages to the person in an action's transaction (the transfer's notice)."""
         # One batch of replies at a time per process, as for incoming messages (gateway.pipeline).
         self._replies: Batcher[_Reply, _Replied] = Batcher(
             "reply", self._store_replies, self._store_one_reply
@@ -114,8 +116,7 @@ class StaffActions:
                 if item.claim is not None:  # the answer commits with the reply
                     # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
                     await action_keys.record_for(session, item.claim, data)
-                writes.events.append(self.event_rows.conv_row("message", summary, message=data))
-                writes.events.extend(self.event_rows.egress_rows(conv.channel, data))
+                writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
             await writes.write(session)
         return out
@@ -155,32 +156,8 @@ class StaffActions:
             conv = await repo.get_conversation(session, conversation_id)
             await self._state_events(session, conversation_summary(conv), None, {})
             if notice:  # after the state event: the console that gave it away hears only that
-                await self._system_message(session, conv, notice)
+                await self.outgoing.write(session, conversation_id, notice)
         self.outbox.wake()
-
-    async def _system_message(self, session: AsyncSession, conv: Conversation, text: str) -> None:
-        """A system message to the person with its events, in the caller's transaction."""
-        env = Envelope(
-            message_id=new_message_id(),
-            direction=Direction.OUT,
-            channel=conv.channel,
-            sender=Pseudonym(conv.pseudonym),
-            text=text,
-            conversation_id=ConversationId(conv.id),
-            sender_kind=SenderKind.SYSTEM,
-            received_at=utcnow(),
-        )
-        msg = await repo.add_message(session, env, conv, delivery=self.event_rows.new_delivery(conv.channel))
-        await session.flush()
-        data = repo.message_dict(msg)
-        summary = conversation_summary(conv)
-        await insert_rows(
-            session,
-            [
-                self.event_rows.conv_row("message", summary, message=data),
-                *self.event_rows.egress_rows(conv.channel, data),
-            ],
-        )
 
     async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
         async with self.db.session() as session:

@@ -10,20 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
+from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE, SETTINGS
 from gateway.broker.base import Event
 from gateway.conversation import UNLINK_AT_CLOSE
 from gateway.envelope import Direction, SenderKind, utcnow
 from gateway.errors import NotFound
 from gateway.events import TOPIC_CONVERSATION
-from gateway.outbox import outbox_for
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.records.retention import RetentionPolicy
-from handoff.referrals.messages import add_system_message, stage_outgoing
 from handoff.web import CONSOLE_ROLES, SUPERVISOR_ROLES, Route
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
@@ -108,7 +106,6 @@ def forget_listener(db: Database, app: web.Application) -> Any:
         if not may_be_forget_request(event):
             return
         conv_id = str(event.payload.get("conversation_id", ""))
-        outbox = outbox_for(db, app[BROKER])
         async with db.session() as session:
             try:
                 conv = await repo.get_conversation(session, conv_id, for_update=True)
@@ -118,9 +115,8 @@ def forget_listener(db: Database, app: web.Application) -> Any:
                 return
             await person.forget(session, conv, None, "person")
             lang = "en" if (conv.language or "").startswith("en") else "sv"
-            out = await add_system_message(session, conv, PERSON_FORGET_TEXTS[lang])
-            await stage_outgoing(session, outbox, out)
-        outbox.wake()
+            await app[PIPELINE].outgoing.write(session, conv.id, PERSON_FORGET_TEXTS[lang])
+        app[PIPELINE].outgoing.committed()
 
     return on_event
 
