@@ -53,6 +53,7 @@ EXTENSIONS = (
     "handoff.directory.web",
     "handoff.records.web",
     "handoff.shift.web",
+    "handoff.history.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -79,6 +80,7 @@ MODEL_MODULES = (
     "handoff.triage_admin.models",
     "handoff.triage_admin.correction_models",
     "handoff.shift.models",
+    "handoff.history.models",
 )
 
 

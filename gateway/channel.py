@@ -187,7 +187,8 @@ class ChannelAdapter(ABC):
     async def notify(
         self, conversation_id: ConversationId, address: str, event: str, data: Mapping[str, Any]
     ) -> None:
-        """Conversation events the person should see: ``assigned``, ``typing``, ``closed``, ``queue``.
+        """Conversation events the person should see: ``assigned``, ``typing``, ``paused`` (the
+        counsellor stopped typing), ``closed``, ``queue``.
 
         Adapters of channels that can show them override this; the default shows nothing.
         """

@@ -9,6 +9,8 @@ the bot alone.
 from __future__ import annotations
 
 import enum
+import secrets
+from collections.abc import Mapping
 from typing import Protocol
 
 from gateway.errors import Conflict
@@ -47,13 +49,37 @@ def check_transition(current: str, target: ConversationState) -> None:
         raise Conflict(f"a conversation cannot go from {state.value} to {target.value}")
 
 
+UNLINK_AT_CLOSE = "unlink_at_close"
+"""``meta`` flag: the person asked not to be recognised between conversations; the conversation
+keeps its pseudonym while open (it is how their next message finds it) and loses it at close."""
+UNLINKED_PREFIX = "u:"
+
+
+def unlinked_pseudonym() -> str:
+    """A pseudonym no address gives (":" is not in an HMAC's hex digest): the conversation is no
+    longer found from the person's later ones.  Not empty, so retention still sees a transcript
+    not yet purged (``handoff.records.retention`` clears it then)."""
+    return UNLINKED_PREFIX + secrets.token_hex(19)
+
+
 def move(conversation: HasState, target: ConversationState) -> None:
     """The one way a conversation's state changes: checked against :data:`TRANSITIONS`.
+
+    A conversation closed with :data:`UNLINK_AT_CLOSE` in its ``meta`` gets an unlinked pseudonym
+    here, whoever closes it (a counsellor, the person, retention's idle close).
 
     (The claim, one conditional UPDATE in :mod:`gateway.queue`, is the only change made in SQL;
     its condition is the table's ``queued -> assigned``, checked below at import.)"""
     check_transition(conversation.state, target)
     conversation.state = target.value
+    meta = getattr(conversation, "meta", None)
+    if target is S.CLOSED and isinstance(meta, Mapping) and meta.get(UNLINK_AT_CLOSE):
+        conversation.pseudonym = unlinked_pseudonym()  # type: ignore[attr-defined]
+        conversation.resume_code_hash = None  # type: ignore[attr-defined]  # the code finds it no more
+        conversation.meta = {  # type: ignore[attr-defined]
+            **{k: v for k, v in meta.items() if k != UNLINK_AT_CLOSE},
+            "unlinked": True,
+        }
 
 
 def needs_counsellor(intent: str, priority: int) -> bool:

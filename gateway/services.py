@@ -54,12 +54,16 @@ class AppChannelServices:
             conv.resume_code_hash = _code_hash(conv.channel, code)
 
     async def find_by_resume_code(self, channel: str, code: str) -> ConversationId | None:
+        """The newest conversation with this code, open or closed: a person who comes back with
+        their code after the close sees it and may start a new one under the same secret (and so
+        is recognised as returning).  Retention and unlinking clear the code's hash."""
         async with self._db.session() as session:
             found = (
                 await session.execute(
                     select(Conversation.id)
                     .where(Conversation.resume_code_hash == _code_hash(channel, code))
-                    .where(Conversation.state.in_(repo.OPEN_STATES))
+                    .order_by(Conversation.created_at.desc())
+                    .limit(1)
                 )
             ).scalar_one_or_none()
         return ConversationId(found) if found else None

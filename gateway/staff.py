@@ -17,10 +17,19 @@ from gateway import queue
 from gateway.batch import Batcher
 from gateway.broker.base import Broker
 from gateway.conversation import ConversationState, move
-from gateway.envelope import ConversationId, Direction, Envelope, Priority, SenderKind, new_message_id, utcnow
+from gateway.envelope import (
+    ConversationId,
+    Direction,
+    Envelope,
+    Priority,
+    SenderKind,
+    new_message_id,
+    utcnow,
+)
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import NotifyEvent, notify_topic
 from gateway.outbox import Outbox, insert_rows
+from gateway.outgoing import OutgoingMessages
 from gateway.store import action_keys, repo, rows
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
@@ -54,6 +63,8 @@ class StaffActions:
         self.outbox = outbox
         self.event_rows = event_rows
         self.limits = limits
+        self.outgoing = OutgoingMessages(db, outbox, event_rows)
+        """System messages to the person in an action's transaction (the transfer's notice)."""
         # One batch of replies at a time per process, as for incoming messages (gateway.pipeline).
         self._replies: Batcher[_Reply, _Replied] = Batcher(
             "reply", self._store_replies, self._store_one_reply
@@ -142,7 +153,16 @@ class StaffActions:
         self.outbox.wake()
         return conversation_id
 
-    async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
+    async def release(
+        self,
+        conversation_id: str,
+        user: StaffUser,
+        to_user: StaffUser | None = None,
+        notice: str | None = None,
+    ) -> None:
+        """Give the conversation back to the queue, or to ``to_user`` (a transfer).  ``notice``: a
+        system message to the person, stored and sent in the same transaction (the console passes
+        "another counsellor takes over" in the person's language; the core names no words)."""
         async with self.db.session() as session:
             await queue.release(session, conversation_id, user, to_user=to_user)
             await repo.audit(
@@ -156,6 +176,8 @@ class StaffActions:
                 await action_keys.record(session, "transfer", {"to": to_user.username})
             conv = await repo.get_conversation(session, conversation_id)
             await self._state_events(session, conversation_summary(conv), None, {})
+            if notice:  # after the state event: the console that gave it away hears only that
+                await self.outgoing.write(session, conversation_id, notice)
         self.outbox.wake()
 
     async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
@@ -185,11 +207,14 @@ class StaffActions:
                 raise Conflict("not_assigned_to_you")
             summary = conversation_summary(conv)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
-        if typing:
-            notify = NotifyEvent(
-                conversation_id=summary["id"], event="typing", data={"language": summary["language"]}
-            )
-            await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
+        # Stopping is told too: XMPP shows it as the ``paused`` chat state (XEP-0085); a channel
+        # without such a state ignores the event.
+        notify = NotifyEvent(
+            conversation_id=summary["id"],
+            event="typing" if typing else "paused",
+            data={"language": summary["language"]},
+        )
+        await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
 
     async def _state_events(
         self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]

@@ -258,7 +258,8 @@ class Console:
             self.claiming.discard(conv)
 
     def _open(self, conv: str) -> None:
-        """openConversation: the panel (handoff.js mounts: options once, refresh) and the transcript."""
+        """openConversation: the panel (handoff.js mounts: options once, refresh; person.js: the
+        person's earlier contacts) and the transcript."""
         if conv in self.panels:
             self._spawn(self._transcript(conv))
             return
@@ -268,6 +269,7 @@ class Console:
             self._spawn(self.api(P.HANDOFF_OPTIONS))
         self._spawn(self._refresh(conv))
         self._spawn(self._transcript(conv))
+        self._spawn(self.api(P.PERSON, conv))  # person.js mounts with the panel
 
     def _remove(self, conv: str) -> None:
         panel = self.panels.pop(conv, None)

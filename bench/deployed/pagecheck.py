@@ -23,7 +23,7 @@ _SCRIPT_TAG = re.compile(r'<script src="/console/static/([\w.-]+\.js)"')
 CONSOLE_PAGE_SCRIPTS = tuple(_SCRIPT_TAG.findall(CONSOLE_TEMPLATE.read_text(encoding="utf-8")))
 
 _CALL = re.compile(r"\b(?:api|apiAction)\(\s*\"([A-Z]+)\"\s*,\s*")
-_CONST = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*=\s*(\"[^\"]*\"(?:\s*\+\s*[\w.]+)*)\s*;")
+_CONST = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*=\s*(\"[^\"]*\"(?:\s*\+\s*(?:[\w.]+|\"[^\"]*\"))*)\s*;")
 _FRAME = re.compile(r"send\(\s*(?:JSON\.stringify\(\s*)?\{\s*type:\s*\"([\w-]+)\"")
 _WS_PATH = re.compile(r"\"(/[\w/-]*/ws)\"")
 _FORM = re.compile(r"<form[^>]*method=\"post\"[^>]*action=\"([^\"]+)\"", re.IGNORECASE)

@@ -44,6 +44,7 @@ HANDOFF_OPTIONS = Request("GET", "/console/api/handoff/options")  # handoff.js o
 REFERRALS = Request("GET", CONV + "/referrals")  # handoff.js refresh()
 DISCLOSURES = Request("GET", CONV + "/disclosures")  # handoff.js refresh()
 STATUS = Request("GET", "/console/api/status")  # shift.js: the counsellor's status at start
+PERSON = Request("GET", CONV + "/person")  # person.js mount: a returning person's earlier contacts
 
 EXERCISED = (
     LOGIN,
@@ -61,6 +62,7 @@ EXERCISED = (
     REFERRALS,
     DISCLOSURES,
     STATUS,
+    PERSON,
 )
 
 # --- on the pages, but actions a counsellor takes now and then, not per message: the benchmark
@@ -78,6 +80,9 @@ NOT_EXERCISED = {
     "POST /console/api/disclosures/{}/phoned": "handoff.js: a phone call recorded",
     "POST " + CONV + "/messages/{}/correction": "corrections.js: a triage correction",
     "POST /console/api/status": "shift.js: the counsellor changes status (break, away)",
+    "GET " + CONV + "/person/{}": "person.js: an earlier conversation opened (audited)",
+    "POST " + CONV + "/forget": "person.js: the person asks not to be recognised",
+    "POST " + CONV + "/debrief": "person.js: a debrief note after a critical conversation",
     "POST /console/api/queue/next": "shift.js: Nästa samtal (the benchmark's counsellors pick their visitors' own)",
 }
 

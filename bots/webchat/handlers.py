@@ -119,6 +119,7 @@ class WebchatHandlers(ChannelAdapter):
                 found = await self.services.find_by_resume_code(self.name, wanted) if wanted else None
                 if wanted and found:
                     secret, conv = wanted, found
+                    chat.by_code = True
                 else:
                     failed = True
             else:
@@ -186,7 +187,10 @@ class WebchatHandlers(ChannelAdapter):
             return
         mid = self.identity.message_id(chat.address, client_id)
         known = mid in chat.id_seq or mid in chat.own
-        if chat.closed and not known:
+        # A person who came back with their resume code may write after the close: that starts a
+        # new conversation under the same secret (the console recognises them as returning).  A
+        # tab that only saw the close has no such proof and is told the conversation is closed.
+        if chat.closed and not known and not chat.by_code:
             chat.error("closed", client_id)
             return
         if not known and not await self._allow(chat.address):

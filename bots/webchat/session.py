@@ -60,6 +60,8 @@ class Chat:
         self.last_status: tuple[Any, ...] | None = None
         self.state = "new"
         self.closed = False
+        self.by_code = False
+        """Resumed with the person's resume code: they may start a new conversation after a close."""
         self.typing_on = False
         self.typing_at = 0.0
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(SEND_QUEUE)

@@ -32,7 +32,7 @@ from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
 from . import data
-from .i18n import client_strings, pick_language, strings
+from .i18n import client_strings, person_text, pick_language, strings
 from .live import Client, Hub
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
@@ -67,6 +67,10 @@ STATIC_FILES = {
     "login.js": "text/javascript",
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",
+    "person.js": "text/javascript",
+    "search.js": "text/javascript",
+    "audit.js": "text/javascript",
+    "care.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
@@ -299,7 +303,11 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
         return error(404, "unknown_user")
     if target.id == staff.user.id:
         return error(409, "same_user")
-    await request.app[PIPELINE].staff.release(conversation_id(request), staff.user, to_user=target)
+    async with request.app[DB].session() as session:
+        language = (await repo.get_conversation(session, conversation_id(request))).language
+    await request.app[PIPELINE].staff.release(
+        conversation_id(request), staff.user, to_user=target, notice=person_text("transferred", language)
+    )
     return web.json_response({"ok": True, "to": target.username})
 
 

@@ -31,6 +31,7 @@ from gateway.store import action_keys, repo
 from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
+from handoff.history.models import DebriefNote
 from handoff.records.guideline_checks import prefill, validate_record
 from handoff.records.guidelines import FieldError, Guidelines, load_guidelines
 from handoff.records.models import DocumentationRecord
@@ -296,7 +297,7 @@ async def erase_conversation(
 ) -> ErasureResult:
     """Erase a person's conversation on request (supervisors and admins only).
 
-    Deleted: every message (transcript) and the contact record; the conversation's pseudonym and
+    Deleted: every message (transcript), the contact record and counsellors' debrief notes; the conversation's pseudonym and
     resume code are cleared so that nothing links it to the person any more.  Kept: the
     conversation row (channel, times, priority, intent: the counts of reports stay right) and, if
     the conversation was documented, its documentation record with its coded fields, but with every
@@ -326,6 +327,7 @@ async def erase_conversation(
         delete(ContactRecord).where(ContactRecord.conversation_id == conversation_id)
     )
     n_contact = int(getattr(contact, "rowcount", 0) or 0)
+    await session.execute(delete(DebriefNote).where(DebriefNote.conversation_id == conversation_id))
     conv.pseudonym = ""
     conv.resume_code_hash = None
     kept_meta = {k: v for k, v in (conv.meta or {}).items() if k in ("closed_by",)}

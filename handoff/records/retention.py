@@ -11,6 +11,7 @@ transcripts            the messages are deleted (``transcripts_mode: delete``)  
                        attachments, triage details, metadata and channel
                        message ids are dropped); in both modes the
                        conversation's pseudonym and resume code are cleared
+                       and counsellors' debrief notes about it deleted
 documentation records  kept (they are anonymous by construction)               kept
 audit events           deleted when older than their own period (by ``at``)    730 days
 staff sessions         deleted once expired                                    at expiry
@@ -52,6 +53,7 @@ from gateway.store.models import (
     Message,
     StaffSession,
 )
+from handoff.history.models import DebriefNote
 from handoff.records.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -297,6 +299,12 @@ async def purge(session: AsyncSession, policy: RetentionPolicy, now: datetime, d
             triage = message.triage or {}
             message.triage = {k: triage[k] for k in ("intent", "priority") if k in triage} if triage else None
             message.meta = {"anonymised": True}
+    # A counsellor's debrief note about a conversation goes with its transcript.
+    await session.execute(
+        delete(DebriefNote)
+        .where(DebriefNote.conversation_id.in_(old_convs))
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(
         update(Conversation)
         .where(Conversation.id.in_(old_convs))

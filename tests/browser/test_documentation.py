@@ -37,8 +37,8 @@ async def close_a_conversation(pages: Pages, gateway: LiveGateway) -> tuple[Page
     assert conv_id
     close = panel.locator("button.close")
     await close.click()
-    await expect(close).to_have_text("Avsluta samtalet?")
-    await close.click()
+    await expect(anna.locator("#close-dialog")).to_be_visible()
+    await anna.locator("#close-dialog-confirm").click()
     await expect(anna.locator(".conv-panel")).to_have_count(0)
     return anna, conv_id
 

@@ -187,3 +187,17 @@ async def test_safe_response_arrives_exactly_once(gw: XmppGateway, person: Perso
     async with gw.db.session() as session:
         bot = (await session.execute(select(Message).where(Message.sender_kind == "bot"))).scalars().all()
     assert len(bot) == 1
+
+
+async def test_the_counsellors_typing_and_pausing_reach_the_person(gw: XmppGateway, person: Person) -> None:
+    """The console's "typing" and "stopped typing" arrive as the XEP-0085 chat states."""
+    counsellor = await add_counsellor(gw.db)
+    person.say(gw.account.jid, "Jag är orolig för min bror, han pratar om våld hela tiden.")
+    [entry] = await eventually(lambda: queued(gw.db), timeout=10)
+    await gw.pipeline.staff.claim(entry.conversation_id, counsellor)
+    while not person.chat_states.empty():
+        person.chat_states.get_nowait()
+    await gw.pipeline.staff.counsellor_typing(entry.conversation_id, counsellor, True)
+    assert await asyncio.wait_for(person.chat_states.get(), 10) == "composing"
+    await gw.pipeline.staff.counsellor_typing(entry.conversation_id, counsellor, False)
+    assert await asyncio.wait_for(person.chat_states.get(), 10) == "paused"

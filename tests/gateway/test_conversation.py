@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.conversation import TRANSITIONS, ConversationState, move
+from gateway.conversation import (
+    TRANSITIONS,
+    UNLINK_AT_CLOSE,
+    UNLINKED_PREFIX,
+    ConversationState,
+    move,
+    unlinked_pseudonym,
+)
 from gateway.errors import Conflict
 
 S = ConversationState
@@ -86,3 +93,26 @@ def test_no_code_but_move_and_the_claim_assigns_a_conversation_state() -> None:
                 continue
             found += [f"{rel}:{line}" for line in _state_assignments(path)]
     assert not found, f"a conversation's state is set outside gateway.conversation.move: {found}"
+
+
+@dataclass
+class _Held:
+    state: str
+    pseudonym: str
+    meta: dict[str, object]
+    resume_code_hash: str | None = "hash"
+
+
+def test_a_conversation_flagged_unlink_at_close_loses_its_pseudonym_when_it_closes() -> None:
+    flagged = _Held(ConversationState.ASSIGNED.value, "a" * 40, {UNLINK_AT_CLOSE: True, "closed_by": "anna"})
+    move(flagged, ConversationState.QUEUED)  # only the close unlinks
+    assert flagged.pseudonym == "a" * 40
+    move(flagged, ConversationState.ASSIGNED)
+    move(flagged, ConversationState.CLOSED)
+    assert flagged.pseudonym.startswith(UNLINKED_PREFIX) and len(flagged.pseudonym) == 40
+    assert flagged.resume_code_hash is None
+    assert flagged.meta == {"closed_by": "anna", "unlinked": True}
+    plain = _Held(ConversationState.ASSIGNED.value, "b" * 40, {})
+    move(plain, ConversationState.CLOSED)
+    assert plain.pseudonym == "b" * 40 and plain.resume_code_hash == "hash"
+    assert unlinked_pseudonym() != unlinked_pseudonym()

@@ -115,8 +115,9 @@
     if (el.status.textContent !== text) { el.status.textContent = text; }
     el.status.classList.toggle("hl-error", isError);
     var hasMessages = el.log.children.length > 0;
-    el.input.disabled = st.closed;
-    el.send.disabled = st.closed;
+    // Back with the resume code after the close: writing starts a new conversation.
+    el.input.disabled = st.closed && !st.byCode;
+    el.send.disabled = st.closed && !st.byCode;
     el.later.hidden = st.closed || !st.conv;
     el.newConv.hidden = !st.closed;
     el.resumeForm.hidden = hasMessages || !!st.conv;
@@ -324,7 +325,7 @@
 
   /* ---------------------------------------------------------------- actions */
   function submit() {
-    if (st.closed) { showError("closed"); return; }
+    if (st.closed && !st.byCode) { showError("closed"); return; }
     var text = el.input.value;
     if (!text.trim()) { showError("empty"); el.input.focus(); return; }
     if (text.length > cfg.maxChars) { showError("too_long"); el.input.focus(); return; }
@@ -375,6 +376,7 @@
     if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(); } catch (e) { /* gone */ } ws = null; }
     clearStored();
     st = freshState();
+    st.byCode = !!(resumeSpec && resumeSpec.code);
     el.log.textContent = "";
     el.code.textContent = "";
     el.resumeBox.hidden = true;

@@ -198,22 +198,28 @@
     const closeButton = panel.querySelector("button.close");
     closeButton.addEventListener("click", async function () {
       if (conv.closed) { removeConversation(id); return; }
-      if (closeButton.dataset.armed !== "1") {
-        closeButton.dataset.armed = "1";
-        closeButton.textContent = t("confirm_close");
-        setTimeout(function () { closeButton.dataset.armed = ""; if (!conv.closed) closeButton.textContent = t("close"); }, 5000);
-        return;
-      }
+      // Closing asks in a modal dialog (Escape or "Avbryt" keeps the conversation open).
+      if (!(await confirmClose())) { closeButton.focus(); return; }
+      const priority = conv.tab.dataset.priority || "";
       const res = await api("POST", "/console/api/conversations/" + id + "/close");
       if (res.status === 200) {
-        // Extensions (documentation at close) take it from here.
-        document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id } }));
+        // Extensions (documentation at close, care after a critical one) take it from here.
+        document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id, priority: priority } }));
         removeConversation(id);
       } else say(t(res.data.error || "error"));
     });
 
     tabs.appendChild(tab);
     panels.appendChild(panel);
+  }
+
+  const closeDialog = document.getElementById("close-dialog");
+  function confirmClose() {
+    return new Promise(function (resolve) {
+      closeDialog.returnValue = "cancel";
+      closeDialog.addEventListener("close", function () { resolve(closeDialog.returnValue === "close"); }, { once: true });
+      closeDialog.showModal();
+    });
   }
 
   function myName() {

@@ -195,9 +195,12 @@ const HLPhone = (function () {
       recipient.replaceChildren.apply(recipient, opts.disclosure_recipients.map(function (k) {
         return el("option", { value: k }, k === "polisen" ? "Polisen" : k === "sakerhetspolisen" ? "Säkerhetspolisen" : k);
       }));
-      certainty.replaceChildren.apply(certainty, Object.entries(opts.certainties).map(function (e) {
+      // No certainty is chosen for the counsellor: the first option asks for a choice.
+      certainty.replaceChildren.apply(certainty, [el("option", { value: "" }, t("choose"))].concat(Object.entries(opts.certainties).map(function (e) {
         return el("option", { value: e[0] }, e[1][lang]);
-      }));
+      })));
+      certainty.value = "";
+      certainty.required = true;
       ground.replaceChildren.apply(ground, Object.entries(opts.legal_grounds).map(function (e) {
         return el("option", { value: e[0], dataset: { identity: e[1].requires_identity ? "1" : "" } }, e[1][lang]);
       }));
@@ -356,6 +359,7 @@ const HLPhone = (function () {
       const seqs = Array.from(sources.selectedOptions).map(function (o) { return Number(o.value); });
       if (!what.value.trim()) { tell(t("error_what_required"), true); what.focus(); return; }
       if (!seqs.length) { tell(t("error_source_required"), true); sources.focus(); return; }
+      if (!certainty.value) { tell(t("error_unknown_certainty"), true); certainty.focus(); return; }
       createDisclosure.disabled = true;
       const res = await HL.apiAction("POST", base + "/disclosures", {
         recipient_id: recipient.value,
@@ -369,7 +373,7 @@ const HLPhone = (function () {
       });
       createDisclosure.disabled = false;
       if (res.status !== 201) { tell(errorText(res), true); return; }
-      what.value = ""; whenInput.value = ""; whereInput.value = ""; danger.checked = false;
+      what.value = ""; whenInput.value = ""; whereInput.value = ""; certainty.value = ""; danger.checked = false;
       Array.from(sources.options).forEach(function (o) { o.selected = false; });
       tell(t("ho_created_ok"));
       refresh();

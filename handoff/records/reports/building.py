@@ -66,6 +66,7 @@ class _Builder:
         area: Area | None,
         directory: Directory,
         monthly: bool,
+        now: datetime,
     ) -> None:
         self.rows = rows
         self.start = start
@@ -73,6 +74,7 @@ class _Builder:
         self.area = area
         self.directory = directory
         self.monthly = monthly
+        self.now = now
         self.sup = Suppressor()
         self.total_id = self.sup.cell(("total",), len(rows))
         self.dims: list[tuple[str, list[tuple[str, Label, CellId]], CellId]] = []
@@ -233,7 +235,7 @@ class _Builder:
             )
         waits = [w for r in self.rows if (w := r.wait_minutes) is not None]
         critical = [w for r in self.rows if r.priority >= 3 and (w := r.wait_minutes) is not None]
-        taken, hours = counsellor_hours(self.rows, self.start, self.end)
+        taken, hours = counsellor_hours(self.rows, self.start, self.end, self.now)
         per_hour = round(taken / hours, 2) if taken >= THRESHOLD and hours > 0 else None
         return {
             "total": shown[self.total_id],
@@ -324,8 +326,9 @@ async def build_report(
     async with db.session() as session:
         rows = await load_rows(session, lo, hi, area)
     d = directory if directory is not None else default_directory()
-    body = _Builder(rows, lo, hi, area=area, directory=d, monthly=False).build()
-    return {**_header("local" if area else "period", lo, hi, area, now or utcnow()), **body}
+    now = now or utcnow()
+    body = _Builder(rows, lo, hi, area=area, directory=d, monthly=False, now=now).build()
+    return {**_header("local" if area else "period", lo, hi, area, now), **body}
 
 
 async def build_evaluation(
@@ -339,7 +342,7 @@ async def build_evaluation(
         lo, hi = _bounds(first_day, max(local_date(now), first_day))
         rows = await load_rows(session, lo, hi, None)
     d = directory if directory is not None else default_directory()
-    body = _Builder(rows, lo, hi, area=None, directory=d, monthly=True).build()
+    body = _Builder(rows, lo, hi, area=None, directory=d, monthly=True, now=now).build()
     report = {**_header("evaluation", lo, hi, None, now), **body}
     report["evaluation"] = evaluation_figures(report, lo, hi)
     return report

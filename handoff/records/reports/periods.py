@@ -100,16 +100,21 @@ def _merge_hours(intervals: list[tuple[datetime, datetime]]) -> float:
     return total / 3600
 
 
-def counsellor_hours(rows: Iterable[Row], start: datetime, end: datetime) -> tuple[int, float]:
-    """(conversations taken by a counsellor, counsellor hours) as defined in the module docstring."""
+def counsellor_hours(rows: Iterable[Row], start: datetime, end: datetime, now: datetime) -> tuple[int, float]:
+    """(conversations taken by a counsellor, counsellor hours) as defined in the module docstring.
+
+    Only time that has passed counts: a conversation still open is held up to ``now`` or the end
+    of the period, whichever is earlier (a report of the current month must not count its future
+    days as hours worked)."""
     per: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     taken = 0
+    until = min(end, now)
     for r in rows:
         if r.first_assigned_at is None or r.assigned_to is None:
             continue
         taken += 1
         a = max(r.first_assigned_at, start)
-        b = min(r.closed_at or end, end)
+        b = min(r.closed_at or until, until)
         if b > a:
             per[r.assigned_to].append((a, b))
     return taken, sum(_merge_hours(iv) for iv in per.values())

@@ -27,7 +27,8 @@ minutes), overall and for critical conversations; the distribution counts queued
 waiting time, with ``not_answered`` for those no counsellor took.
 
 Counsellor hours: for each counsellor, the union of the intervals during which they held a
-conversation (``first_assigned_at`` to ``closed_at``, or the end of the period if still open,
+conversation (``first_assigned_at`` to ``closed_at``, or, if still open, now or the end of the
+period, whichever is earlier: never time that has not passed;
 clipped to the period; the conversation is credited to the counsellor who held it last).
 Overlapping conversations count once, so an hour with three chats at once is one counsellor hour.
 Conversations per counsellor hour = conversations taken by a counsellor / counsellor hours.

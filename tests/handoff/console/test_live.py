@@ -130,6 +130,9 @@ async def test_conversation_events_reach_only_the_counsellor_who_holds_it(consol
     assert (await anna.post(f"/console/api/conversations/{conv}/transfer", {"to": "bert"})).status == 200
     left = await next_of(wa, "conversation", kind="state")
     assert left["conversation"]["state"] == "assigned"
+    # The new holder sees what the person was told (another counsellor takes over), then their words.
+    notice = await next_of(wb, "conversation", kind="message")
+    assert notice["message"]["kind"] == "system"
     await console.person("p", "är du kvar?")
     got = await next_of(wb, "conversation", kind="message")
     assert got["message"]["text"] == "är du kvar?"

@@ -86,7 +86,7 @@ async def test_after_redis_was_down_every_console_gets_a_fresh_queue(db: Databas
     await broker.start()
     hub, socket = await hub_with_console(db, broker)
     try:
-        assert [m["type"] for m in socket.sent] == ["queue"]
+        assert [m["type"] for m in socket.sent] == ["status", "queue"]  # the shift status, then the queue
         server.stop()
         await asyncio.sleep(2)
         server.start()

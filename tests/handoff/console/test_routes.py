@@ -133,6 +133,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     # Every extension's route table holds the roles each of its routes checks.
     from handoff.directory import web as directory_admin
     from handoff.disclosures import web as disclosures_web
+    from handoff.history import web as history_web
     from handoff.records import web as records_web
     from handoff.referrals import web as referrals_web
     from handoff.shift import web as shift_web
@@ -146,6 +147,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         *directory_admin.ROUTES,
         *records_web.ROUTES,
         *shift_web.ROUTES,
+        *history_web.ROUTES,
     )
     extension_paths = [(r.method, r.path) for r in extension_routes]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]
