@@ -30,7 +30,7 @@ from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
-from gateway.store.models import Conversation, ConversationState
+from gateway.store.models import Conversation, ConversationState, StaffUser
 from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
@@ -48,7 +48,7 @@ from handoff.records.schemas import (
     SituationAnswer,
 )
 from handoff.records.situation_web import current_directory, get_situation, portal_situation
-from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route
+from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route, in_path
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.validation import body
@@ -62,28 +62,31 @@ SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
 # ------------------------------------------------------------------------------------- handlers
 
 
+def _may_document(conv: Conversation, user: StaffUser) -> bool:
+    return documentation.may_document(conv.assigned_to, (conv.meta or {}).get("closed_by"), user)
+
+
+DOCUMENTS = in_path().but(
+    rule=_may_document,
+    code="not_your_conversation",
+    denied="documentation.denied",
+    rule_text="the counsellor who held or closed the conversation, or a supervisor or admin",
+)
+"""Who may read and save a conversation's documentation (every refusal audited)."""
+
+
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    """The close form: for the counsellor who held or closed the conversation and for supervisors,
-    like every other conversation route; every read and every refusal is audited."""
+    """The close form: for the counsellor who held or closed the conversation and for supervisors
+    (``acts_on``: the guard refuses anyone else, audited); every read is audited."""
     conv_id = request.match_info["conversation_id"]
     try:
         async with request.app[DB].session() as session:
-            conv = await repo.get_conversation(session, conv_id)
-            if not documentation.may_document(
-                conv.assigned_to, (conv.meta or {}).get("closed_by"), staff.user
-            ):
-                await repo.audit(session, "documentation.denied", actor=staff.user, conversation_id=conv_id)
-                denied = True
-            else:
-                denied = False
-                form = await documentation.documentation_form(
-                    session, conv_id, directory=current_directory(request.app)
-                )
-                await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
+            form = await documentation.documentation_form(
+                session, conv_id, directory=current_directory(request.app)
+            )
+            await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return problem(404, "not_found")
-    if denied:
-        return problem(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
@@ -187,6 +190,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/documentation",
         get_documentation,
         CONSOLE_ROLES,
+        acts_on=DOCUMENTS,
         answers={200: DocumentationFormAnswer},
         summary="The close form (audited)",
     ),
@@ -195,6 +199,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/documentation",
         post_documentation,
         CONSOLE_ROLES,
+        acts_on=DOCUMENTS,
         body=DocumentationBody,
         answers={200: DocumentationSavedAnswer, 422: DocumentationRefusedAnswer},
         idempotency="documentation",

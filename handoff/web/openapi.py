@@ -133,6 +133,11 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
         out["200"] = {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}
         out["303"] = {"description": "Not signed in (or done): to the login page or the next page"}
         out["403"] = {"description": "Forbidden (the forbidden page), or CSRF refused"}
+        if route.acts_on is not None:
+            out["403"]["description"] += (
+                f"; not one who may act on the conversation ({route.acts_on.rule_text})"
+            )
+            out["404"] = {"description": "No such conversation"}
         return out
     if route.kind == "ws":
         out["101"] = {"description": "The live socket"}
@@ -145,6 +150,12 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
         out["2XX"]["content"]["*/*"] = {}
     out["401"] = _json(error, "Not signed in")
     out["403"] = _json(error, "Another role, or (POST) no valid CSRF token")
+    if route.acts_on is not None:
+        acts = route.acts_on
+        out["403"]["description"] += (
+            f"; or `{acts.code}`: not one who may act on the conversation ({acts.rule_text}), audited"
+        )
+        out["404"] = _json(error, "`not_found`: no such conversation (or item of one)")
     if route.body is not None:
         out["400"] = _json(error, "The body is not a JSON object")
         out["413"] = {"description": f"The body is larger than {MAX_BODY} bytes"}
@@ -181,6 +192,8 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
             "required": False,
             "content": {"application/json": {"schema": schemas.ref(route.body, "validation")}},
         }
+    if route.acts_on is not None:
+        op["x-acts-on"] = {"conversation": route.acts_on.source, "refusal": route.acts_on.code}
     if route.adapted:
         op["x-adapted"] = True
     return op

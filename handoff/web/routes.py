@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from handoff.console.security import Staff
 
+    from .access import ActsOn
+
 Kind = Literal["page", "api", "ws"]
 StaffHandler = Callable[["web.Request", "Staff"], Awaitable["web.StreamResponse"]]
 
@@ -56,6 +58,8 @@ class Route:
     and renders the forbidden page; the API answers JSON).  ``body`` is its input schema, ``answers``
     its answers by status (beside the refusals every route has), ``idempotency`` the action name
     under which an ``Idempotency-Key`` is honoured (:mod:`handoff.console.idempotency`).
+    ``acts_on`` names the conversation the route acts on and who may (:mod:`handoff.web.access`):
+    the guard refuses anyone else (403, audited) and an unknown conversation (404).
     ``adapted`` marks a route of a table not yet converted to this type: it is registered and
     guarded by its own module, and listed here (and in the OpenAPI document) as adapted.
     """
@@ -68,6 +72,7 @@ class Route:
     body: type[Body] | None = None
     answers: Mapping[int, type[Answer]] = field(default_factory=dict)
     idempotency: str | None = None
+    acts_on: ActsOn | None = None
     summary: str = ""
     tag: str = ""
     adapted: bool = False
