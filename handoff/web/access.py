@@ -16,63 +16,17 @@ them; a supervisor or an admin on any.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.appkeys import DB
 from gateway.store import repo
-from gateway.store.models import Conversation, StaffUser
+from gateway.store.models import StaffUser
 
-from .roles import SUPERVISOR_ROLES
+from .routes import ActsOn, ConversationOf, Rule, holds_or_supervises
 from .validation import BODY_KEY
 
 if TYPE_CHECKING:
     from aiohttp import web
-
-ConversationOf = Callable[["web.Request"], Awaitable[str]]
-"""The id of the conversation a request acts on (:class:`~gateway.errors.NotFound`: 404)."""
-Rule = Callable[[Conversation, StaffUser], bool]
-
-
-def holds_or_supervises(conv: Conversation, user: StaffUser) -> bool:
-    """A counsellor acts on the conversation assigned to them; a supervisor or admin on any."""
-    holds = conv.state == "assigned" and conv.assigned_to == user.id
-    return holds or user.role in SUPERVISOR_ROLES
-
-
-@dataclass(frozen=True, slots=True)
-class ActsOn:
-    """The conversation a route acts on, and who may.
-
-    ``source`` says where its id comes from, for the OpenAPI document (``path:conversation_id``,
-    ``body:conversation_id``, ``disclosure_id``); ``denied`` is the audit action of a refusal and
-    ``code`` its error code."""
-
-    conversation: ConversationOf
-    source: str
-    rule: Rule = holds_or_supervises
-    code: str = "not_assigned_to_you"
-    denied: str = "handoff.denied"
-    rule_text: str = "the counsellor holding the conversation, or a supervisor or admin"
-
-    def but(
-        self,
-        *,
-        rule: Rule | None = None,
-        code: str | None = None,
-        denied: str | None = None,
-        rule_text: str | None = None,
-    ) -> ActsOn:
-        """The same source with another rule, code or audit action."""
-        return ActsOn(
-            self.conversation,
-            self.source,
-            rule or self.rule,
-            code or self.code,
-            denied or self.denied,
-            rule_text or self.rule_text,
-        )
 
 
 def in_path(name: str = "conversation_id") -> ActsOn:

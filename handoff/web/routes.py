@@ -1,5 +1,6 @@
 """What a route declares: :class:`Route`, the base of input schemas (:class:`Body`) and of answers
-(:class:`Answer`), and the error answer every route shares (:class:`ErrorAnswer`)."""
+(:class:`Answer`), the error answer every route shares (:class:`ErrorAnswer`), and the conversation
+a route acts on (:class:`ActsOn`, enforced by :mod:`handoff.web.access`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .roles import SUPERVISOR_ROLES
+
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from gateway.store.models import Conversation, StaffUser
     from handoff.console.security import Staff
 
-    from .access import ActsOn
-
 Kind = Literal["page", "api", "ws"]
+ConversationOf = Callable[["web.Request"], Awaitable[str]]
+"""The id of the conversation a request acts on (:class:`~gateway.errors.NotFound`: 404)."""
+Rule = Callable[["Conversation", "StaffUser"], bool]
 StaffHandler = Callable[["web.Request", "Staff"], Awaitable["web.StreamResponse"]]
 
 
@@ -48,6 +53,46 @@ class ErrorAnswer(Answer):
 
 class Ok(Answer):
     ok: bool
+
+
+def holds_or_supervises(conv: Conversation, user: StaffUser) -> bool:
+    """A counsellor acts on the conversation assigned to them; a supervisor or admin on any."""
+    holds = conv.state == "assigned" and conv.assigned_to == user.id
+    return holds or user.role in SUPERVISOR_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class ActsOn:
+    """The conversation a route acts on, and who may.
+
+    ``source`` says where its id comes from, for the OpenAPI document (``path:conversation_id``,
+    ``body:conversation_id``, ``disclosure_id``); ``denied`` is the audit action of a refusal and
+    ``code`` its error code."""
+
+    conversation: ConversationOf
+    source: str
+    rule: Rule = holds_or_supervises
+    code: str = "not_assigned_to_you"
+    denied: str = "handoff.denied"
+    rule_text: str = "the counsellor holding the conversation, or a supervisor or admin"
+
+    def but(
+        self,
+        *,
+        rule: Rule | None = None,
+        code: str | None = None,
+        denied: str | None = None,
+        rule_text: str | None = None,
+    ) -> ActsOn:
+        """The same source with another rule, code or audit action."""
+        return ActsOn(
+            self.conversation,
+            self.source,
+            rule or self.rule,
+            code or self.code,
+            denied or self.denied,
+            rule_text or self.rule_text,
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,4 +134,14 @@ class Route:
         return {"method": self.method, "path": self.path, "roles": sorted(self.roles), "kind": self.kind}
 
 
-__all__ = ["Answer", "Body", "ErrorAnswer", "Kind", "Ok", "Route", "StaffHandler"]
+__all__ = [
+    "ActsOn",
+    "Answer",
+    "Body",
+    "ErrorAnswer",
+    "Kind",
+    "Ok",
+    "Route",
+    "StaffHandler",
+    "holds_or_supervises",
+]
