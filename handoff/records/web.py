@@ -6,7 +6,8 @@ Routes (:data:`ROUTES`, each a :class:`handoff.web.Route` behind the web kit's g
 * ``GET  /console/api/conversations/{id}/documentation``: the close form (fields, labels in Swedish
   and English, allowed values) with the saved or prefilled values;
 * ``POST /console/api/conversations/{id}/documentation``: save; 422 ``{"error": "invalid",
-  "fields": [...], "errors": [...]}`` naming every missing or wrong field; 409 ``not_closed``;
+  "fields": {field: message}}`` naming every missing or wrong field (in the staff member's language,
+  the one error shape); 409 ``not_closed``;
   403 for a counsellor who did not handle the conversation;
 * ``POST /console/api/conversations/{id}/erase`` (supervisor, admin): erasure on request;
 * ``GET  /console/api/documentation/pending``: the closed conversations still to be documented (a
@@ -40,7 +41,6 @@ from handoff.records.retention_scheduler import RetentionScheduler
 from handoff.records.schemas import (
     DocumentationBody,
     DocumentationFormAnswer,
-    DocumentationRefusedAnswer,
     DocumentationSavedAnswer,
     EraseBody,
     ErasedAnswer,
@@ -104,7 +104,7 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
             )
             documented_at = result.record.documented_at.isoformat()
     except documentation.DocumentationInvalid as exc:
-        return web.json_response(exc.to_dict(), status=422)
+        return problem(422, "invalid", exc.field_messages(staff.lang))
     except NotFound:
         return problem(404, "not_found")
     except PermissionDenied:
@@ -201,7 +201,7 @@ ROUTES: tuple[Route, ...] = (
         CONSOLE_ROLES,
         acts_on=DOCUMENTS,
         body=DocumentationBody,
-        answers={200: DocumentationSavedAnswer, 422: DocumentationRefusedAnswer},
+        answers={200: DocumentationSavedAnswer},
         idempotency="documentation",
         summary="Save the documentation",
     ),
