@@ -37,6 +37,13 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
+    @classmethod
+    def refused(cls, loc: tuple[int | str, ...], message: str) -> tuple[str, str]:
+        """The field and the message an answer names for a refused part of the body: pydantic's
+        path (``source_seqs.0``) and message, unless a schema names its fields and messages itself
+        (the directory admin's: the codes its page has words for)."""
+        return ".".join(str(part) for part in loc) or "body", message
+
 
 class Answer(BaseModel):
     """A JSON answer, for the OpenAPI document only (answers are not checked when sent)."""
