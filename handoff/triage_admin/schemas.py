@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from handoff.web import Answer, Body, ErrorAnswer
+from handoff.web import Answer, Body, Download, ErrorAnswer
 
 _EXAMPLE_CODES: Mapping[str, str] = MappingProxyType(
     {"intent": "unknown_intent", "text": "empty", "new_intent": "unknown_intent", "new_text": "empty"}
@@ -169,6 +169,12 @@ class ActivationAnswer(Answer):
     reason: str | None
 
 
+class TrainingDataDownload(Download):
+    """The training data as Rasa NLU YAML (``nlu-r<revision>.yml``)."""
+
+    media_type: ClassVar[str] = "application/x-yaml"
+
+
 class ActivationRefusedAnswer(ErrorAnswer):
     """The gate refused the candidate (``refused``, the one error shape) and the facts the page shows
     beside its words: the gate's reason, the version refused and the one still active."""
@@ -225,5 +231,6 @@ __all__ = [
     "ResponsesAnswer",
     "RevisionAnswer",
     "SetResponseBody",
+    "TrainingDataDownload",
     "TrainingStartedAnswer",
 ]

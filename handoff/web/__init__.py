@@ -31,7 +31,7 @@ from .roles import (
     SITUATION_ROLES,
     SUPERVISOR_ROLES,
 )
-from .routes import Answer, Body, ErrorAnswer, Kind, Ok, Route, StaffHandler
+from .routes import Answer, Body, Download, ErrorAnswer, Kind, Ok, Route, StaffHandler
 
 
 def setup(app: web.Application) -> None:
@@ -51,6 +51,7 @@ __all__ = [
     "ActsOn",
     "Answer",
     "Body",
+    "Download",
     "ErrorAnswer",
     "Kind",
     "Ok",

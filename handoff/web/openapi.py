@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 
-from .routes import ErrorAnswer, Kind, Route
+from .routes import Download, ErrorAnswer, Kind, Route
 from .validation import MAX_BODY
 
 OPENAPI_PATH: Final = "/api/openapi.json"
@@ -142,6 +142,10 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
     if route.kind == "ws":
         out["101"] = {"description": "The live socket"}
     for status, model in sorted(route.answers.items()):
+        if issubclass(model, Download):
+            content = {model.media_type: {"schema": {"type": "string"}}}
+            out[str(status)] = {"description": model.__doc__ or "The file", "content": content}
+            continue
         out[str(status)] = _json(schemas.ref(model, "serialization"), model.__doc__ or "The answer")
     if not any(str(s).startswith("2") for s in route.answers) and route.kind == "api":
         # Not declared yet (an adapted table, or a route of a table to be converted): a JSON object,

@@ -58,6 +58,12 @@ class ErrorAnswer(Answer):
     fields: dict[str, str] | None = None
 
 
+class Download(Answer):
+    """A file, not JSON: a subclass names its media type (``media_type``) for the OpenAPI document."""
+
+    media_type: ClassVar[str] = "application/octet-stream"
+
+
 class Ok(Answer):
     ok: bool
 
@@ -145,6 +151,7 @@ __all__ = [
     "ActsOn",
     "Answer",
     "Body",
+    "Download",
     "ErrorAnswer",
     "Kind",
     "Ok",
