@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.appkeys import DB
+from gateway.errors import NotFound
 from gateway.store import repo
 from gateway.store.models import StaffUser
 
@@ -55,8 +56,6 @@ def resolved(of: ConversationOf, source: str) -> ActsOn:
 async def refusal(request: web.Request, user: StaffUser, acts_on: ActsOn) -> tuple[int, str] | None:
     """None when ``user`` may act on the request's conversation; else the status and code of the
     refusal (404 ``not_found``; 403 ``acts_on.code``, audited)."""
-    from gateway.errors import NotFound
-
     try:
         conversation_id = await acts_on.conversation(request)
     except NotFound:

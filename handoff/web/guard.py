@@ -57,7 +57,7 @@ def route_of(handler: object) -> Route | None:
 
 
 def guarded(route: Route) -> Handler:
-    """``route.handler`` behind the session, role, CSRF and body checks."""
+    """``route.handler`` behind the session, role, CSRF, body and conversation checks."""
     inner = answering_errors(route.handler)
     if route.idempotency is not None:
         inner = idempotent(route.idempotency, inner)

@@ -56,6 +56,31 @@ async def test_no_handler_checks_by_hand_who_may_act_on_a_conversation() -> None
             assert name != "may_act_on", path
 
 
+async def test_the_conversation_comes_from_the_path_the_body_or_a_resolver() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from handoff.web import Body, in_body, in_path, resolved
+    from handoff.web.validation import BODY_KEY
+
+    class Moved(Body):
+        conversation_id: str
+
+    request = make_mocked_request("POST", "/x", match_info={"conversation_id": "a" * 32})
+    request[BODY_KEY] = Moved(conversation_id="b" * 32)
+
+    async def of_item(r: Any) -> str:
+        return "c" * 32
+
+    assert await in_path().conversation(request) == "a" * 32
+    assert await in_body("conversation_id").conversation(request) == "b" * 32
+    assert await resolved(of_item, "item_id").conversation(request) == "c" * 32
+    assert (in_path().source, in_body("x").source, resolved(of_item, "item_id").source) == (
+        "path:conversation_id",
+        "body:x",
+        "item_id",
+    )
+
+
 async def _denied(world: World, action: str) -> int:
     async with world.console.db.session() as session:
         found = await session.scalar(
