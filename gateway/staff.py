@@ -105,8 +105,7 @@ class StaffActions:
                 if item.claim is not None:  # the answer commits with the reply
                     # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
                     await action_keys.record_for(session, item.claim, data)
-                writes.events.append(self.event_rows.conv_row("message", summary, message=data))
-                writes.events.extend(self.event_rows.egress_rows(conv.channel, data))
+                writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
             await writes.write(session)
         return out
