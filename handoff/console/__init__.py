@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway import deadletter
 from gateway.appkeys import BROKER, DB
-from handoff.web import ADMIN_ROLES, ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Kind, Route
+from handoff.web import ADMIN_ROLES, ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Kind, Route, in_path
 
 from .corrections_web import api_correct
 from .live import Hub
@@ -72,6 +72,8 @@ ConsoleRoute = Route
 """The console's route type is the web kit's (the name stays for the tables that use it)."""
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
 MESSAGE = "/messages/{message_id:[0-9a-f]{32}}"
+TRANSCRIPT = in_path().but(denied="transcript.denied")
+"""Who may read a transcript: its counsellor, supervisors and admins (every refusal audited)."""
 
 
 async def api_dead_letters(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -92,6 +94,7 @@ ROUTES: tuple[Route, ...] = (
         transcript_page,
         CONSOLE_ROLES,
         "page",
+        acts_on=TRANSCRIPT,
         summary="A transcript, for reading and printing (audited)",
     ),
     Route("GET", "/console/ws", websocket, CONSOLE_ROLES, "ws", summary="The live socket"),
@@ -103,6 +106,7 @@ ROUTES: tuple[Route, ...] = (
         CONV,
         api_conversation,
         CONSOLE_ROLES,
+        acts_on=TRANSCRIPT,
         answers={200: ConversationAnswer},
         summary="A transcript (audited)",
     ),

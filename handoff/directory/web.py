@@ -16,7 +16,8 @@ that keys nobody edited follow the shipped data of a later release.  Admins may
   municipal recipient needs an area; the recipients of crime information serve the whole country.
 
 Every input is checked field by field (422 with ``fields``: field -> code, nothing stored on any
-error); an edit carries the ``revision`` of the entry it started from (409 ``edited_meanwhile``
+error): its types by the route's schema (:mod:`handoff.directory.schemas`) before the handler runs,
+its values by :mod:`handoff.directory.checks`; an edit carries the ``revision`` of the entry it started from (409 ``edited_meanwhile``
 when someone else saved in between).  Every change is audited (``directory.*``: who, the entry
 before and after, the keys changed) in the transaction that stores it.
 
@@ -34,7 +35,7 @@ the police) lie on top of everything and cannot be changed here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -43,7 +44,7 @@ from sqlalchemy import select
 from gateway.appkeys import DB
 from gateway.store.models import AuditEvent
 from handoff.console.security import Staff
-from handoff.console.views import json_body, render
+from handoff.console.views import render
 from handoff.directory import views
 from handoff.directory.checks import (
     HISTORY_LIMIT,
@@ -61,7 +62,17 @@ from handoff.directory.entries import (
     fold,
 )
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
-from handoff.directory.schemas import DirectoryOptionsAnswer, HistoryAnswer, RecipientAnswer, RecipientsAnswer
+from handoff.directory.schemas import (
+    ActiveBody,
+    AreaBody,
+    DirectoryOptionsAnswer,
+    HistoryAnswer,
+    NewRecipientBody,
+    RecipientAnswer,
+    RecipientBody,
+    RecipientsAnswer,
+    Revision,
+)
 from handoff.directory.service import (
     DirectoryService,
     FieldErrors,
@@ -69,6 +80,7 @@ from handoff.directory.service import (
 )
 from handoff.web import ADMIN_ROLES, Route
 from handoff.web.guard import add_routes
+from handoff.web.validation import body
 
 API = "/console/api/directory"
 RID = "{recipient_id:[a-z0-9][a-z0-9-]{0,63}}"
@@ -77,13 +89,6 @@ RID = "{recipient_id:[a-z0-9][a-z0-9-]{0,63}}"
 # ---------------------------------------------------------------------- views
 def _service(request: web.Request) -> DirectoryService:
     return request.app[DIRECTORY_SERVICE]
-
-
-def _revision(body: Mapping[str, Any]) -> int:
-    value = body.get("revision", 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise FieldErrors({"revision": "invalid"})
-    return value
 
 
 def handles_errors(
@@ -183,16 +188,16 @@ async def api_get(request: web.Request, staff: Staff) -> web.StreamResponse:
 @handles_errors
 async def api_create(request: web.Request, staff: Staff) -> web.StreamResponse:
     service = _service(request)
-    body = await json_body(request)
-    rid = body.get("id")
-    if not isinstance(rid, str) or not ID_RE.fullmatch(rid.strip()):
+    form = body(request, NewRecipientBody)
+    rid = form.id
+    if rid is None or not ID_RE.fullmatch(rid.strip()):
         raise FieldErrors({"id": "invalid_id"})
     rid = rid.strip()
     if rid.startswith(RESERVED_PREFIXES):
         raise FieldErrors({"id": "id_reserved"})
     if service.directory.entry(rid) is not None or service.shipped(rid) is not None:
         raise FieldErrors({"id": "id_taken"})
-    data = check_recipient(body, service, rid, current=None)
+    data = check_recipient(form.form(), service, rid, current=None)
     result = await service.save(
         staff.user, rid, data, revision=0, action="directory.recipient_created", creating=True
     )
@@ -204,13 +209,12 @@ async def api_update(request: web.Request, staff: Staff) -> web.StreamResponse:
     service = _service(request)
     rid = request.match_info["recipient_id"]
     current = views.current_entry(service, rid)
-    body = await json_body(request)
-    revision = _revision(body)
-    data = check_recipient(body, service, rid, current=current)
+    form = body(request, RecipientBody)
+    data = check_recipient(form.form(), service, rid, current=current)
     if data == current:
         return web.json_response({"recipient": views.detail(service, rid), "unchanged": True})
     result = await service.save(
-        staff.user, rid, data, revision=revision, action="directory.recipient_updated"
+        staff.user, rid, data, revision=form.revision, action="directory.recipient_updated"
     )
     return web.json_response({"recipient": views.detail(service, rid), **result})
 
@@ -220,18 +224,15 @@ async def api_set_active(request: web.Request, staff: Staff) -> web.StreamRespon
     service = _service(request)
     rid = request.match_info["recipient_id"]
     current = views.current_entry(service, rid)
-    body = await json_body(request)
-    revision = _revision(body)
-    active = body.get("active")
-    if not isinstance(active, bool):
-        raise FieldErrors({"active": "invalid"})
+    form = body(request, ActiveBody)
+    active = form.active
     if not active and rid in REQUIRED_RECIPIENTS:
         raise FieldErrors({"active": "required_recipient"})
     if current["active"] == active:
         return web.json_response({"recipient": views.detail(service, rid), "unchanged": True})
     action = "directory.recipient_activated" if active else "directory.recipient_deactivated"
     result = await service.save(
-        staff.user, rid, {**current, "active": active}, revision=revision, action=action
+        staff.user, rid, {**current, "active": active}, revision=form.revision, action=action
     )
     return web.json_response({"recipient": views.detail(service, rid), **result})
 
@@ -244,13 +245,16 @@ async def api_area(request: web.Request, staff: Staff) -> web.StreamResponse:
     if house is None:
         raise Refused(404, "not_found")
     current = views.current_entry(service, rid)
-    body = await json_body(request)
-    revision = _revision(body)
-    serves = check_area(body, service, house)
+    form = body(request, AreaBody)
+    serves = check_area(form.form(), service, house)
     if serves == current["serves"]:
         return web.json_response({"recipient": views.detail(service, rid), "unchanged": True})
     result = await service.save(
-        staff.user, rid, {**current, "serves": serves}, revision=revision, action="directory.area_updated"
+        staff.user,
+        rid,
+        {**current, "serves": serves},
+        revision=form.revision,
+        action="directory.area_updated",
     )
     return web.json_response({"recipient": views.detail(service, rid), **result})
 
@@ -260,8 +264,7 @@ async def api_reset(request: web.Request, staff: Staff) -> web.StreamResponse:
     service = _service(request)
     rid = request.match_info["recipient_id"]
     views.current_entry(service, rid)
-    body = await json_body(request)
-    result = await service.reset(staff.user, rid, revision=_revision(body))
+    result = await service.reset(staff.user, rid, revision=body(request, Revision).revision)
     return web.json_response({"recipient": views.detail(service, rid), **result})
 
 
@@ -302,25 +305,51 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/console/directory", directory_page, ADMIN_ROLES, "page", summary="The directory admin"),
     Route("GET", API + "/options", api_options, ADMIN_ROLES, answers={200: DirectoryOptionsAnswer}),
     Route("GET", API + "/recipients", api_list, ADMIN_ROLES, answers={200: RecipientsAnswer}),
-    Route("POST", API + "/recipients", api_create, ADMIN_ROLES, answers={201: RecipientAnswer}),
+    Route(
+        "POST",
+        API + "/recipients",
+        api_create,
+        ADMIN_ROLES,
+        body=NewRecipientBody,
+        answers={201: RecipientAnswer},
+    ),
     Route("GET", API + "/recipients/" + RID, api_get, ADMIN_ROLES, answers={200: RecipientAnswer}),
-    Route("POST", API + "/recipients/" + RID, api_update, ADMIN_ROLES, answers={200: RecipientAnswer}),
+    Route(
+        "POST",
+        API + "/recipients/" + RID,
+        api_update,
+        ADMIN_ROLES,
+        body=RecipientBody,
+        answers={200: RecipientAnswer},
+    ),
     Route(
         "POST",
         API + "/recipients/" + RID + "/active",
         api_set_active,
         ADMIN_ROLES,
+        body=ActiveBody,
         answers={200: RecipientAnswer},
     ),
     Route(
-        "POST", API + "/recipients/" + RID + "/reset", api_reset, ADMIN_ROLES, answers={200: RecipientAnswer}
+        "POST",
+        API + "/recipients/" + RID + "/reset",
+        api_reset,
+        ADMIN_ROLES,
+        body=Revision,
+        answers={200: RecipientAnswer},
     ),
     Route(
-        "POST", API + "/kunskapshus/" + RID + "/area", api_area, ADMIN_ROLES, answers={200: RecipientAnswer}
+        "POST",
+        API + "/kunskapshus/" + RID + "/area",
+        api_area,
+        ADMIN_ROLES,
+        body=AreaBody,
+        answers={200: RecipientAnswer},
     ),
     Route("GET", API + "/history", api_history, ADMIN_ROLES, answers={200: HistoryAnswer}),
 )
-"""The directory admin's routes, each guarded by the web kit (session, role, CSRF on POST)."""
+"""The directory admin's routes, each guarded by the web kit (session, role, CSRF on POST, the body's
+schema: :mod:`handoff.directory.schemas`)."""
 
 
 def setup(app: web.Application) -> None:

@@ -32,10 +32,9 @@ from handoff.referrals.web_base import (
     ID,
     deliverers,
     handoff_options,
-    may_act_on,
     text,
 )
-from handoff.web import CONSOLE_ROLES, Route
+from handoff.web import CONSOLE_ROLES, Route, in_path, resolved
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.validation import body
@@ -43,6 +42,14 @@ from handoff.web.validation import body
 DISCLOSURES = web.AppKey("disclosures", Disclosures)
 
 DISC = "/console/api/disclosures/" + ID % "disclosure_id"
+
+
+async def _conversation_of_disclosure(request: web.Request) -> str:
+    return await request.app[DISCLOSURES].reading.conversation_of(request.match_info["disclosure_id"])
+
+
+ON_CONVERSATION = in_path()
+ON_DISCLOSURE = resolved(_conversation_of_disclosure, "disclosure_id")
 
 
 async def api_form_options(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -65,17 +72,11 @@ async def api_form_options(request: web.Request, staff: Staff) -> web.StreamResp
 # ---------------------------------------------------------------------- console: disclosures
 async def api_disclosures_of(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    denied = await may_act_on(request, staff, conv_id)
-    if denied is not None:
-        return denied
     return web.json_response({"disclosures": await request.app[DISCLOSURES].reading.of_conversation(conv_id)})
 
 
 async def api_disclosure_create(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    denied = await may_act_on(request, staff, conv_id)
-    if denied is not None:
-        return denied
     b = body(request, DisclosureBody)
     disc = await request.app[DISCLOSURES].create(
         conv_id,
@@ -100,9 +101,6 @@ async def api_disclosures_pending(request: web.Request, staff: Staff) -> web.Str
 
 async def api_disclosure(request: web.Request, staff: Staff) -> web.StreamResponse:
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
-    if denied is not None:
-        return denied
     return web.json_response({"disclosure": await request.app[DISCLOSURES].reading.get(did)})
 
 
@@ -128,18 +126,12 @@ async def api_disclosure_review(request: web.Request, staff: Staff) -> web.Strea
 async def api_disclosure_readout(request: web.Request, staff: Staff) -> web.StreamResponse:
     """The numbers to call and the text to read out, for a disclosure to be passed by phone."""
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
-    if denied is not None:
-        return denied
     return web.json_response({"readout": await request.app[DISCLOSURES].by_phone.readout(did, staff.user)})
 
 
 async def api_disclosure_phoned(request: web.Request, staff: Staff) -> web.StreamResponse:
     """Record that a disclosure was passed by phone (number, the police's reference, when)."""
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
-    if denied is not None:
-        return denied
     b = body(request, PhonedBody)
     disc = await request.app[DISCLOSURES].by_phone.record(
         did,
@@ -167,6 +159,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/disclosures",
         api_disclosures_of,
         CONSOLE_ROLES,
+        acts_on=ON_CONVERSATION,
         answers={200: DisclosuresAnswer},
         summary="The disclosures of a conversation",
     ),
@@ -175,6 +168,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/disclosures",
         api_disclosure_create,
         CONSOLE_ROLES,
+        acts_on=ON_CONVERSATION,
         body=DisclosureBody,
         answers={201: DisclosureAnswer},
         idempotency="disclosure",
@@ -189,7 +183,13 @@ ROUTES: tuple[Route, ...] = (
         summary="Disclosures a supervisor has to act on",
     ),
     Route(
-        "GET", DISC, api_disclosure, CONSOLE_ROLES, answers={200: DisclosureAnswer}, summary="A disclosure"
+        "GET",
+        DISC,
+        api_disclosure,
+        CONSOLE_ROLES,
+        acts_on=ON_DISCLOSURE,
+        answers={200: DisclosureAnswer},
+        summary="A disclosure",
     ),
     Route(
         "POST",
@@ -222,6 +222,7 @@ ROUTES: tuple[Route, ...] = (
         DISC + "/readout",
         api_disclosure_readout,
         CONSOLE_ROLES,
+        acts_on=ON_DISCLOSURE,
         answers={200: ReadoutAnswer},
         summary="What to read out on the phone (audited)",
     ),
@@ -230,6 +231,7 @@ ROUTES: tuple[Route, ...] = (
         DISC + "/phoned",
         api_disclosure_phoned,
         CONSOLE_ROLES,
+        acts_on=ON_DISCLOSURE,
         body=PhonedBody,
         answers={200: DisclosureAnswer},
         summary="Record a call",

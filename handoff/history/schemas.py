@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from handoff.web import Answer, Body
+from handoff.web import Answer, Body, Download
 
 
 class DebriefBody(Body):
@@ -96,3 +96,9 @@ class ShiftAnswer(Answer):
     since: str
     critical_handled: list[dict[str, Any]]
     debriefs: list[dict[str, Any]]
+
+
+class AuditCsv(Download):
+    """The audit log as CSV (cells a spreadsheet would read as formulas escaped)."""
+
+    media_type: ClassVar[str] = "text/csv"

@@ -29,6 +29,7 @@ from handoff.web.validation import body
 
 from . import audit_log, care, person, search
 from .schemas import (
+    AuditCsv,
     AuditLogAnswer,
     DebriefAnswer,
     DebriefBody,
@@ -251,6 +252,7 @@ ROUTES: tuple[Route, ...] = (
         "/console/api/audit-log.csv",
         get_audit_csv,
         SUPERVISOR_ROLES,
+        answers={200: AuditCsv},
         summary="The audit log as CSV (the export is audited)",
     ),
     Route(

@@ -65,15 +65,14 @@ class DocumentationInvalid(HelplineError):
         self.errors = list(errors)
         super().__init__("documentation refused: " + ", ".join(sorted({e.field for e in self.errors})))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "error": "invalid",
-            "fields": sorted({e.field for e in self.errors}),
-            "errors": [
-                {"field": e.field, "code": e.code, "message": {"sv": e.message_sv, "en": e.message_en}}
-                for e in self.errors
-            ],
-        }
+    def field_messages(self, language: str = "sv") -> dict[str, str]:
+        """Every refused field with its messages in ``language``: the ``fields`` of the one error
+        shape (``{"error": "invalid", "fields": {field: message}}``)."""
+        found: dict[str, str] = {}
+        for e in self.errors:
+            text = e.message_en if language == "en" else e.message_sv
+            found[e.field] = f"{found[e.field]} {text}" if e.field in found else text
+        return dict(sorted(found.items()))
 
 
 @dataclass(frozen=True, slots=True)

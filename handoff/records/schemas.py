@@ -58,16 +58,6 @@ class DocumentationSavedAnswer(Answer):
     documented_at: str
 
 
-class DocumentationRefusedAnswer(Answer):
-    """The documentation was not saved: ``invalid`` names every missing or wrong field (``fields``, a
-    list) with its messages in Swedish and English (``errors``); a body that does not fit is
-    ``invalid_input`` with ``fields`` (field -> message), as on every route."""
-
-    error: str
-    fields: list[str] | dict[str, str]
-    errors: list[dict[str, Any]] | None = None
-
-
 class ErasedAnswer(Answer):
     """The conversation is erased: what was deleted."""
 
@@ -101,7 +91,6 @@ class SituationAnswer(Answer):
 __all__ = [
     "DocumentationBody",
     "DocumentationFormAnswer",
-    "DocumentationRefusedAnswer",
     "DocumentationSavedAnswer",
     "EraseBody",
     "ErasedAnswer",

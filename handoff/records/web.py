@@ -6,7 +6,8 @@ Routes (:data:`ROUTES`, each a :class:`handoff.web.Route` behind the web kit's g
 * ``GET  /console/api/conversations/{id}/documentation``: the close form (fields, labels in Swedish
   and English, allowed values) with the saved or prefilled values;
 * ``POST /console/api/conversations/{id}/documentation``: save; 422 ``{"error": "invalid",
-  "fields": [...], "errors": [...]}`` naming every missing or wrong field; 409 ``not_closed``;
+  "fields": {field: message}}`` naming every missing or wrong field (in the staff member's language,
+  the one error shape); 409 ``not_closed``;
   403 for a counsellor who did not handle the conversation;
 * ``POST /console/api/conversations/{id}/erase`` (supervisor, admin): erasure on request;
 * ``GET  /console/api/documentation/pending``: the closed conversations still to be documented (a
@@ -30,7 +31,7 @@ from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
-from gateway.store.models import Conversation, ConversationState
+from gateway.store.models import Conversation, ConversationState, StaffUser
 from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
@@ -40,7 +41,6 @@ from handoff.records.retention_scheduler import RetentionScheduler
 from handoff.records.schemas import (
     DocumentationBody,
     DocumentationFormAnswer,
-    DocumentationRefusedAnswer,
     DocumentationSavedAnswer,
     EraseBody,
     ErasedAnswer,
@@ -48,7 +48,7 @@ from handoff.records.schemas import (
     SituationAnswer,
 )
 from handoff.records.situation_web import current_directory, get_situation, portal_situation
-from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route
+from handoff.web import CONSOLE_ROLES, SITUATION_ROLES, SUPERVISOR_ROLES, Route, in_path
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.validation import body
@@ -62,28 +62,31 @@ SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
 # ------------------------------------------------------------------------------------- handlers
 
 
+def _may_document(conv: Conversation, user: StaffUser) -> bool:
+    return documentation.may_document(conv.assigned_to, (conv.meta or {}).get("closed_by"), user)
+
+
+DOCUMENTS = in_path().but(
+    rule=_may_document,
+    code="not_your_conversation",
+    denied="documentation.denied",
+    rule_text="the counsellor who held or closed the conversation, or a supervisor or admin",
+)
+"""Who may read and save a conversation's documentation (every refusal audited)."""
+
+
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    """The close form: for the counsellor who held or closed the conversation and for supervisors,
-    like every other conversation route; every read and every refusal is audited."""
+    """The close form: for the counsellor who held or closed the conversation and for supervisors
+    (``acts_on``: the guard refuses anyone else, audited); every read is audited."""
     conv_id = request.match_info["conversation_id"]
     try:
         async with request.app[DB].session() as session:
-            conv = await repo.get_conversation(session, conv_id)
-            if not documentation.may_document(
-                conv.assigned_to, (conv.meta or {}).get("closed_by"), staff.user
-            ):
-                await repo.audit(session, "documentation.denied", actor=staff.user, conversation_id=conv_id)
-                denied = True
-            else:
-                denied = False
-                form = await documentation.documentation_form(
-                    session, conv_id, directory=current_directory(request.app)
-                )
-                await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
+            form = await documentation.documentation_form(
+                session, conv_id, directory=current_directory(request.app)
+            )
+            await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return problem(404, "not_found")
-    if denied:
-        return problem(403, "not_your_conversation")
     return web.json_response({**form, "language": staff.lang})
 
 
@@ -101,7 +104,7 @@ async def post_documentation(request: web.Request, staff: Staff) -> web.StreamRe
             )
             documented_at = result.record.documented_at.isoformat()
     except documentation.DocumentationInvalid as exc:
-        return web.json_response(exc.to_dict(), status=422)
+        return problem(422, "invalid", exc.field_messages(staff.lang))
     except NotFound:
         return problem(404, "not_found")
     except PermissionDenied:
@@ -187,6 +190,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/documentation",
         get_documentation,
         CONSOLE_ROLES,
+        acts_on=DOCUMENTS,
         answers={200: DocumentationFormAnswer},
         summary="The close form (audited)",
     ),
@@ -195,8 +199,9 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/documentation",
         post_documentation,
         CONSOLE_ROLES,
+        acts_on=DOCUMENTS,
         body=DocumentationBody,
-        answers={200: DocumentationSavedAnswer, 422: DocumentationRefusedAnswer},
+        answers={200: DocumentationSavedAnswer},
         idempotency="documentation",
         summary="Save the documentation",
     ),

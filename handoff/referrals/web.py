@@ -53,10 +53,9 @@ from handoff.referrals.web_base import (
     ID,
     deliverers,
     handoff_options,
-    may_act_on,
     text,
 )
-from handoff.web import CONSOLE_ROLES, PORTAL_ROLES, Route
+from handoff.web import CONSOLE_ROLES, PORTAL_ROLES, Route, in_path, resolved
 from handoff.web.errors import answer_for, problem
 from handoff.web.guard import add_routes
 from handoff.web.validation import MAX_BODY, body
@@ -101,17 +100,11 @@ async def api_proposals(request: web.Request, staff: Staff) -> web.StreamRespons
 # ---------------------------------------------------------------------- console: referrals
 async def api_referrals_of(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    denied = await may_act_on(request, staff, conv_id)
-    if denied is not None:
-        return denied
     return web.json_response({"referrals": await request.app[REFERRALS].reading.of_conversation(conv_id)})
 
 
 async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    denied = await may_act_on(request, staff, conv_id)
-    if denied is not None:
-        return denied
     b = body(request, ReferralBody)
     ref = await request.app[REFERRALS].create(
         conv_id,
@@ -127,32 +120,26 @@ async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamR
     return web.json_response({"referral": ref}, status=201)
 
 
-async def _referral_guard(request: web.Request, staff: Staff) -> web.Response | None:
-    conv_id = await request.app[REFERRALS].reading.conversation_of(request.match_info["referral_id"])
-    return await may_act_on(request, staff, conv_id)
+async def _conversation_of_referral(request: web.Request) -> str:
+    return await request.app[REFERRALS].reading.conversation_of(request.match_info["referral_id"])
+
+
+ON_CONVERSATION = in_path()
+ON_REFERRAL = resolved(_conversation_of_referral, "referral_id")
 
 
 async def api_referral(request: web.Request, staff: Staff) -> web.StreamResponse:
-    denied = await _referral_guard(request, staff)
-    if denied is not None:
-        return denied
     return web.json_response(
         {"referral": await request.app[REFERRALS].reading.get(request.match_info["referral_id"])}
     )
 
 
 async def api_consent_request(request: web.Request, staff: Staff) -> web.StreamResponse:
-    denied = await _referral_guard(request, staff)
-    if denied is not None:
-        return denied
     ref = await request.app[REFERRALS].consent.request(request.match_info["referral_id"], staff.user)
     return web.json_response({"referral": ref})
 
 
 async def api_consent(request: web.Request, staff: Staff) -> web.StreamResponse:
-    denied = await _referral_guard(request, staff)
-    if denied is not None:
-        return denied
     ref = await request.app[REFERRALS].consent.record(
         request.match_info["referral_id"], body(request, ConsentBody).consent, user=staff.user
     )
@@ -160,9 +147,6 @@ async def api_consent(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_consent_not_asked(request: web.Request, staff: Staff) -> web.StreamResponse:
-    denied = await _referral_guard(request, staff)
-    if denied is not None:
-        return denied
     ref = await request.app[REFERRALS].consent.record_not_asked(
         request.match_info["referral_id"], staff.user, text(body(request, NotAskedBody).reason)
     )
@@ -279,6 +263,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/referrals",
         api_referrals_of,
         CONSOLE_ROLES,
+        acts_on=ON_CONVERSATION,
         answers={200: ReferralsAnswer},
         summary="The referrals of a conversation",
     ),
@@ -287,17 +272,27 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/referrals",
         api_referral_create,
         CONSOLE_ROLES,
+        acts_on=ON_CONVERSATION,
         body=ReferralBody,
         answers={201: ReferralAnswer},
         idempotency="referral",
         summary="Propose a referral",
     ),
-    Route("GET", REF, api_referral, CONSOLE_ROLES, answers={200: ReferralAnswer}, summary="A referral"),
+    Route(
+        "GET",
+        REF,
+        api_referral,
+        CONSOLE_ROLES,
+        acts_on=ON_REFERRAL,
+        answers={200: ReferralAnswer},
+        summary="A referral",
+    ),
     Route(
         "POST",
         REF + "/consent-request",
         api_consent_request,
         CONSOLE_ROLES,
+        acts_on=ON_REFERRAL,
         answers={200: ReferralAnswer},
         summary="Ask the person for consent",
     ),
@@ -306,6 +301,7 @@ ROUTES: tuple[Route, ...] = (
         REF + "/consent",
         api_consent,
         CONSOLE_ROLES,
+        acts_on=ON_REFERRAL,
         body=ConsentBody,
         answers={200: ReferralAnswer},
         summary="Record the person's answer",
@@ -315,6 +311,7 @@ ROUTES: tuple[Route, ...] = (
         REF + "/consent-not-asked",
         api_consent_not_asked,
         CONSOLE_ROLES,
+        acts_on=ON_REFERRAL,
         body=NotAskedBody,
         answers={200: ReferralAnswer},
         summary="Record why consent could not be asked",

@@ -1,6 +1,7 @@
 """What the handoff APIs share (referrals, disclosures, the portal): the handoff options, the one
-delivery worker, who may act on a conversation, and the text fields of checked bodies.  The routes
-are the web kit's (:mod:`handoff.web`: session, role, CSRF, body, idempotency, the one error shape)."""
+delivery worker and the text fields of checked bodies.  The routes
+are the web kit's (:mod:`handoff.web`: session, role, CSRF, body, who may act on the conversation (``acts_on``),
+idempotency, the one error shape)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
+from gateway.appkeys import BROKER, CONSUMER, SETTINGS
 from gateway.broker.base import Event, Subscription
-from gateway.errors import NotFound
-from gateway.store import repo
-from handoff.console.security import Staff
 from handoff.referrals.options import DELIVER_GROUP, TOPIC_DELIVER, HandoffOptions
-from handoff.web.errors import problem
 
 HANDOFF_OPTIONS = web.AppKey("handoff_options", HandoffOptions)
 DELIVERERS = web.AppKey("handoff_deliverers", dict[str, Callable[[str], Awaitable[None]]])
@@ -60,20 +57,6 @@ def deliverers(app: web.Application) -> dict[str, Callable[[str], Awaitable[None
     return found
 
 
-async def may_act_on(request: web.Request, staff: Staff, conversation_id: str) -> web.Response | None:
-    """A counsellor acts on the conversation assigned to them; a supervisor or admin on any."""
-    async with request.app[DB].session() as session:
-        try:
-            conv = await repo.get_conversation(session, conversation_id)
-        except NotFound:
-            return problem(404, "not_found")
-        holds = conv.state == "assigned" and conv.assigned_to == staff.user.id
-        if holds or staff.is_supervisor:
-            return None
-        await repo.audit(session, "handoff.denied", actor=staff.user, conversation_id=conversation_id)
-    return problem(403, "not_assigned_to_you")
-
-
 def text(value: str | None, default: str = "") -> str:
     """A text field of a checked body: ``default`` when it is missing or null."""
     return default if value is None else value
@@ -86,6 +69,5 @@ __all__ = [
     "ID",
     "deliverers",
     "handoff_options",
-    "may_act_on",
     "text",
 ]

@@ -42,7 +42,7 @@ from handoff.triage_admin.schemas import (
 )
 from handoff.triage_admin.state import MAX_EXAMPLE_CHARS, AdminError, in_test_split
 from handoff.triage_admin.strings import ADMIN_STRINGS
-from handoff.triage_admin.web_base import API, TRIAGE_ADMIN
+from handoff.triage_admin.web_base import API, TRIAGE_ADMIN, refused_fields
 from handoff.web import ADMIN_ROLES, Route
 from handoff.web.validation import body as checked_body
 from nlu.data import Dataset
@@ -62,11 +62,11 @@ class _Unchanged(Exception):
 
 
 def refusal(staff: Staff, exc: AdminError) -> web.Response:
-    """A refusal in the one body shape (``{"error": code}``) with its words (``message``)."""
+    """A refusal in the one body shape: ``{"error": code}``, with ``fields`` (field -> words) when it
+    refuses a field of the input."""
     words = strings(staff.lang)
     admin_words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
-    message = words.get("error_" + exc.code) or admin_words.get("e_" + exc.code) or exc.code
-    return web.json_response({**error_body(exc.code), "message": message}, status=exc.status)
+    return web.json_response(error_body(exc.code, refused_fields(exc, words, admin_words)), status=exc.status)
 
 
 def refusals(handler: Handler) -> Handler:
@@ -93,7 +93,7 @@ def _training_text(correction: TriageCorrection) -> str:
 async def api_list(request: web.Request, staff: Staff) -> web.StreamResponse:
     state = request.query.get("state", CorrectionState.PROPOSED.value)
     if state not in (*STATES, "all"):
-        raise AdminError(422, "unknown_state")
+        raise AdminError(422, "unknown_state", field="state")
     stmt = (
         select(TriageCorrection, StaffUser.username)
         .join(StaffUser, StaffUser.id == TriageCorrection.counsellor_id, isouter=True)
@@ -179,9 +179,9 @@ async def api_accept(request: web.Request, staff: Staff) -> web.StreamResponse:
     correction = await _proposed(request)
     intent = chosen or correction.intent
     if intent is None:
-        raise AdminError(422, "intent_required")
+        raise AdminError(422, "intent_required", field="intent")
     if not isinstance(intent, str) or intent not in INTENTS:
-        raise AdminError(422, "unknown_intent")
+        raise AdminError(422, "unknown_intent", field="intent")
     text = _training_text(correction)
     if in_test_split(text):
         raise AdminError(409, "in_test_split")

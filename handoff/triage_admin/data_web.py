@@ -45,16 +45,16 @@ from nlu.text import fold
 def _text(body: dict[str, Any], key: str, limit: int) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise AdminError(422, "empty", key)
+        raise AdminError(422, "empty", field=key)
     if len(value) > limit:
-        raise AdminError(422, "too_long", key)
+        raise AdminError(422, "too_long", field=key)
     return " ".join(value.split())
 
 
 def _intent(body: dict[str, Any], key: str = "intent") -> str:
     value = body.get(key)
     if not isinstance(value, str) or value not in INTENTS:
-        raise AdminError(422, "unknown_intent", str(value)[:40])
+        raise AdminError(422, "unknown_intent", str(value)[:40], field=key)
     return value
 
 
@@ -201,7 +201,7 @@ def _response_problem(intent: str, language: str, text: str) -> AdminError | Non
             code = "needs_90101"
         else:
             code = "unsafe_response"
-        return AdminError(422, code, message)
+        return AdminError(422, code, message, field="text")
     return None
 
 
@@ -211,16 +211,16 @@ async def api_set_response(request: web.Request, staff: Staff) -> web.StreamResp
     intent = _intent(body)
     language = body.get("language")
     if not isinstance(language, str) or language not in LANGUAGES:
-        raise AdminError(422, "unknown_language")
+        raise AdminError(422, "unknown_language", field="language")
     raw = body.get("text")
     if not isinstance(raw, str):
-        raise AdminError(422, "empty", "text")
+        raise AdminError(422, "empty", field="text")
     if len(raw) > MAX_RESPONSE_CHARS:
-        raise AdminError(422, "too_long", "text")
+        raise AdminError(422, "too_long", field="text")
     text = " ".join(raw.split())
     problem = _response_problem(intent, language, text)
     if problem is not None:
-        return admin_error(staff, problem, intent=intent, language=language)
+        return admin_error(staff, problem)
     admin = _admin(request)
     old_book, _ = await admin.response_book()
     async with admin.db.session() as session:
@@ -259,7 +259,7 @@ async def api_reset_response(request: web.Request, staff: Staff) -> web.StreamRe
     intent = _intent(body)
     language = body.get("language")
     if not isinstance(language, str) or language not in LANGUAGES:
-        raise AdminError(422, "unknown_language")
+        raise AdminError(422, "unknown_language", field="language")
     admin = _admin(request)
     async with admin.db.session() as session:
         row = await session.get(ResponseOverride, (intent, language))
@@ -286,9 +286,9 @@ async def api_parse(request: web.Request, staff: Staff) -> web.StreamResponse:
     body = checked_body(request, ParseBody).model_dump()
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise AdminError(422, "empty", "text")
+        raise AdminError(422, "empty", field="text")
     if len(text) > MAX_PARSE_CHARS:
-        raise AdminError(422, "too_long", "text")
+        raise AdminError(422, "too_long", field="text")
     hint = body.get("language")
     result = await request.app[TRIAGER].parse(text, hint if hint in LANGUAGES else None)
     out = result.to_dict()

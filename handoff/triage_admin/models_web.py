@@ -13,7 +13,6 @@ from gateway.web_errors import error_body
 from handoff.console.security import Staff
 from handoff.triage_admin.models import JobStatus, ModelVersion, TrainingJob
 from handoff.triage_admin.state import STALE_JOB, AdminError, _summary
-from handoff.triage_admin.strings import ADMIN_STRINGS
 from handoff.triage_admin.web_base import _admin, handles_errors
 
 
@@ -106,11 +105,11 @@ async def api_job(request: web.Request, staff: Staff) -> web.StreamResponse:
 async def api_activate(request: web.Request, staff: Staff) -> web.StreamResponse:
     result = await _admin(request).activate(request.match_info["version"], staff.user)
     if not result.ok:
-        words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
+        # The one error shape, and what the page shows beside its words for ``refused``: the gate's
+        # reason, the version refused and the one still active.
         return web.json_response(
             {
                 **error_body("refused"),
-                "message": f"{words['ta_refused']} {result.reason}",
                 "reason": result.reason,
                 "version": result.version,
                 "active": result.previous,

@@ -1,9 +1,10 @@
 """The triage admin's input schemas (the JSON bodies its POST routes read) and its answers, for the
 route table (:data:`handoff.triage_admin.web.ROUTES`) and the OpenAPI document.
 
-The schemas check the types; the handlers check the values and answer a refusal with the admin's
-words (``{"error": code, "message": ...}``: an unknown intent or language, an empty or too long
-text, a text of the held-out test split), as the admin's page shows them.
+The schemas check the types; the handlers check the values and answer a refusal in the one error
+shape: ``{"error": code}``, with ``fields`` (field -> the admin's words) when it refuses a field of
+the input (an unknown intent or language, an empty or too long text); the page has the words of
+every code (a text of the held-out test split, a busy dataset).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from handoff.web import Answer, Body
+from handoff.web import Answer, Body, Download, ErrorAnswer
 
 _EXAMPLE_CODES: Mapping[str, str] = MappingProxyType(
     {"intent": "unknown_intent", "text": "empty", "new_intent": "unknown_intent", "new_text": "empty"}
@@ -168,11 +169,16 @@ class ActivationAnswer(Answer):
     reason: str | None
 
 
-class ActivationRefusedAnswer(Answer):
-    """The gate refused the candidate: why, in the admin's words."""
+class TrainingDataDownload(Download):
+    """The training data as Rasa NLU YAML (``nlu-r<revision>.yml``)."""
 
-    error: str
-    message: str
+    media_type: ClassVar[str] = "application/x-yaml"
+
+
+class ActivationRefusedAnswer(ErrorAnswer):
+    """The gate refused the candidate (``refused``, the one error shape) and the facts the page shows
+    beside its words: the gate's reason, the version refused and the one still active."""
+
     reason: str | None
     version: str | None
     active: str | None
@@ -225,5 +231,6 @@ __all__ = [
     "ResponsesAnswer",
     "RevisionAnswer",
     "SetResponseBody",
+    "TrainingDataDownload",
     "TrainingStartedAnswer",
 ]

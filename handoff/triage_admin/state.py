@@ -43,13 +43,16 @@ MAX_PARSE_CHARS = 4000
 
 
 class AdminError(Exception):
-    """A refusal the admin is told about: HTTP status, code, and (optionally) the detail."""
+    """A refusal the admin is told about: HTTP status, code, (optionally) the detail (for the log and
+    tests: what was refused, or the check that failed) and the field of the input it refuses, which
+    the answer names (``{"error": code, "fields": {field: words}}``, the one error shape)."""
 
-    def __init__(self, status: int, code: str, detail: str = "") -> None:
+    def __init__(self, status: int, code: str, detail: str = "", *, field: str = "") -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.field = field
 
 
 def embedded_of(triager: Triager | None) -> EmbeddedTriager | None:

@@ -47,6 +47,7 @@ from handoff.triage_admin.schemas import (
     ResponsesAnswer,
     RevisionAnswer,
     SetResponseBody,
+    TrainingDataDownload,
     TrainingStartedAnswer,
 )
 from handoff.triage_admin.service import TriageAdmin
@@ -116,6 +117,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/export",
         api_export,
         ADMIN_ROLES,
+        answers={200: TrainingDataDownload},
         summary="The training data as Rasa NLU YAML (a download)",
     ),
     Route(

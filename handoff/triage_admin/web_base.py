@@ -1,9 +1,9 @@
 """What the triage admin's web modules share: the application's :class:`TriageAdmin`, the page
-renderer and the answer of a refusal (:class:`AdminError`)."""
+renderer and the answer of a refusal (:class:`AdminError`) in the one error shape."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +48,23 @@ def render_admin(request: web.Request, staff: Staff, template: str, **context: A
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
-def admin_error(staff: Staff, exc: AdminError, **extra: Any) -> web.Response:
-    """A refusal in the one body shape (``{"error": code}``) with the admin's words for it
-    (``message``) and, when there is one, the detail (``detail``: the field, or the check that failed)."""
+def refused_fields(exc: AdminError, *catalogues: Mapping[str, str]) -> dict[str, str] | None:
+    """``{field: words}`` for a refusal of one field of the input (the first catalogue with words for
+    ``e_<code>`` or ``error_<code>``), else None: the page has the words of every code itself."""
+    if not exc.field:
+        return None
+    for words in catalogues:
+        text = words.get("e_" + exc.code) or words.get("error_" + exc.code)
+        if text:
+            return {exc.field: text}
+    return {exc.field: exc.code}
+
+
+def admin_error(staff: Staff, exc: AdminError) -> web.Response:
+    """A refusal in the one body shape: ``{"error": code}``, with ``fields`` (field -> the admin's
+    words) when it refuses a field of the input."""
     words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
-    body: dict[str, Any] = {
-        **error_body(exc.code),
-        "message": words.get("e_" + exc.code, exc.detail or exc.code),
-    }
-    if exc.detail:
-        body["detail"] = exc.detail
-    body.update(extra)
-    return web.json_response(body, status=exc.status)
+    return web.json_response(error_body(exc.code, refused_fields(exc, words)), status=exc.status)
 
 
 def handles_errors(

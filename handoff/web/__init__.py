@@ -7,6 +7,8 @@ errors to answers, one set of role sets and an OpenAPI 3.1 document generated fr
   ``{"error": "invalid_input", "fields": {...}}``);
 * :mod:`handoff.web.errors`: :func:`~handoff.web.errors.problem` (the one body shape) and the
   mapping of :class:`~gateway.errors.HelplineError` to answers;
+* :mod:`handoff.web.access`: :class:`ActsOn`, the conversation a route acts on and who may
+  (:func:`in_path`, :func:`in_body`, :func:`resolved`);
 * :mod:`handoff.web.guard`: :func:`~handoff.web.guard.guarded` (session, role, CSRF, body) and
   :func:`~handoff.web.guard.add_routes`;
 * :mod:`handoff.web.openapi`: the route table of an application (kit routes and adapted tables)
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .access import ActsOn, in_body, in_path, resolved
 from .roles import (
     ADMIN_ROLES,
     ALL_ROLES,
@@ -28,7 +31,7 @@ from .roles import (
     SITUATION_ROLES,
     SUPERVISOR_ROLES,
 )
-from .routes import Answer, Body, ErrorAnswer, Kind, Ok, Route, StaffHandler
+from .routes import Answer, Body, Download, ErrorAnswer, Kind, Ok, Route, StaffHandler
 
 
 def setup(app: web.Application) -> None:
@@ -45,12 +48,17 @@ __all__ = [
     "PORTAL_ROLES",
     "SITUATION_ROLES",
     "SUPERVISOR_ROLES",
+    "ActsOn",
     "Answer",
     "Body",
+    "Download",
     "ErrorAnswer",
     "Kind",
     "Ok",
     "Route",
     "StaffHandler",
+    "in_body",
+    "in_path",
+    "resolved",
     "setup",
 ]

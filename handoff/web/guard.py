@@ -8,8 +8,11 @@
 3. CSRF on POST: the ``X-CSRF-Token`` header (or a page form's ``csrf`` field), else 403 ``csrf``;
 4. the body, when the route declares one: read and validated (400 ``invalid_json``, 413, 422
    ``invalid_input`` with ``fields``), then kept for :func:`handoff.web.validation.body`;
-5. the ``Idempotency-Key``, when the route names an action;
-6. the errors the request causes, answered by the one mapping (:mod:`handoff.web.errors`).
+5. the conversation, when the route acts on one (``route.acts_on``, :mod:`handoff.web.access`):
+   404 ``not_found`` for an unknown one, 403 (audited) for a staff member the rule does not allow;
+   a page renders the forbidden page or 404;
+6. the ``Idempotency-Key``, when the route names an action (a refused request claims no key);
+7. the errors the request causes, answered by the one mapping (:mod:`handoff.web.errors`).
 
 The wrapped handler carries its route (:func:`route_of`), so that the route table of an
 application can be read from its router.
@@ -26,6 +29,7 @@ from gateway.errors import InvalidInput
 from handoff.console.idempotency import idempotent
 from handoff.console.security import CSRF_HEADER, Staff, authenticate, csrf_ok
 
+from .access import refusal
 from .errors import answer_for, answering_errors, problem
 from .routes import Route
 from .validation import BODY_KEY, read_body
@@ -53,7 +57,7 @@ def route_of(handler: object) -> Route | None:
 
 
 def guarded(route: Route) -> Handler:
-    """``route.handler`` behind the session, role, CSRF and body checks."""
+    """``route.handler`` behind the session, role, CSRF, body and conversation checks."""
     inner = answering_errors(route.handler)
     if route.idempotency is not None:
         inner = idempotent(route.idempotency, inner)
@@ -81,6 +85,16 @@ def guarded(route: Route) -> Handler:
                 answer = answer_for(exc)
                 assert answer is not None
                 return answer
+        if route.acts_on is not None:
+            refused = await refusal(request, staff.user, route.acts_on)
+            if refused is not None:
+                status, code = refused
+                if route.kind == "page":
+                    page = request.app.get(FORBIDDEN_PAGE)
+                    if status == 404 or page is None:
+                        raise web.HTTPNotFound() if status == 404 else web.HTTPForbidden()
+                    return page(request, staff)
+                return problem(status, code)
         return await inner(request, staff)
 
     handler.__name__ = getattr(route.handler, "__name__", "handler")

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 
-from .routes import ErrorAnswer, Kind, Route
+from .routes import Download, ErrorAnswer, Kind, Route
 from .validation import MAX_BODY
 
 OPENAPI_PATH: Final = "/api/openapi.json"
@@ -133,10 +133,19 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
         out["200"] = {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}
         out["303"] = {"description": "Not signed in (or done): to the login page or the next page"}
         out["403"] = {"description": "Forbidden (the forbidden page), or CSRF refused"}
+        if route.acts_on is not None:
+            out["403"]["description"] += (
+                f"; not one who may act on the conversation ({route.acts_on.rule_text})"
+            )
+            out["404"] = {"description": "No such conversation"}
         return out
     if route.kind == "ws":
         out["101"] = {"description": "The live socket"}
     for status, model in sorted(route.answers.items()):
+        if issubclass(model, Download):
+            content = {model.media_type: {"schema": {"type": "string"}}}
+            out[str(status)] = {"description": model.__doc__ or "The file", "content": content}
+            continue
         out[str(status)] = _json(schemas.ref(model, "serialization"), model.__doc__ or "The answer")
     if not any(str(s).startswith("2") for s in route.answers) and route.kind == "api":
         # Not declared yet (an adapted table, or a route of a table to be converted): a JSON object,
@@ -145,6 +154,12 @@ def _responses(route: Route, schemas: _Schemas) -> dict[str, Any]:
         out["2XX"]["content"]["*/*"] = {}
     out["401"] = _json(error, "Not signed in")
     out["403"] = _json(error, "Another role, or (POST) no valid CSRF token")
+    if route.acts_on is not None:
+        acts = route.acts_on
+        out["403"]["description"] += (
+            f"; or `{acts.code}`: not one who may act on the conversation ({acts.rule_text}), audited"
+        )
+        out["404"] = _json(error, "`not_found`: no such conversation (or item of one)")
     if route.body is not None:
         out["400"] = _json(error, "The body is not a JSON object")
         out["413"] = {"description": f"The body is larger than {MAX_BODY} bytes"}
@@ -181,6 +196,8 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
             "required": False,
             "content": {"application/json": {"schema": schemas.ref(route.body, "validation")}},
         }
+    if route.acts_on is not None:
+        op["x-acts-on"] = {"conversation": route.acts_on.source, "refusal": route.acts_on.code}
     if route.adapted:
         op["x-adapted"] = True
     return op

@@ -1,5 +1,6 @@
 """What a route declares: :class:`Route`, the base of input schemas (:class:`Body`) and of answers
-(:class:`Answer`), and the error answer every route shares (:class:`ErrorAnswer`)."""
+(:class:`Answer`), the error answer every route shares (:class:`ErrorAnswer`), and the conversation
+a route acts on (:class:`ActsOn`, enforced by :mod:`handoff.web.access`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .roles import SUPERVISOR_ROLES
+
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from gateway.store.models import Conversation, StaffUser
     from handoff.console.security import Staff
 
 Kind = Literal["page", "api", "ws"]
+ConversationOf = Callable[["web.Request"], Awaitable[str]]
+"""The id of the conversation a request acts on (:class:`~gateway.errors.NotFound`: 404)."""
+Rule = Callable[["Conversation", "StaffUser"], bool]
 StaffHandler = Callable[["web.Request", "Staff"], Awaitable["web.StreamResponse"]]
 
 
@@ -29,6 +36,13 @@ class Body(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
     error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    @classmethod
+    def refused(cls, loc: tuple[int | str, ...], message: str) -> tuple[str, str]:
+        """The field and the message an answer names for a refused part of the body: pydantic's
+        path (``source_seqs.0``) and message, unless a schema names its fields and messages itself
+        (the directory admin's: the codes its page has words for)."""
+        return ".".join(str(part) for part in loc) or "body", message
 
 
 class Answer(BaseModel):
@@ -44,8 +58,54 @@ class ErrorAnswer(Answer):
     fields: dict[str, str] | None = None
 
 
+class Download(Answer):
+    """A file, not JSON: a subclass names its media type (``media_type``) for the OpenAPI document."""
+
+    media_type: ClassVar[str] = "application/octet-stream"
+
+
 class Ok(Answer):
     ok: bool
+
+
+def holds_or_supervises(conv: Conversation, user: StaffUser) -> bool:
+    """A counsellor acts on the conversation assigned to them; a supervisor or admin on any."""
+    holds = conv.state == "assigned" and conv.assigned_to == user.id
+    return holds or user.role in SUPERVISOR_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class ActsOn:
+    """The conversation a route acts on, and who may.
+
+    ``source`` says where its id comes from, for the OpenAPI document (``path:conversation_id``,
+    ``body:conversation_id``, ``disclosure_id``); ``denied`` is the audit action of a refusal and
+    ``code`` its error code."""
+
+    conversation: ConversationOf
+    source: str
+    rule: Rule = holds_or_supervises
+    code: str = "not_assigned_to_you"
+    denied: str = "handoff.denied"
+    rule_text: str = "the counsellor holding the conversation, or a supervisor or admin"
+
+    def but(
+        self,
+        *,
+        rule: Rule | None = None,
+        code: str | None = None,
+        denied: str | None = None,
+        rule_text: str | None = None,
+    ) -> ActsOn:
+        """The same source with another rule, code or audit action."""
+        return ActsOn(
+            self.conversation,
+            self.source,
+            rule or self.rule,
+            code or self.code,
+            denied or self.denied,
+            rule_text or self.rule_text,
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -56,6 +116,8 @@ class Route:
     and renders the forbidden page; the API answers JSON).  ``body`` is its input schema, ``answers``
     its answers by status (beside the refusals every route has), ``idempotency`` the action name
     under which an ``Idempotency-Key`` is honoured (:mod:`handoff.console.idempotency`).
+    ``acts_on`` names the conversation the route acts on and who may (:mod:`handoff.web.access`):
+    the guard refuses anyone else (403, audited) and an unknown conversation (404).
     ``adapted`` marks a route of a table not yet converted to this type: it is registered and
     guarded by its own module, and listed here (and in the OpenAPI document) as adapted.
     """
@@ -68,6 +130,7 @@ class Route:
     body: type[Body] | None = None
     answers: Mapping[int, type[Answer]] = field(default_factory=dict)
     idempotency: str | None = None
+    acts_on: ActsOn | None = None
     summary: str = ""
     tag: str = ""
     adapted: bool = False
@@ -84,4 +147,15 @@ class Route:
         return {"method": self.method, "path": self.path, "roles": sorted(self.roles), "kind": self.kind}
 
 
-__all__ = ["Answer", "Body", "ErrorAnswer", "Kind", "Ok", "Route", "StaffHandler"]
+__all__ = [
+    "ActsOn",
+    "Answer",
+    "Body",
+    "Download",
+    "ErrorAnswer",
+    "Kind",
+    "Ok",
+    "Route",
+    "StaffHandler",
+    "holds_or_supervises",
+]

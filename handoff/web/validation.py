@@ -43,10 +43,6 @@ async def read_json(request: web.Request, *, empty: dict[str, Any] | None = None
     return found
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
-
-
 def validate(model: type[B], data: dict[str, Any]) -> B:
     """``data`` as ``model``, or :class:`InvalidInput` naming every refused field."""
     try:
@@ -54,7 +50,8 @@ def validate(model: type[B], data: dict[str, Any]) -> B:
     except ValidationError as exc:
         fields: dict[str, str] = {}
         for error in exc.errors(include_url=False, include_context=False, include_input=False):
-            fields.setdefault(_field(tuple(error["loc"])), str(error["msg"]))
+            name, message = model.refused(tuple(error["loc"]), str(error["msg"]))
+            fields.setdefault(name, message)
         codes = {model.error_codes.get(name.split(".")[0]) for name in fields}
         code = codes.pop() if len(codes) == 1 else None
         raise InvalidInput(code or "invalid_input", fields=fields) from None

@@ -17,7 +17,9 @@
   }
 
   function fail(res) {
-    problem.textContent = (res.data && res.data.message) || HL.errorText(res);
+    const d = res.data || {};
+    const fields = d.fields && d.error !== "invalid_input" ? Object.values(d.fields) : [];
+    problem.textContent = fields.length ? fields.join(" ") : HL.errorText(res);
     problem.hidden = false;
     notice.textContent = "";
   }

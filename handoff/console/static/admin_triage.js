@@ -19,7 +19,11 @@
 
   function fail(res) {
     const d = res.data || {};
-    problem.textContent = d.message || t("error");
+    // The one error shape: the words for each refused field, else for the code; a model the gate
+    // refused also says why (the gate's reason).
+    const fields = d.fields && d.error !== "invalid_input" ? Object.values(d.fields) : [];
+    if (d.error === "refused" && d.reason) problem.textContent = t("ta_refused") + " " + d.reason;
+    else problem.textContent = fields.length ? fields.join(" ") : HL.errorText(res);
     problem.hidden = false;
     notice.textContent = "";
   }

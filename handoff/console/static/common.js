@@ -169,11 +169,15 @@ const HL = (function () {
     return d && !isNaN(d.getTime()) ? d.toLocaleString(i18n.lang === "sv" ? "sv-SE" : "en-GB", { dateStyle: "short", timeStyle: "short" }) : "";
   }
 
-  /* The text for an API error answer: its "error_<code>" string, else the generic error with the code. */
+  /* The text for an API error answer ({"error": code, ...}, the one error shape): its "error_<code>"
+     string (or the admin pages' "e_<code>"), else the generic error with the code. */
   function errorText(res) {
     const code = (res.data && res.data.error) || "error";
-    const text = t("error_" + code);
-    return text !== "error_" + code ? text : t("error") + " (" + code + ")";
+    for (const key of ["error_" + code, "e_" + code]) {
+      const text = t(key);
+      if (text !== key) return text;
+    }
+    return t("error") + " (" + code + ")";
   }
 
   return { i18n, t, intentLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };

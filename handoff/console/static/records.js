@@ -283,12 +283,9 @@
       const summary = form.querySelector(".form-error");
       summary.textContent = w("invalid");
       summary.hidden = false;
-      const byField = new Map();
-      (data.errors || []).forEach(function (e) {
-        const text = e.message ? label(e.message) : e.code;
-        byField.set(e.field, (byField.has(e.field) ? byField.get(e.field) + " " : "") + text);
-      });
-      (data.fields || []).forEach(function (key) { if (!byField.has(key)) byField.set(key, w("error")); });
+      // The one error shape: {"error": code, "fields": {field: message}} (messages in the staff
+      // member's language; a body that does not fit names pydantic's paths, e.g. "values").
+      const byField = new Map(Object.entries(data.fields || {}).map(function (kv) { return [kv[0], String(kv[1] || w("error"))]; }));
       let first = null;
       for (const [key, text] of byField) {
         const f = fields.get(key);

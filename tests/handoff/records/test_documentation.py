@@ -57,7 +57,7 @@ async def test_documenting_without_mandatory_fields_is_refused_with_their_names(
     with pytest.raises(DocumentationInvalid) as caught:
         async with store.session() as s:
             await save_documentation(s, conv_id, partial, user)
-    assert caught.value.to_dict()["fields"] == ["environment", "outcome", "summary"]
+    assert list(caught.value.field_messages("sv")) == ["environment", "outcome", "summary"]
     assert {e.code for e in caught.value.errors} == {"missing"}
     async with store.session() as s:
         conv = await repo.get_conversation(s, conv_id)

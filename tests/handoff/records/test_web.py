@@ -102,8 +102,10 @@ async def test_close_form_refuses_missing_fields_then_documents(site: Site) -> N
     ) as resp:
         assert resp.status == 422
         body = await resp.json()
-    assert body["fields"] == ["gender", "summary"]
-    assert all(e["message"]["sv"] and e["message"]["en"] for e in body["errors"])
+    # The one error shape: each refused field with its message in the staff member's language.
+    assert body["error"] == "invalid" and set(body) == {"error", "fields"}
+    assert list(body["fields"]) == ["gender", "summary"]
+    assert "måste fyllas i" in body["fields"]["summary"]
 
     async with http.post(site.url(doc_path(conv_id)), json={"values": complete()}) as resp:
         assert resp.status == 403, "no CSRF token, no save"

@@ -10,129 +10,18 @@ answer of every GET API route (as a role it allows) fits the document's answer s
 
 from __future__ import annotations
 
-import logging
-import re
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import jsonschema
 import pytest
-import pytest_asyncio
 from openapi_spec_validator import validate as validate_openapi
 
-from gateway.store.models import Role
 from handoff.web import Route
-from handoff.web.openapi import OPENAPI_PATH, plain_path, route_table
-from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
+from handoff.web.openapi import OPENAPI_PATH, plain_path
+
+from .kit import PUBLIC, ROLES, TABLE, World, allowed, check, cookie_for, route_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-SOME_HEX = "0123456789abcdef0123456789abcdef"
-SAMPLES = {
-    "recipient_id": "polisen",
-    "version": "v1",
-    "correction_id": "1",
-}
-# Routes that need no session: the login form, static files, the signed callback of recipients.
-PUBLIC = {
-    ("GET", "/console/login"),
-    ("POST", "/console/login"),
-    ("GET", "/console/static/{name}"),
-    ("GET", "/console/admin-static/{name}"),
-    ("POST", "/handoff/callback/referrals/{referral_id}"),
-}
-ROLES = [r.value for r in Role]
-
-
-class Tracebacks(logging.Handler):
-    """Every record logged with an exception, or by aiohttp's "Error handling request"."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.found: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info or "Traceback" in text or "Error handling request" in text:
-            self.found.append(f"{record.name}: {text}")
-
-
-@dataclass
-class World:
-    console: Console
-    browsers: dict[str, Browser]
-    table: list[Route]
-    conversation: str
-    tracebacks: Tracebacks
-    statuses: list[tuple[str, int]] = field(default_factory=list)
-
-    def concrete(self, route: Route) -> str:
-        def sample(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name == "conversation_id":
-                return self.conversation
-            return SAMPLES.get(name, SOME_HEX)
-
-        return re.sub(r"\{([A-Za-z_]+)\}", sample, plain_path(route.path))
-
-    def seen(self, route: Route, status: int) -> int:
-        self.statuses.append((f"{route.method} {route.path}", status))
-        return status
-
-    def clean(self) -> None:
-        assert not [s for s in self.statuses if s[1] >= 500], "a route answered 5xx"
-        assert not self.tracebacks.found, self.tracebacks.found
-
-
-def cookie_for(b: Browser, path: str) -> dict[str, str]:
-    """The session cookie, sent by hand outside ``/console`` (where the browser does not send it;
-    ``/portal/api/situation`` is for clients that send it themselves)."""
-    if path.startswith("/console"):
-        return {}
-    for cookie in b.http.cookie_jar:
-        if cookie.key == "hl_console":
-            return {"Cookie": f"hl_console={cookie.value}"}
-    return {}
-
-
-def route_id(route: Route) -> str:
-    return f"{route.method} {plain_path(route.path)}"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    tmp: Path = tmp_path_factory.mktemp("webkit")
-    tracebacks = Tracebacks()
-    root = logging.getLogger()
-    root.addHandler(tracebacks)
-    console = await start_console(f"sqlite+aiosqlite:///{tmp / 'h.db'}", tmp)
-    try:
-        browsers = {role: await console.signed_in(f"kit_{role}", role) for role in ROLES}
-        conv = await console.person("kit@example.org", "min bror pratar om en rörelse")
-        assert (await browsers["counsellor"].claim(conv)).status == 200
-        yield World(console, browsers, route_table(console.server.app), conv, tracebacks)
-    finally:
-        await stop_console(console)
-        root.removeHandler(tracebacks)
-
-
-def _table() -> list[Route]:
-    """The table of a gateway built (not started) like the tests' own, for parametrizing."""
-    from bots.memory import MemoryAdapter
-    from tests.harness import KeywordTriager, build_app, make_settings
-
-    tmp = Path(tempfile.mkdtemp(prefix="webkit-table-"))
-    settings = make_settings("sqlite+aiosqlite:///:memory:", tmp)
-    app = build_app(
-        settings, triager=KeywordTriager(), adapters=[MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
-    )
-    return route_table(app)
-
-
-TABLE = _table()
 
 
 async def test_the_table_holds_every_guarded_route_and_no_route_twice() -> None:
@@ -223,13 +112,6 @@ async def test_each_role_not_allowed_gets_403(world: World, route: Route) -> Non
     world.clean()
 
 
-def allowed(route: Route) -> str:
-    for role in ("admin", "supervisor", "counsellor", "municipality"):
-        if role in route.roles:
-            return role
-    raise AssertionError(route)
-
-
 @pytest.mark.parametrize("route", [r for r in TABLE if r.method == "POST"], ids=route_id)
 async def test_post_without_the_csrf_token_gets_403(world: World, route: Route) -> None:
     b = world.browsers[allowed(route)]
@@ -256,7 +138,9 @@ async def test_a_body_that_does_not_fit_the_schema_gets_422_with_fields(world: W
     answer = await resp.json()
     assert isinstance(answer["error"], str)
     # (a field's path names the refused item: ``source_seqs.0``)
-    assert {f.split(".")[0] for f in answer["fields"]} == set(route.body.model_json_schema()["properties"])
+    # (a schema may name its fields as its form does: the directory's ``serves`` is ``area``)
+    named = {route.body.refused((name,), "")[0] for name in route.body.model_json_schema()["properties"]}
+    assert {f.split(".")[0] for f in answer["fields"]} == named
     assert all(isinstance(m, str) and m for m in answer["fields"].values())
     # Not a JSON object at all: 400, in the same shape.
     for raw in (b"[1]", b"{", b'"text"'):
@@ -271,14 +155,6 @@ async def test_a_body_that_does_not_fit_the_schema_gets_422_with_fields(world: W
 
 
 # ---------------------------------------------------------------------- the OpenAPI document
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def document(world: World) -> dict[str, Any]:
-    anonymous = world.console.browser()
-    resp = await anonymous.get(OPENAPI_PATH)
-    assert resp.status == 200
-    return dict(await resp.json())
-
-
 async def test_the_document_is_valid_openapi_31_and_lists_every_route_with_its_roles(
     world: World, document: dict[str, Any]
 ) -> None:
@@ -295,29 +171,6 @@ async def test_the_document_is_valid_openapi_31_and_lists_every_route_with_its_r
             assert op["x-idempotency"] == route.idempotency
     listed = sum(len(ops) for path, ops in document["paths"].items() if path != OPENAPI_PATH)
     assert listed == len(world.table)
-
-
-def _schema(document: dict[str, Any], op: dict[str, Any], status: int, content_type: str) -> Any:
-    responses = op["responses"]
-    response = responses.get(str(status)) or responses.get(f"{status // 100}XX") or responses["default"]
-    content = response.get("content", {})
-    if content_type in content:
-        return content[content_type]["schema"]
-    assert "*/*" in content, (status, content_type, list(content))
-    return None
-
-
-def check(document: dict[str, Any], op: dict[str, Any], status: int, content_type: str, data: Any) -> None:
-    schema = _schema(document, op, status, content_type)
-    if schema is None:
-        return
-    jsonschema.Draft202012Validator(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            **schema,
-            "components": document["components"],
-        }
-    ).validate(data)
 
 
 def _get_api_routes() -> Iterator[Route]:
@@ -337,7 +190,7 @@ async def test_the_answer_of_each_get_route_fits_the_document(
         resp = await b.get(path, headers=cookie_for(b, path))
         world.seen(route, resp.status)
         content_type = resp.headers.get("Content-Type", "").split(";")[0]
-        data = await resp.json() if content_type == "application/json" else None
+        data = await resp.json() if content_type == "application/json" else await resp.text()
         check(document, op, resp.status, content_type, data)
     world.clean()
 
