@@ -37,7 +37,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
 from gateway.errors import ConfigError
@@ -128,12 +128,24 @@ class ChannelServices(Protocol):
         ...
 
 
+class ChannelKey(NamedTuple):
+    """One key of a channel's configuration section: checked at start (type, required) and
+    printed by ``helpline config reference`` (default, doc)."""
+
+    type: type
+    required: bool = False
+    default: Any = None
+    """What the adapter uses when the key is not given, as the reference shows it (None: nothing)."""
+    doc: str = ""
+
+
 class ChannelAdapter(ABC):
     """One channel.  ``config_schema`` lists the keys of the adapter's configuration section."""
 
     name: ClassVar[str]
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {}
-    """key -> (type, required).  Validated at start by :meth:`validate_config`."""
+    config_schema: ClassVar[Mapping[str, ChannelKey | tuple[type, bool]]] = {}
+    """key -> :class:`ChannelKey` (or a plain ``(type, required)``).  Validated at start by
+    :meth:`validate_config`."""
     sends_from_any_process: ClassVar[bool] = True
     """False when only the process holding the channel's connection can send (XMPP)."""
     delivers_by_events: ClassVar[bool] = False
@@ -159,7 +171,8 @@ class ChannelAdapter(ABC):
             if key not in cls.config_schema and key != "enabled":
                 raise ConfigError(f"{section}.{key}", "unknown key")
         out: dict[str, Any] = {}
-        for key, (typ, required) in cls.config_schema.items():
+        for key, spec in cls.config_schema.items():
+            typ, required = spec[0], spec[1]
             if key not in config or config[key] is None:
                 if required:
                     raise ConfigError(f"{section}.{key}", "is required")

@@ -90,7 +90,9 @@ async def _users_add(settings: Settings, args: argparse.Namespace, password: str
                 password,
                 args.role,
                 display_name=args.display_name or "",
-                capacity=args.capacity,
+                capacity=args.capacity
+                if args.capacity is not None
+                else settings.raw["console"]["default_capacity"],
                 municipality_code=args.municipality,
             )
             await repo.audit(session, "user.created", details={"username": user.username, "role": user.role})
@@ -150,6 +152,21 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from gateway.app import CHANNEL_MODULES
+    from gateway.channel import registered_channel
+    from gateway.config_reference import reference
+
+    channels = {}
+    for name, module_name in CHANNEL_MODULES.items():
+        importlib.import_module(module_name)
+        cls = registered_channel(name)
+        if cls is not None:
+            channels[name] = cls
+    sys.stdout.write(reference(channels))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description="helpline-gateway")
     parser.add_argument("--config", help="YAML configuration file (also HELPLINE_CONFIG)")
@@ -169,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--display-name")
-    add.add_argument("--capacity", type=int, default=3, help="conversations held at once (counsellors)")
+    add.add_argument(
+        "--capacity",
+        type=int,
+        help="conversations held at once (counsellors; default console.default_capacity)",
+    )
     add.add_argument("--municipality", help="SCB code, for the municipality role")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--config", default=argparse.SUPPRESS)
@@ -182,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply migrations")
     up.add_argument("--config", default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_db_upgrade)
+
+    config = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    ref = config.add_parser(
+        "reference", help="print every configuration key with its type, default and meaning"
+    )
+    ref.set_defaults(func=cmd_config_reference)
 
     for module_name in PLUGINS:
         try:
