@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import MetaData
 
-from gateway import __version__, deadletter, ratelimit
+from gateway import __version__, deadletter, probes, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
     BROKER,
@@ -33,6 +33,7 @@ from gateway.config import Settings
 from gateway.crypto import ContactCipher
 from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
+from gateway.metrics import METRICS, Metrics
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.services import AppChannelServices
@@ -110,6 +111,7 @@ def create_app(
     app = web.Application(client_max_size=1024**2, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    app[METRICS] = metrics = Metrics()
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         pool = settings.section("database")
@@ -165,6 +167,7 @@ def create_app(
             app[CONSUMER],
             grace=broker_cfg["outbox_grace"],
             pending_grace=broker_cfg["pending_grace"],
+            metrics=metrics,
         )
         app[PIPELINE] = Pipeline(
             app[DB],
@@ -175,6 +178,7 @@ def create_app(
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
             previous_pseudonym_keys=settings.previous_pseudonym_keys,
             outbox=outbox,
+            metrics=metrics,
         )
         # One relay per process: this process's events at once, others' left behind by poll.
         outbox.start()
@@ -195,6 +199,10 @@ def create_app(
             await adapter.start(pipeline.ingress)
             subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
         app[LEASES] = leases
+        # Sockets of people (the web chat's) as their adapters report them in their health.
+        metrics.count_sockets(
+            "visitors", lambda: sum(int(a.health().get("sockets", 0)) for a in app[ADAPTERS].values())
+        )
         for runner in leases.values():
             runner.start()
         yield
@@ -229,6 +237,7 @@ def create_app(
     app.on_cleanup.append(stopped)
     app.cleanup_ctx.extend([store_ctx, broker_ctx, ratelimit_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
+    probes.setup(app, settings)
     for module_name in EXTENSIONS:
         try:
             module = importlib.import_module(module_name)
@@ -280,9 +289,11 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception as exc:  # the store went away between the two questions
             store = {"state": "down", "kind": store.get("kind"), "error": type(exc).__name__}
     ok = store.get("state") == "ok" and broker.get("state") == "ok"
-    degraded = any(c.get("state") in ("transient_error", "bad_credentials") for c in channels.values()) or (
-        nlu.get("state") not in (None, "ok")
-    )
+    degraded = any(
+        c.get("state") in ("transient_error", "bad_credentials")
+        or (c.get("state") == "connecting" and c.get("error"))
+        for c in channels.values()
+    ) or (nlu.get("state") not in (None, "ok"))
     status = "down" if not ok else ("degraded" if degraded else "ok")
     body = {
         "status": status,

@@ -8,11 +8,12 @@ import gc
 import getpass
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gateway import logthrottle
+from gateway import logs
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError, HelplineError
 from gateway.store.models import Role
@@ -44,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["development"] = True
         overrides["console.secure_cookies"] = False
     settings = _settings(args, **overrides)
+    logs.configure(settings.raw["logging"]["format"], settings.raw["logging"]["level"])
     app = create_app(settings)
 
     async def freeze_startup_objects(_app: web.Application) -> None:
@@ -58,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"helpline-gateway is starting on {url}", flush=True)
     print(f"  web chat:           {url}/chat", flush=True)
     print(f"  counsellor console: {url}/console", flush=True)
-    print(f"  health:             {url}/healthz", flush=True)
+    print(f"  health:             {url}/healthz, {url}/livez, {url}/readyz", flush=True)
     print(
         f"  store: {settings.database_url.split('://', 1)[0]}, broker: {'redis' if settings.redis_url else 'in-process'}"
     )
@@ -224,9 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logthrottle.install()  # a storm of one kind of line (out of file descriptors) stays a few lines
+    # Plain until a command has read its configuration (serve then takes logging.format).
+    logs.configure(os.environ.get("HELPLINE_LOG_FORMAT", "plain"))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -52,6 +52,7 @@ from gateway.envelope import (
 from gateway.errors import InvalidInput
 from gateway.events import CRITICAL_ASSIGNED
 from gateway.keys_recognise import recognise_by_previous_keys
+from gateway.metrics import Metrics
 from gateway.outbox import Outbox
 from gateway.staff import StaffActions
 from gateway.store import repo, rows
@@ -101,8 +102,10 @@ class Pipeline:
         event_channels: frozenset[str] = frozenset(),
         previous_pseudonym_keys: tuple[bytes, ...] = (),
         outbox: Outbox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.previous_pseudonym_keys = previous_pseudonym_keys
         """Pseudonym keys before a rotation: they still find a person's open conversation."""
         self.broker = broker
@@ -115,7 +118,7 @@ class Pipeline:
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
         self.event_rows = EventRows(self.outbox, broker, event_channels)
         self.controls = PersonControls(db, self.outbox, self.event_rows)
-        self.staff = StaffActions(db, broker, self.outbox, self.event_rows, self.limits)
+        self.staff = StaffActions(db, broker, self.outbox, self.event_rows, self.limits, metrics)
         """The counsellors' actions (gateway.staff)."""
         self.egress = Egress(db, broker, cipher, self.outbox, self.event_rows)
         """Sending on the channels (gateway.egress)."""
@@ -170,7 +173,7 @@ class Pipeline:
         triage = (
             untriaged(text, skip, str(hint) if hint else None)
             if skip
-            else await triage_handoff.triage(self.triager, text, hint)
+            else await triage_handoff.triage(self.triager, text, hint, self.metrics)
         )
         item = _Incoming(envelope, address, triage)
         try:
