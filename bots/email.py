@@ -176,6 +176,8 @@ class EmailAdapter(EmailReader, EmailSender):
         if self.mode:
             data["mode"] = self.mode
         data["ingested"] = self.ingested
+        if self.smtp_error:
+            data["smtp_error"] = self.smtp_error
         return data
 
     # ------------------------------------------------------------------------------------------

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
-from gateway.errors import ConfigError
+from gateway.errors import ChannelConnectError, ConfigError
+from gateway.netfail import connect_failure
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -219,6 +220,12 @@ class ChannelAdapter(ABC):
         """HTTP routes the adapter serves on the gateway's own application (webhooks, widget)."""
         return []
 
+    def describe_failure(self, exc: BaseException) -> ChannelConnectError | None:
+        """An exception of the receiver's connection as an expected outage that says which server
+        and step failed (see :func:`connect_failure`), or None for a bug.  The default knows no
+        server; adapters that have one say which."""
+        return connect_failure(self.name, "server", None, exc)
+
     def needs_lease(self) -> bool:
         """True when only one process of a fleet may run this adapter's receiver (pollers, XMPP)."""
         return False
@@ -267,22 +274,37 @@ async def run_with_reconnect(
 
     ``connect_once`` returns when the connection ends; it raises BadCredentials to stop for good.
     """
-    from gateway.errors import BadCredentials
+    from gateway.errors import BadCredentials, TransientChannelError
 
     backoff = backoff or Backoff()
     while not stopping.is_set():
-        adapter.set_state(AdapterState.CONNECTING)
+        # The last failure stays visible (/healthz) while the next attempt runs.
+        adapter.set_state(AdapterState.CONNECTING, adapter.last_error)
         try:
             await connect_once()
             backoff.reset()
         except BadCredentials as exc:
+            log.warning("channel %s: %s", adapter.name, exc)
             adapter.set_state(AdapterState.BAD_CREDENTIALS, str(exc))
             return
         except asyncio.CancelledError:
             raise
+        except TransientChannelError as exc:
+            # Expected outages say what failed, without a traceback (the adapters write these
+            # messages from their configuration, never from a person's data).
+            log.warning("channel %s: %s", adapter.name, exc)
+            adapter.set_state(AdapterState.TRANSIENT_ERROR, str(exc))
         except Exception as exc:
-            log.warning("channel %s: connection failed (%s)", adapter.name, type(exc).__name__)
-            adapter.set_state(AdapterState.TRANSIENT_ERROR, type(exc).__name__)
+            known = adapter.describe_failure(exc)
+            if known is not None:
+                log.warning("channel %s: %s", adapter.name, known)
+                adapter.set_state(AdapterState.TRANSIENT_ERROR, str(known))
+            else:
+                # Not an outage we know: a bug, with its traceback.
+                log.exception("channel %s: unexpected failure (%s)", adapter.name, type(exc).__name__)
+                adapter.set_state(
+                    AdapterState.TRANSIENT_ERROR, f"unexpected {type(exc).__name__}: see the log"
+                )
         if stopping.is_set():
             break
         try:

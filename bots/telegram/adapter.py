@@ -33,7 +33,6 @@ from gateway.channel import (
 )
 from gateway.envelope import ConversationId, Direction, Envelope, new_message_id, pseudonymize, utcnow
 from gateway.errors import (
-    BadCredentials,
     ConfigError,
     InvalidInput,
     RecipientUnreachable,
@@ -349,7 +348,7 @@ class TelegramAdapter(TelegramClient):
         try:
             await bot.delete_webhook(drop_pending_updates=False)
         except InvalidToken:
-            raise BadCredentials("Telegram refused the bot token") from None
+            raise self.token_refused() from None
         self.set_state(AdapterState.CONNECTED)
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
@@ -364,7 +363,7 @@ class TelegramAdapter(TelegramClient):
                 try:
                     updates = poll.result()
                 except InvalidToken:
-                    raise BadCredentials("Telegram refused the bot token") from None
+                    raise self.token_refused() from None
                 except Conflict:
                     log.warning("telegram: getUpdates conflict (another poller or an active webhook)")
                     raise
@@ -397,6 +396,6 @@ class TelegramAdapter(TelegramClient):
                 drop_pending_updates=False,
             )
         except InvalidToken:
-            raise BadCredentials("Telegram refused the bot token") from None
+            raise self.token_refused() from None
         self.set_state(AdapterState.CONNECTED)
         await self._stopping.wait()

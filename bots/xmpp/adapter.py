@@ -177,6 +177,7 @@ class XmppAdapter(XmppIncoming):
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("failed_all_auth", self._on_failed_auth)
         client.add_event_handler("connection_failed", self._on_connection_failed)
+        client.add_event_handler("ssl_invalid_chain", self._on_invalid_chain)
         client.add_event_handler("message", self._on_message)
         client.add_event_handler("chatstate", self._on_chat_state)
         client.add_event_handler("receipt_received", self._on_receipt)

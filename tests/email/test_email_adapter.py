@@ -259,6 +259,9 @@ async def test_bad_imap_credentials(mailbox: Any, ingress: SqliteIngress, runnin
     await adapter.start(ingress)
     await eventually(lambda: adapter.state() == AdapterState.BAD_CREDENTIALS, what="BAD_CREDENTIALS")
     assert adapter.needs_lease() is True
+    assert adapter.health()["error"] == (
+        f"IMAP 127.0.0.1:{mailbox.port}: login failed (refused); check channels.email.imap_user and imap_password"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
