@@ -96,3 +96,18 @@ def test_each_outage_names_its_step(error: BaseException, step: str, detail: str
 
 def test_something_else_is_not_called_an_outage() -> None:
     assert connect_failure("Flaky API", "flaky.example", 4443, ValueError("bad json")) is None
+
+
+def test_the_broker_logs_a_retried_outage_as_a_warning_and_a_bug_as_an_error() -> None:
+    from gateway.broker.inprocess import failure_level, failure_summary
+
+    outage = ChannelConnectError(
+        "SMTP", "mail.example:587", "TCP connect", "connection refused", "the server"
+    )
+    assert failure_level(outage) == logging.WARNING
+    assert failure_summary(outage) == "ChannelConnectError"  # the adapter said what failed
+    try:
+        raise KeyError("message_id")
+    except KeyError as bug:
+        assert failure_level(bug) == logging.ERROR
+        assert "test_channel_failures.py" in failure_summary(bug)  # where it was raised
