@@ -274,7 +274,7 @@ async def run_with_reconnect(
 
     ``connect_once`` returns when the connection ends; it raises BadCredentials to stop for good.
     """
-    from gateway.errors import BadCredentials, TransientChannelError
+    from gateway.errors import BadCredentials, HelplineError, TransientChannelError
 
     backoff = backoff or Backoff()
     while not stopping.is_set():
@@ -296,7 +296,16 @@ async def run_with_reconnect(
             adapter.set_state(AdapterState.TRANSIENT_ERROR, str(exc))
         except Exception as exc:
             known = adapter.describe_failure(exc)
-            if known is not None:
+            if isinstance(exc, HelplineError) and exc.retryable:
+                # The gateway, not the channel: the store or the broker away while a message was
+                # handed in.  The channel keeps the message; /readyz says what is down.
+                log.warning(
+                    "channel %s: the gateway is unavailable (%s); retrying", adapter.name, type(exc).__name__
+                )
+                adapter.set_state(
+                    AdapterState.TRANSIENT_ERROR, f"the gateway is unavailable ({type(exc).__name__})"
+                )
+            elif known is not None:
                 log.warning("channel %s: %s", adapter.name, known)
                 adapter.set_state(AdapterState.TRANSIENT_ERROR, str(known))
             else:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.errors import ChannelConnectError
+from gateway.errors import ChannelConnectError, ChannelError, HelplineError
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it.  The walk stops at the gateway's own errors (the store away
+    while a message was handed in): their causes are not the channel's server."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 6 and current not in chain:
+        if isinstance(current, HelplineError) and not isinstance(current, ChannelError):
+            break
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain

@@ -111,3 +111,16 @@ def test_the_broker_logs_a_retried_outage_as_a_warning_and_a_bug_as_an_error() -
     except KeyError as bug:
         assert failure_level(bug) == logging.ERROR
         assert "test_channel_failures.py" in failure_summary(bug)  # where it was raised
+
+
+async def test_the_store_away_is_not_blamed_on_the_channels_server(caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.errors import StoreUnavailable
+
+    store_away = StoreUnavailable("the store is unavailable")
+    store_away.__cause__ = ConnectionRefusedError(111, "refused")  # the database's port, not the channel's
+    adapter = Flaky(store_away)
+    await run_once(adapter)
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.getMessage() == "channel flaky: the gateway is unavailable (StoreUnavailable); retrying"
+    assert record.levelname == "WARNING" and "flaky.example" not in record.getMessage()
+    assert connect_failure("Flaky API", "flaky.example", 4443, store_away) is None
