@@ -27,10 +27,12 @@ from gateway.appkeys import (
     TRIAGER,
 )
 from gateway.broker import Subscription, make_broker
-from gateway.channel import ChannelAdapter
+from gateway.channel import ChannelAdapter, Ingress, IngressResult
 from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
+from gateway.envelope import Envelope
+from gateway.errors import StoreUnavailable
 from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
 from gateway.metrics import METRICS, Metrics
@@ -196,7 +198,7 @@ def create_app(
             if adapter.needs_lease():
                 leases[adapter.name] = _leased(app, adapter, pipeline)
                 continue
-            await adapter.start(pipeline.ingress)
+            await adapter.start(channel_ingress(pipeline))
             subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
         app[LEASES] = leases
         # Sockets of people (the web chat's) as their adapters report them in their health.
@@ -249,13 +251,27 @@ def create_app(
     return app
 
 
+def channel_ingress(pipeline: Pipeline) -> Ingress:
+    """``pipeline.ingress`` as the adapters get it: a raw connection error from the store's or the
+    broker's driver (a database restarting) becomes the retryable StoreUnavailable, so that an
+    adapter never mistakes it for its own server being down (gateway.netfail)."""
+
+    async def ingress(envelope: Envelope, address: str) -> IngressResult:
+        try:
+            return await pipeline.ingress(envelope, address)
+        except (OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"store or broker connection failed ({type(exc).__name__})") from exc
+
+    return ingress
+
+
 def _leased(app: web.Application, adapter: ChannelAdapter, pipeline: Pipeline) -> LeaseRunner:
     """Run a channel's receiver (and, where only it can send, its egress) while holding its lease."""
     settings = app[SETTINGS]
     subs: list[Subscription] = []
 
     async def start() -> None:
-        await adapter.start(pipeline.ingress)
+        await adapter.start(channel_ingress(pipeline))
         subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
 
     async def stop() -> None:

@@ -124,3 +124,17 @@ async def test_the_store_away_is_not_blamed_on_the_channels_server(caplog: pytes
     assert record.getMessage() == "channel flaky: the gateway is unavailable (StoreUnavailable); retrying"
     assert record.levelname == "WARNING" and "flaky.example" not in record.getMessage()
     assert connect_failure("Flaky API", "flaky.example", 4443, store_away) is None
+
+
+async def test_a_driver_error_behind_ingress_is_the_gateways_not_the_channels() -> None:
+    from gateway.app import channel_ingress
+    from gateway.errors import StoreUnavailable
+
+    class RestartingStore:
+        async def ingress(self, envelope: Envelope, address: str) -> Any:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    ingress = channel_ingress(RestartingStore())  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailable) as caught:
+        await ingress(None, "")  # type: ignore[arg-type]
+    assert connect_failure("Telegram Bot API", "api.telegram.org", 443, caught.value) is None
