@@ -308,6 +308,7 @@ async def healthz(request: web.Request) -> web.Response:
     degraded = any(
         c.get("state") in ("transient_error", "bad_credentials")
         or (c.get("state") == "connecting" and c.get("error"))
+        or c.get("smtp_error")  # e-mail: mail is read, but replies do not go out
         for c in channels.values()
     ) or (nlu.get("state") not in (None, "ok"))
     status = "down" if not ok else ("degraded" if degraded else "ok")

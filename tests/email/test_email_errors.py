@@ -106,6 +106,10 @@ async def test_healthz_says_what_failed(sqlite_url: str, tmp_path: Path) -> None
         await eventually(lambda: adapter.state() == AdapterState.TRANSIENT_ERROR, what="the outage")
         resp = await gw.browser().get("/healthz")
         body = await resp.json()
+        with pytest.raises(ChannelConnectError):  # what the egress meets when it sends a reply
+            await adapter.send(outgoing("Hej", new_conversation_id(), {"subject": "x"}), "person@example.se")
+        smtp = (await (await gw.browser().get("/healthz")).json())["channels"]["email"]["smtp_error"]
+    assert smtp.startswith(f"SMTP 127.0.0.1:{cfg['smtp_port']}: TCP connect failed (connection refused)")
     assert body["status"] == "degraded"
     assert body["channels"]["email"]["error"] == (
         f"IMAP 127.0.0.1:{cfg['imap_port']}: TCP connect failed (connection refused); "
