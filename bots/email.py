@@ -64,6 +64,7 @@ from bots.email_parse import DEFAULT_MAX_SIZE
 from gateway.channel import (
     AdapterState,
     Backoff,
+    ChannelKey,
     Ingress,
     register_channel,
     run_with_reconnect,
@@ -77,25 +78,44 @@ SMTP_SECURITY = ("starttls", "tls", "none")
 @register_channel
 class EmailAdapter(EmailReader, EmailSender):
     name: ClassVar[str] = "email"
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {
-        "imap_host": (str, True),
-        "imap_port": (int, False),
-        "imap_user": (str, True),
-        "imap_password": (str, True),
-        "imap_mailbox": (str, False),
-        "imap_ssl": (bool, False),
-        "imap_ca_file": (str, False),
-        "smtp_host": (str, True),
-        "smtp_port": (int, False),
-        "smtp_user": (str, False),
-        "smtp_password": (str, False),
-        "smtp_security": (str, False),
-        "smtp_ca_file": (str, False),
-        "from_address": (str, True),
-        "reply_domain": (str, False),
-        "poll_interval": (float, False),
-        "max_size": (int, False),
-        "store_attachments": (bool, False),
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
+        "imap_host": ChannelKey(str, True, doc="IMAP server the mailbox is read from."),
+        "imap_port": ChannelKey(int, default="993 with imap_ssl, else 143", doc="IMAP port."),
+        "imap_user": ChannelKey(str, True, doc="IMAP login name (often the mailbox's address)."),
+        "imap_password": ChannelKey(str, True, doc="IMAP password."),
+        "imap_mailbox": ChannelKey(str, default="INBOX", doc="Folder read for new mail."),
+        "imap_ssl": ChannelKey(
+            bool,
+            default=True,
+            doc="TLS from the first byte (IMAPS, 993); false: plain IMAP (143), for tests only.",
+        ),
+        "imap_ca_file": ChannelKey(
+            str,
+            doc="PEM file of the CAs the IMAP server's certificate must chain to (a private CA); default: the system's.",
+        ),
+        "smtp_host": ChannelKey(str, True, doc="SMTP server replies are sent through."),
+        "smtp_port": ChannelKey(int, default="587 starttls, 465 tls, 25 none", doc="SMTP port."),
+        "smtp_user": ChannelKey(str, doc="SMTP login name; without it no login."),
+        "smtp_password": ChannelKey(str, doc="SMTP password."),
+        "smtp_security": ChannelKey(
+            str,
+            default="starttls",
+            doc="`starttls` (587), `tls` (TLS from the first byte, 465) or `none` (25).",
+        ),
+        "smtp_ca_file": ChannelKey(
+            str, doc="PEM file of the CAs the SMTP server's certificate must chain to."
+        ),
+        "from_address": ChannelKey(str, True, doc="Sender of replies, e.g. `Stödlinjen <stod@example.se>`."),
+        "reply_domain": ChannelKey(
+            str, default="from_address's domain", doc="Domain of the replies' Message-IDs."
+        ),
+        "poll_interval": ChannelKey(float, default=60.0, doc="Seconds between scans (and IDLE renewals)."),
+        "max_size": ChannelKey(
+            int, default=DEFAULT_MAX_SIZE, doc="Bytes; a larger mail becomes a stub message."
+        ),
+        "store_attachments": ChannelKey(
+            bool, default=False, doc="Keep attachments' names and types in meta."
+        ),
     }
     sends_from_any_process: ClassVar[bool] = True
 
@@ -156,6 +176,8 @@ class EmailAdapter(EmailReader, EmailSender):
         if self.mode:
             data["mode"] = self.mode
         data["ingested"] = self.ingested
+        if self.smtp_error:
+            data["smtp_error"] = self.smtp_error
         return data
 
     # ------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from gateway.envelope import (
     new_message_id,
     pseudonymize,
 )
-from gateway.errors import BadCredentials, InvalidInput, TransientChannelError
+from gateway.errors import BadCredentials, ChannelConnectError, InvalidInput, TransientChannelError
+from gateway.netfail import connect_failure
 
 log = logging.getLogger("bots.email")  # the name its records had before the split
 # aioimaplib logs every protocol line at DEBUG, mail content and addresses included: never let that
@@ -68,6 +69,7 @@ class EmailReader(ChannelAdapter):
     _lost: asyncio.Event
     mode: str | None
     ingested: int
+    _imap_step: str
 
     def _client(self) -> Any:
         if self.imap_ssl:
@@ -87,26 +89,37 @@ class EmailReader(ChannelAdapter):
 
     async def _connect_once(self) -> None:
         client = self._client()
+        where = f"IMAP {self.imap_host}:{self.imap_port}"
+        self._imap_step = "connect"  # what a timeout or a dropped connection interrupted
         try:
             await client.wait_hello_from_server()
+            self._imap_step = "login"
             response = await client.login(
                 str(self.config.get("imap_user", "")), str(self.config.get("imap_password", ""))
             )
             if response.result != "OK":
                 if _temporary_refusal(response.lines):
-                    raise TransientChannelError("IMAP login temporarily refused")
-                raise BadCredentials("IMAP server refused the login")
+                    raise TransientChannelError(
+                        f"{where}: login temporarily refused by the server; it is retried"
+                    )
+                raise BadCredentials(
+                    f"{where}: login failed (refused); check channels.email.imap_user and imap_password"
+                )
             await client.protocol.capability()  # capabilities may change after login
+            self._imap_step = "select mailbox"
             response = await client.select(self.imap_mailbox)
             if response.result != "OK":
-                raise TransientChannelError("IMAP mailbox cannot be selected")
+                raise TransientChannelError(
+                    f"{where}: select mailbox failed; check channels.email.imap_mailbox"
+                )
+            self._imap_step = "reading the mailbox"
             idle = client.has_capability("IDLE")
             self.mode = "idle" if idle else "poll"
             self.set_state(AdapterState.CONNECTED)
             retry = Backoff(initial=0.5, maximum=30.0)
             while not self._stopping.is_set():
                 if self._lost.is_set():
-                    raise TransientChannelError("IMAP connection lost")
+                    raise TransientChannelError(f"{where}: connection lost while reading the mailbox")
                 try:
                     await self.scan(client)
                 except _IngressFailed as exc:
@@ -124,6 +137,17 @@ class EmailReader(ChannelAdapter):
         finally:
             self.mode = None
             await self._logout(client)
+
+    def describe_failure(self, exc: BaseException) -> ChannelConnectError | None:
+        return connect_failure(
+            "IMAP",
+            self.imap_host,
+            self.imap_port,
+            exc,
+            step=getattr(self, "_imap_step", "connect"),
+            tls_key="channels.email.imap_ssl",
+            ca_key="channels.email.imap_ca_file",
+        )
 
     async def _logout(self, client: Any) -> None:
         if self._lost.is_set():

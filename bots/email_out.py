@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.headerregistry
 import email.policy
 import email.utils
+import logging
 import re
 import ssl
 from collections.abc import Sequence
@@ -17,7 +18,10 @@ import aiosmtplib
 
 from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus
 from gateway.envelope import Envelope, SenderKind, new_message_id
-from gateway.errors import BadCredentials, ConfigError, TransientChannelError
+from gateway.errors import BadCredentials, ChannelConnectError, ConfigError, TransientChannelError
+from gateway.netfail import connect_failure
+
+log = logging.getLogger("bots.email")
 
 SMTP_TIMEOUT = 30.0
 MAX_REFERENCES_OUT = 20
@@ -66,6 +70,8 @@ class EmailSender(ChannelAdapter):
     smtp_port: int
     smtp_security: str
     _smtp_tls: ssl.SSLContext | None
+    smtp_error: str | None = None
+    """What the last failed send said (server, step, what to check); None once a mail went out."""
 
     def reply_message_id(self, envelope: Envelope) -> str:
         mid = re.sub(r"[^A-Za-z0-9_-]", "", str(envelope.message_id)) or new_message_id()
@@ -142,20 +148,44 @@ class EmailSender(ChannelAdapter):
             if codes and all(500 <= c < 600 for c in codes):
                 return Delivery(DeliveryStatus.UNREACHABLE, message_id, detail=f"recipient refused ({code})")
             raise TransientChannelError(f"recipient deferred ({code})") from None
-        except aiosmtplib.SMTPAuthenticationError:
-            raise BadCredentials("SMTP server refused the login") from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            refused = BadCredentials(
+                f"SMTP {self._smtp_where}: login failed ({exc.code}); "
+                "check channels.email.smtp_user and smtp_password"
+            )
+            self._smtp_failed(refused)
+            raise refused from None
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 return Delivery(
                     DeliveryStatus.FAILED, message_id, detail=f"SMTP refused the mail ({exc.code})"
                 )
-            raise TransientChannelError(f"SMTP temporary failure ({exc.code})") from None
+            raise TransientChannelError(f"SMTP {self._smtp_where}: temporary failure ({exc.code})") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            problem = _cert_problem(exc)
-            if problem is not None:
-                raise TransientChannelError(f"SMTP server certificate not trusted ({problem})") from None
-            raise TransientChannelError(f"SMTP unavailable ({type(exc).__name__})") from None
+            failure = connect_failure(
+                "SMTP",
+                self.smtp_host,
+                self.smtp_port,
+                exc,
+                step="SMTP session",
+                tls_key="channels.email.smtp_security",
+                ca_key="channels.email.smtp_ca_file",
+            ) or _session_failure(self._smtp_where, exc)
+            self._smtp_failed(failure)
+            raise failure from None
+        self.smtp_error = None
         return Delivery(DeliveryStatus.SENT, message_id)
+
+    @property
+    def _smtp_where(self) -> str:
+        return f"{self.smtp_host}:{self.smtp_port}"
+
+    def _smtp_failed(self, failure: Exception) -> None:
+        """An expected failure of the way out: one warning that says what failed, shown in /healthz
+        until a mail goes out again (the egress retries the message)."""
+        if str(failure) != self.smtp_error:
+            log.warning("channel email: %s", failure)
+        self.smtp_error = str(failure)
 
 
 def tls_context(key: str, ca_file: object) -> ssl.SSLContext | None:
@@ -169,15 +199,20 @@ def tls_context(key: str, ca_file: object) -> ssl.SSLContext | None:
         raise ConfigError(key, f"cannot load CA certificates ({type(exc).__name__})") from None
 
 
-def _cert_problem(exc: BaseException | None) -> str | None:
-    """Why the server's certificate was refused, when that (possibly wrapped) is the error."""
-    for _ in range(4):
-        if exc is None:
-            return None
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return str(exc.verify_message or "verification failed")
-        exc = exc.__cause__ or exc.__context__
-    return None
+def _session_failure(where: str, exc: BaseException) -> ChannelConnectError:
+    """An SMTP failure that is no network outage.  Only aiosmtplib's own words are used (a server's
+    answer may quote an address)."""
+    if type(exc) is aiosmtplib.SMTPException and "AUTH" in str(exc):
+        return ChannelConnectError(
+            "SMTP",
+            where,
+            "login",
+            "the server offers no login on this connection",
+            "channels.email.smtp_security",
+        )
+    return ChannelConnectError(
+        "SMTP", where, "SMTP session", type(exc).__name__, "channels.email.smtp_security and the server's log"
+    )
 
 
 def _msgids(value: object) -> list[str]:

@@ -24,6 +24,7 @@ from aiohttp import web
 from gateway.channel import (
     AdapterState,
     ChannelAdapter,
+    ChannelKey,
     Delivery,
     DeliveryStatus,
     Ingress,
@@ -55,7 +56,9 @@ class Received:
 @register_channel
 class MemoryAdapter(ChannelAdapter):
     name: ClassVar[str] = "memory"
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {"http": (bool, False)}
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
+        "http": ChannelKey(bool, default=False, doc="Tests only: an HTTP door to send and read messages.")
+    }
 
     def __init__(self, config: Mapping[str, Any] | None = None, pseudonym_key: bytes = b"\0" * 32) -> None:
         super().__init__(config)

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import MetaData
 
-from gateway import __version__, deadletter, ratelimit
+from gateway import __version__, deadletter, probes, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
     BROKER,
@@ -27,12 +27,15 @@ from gateway.appkeys import (
     TRIAGER,
 )
 from gateway.broker import Subscription, make_broker
-from gateway.channel import ChannelAdapter
+from gateway.channel import ChannelAdapter, Ingress, IngressResult
 from gateway.channels import build_adapters
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
+from gateway.envelope import Envelope
+from gateway.errors import StoreUnavailable
 from gateway.keys import check_keys
 from gateway.lease import LeaseRunner, make_lease
+from gateway.metrics import METRICS, Metrics
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.services import AppChannelServices
@@ -114,6 +117,7 @@ def create_app(
     app = web.Application(client_max_size=1024**2, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    app[METRICS] = metrics = Metrics()
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         pool = settings.section("database")
@@ -170,6 +174,7 @@ def create_app(
             app[CONSUMER],
             grace=broker_cfg["outbox_grace"],
             pending_grace=broker_cfg["pending_grace"],
+            metrics=metrics,
         )
         app[PIPELINE] = Pipeline(
             app[DB],
@@ -180,6 +185,7 @@ def create_app(
             event_channels=frozenset(a.name for a in app[ADAPTERS].values() if a.delivers_by_events),
             previous_pseudonym_keys=settings.previous_pseudonym_keys,
             outbox=outbox,
+            metrics=metrics,
         )
         app[PIPELINE].egress.send_lease = broker_cfg["send_lease"]
         # One relay per process: this process's events at once, others' left behind by poll.
@@ -198,9 +204,13 @@ def create_app(
             if adapter.needs_lease():
                 leases[adapter.name] = _leased(app, adapter, pipeline)
                 continue
-            await adapter.start(pipeline.ingress)
+            await adapter.start(channel_ingress(pipeline))
             subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
         app[LEASES] = leases
+        # Sockets of people (the web chat's) as their adapters report them in their health.
+        metrics.count_sockets(
+            "visitors", lambda: sum(int(a.health().get("sockets", 0)) for a in app[ADAPTERS].values())
+        )
         for runner in leases.values():
             runner.start()
         yield
@@ -235,6 +245,7 @@ def create_app(
     app.on_cleanup.append(stopped)
     app.cleanup_ctx.extend([store_ctx, broker_ctx, ratelimit_ctx, triage_ctx, pipeline_ctx, channels_ctx])
     app.router.add_get("/healthz", healthz)
+    probes.setup(app, settings)
     for module_name in EXTENSIONS:
         try:
             module = importlib.import_module(module_name)
@@ -246,13 +257,27 @@ def create_app(
     return app
 
 
+def channel_ingress(pipeline: Pipeline) -> Ingress:
+    """``pipeline.ingress`` as the adapters get it: a raw connection error from the store's or the
+    broker's driver (a database restarting) becomes the retryable StoreUnavailable, so that an
+    adapter never mistakes it for its own server being down (gateway.netfail)."""
+
+    async def ingress(envelope: Envelope, address: str) -> IngressResult:
+        try:
+            return await pipeline.ingress(envelope, address)
+        except (OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"store or broker connection failed ({type(exc).__name__})") from exc
+
+    return ingress
+
+
 def _leased(app: web.Application, adapter: ChannelAdapter, pipeline: Pipeline) -> LeaseRunner:
     """Run a channel's receiver (and, where only it can send, its egress) while holding its lease."""
     settings = app[SETTINGS]
     subs: list[Subscription] = []
 
     async def start() -> None:
-        await adapter.start(pipeline.ingress)
+        await adapter.start(channel_ingress(pipeline))
         subs.extend(await pipeline.egress.start(adapter, app[CONSUMER]))
 
     async def stop() -> None:
@@ -286,9 +311,12 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception as exc:  # the store went away between the two questions
             store = {"state": "down", "kind": store.get("kind"), "error": type(exc).__name__}
     ok = store.get("state") == "ok" and broker.get("state") == "ok"
-    degraded = any(c.get("state") in ("transient_error", "bad_credentials") for c in channels.values()) or (
-        nlu.get("state") not in (None, "ok")
-    )
+    degraded = any(
+        c.get("state") in ("transient_error", "bad_credentials")
+        or (c.get("state") == "connecting" and c.get("error"))
+        or c.get("smtp_error")  # e-mail: mail is read, but replies do not go out
+        for c in channels.values()
+    ) or (nlu.get("state") not in (None, "ok"))
     status = "down" if not ok else ("degraded" if degraded else "ok")
     body = {
         "status": status,

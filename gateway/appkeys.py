@@ -8,6 +8,7 @@ from gateway.broker.base import Broker
 from gateway.channel import ChannelAdapter
 from gateway.config import Settings
 from gateway.lease import LeaseRunner
+from gateway.metrics import METRICS
 from gateway.pipeline import Pipeline
 from gateway.ratelimit import RateLimiter
 from gateway.store.db import Database
@@ -22,3 +23,16 @@ ADAPTERS = web.AppKey("adapters", dict[str, ChannelAdapter])
 LEASES = web.AppKey("leases", dict[str, LeaseRunner])
 CONSUMER = web.AppKey("consumer", str)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+
+__all__ = [
+    "ADAPTERS",
+    "BROKER",
+    "CONSUMER",
+    "DB",
+    "LEASES",
+    "METRICS",
+    "PIPELINE",
+    "RATE_LIMITER",
+    "SETTINGS",
+    "TRIAGER",
+]

@@ -37,10 +37,11 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from gateway.envelope import ConversationId, Envelope, MessageId, Priority
-from gateway.errors import ConfigError
+from gateway.errors import ChannelConnectError, ConfigError
+from gateway.netfail import connect_failure
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -128,12 +129,24 @@ class ChannelServices(Protocol):
         ...
 
 
+class ChannelKey(NamedTuple):
+    """One key of a channel's configuration section: checked at start (type, required) and
+    printed by ``helpline config reference`` (default, doc)."""
+
+    type: type
+    required: bool = False
+    default: Any = None
+    """What the adapter uses when the key is not given, as the reference shows it (None: nothing)."""
+    doc: str = ""
+
+
 class ChannelAdapter(ABC):
     """One channel.  ``config_schema`` lists the keys of the adapter's configuration section."""
 
     name: ClassVar[str]
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {}
-    """key -> (type, required).  Validated at start by :meth:`validate_config`."""
+    config_schema: ClassVar[Mapping[str, ChannelKey | tuple[type, bool]]] = {}
+    """key -> :class:`ChannelKey` (or a plain ``(type, required)``).  Validated at start by
+    :meth:`validate_config`."""
     sends_from_any_process: ClassVar[bool] = True
     """False when only the process holding the channel's connection can send (XMPP)."""
     delivers_by_events: ClassVar[bool] = False
@@ -159,7 +172,8 @@ class ChannelAdapter(ABC):
             if key not in cls.config_schema and key != "enabled":
                 raise ConfigError(f"{section}.{key}", "unknown key")
         out: dict[str, Any] = {}
-        for key, (typ, required) in cls.config_schema.items():
+        for key, spec in cls.config_schema.items():
+            typ, required = spec[0], spec[1]
             if key not in config or config[key] is None:
                 if required:
                     raise ConfigError(f"{section}.{key}", "is required")
@@ -206,6 +220,12 @@ class ChannelAdapter(ABC):
     def routes(self) -> list[web.RouteDef]:
         """HTTP routes the adapter serves on the gateway's own application (webhooks, widget)."""
         return []
+
+    def describe_failure(self, exc: BaseException) -> ChannelConnectError | None:
+        """An exception of the receiver's connection as an expected outage that says which server
+        and step failed (see :func:`connect_failure`), or None for a bug.  The default knows no
+        server; adapters that have one say which."""
+        return connect_failure(self.name, "server", None, exc)
 
     def needs_lease(self) -> bool:
         """True when only one process of a fleet may run this adapter's receiver (pollers, XMPP)."""
@@ -255,22 +275,46 @@ async def run_with_reconnect(
 
     ``connect_once`` returns when the connection ends; it raises BadCredentials to stop for good.
     """
-    from gateway.errors import BadCredentials
+    from gateway.errors import BadCredentials, HelplineError, TransientChannelError
 
     backoff = backoff or Backoff()
     while not stopping.is_set():
-        adapter.set_state(AdapterState.CONNECTING)
+        # The last failure stays visible (/healthz) while the next attempt runs.
+        adapter.set_state(AdapterState.CONNECTING, adapter.last_error)
         try:
             await connect_once()
             backoff.reset()
         except BadCredentials as exc:
+            log.warning("channel %s: %s", adapter.name, exc)
             adapter.set_state(AdapterState.BAD_CREDENTIALS, str(exc))
             return
         except asyncio.CancelledError:
             raise
+        except TransientChannelError as exc:
+            # Expected outages say what failed, without a traceback (the adapters write these
+            # messages from their configuration, never from a person's data).
+            log.warning("channel %s: %s", adapter.name, exc)
+            adapter.set_state(AdapterState.TRANSIENT_ERROR, str(exc))
         except Exception as exc:
-            log.warning("channel %s: connection failed (%s)", adapter.name, type(exc).__name__)
-            adapter.set_state(AdapterState.TRANSIENT_ERROR, type(exc).__name__)
+            known = adapter.describe_failure(exc)
+            if isinstance(exc, HelplineError) and exc.retryable:
+                # The gateway, not the channel: the store or the broker away while a message was
+                # handed in.  The channel keeps the message; /readyz says what is down.
+                log.warning(
+                    "channel %s: the gateway is unavailable (%s); retrying", adapter.name, type(exc).__name__
+                )
+                adapter.set_state(
+                    AdapterState.TRANSIENT_ERROR, f"the gateway is unavailable ({type(exc).__name__})"
+                )
+            elif known is not None:
+                log.warning("channel %s: %s", adapter.name, known)
+                adapter.set_state(AdapterState.TRANSIENT_ERROR, str(known))
+            else:
+                # Not an outage we know: a bug, with its traceback.
+                log.exception("channel %s: unexpected failure (%s)", adapter.name, type(exc).__name__)
+                adapter.set_state(
+                    AdapterState.TRANSIENT_ERROR, f"unexpected {type(exc).__name__}: see the log"
+                )
         if stopping.is_set():
             break
         try:

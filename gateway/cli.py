@@ -8,11 +8,12 @@ import gc
 import getpass
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gateway import logthrottle
+from gateway import logs
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError, HelplineError
 from gateway.store.models import Role
@@ -44,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["development"] = True
         overrides["console.secure_cookies"] = False
     settings = _settings(args, **overrides)
+    logs.configure(settings.raw["logging"]["format"], settings.raw["logging"]["level"])
     app = create_app(settings)
 
     async def freeze_startup_objects(_app: web.Application) -> None:
@@ -58,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"helpline-gateway is starting on {url}", flush=True)
     print(f"  web chat:           {url}/chat", flush=True)
     print(f"  counsellor console: {url}/console", flush=True)
-    print(f"  health:             {url}/healthz", flush=True)
+    print(f"  health:             {url}/healthz, {url}/livez, {url}/readyz", flush=True)
     print(
         f"  store: {settings.database_url.split('://', 1)[0]}, broker: {'redis' if settings.redis_url else 'in-process'}"
     )
@@ -90,7 +92,9 @@ async def _users_add(settings: Settings, args: argparse.Namespace, password: str
                 password,
                 args.role,
                 display_name=args.display_name or "",
-                capacity=args.capacity,
+                capacity=args.capacity
+                if args.capacity is not None
+                else settings.raw["console"]["default_capacity"],
                 municipality_code=args.municipality,
             )
             await repo.audit(session, "user.created", details={"username": user.username, "role": user.role})
@@ -150,6 +154,21 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from gateway.app import CHANNEL_MODULES
+    from gateway.channel import registered_channel
+    from gateway.config_reference import reference
+
+    channels = {}
+    for name, module_name in CHANNEL_MODULES.items():
+        importlib.import_module(module_name)
+        cls = registered_channel(name)
+        if cls is not None:
+            channels[name] = cls
+    sys.stdout.write(reference(channels))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description="helpline-gateway")
     parser.add_argument("--config", help="YAML configuration file (also HELPLINE_CONFIG)")
@@ -169,7 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--display-name")
-    add.add_argument("--capacity", type=int, default=3, help="conversations held at once (counsellors)")
+    add.add_argument(
+        "--capacity",
+        type=int,
+        help="conversations held at once (counsellors; default console.default_capacity)",
+    )
     add.add_argument("--municipality", help="SCB code, for the municipality role")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--config", default=argparse.SUPPRESS)
@@ -183,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_db_upgrade)
 
+    config = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    ref = config.add_parser(
+        "reference", help="print every configuration key with its type, default and meaning"
+    )
+    ref.set_defaults(func=cmd_config_reference)
+
     for module_name in PLUGINS:
         try:
             module = importlib.import_module(module_name)
@@ -195,9 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logthrottle.install()  # a storm of one kind of line (out of file descriptors) stays a few lines
+    # Plain until a command has read its configuration (serve then takes logging.format).
+    logs.configure(os.environ.get("HELPLINE_LOG_FORMAT", "plain"))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

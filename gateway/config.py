@@ -23,124 +23,11 @@ from typing import Any
 import yaml
 
 from gateway.config_checks import check_console
+from gateway.config_schema import ANY_MAPPING, REQUIRED, SCHEMA
 from gateway.errors import ConfigError
 from gateway.private_files import private_dir
 
-# Schema: key -> (type, default) or a nested dict.  A default of REQUIRED means the key must be given.
-REQUIRED = object()
-ANY_MAPPING = "mapping"
-
-SCHEMA: dict[str, Any] = {
-    "server": {
-        "host": (str, "127.0.0.1"),
-        "port": (int, 8080),
-        "public_url": (str, ""),
-        "trusted_proxy": (bool, False),
-    },
-    "database_url": (str, ""),
-    "database": {
-        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.  Kept
-        # open (no overflow by default: overflow connections are opened and closed under load).
-        "pool_size": (int, 20),
-        "max_overflow": (int, 0),
-        # How many gateway processes share the PostgreSQL server: each process's pool is cut to
-        # its share of the server's max_connections at start (gateway.store.db.fit_pool).
-        "processes": (int, 2),
-    },
-    "redis_url": (str, ""),
-    "redis_prefix": (str, "helpline:"),
-    "data_dir": (str, "./helpline-data"),
-    # Development on one's own machine over plain http (``helpline serve --dev``); only with it may
-    # console.secure_cookies be switched off.
-    "development": (bool, False),
-    "secrets": {
-        "pseudonym_key": (str, ""),
-        "contact_key": (str, ""),
-        # Earlier contact keys after ``helpline keys rotate contact``: they still decrypt.
-        "previous_contact_keys": (list, []),
-        # Earlier pseudonym keys after ``helpline keys rotate pseudonym``: they still recognise a
-        # person's open conversation.
-        "previous_pseudonym_keys": (list, []),
-    },
-    "nlu": {
-        "backend": (str, "embedded"),
-        "rasa_url": (str, ""),
-        "rasa_timeout": (float, 2.0),
-        "model_path": (str, ""),
-    },
-    "limits": {
-        "max_message_chars": (int, 4000),
-        "messages_per_minute": (int, 20),
-    },
-    "console": {
-        "session_hours": (float, 12.0),
-        "lockout_attempts": (int, 5),
-        "lockout_minutes": (float, 15.0),
-        "default_capacity": (int, 3),
-        "secure_cookies": (bool, True),
-        # How counsellors take conversations: "free" (pick any from the queue) or "next_only" (only
-        # "Nästa samtal", the most urgent waiting one; supervisors and admins may always pick).
-        "queue_mode": (str, "free"),
-        # Minutes a conversation may wait, per priority, before every available counsellor and
-        # supervisor is reminded; a key left out keeps its default.
-        "wait_targets": (ANY_MAPPING, {"critical": 1.0, "high": 5.0, "normal": 15.0, "low": 60.0}),
-        # A reminder is repeated while the conversation waits: every target, at most this many minutes apart.
-        "wait_reminder_max_repeat_minutes": (float, 15.0),
-        # How often each process checks the queue against the targets (one reminder per fleet).
-        "wait_check_seconds": (float, 15.0),
-        # Minutes without console activity after which an available staff member becomes away
-        # (automatically; activity makes them available again).  0: never.
-        "away_after_minutes": (float, 15.0),
-    },
-    "broker": {
-        "reclaim_idle": (float, 30.0),
-        "outbox_grace": (float, 5.0),
-        "pending_grace": (float, 60.0),
-        # Seconds a process's claim on sending one outgoing message holds (gateway.sending): a
-        # message whose sender died is sent by another after it; each send is cut off at half.
-        "send_lease": (float, 60.0),
-    },
-    "webchat": {
-        "quick_exit_url": (str, "https://www.google.com/"),
-        "allowed_origins": (list, []),
-        # Sockets of this process; one more is closed with 1013 "try again later".
-        "max_sockets": (int, 5000),
-        # A socket that has not said hello by then is closed (1008).
-        "hello_timeout_seconds": (float, 10.0),
-        # Ping interval; a socket that does not answer is closed.
-        "heartbeat_seconds": (float, 25.0),
-    },
-    "handoff": {
-        "reminder_hours": (float, 24.0),
-        "reminder_check_seconds": (float, 300.0),
-        "smtp_host": (str, ""),
-        "smtp_port": (int, 25),
-        "smtp_starttls": (bool, False),
-        "smtp_username": (str, ""),
-        "smtp_password": (str, ""),
-        "mail_from": (str, ""),
-        "portal_url": (str, ""),
-        "webhook_secrets": (ANY_MAPPING, {}),
-        "webhook_attempts": (int, 5),
-        "webhook_backoff": (float, 2.0),
-        "webhook_max_backoff": (float, 300.0),
-        # Recipient id -> its handoff methods, replacing the directory's (and the admins' edits),
-        # e.g. {polisen: [{method: email, address: ...}]}; checked by handoff.directory.
-        "recipient_methods": (ANY_MAPPING, {}),
-        # How often each process compares its directory of recipients with the admins' edits.
-        "directory_check_seconds": (float, 10.0),
-    },
-    "retention": {
-        "enabled": (bool, True),
-        "interval_minutes": (float, 60.0),
-        "contact_records_hours": (float, 24.0),
-        "transcripts_days": (float, 30.0),
-        "transcripts_mode": (str, "delete"),
-        "audit_days": (float, 730.0),
-        "idle_bot_days": (float, 7.0),
-    },
-    "channels": (ANY_MAPPING, {}),
-}
+# The schema (key -> (type, default, description)) lives in gateway.config_schema.
 
 ENV_SHORTCUTS = {
     "HELPLINE_DATABASE_URL": ("database_url",),
@@ -151,6 +38,8 @@ ENV_SHORTCUTS = {
     "HELPLINE_CONTACT_KEY": ("secrets", "contact_key"),
     "HELPLINE_HOST": ("server", "host"),
     "HELPLINE_PORT": ("server", "port"),
+    "HELPLINE_METRICS_TOKEN": ("metrics", "token"),
+    "HELPLINE_LOG_FORMAT": ("logging", "format"),
 }
 
 
@@ -220,7 +109,7 @@ def _validate(
                 raise ConfigError(path, "must be a mapping")
             out[key] = _validate(spec, sub, f"{path}.", env_keys)
             continue
-        typ, default = spec
+        typ, default = spec[0], spec[1]
         if typ == ANY_MAPPING:
             value = data.get(key, default)
             if value is None:
@@ -403,6 +292,12 @@ def load_settings(
         raise ConfigError("database.max_overflow", "must not be negative")
     if raw["database"]["processes"] < 1:
         raise ConfigError("database.processes", "must be positive")
+    if raw["logging"]["format"] not in ("plain", "json"):
+        raise ConfigError("logging.format", "must be 'plain' or 'json'")
+    if raw["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("logging.level", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if not 0 <= raw["metrics"]["port"] < 65536:
+        raise ConfigError("metrics.port", "must be between 0 (none) and 65535")
 
     return Settings(
         raw=raw,

@@ -74,6 +74,22 @@ class TransientChannelError(ChannelError):
         self.retry_after = retry_after
 
 
+class ChannelConnectError(TransientChannelError):
+    """A channel could not reach or use its server: which server, which step failed, what to check.
+
+    An expected outage (refused, unresolvable, timed out, a certificate refused): logged at WARNING
+    without a traceback, and ``/healthz`` shows its message.  The message names configuration only
+    (host, port, keys), never a person."""
+
+    def __init__(self, what: str, where: str, step: str, detail: str, hint: str) -> None:
+        super().__init__(f"{what} {where}: {step} failed ({detail}); check {hint}")
+        self.what = what
+        self.where = where
+        self.step = step
+        self.detail = detail
+        self.hint = hint
+
+
 class BadCredentials(ChannelError):
     """The channel refused our credentials; retrying will not help until configuration changes."""
 

@@ -29,7 +29,7 @@ import random
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import sending
 from gateway.broker.base import Broker, new_event_id
 from gateway.envelope import Direction, utcnow
+from gateway.errors import BrokerError
 from gateway.store.db import Database
 from gateway.store.models import Message, OutboxEvent
 from gateway.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +110,11 @@ class Outbox:
         grace: float = 5.0,
         pending_grace: float = 60.0,
         sweep_every: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
+        """Told of every published event (messages in and out) and of the relay's failures."""
         self.broker = broker
         self.origin = origin
         self.poll = poll
@@ -196,6 +203,8 @@ class Outbox:
                 raise
             except Exception as exc:
                 log.warning("outbox: relay failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                if self.metrics is not None:
+                    self.metrics.error("broker" if isinstance(exc, BrokerError | OSError) else "store")
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(BACKOFF_MAX, delay * 2)
                 continue
@@ -236,6 +245,8 @@ class Outbox:
             for seq, event_id, topic, payload in rows:
                 await self.broker.publish(topic, payload, event_id=event_id)
                 done.append(seq)
+                if self.metrics is not None:
+                    self.metrics.published(topic, payload)
         finally:
             if done:
                 await self._forget(done)

@@ -53,6 +53,7 @@ from gateway.envelope import (
 from gateway.errors import InvalidInput
 from gateway.events import CRITICAL_ASSIGNED
 from gateway.keys_recognise import recognise_by_previous_keys
+from gateway.metrics import Metrics
 from gateway.outbox import Outbox
 from gateway.outgoing import OutgoingMessages
 from gateway.staff import StaffActions
@@ -103,8 +104,10 @@ class Pipeline:
         event_channels: frozenset[str] = frozenset(),
         previous_pseudonym_keys: tuple[bytes, ...] = (),
         outbox: Outbox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.previous_pseudonym_keys = previous_pseudonym_keys
         """Pseudonym keys before a rotation: they still find a person's open conversation."""
         self.broker = broker
@@ -117,7 +120,7 @@ class Pipeline:
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
         self.event_rows = EventRows(self.outbox, broker, event_channels)
         self.controls = PersonControls(db, self.outbox, self.event_rows)
-        self.staff = StaffActions(db, broker, self.outbox, self.event_rows, self.limits)
+        self.staff = StaffActions(db, broker, self.outbox, self.event_rows, self.limits, metrics)
         """The counsellors' actions (gateway.staff)."""
         self.egress = Egress(db, broker, cipher, self.outbox, self.event_rows)
         """Sending on the channels (gateway.egress)."""
@@ -174,7 +177,7 @@ class Pipeline:
         triage = (
             untriaged(text, skip, str(hint) if hint else None)
             if skip
-            else await triage_handoff.triage(self.triager, text, hint)
+            else await triage_handoff.triage(self.triager, text, hint, self.metrics)
         )
         item = _Incoming(envelope, address, triage)
         try:

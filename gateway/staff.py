@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,9 @@ from gateway.store.models import StaffUser
 from gateway.store.repo import conversation_summary
 from gateway.writes import EventRows, PipelineLimits, Writes
 
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
+
 S = ConversationState
 
 
@@ -56,9 +59,16 @@ class StaffActions:
     """The counsellors' actions on conversations (``Pipeline.staff``)."""
 
     def __init__(
-        self, db: Database, broker: Broker, outbox: Outbox, event_rows: EventRows, limits: PipelineLimits
+        self,
+        db: Database,
+        broker: Broker,
+        outbox: Outbox,
+        event_rows: EventRows,
+        limits: PipelineLimits,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.broker = broker
         self.outbox = outbox
         self.event_rows = event_rows
@@ -90,6 +100,7 @@ class StaffActions:
     async def _store_replies(self, items: Sequence[_Reply]) -> list[_Replied | BaseException]:
         """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
         out: list[_Replied | BaseException] = []
+        first_answers: list[Any] = []  # when each conversation answered for the first time had begun waiting
         async with self.db.session() as session:
             writes = Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
             for item in items:
@@ -113,12 +124,20 @@ class StaffActions:
                     conv, env, author_id=item.author.id, delivery=self.event_rows.new_delivery(conv.channel)
                 )
                 data, summary = rows.message_data(msg), conversation_summary(conv)
+                if "first_answer_at" not in (conv.meta or {}):
+                    # Kept in meta (a new dict: the batch writes changed columns only) so that the
+                    # time to the first answer is measured once per conversation, across processes.
+                    first_answers.append(conv.queued_at or conv.created_at)
+                    conv.meta = {**(conv.meta or {}), "first_answer_at": msg["created_at"].isoformat()}
                 if item.claim is not None:  # the answer commits with the reply
                     # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
                     await action_keys.record_for(session, item.claim, data)
                 writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
             await writes.write(session)
+        if self.metrics is not None:
+            for waiting_since in first_answers:
+                self.metrics.answered_first(waiting_since)
         return out
 
     async def claim(self, conversation_id: str, user: StaffUser) -> None:

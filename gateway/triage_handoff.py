@@ -4,11 +4,15 @@ what of its result is stored with the message."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from gateway.envelope import Envelope, Priority
 from nlu.answers import is_bare_answer
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.pipeline")  # the name its records had before the split
 
@@ -33,9 +37,13 @@ def untriaged_reason(envelope: Envelope, text: str) -> str | None:
     return None
 
 
-async def triage(triager: Triager, text: str, hint: Any) -> TriageResult:
+async def triage(triager: Triager, text: str, hint: Any, metrics: Metrics | None = None) -> TriageResult:
+    started = time.perf_counter()
     try:
-        return await triager.parse(text, str(hint) if hint else None)
+        result = await triager.parse(text, str(hint) if hint else None)
+        if metrics is not None:
+            metrics.triaged(result.extra.get("stages_ms") or {}, time.perf_counter() - started)
+        return result
     except Exception as exc:
         # Never lose or delay a message because triage failed: queue it high for a person.
         log.error("triage failed (%s); queued for a counsellor at high priority", type(exc).__name__)

@@ -31,7 +31,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.deadletter import store_refusal
-from gateway.errors import Conflict, HelplineError, InvalidInput, NotFound, PermissionDenied
+from gateway.errors import BrokerError, Conflict, HelplineError, InvalidInput, NotFound, PermissionDenied
+from gateway.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return _answer(request, refused[0], refused[1]["error"], refused[1])
         if _unavailable(exc):
             log.warning("request %s: unavailable (%s)", _route(request), type(exc).__name__)
+            metrics = request.app.get(METRICS)
+            if metrics is not None:
+                metrics.error("broker" if isinstance(exc, BrokerError) else "store")
             return _answer(request, 503, "unavailable")
         if store_refusal(exc) is not None:
             log.info("request %s: the store refused a value (%s)", _route(request), type(exc).__name__)

@@ -38,6 +38,7 @@ GATEWAY_CONTRACT = frozenset(
         "gateway.events",  # topic names and event payloads
         "gateway.tasks",  # cancel_and_wait (stop a background task)
         "gateway.sockets",  # close_all (close websockets at stop)
+        "gateway.netfail",  # connect_failure (which server and step failed)
     }
 )
 """Each contract module imports no module of the four packages outside the contract, so an adapter

@@ -39,6 +39,9 @@ NOT_MIRRORED: dict[str, str] = {
     "gateway/app.py": "the composition root: every test builds it through tests/harness.py",
     "gateway/appkeys.py": _DATA + ": the app's state keys",
     "gateway/config_checks.py": "checks of the shift settings: tests/handoff/shift/test_presence.py (test_the_shift_settings_are_checked)",
+    "gateway/config_schema.py": _DATA
+    + ": the configuration schema; checked by tests/gateway/test_config.py and test_config_reference.py",
+    "gateway/metrics.py": "the Prometheus instruments: tests/gateway/test_probes.py reads them from /metrics",
     "gateway/errors.py": _DATA + ": the error hierarchy; each error is asserted where it is raised",
     "gateway/events.py": _DATA + ": topic names and payload TypedDicts",
     "gateway/controls.py": "covered by tests/gateway/test_pipeline.py (typing) and tests/bots/webchat",

@@ -23,6 +23,7 @@ from gateway.channel import (
     CONTROL_END,
     AdapterState,
     Backoff,
+    ChannelKey,
     Delivery,
     DeliveryStatus,
     Ingress,
@@ -32,7 +33,6 @@ from gateway.channel import (
 )
 from gateway.envelope import ConversationId, Direction, Envelope, new_message_id, pseudonymize, utcnow
 from gateway.errors import (
-    BadCredentials,
     ConfigError,
     InvalidInput,
     RecipientUnreachable,
@@ -56,13 +56,27 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 @register_channel
 class TelegramAdapter(TelegramClient):
     name: ClassVar[str] = "telegram"
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {
-        "token": (str, True),
-        "mode": (str, False),
-        "webhook_url": (str, False),
-        "webhook_secret": (str, False),
-        "base_url": (str, False),
-        "poll_timeout": (float, False),
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
+        "token": ChannelKey(str, True, doc="The bot's token from @BotFather."),
+        "mode": ChannelKey(
+            str,
+            default="webhook with webhook_url, else polling",
+            doc="`webhook` or `polling` (one poller per fleet).",
+        ),
+        "webhook_url": ChannelKey(
+            str, doc="Public URL Telegram posts to, ending in `/channels/telegram/webhook` (webhook mode)."
+        ),
+        "webhook_secret": ChannelKey(
+            str, doc="1-256 characters `A-Z a-z 0-9 _ -`; required in webhook mode."
+        ),
+        "base_url": ChannelKey(
+            str,
+            default="https://api.telegram.org/bot",
+            doc="Bot API base, e.g. `http://127.0.0.1:8081/bot` for a local Bot API server.",
+        ),
+        "poll_timeout": ChannelKey(
+            float, default=DEFAULT_POLL_TIMEOUT, doc="Seconds of one long poll (0-50)."
+        ),
     }
 
     def __init__(
@@ -334,7 +348,7 @@ class TelegramAdapter(TelegramClient):
         try:
             await bot.delete_webhook(drop_pending_updates=False)
         except InvalidToken:
-            raise BadCredentials("Telegram refused the bot token") from None
+            raise self.token_refused() from None
         self.set_state(AdapterState.CONNECTED)
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
@@ -349,7 +363,7 @@ class TelegramAdapter(TelegramClient):
                 try:
                     updates = poll.result()
                 except InvalidToken:
-                    raise BadCredentials("Telegram refused the bot token") from None
+                    raise self.token_refused() from None
                 except Conflict:
                     log.warning("telegram: getUpdates conflict (another poller or an active webhook)")
                     raise
@@ -382,6 +396,6 @@ class TelegramAdapter(TelegramClient):
                 drop_pending_updates=False,
             )
         except InvalidToken:
-            raise BadCredentials("Telegram refused the bot token") from None
+            raise self.token_refused() from None
         self.set_state(AdapterState.CONNECTED)
         await self._stopping.wait()

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from telegram import Bot
 from telegram.error import (
@@ -26,9 +27,11 @@ from telegram.request import HTTPXRequest
 
 from bots.telegram.split import split_message
 from gateway.channel import AdapterState, Backoff, ChannelAdapter
-from gateway.errors import BadCredentials, RecipientUnreachable, TransientChannelError
+from gateway.errors import BadCredentials, ChannelConnectError, RecipientUnreachable, TransientChannelError
+from gateway.netfail import connect_failure
 
 log = logging.getLogger("bots.telegram")  # the name its records had before the split
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
 T = TypeVar("T")
 
@@ -145,8 +148,9 @@ class TelegramClient(ChannelAdapter):
             except Forbidden as exc:
                 raise RecipientUnreachable(_forbidden_detail(exc)) from None
             except InvalidToken:
-                self.set_state(AdapterState.BAD_CREDENTIALS, "bot token refused")
-                raise BadCredentials("Telegram refused the bot token") from None
+                refused = self.token_refused()
+                self.set_state(AdapterState.BAD_CREDENTIALS, str(refused))
+                raise refused from None
             except ChatMigrated:
                 raise RecipientUnreachable("chat migrated") from None
             except BadRequest as exc:
@@ -156,8 +160,11 @@ class TelegramClient(ChannelAdapter):
             except (NetworkError, Conflict) as exc:  # TimedOut is a NetworkError
                 if attempt >= self._send_attempts:
                     self._send_trouble = True
-                    self.set_state(AdapterState.TRANSIENT_ERROR, type(exc).__name__)
-                    raise TransientChannelError(f"Telegram unreachable ({type(exc).__name__})") from None
+                    failure = self.describe_failure(exc) or TransientChannelError(
+                        f"Telegram Bot API unreachable ({type(exc).__name__})"
+                    )
+                    self.set_state(AdapterState.TRANSIENT_ERROR, str(failure))
+                    raise failure from None
                 delay = backoff.next_delay()
                 log.info("telegram: %s, retrying in %.1f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
@@ -171,6 +178,23 @@ class TelegramClient(ChannelAdapter):
                     self.set_state(AdapterState.CONNECTED if running else AdapterState.STOPPED)
             return result
 
+    def api_server(self) -> tuple[str, int]:
+        """Host and port of the Bot API (``base_url``; never the token, which follows it)."""
+        parts = urlsplit(str(self.config.get("base_url") or DEFAULT_BASE_URL))
+        return parts.hostname or "?", parts.port or (443 if parts.scheme == "https" else 80)
+
+    def describe_failure(self, exc: BaseException) -> ChannelConnectError | None:
+        host, port = self.api_server()
+        return connect_failure(
+            "Telegram Bot API", host, port, exc, step="Bot API call", tls_key="channels.telegram.base_url"
+        )
+
+    def token_refused(self) -> BadCredentials:
+        host, port = self.api_server()
+        return BadCredentials(
+            f"Telegram Bot API {host}:{port}: login failed (bot token refused); check channels.telegram.token"
+        )
+
     async def _ready_bot(self) -> _Bot:
         """The Bot API client, initialised (``getMe``) once; sends work in processes that never
         called start() (another process of the fleet holds the poller)."""
@@ -178,7 +202,7 @@ class TelegramClient(ChannelAdapter):
             return self._bot
         async with self._bot_lock:
             if self._bot is None:
-                base_url = str(self.config.get("base_url") or "https://api.telegram.org/bot")
+                base_url = str(self.config.get("base_url") or DEFAULT_BASE_URL)
                 timeout = self._request_timeout
                 self._bot = _Bot(
                     str(self.config["token"]),
@@ -199,8 +223,9 @@ class TelegramClient(ChannelAdapter):
                 try:
                     await self._bot.initialize()
                 except InvalidToken:
-                    self.set_state(AdapterState.BAD_CREDENTIALS, "bot token refused")
-                    raise BadCredentials("Telegram refused the bot token") from None
+                    refused = self.token_refused()
+                    self.set_state(AdapterState.BAD_CREDENTIALS, str(refused))
+                    raise refused from None
                 self._bot_ready = True
             return self._bot
 

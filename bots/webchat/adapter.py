@@ -17,6 +17,7 @@ from bots.webchat.page import ChatPage
 from bots.webchat.session import Chat, close_without_hello
 from gateway.channel import (
     AdapterState,
+    ChannelKey,
     ChannelServices,
     Delivery,
     DeliveryStatus,
@@ -52,17 +53,25 @@ class WebchatAdapter(WebchatHandlers):
 
     name: ClassVar[str] = "webchat"
     delivers_by_events: ClassVar[bool] = True
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {
-        "max_message_chars": (int, False),
-        "messages_per_minute": (int, False),
-        "max_sockets_per_conversation": (int, False),
-        "quick_exit_url": (str, False),
-        "title": (str, False),
-        "allowed_origins": (list, False),
-        "frame_ancestors": (list, False),
-        "heartbeat_seconds": (float, False),
-        "hello_timeout_seconds": (float, False),
-        "max_sockets": (int, False),
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
+        "max_message_chars": ChannelKey(int, default="limits.max_message_chars", doc="Longest message."),
+        "messages_per_minute": ChannelKey(
+            int, default="limits.messages_per_minute", doc="Messages per person and minute."
+        ),
+        "max_sockets_per_conversation": ChannelKey(
+            int, default=DEFAULTS["max_sockets_per_conversation"], doc="Tabs one person may have open."
+        ),
+        "quick_exit_url": ChannelKey(str, default="webchat.quick_exit_url", doc="Quick-exit target."),
+        "title": ChannelKey(str, default="the catalogue's title", doc="The page's title."),
+        "allowed_origins": ChannelKey(list, default="webchat.allowed_origins", doc="Origins that may embed."),
+        "frame_ancestors": ChannelKey(
+            list, default=DEFAULTS["frame_ancestors"], doc="CSP frame-ancestors of the embeddable widget."
+        ),
+        "heartbeat_seconds": ChannelKey(float, default="webchat.heartbeat_seconds", doc="Ping interval."),
+        "hello_timeout_seconds": ChannelKey(
+            float, default="webchat.hello_timeout_seconds", doc="Seconds to say hello."
+        ),
+        "max_sockets": ChannelKey(int, default="webchat.max_sockets", doc="Sockets per process."),
     }
 
     @classmethod

@@ -16,6 +16,7 @@ from bots.xmpp.texts import TEXTS
 from gateway.channel import (
     AdapterState,
     Backoff,
+    ChannelKey,
     Delivery,
     DeliveryStatus,
     Ingress,
@@ -42,20 +43,36 @@ DEFAULTS: dict[str, Any] = {
 @register_channel
 class XmppAdapter(XmppIncoming):
     name: ClassVar[str] = "xmpp"
-    config_schema: ClassVar[Mapping[str, tuple[type, bool]]] = {
-        "jid": (str, True),
-        "password": (str, True),
-        "host": (str, False),
-        "port": (int, False),
-        "plaintext": (bool, False),
-        "resource": (str, False),
-        "max_chars": (int, False),
-        "send_wait": (float, False),
-        "connect_timeout": (float, False),
-        "keepalive": (float, False),
-        "reconnect_initial": (float, False),
-        "reconnect_max": (float, False),
-        "ingress_attempts": (int, False),
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
+        "jid": ChannelKey(str, True, doc="The bot's account, e.g. `stod@example.se`."),
+        "password": ChannelKey(str, True, doc="Its password."),
+        "host": ChannelKey(str, default="from the JID's DNS SRV records", doc="Server to connect to."),
+        "port": ChannelKey(int, default=5222, doc="Its port (with `host`)."),
+        "plaintext": ChannelKey(
+            bool,
+            default=DEFAULTS["plaintext"],
+            doc="No TLS at all and plain login: only for a local test server.",
+        ),
+        "resource": ChannelKey(str, default=DEFAULTS["resource"], doc="The session's resource."),
+        "max_chars": ChannelKey(
+            int, default=DEFAULTS["max_chars"], doc="Longest stanza body sent; longer is split."
+        ),
+        "send_wait": ChannelKey(
+            float, default=DEFAULTS["send_wait"], doc="Seconds a send waits for the connection to come back."
+        ),
+        "connect_timeout": ChannelKey(
+            float, default=DEFAULTS["connect_timeout"], doc="Seconds until a connection attempt is given up."
+        ),
+        "keepalive": ChannelKey(float, default=DEFAULTS["keepalive"], doc="Seconds between pings."),
+        "reconnect_initial": ChannelKey(
+            float, default=DEFAULTS["reconnect_initial"], doc="First reconnect wait."
+        ),
+        "reconnect_max": ChannelKey(float, default=DEFAULTS["reconnect_max"], doc="Longest reconnect wait."),
+        "ingress_attempts": ChannelKey(
+            int,
+            default=DEFAULTS["ingress_attempts"],
+            doc="Tries to store a message before it is not acknowledged.",
+        ),
     }
     sends_from_any_process: ClassVar[bool] = False
 
@@ -160,6 +177,7 @@ class XmppAdapter(XmppIncoming):
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("failed_all_auth", self._on_failed_auth)
         client.add_event_handler("connection_failed", self._on_connection_failed)
+        client.add_event_handler("ssl_invalid_chain", self._on_invalid_chain)
         client.add_event_handler("message", self._on_message)
         client.add_event_handler("chatstate", self._on_chat_state)
         client.add_event_handler("receipt_received", self._on_receipt)

@@ -14,7 +14,8 @@ from slixmpp.xmlstream import tostring
 
 from gateway.channel import AdapterState, ChannelAdapter
 from gateway.envelope import new_message_id
-from gateway.errors import BadCredentials, TransientChannelError
+from gateway.errors import BadCredentials, ChannelConnectError, TransientChannelError
+from gateway.netfail import connect_failure
 
 log = logging.getLogger("bots.xmpp")  # the name its records had before the split
 
@@ -34,6 +35,8 @@ class XmppConnection(ChannelAdapter):
     _online: asyncio.Event
     _lost: asyncio.Event
     _outcome: asyncio.Future[str] | None
+    _failure: Any = None
+    """What slixmpp reported of the last failed connection attempt."""
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -47,7 +50,13 @@ class XmppConnection(ChannelAdapter):
     def _on_failed_auth(self, _event: Any) -> None:
         self._resolve("auth")
 
-    def _on_connection_failed(self, _event: Any) -> None:
+    def _on_connection_failed(self, event: Any) -> None:
+        # slixmpp passes the OSError (refused, TLS) or a sentence (no DNS record).
+        self._failure = event
+        self._resolve("failed")
+
+    def _on_invalid_chain(self, error: Any) -> None:
+        self._failure = error  # the certificate refused during STARTTLS
         self._resolve("failed")
 
     def _on_disconnected(self, _event: Any) -> None:
@@ -59,6 +68,7 @@ class XmppConnection(ChannelAdapter):
         client = self._client
         self._outcome = asyncio.get_running_loop().create_future()
         self._lost = asyncio.Event()
+        self._failure = None
         host, port = self.config.get("host"), self.config.get("port")
         if host:
             client.connect(host, port or 5222)
@@ -71,9 +81,7 @@ class XmppConnection(ChannelAdapter):
         if outcome != "session":
             client.cancel_connection_attempt()
             client.abort()
-            if outcome == "auth":
-                raise BadCredentials("the XMPP server refused the account's credentials")
-            raise TransientChannelError(f"could not open an XMPP session ({outcome})")
+            raise self._session_failure(outcome, host, port)
         try:
             await client.get_roster(timeout=self.config["connect_timeout"])
         except (IqError, IqTimeout):
@@ -87,6 +95,40 @@ class XmppConnection(ChannelAdapter):
         if not self._stopping.is_set():
             log.warning("channel xmpp: connection lost, reconnecting")
             self.set_state(AdapterState.TRANSIENT_ERROR, "connection lost")
+
+    def _session_failure(self, outcome: str, host: Any, port: Any) -> Exception:
+        """Why no session opened: which server, which step, what to check."""
+        server = str(host) if host else JID(self.config["jid"]).domain
+        where = f"{server}:{port or 5222}" if host else f"{server} (DNS SRV)"
+        if outcome == "auth":
+            return BadCredentials(
+                f"XMPP {where}: login failed (refused); check channels.xmpp.jid and password"
+            )
+        failure = self._failure
+        if isinstance(failure, BaseException):
+            known = connect_failure(
+                "XMPP",
+                server,
+                int(port or 5222) if host else None,
+                failure,
+                step="session start",
+                tls_key="channels.xmpp.plaintext",
+            )
+            if known is not None:
+                return known
+        if isinstance(failure, str):  # slixmpp's "No DNS record available for ..."
+            return ChannelConnectError(
+                "XMPP", where, "DNS lookup", "no address found", "the JID's domain or channels.xmpp.host"
+            )
+        if outcome == "timeout":
+            return ChannelConnectError(
+                "XMPP",
+                where,
+                "session start",
+                "timed out",
+                "that an XMPP server answers on this host and port",
+            )
+        return ChannelConnectError("XMPP", where, "session start", outcome, "the server's log")
 
     async def _hold_session(self, client: Any) -> None:
         """Return when the stream ends; a server that stops answering pings is dropped."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
 from gateway.envelope import utcnow
-from gateway.errors import BrokerUnavailable
+from gateway.errors import BrokerUnavailable, HelplineError
 from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,22 @@ DEFAULT_LEDGER_SIZE = 100_000
 DEFAULT_FANOUT_QUEUE = 10_000
 
 
+def is_expected(exc: BaseException) -> bool:
+    return isinstance(exc, HelplineError) and exc.retryable
+
+
+def failure_level(exc: BaseException) -> int:
+    """WARNING for an expected outage (the event stays pending and is retried), ERROR for a bug."""
+    return logging.WARNING if is_expected(exc) else logging.ERROR
+
+
 def failure_summary(exc: BaseException) -> str:
-    """The exception's type and where it was raised, never its message (it may quote content)."""
+    """The exception's type and where it was raised, never its message (it may quote content).
+
+    An expected outage that the handler's retry will outlast (a retryable error: a channel's
+    server away, the store away) is its type alone: its adapter has said what failed."""
+    if is_expected(exc):
+        return type(exc).__qualname__
     frames = traceback.extract_tb(exc.__traceback__)
     where = "".join(traceback.format_list(frames[-6:])).rstrip()
     return f"{type(exc).__module__}.{type(exc).__qualname__}\n{where}" if where else type(exc).__qualname__
@@ -299,7 +313,8 @@ class InProcessBroker(Broker):
                     raise
                 except Exception as exc:
                     group.release(entry.id)
-                    log.error(
+                    log.log(
+                        failure_level(exc),
                         "broker: handler of group %s failed on event %s (%s); it stays pending: %s",
                         group.name,
                         entry.id,

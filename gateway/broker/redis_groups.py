@@ -19,7 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.broker.base import Accepts, Handler, Subscription
-from gateway.broker.inprocess import failure_summary
+from gateway.broker.inprocess import failure_level, failure_summary
 from gateway.broker.redis_fanout import BATCH, Backoff, RedisSubscription, decode, stream_entries, text
 
 log = logging.getLogger("gateway.broker.redis")
@@ -244,7 +244,8 @@ class GroupConsumers:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error(
+            log.log(
+                failure_level(exc),
                 "broker: handler of group %s failed on event %s (%s); it stays pending: %s",
                 sub.group,
                 event.id,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from gateway import deadletter
-from gateway.appkeys import BROKER, DB
+from gateway.appkeys import BROKER, DB, METRICS
 from handoff.web import ADMIN_ROLES, ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Kind, Route, in_path
 
 from .corrections_web import api_correct
@@ -241,8 +241,10 @@ def setup(app: web.Application) -> None:
     app[FORBIDDEN_PAGE] = forbidden_page
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-        hub = Hub(app[DB], app[BROKER])
+        hub = Hub(app[DB], app[BROKER], app.get(METRICS))
         await hub.start()
+        if METRICS in app:
+            app[METRICS].count_sockets("consoles", lambda: len(hub.clients))
         state.hub = hub
         yield
         state.hub = None

@@ -40,6 +40,7 @@ from aiohttp import web
 
 from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.metrics import Metrics
 from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
@@ -83,8 +84,9 @@ class Client:
 
 
 class Hub:
-    def __init__(self, db: Database, broker: Broker) -> None:
+    def __init__(self, db: Database, broker: Broker, metrics: Metrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics
         self.broker = broker
         self.clients: set[Client] = set()
         self._subs: list[Subscription] = []
@@ -179,11 +181,15 @@ class Hub:
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
+            sent = 0
             for client in list(self.clients):
                 if client.attending and conversation_id not in client.alerted:
                     client.alerted.add(conversation_id)
                     client.banner = True
                     await self._send(client, alert)
+                    sent += 1
+            if self.metrics is not None:
+                self.metrics.alerted(event.at, sent)
         self._dirty = True
         if self._snapshots is None or self._snapshots.done():
             self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")

@@ -144,6 +144,8 @@ def write_config(path: Path, telegram: dict[str, Any]) -> None:
         "broker": {"reclaim_idle": 1.0, "outbox_grace": 2.0, "pending_grace": 10.0, "send_lease": 10.0},
         "limits": {"messages_per_minute": 1000},
         "retention": {"enabled": False},
+        # The privacy checks read the logs as an operator collects them: one JSON event a line.
+        "logging": {"format": "json"},
         "channels": {
             "webchat": {"enabled": True, "messages_per_minute": 1000, "heartbeat_seconds": 5.0},
             "telegram": {"enabled": True, "mode": "polling", "poll_timeout": 1, **telegram},

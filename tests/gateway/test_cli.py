@@ -94,3 +94,20 @@ def test_serve_starts_on_the_embedded_default_and_healthz_answers(
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{free_port}" in out
     assert "helpline users add NAME --role admin" in out
+
+
+def test_users_add_takes_the_capacity_from_console_default_capacity(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    env = {**env, "HELPLINE_CONSOLE__DEFAULT_CAPACITY": "7"}
+    for name, extra in (("c1", ()), ("c2", ("--capacity", "2"))):
+        done = helpline(
+            "users", "add", name, "--role", "counsellor", *extra, "--password-stdin",
+            env=env, stdin="a long password\n",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "data" / "helpline.db") as db:
+        rows = dict(db.execute("SELECT username, capacity FROM staff_users").fetchall())
+    assert rows == {"c1": 7, "c2": 2}

@@ -259,6 +259,9 @@ async def test_bad_imap_credentials(mailbox: Any, ingress: SqliteIngress, runnin
     await adapter.start(ingress)
     await eventually(lambda: adapter.state() == AdapterState.BAD_CREDENTIALS, what="BAD_CREDENTIALS")
     assert adapter.needs_lease() is True
+    assert adapter.health()["error"] == (
+        f"IMAP 127.0.0.1:{mailbox.port}: login failed (refused); check channels.email.imap_user and imap_password"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,8 +349,13 @@ async def test_smtp_authentication(smtp_auth_server: Any) -> None:
     good = EmailAdapter(dict(base, smtp_user="gw", smtp_password="s3cret"), pseudonym_key=PSEUDONYM_KEY)
     assert (await good.send(env, "p@example.se")).status == DeliveryStatus.SENT
     bad = EmailAdapter(dict(base, smtp_user="gw", smtp_password="nope"), pseudonym_key=PSEUDONYM_KEY)
-    with pytest.raises(BadCredentials):
+    with pytest.raises(BadCredentials) as refused:
         await bad.send(env, "p@example.se")
+    assert str(refused.value) == (
+        f"SMTP 127.0.0.1:{smtp_auth_server.port}: login failed (535); "
+        "check channels.email.smtp_user and smtp_password"
+    )
+    assert bad.health()["smtp_error"] == str(refused.value)
     assert len(smtp_auth_server.recorder.messages) == 1
 
 

@@ -266,7 +266,7 @@ async def test_plain_connection_to_starttls_required_server_is_refused(
     certs: dict[str, Cert], starttls_server: Server
 ) -> None:
     """smtp_security "none" never upgrades: the server offers no AUTH before TLS, nothing is sent."""
-    with pytest.raises(TransientChannelError, match="SMTP unavailable"):
+    with pytest.raises(TransientChannelError, match=r": login failed \(the server offers no login on this"):
         await adapter(starttls_server.port, "none").send(outgoing(), "person@example.se")
     # without a login the server refuses the envelope itself (530 Must issue a STARTTLS command first)
     anonymous = adapter(starttls_server.port, "none", smtp_user="", smtp_password="")
@@ -285,7 +285,7 @@ async def test_plain_client_cannot_talk_to_smtps(
 ) -> None:
     """Both sides wait for the other to speak first (greeting / ClientHello): the send times out."""
     monkeypatch.setattr("bots.email_out.SMTP_TIMEOUT", 1.0)
-    with pytest.raises(TransientChannelError, match=r"SMTP unavailable \(.*Timeout"):
+    with pytest.raises(TransientChannelError, match=r"SMTP 127.0.0.1:\d+: SMTP session failed \(timed out\)"):
         await adapter(smtps_server.port, "none", smtp_user="").send(outgoing(), "person@example.se")
     assert smtps_server.recorder.messages == []
 
@@ -299,7 +299,10 @@ async def test_untrusted_certificate_is_refused_by_default(
     security: str, starttls_server: Server, smtps_server: Server
 ) -> None:
     server = starttls_server if security == "starttls" else smtps_server
-    with pytest.raises(TransientChannelError, match=r"certificate not trusted \(self.signed certificate\)"):
+    with pytest.raises(
+        TransientChannelError,
+        match=r"SMTP 127.0.0.1:\d+: certificate check failed \(self.signed certificate\)",
+    ):
         await adapter(server.port, security).send(outgoing(), "person@example.se")
     assert server.recorder.messages == []
 
@@ -311,7 +314,7 @@ async def test_ca_file_replaces_the_system_cas(
     """A CA file that does not vouch for the server's certificate: refused."""
     server = starttls_server if security == "starttls" else smtps_server
     sender = adapter(server.port, security, smtp_ca_file=str(certs["stranger"].cert))
-    with pytest.raises(TransientChannelError, match="certificate not trusted"):
+    with pytest.raises(TransientChannelError, match="certificate check failed"):
         await sender.send(outgoing(), "person@example.se")
     assert server.recorder.messages == []
 
@@ -321,7 +324,7 @@ async def test_trusted_certificate_for_another_name_is_refused(security: str, ce
     """The certificate chains to the CA file but names mail.elsewhere.example, not 127.0.0.1."""
     with smtp_server("starttls" if security == "starttls" else "smtps", certs["elsewhere"]) as server:
         sender = adapter(server.port, security, smtp_ca_file=str(certs["elsewhere"].cert))
-        with pytest.raises(TransientChannelError, match=r"certificate not trusted \(IP address mismatch"):
+        with pytest.raises(TransientChannelError, match=r"certificate check failed \(IP address mismatch"):
             await sender.send(outgoing(), "person@example.se")
         assert server.recorder.messages == []
 
@@ -410,7 +413,7 @@ async def test_imap_over_tls_with_ca_file(
 
 
 async def test_imap_untrusted_certificate_is_refused_by_default(
-    tls_dovecot: Any, ingress: SqliteIngress, running: list[EmailAdapter]
+    tls_dovecot: Any, ingress: SqliteIngress, running: list[EmailAdapter], caplog: pytest.LogCaptureFixture
 ) -> None:
     box = tls_dovecot.new_mailbox()
     reader = EmailAdapter(
@@ -420,4 +423,9 @@ async def test_imap_untrusted_certificate_is_refused_by_default(
     await reader.start(ingress)
     await eventually(lambda: reader.state() == AdapterState.TRANSIENT_ERROR, what="a refused handshake")
     assert reader.ingested == 0
-    assert "Cert" in str(reader.health().get("error")), reader.health()
+    error = str(reader.health().get("error"))
+    assert error.startswith(f"IMAP 127.0.0.1:{tls_dovecot.port}: certificate check failed ("), error
+    assert "self-signed certificate" in error and "channels.email.imap_ca_file" in error
+    [logged] = [r for r in caplog.records if "certificate check failed" in r.getMessage()][:1]
+    assert logged.levelname == "WARNING" and logged.exc_info is None
+    assert logged.getMessage() == f"channel email: {error}"
