@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages: XMPP server, IMAP server, browser, independent clients --------------------
 need=()
-for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks; do
+for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks nginx; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
