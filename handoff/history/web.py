@@ -22,7 +22,7 @@ from gateway.store.models import Conversation
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.records.retention import RetentionPolicy
-from handoff.web import CONSOLE_ROLES, SUPERVISOR_ROLES, Route
+from handoff.web import CONSOLE_ROLES, SUPERVISOR_ROLES, Route, in_path
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.validation import body
@@ -46,35 +46,27 @@ CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
 FORGET_GROUP = "handoff-forget"
 
 
-async def _conversation_for(request: web.Request, staff: Staff, session: Any) -> Conversation | web.Response:
-    """The route's conversation, if the staff member holds it or supervises; refusals audited."""
-    conv_id = request.match_info["conversation_id"]
-    try:
-        conv = await repo.get_conversation(session, conv_id)
-    except NotFound:
-        return problem(404, "not_found")
-    holds = conv.state == "assigned" and conv.assigned_to == staff.user.id
-    if not (holds or staff.is_supervisor):
-        await repo.audit(session, "person.denied", actor=staff.user, conversation_id=conv_id)
-        return problem(403, "not_assigned_to_you")
-    return conv
+PERSON = in_path().but(denied="person.denied")
+"""Who may see a person's earlier contacts or unlink them: the counsellor holding the conversation,
+supervisors and admins (the web kit's guard; every refusal audited)."""
+
+
+async def _conversation_for(request: web.Request, session: Any) -> Conversation:
+    """The route's conversation (the guard has checked who may act on it)."""
+    return await repo.get_conversation(session, request.match_info["conversation_id"])
 
 
 # ------------------------------------------------------------------------------------- person
 async def get_person(request: web.Request, staff: Staff) -> web.StreamResponse:
     async with request.app[DB].session() as session:
-        conv = await _conversation_for(request, staff, session)
-        if isinstance(conv, web.Response):
-            return conv
+        conv = await _conversation_for(request, session)
         view = await person.person_view(session, conv)
     return web.json_response(view)
 
 
 async def get_earlier(request: web.Request, staff: Staff) -> web.StreamResponse:
     async with request.app[DB].session() as session:
-        conv = await _conversation_for(request, staff, session)
-        if isinstance(conv, web.Response):
-            return conv
+        conv = await _conversation_for(request, session)
         found = await person.earlier_record(session, conv, request.match_info["earlier_id"], staff.user)
     if found is None:
         return problem(404, "not_found")
@@ -84,9 +76,7 @@ async def get_earlier(request: web.Request, staff: Staff) -> web.StreamResponse:
 async def post_forget(request: web.Request, staff: Staff) -> web.StreamResponse:
     """The counsellor unlinks the person on their behalf (they asked in their own words)."""
     async with request.app[DB].session() as session:
-        conv = await _conversation_for(request, staff, session)
-        if isinstance(conv, web.Response):
-            return conv
+        conv = await _conversation_for(request, session)
         count = await person.forget(session, conv, staff.user, "counsellor")
     return web.json_response({"ok": True, "unlinked": count})
 
@@ -195,6 +185,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/person",
         get_person,
         CONSOLE_ROLES,
+        acts_on=PERSON,
         answers={200: PersonAnswer},
         summary="The person's earlier conversations (dates, no transcripts)",
     ),
@@ -203,6 +194,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/person/{earlier_id:[0-9a-f]{32}}",
         get_earlier,
         CONSOLE_ROLES,
+        acts_on=PERSON,
         answers={200: EarlierAnswer},
         summary="An earlier conversation's documentation and referrals (audited)",
     ),
@@ -211,6 +203,7 @@ ROUTES: tuple[Route, ...] = (
         CONV + "/forget",
         post_forget,
         CONSOLE_ROLES,
+        acts_on=PERSON,
         answers={200: ForgetAnswer},
         summary="Unlink the person from their earlier and later conversations",
     ),
