@@ -52,6 +52,7 @@ EXTENSIONS = (
     "handoff.disclosures.web",
     "handoff.directory.web",
     "handoff.records.web",
+    "handoff.staff.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 import aiohttp
+import pyotp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.memory import MemoryAdapter
+from gateway import twofactor
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE, SETTINGS
 from gateway.auth import create_user
@@ -39,6 +41,7 @@ from nlu.result import INTENT_PRIORITY, Triager, TriageResult
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf" value="([^"]+)"')
+TOTP_SECRET = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 # The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
@@ -104,6 +107,53 @@ def make_settings(db_url: str | None, tmp_path: Path, **extra: Any) -> Settings:
     return load_settings(environ={}, overrides=overrides)
 
 
+class Authenticator:
+    """The staff's authenticator apps: the TOTP secret each user enrolled (by gateway and user
+    name), and a code for a time step not used yet (a gateway refuses a code used before, as it
+    should; a test that signs in twice within 30 s gets the next step's code, which it accepts)."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[tuple[str, str], str] = {}
+        self.last_step: dict[tuple[str, str], int] = {}
+
+    def code(self, base: str, username: str) -> str:
+        key = (base, username)
+        step = max(twofactor.current_step(), self.last_step.get(key, -1) + 1)
+        self.last_step[key] = step
+        return pyotp.TOTP(self.secrets[key]).at(step * twofactor.STEP)
+
+
+AUTHENTICATOR = Authenticator()
+
+
+async def second_step(
+    http: aiohttp.ClientSession, base: str, username: str, resp: aiohttp.ClientResponse
+) -> aiohttp.ClientResponse | None:
+    """Take the second step of a login whose password was right, as a person with an authenticator
+    app does: at ``/console/login/enrol`` read the key shown, keep it and enter its code (answered by
+    the recovery codes page, 200); at ``/console/login/code`` enter the code of the key kept
+    (answered 303 to the console).  None when ``resp`` asks for no second step."""
+    where = resp.headers.get("Location", "") if resp.status == 303 else ""
+    path = where.split("?", 1)[0]
+    if path not in ("/console/login/enrol", "/console/login/code"):
+        return None
+    async with http.get(base + where, allow_redirects=False) as page:
+        html = await page.text()
+    form_csrf = CSRF_INPUT.search(html)
+    assert form_csrf, "the second step's form carries a CSRF token"
+    if path.endswith("/enrol"):
+        secret = TOTP_SECRET.search(html)
+        assert secret, "the enrolment page shows the key"
+        AUTHENTICATOR.secrets[(base, username)] = secret.group(1)
+    done = await http.post(
+        base + path,
+        data={"code": AUTHENTICATOR.code(base, username), "csrf": form_csrf.group(1)},
+        allow_redirects=False,
+    )
+    await done.read()
+    return done
+
+
 @dataclass
 class Browser:
     """One person at the console: an HTTP client with its own cookies (like one browser)."""
@@ -117,6 +167,9 @@ class Browser:
         return self.base + path
 
     async def login(self, username: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+        """Sign in as staff do: the password, then the second factor when the account has one
+        (or enrols, for the roles that need one), with codes computed as an authenticator app
+        does.  A login that reached the console answers 303 (the page a plain login redirects to)."""
         async with self.http.get(self.url("/console/login")) as page:
             form_csrf = CSRF_INPUT.search(await page.text())
         assert form_csrf, "the login form carries a CSRF token"
@@ -126,6 +179,22 @@ class Browser:
             allow_redirects=False,
         )
         await resp.read()
+        stepped = await second_step(self.http, self.base, username, resp)
+        if stepped is not None and stepped.status == 200:
+            # Enrolled (the recovery codes were shown, the browser is signed in): sign out and in
+            # anew, now with a code, so that the answer is the console's redirect as after any login.
+            home = re.search(r'id="continue" class="button" href="([^"]+)"', await stepped.text())
+            assert home, "the recovery codes page leads on"
+            async with self.http.get(self.url(home.group(1)), allow_redirects=False) as page:
+                found = CSRF_META.search(await page.text())
+            assert found, "signed in after enrolling"
+            out = await self.http.post(
+                self.url("/console/logout"), data={"csrf": found.group(1)}, allow_redirects=False
+            )
+            await out.read()
+            assert out.status == 303, out.status
+            return await self.login(username, password)
+        resp = stepped or resp
         if resp.status == 303:
             self.username = username
             async with self.http.get(self.url("/console"), allow_redirects=False) as console:

@@ -6,6 +6,8 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from handoff.staff.strings import STAFF_STRINGS
+
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
 LANGUAGES = ("sv", "en")
@@ -901,6 +903,13 @@ for _lang, _words in ALERT_STRINGS.items():
 # admin's handling of them (in their own module, merged here).
 for _lang, _words in TRIAGE_STRINGS.items():
     STRINGS[_lang].update(_words)
+
+
+# ---------------------------------------------------------------------- staff accounts and the second factor
+for _lang, _words in STAFF_STRINGS.items():
+    for _key in _words:
+        # A key the console has already keeps its words: the staff pages only add their own.
+        STRINGS[_lang].setdefault(_key, _words[_key])
 
 
 def language_name(code: str | None, lang: str) -> str:
