@@ -145,6 +145,7 @@ async def second_step(
         secret = TOTP_SECRET.search(html)
         assert secret, "the enrolment page shows the key"
         AUTHENTICATOR.secrets[(base, username)] = secret.group(1)
+        AUTHENTICATOR.last_step.pop((base, username), None)  # a new key: no step used yet
     done = await http.post(
         base + path,
         data={"code": AUTHENTICATOR.code(base, username), "csrf": form_csrf.group(1)},
