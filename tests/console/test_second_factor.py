@@ -198,7 +198,9 @@ async def test_a_counsellor_may_do_without_a_second_factor_or_turn_one_on(consol
     status, where = await password_step(console.browser(), "cora")
     assert (status, where) == (303, "/console")
     sup = await console.signed_in("sara", "supervisor")
-    refused = await sup.post("/console/api/account/2fa/off", {"code": AUTHENTICATOR.code(sup.base, "sara")})
+    refused = await sup.post(
+        "/console/api/account/2fa/off", {"code": await AUTHENTICATOR.code(sup.base, "sara")}
+    )
     assert refused.status == 409 and (await refused.json())["error"] == "second_factor_required"
 
 
