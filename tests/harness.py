@@ -5,7 +5,9 @@
 with ``gateway.app.create_app`` (a chosen triager and adapters, ``extensions`` applied to the built app),
 starts it as an aiohttp ``TestClient``/``TestServer`` or on a real port, and returns a ``Running``
 gateway: its store, pipeline and adapters, staff users (``user``), people at the console each with
-their own cookies (``browser``, ``signed_in``); ``close`` tears it all down.  ``running`` is the same
+their own cookies (``browser``, ``signed_in``: signed in as staff are, a supervisor or admin with
+the second factor they enrol at their first login, codes computed by ``tests.authenticator``);
+``close`` tears it all down.  ``running`` is the same
 as an async context manager.  A test package's fixture subclasses ``Running`` (``cls=``) for helpers
 of its own.
 
@@ -15,7 +17,6 @@ of its own.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -24,12 +25,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 import aiohttp
-import pyotp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.memory import MemoryAdapter
-from gateway import twofactor
 from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE, SETTINGS
 from gateway.auth import create_user
@@ -39,10 +38,13 @@ from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+from tests.authenticator import AUTHENTICATOR as AUTHENTICATOR
+from tests.authenticator import CSRF_INPUT as CSRF_INPUT
+from tests.authenticator import PASSWORD as PASSWORD
+from tests.authenticator import TOTP_SECRET as TOTP_SECRET
+from tests.authenticator import login_in_page as login_in_page
+from tests.authenticator import second_step
 
-PASSWORD = "correct horse battery"
-CSRF_INPUT = re.compile(r'name="csrf" value="([^"]+)"')
-TOTP_SECRET = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 # The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
@@ -106,83 +108,6 @@ def make_settings(db_url: str | None, tmp_path: Path, **extra: Any) -> Settings:
         **extra,
     }
     return load_settings(environ={}, overrides=overrides)
-
-
-class Authenticator:
-    """The staff's authenticator apps: the TOTP secret each user enrolled (by gateway and user
-    name), and a code for a time step not used yet.  A gateway refuses a code used before, as it
-    should, and accepts the next step's code (clock drift); a third login within one 30 s step
-    waits for the next step, as a person waits for the app's next code."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[tuple[str, str], str] = {}
-        self.last_step: dict[tuple[str, str], int] = {}
-
-    def enrolled(self, base: str, username: str, secret: str) -> None:
-        self.secrets[(base, username)] = secret
-        self.last_step.pop((base, username), None)  # a new key: no step used yet
-
-    async def code(self, base: str, username: str) -> str:
-        key = (base, username)
-        step = max(twofactor.current_step(), self.last_step.get(key, -1) + 1)
-        while step > twofactor.current_step() + 1:
-            await asyncio.sleep(0.5)
-        self.last_step[key] = step
-        return pyotp.TOTP(self.secrets[key]).at(step * twofactor.STEP)
-
-
-AUTHENTICATOR = Authenticator()
-
-
-async def second_step(
-    http: aiohttp.ClientSession, base: str, username: str, resp: aiohttp.ClientResponse
-) -> aiohttp.ClientResponse | None:
-    """Take the second step of a login whose password was right, as a person with an authenticator
-    app does: at ``/console/login/enrol`` read the key shown, keep it and enter its code (answered by
-    the recovery codes page, 200); at ``/console/login/code`` enter the code of the key kept
-    (answered 303 to the console).  None when ``resp`` asks for no second step."""
-    where = resp.headers.get("Location", "") if resp.status == 303 else ""
-    path = where.split("?", 1)[0]
-    if path not in ("/console/login/enrol", "/console/login/code"):
-        return None
-    async with http.get(base + where, allow_redirects=False) as page:
-        html = await page.text()
-    form_csrf = CSRF_INPUT.search(html)
-    assert form_csrf, "the second step's form carries a CSRF token"
-    if path.endswith("/enrol"):
-        secret = TOTP_SECRET.search(html)
-        assert secret, "the enrolment page shows the key"
-        AUTHENTICATOR.enrolled(base, username, secret.group(1))
-    done = await http.post(
-        base + path,
-        data={"code": await AUTHENTICATOR.code(base, username), "csrf": form_csrf.group(1)},
-        allow_redirects=False,
-    )
-    await done.read()
-    return done
-
-
-async def login_in_page(page: Any, base: str, username: str, password: str = PASSWORD) -> None:
-    """Sign in in a real browser (a Playwright ``page``) as staff do: the password, then the second
-    factor's step if there is one: at the enrolment the key is read off the page and kept (the
-    recovery codes page is then left by its link), at the code step the kept key's code is typed.
-    Returns on the page the login leads to."""
-    await page.goto(base + "/console/login")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#login-button")
-    await page.wait_for_load_state()
-    if "/console/login/enrol" in page.url:
-        AUTHENTICATOR.enrolled(base, username, (await page.inner_text("#totp-secret")).strip())
-        await page.fill("#code", await AUTHENTICATOR.code(base, username))
-        await page.click("#code-button")
-        await page.wait_for_selector("#recovery-codes")
-        await page.click("#continue")
-        await page.wait_for_load_state()
-    elif "/console/login/code" in page.url:
-        await page.fill("#code", await AUTHENTICATOR.code(base, username))
-        await page.click("#code-button")
-        await page.wait_for_load_state()
 
 
 @dataclass

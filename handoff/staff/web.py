@@ -18,7 +18,7 @@ from gateway.errors import Conflict, InvalidInput
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from handoff.console.security import Staff
-from handoff.console.views import render
+from handoff.console.views import CONSOLE, render
 from handoff.directory.live import directory_service
 from handoff.web import ADMIN_ROLES, Route
 from handoff.web.errors import problem
@@ -116,7 +116,17 @@ async def api_edit(request: web.Request, staff: Staff) -> web.StreamResponse:
     async def edit(session: AsyncSession, user: StaffUser, actor: StaffUser) -> None:
         await service.edit(session, directory, user, changes, actor)
 
-    return await _act(request, staff, edit)
+    answer = await _act(request, staff, edit)
+    hub = request.app[CONSOLE].hub
+    if answer.status == 200 and wanted.capacity is not None and hub is not None:
+        # The counsellor's open consoles in this process show the new capacity with the next
+        # queue update (a console on another process, from its next connection; claims check
+        # the stored capacity everywhere at once).
+        user_id = int(request.match_info["user_id"])
+        for client in hub.clients:
+            if client.user_id == user_id:
+                client.capacity = wanted.capacity
+    return answer
 
 
 async def api_disable(request: web.Request, staff: Staff) -> web.StreamResponse:
