@@ -12,6 +12,7 @@ import aiohttp
 from sqlalchemy import select
 
 from gateway.store.models import AuditEvent
+from handoff.staff.strings import STAFF_STRINGS
 from tests.console.conftest import Browser, Console
 from tests.console.test_live import next_of
 
@@ -171,3 +172,20 @@ async def test_delete_an_account_without_records_only(console: Console) -> None:
     assert "temp" not in after and "cora" in after
     assert "user.deleted" in await actions(console)
     assert (await admin.post("/console/api/staff/999999/disable")).status == 404
+
+
+async def test_the_pages_speak_swedish_and_english_from_the_catalogue(console: Console) -> None:
+    admin = await console.signed_in("ada", "admin")
+    kim = console.browser()
+    await console.user("kim", "municipality", municipality_code="1480")
+    assert (await kim.login("kim")).status == 303
+    for lang, words in STAFF_STRINGS.items():
+        staff_page = await (await admin.get(f"/console/staff?lang={lang}")).text()
+        assert words["st_title"] in staff_page and words["role_municipality"] in staff_page
+        # Every staff member has the account page, the municipality users too.
+        for who in (admin, kim):
+            page = await (await who.get(f"/console/account?lang={lang}")).text()
+            assert words["ac_sessions"] in page and words["nav_account"] in page
+        assert (
+            '<script type="application/json" id="i18n">' in staff_page and "st_confirm_disable" in staff_page
+        )
