@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway import auth, twofactor
 from gateway.appkeys import DB, SETTINGS
 from gateway.crypto import ContactCipher
-from gateway.errors import InvalidInput
+from gateway.errors import Conflict, InvalidInput
 from gateway.store import repo
 from handoff.staff import enrolment
 
@@ -115,7 +115,10 @@ async def enrol_page(request: web.Request) -> web.StreamResponse:
         if found is None or found[1].pending != "enrol":
             raise _restart()
         user, row = found
-        started = await enrolment.start(session, user, totp_box(request.app))
+        try:
+            started = await enrolment.start(session, user, totp_box(request.app))
+        except Conflict:  # enrolled meanwhile (another tab): the login starts again, with a code
+            raise _restart() from None
     return render(
         request,
         "login_enrol.html",
@@ -148,6 +151,8 @@ async def enrol_submit(request: web.Request) -> web.StreamResponse:
                 codes = await enrolment.confirm(session, user, box, code)
             except InvalidInput:
                 problem, status = "code_invalid", 401
+            except Conflict:
+                raise _restart() from None
         if problem is not None:
             started = await enrolment.start(session, user, box)
             return render(

@@ -244,3 +244,22 @@ async def test_sessions_list_and_end_one_of_them(console: Console) -> None:
     theirs = (await (await bo.get("/console/api/account")).json())["sessions"][0]["id"]
     assert (await here.post(f"/console/api/account/sessions/{theirs}/end")).status == 404
     assert (await bo.get("/console/api/queue")).status == 200
+
+
+async def test_an_enrolment_finished_in_another_tab_sends_the_other_back_to_the_login(
+    console: Console,
+) -> None:
+    await console.user("sara", "supervisor")
+    one, two = console.browser(), console.browser()
+    await password_step(one, "sara")
+    await password_step(two, "sara")
+    _, html_one = await form(one, "/console/login/enrol")
+    _, html_two = await form(two, "/console/login/enrol")
+    secret = TOTP_SECRET.search(html_one)
+    assert secret and secret.group(1) in html_two  # one key being enrolled, whichever tab shows it
+    status, _, _ = await submit(one, "/console/login/enrol", pyotp.TOTP(secret.group(1)).now(), html_one)
+    assert status == 200
+    status, where, _ = await submit(two, "/console/login/enrol", next_code(secret.group(1)), html_two)
+    assert (status, where) == (303, "/console/login") and not await signed_in(two)
+    status, _ = await form(two, "/console/login/enrol")
+    assert status == 303
