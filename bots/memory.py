@@ -63,6 +63,8 @@ class MemoryAdapter(ChannelAdapter):
         self._ingress: Ingress | None = None
         self.outbox: dict[str, list[Received]] = defaultdict(list)
         self.blocked: set[str] = set()
+        # Sends to these addresses that hang (how many): a channel that never answers.
+        self.stalled: dict[str, int] = {}
         self._changed = asyncio.Condition()
 
     def routes(self) -> list[web.RouteDef]:
@@ -147,6 +149,10 @@ class MemoryAdapter(ChannelAdapter):
     async def send(self, envelope: Envelope, address: str) -> Delivery:
         if address in self.blocked:
             raise RecipientUnreachable("the person blocked this channel")
+        if self.stalled.get(address, 0) > 0:
+            # A channel that takes the request and never answers (a hung HTTP call).
+            self.stalled[address] -= 1
+            await asyncio.Event().wait()
         await self._record(address, Received("message", envelope.text, envelope=envelope))
         return Delivery(DeliveryStatus.SENT, channel_message_id=envelope.message_id)
 

@@ -52,6 +52,7 @@ EXTENSIONS = (
     "handoff.disclosures.web",
     "handoff.directory.web",
     "handoff.records.web",
+    "handoff.shift.web",
     "handoff.staff.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
@@ -78,6 +79,7 @@ MODEL_MODULES = (
     "handoff.records.models",
     "handoff.triage_admin.models",
     "handoff.triage_admin.correction_models",
+    "handoff.shift.models",
 )
 
 
@@ -115,14 +117,15 @@ def create_app(
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         pool = settings.section("database")
         db = Database(settings.database_url, pool_size=pool["pool_size"], max_overflow=pool["max_overflow"])
-        if migrate:
-            await db.upgrade()
-            try:
+        try:
+            if migrate:
+                await db.upgrade()
                 # A process whose keys differ from the fleet's refuses to start (gateway.keys).
                 await check_keys(db, settings)
-            except BaseException:
-                await db.close()
-                raise
+            await db.fit_pool(pool["processes"])
+        except BaseException:
+            await db.close()
+            raise
         app[DB] = db
         yield
         log.info("stopping: closing the store")
@@ -177,6 +180,7 @@ def create_app(
             previous_pseudonym_keys=settings.previous_pseudonym_keys,
             outbox=outbox,
         )
+        app[PIPELINE].egress.send_lease = broker_cfg["send_lease"]
         # One relay per process: this process's events at once, others' left behind by poll.
         outbox.start()
         yield

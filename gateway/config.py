@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config_checks import check_console
 from gateway.errors import ConfigError
 from gateway.private_files import private_dir
 
@@ -38,9 +39,13 @@ SCHEMA: dict[str, Any] = {
     },
     "database_url": (str, ""),
     "database": {
-        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.
+        # PostgreSQL connection pool; sessions beyond it wait in memory for their turn.  Kept
+        # open (no overflow by default: overflow connections are opened and closed under load).
         "pool_size": (int, 20),
-        "max_overflow": (int, 40),
+        "max_overflow": (int, 0),
+        # How many gateway processes share the PostgreSQL server: each process's pool is cut to
+        # its share of the server's max_connections at start (gateway.store.db.fit_pool).
+        "processes": (int, 2),
     },
     "redis_url": (str, ""),
     "redis_prefix": (str, "helpline:"),
@@ -73,11 +78,27 @@ SCHEMA: dict[str, Any] = {
         "lockout_minutes": (float, 15.0),
         "default_capacity": (int, 3),
         "secure_cookies": (bool, True),
+        # How counsellors take conversations: "free" (pick any from the queue) or "next_only" (only
+        # "Nästa samtal", the most urgent waiting one; supervisors and admins may always pick).
+        "queue_mode": (str, "free"),
+        # Minutes a conversation may wait, per priority, before every available counsellor and
+        # supervisor is reminded; a key left out keeps its default.
+        "wait_targets": (ANY_MAPPING, {"critical": 1.0, "high": 5.0, "normal": 15.0, "low": 60.0}),
+        # A reminder is repeated while the conversation waits: every target, at most this many minutes apart.
+        "wait_reminder_max_repeat_minutes": (float, 15.0),
+        # How often each process checks the queue against the targets (one reminder per fleet).
+        "wait_check_seconds": (float, 15.0),
+        # Minutes without console activity after which an available staff member becomes away
+        # (automatically; activity makes them available again).  0: never.
+        "away_after_minutes": (float, 15.0),
     },
     "broker": {
         "reclaim_idle": (float, 30.0),
         "outbox_grace": (float, 5.0),
         "pending_grace": (float, 60.0),
+        # Seconds a process's claim on sending one outgoing message holds (gateway.sending): a
+        # message whose sender died is sent by another after it; each send is cut off at half.
+        "send_lease": (float, 60.0),
     },
     "webchat": {
         "quick_exit_url": (str, "https://www.google.com/"),
@@ -265,7 +286,11 @@ def new_key() -> str:
 
 
 def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
-    """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600)."""
+    """The embedded default keeps generated keys in ``data_dir/secrets.json`` (mode 0600).
+
+    Processes started together on one data directory must end up with the same keys: the file is
+    written whole under a private name and linked into place, which fails if another process got
+    there first; then that process's keys are read.  A reader never sees a half-written file."""
     path = data_dir / "secrets.json"
     if path.exists():
         stored = json.loads(path.read_text())
@@ -273,9 +298,19 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
             return dict(stored)
     private_dir(data_dir)
     generated = {"pseudonym_key": new_key(), "contact_key": new_key()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(generated, fh)
+    draft = data_dir / f".secrets.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(generated, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return _load_or_create_secrets(data_dir)
+    finally:
+        draft.unlink(missing_ok=True)
     return generated
 
 
@@ -358,6 +393,7 @@ def load_settings(
             "console.secure_cookies",
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
+    check_console(raw["console"], SCHEMA["console"]["wait_targets"][1])
     for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
         if raw["webchat"][key] <= 0:
             raise ConfigError(f"webchat.{key}", "must be positive")
@@ -365,6 +401,8 @@ def load_settings(
         raise ConfigError("database.pool_size", "must be positive")
     if raw["database"]["max_overflow"] < 0:
         raise ConfigError("database.max_overflow", "must not be negative")
+    if raw["database"]["processes"] < 1:
+        raise ConfigError("database.processes", "must be positive")
 
     return Settings(
         raw=raw,

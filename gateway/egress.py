@@ -19,7 +19,7 @@ from gateway.broker.base import Broker, Event, Subscription
 from gateway.channel import ChannelAdapter
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Direction, Envelope, MessageId, SenderKind, utcnow
-from gateway.errors import RecipientUnreachable, StoreUnavailable
+from gateway.errors import RecipientUnreachable, StoreUnavailable, TransientChannelError
 from gateway.events import EGRESS_GROUP, notify_topic, outbound_topic
 from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo
@@ -153,9 +153,16 @@ class Egress:
         if address is None:
             return "unreachable"
         try:
-            delivery = await adapter.send(envelope, address)  # TransientChannelError: redelivered
+            # Cut off well within the claim's lease: a send still running when the lease lapsed
+            # could cross another process's send of the same message.
+            async with asyncio.timeout(self.send_lease / 2):
+                delivery = await adapter.send(envelope, address)  # TransientChannelError: redelivered
         except RecipientUnreachable:
             return "unreachable"
+        except TimeoutError:
+            raise TransientChannelError(
+                f"{adapter.name}: no answer within {self.send_lease / 2:.0f} s"
+            ) from None
         return delivery.status.value
 
     async def _mark_after_send(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:

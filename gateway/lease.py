@@ -249,15 +249,8 @@ class LeaseRunner:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        # Cancel until the task has really ended.  One cancel is enough for the runner's own code
-        # (tests/broker/test_lease.py), but a library it awaits may still swallow one (on Python
-        # 3.11 a timeout firing at the same moment as the cancellation can), and a plain
-        # ``await task`` would then hang the shutdown.
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=0.1)
-        if task is not None and not task.cancelled() and task.exception() is not None:
-            log.error("lease %s: runner ended with %s", self.lease.name, type(task.exception()).__name__)
+        # Cancelled until it has really ended (a library it awaits may swallow one cancellation).
+        await cancel_and_wait(task)
         if self.holding or self._stop_owed:
             await self._lose("closing")
         await self.lease.release()

@@ -1,6 +1,7 @@
 """Ingress: the one way every message takes into the gateway, and the one writer of outgoing
-messages (the bot's safe responses here, counsellors' replies in :mod:`gateway.staff`; sending
-them is :mod:`gateway.egress`).
+messages (the bot's safe responses here, counsellors' replies in :mod:`gateway.staff`, system
+messages such as a referral's consent question in :mod:`gateway.outgoing`; sending them is
+:mod:`gateway.egress`).
 
 Ingress triages a message, then stores the conversation, the message, the encrypted contact
 record and the bot's safe response in one transaction before it answers the adapter: from then on
@@ -53,6 +54,7 @@ from gateway.errors import InvalidInput
 from gateway.events import CRITICAL_ASSIGNED
 from gateway.keys_recognise import recognise_by_previous_keys
 from gateway.outbox import Outbox
+from gateway.outgoing import OutgoingMessages
 from gateway.staff import StaffActions
 from gateway.store import repo, rows
 from gateway.store.db import Database
@@ -119,6 +121,8 @@ class Pipeline:
         """The counsellors' actions (gateway.staff)."""
         self.egress = Egress(db, broker, cipher, self.outbox, self.event_rows)
         """Sending on the channels (gateway.egress)."""
+        self.outgoing = OutgoingMessages(db, self.outbox, self.event_rows)
+        """System messages to the person, in a caller's transaction (gateway.outgoing)."""
         self.dead_letters = DeadLetters(db, cipher)
         self._contacts = ContactCache()
         # Messages and replies that arrive together are committed together (gateway.batch), one
@@ -344,8 +348,7 @@ class Pipeline:
         assert stored.message is not None
         events = [self.event_rows.conv_row("message", summary, message=stored.message)]
         if bot_data is not None:
-            events.append(self.event_rows.conv_row("message", summary, message=bot_data))
-            events.extend(self.event_rows.egress_rows(item.envelope.channel, bot_data))
+            events.extend(self.event_rows.outgoing_rows(summary, bot_data))
         if stored.queued_now or summary["state"] == S.QUEUED.value:
             events.append(
                 self.event_rows.queue_row(

@@ -27,8 +27,16 @@ async def load(session: AsyncSession, user_id: int) -> int:
     return int(result.scalar_one())
 
 
+async def _one_claim_at_a_time(session: AsyncSession, user: StaffUser) -> None:
+    """Lock the claimer's row: on PostgreSQL two claims by one counsellor at once (two tabs, a double
+    press) would otherwise both count the same load and together exceed the capacity.  (SQLite
+    runs one writing transaction at a time.)"""
+    await session.execute(select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
+
+
 async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) -> None:
     """Take a waiting conversation.  Raises Conflict when someone else got it or capacity is full."""
+    await _one_claim_at_a_time(session, user)
     now = utcnow()
     held = (
         select(func.count())
@@ -56,6 +64,64 @@ async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) ->
     if conv.state != S.QUEUED.value:
         raise Conflict("already_claimed")
     raise Conflict("capacity_full")
+
+
+NEXT_ATTEMPTS = 3
+
+
+async def claim_next(session: AsyncSession, user: StaffUser) -> str:
+    """Take the most urgent waiting conversation (priority, then waiting time): its id.
+
+    One conditional UPDATE whose target is the head of the queue, chosen in the same statement, and
+    which holds only while the capacity has room; on PostgreSQL the head is read ``FOR UPDATE SKIP
+    LOCKED``, so two counsellors pressing at once take the first and the second conversation, not
+    the same one (SQLite runs one writing transaction at a time).  Raises Conflict
+    ``queue_empty`` or ``capacity_full``."""
+    await _one_claim_at_a_time(session, user)
+    now = utcnow()
+    held = (
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.assigned_to == user.id, Conversation.state == S.ASSIGNED.value)
+        .scalar_subquery()
+    )
+    head = (
+        select(Conversation.id)
+        .where(Conversation.state == S.QUEUED.value)
+        .order_by(
+            Conversation.priority.desc(),
+            func.coalesce(Conversation.queued_at, Conversation.created_at).asc(),
+            Conversation.id,
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    for _ in range(NEXT_ATTEMPTS):
+        result = await session.execute(
+            update(Conversation)
+            .where(Conversation.id == head, Conversation.state == S.QUEUED.value, held < user.capacity)
+            .values(
+                state=S.ASSIGNED.value,
+                assigned_to=user.id,
+                assigned_at=now,
+                first_assigned_at=func.coalesce(Conversation.first_assigned_at, now),
+            )
+            .returning(Conversation.id)
+            .execution_options(synchronize_session=False)
+        )
+        taken = result.scalar_one_or_none()
+        if taken is not None:
+            return str(taken)
+        if await load(session, user.id) >= user.capacity:
+            raise Conflict("capacity_full")
+        waiting = await session.execute(
+            select(func.count()).select_from(Conversation).where(Conversation.state == S.QUEUED.value)
+        )
+        if not waiting.scalar_one():
+            raise Conflict("queue_empty")
+        # Every waiting one was being taken by someone else at that moment: look again.
+    raise Conflict("queue_empty")
 
 
 async def release(

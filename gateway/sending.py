@@ -23,8 +23,9 @@ from gateway.store.models import Message
 
 SENDING = "sending"
 DONE = ("sent", "delivered", "unreachable")
-SEND_LEASE = 300.0
-"""Seconds a claim holds: longer than any channel takes to send one message."""
+SEND_LEASE = 60.0
+"""Seconds a claim holds (``broker.send_lease``); egress cuts a send off at half of it, so a claim
+never lapses while its holder still sends, and a crashed holder's message waits at most this long."""
 
 
 def lapsed(now: datetime) -> Any:

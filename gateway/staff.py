@@ -105,8 +105,7 @@ class StaffActions:
                 if item.claim is not None:  # the answer commits with the reply
                     # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
                     await action_keys.record_for(session, item.claim, data)
-                writes.events.append(self.event_rows.conv_row("message", summary, message=data))
-                writes.events.extend(self.event_rows.egress_rows(conv.channel, data))
+                writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
             await writes.write(session)
         return out
@@ -121,6 +120,27 @@ class StaffActions:
                 session, summary, "assigned", {"counsellor": user.display_name or user.username}
             )
         self.outbox.wake()
+
+    async def claim_next(self, user: StaffUser) -> str:
+        """Take the most urgent waiting conversation (gateway.queue.claim_next); its id."""
+        async with self.db.session() as session:
+            conversation_id = await queue.claim_next(session, user)
+            await repo.audit(
+                session,
+                "conversation.claimed",
+                actor=user,
+                conversation_id=conversation_id,
+                details={"via": "next"},
+            )
+            conv = await repo.get_conversation(session, conversation_id)
+            await self._state_events(
+                session,
+                conversation_summary(conv),
+                "assigned",
+                {"counsellor": user.display_name or user.username},
+            )
+        self.outbox.wake()
+        return conversation_id
 
     async def release(self, conversation_id: str, user: StaffUser, to_user: StaffUser | None = None) -> None:
         async with self.db.session() as session:

@@ -9,14 +9,26 @@ then runs on, and whoever stops it waits for ever (a CI run hung on this in the 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+# How often a cancellation is repeated (long enough for a task to close a connection while it
+# unwinds), and after how many repeats the task counts as stuck.
+CANCEL_REPEAT = 1.0
+STUCK_AFTER = 10
+
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     """Cancel ``task`` and return once it has ended.
+
+    The cancellation is repeated until the task has ended: on Python 3.11, ``asyncio.wait_for``
+    returns the inner result instead of raising when the cancellation arrives as the awaited thing
+    completes, so a loop around it runs on (the outbox relay's loop, woken by a commit during a
+    stop, kept a CI run's teardown waiting for ever).  A task that refuses for ten seconds is
+    logged with where it waits.
 
     The task's outcome stays with the task: its cancellation is not raised here, and an error it
     ended with is logged (its type only; a message may quote content).  A cancellation of the
@@ -24,9 +36,15 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     """
     if task is None:
         return
-    if not task.done():
+    tries = 0
+    while not task.done():
         task.cancel()
-        await asyncio.wait({task})
+        await asyncio.wait({task}, timeout=CANCEL_REPEAT)
+        tries += 1
+        if tries == STUCK_AFTER:
+            where = io.StringIO()
+            task.print_stack(file=where)
+            log.error("task %r does not end when cancelled:\n%s", task.get_name(), where.getvalue())
     if not task.cancelled():
         error = task.exception()
         if error is not None:

@@ -141,6 +141,14 @@ class EventRows:
             )
         ]
 
+    def outgoing_rows(self, summary: Mapping[str, Any], message: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The outbox rows of a stored outgoing message: the ``conversation`` fan-out event that
+        shows it (and brings it to a web chat socket), and the egress event that sends it."""
+        return [
+            self.conv_row("message", summary, message=message),
+            *self.egress_rows(str(summary["channel"]), message),
+        ]
+
     def conv_row(self, kind: str, conv: Mapping[str, Any], **data: Any) -> dict[str, Any]:
         """The outbox row of a ``conversation`` fan-out event."""
         payload = cast(

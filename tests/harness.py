@@ -17,8 +17,10 @@ of its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,8 @@ from tests.authenticator import TOTP_SECRET as TOTP_SECRET
 from tests.authenticator import login_in_page as login_in_page
 from tests.authenticator import second_step
 
+# A test gateway stops in well under a second; past this its stop is stuck (see ``dump_tasks``).
+STOP_PATIENCE = 60.0
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 # The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
@@ -267,12 +271,26 @@ class Running:
         return str((await self.memory.person_writes(address, text)).conversation_id)
 
     async def close(self) -> None:
-        for b in self.browsers:
-            await b.http.close()
-        if self._client is not None:
-            await self._client.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        try:
+            async with asyncio.timeout(STOP_PATIENCE):
+                for b in self.browsers:
+                    await b.http.close()
+                if self._client is not None:
+                    await self._client.close()
+                if self._runner is not None:
+                    await self._runner.cleanup()
+        except TimeoutError:
+            # A stop that hangs is a bug of the gateway's: say what it waits for, not just "timeout".
+            dump_tasks(f"the gateway did not stop within {STOP_PATIENCE:.0f} s")
+            raise
+
+
+def dump_tasks(why: str) -> None:
+    """Every asyncio task and where it waits, on stderr (pytest shows it with the failure)."""
+    print(f"\n=== {why}; tasks still running:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        print(f"--- {task!r}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
 
 
 R = TypeVar("R", bound=Running)

@@ -1,4 +1,5 @@
-"""The packages' layers (docs/architecture.md, "Layers"), checked on the source with ``ast``.
+"""The packages' layers (docs/architecture.md, "Layers"), checked on the source with ``ast``.  A whole-system
+test: it mirrors no one module (tests/README.md).
 
 Every ``import``/``from … import`` counts, wherever it stands: at module level, inside a function
 (a lazy import), under ``if TYPE_CHECKING:`` (a type-only import still couples the modules and

@@ -34,6 +34,7 @@ from typing import Any
 from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
 from gateway.envelope import utcnow
 from gateway.errors import BrokerUnavailable
+from gateway.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -148,19 +149,8 @@ class _Group:
 
 
 async def stop_task(task: asyncio.Task[None] | None) -> None:
-    """Cancel ``task`` and wait until it ended.
-
-    A cancellation that arrives just as a timeout fires can be swallowed (Python 3.11's
-    ``wait_for`` and ``asyncio.timeout``); the loops also watch their ``stopping`` flag, and the
-    cancellation is repeated until the task is really done.
-    """
-    if task is None:
-        return
-    while not task.done():
-        task.cancel()
-        await asyncio.wait([task], timeout=0.5)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("broker: %s ended with %s", task.get_name(), type(task.exception()).__name__)
+    """Cancel a subscription's task and wait until it ended (``gateway.tasks.cancel_and_wait``)."""
+    await cancel_and_wait(task)
 
 
 class _TaskSubscription(Subscription):

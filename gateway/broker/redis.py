@@ -42,7 +42,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from gateway.broker.base import Broker, Handler, Subscription, new_event_id
+from gateway.broker.base import Accepts, Broker, Handler, Subscription, new_event_id
 from gateway.broker.redis_fanout import (
     FanoutListener,
     FanoutReader,
@@ -78,7 +78,7 @@ def _belongs(fields: Mapping[Any, Any], needle: bytes, conversation_id: str) -> 
     return isinstance(payload, dict) and payload.get("conversation_id") == conversation_id
 
 
-class RedisBroker(GroupConsumers, Broker):
+class RedisBroker(Broker):
     name = "redis"
 
     def __init__(
@@ -104,10 +104,12 @@ class RedisBroker(GroupConsumers, Broker):
         """Consumers idle this long with nothing pending are deleted from their group."""
         self.tidy_every = 600.0
         self._client: aioredis.Redis | None = None
-        self._subscriptions: set[RedisSubscription] = set()
+        self.subscriptions: set[RedisSubscription] = set()
+        """Every open subscription of this broker (closed with it)."""
         self._readers: dict[str, FanoutReader] = {}
-        self._counter = 0
         self._closed = False
+        self.groups = GroupConsumers(self)
+        """The competing consumers (:mod:`gateway.broker.redis_groups`)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -129,15 +131,27 @@ class RedisBroker(GroupConsumers, Broker):
             self._client = aioredis.Redis.from_pool(pool)
         return self._client
 
+    @property
+    def connected(self) -> bool:
+        """Whether a connection pool was made (and not closed since)."""
+        return self._client is not None
+
+    def stream_key(self, topic: str) -> str:
+        return f"{self.prefix}stream:{topic}"
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise BrokerUnavailable("the broker is closed")
+
     async def start(self) -> None:
         self._closed = False
         _ = self.client
 
     async def close(self) -> None:
         self._closed = True
-        subscriptions = list(self._subscriptions)
+        subscriptions = list(self.subscriptions)
         await asyncio.gather(*(s.cancel() for s in subscriptions), return_exceptions=True)
-        self._subscriptions.clear()
+        self.subscriptions.clear()
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(RedisError, OSError):
@@ -146,7 +160,7 @@ class RedisBroker(GroupConsumers, Broker):
     # -- publishing ------------------------------------------------------------------------------
 
     async def publish(self, topic: str, payload: dict[str, Any], event_id: str | None = None) -> str:
-        self._check_open()
+        self.check_open()
         event_id = event_id or new_event_id()
         fields: dict[FieldT, EncodableT] = {
             "id": event_id,
@@ -159,10 +173,23 @@ class RedisBroker(GroupConsumers, Broker):
             raise BrokerUnavailable(f"redis unreachable ({type(exc).__name__})") from exc
         return event_id
 
+    # -- competing consumers ---------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        accepts: Accepts | None = None,
+    ) -> Subscription:
+        return await self.groups.subscribe(topic, group, handler, consumer=consumer, accepts=accepts)
+
     # -- fanout ----------------------------------------------------------------------------------
 
     async def fanout(self, topic: str, handler: Handler) -> Subscription:
-        self._check_open()
+        self.check_open()
         stream = self.stream_key(topic)
         since: str | None
         try:
@@ -170,9 +197,9 @@ class RedisBroker(GroupConsumers, Broker):
         except UNAVAILABLE as exc:
             log.warning("broker: redis unreachable while listening to %s (%s)", topic, type(exc).__name__)
             since = None
-        sub = FanoutListener(self._subscriptions, topic, handler, since, self._leave_fanout)
+        sub = FanoutListener(self.subscriptions, topic, handler, since, self._leave_fanout)
         sub.task = asyncio.create_task(sub.run(), name=f"broker {sub.description}")
-        self._subscriptions.add(sub)
+        self.subscriptions.add(sub)
         reader = self._readers.get(topic)
         if reader is None:
             reader = self._readers[topic] = FanoutReader(self, topic, since)
@@ -239,7 +266,7 @@ class RedisBroker(GroupConsumers, Broker):
         data: dict[str, Any] = {
             "kind": "redis",
             "consumer": self.consumer_name,
-            "subscriptions": len(self._subscriptions),
+            "subscriptions": len(self.subscriptions),
         }
         if self._closed:
             return {"state": "down", **data, "error": "closed"}

@@ -1,7 +1,8 @@
 """Competing consumers of the Redis Streams broker: consumer groups read with XREADGROUP, handled
 once per group (a ``done`` key written with the XACK), entries of a dead consumer reclaimed with
-XAUTOCLAIM, idle consumers deleted.  :class:`GroupConsumers` is the part of
-:class:`~gateway.broker.redis.RedisBroker` that does this; the layout is described there."""
+XAUTOCLAIM, idle consumers deleted.  :class:`GroupConsumers` does this for a
+:class:`~gateway.broker.redis.RedisBroker` (its ``groups``), over the broker's connection and
+settings; the layout is described there."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,7 +21,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.broker.base import Accepts, Handler, Subscription
 from gateway.broker.inprocess import failure_summary
 from gateway.broker.redis_fanout import BATCH, Backoff, RedisSubscription, decode, stream_entries, text
-from gateway.errors import BrokerUnavailable
 
 log = logging.getLogger("gateway.broker.redis")
 
@@ -36,25 +36,9 @@ return -1
 """
 
 
-class _GroupSubscription(RedisSubscription):
-    def __init__(
-        self, broker: GroupConsumers, topic: str, group: str, consumer: str, accepts: Accepts | None = None
-    ) -> None:
-        super().__init__(broker._subscriptions, f"{topic}/{group}/{consumer}")
-        self._broker = broker
-        self.topic = topic
-        self.group = group
-        self.consumer = consumer
-        self.accepts = accepts
-
-    async def cancel(self) -> None:
-        await self._stop_task()
-        await self._broker._forget_consumer(self)
-
-
-class GroupConsumers:
-    """The consumer-group half of the Redis broker (a base class of ``RedisBroker``, which sets
-    the settings below)."""
+class GroupSource(Protocol):
+    """What the consumer groups need of the broker: its connection, its keys and its settings
+    (read at each use: a test may change them on a running broker)."""
 
     prefix: str
     consumer_name: str
@@ -64,24 +48,45 @@ class GroupConsumers:
     forget_after_ms: int
     tidy_every: float
     done_ttl: int
-    _subscriptions: set[RedisSubscription]
-    _counter: int
-    _closed: bool
-    _client: aioredis.Redis | None
+    subscriptions: set[RedisSubscription]
+    """The broker's open subscriptions (closed together with the broker)."""
 
     @property
-    def client(self) -> aioredis.Redis:
-        raise NotImplementedError
+    def client(self) -> aioredis.Redis: ...
 
-    def stream_key(self, topic: str) -> str:
-        return f"{self.prefix}stream:{topic}"
+    @property
+    def connected(self) -> bool: ...
+
+    def stream_key(self, topic: str) -> str: ...
+
+    def check_open(self) -> None: ...
+
+
+class _GroupSubscription(RedisSubscription):
+    def __init__(
+        self, groups: GroupConsumers, topic: str, group: str, consumer: str, accepts: Accepts | None = None
+    ) -> None:
+        super().__init__(groups.source.subscriptions, f"{topic}/{group}/{consumer}")
+        self._groups = groups
+        self.topic = topic
+        self.group = group
+        self.consumer = consumer
+        self.accepts = accepts
+
+    async def cancel(self) -> None:
+        await self._stop_task()
+        await self._groups.forget_consumer(self)
+
+
+class GroupConsumers:
+    """The competing consumers of one Redis broker (``RedisBroker.groups``)."""
+
+    def __init__(self, source: GroupSource) -> None:
+        self.source = source
+        self._counter = 0
 
     def done_key(self, group: str, event_id: str) -> str:
-        return f"{self.prefix}done:{group}:{event_id}"
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise BrokerUnavailable("the broker is closed")
+        return f"{self.source.prefix}done:{group}:{event_id}"
 
     # -- competing consumers ---------------------------------------------------------------------
 
@@ -94,13 +99,13 @@ class GroupConsumers:
         consumer: str | None = None,
         accepts: Accepts | None = None,
     ) -> Subscription:
-        self._check_open()
+        self.source.check_open()
         self._counter += 1
-        name = consumer or f"{self.consumer_name}-{self._counter}"
+        name = consumer or f"{self.source.consumer_name}-{self._counter}"
         sub = _GroupSubscription(self, topic, group, name, accepts)
         ready = False
         try:
-            await self._ensure_group(self.stream_key(topic), group)
+            await self._ensure_group(self.source.stream_key(topic), group)
             ready = True
         except UNAVAILABLE as exc:
             # The consumer loop creates the group once Redis is back.
@@ -108,21 +113,21 @@ class GroupConsumers:
                 "broker: redis unreachable while subscribing %s/%s (%s)", topic, group, type(exc).__name__
             )
         sub.task = asyncio.create_task(self._consume(sub, handler, ready), name=f"broker {sub.description}")
-        self._subscriptions.add(sub)
+        self.source.subscriptions.add(sub)
         return sub
 
     async def _ensure_group(self, stream: str, group: str, start: str = "$") -> None:
         try:
-            await self.client.xgroup_create(stream, group, id=start, mkstream=True)
+            await self.source.client.xgroup_create(stream, group, id=start, mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def _consume(self, sub: _GroupSubscription, handler: Handler, ready: bool) -> None:
-        stream = self.stream_key(sub.topic)
+        stream = self.source.stream_key(sub.topic)
         backoff = Backoff()
         next_reclaim = 0.0
-        next_tidy = time.monotonic() + random.uniform(0, self.tidy_every)
+        next_tidy = time.monotonic() + random.uniform(0, self.source.tidy_every)
         start = "$"
         while not sub.stopping:
             try:
@@ -131,19 +136,19 @@ class GroupConsumers:
                     ready = True
                 if time.monotonic() >= next_reclaim:
                     await self._reclaim(sub, stream, handler)
-                    next_reclaim = time.monotonic() + self.reclaim_every
+                    next_reclaim = time.monotonic() + self.source.reclaim_every
                 if time.monotonic() >= next_tidy:
                     await self._tidy_group(stream, sub)
-                    next_tidy = time.monotonic() + self.tidy_every
-                response = await self.client.xreadgroup(
-                    sub.group, sub.consumer, {stream: ">"}, count=BATCH, block=self.block_ms
+                    next_tidy = time.monotonic() + self.source.tidy_every
+                response = await self.source.client.xreadgroup(
+                    sub.group, sub.consumer, {stream: ">"}, count=BATCH, block=self.source.block_ms
                 )
                 refused: list[Any] = []
                 for _stream, entries in stream_entries(response):
                     for entry_id, fields in entries:
                         await self._handle(sub, stream, entry_id, fields, handler, refused)
                 if refused:
-                    await self.client.xack(stream, sub.group, *refused)
+                    await self.source.client.xack(stream, sub.group, *refused)
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
@@ -183,9 +188,9 @@ class GroupConsumers:
     async def _reclaim(self, sub: _GroupSubscription, stream: str, handler: Handler) -> None:
         """Take over entries of the group idle longer than ``reclaim_idle`` and handle them."""
         start = "0-0"
-        min_idle = int(self.reclaim_idle * 1000)
+        min_idle = int(self.source.reclaim_idle * 1000)
         for _ in range(100):
-            result = await self.client.xautoclaim(
+            result = await self.source.client.xautoclaim(
                 stream, sub.group, sub.consumer, min_idle_time=min_idle, start_id=start, count=BATCH
             )
             start = text(result[0])
@@ -197,7 +202,7 @@ class GroupConsumers:
                 log.info("broker: consumer %s reclaimed entry %s", sub.description, text(entry_id))
                 await self._handle(sub, stream, entry_id, fields, handler, refused)
             if refused:
-                await self.client.xack(stream, sub.group, *refused)
+                await self.source.client.xack(stream, sub.group, *refused)
             if start == "0-0":
                 return
 
@@ -214,7 +219,7 @@ class GroupConsumers:
         ``refused``, which the caller acknowledges together with the others of its read."""
         if sub.stopping:
             return
-        client = self.client
+        client = self.source.client
         try:
             event = decode(sub.topic, fields)
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
@@ -250,7 +255,7 @@ class GroupConsumers:
         finally:
             keepalive.cancel()
         async with client.pipeline(transaction=True) as pipe:
-            pipe.set(done_key, b"1", nx=True, ex=self.done_ttl)
+            pipe.set(done_key, b"1", nx=True, ex=self.source.done_ttl)
             pipe.xack(stream, sub.group, entry_id)
             await pipe.execute()
 
@@ -258,9 +263,9 @@ class GroupConsumers:
         """While a handler runs, claim its entry again now and then so that its idle time stays
         below ``reclaim_idle``: a slow handler is not taken over by another consumer."""
         while True:
-            await asyncio.sleep(self.reclaim_idle / 3)
+            await asyncio.sleep(self.source.reclaim_idle / 3)
             try:
-                await self.client.xclaim(stream, sub.group, sub.consumer, 0, [entry_id], justid=True)
+                await self.source.client.xclaim(stream, sub.group, sub.consumer, 0, [entry_id], justid=True)
             except (RedisError, OSError) as exc:
                 log.debug("broker: could not keep entry %s claimed (%s)", text(entry_id), type(exc).__name__)
 
@@ -268,7 +273,7 @@ class GroupConsumers:
         """Delete consumers of the group that have nothing pending and were idle for long (dead
         processes); live consumers read every few seconds, so they are never idle for long."""
         try:
-            consumers = await self.client.xinfo_consumers(stream, sub.group)
+            consumers = await self.source.client.xinfo_consumers(stream, sub.group)
         except (RedisError, OSError) as exc:
             log.debug("broker: could not list consumers of %s (%s)", sub.description, type(exc).__name__)
             return
@@ -279,7 +284,7 @@ class GroupConsumers:
                 not name
                 or name == sub.consumer
                 or int(fields.get("pending", 1))
-                or int(fields.get("idle", 0)) < self.forget_after_ms
+                or int(fields.get("idle", 0)) < self.source.forget_after_ms
             ):
                 continue
             try:
@@ -290,20 +295,20 @@ class GroupConsumers:
 
     async def _delete_consumer(self, stream: str, group: str, consumer: str) -> bool:
         """Delete ``consumer`` from ``group`` if it has nothing pending; True if deleted."""
-        result = await self.client.eval(_DELETE_IDLE_CONSUMER, 1, stream, group, consumer)
+        result = await self.source.client.eval(_DELETE_IDLE_CONSUMER, 1, stream, group, consumer)
         return int(result) >= 0
 
-    async def _forget_consumer(self, sub: _GroupSubscription) -> None:
+    async def forget_consumer(self, sub: _GroupSubscription) -> None:
         """Delete the consumer from its group when it has nothing pending (keeps XINFO tidy)."""
-        if self._client is None:
+        if not self.source.connected:
             return
         if any(
             isinstance(other, _GroupSubscription)
             and (other.topic, other.group, other.consumer) == (sub.topic, sub.group, sub.consumer)
-            for other in self._subscriptions
+            for other in self.source.subscriptions
         ):
             return
-        stream = self.stream_key(sub.topic)
+        stream = self.source.stream_key(sub.topic)
         try:
             await self._delete_consumer(stream, sub.group, sub.consumer)
         except (RedisError, OSError) as exc:

@@ -35,7 +35,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 DEFAULT_POOL_SIZE = 20
-DEFAULT_MAX_OVERFLOW = 40
+DEFAULT_MAX_OVERFLOW = 0
+SERVER_LIMITS = (
+    "SELECT current_setting('max_connections')::int"
+    " - current_setting('superuser_reserved_connections')::int,"
+    " (SELECT datconnlimit FROM pg_database WHERE datname = current_database()),"
+    " (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user)"
+)
+"""The server's connection limits: overall (less the superusers'), the database's, the role's (-1: none)."""
 LOCK_TIMEOUT = 60.0
 """Seconds a session waits for its turn before it gives up with StoreUnavailable (retryable)."""
 
@@ -49,11 +56,27 @@ async def _unavailable_as_store_error() -> AsyncIterator[None]:
     except OperationalError as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
     except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
+        if exc.connection_invalidated:
+            raise StoreUnavailable(f"database connection lost: {type(exc.orig).__name__}") from exc
+        if _server_cannot_serve(exc.orig):
+            raise StoreUnavailable(f"database saturated: {type(exc.orig).__name__}") from exc
+        raise
     except PoolTimeout as exc:
         raise StoreUnavailable("database unavailable: no free connection") from exc
+    except Exception as exc:
+        # A refused connection attempt reaches us as the driver's own exception (SQLAlchemy
+        # wraps only errors of statements): too many connections, a server starting or stopping.
+        if _server_cannot_serve(exc):
+            raise StoreUnavailable(f"database saturated: {type(exc).__name__}") from exc
+        raise
+
+
+def _server_cannot_serve(exc: BaseException | None) -> bool:
+    """The server cannot serve now, for a reason a retry can outlive: SQLSTATE class 08
+    (connection exception), 53 (insufficient resources: 53300 too many connections) or 57P01-03
+    (shutting down, crashed, starting)."""
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return isinstance(state, str) and (state[:2] in ("08", "53") or state in ("57P01", "57P02", "57P03"))
 
 
 class _Gate:
@@ -107,14 +130,20 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        self.echo = echo
+        self._build(pool_size, max_overflow)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def _build(self, pool_size: int, max_overflow: int) -> None:
+        self.pool_size, self.max_overflow = pool_size, max_overflow
+        kwargs: dict[str, Any] = {"echo": self.echo}
         if self.is_sqlite:
-            found = sqlite_file(url)
+            found = sqlite_file(self.url)
             if found is not None:
                 private_file(found)
             # Calls run on the event loop while no other process holds the file (sqlite_inline).
-            dialect = make_url(url).get_dialect()()
-            cargs, cparams = dialect.create_connect_args(make_url(url))
+            dialect = make_url(self.url).get_dialect()()
+            cargs, cparams = dialect.create_connect_args(make_url(self.url))
             kwargs["async_creator"] = inline_creator(tuple(cargs), dict(cparams))
         else:
             # No pre-ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) before
@@ -126,7 +155,7 @@ class Database:
             kwargs.update(
                 pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False, pool_use_lifo=True
             )
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", begin_immediate)
@@ -134,8 +163,40 @@ class Database:
         else:
             # Leave a few connections of the pool for nested sessions and direct engine use
             # (health checks), which do not wait at the gate.
-            self._gate = _Gate(max(1, pool_size + max_overflow - max(2, (pool_size + max_overflow) // 10)))
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            total = pool_size + max_overflow
+            self._gate = _Gate(max(1, total - max(1, min(2, total // 10))))
+
+    async def fit_pool(self, processes: int) -> int:
+        """Cut this process's pool to its share of the PostgreSQL server's connections, when the
+        configured pool is larger; the pool's size.
+
+        The limit is the tightest of the server's ``max_connections`` (less those reserved for
+        superusers), the database's and the role's connection limits; a tenth of it (at least
+        two) is left for administration and migrations, the rest shared by ``processes``.  Two
+        processes with pools larger than their share made PostgreSQL refuse connections under
+        load, and counsellors' replies failed."""
+        if self.is_sqlite:
+            return 1
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(text(SERVER_LIMITS))).one()
+        limit = min([int(row[0])] + [int(v) for v in row[1:] if v is not None and v >= 0])
+        share = max(1, (limit - max(2, limit // 10)) // processes)
+        total = self.pool_size + self.max_overflow
+        if total <= share:
+            return total
+        size = min(self.pool_size, share)
+        log.warning(
+            "store: a pool of %d connections per process for %d processes exceeds PostgreSQL's limit "
+            "of %d; using %d (set database.pool_size and database.processes to match the fleet)",
+            total,
+            processes,
+            limit,
+            share,
+        )
+        await self.engine.dispose()
+        self._build(size, share - size)
+        self.sessionmaker.configure(bind=self.engine)
+        return share
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

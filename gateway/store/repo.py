@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.crypto import ContactCipher
-from gateway.envelope import ConversationId, Envelope, Priority, utcnow
+from gateway.envelope import ConversationId, Priority, utcnow
 from gateway.errors import NotFound
 from gateway.store import rows
 from gateway.store.models import (
@@ -92,41 +90,6 @@ async def find_open_conversation(
 async def message_by_external_id(session: AsyncSession, channel: str, external_id: str) -> Message | None:
     stmt = select(Message).where(Message.channel == channel, Message.external_id == external_id)
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def next_seq(session: AsyncSession, conv: Conversation, now: datetime) -> int:
-    """Take the conversation's next message position with one atomic UPDATE ... RETURNING.
-
-    The batched hot path (gateway.pipeline) counts on its locked rows instead (store.rows).
-    """
-    result = await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conv.id)
-        .values(message_count=Conversation.message_count + 1, last_message_at=now)
-        .returning(Conversation.message_count)
-        .execution_options(synchronize_session=False)
-    )
-    seq = int(result.scalar_one())
-    set_committed_value(conv, "message_count", seq)
-    set_committed_value(conv, "last_message_at", now)
-    return seq
-
-
-async def add_message(
-    session: AsyncSession,
-    envelope: Envelope,
-    conv: Conversation,
-    *,
-    author_id: int | None = None,
-    triage: dict[str, Any] | None = None,
-    delivery: str | None = None,
-) -> Message:
-    seq = await next_seq(session, conv, envelope.received_at)
-    msg = Message(
-        **rows.message_row(envelope, conv.id, seq, author_id=author_id, triage=triage, delivery=delivery)
-    )
-    session.add(msg)
-    return msg
 
 
 async def messages_of(session: AsyncSession, conversation_id: str, after_seq: int = 0) -> Sequence[Message]:

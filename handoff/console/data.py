@@ -16,6 +16,7 @@ from gateway.store.models import AuditEvent, Conversation, ConversationState, Ro
 from gateway.store.repo import message_dict
 from handoff import queue
 from handoff.risk import conversation_risk, triage_risk
+from handoff.shift import presence
 
 from .why import explain, priority_rank
 
@@ -177,6 +178,7 @@ async def supervisor_view(session: AsyncSession) -> dict[str, Any]:
     ).all():
         if uid is not None:
             loads[uid] = int(count)
+    status = await presence.statuses(session, (u.id for u in staff))
     names = {u.id: u.username for u in staff}
     missing = {c.assigned_to for c in convs if c.assigned_to is not None and c.assigned_to not in names}
     if missing:
@@ -208,9 +210,13 @@ async def supervisor_view(session: AsyncSession) -> dict[str, Any]:
                 "role": u.role,
                 "load": int(loads.get(u.id, 0)),
                 "capacity": u.capacity,
+                "status": status[u.id][0],
+                "status_auto": status[u.id][1],
             }
             for u in staff
         ],
+        # Only available counsellors and supervisors are on duty (handoff.shift.presence).
+        "on_duty": sum(1 for u in staff if status[u.id][0] == "available"),
     }
 
 

@@ -6,6 +6,7 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from handoff.shift.strings import SHIFT_STRINGS
 from handoff.staff.strings import STAFF_STRINGS
 
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
@@ -905,6 +906,10 @@ for _lang, _words in TRIAGE_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 
+# ---------------------------------------------------------------------- the shift (handoff.shift)
+# Status, "Nästa samtal", notifications and reminders of waiting conversations.
+for _lang, _words in SHIFT_STRINGS.items():
+    STRINGS[_lang].update(_words)
 # ---------------------------------------------------------------------- staff accounts and the second factor
 for _lang, _words in STAFF_STRINGS.items():
     for _key in _words:

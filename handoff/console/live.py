@@ -13,6 +13,15 @@ connected to any process sees what happens in all of them:
 * a conversation event -> to the console of the counsellor who holds the conversation (and to
   the one who held it until this event, so that a transfer or a release reaches them too).
 
+The shift (:mod:`handoff.shift`): only a console whose member is available, or a supervisor's or
+admin's, is offered conversations: the critical alert, ``{"type": "new_conversation"}`` for each
+conversation that joins the queue (to an available member with free capacity, and for a critical
+one whatever the load) and ``{"type": "reminder"}`` for one waiting past its priority's target
+(``wait_reminder`` on the queue topic, written once per fleet).  ``{"type": "alert_clear"}`` takes
+the critical banner down once no critical conversation waits.  A ``staff_status`` event updates the
+member's consoles (``{"type": "status"}``) and tells the supervisors (``{"type": "staff_status"}``);
+a member who becomes available is alerted at once to a critical conversation that waits.
+
 Events come at least once (gateway.outbox): an event id seen already is ignored, so that no
 console shows an alert or a message twice.  When the broker's feed was interrupted (``resync``),
 every console gets a fresh queue snapshot from the store.
@@ -35,6 +44,8 @@ from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
+from handoff.shift.presence import STAFF_STATUS
+from handoff.shift.reminders import WAIT_REMINDER
 
 from .data import client_message, queue_snapshot
 from .security import SUPERVISOR_ROLES
@@ -58,6 +69,17 @@ class Client:
     transport: asyncio.Transport | None = None
     alerted: set[str] = field(default_factory=set)
     """Waiting critical conversations this console was alerted to (each at most once)."""
+    status: str = "available"
+    """The member's status (handoff.shift.presence): only available members are offered conversations."""
+    known: set[str] | None = None
+    """The waiting conversations of the last snapshot (None before the first): a new one is offered."""
+    banner: bool = False
+    """The console shows the critical alert of a waiting conversation (cleared when none waits)."""
+
+    @property
+    def attending(self) -> bool:
+        """Offered conversations: available, or a supervisor or admin (who oversee whatever their status)."""
+        return self.status == "available" or self.role in SUPERVISOR_ROLES
 
 
 class Hub:
@@ -106,6 +128,8 @@ class Hub:
     # ------------------------------------------------------------------ clients
     async def add(self, client: Client) -> None:
         self.clients.add(client)
+        # The member's status as the socket opened (which counts as activity: an automatic away ended).
+        await self._send(client, {"type": "status", "status": client.status, "initial": True})
         async with self.db.session() as session:
             waiting, by_user = await queue_snapshot(session)
         await self._send_snapshot(client, waiting, by_user)
@@ -146,16 +170,53 @@ class Hub:
             pass  # only the snapshot below, read from the store
         elif payload.get("kind") == CRITICAL_ASSIGNED:
             await self._alert_holder_and_supervisors(payload)
+        elif payload.get("kind") == WAIT_REMINDER:
+            await self._remind(payload)
+            return  # the queue is as it was
+        elif payload.get("kind") == STAFF_STATUS:
+            if not await self._status_changed(payload):
+                return  # no console here changed: the queue is as it was for everyone
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             for client in list(self.clients):
-                if conversation_id not in client.alerted:
+                if client.attending and conversation_id not in client.alerted:
                     client.alerted.add(conversation_id)
+                    client.banner = True
                     await self._send(client, alert)
         self._dirty = True
         if self._snapshots is None or self._snapshots.done():
             self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")
+
+    async def _remind(self, payload: dict[str, Any]) -> None:
+        reminder = {
+            "type": "reminder",
+            **{
+                k: payload.get(k)
+                for k in ("conversation_id", "priority", "waiting_seconds", "target_seconds")
+            },
+        }
+        for client in list(self.clients):
+            if client.attending:
+                await self._send(client, reminder)
+
+    async def _status_changed(self, payload: dict[str, Any]) -> bool:
+        """Tell the member's consoles and the supervisors; True when a console here changed status
+        (then a snapshot follows: one that became available is alerted to a waiting critical one)."""
+        user_id, status = payload.get("user_id"), str(payload.get("status"))
+        changed = False
+        for client in list(self.clients):
+            if client.user_id == user_id:
+                if client.status == status:
+                    continue  # this console knows (it set it, or its opening did)
+                client.status = status
+                changed = True
+                await self._send(
+                    client, {"type": "status", "status": status, "auto": bool(payload.get("auto"))}
+                )
+            elif client.role in SUPERVISOR_ROLES:
+                await self._send(client, {"type": "staff_status", "user_id": user_id, "status": status})
+        return changed
 
     async def _alert_holder_and_supervisors(self, payload: dict[str, Any]) -> None:
         holder = payload.get("assigned_to")
@@ -206,11 +267,18 @@ class Hub:
         # after the alert, or its live feed was interrupted when the alert went out): alert now,
         # so that nobody misses one because of when they looked.
         critical = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        if not client.attending:
+            critical = set()  # on a break or away: alerted when available again
         for conversation_id in sorted(critical - client.alerted):
+            client.banner = True
             await self._send(
                 client, {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             )
         client.alerted = critical  # one that leaves the queue and comes back critical alerts again
+        if client.banner and not any(e["priority"] == "critical" for e in waiting):
+            client.banner = False
+            await self._send(client, {"type": "alert_clear"})
+        await self._offer_new(client, waiting, len(mine))
         await self._send(
             client,
             {
@@ -221,6 +289,24 @@ class Hub:
                 "capacity": client.capacity,
             },
         )
+
+    async def _offer_new(self, client: Client, waiting: list[dict[str, Any]], load: int) -> None:
+        """Tell an attending console of each conversation that joined the queue since its last
+        snapshot (not of those already there when it connected): with free capacity, or critical."""
+        known, client.known = client.known, {e["conversation_id"] for e in waiting}
+        if known is None or not client.attending:
+            return
+        for entry in waiting:
+            if entry["conversation_id"] in known:
+                continue
+            if entry["priority"] == "critical" or load < client.capacity:
+                await self._send(
+                    client,
+                    {
+                        "type": "new_conversation",
+                        **{k: entry.get(k) for k in ("conversation_id", "priority", "intent", "channel")},
+                    },
+                )
 
     async def _on_conversation(self, event: Event) -> None:
         if not self._first_time(event):

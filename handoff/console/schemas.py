@@ -66,6 +66,12 @@ class QueueAnswer(Answer):
     capacity: int
     load: int
     me: Me
+    queue_mode: str
+    """``free`` or ``next_only`` (console.queue_mode)."""
+    may_pick: bool
+    """Whether the caller may claim a conversation of their choice (else only the next one)."""
+    status: str
+    status_auto: bool
 
 
 class ConversationInfo(Answer):
@@ -132,10 +138,13 @@ class CannedAnswer(Answer):
 
 
 class SupervisorAnswer(Answer):
-    """Every active conversation and every counsellor's load."""
+    """Every active conversation and every counsellor's status and load."""
 
     conversations: list[dict[str, Any]]
     counsellors: list[dict[str, Any]]
+    """Each with ``status`` (available, break, away), ``load`` and ``capacity``."""
+    on_duty: int
+    """Counsellors and supervisors whose status is available."""
 
 
 class AuditAnswer(Answer):

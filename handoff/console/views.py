@@ -17,13 +17,17 @@ from aiohttp import WSMsgType, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway import auth
-from gateway.appkeys import DB, PIPELINE, SETTINGS
+from gateway.appkeys import BROKER, DB, PIPELINE, SETTINGS
 from gateway.errors import InvalidInput, NotFound
+from gateway.outbox import outbox_for
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
 from handoff.corrections import of_counsellor
+from handoff.shift import presence
+from handoff.shift.options import shift_options
+from handoff.shift.strings import NEXT_ONLY_MESSAGE
 from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
@@ -61,6 +65,8 @@ STATIC_FILES = {
     "handoff.js": "text/javascript",
     "portal.js": "text/javascript",
     "common.js": "text/javascript",
+    "shift.js": "text/javascript",
+    "login.js": "text/javascript",
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",
     "staff_admin.js": "text/javascript",
@@ -68,6 +74,7 @@ STATIC_FILES = {
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
+ACTIVE_WRITE_SECONDS = 30.0  # console activity is written to the store at most this often per socket
 
 
 class ConsoleState:
@@ -173,8 +180,10 @@ async def logout(request: web.Request, staff: Staff) -> web.StreamResponse:
     async with request.app[DB].session() as session:
         await auth.logout(session, token)
         await repo.audit(session, "auth.logout", actor=staff.user)
+    # Signed out: no longer offered conversations nor counted on duty (signing in makes them available).
+    await presence.signed_out(request.app[DB], outbox_for(request.app[DB], request.app[BROKER]), staff.user)
     hub = request.app[CONSOLE].hub
-    if hub is not None:
+    if hub is not None:  # (its sockets leave the hub before the status event is published)
         await hub.close_session(staff.token_hash)
     response = web.HTTPSeeOther("/console/login")
     clear_cookie(response, SESSION_COOKIE)
@@ -191,7 +200,16 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 
 # ---------------------------------------------------------------------- pages
 async def console_page(request: web.Request, staff: Staff) -> web.StreamResponse:
-    return render(request, "console.html", staff.lang, staff=staff, user=staff.user)
+    options = shift_options(request.app)
+    return render(
+        request,
+        "console.html",
+        staff.lang,
+        staff=staff,
+        user=staff.user,
+        queue_mode=options.queue_mode,
+        may_pick=options.may_pick(staff.user.role),
+    )
 
 
 async def supervisor_page(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -212,7 +230,9 @@ async def transcript_page(request: web.Request, staff: Staff) -> web.StreamRespo
 async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
     async with request.app[DB].session() as session:
         waiting, by_user = await data.queue_snapshot(session)
+        status, auto = await presence.status_of(session, staff.user.id)
     mine = by_user.get(staff.user.id, [])
+    options = shift_options(request.app)
     return web.json_response(
         {
             "waiting": waiting,
@@ -220,11 +240,18 @@ async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
             "capacity": staff.user.capacity,
             "load": len(mine),
             "me": {"username": staff.user.username, "display_name": staff.user.display_name},
+            "queue_mode": options.queue_mode,
+            "may_pick": options.may_pick(staff.user.role),
+            "status": status,
+            "status_auto": auto,
         }
     )
 
 
 async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
+    if not shift_options(request.app).may_pick(staff.user.role):
+        # console.queue_mode next_only: counsellors take the next one (POST /console/api/queue/next).
+        return web.json_response({"error": "next_only", "message": NEXT_ONLY_MESSAGE[staff.lang]}, status=403)
     await request.app[PIPELINE].staff.claim(conversation_id(request), staff.user)
     return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
 
@@ -337,6 +364,9 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         return error(503, "not_ready")
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
     await ws.prepare(request)
+    outbox = outbox_for(request.app[DB], request.app[BROKER])
+    # Opening the console is activity: an automatic away becomes available before the first snapshot.
+    status, _auto = await presence.activity(request.app[DB], outbox, staff.user)
     client = Client(
         ws=ws,
         user_id=staff.user.id,
@@ -344,13 +374,23 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         capacity=staff.user.capacity,
         token_hash=staff.token_hash,
         transport=request.transport,
+        status=status,
     )
     recheck = asyncio.create_task(_recheck_session(request.app, client), name="console session recheck")
+    last_active = asyncio.get_running_loop().time()
     try:
         await hub.add(client)
         async for msg in ws:
-            if msg.type is WSMsgType.TEXT and msg.data == '{"type":"ping"}':
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            if msg.data == '{"type":"ping"}':
                 await ws.send_str('{"type":"pong"}')
+            elif msg.data == '{"type":"active"}':
+                # The page reports input at most once a minute; the store is written at most every 30 s.
+                now = asyncio.get_running_loop().time()
+                if now - last_active >= ACTIVE_WRITE_SECONDS:
+                    last_active = now
+                    client.status, _auto = await presence.activity(request.app[DB], outbox, staff.user)
     finally:
         await cancel_and_wait(recheck)
         hub.remove(client)

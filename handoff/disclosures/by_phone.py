@@ -10,8 +10,9 @@ from sqlalchemy import update
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput
 from gateway.store import repo
+from gateway.store.db import Database
 from gateway.store.models import StaffUser
-from handoff.disclosures.delivery import DisclosureDelivery
+from handoff.directory.catalog import Directory
 from handoff.disclosures.models import Disclosure, DisclosureStatus
 from handoff.disclosures.phone import (
     BY_PHONE,
@@ -22,22 +23,28 @@ from handoff.disclosures.phone import (
     package_lines,
     phone_numbers,
 )
+from handoff.disclosures.reading import DisclosureReading
 from handoff.referrals.transport import package_digest
 
 D = DisclosureStatus
 
 
-class DisclosuresByPhone(DisclosureDelivery):
-    """Read out, record the call."""
+class DisclosuresByPhone:
+    """Read out, record the call (``Disclosures.by_phone``)."""
+
+    def __init__(self, db: Database, directory: Directory, reading: DisclosureReading) -> None:
+        self.db = db
+        self.directory = directory
+        self.reading = reading
 
     async def readout(self, disclosure_id: str, user: StaffUser) -> dict[str, Any]:
         """What to read out on the phone and the numbers to call (audited: the identity, when the
         ground requires it, is shown here to be passed on)."""
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             if disc.status not in BY_PHONE:
                 raise Conflict("not_awaiting_phone")
-            body, identity_channel = await self._body(session, disc)
+            body, identity_channel = await self.reading.body(session, disc)
             await repo.audit(
                 session,
                 "disclosure.readout_opened",
@@ -50,7 +57,7 @@ class DisclosuresByPhone(DisclosureDelivery):
             numbers = manual.get("numbers") or phone_numbers(recipient, disc.immediate_danger)
         return {"id": disclosure_id, "text": "\n".join(package_lines(body)), "numbers": numbers}
 
-    async def record_phone(
+    async def record(
         self,
         disclosure_id: str,
         user: StaffUser,
@@ -84,7 +91,7 @@ class DisclosuresByPhone(DisclosureDelivery):
             if when > now + CLOCK_SLACK:
                 raise InvalidInput("called_at_in_future")
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             if when < (disc.approved_at or disc.created_at) - CLOCK_SLACK:
                 raise InvalidInput("called_at_before_approval")
             changed = await session.execute(
@@ -141,5 +148,5 @@ class DisclosuresByPhone(DisclosureDelivery):
                     },
                 )
             conv_id = disc.conversation_id
-        await self._tell_supervisors("disclosure_sent", conv_id, disclosure_id)
-        return await self.get(disclosure_id)
+        await self.reading.tell_supervisors("disclosure_sent", conv_id, disclosure_id)
+        return await self.reading.get(disclosure_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,26 +11,46 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.envelope import utcnow
+from gateway.outbox import Outbox
 from gateway.store import repo
+from gateway.store.db import Database
+from handoff.directory.catalog import Directory
 from handoff.directory.entries import Recipient
 from handoff.disclosures.models import Disclosure, DisclosureStatus
 from handoff.disclosures.phone import (
     package_lines,
     phone_numbers,
 )
-from handoff.disclosures.reading import DisclosuresBase
-from handoff.referrals.options import TOPIC_DELIVER
+from handoff.disclosures.reading import DisclosureReading
+from handoff.referrals.options import TOPIC_DELIVER, HandoffOptions
 from handoff.referrals.transport import package_digest, post_webhook, send_mail
 
 log = logging.getLogger(__name__)
 D = DisclosureStatus
 
 
-class DisclosureDelivery(DisclosuresBase):
-    """Deliver, or await a call."""
+class DisclosureDelivery:
+    """Deliver, or await a call (``Disclosures.delivery``)."""
 
-    # ------------------------------------------------------------------ delivery
-    async def _enqueue(self, session: AsyncSession, disclosure_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        options: HandoffOptions,
+        directory: Directory,
+        refresh_directory: Callable[[], Awaitable[None]] | None,
+        outbox: Outbox,
+        reading: DisclosureReading,
+    ) -> None:
+        self.db = db
+        self.options = options
+        self.directory = directory
+        """The application's live directory (:func:`handoff.directory.live.directory_service`)."""
+        self.refresh_directory = refresh_directory
+        """Takes in directory edits before a delivery (:meth:`DirectoryService.refresh_quietly`)."""
+        self.outbox = outbox
+        self.reading = reading
+
+    async def enqueue(self, session: AsyncSession, disclosure_id: str) -> None:
         """In the transaction of the approval: the delivery's event (the caller wakes the outbox)."""
         await self.outbox.add(
             session,
@@ -57,7 +77,7 @@ class DisclosureDelivery(DisclosuresBase):
                 )
                 return
             package: dict[str, Any] = dict(disc.package)
-            body, identity_channel = await self._body(session, disc)
+            body, identity_channel = await self.reading.body(session, disc)
             conv_id = disc.conversation_id
             key = disc.idempotency_key
             recipient_id = disc.recipient_id
@@ -120,7 +140,7 @@ class DisclosureDelivery(DisclosuresBase):
                     },
                 )
         if not delivered:
-            await self._tell_supervisors("disclosure_delivery_failed", conv_id, disclosure_id)
+            await self.reading.tell_supervisors("disclosure_delivery_failed", conv_id, disclosure_id)
 
     @staticmethod
     def _manual(recipient: Recipient | None, immediate: bool, reason: str, now: datetime) -> dict[str, Any]:
@@ -155,7 +175,7 @@ class DisclosureDelivery(DisclosuresBase):
                     "package_sha256": package_digest(disc.package),
                 },
             )
-        await self._tell_supervisors("disclosure_manual", conv_id, disclosure_id)
+        await self.reading.tell_supervisors("disclosure_manual", conv_id, disclosure_id)
 
     async def _mail(self, address: str, body: Mapping[str, Any]) -> dict[str, Any]:
         subject = f"Uppgifter om brott / Crime information {str(body['reference'])[:8]}"

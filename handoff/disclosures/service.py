@@ -27,22 +27,31 @@ failed electronic delivery (``delivery_failed``) may be passed by phone the same
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.broker.base import Broker
+from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, PermissionDenied
 from gateway.events import TOPIC_QUEUE
+from gateway.outbox import outbox_for
 from gateway.store import action_keys, repo
+from gateway.store.db import Database
 from gateway.store.models import Message, StaffUser
+from handoff.directory.catalog import Directory
 from handoff.directory.entries import DISCLOSURE_RECIPIENTS
+from handoff.directory.loading import default_directory
 from handoff.disclosures.by_phone import DisclosuresByPhone
+from handoff.disclosures.delivery import DisclosureDelivery
 from handoff.disclosures.models import Disclosure, DisclosureStatus
+from handoff.disclosures.reading import DisclosureReading
 from handoff.disclosures.strings import CERTAINTIES, LEGAL_GROUNDS
 from handoff.records.redaction import redact
+from handoff.referrals.options import HandoffOptions
 from handoff.web.roles import SUPERVISOR_ROLES
 
 D = DisclosureStatus
@@ -51,9 +60,30 @@ RECIPIENTS: tuple[str, ...] = DISCLOSURE_RECIPIENTS
 MAX_FIELD_CHARS = 4000
 
 
-class Disclosures(DisclosuresByPhone):
-    """Disclosures (one per application): create and the four eyes here; delivery
-    (:mod:`.delivery`), by phone (:mod:`.by_phone`), reading (:mod:`.reading`)."""
+class Disclosures:
+    """Disclosures (one per application): create and the four eyes here; the other concerns are
+    the objects it holds, each in its module: ``reading`` (:mod:`.reading`), ``delivery``
+    (:mod:`.delivery`), ``by_phone`` (:mod:`.by_phone`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        cipher: ContactCipher,
+        options: HandoffOptions,
+        directory: Directory | None = None,
+        refresh_directory: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.directory = directory if directory is not None else default_directory()
+        """The application's live directory (:func:`handoff.directory.live.directory_service`)."""
+        self.outbox = outbox_for(db, broker)
+        """Where events are written with the change they describe (the process's relay sends them)."""
+        self.reading = DisclosureReading(db, broker, cipher)
+        self.delivery = DisclosureDelivery(
+            db, options, self.directory, refresh_directory, self.outbox, self.reading
+        )
+        self.by_phone = DisclosuresByPhone(db, self.directory, self.reading)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -171,10 +201,9 @@ class Disclosures(DisclosuresByPhone):
                     details={"disclosure_id": did, "review_required": True},
                 )
             await session.flush()
-            data = self.view(disc)
+            data = self.reading.view(disc)
             await action_keys.record(session, "disclosure", data)  # the answer commits with it
-            outbox = self.outbox
-            await outbox.add(
+            await self.outbox.add(
                 session,
                 TOPIC_QUEUE,
                 {
@@ -186,15 +215,15 @@ class Disclosures(DisclosuresByPhone):
                 conversation_id=conversation_id,
             )
             if immediate_danger:
-                await self._enqueue(session, did)
-        outbox.wake()
+                await self.delivery.enqueue(session, did)
+        self.outbox.wake()
         return data
 
     # ------------------------------------------------------------------ four eyes
     async def _supervisor_check(self, disclosure_id: str, user: StaffUser, action: str) -> None:
         """Four eyes: a supervisor (or admin) who is not the author; a refusal is audited, then raised."""
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             problem = await self._refusal(session, disc, user, action)
         if problem is not None:
             raise PermissionDenied(problem)
@@ -221,7 +250,7 @@ class Disclosures(DisclosuresByPhone):
         await self._supervisor_check(disclosure_id, approver, "approval")
         now = utcnow()
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             changed = await session.execute(
                 update(Disclosure)
                 .where(Disclosure.id == disclosure_id, Disclosure.status == D.PENDING_APPROVAL.value)
@@ -236,9 +265,9 @@ class Disclosures(DisclosuresByPhone):
                 conversation_id=disc.conversation_id,
                 details={"disclosure_id": disclosure_id, "author_id": disc.author_id},
             )
-            await self._enqueue(session, disclosure_id)
+            await self.delivery.enqueue(session, disclosure_id)
         self.outbox.wake()
-        return await self.get(disclosure_id)
+        return await self.reading.get(disclosure_id)
 
     async def reject(self, disclosure_id: str, supervisor: StaffUser, reason: str) -> dict[str, Any]:
         reason = reason.strip()
@@ -246,7 +275,7 @@ class Disclosures(DisclosuresByPhone):
             raise InvalidInput("reason_required")
         await self._supervisor_check(disclosure_id, supervisor, "rejection")
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             changed = await session.execute(
                 update(Disclosure)
                 .where(Disclosure.id == disclosure_id, Disclosure.status == D.PENDING_APPROVAL.value)
@@ -261,14 +290,14 @@ class Disclosures(DisclosuresByPhone):
                 conversation_id=disc.conversation_id,
                 details={"disclosure_id": disclosure_id, "reason": reason[:2000]},
             )
-        return await self.get(disclosure_id)
+        return await self.reading.get(disclosure_id)
 
     async def review(self, disclosure_id: str, supervisor: StaffUser, note: str) -> dict[str, Any]:
         """A supervisor's review, afterwards, of a disclosure sent at once for immediate danger."""
         await self._supervisor_check(disclosure_id, supervisor, "review")
         now = utcnow()
         async with self.db.session() as session:
-            disc = await self._get(session, disclosure_id)
+            disc = await self.reading.load(session, disclosure_id)
             changed = await session.execute(
                 update(Disclosure)
                 .where(
@@ -287,7 +316,7 @@ class Disclosures(DisclosuresByPhone):
                 conversation_id=disc.conversation_id,
                 details={"disclosure_id": disclosure_id},
             )
-        return await self.get(disclosure_id)
+        return await self.reading.get(disclosure_id)
 
 
 __all__ = [

@@ -68,7 +68,7 @@ async def api_disclosures_of(request: web.Request, staff: Staff) -> web.StreamRe
     denied = await may_act_on(request, staff, conv_id)
     if denied is not None:
         return denied
-    return web.json_response({"disclosures": await request.app[DISCLOSURES].of_conversation(conv_id)})
+    return web.json_response({"disclosures": await request.app[DISCLOSURES].reading.of_conversation(conv_id)})
 
 
 async def api_disclosure_create(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -95,15 +95,15 @@ async def api_disclosure_create(request: web.Request, staff: Staff) -> web.Strea
 async def api_disclosures_pending(request: web.Request, staff: Staff) -> web.StreamResponse:
     if not staff.is_supervisor:
         return problem(403, "supervisor_required")
-    return web.json_response({"disclosures": await request.app[DISCLOSURES].needing_supervisor()})
+    return web.json_response({"disclosures": await request.app[DISCLOSURES].reading.needing_supervisor()})
 
 
 async def api_disclosure(request: web.Request, staff: Staff) -> web.StreamResponse:
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
+    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
     if denied is not None:
         return denied
-    return web.json_response({"disclosure": await request.app[DISCLOSURES].get(did)})
+    return web.json_response({"disclosure": await request.app[DISCLOSURES].reading.get(did)})
 
 
 async def api_disclosure_approve(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -128,20 +128,20 @@ async def api_disclosure_review(request: web.Request, staff: Staff) -> web.Strea
 async def api_disclosure_readout(request: web.Request, staff: Staff) -> web.StreamResponse:
     """The numbers to call and the text to read out, for a disclosure to be passed by phone."""
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
+    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
     if denied is not None:
         return denied
-    return web.json_response({"readout": await request.app[DISCLOSURES].readout(did, staff.user)})
+    return web.json_response({"readout": await request.app[DISCLOSURES].by_phone.readout(did, staff.user)})
 
 
 async def api_disclosure_phoned(request: web.Request, staff: Staff) -> web.StreamResponse:
     """Record that a disclosure was passed by phone (number, the police's reference, when)."""
     did = request.match_info["disclosure_id"]
-    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].conversation_of(did))
+    denied = await may_act_on(request, staff, await request.app[DISCLOSURES].reading.conversation_of(did))
     if denied is not None:
         return denied
     b = body(request, PhonedBody)
-    disc = await request.app[DISCLOSURES].record_phone(
+    disc = await request.app[DISCLOSURES].by_phone.record(
         did,
         staff.user,
         number=text(b.number),
@@ -256,7 +256,7 @@ def setup(app: web.Application) -> None:
             directory.refresh_quietly,
         )
         app[DISCLOSURES] = disclosures
-        delivery["disclosure"] = disclosures.deliver
+        delivery["disclosure"] = disclosures.delivery.deliver
         yield
 
     app.cleanup_ctx.append(disclosures_ctx)

@@ -8,17 +8,27 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.broker.base import Event
+from gateway.crypto import ContactCipher
 from gateway.envelope import Direction, SenderKind, utcnow
 from gateway.errors import Conflict, InvalidInput
+from gateway.outgoing import OutgoingMessages, Written
 from gateway.store import repo
+from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from handoff.referrals.delivery import ReferralDelivery
-from handoff.referrals.messages import Outgoing, add_system_message, stage_outgoing
 from handoff.referrals.models import Referral, ReferralStatus
 from handoff.referrals.options import (
     MIN_REASON_CHARS,
 )
-from handoff.referrals.strings import CONTACT_TYPE_LABELS, TOPIC_LABELS, URGENCY_LABELS, label
+from handoff.referrals.reading import ReferralReading
+from handoff.referrals.strings import (
+    CONSENT_QUESTION,
+    CONTACT_TYPE_LABELS,
+    THANKS,
+    TOPIC_LABELS,
+    URGENCY_LABELS,
+    label,
+)
 from handoff.referrals.transport import package_digest
 from nlu.answers import parse_yes_no
 
@@ -31,52 +41,50 @@ def parse_consent(text: str) -> bool | None:
     return parse_yes_no(text)
 
 
-class ReferralConsent(ReferralDelivery):
-    """Ask, record the answer (or why it was not asked), then send."""
+class ReferralConsent:
+    """Ask, record the answer (or why it was not asked), then send (``Referrals.consent``).
 
-    # ------------------------------------------------------------------ consent
-    def consent_text(self, ref: Referral) -> str:
+    The question and the thanks go to the person through the pipeline's writer of outgoing
+    messages (:mod:`gateway.outgoing`), in the transaction that changes the referral."""
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: ContactCipher,
+        outgoing: OutgoingMessages,
+        reading: ReferralReading,
+        delivery: ReferralDelivery,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.outgoing = outgoing
+        self.reading = reading
+        self.delivery = delivery
+
+    def question_text(self, ref: Referral) -> str:
         """The question to the person, spelling out exactly what will be shared."""
         p = ref.package
         lang = "en" if ref.language == "en" else "sv"
         contact = self.cipher.decrypt(ref.contact_ciphertext) if ref.contact_ciphertext else None
         name = p["recipient"]["name"][lang]
         muni = p["municipality"]["name"] if p.get("municipality") else None
-        if lang == "en":
-            lines = [
-                f"Your counsellor suggests that we pass your case on to {name}. This is exactly what would be sent:",
-                f"- Topic: {label(TOPIC_LABELS, ref.topic, 'en')}",
-                f"- Municipality: {muni or 'not given'}",
-                f"- You are: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'en')}",
-                f"- Urgency: {label(URGENCY_LABELS, ref.urgency, 'en')}",
-                f"- Summary: {ref.summary}",
-                f"- Contact details: {contact}"
-                if contact
-                else "- Contact details: none (they cannot contact you)",
-                "Nothing else is sent. Answer YES if you want us to send it, or NO if you do not. "
-                "Your answer does not change the support you get here.",
-            ]
-        else:
-            lines = [
-                f"Din samtalsstödjare föreslår att vi lämnar över ditt ärende till {name}. "
-                "Det här är exakt vad som skulle skickas:",
-                f"- Ämne: {label(TOPIC_LABELS, ref.topic, 'sv')}",
-                f"- Kommun: {muni or 'ingen angiven'}",
-                f"- Du är: {label(CONTACT_TYPE_LABELS, ref.contact_type, 'sv')}",
-                f"- Brådska: {label(URGENCY_LABELS, ref.urgency, 'sv')}",
-                f"- Sammanfattning: {ref.summary}",
-                f"- Kontaktuppgifter: {contact}"
-                if contact
-                else "- Kontaktuppgifter: inga (mottagaren kan inte kontakta dig)",
-                "Inget annat skickas. Svara JA om du vill att vi skickar det, eller NEJ om du inte vill. "
-                "Ditt svar påverkar inte stödet du får här.",
-            ]
+        words = CONSENT_QUESTION[lang]
+        lines = [
+            words["intro"].format(recipient=name),
+            words["topic"].format(label(TOPIC_LABELS, ref.topic, lang)),
+            words["municipality"].format(muni or words["no_municipality"]),
+            words["contact_type"].format(label(CONTACT_TYPE_LABELS, ref.contact_type, lang)),
+            words["urgency"].format(label(URGENCY_LABELS, ref.urgency, lang)),
+            words["summary"].format(ref.summary),
+            words["contact"].format(contact) if contact else words["no_contact"],
+            words["ask"],
+        ]
         return "\n".join(lines)
 
-    async def request_consent(self, referral_id: str, user: StaffUser) -> dict[str, Any]:
+    async def request(self, referral_id: str, user: StaffUser) -> dict[str, Any]:
         """Ask the person in their channel; only one question may be open per conversation."""
         async with self.db.session() as session:
-            ref = await self._get(session, referral_id, for_update=True)
+            ref = await self.reading.load(session, referral_id, for_update=True)
             if ref.status != R.PROPOSED.value:
                 raise Conflict("not_proposed")
             open_question = (
@@ -92,11 +100,13 @@ class ReferralConsent(ReferralDelivery):
             conv = await repo.get_conversation(session, ref.conversation_id)
             if conv.unreachable:
                 raise Conflict("person_unreachable")
-            out = await add_system_message(session, conv, self.consent_text(ref), {"referral_id": ref.id})
+            question = await self.outgoing.write(
+                session, conv.id, self.question_text(ref), meta={"referral_id": ref.id}
+            )
             now = utcnow()
             ref.status = R.CONSENT_REQUESTED.value
             ref.consent_requested_at = now
-            ref.consent_request_seq = int(out.message["seq"])
+            ref.consent_request_seq = question.seq
             ref.updated_at = now
             await repo.audit(
                 session,
@@ -109,13 +119,12 @@ class ReferralConsent(ReferralDelivery):
                     "package_sha256": package_digest(ref.package),
                 },
             )
-            data = self.view(ref)
-            await stage_outgoing(session, self.outbox, out)
-        self.outbox.wake()
-        await self._live(out.summary, referral_id, R.CONSENT_REQUESTED.value)
+            data = self.reading.view(ref)
+        self.outgoing.committed()
+        await self.reading.live(question.summary, referral_id, R.CONSENT_REQUESTED.value)
         return data
 
-    async def record_consent(
+    async def record(
         self,
         referral_id: str,
         consent: bool,
@@ -132,9 +141,9 @@ class ReferralConsent(ReferralDelivery):
         )
         status = R.CONSENTED.value if consent else R.REFUSED.value
         now = utcnow()
-        out: Outgoing | None = None
+        thanks: Written | None = None
         async with self.db.session() as session:
-            ref = await self._get(session, referral_id)
+            ref = await self.reading.load(session, referral_id)
             changed = await session.execute(
                 update(Referral)
                 .where(Referral.id == referral_id, Referral.status.in_(allowed))
@@ -158,19 +167,14 @@ class ReferralConsent(ReferralDelivery):
             if via == "person":
                 conv = await repo.get_conversation(session, ref.conversation_id)
                 lang = "en" if conv.language == "en" else "sv"
-                text = {
-                    (True, "sv"): "Tack. Vi skickar uppgifterna som vi visade dig, och inget annat.",
-                    (True, "en"): "Thank you. We will send the details we showed you, and nothing else.",
-                    (False, "sv"): "Tack. Vi skickar ingenting. Du kan fortsätta skriva till oss här.",
-                    (False, "en"): "Thank you. We will not send anything. You can go on writing to us here.",
-                }[(consent, lang)]
-                out = await add_system_message(session, conv, text, {"referral_id": referral_id})
-                await stage_outgoing(session, self.outbox, out)
-        if out is not None:
-            self.outbox.wake()
+                thanks = await self.outgoing.write(
+                    session, conv.id, THANKS[(consent, lang)], meta={"referral_id": referral_id}
+                )
+        if thanks is not None:
+            self.outgoing.committed()
         if consent:
-            return await self.send(referral_id, user)
-        return await self.get(referral_id)
+            return await self.delivery.send(referral_id, user)
+        return await self.reading.get(referral_id)
 
     async def record_not_asked(self, referral_id: str, user: StaffUser, reason: str) -> dict[str, Any]:
         """Record why consent could not be asked (mandatory reason), then send."""
@@ -179,7 +183,7 @@ class ReferralConsent(ReferralDelivery):
             raise InvalidInput("reason_required")
         now = utcnow()
         async with self.db.session() as session:
-            ref = await self._get(session, referral_id)
+            ref = await self.reading.load(session, referral_id)
             changed = await session.execute(
                 update(Referral)
                 .where(
@@ -203,10 +207,10 @@ class ReferralConsent(ReferralDelivery):
                 conversation_id=ref.conversation_id,
                 details={"referral_id": referral_id, "reason": reason[:2000]},
             )
-        return await self.send(referral_id, user)
+        return await self.delivery.send(referral_id, user)
 
     @staticmethod
-    def may_answer_consent(event: Event) -> bool:
+    def may_answer(event: Event) -> bool:
         """Whether a conversation event can be a consent answer: a person's message of one word
         of consent or refusal.  The consent group acknowledges every other event unhandled."""
         payload = event.payload
@@ -219,7 +223,7 @@ class ReferralConsent(ReferralDelivery):
 
     async def on_conversation_event(self, event: Event) -> None:
         """A person's one-word answer to an open consent question is their consent (or refusal)."""
-        if not self.may_answer_consent(event):
+        if not self.may_answer(event):
             return
         payload = event.payload
         msg = payload["message"]
@@ -240,6 +244,6 @@ class ReferralConsent(ReferralDelivery):
         if rid is None:
             return
         try:
-            await self.record_consent(rid, answer, user=None, answer_seq=seq)
+            await self.record(rid, answer, user=None, answer_seq=seq)
         except Conflict:
             pass  # answered already (another process, or the counsellor recorded it)

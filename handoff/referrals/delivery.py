@@ -10,20 +10,25 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import TOPIC_QUEUE
+from gateway.outbox import Outbox
 from gateway.store import repo
+from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.store.repo import conversation_summary
+from handoff.directory.catalog import Directory
 from handoff.records.redaction import redact
 from handoff.referrals.models import Referral, ReferralStatus
 from handoff.referrals.options import (
     DELIVERED_STATES,
     FOLLOW_UP,
     TOPIC_DELIVER,
+    HandoffOptions,
 )
-from handoff.referrals.reading import ReferralsBase
+from handoff.referrals.reading import ReferralReading
 from handoff.referrals.strings import CONTACT_TYPE_LABELS, URGENCY_LABELS, label
 from handoff.referrals.transport import package_digest, post_webhook, send_mail
 from handoff.referrals.units import usable_methods
@@ -32,15 +37,33 @@ log = logging.getLogger(__name__)
 R = ReferralStatus
 
 
-class ReferralDelivery(ReferralsBase):
-    """Send, deliver, follow up, remind."""
+class ReferralDelivery:
+    """Send, deliver, follow up, remind (``Referrals.delivery``)."""
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: ContactCipher,
+        options: HandoffOptions,
+        directory: Directory,
+        outbox: Outbox,
+        reading: ReferralReading,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.options = options
+        self.directory = directory
+        """The application's live directory (:func:`handoff.directory.live.directory_service`)."""
+        self.outbox = outbox
+        """Where events are written with the change they describe (the process's relay sends them)."""
+        self.reading = reading
 
     # ------------------------------------------------------------------ send and deliver
     async def send(self, referral_id: str, user: StaffUser | None) -> dict[str, Any]:
         """Mark sent (only with recorded consent or a recorded reason) and queue the deliveries."""
         now = utcnow()
         async with self.db.session() as session:
-            ref = await self._get(session, referral_id)
+            ref = await self.reading.load(session, referral_id)
             changed = await session.execute(
                 update(Referral)
                 .where(
@@ -85,8 +108,8 @@ class ReferralDelivery(ReferralsBase):
                 event_id=f"deliver-referral-{referral_id}",
             )
         self.outbox.wake()
-        await self._live(summary, referral_id, R.SENT.value)
-        return await self.get(referral_id)
+        await self.reading.live(summary, referral_id, R.SENT.value)
+        return await self.reading.get(referral_id)
 
     async def deliver(self, referral_id: str) -> None:
         """Make the e-mail and webhook deliveries not yet made (the worker of ``handoff.deliver``)."""
@@ -232,11 +255,11 @@ class ReferralDelivery(ReferralsBase):
         if note.strip():
             values["follow_up_note"] = redact(note.strip()[:2000]).text
         async with self.db.session() as session:
-            ref = await self._get(session, referral_id)
+            ref = await self.reading.load(session, referral_id)
             if units is not None and ref.portal_unit not in units:
                 raise NotFound("referral not found")
             if ref.status == status:
-                return self.view(ref)  # a repeated report (e.g. a retried callback) changes nothing
+                return self.reading.view(ref)  # a repeated report (e.g. a retried callback) changes nothing
             stmt = update(Referral).where(Referral.id == referral_id, Referral.status.in_(FOLLOW_UP[status]))
             changed = await session.execute(stmt.values(**values))
             if changed.rowcount != 1:  # type: ignore[attr-defined]
@@ -254,10 +277,10 @@ class ReferralDelivery(ReferralsBase):
                 details={"referral_id": referral_id, "via": via, "recipient": ref.recipient_id},
             )
             await session.refresh(ref)
-            data = self.view(ref)
+            data = self.reading.view(ref)
             conv = await repo.get_conversation(session, ref.conversation_id)
             summary = conversation_summary(conv)
-        await self._live(summary, referral_id, status)
+        await self.reading.live(summary, referral_id, status)
         return data
 
     # ------------------------------------------------------------------ reminders

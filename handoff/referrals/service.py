@@ -33,20 +33,29 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from gateway.broker.base import Broker
+from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import InvalidInput
+from gateway.outgoing import OutgoingMessages
 from gateway.store import action_keys, repo
+from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.store.repo import conversation_summary
+from handoff.directory.catalog import Directory
 from handoff.directory.entries import CONTACT_TYPES, TOPICS
+from handoff.directory.loading import default_directory
 from handoff.records.redaction import redact
 from handoff.referrals.consent import ReferralConsent
+from handoff.referrals.delivery import ReferralDelivery
 from handoff.referrals.models import Referral, ReferralStatus
 from handoff.referrals.options import (
     MAX_CONTACT_CHARS,
     MAX_SUMMARY_CHARS,
     URGENCIES,
+    HandoffOptions,
 )
+from handoff.referrals.reading import ReferralReading
 from handoff.referrals.routing import Proposal, propose
 from handoff.referrals.strings import TOPIC_LABELS, label
 from handoff.referrals.units import portal_unit_of, usable_methods
@@ -55,9 +64,29 @@ log = logging.getLogger(__name__)
 R = ReferralStatus
 
 
-class Referrals(ReferralConsent):
+class Referrals:
     """Referrals over the store and the broker (one per application): propose and create here;
-    consent (:mod:`.consent`), delivery and follow-up (:mod:`.delivery`), reading (:mod:`.reading`)."""
+    the other concerns are the objects it holds, each in its module: ``reading``
+    (:mod:`.reading`), ``consent`` (:mod:`.consent`), ``delivery`` (sending, delivery, follow-up
+    and reminders: :mod:`.delivery`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        cipher: ContactCipher,
+        options: HandoffOptions,
+        outgoing: OutgoingMessages,
+        directory: Directory | None = None,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.options = options
+        self.directory = directory if directory is not None else default_directory()
+        """The application's live directory (:func:`handoff.directory.live.directory_service`)."""
+        self.reading = ReferralReading(db, broker, cipher)
+        self.delivery = ReferralDelivery(db, cipher, options, self.directory, outgoing.outbox, self.reading)
+        self.consent = ReferralConsent(db, cipher, outgoing, self.reading, self.delivery)
 
     # ------------------------------------------------------------------ proposals
     def proposals(
@@ -165,10 +194,10 @@ class Referrals(ReferralConsent):
                 },
             )
             await session.flush()
-            data = self.view(ref)
+            data = self.reading.view(ref)
             await action_keys.record(session, "referral", data)  # the answer commits with the referral
             summary_conv = conversation_summary(conv)
-        await self._live(summary_conv, rid, R.PROPOSED.value)
+        await self.reading.live(summary_conv, rid, R.PROPOSED.value)
         return data
 
 

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.appkeys import BROKER, CONSUMER, DB, SETTINGS
+from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE, SETTINGS
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
@@ -104,7 +104,7 @@ async def api_referrals_of(request: web.Request, staff: Staff) -> web.StreamResp
     denied = await may_act_on(request, staff, conv_id)
     if denied is not None:
         return denied
-    return web.json_response({"referrals": await request.app[REFERRALS].of_conversation(conv_id)})
+    return web.json_response({"referrals": await request.app[REFERRALS].reading.of_conversation(conv_id)})
 
 
 async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -128,7 +128,7 @@ async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamR
 
 
 async def _referral_guard(request: web.Request, staff: Staff) -> web.Response | None:
-    conv_id = await request.app[REFERRALS].conversation_of(request.match_info["referral_id"])
+    conv_id = await request.app[REFERRALS].reading.conversation_of(request.match_info["referral_id"])
     return await may_act_on(request, staff, conv_id)
 
 
@@ -137,7 +137,7 @@ async def api_referral(request: web.Request, staff: Staff) -> web.StreamResponse
     if denied is not None:
         return denied
     return web.json_response(
-        {"referral": await request.app[REFERRALS].get(request.match_info["referral_id"])}
+        {"referral": await request.app[REFERRALS].reading.get(request.match_info["referral_id"])}
     )
 
 
@@ -145,7 +145,7 @@ async def api_consent_request(request: web.Request, staff: Staff) -> web.StreamR
     denied = await _referral_guard(request, staff)
     if denied is not None:
         return denied
-    ref = await request.app[REFERRALS].request_consent(request.match_info["referral_id"], staff.user)
+    ref = await request.app[REFERRALS].consent.request(request.match_info["referral_id"], staff.user)
     return web.json_response({"referral": ref})
 
 
@@ -153,7 +153,7 @@ async def api_consent(request: web.Request, staff: Staff) -> web.StreamResponse:
     denied = await _referral_guard(request, staff)
     if denied is not None:
         return denied
-    ref = await request.app[REFERRALS].record_consent(
+    ref = await request.app[REFERRALS].consent.record(
         request.match_info["referral_id"], body(request, ConsentBody).consent, user=staff.user
     )
     return web.json_response({"referral": ref})
@@ -163,7 +163,7 @@ async def api_consent_not_asked(request: web.Request, staff: Staff) -> web.Strea
     denied = await _referral_guard(request, staff)
     if denied is not None:
         return denied
-    ref = await request.app[REFERRALS].record_not_asked(
+    ref = await request.app[REFERRALS].consent.record_not_asked(
         request.match_info["referral_id"], staff.user, text(body(request, NotAskedBody).reason)
     )
     return web.json_response({"referral": ref})
@@ -203,22 +203,20 @@ async def portal_me(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def portal_list(request: web.Request, staff: Staff) -> web.StreamResponse:
-    return web.json_response({"referrals": await request.app[REFERRALS].for_units(_units(request, staff))})
+    units = _units(request, staff)
+    return web.json_response({"referrals": await request.app[REFERRALS].reading.for_units(units)})
 
 
 async def portal_get(request: web.Request, staff: Staff) -> web.StreamResponse:
-    ref = await request.app[REFERRALS].for_unit(request.match_info["referral_id"], _units(request, staff))
-    return web.json_response({"referral": ref})
+    rid, units = request.match_info["referral_id"], _units(request, staff)
+    return web.json_response({"referral": await request.app[REFERRALS].reading.for_unit(rid, units)})
 
 
 async def _portal_report(request: web.Request, staff: Staff, status: str, note: str) -> web.StreamResponse:
-    units = _units(request, staff)
-    referrals = request.app[REFERRALS]
-    await referrals.for_unit(request.match_info["referral_id"], units)  # 404 outside the user's units
-    await referrals.report(
-        request.match_info["referral_id"], status, user=staff.user, via="portal", note=note, units=units
-    )
-    return web.json_response({"referral": await referrals.for_unit(request.match_info["referral_id"], units)})
+    rid, units, referrals = request.match_info["referral_id"], _units(request, staff), request.app[REFERRALS]
+    await referrals.reading.for_unit(rid, units)  # 404 outside the user's units
+    await referrals.delivery.report(rid, status, user=staff.user, via="portal", note=note, units=units)
+    return web.json_response({"referral": await referrals.reading.for_unit(rid, units)})
 
 
 async def portal_acknowledge(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -239,7 +237,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     referrals = request.app[REFERRALS]
     rid = request.match_info["referral_id"]
     try:
-        recipient_id = (await referrals.get(rid))["recipient_id"]
+        recipient_id = (await referrals.reading.get(rid))["recipient_id"]
     except NotFound:
         return problem(401, "bad_signature")  # do not tell unsigned callers which ids exist
     secret = request.app[HANDOFF_OPTIONS].webhook_secrets.get(recipient_id)
@@ -257,7 +255,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
         note = found.get("note", "")
         if not isinstance(status, str) or not isinstance(note, str):
             return problem(422, "status_required")
-        ref = await referrals.report(rid, status, user=None, via=f"webhook:{recipient_id}", note=note)
+        via = f"webhook:{recipient_id}"
+        ref = await referrals.delivery.report(rid, status, user=None, via=via, note=note)
     except (InvalidInput, Conflict) as exc:
         answer = answer_for(exc)
         assert answer is not None
@@ -367,21 +366,21 @@ def setup(app: web.Application) -> None:
 
     async def referrals_ctx(app: web.Application) -> AsyncIterator[None]:
         options = app[HANDOFF_OPTIONS]
-        referrals = Referrals(
-            app[DB], app[BROKER], ContactCipher(app[SETTINGS].contact_key), options, directory.directory
-        )
+        cipher = ContactCipher(app[SETTINGS].contact_key)
+        outgoing = app[PIPELINE].outgoing  # the consent question goes out as the pipeline writes
+        referrals = Referrals(app[DB], app[BROKER], cipher, options, outgoing, directory.directory)
         app[REFERRALS] = referrals
-        delivery["referral"] = referrals.deliver
+        delivery["referral"] = referrals.delivery.deliver
 
         async def reminders() -> None:
-            await referrals.run_reminders(utcnow())
+            await referrals.delivery.run_reminders(utcnow())
 
         sub = await app[BROKER].subscribe(
             TOPIC_CONVERSATION,
             CONSENT_GROUP,
-            referrals.on_conversation_event,
+            referrals.consent.on_conversation_event,
             consumer=app[CONSUMER],
-            accepts=referrals.may_answer_consent,
+            accepts=referrals.consent.may_answer,
         )
         task = asyncio.create_task(
             run_periodically(options.reminder_check_seconds, reminders, "referral reminders"),

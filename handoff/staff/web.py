@@ -13,13 +13,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth
-from gateway.appkeys import DB
+from gateway.appkeys import BROKER, DB
 from gateway.errors import Conflict, InvalidInput
+from gateway.outbox import outbox_for
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from handoff.console.security import Staff
 from handoff.console.views import CONSOLE, render
 from handoff.directory.live import directory_service
+from handoff.shift import presence
 from handoff.web import ADMIN_ROLES, Route
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
@@ -97,6 +99,10 @@ async def _act(
     except (service.Refused, service.NotNow) as exc:
         return refusal(exc)
     await close_sockets(request.app, ended)
+    if ended:
+        # Signed out everywhere: no longer offered conversations nor counted on duty, as at a logout.
+        db = request.app[DB]
+        await presence.signed_out(db, outbox_for(db, request.app[BROKER]), user)
     if answer_password is not None:
         return web.json_response({"user": described, "password": answer_password})
     return web.json_response({"user": described})

@@ -85,7 +85,7 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     await expect(slot.locator("li.ho-referral[data-status=refused] .ho-nothing-sent")).to_have_text(
         "Inget skickas."
     )
-    [ref] = await gateway.app[REFERRALS].of_conversation(str(conv_id))
+    [ref] = await gateway.app[REFERRALS].reading.of_conversation(str(conv_id))
     assert ref["status"] == "refused" and ref["sent_at"] is None and ref["delivery"] == {}
 
     # -------------------------------------------------------------- consent could not be asked: a reason, then sent
@@ -165,9 +165,9 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     await annas.locator("button.ho-approve").click()
     await expect(sven.locator("#sup-notice")).to_have_text("Godkänd – skickas till mottagaren.")
     await expect(pending).to_have_count(1)
-    approved = await gateway.app[DISCLOSURES].get(str(disclosure_id))
+    approved = await gateway.app[DISCLOSURES].reading.get(str(disclosure_id))
     assert approved["status"] != "pending_approval" and approved["approved_at"] is not None
-    assert (await gateway.app[DISCLOSURES].get(own_id))["status"] == "pending_approval"
+    assert (await gateway.app[DISCLOSURES].reading.get(own_id))["status"] == "pending_approval"
     await slot.locator("button.ho-refresh").click()
     annas_in_console = slot.locator(f"li.ho-disclosure[data-disclosure-id='{disclosure_id}']")
     await expect(annas_in_console).not_to_have_attribute("data-status", "pending_approval")

@@ -1,6 +1,6 @@
 """Messenger channels through the real gateway: ``create_app`` with its store, broker, pipeline,
 egress and leases, the channel adapters built from configuration, and the channels' stand-ins
-(the Bot API stand-in of ``tests/telegram``, a real Prosody from ``tests/xmpp``).
+(the Bot API stand-in of ``tests/bots/telegram``, a real Prosody from ``tests/bots/xmpp``).
 """
 
 from __future__ import annotations

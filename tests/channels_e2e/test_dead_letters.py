@@ -30,10 +30,9 @@ from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
+from tests.bots.telegram.fake_bot_api import FakeBotAPI
+from tests.channels_e2e.conftest import PASSWORD, dump_database, eventually
 from tests.harness import Browser, make_settings, start
-from tests.telegram.fake_bot_api import FakeBotAPI
-
-from .conftest import PASSWORD, dump_database, eventually
 
 SECRET = "deadletter_webhook-Secret_1"
 

@@ -24,11 +24,10 @@ from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
+from tests.bots.xmpp.xmpp_support import Person, Prosody, new_account, running_prosody
+from tests.channels_e2e.conftest import PASSWORD, eventually
+from tests.channels_e2e.test_dead_letters import _dead_letters_as
 from tests.harness import make_settings, start
-from tests.xmpp.xmpp_support import Person, Prosody, new_account, running_prosody
-
-from .conftest import PASSWORD, eventually
-from .test_dead_letters import _dead_letters_as
 
 LIMIT = 200
 

@@ -33,10 +33,9 @@ from sqlalchemy import select
 from gateway.config import new_key
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
-from tests.telegram.fake_bot_api import FakeBotAPI
-from tests.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
-
-from .conftest import eventually
+from tests.bots.telegram.fake_bot_api import FakeBotAPI
+from tests.bots.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
+from tests.channels_e2e.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 TAKEOVER_LIMIT = 12.0

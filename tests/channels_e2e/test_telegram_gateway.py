@@ -27,10 +27,9 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
+from tests.bots.telegram.fake_bot_api import FakeBotAPI
+from tests.channels_e2e.conftest import add_counsellor, dump_database, eventually
 from tests.harness import make_settings, start
-from tests.telegram.fake_bot_api import FakeBotAPI
-
-from .conftest import add_counsellor, dump_database, eventually
 
 SV = TEXTS["sv"]
 SECRET = "e2e_webhook-Secret_123"

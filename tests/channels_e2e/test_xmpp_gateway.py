@@ -26,10 +26,9 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation, Message
 from handoff import queue
+from tests.bots.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
+from tests.channels_e2e.conftest import add_counsellor, dump_database, eventually
 from tests.harness import make_settings, start
-from tests.xmpp.xmpp_support import Account, Person, Prosody, new_account, running_prosody
-
-from .conftest import add_counsellor, dump_database, eventually
 
 SV = TEXTS["sv"]
 

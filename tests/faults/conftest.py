@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .private_pg import PrivatePostgres, postgres_bin
+from tests.faults.private_pg import PrivatePostgres, postgres_bin
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Two real ``helpline serve`` processes on a private PostgreSQL and a private Redis, with the web
 chat and Telegram (polling, under the fleet's lease, against the Bot API stand-in of
-``tests/telegram``) enabled, each writing its stdout and stderr to a log file of its own.
+``tests/bots/telegram``) enabled, each writing its stdout and stderr to a log file of its own.
 
 A process may be killed (SIGKILL) and started again on the same port; every start appends to the
 same log, so the privacy check reads everything a process ever wrote.
@@ -139,8 +139,9 @@ def write_config(path: Path, telegram: dict[str, Any]) -> None:
         "database": {"pool_size": 10, "max_overflow": 10},
         # Faster than the defaults so that the test's settle time stays short: a dead consumer's
         # entries are reclaimed after 1 s, events a killed process left are published by another
-        # after 2 s, an outgoing message still pending after 10 s is sent to egress again.
-        "broker": {"reclaim_idle": 1.0, "outbox_grace": 2.0, "pending_grace": 10.0},
+        # after 2 s, an outgoing message still pending after 10 s is sent to egress again, and one a
+        # killed process was sending is sent by the other after 10 s.
+        "broker": {"reclaim_idle": 1.0, "outbox_grace": 2.0, "pending_grace": 10.0, "send_lease": 10.0},
         "limits": {"messages_per_minute": 1000},
         "retention": {"enabled": False},
         "channels": {

@@ -17,9 +17,8 @@ from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import Message
-from tests.core.conftest import KeywordTriager
-
-from .private_pg import PrivatePostgres
+from tests.faults.private_pg import PrivatePostgres
+from tests.gateway.conftest import KeywordTriager
 
 
 class StoreGoesAwayOnSend(MemoryAdapter):

@@ -36,12 +36,11 @@ import redis.asyncio as aioredis
 
 from gateway.config import new_key
 from gateway.envelope import Priority
-from tests.broker.conftest import PrivateRedis
-from tests.telegram.fake_bot_api import FakeBotAPI
-
-from .clients import CLIENT_IP, ChatPerson, ConsoleUser, TelegramPerson, client_session
-from .fleet import PASSWORD, Fleet, Proc, base_env, cli, free_port, train_model, write_config
-from .private_pg import PrivatePostgres, postgres_bin
+from tests.bots.telegram.fake_bot_api import FakeBotAPI
+from tests.faults.clients import CLIENT_IP, ChatPerson, ConsoleUser, TelegramPerson, client_session
+from tests.faults.fleet import PASSWORD, Fleet, Proc, base_env, cli, free_port, train_model, write_config
+from tests.faults.private_pg import PrivatePostgres, postgres_bin
+from tests.gateway.conftest import PrivateRedis
 
 pytestmark = [pytest.mark.slow]
 

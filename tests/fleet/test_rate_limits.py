@@ -15,9 +15,9 @@ from gateway import ratelimit
 from gateway.appkeys import DB
 from gateway.auth import create_user
 from gateway.config import new_key
-from tests.console.conftest import PASSWORD, Browser
+from tests.bots.webchat.conftest import Visitor
+from tests.handoff.console.conftest import PASSWORD, Browser
 from tests.harness import Running, make_settings, start
-from tests.webchat.conftest import Visitor
 
 PER_MINUTE = 6
 

@@ -5,31 +5,48 @@
 HL.alert = (function () {
   const { t } = HL;
   const box = document.getElementById("alert");
-  if (!box) return { raise: function () {} };
+  if (!box) return { raise: function () {}, clear: function () {}, beep: function () {}, soundState: function () { return "unavailable"; }, unlock: function () {} };
   const text = document.getElementById("alert-text");
   const show = document.getElementById("alert-show");
   let onShow = null;
 
+  /* Sound: the AudioContext is made as the page loads.  After the login click (a user gesture on
+     this origin) the browser's autoplay policy usually lets it run at once; where it does not, it
+     stays "suspended" until the first click or key on the page, and the console says so
+     (HL.shift shows the notice with a button). */
   let audio = null;
-  function unlockAudio() {
-    try {
-      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") audio.resume();
-    } catch (e) { audio = null; }
+  const listeners = [];
+  function soundState() {
+    if (!audio) return "unavailable";
+    return audio.state === "running" ? "running" : "blocked";
   }
-  document.addEventListener("click", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
+  function changed() { listeners.forEach(function (fn) { fn(soundState()); }); }
+  try {
+    audio = new (window.AudioContext || window.webkitAudioContext)();
+    audio.addEventListener("statechange", changed);
+    if (audio.state === "suspended") audio.resume().then(changed, changed);
+  } catch (e) { audio = null; }
+  function unlock() {
+    try {
+      if (!audio) { audio = new (window.AudioContext || window.webkitAudioContext)(); audio.addEventListener("statechange", changed); }
+      if (audio.state === "suspended") audio.resume().then(changed, changed);
+    } catch (e) { audio = null; }
+    changed();
+  }
+  document.addEventListener("click", unlock, { once: true });
+  document.addEventListener("keydown", unlock, { once: true });
 
-  function beep() {
+  /* Two tones for a critical alert, one soft tone for a reminder or a new conversation. */
+  function beep(kind) {
     try {
       if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
       if (audio.state === "suspended") audio.resume();
       const start = audio.currentTime + 0.01;
-      [0, 0.3].forEach(function (offset) {
+      (kind === "soft" ? [0] : [0, 0.3]).forEach(function (offset) {
         const osc = audio.createOscillator();
         const gain = audio.createGain();
         osc.type = "sine";
-        osc.frequency.value = offset ? 660 : 880;
+        osc.frequency.value = kind === "soft" ? 520 : (offset ? 660 : 880);
         gain.gain.setValueAtTime(0.0001, start + offset);
         gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
         gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.25);
@@ -82,5 +99,19 @@ HL.alert = (function () {
     });
   }
 
-  return { raise: raise, dismiss: dismiss };
+  /* No critical conversation waits any more: the banner of a waiting one comes down (the alert of
+     a held conversation that turned critical stays until dismissed). */
+  function clear() {
+    if (!box.hidden && box.dataset.kind === "queued") dismiss();
+  }
+
+  return {
+    raise: raise,
+    dismiss: dismiss,
+    clear: clear,
+    beep: beep,
+    soundState: soundState,
+    unlock: unlock,
+    onSound: function (fn) { listeners.push(fn); },
+  };
 })();

@@ -106,13 +106,16 @@ const HL = (function () {
     return res;
   }
 
-  /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect. */
+  /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect.
+     Returns { send(object) }: sent on the open socket, dropped while it is down. */
   function live(onMessage, onOpen, onDown) {
     let delay = 500;
     let ever = false;
+    let current = null;
     function connect() {
       const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       const ws = new WebSocket(scheme + "//" + window.location.host + "/console/ws");
+      current = ws;
       ws.addEventListener("open", function () {
         delay = 500;
         onOpen(ever);
@@ -138,6 +141,11 @@ const HL = (function () {
       });
     }
     connect();
+    return {
+      send: function (obj) {
+        if (current && current.readyState === WebSocket.OPEN) current.send(JSON.stringify(obj));
+      },
+    };
   }
 
   function formatWait(seconds) {

@@ -14,6 +14,9 @@
   const offline = document.getElementById("offline");
   const notice = document.getElementById("notice");
   const template = document.getElementById("panel-template");
+  const queueSection = document.getElementById("queue-section");
+  // console.queue_mode next_only: counsellors take only the next one (the server refuses a pick too).
+  let mayPick = !queueSection || queueSection.dataset.mayPick !== "0";
 
   let waiting = [];
   let waitingAt = performance.now();
@@ -46,8 +49,11 @@
   // ------------------------------------------------------------------ queue
   function renderQueue() {
     const rows = waiting.map(function (entry) {
-      const claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
-      claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+      let claim = null;
+      if (mayPick) {
+        claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
+        claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+      }
       return el("tr", {
         className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
@@ -64,6 +70,9 @@
     queueCount.textContent = String(waiting.length);
   }
 
+  // "Nästa samtal" (HL.shift) took a conversation for me.
+  document.addEventListener("hl:claimed", function (ev) { openConversation(ev.detail.id, true); });
+
   function tickWaiting() {
     const elapsed = (performance.now() - waitingAt) / 1000;
     queueBody.querySelectorAll("td.wait").forEach(function (cell) {
@@ -75,6 +84,8 @@
   function applySnapshot(snap) {
     waiting = snap.waiting || [];
     waitingAt = performance.now();
+    if (snap.may_pick !== undefined) mayPick = !!snap.may_pick;
+    HL.shift.onQueue(waiting);
     renderQueue();
     loadEl.textContent = String(snap.load || 0);
     if (snap.capacity !== undefined) capacityEl.textContent = String(snap.capacity);
@@ -89,7 +100,7 @@
       return;
     }
     button.disabled = false;
-    say(t(res.data.error || "error"));
+    say(res.data.message || t(res.data.error || "error"));
   }
 
   // ------------------------------------------------------------------ my conversations
@@ -382,6 +393,7 @@
   }
 
   function onLive(msg) {
+    if (HL.shift.onLive(msg)) return;
     if (msg.type === "queue") applySnapshot(msg);
     else if (msg.type === "alert") raiseAlert(msg);
     else if (msg.type === "conversation") onConversationEvent(msg);
@@ -392,7 +404,8 @@
     if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
     const res = await api("GET", "/console/api/queue");
     if (res.status === 200) applySnapshot(res.data);
-    HL.live(onLive, function (reconnected) {
+    const live = HL.live(onLive, function (reconnected) {
+      HL.shift.connected(live);
       offline.hidden = true;
       document.body.dataset.live = "1";
       if (reconnected) for (const id of convs.keys()) loadTranscript(id);

@@ -5,6 +5,7 @@
   const { t, el, api } = HL;
   const convBody = document.querySelector("#sup-conversations tbody");
   const staffBody = document.querySelector("#sup-counsellors tbody");
+  const onDuty = document.getElementById("sup-on-duty");
   let pending = null;
 
   async function refresh() {
@@ -25,14 +26,17 @@
     });
     convBody.replaceChildren.apply(convBody, rows);
     const staff = res.data.counsellors.map(function (u) {
-      return el("tr", { className: u.load >= u.capacity ? "full" : "", dataset: { username: u.username } }, [
+      const statusText = t("status_" + u.status) + (u.status_auto && u.status === "away" ? " " + t("status_auto") : "");
+      return el("tr", { className: (u.load >= u.capacity ? "full " : "") + "status-" + u.status, dataset: { username: u.username, status: u.status } }, [
         el("td", null, u.display_name && u.display_name !== u.username ? u.display_name + " (" + u.username + ")" : u.username),
         el("td", null, u.role),
+        el("td", { className: "status" }, [el("span", { className: "badge status-" + u.status }, statusText)]),
         el("td", { className: "load" }, String(u.load)),
         el("td", { className: "capacity" }, String(u.capacity)),
       ]);
     });
     staffBody.replaceChildren.apply(staffBody, staff);
+    onDuty.textContent = String(res.data.on_duty);
   }
 
   // ------------------------------------------------------------------ crime information (four eyes)
@@ -164,8 +168,11 @@
 
   refresh();
   setInterval(refresh, 15000);
-  HL.live(function (msg) {
-    if (msg.type === "queue") soon();
+  const live = HL.live(function (msg) {
+    if (msg.type === "status") soon(); // my own status, in the table too
+    if (HL.shift.onLive(msg)) return;
+    if (msg.type === "queue") { HL.shift.onQueue(msg.waiting); soon(); }
+    else if (msg.type === "staff_status") soon();
     else if (msg.type === "alert") HL.alert.raise(msg, msg.assigned ? function (id) { window.location.assign("/console/conversations/" + id); } : null);
-  }, function () {}, function () {});
+  }, function () { HL.shift.connected(live); }, function () {});
 })();

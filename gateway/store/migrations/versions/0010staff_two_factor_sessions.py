@@ -1,7 +1,7 @@
 """staff accounts: last login, the second factor (TOTP, recovery codes), pending and described sessions
 
 Revision ID: 0010staff
-Revises: 0009idem
+Revises: 0010shift
 Create Date: 2026-12-04 04:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gateway.store.models
 
 revision = "0010staff"
-down_revision = "0009idem"
+down_revision = "0010shift"
 branch_labels = None
 depends_on = None
 

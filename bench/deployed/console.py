@@ -1,0 +1,413 @@
+"""A counsellor with the console page open, request for request as its scripts make them.
+
+``page`` mode follows ``console.js``, ``records.js`` and ``handoff.js``: login through the form
+(its CSRF token), the page's start (canned answers, the pending documentation list, the queue,
+the live socket), for each conversation held a panel (handoff options once, referrals and
+disclosures, the transcript), the panels' refresh 300 ms after the log changes, typing signals
+(once per 4 s of typing), the reply (with an Idempotency-Key), and at the end the close, the
+documentation form, its submission and the pending list again; the pending list every 60 s.
+
+``claim`` mode is the console stripped to claim + reply (+ close, so that capacity frees up).
+
+Which conversations a counsellor claims: those of "its" visitors (the load generator knows
+whose conversation is whose), so that twenty counsellors do not all race for the same row, as
+people looking at one list do not.  Critical alert conversations are left in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from . import protocol as P
+from .stats import Stats, now
+
+REPLY_TEXT = "Tack för att du berättar. Det låter tungt. Vill du berätta mer om vad du har märkt?"
+SUMMARY = "Samtal om oro för en närstående; råd om hur man kan prata med personen."
+_LOGIN_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_PAGE_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+@dataclass
+class Panel:
+    seqs: set[int] = field(default_factory=set)
+    max_seq: int = 0
+    last_person: int = 0
+    last_answer: int = 0
+    replies: int = 0
+    closed: bool = False
+    replying: bool = False
+    sent_typing: float = 0.0
+    refresh_busy: bool = False
+    refresh_again: bool = False
+    refresh_timer: asyncio.TimerHandle | None = None
+    waiting: bool = False  # a referral or disclosure the panel waits on (handoff.js dataset.waiting)
+
+
+class Console:
+    def __init__(
+        self,
+        index: int,
+        url: str,
+        username: str,
+        password: str,
+        mode: str,
+        think: float,
+        typing: bool,
+        messages: int,
+        stats: Stats,
+        owner: dict[str, int],
+    ) -> None:
+        self.index, self.url, self.username, self.password = index, url, username, password
+        self.page = mode == "page"
+        self.think, self.typing, self.messages = think, typing, messages
+        self.stats, self.owner = stats, owner
+        self.csrf = ""
+        self.panels: dict[str, Panel] = {}
+        self.claiming: set[str] = set()
+        self.options_asked = False  # handoff.js options(): once per page
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(limit=6)
+        )  # a browser keeps about six connections per host
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self.stats.stopping:
+            self.stats.error("console task failed", repr(task.exception()))
+
+    async def api(
+        self, req: P.Request, *ids: str, body: Any = None, action: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """common.js api() (and apiAction(): an Idempotency-Key) for one request of the table."""
+        headers = {}
+        if req.method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+        if action:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        self.stats.request(req.key)
+        async with self.session.request(
+            req.method, self.url + req.url(*ids), json=body, headers=headers
+        ) as resp:
+            try:
+                answer = await resp.json(content_type=None)
+            except ValueError:
+                answer = {}
+        data: dict[str, Any] = answer if isinstance(answer, dict) else {}
+        if resp.status >= 400 and not self.stats.stopping:
+            race = req.method == "GET" and resp.status == 403 and data.get("error") == "not_assigned_to_you"
+            # A panel's read that crossed the close of its conversation: the page makes it too.
+            kind = "page race (read after close)" if race else "error"
+            self.stats.error(f"{kind}: {req.key} -> {resp.status}", json.dumps(data)[:300])
+        return resp.status, data
+
+    # ------------------------------------------------------------------ login and page start
+    async def login(self) -> None:
+        async with self.session.get(self.url + "/console/login") as resp:
+            token = _LOGIN_CSRF.search(await resp.text())
+        form = {
+            "csrf": token.group(1) if token else "",
+            "lang": "sv",
+            "username": self.username,
+            "password": self.password,
+        }
+        self.stats.request(P.LOGIN.key)
+        async with self.session.post(self.url + P.LOGIN.path, data=form) as resp:  # 303 -> the console page
+            page = await resp.text()
+        found = _PAGE_CSRF.search(page)
+        if found is None:
+            raise RuntimeError(f"{self.username}: login failed ({resp.status} at {resp.url.path})")
+        self.csrf = found.group(1)
+
+    async def start(self) -> None:
+        """console.js start(), records.js's first refreshPending and shift.js's status, then the
+        live socket."""
+        if self.page:
+            await asyncio.gather(self.api(P.CANNED), self.api(P.PENDING), self.api(P.STATUS))
+            self._spawn(self._pending_every_minute())
+            self._spawn(self._panels_every_ten_seconds())
+        status, snap = await self.api(P.QUEUE)
+        if status == 200:
+            self._snapshot(snap)
+        self.ws = await self._connect_live()
+        self._spawn(self._live(self.ws))
+
+    async def _connect_live(self) -> aiohttp.ClientWebSocketResponse:
+        ws_url = self.url.replace("http", "ws", 1) + P.CONSOLE_WS
+        return await self.session.ws_connect(ws_url, headers={"Origin": self.url}, autoping=True)
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        for panel in self.panels.values():
+            if panel.refresh_timer is not None:
+                panel.refresh_timer.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        await self.session.close()
+
+    async def _panels_every_ten_seconds(self) -> None:
+        """handoff.js: each panel looks again every 10 s while something is pending."""
+        while True:
+            await asyncio.sleep(P.PANEL_WAITING_INTERVAL.seconds)
+            for conv in [c for c, p in self.panels.items() if p.waiting]:
+                self._spawn(self._refresh(conv))
+
+    async def _pending_every_minute(self) -> None:
+        while True:
+            await asyncio.sleep(P.PENDING_INTERVAL.seconds)
+            await self.api(P.PENDING)
+
+    # ------------------------------------------------------------------ the live feed
+    async def _live(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            kind = data.get("type")
+            if self.stats.measuring:
+                self.stats.console_frames[str(kind)] += 1
+            if kind == "alert":
+                self.stats.alert(str(data.get("conversation_id")), self.index)
+                conv = str(data.get("conversation_id"))
+                if self.page and data.get("assigned") and data.get("yours") and conv in self.panels:
+                    self._spawn(self._transcript(conv))
+            elif kind == "queue":
+                self._snapshot(data)
+            elif kind == "conversation":
+                self._conversation_event(data)
+        if self.stats.stopping:
+            return
+        self.stats.error("console live socket closed", self.username)
+        delay = P.LIVE_RECONNECT.seconds  # common.js live(): back-off, then onOpen(reconnected)
+        while not self.stats.stopping:
+            await asyncio.sleep(delay)
+            try:
+                self.ws = await self._connect_live()
+            except aiohttp.ClientError:
+                delay = min(delay * 2, 10.0)
+                continue
+            if self.page:
+                for conv in list(self.panels):
+                    self._spawn(self._transcript(conv))
+            self._spawn(self._live(self.ws))
+            return
+
+    def _snapshot(self, snap: dict[str, Any]) -> None:
+        for entry in snap.get("waiting") or []:
+            conv = str(entry.get("conversation_id"))
+            if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
+                self.claiming.add(conv)
+                self._spawn(self._claim(conv))
+        if not self.page:
+            return
+        mine = {str(m.get("conversation_id")) for m in snap.get("mine") or []}
+        for conv in mine - set(self.panels):
+            self._open(conv)  # reconcileMine
+        for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
+            self._remove(conv)
+
+    def _conversation_event(self, msg: dict[str, Any]) -> None:
+        conv = str(msg.get("conversation_id"))
+        panel = self.panels.get(conv)
+        state = (msg.get("conversation") or {}).get("state")
+        if panel is None:
+            if self.page and state == "assigned":
+                self._open(conv)
+            return
+        message = msg.get("message")
+        if msg.get("kind") == "message" and isinstance(message, dict):
+            seq = int(message.get("seq") or 0)
+            if self.page and seq > panel.max_seq + 1 and panel.max_seq > 0:
+                self._spawn(self._transcript(conv))
+            else:
+                if message.get("kind") == "person":
+                    self.stats.stage("2 message -> console's live feed", self.stats.sent_at.get(conv))
+                self._add(conv, message)
+        elif msg.get("kind") == "state" and state == "closed":
+            panel.closed = True
+
+    # ------------------------------------------------------------------ conversations
+    async def _claim(self, conv: str) -> None:
+        try:
+            status, _ = await self.api(P.CLAIM, conv)
+            if status == 200:
+                if self.page:
+                    self._open(conv)
+                else:
+                    panel = self.panels.setdefault(conv, Panel())
+                    panel.last_person = 1  # the message that queued it waits for its answer
+                    self._maybe_reply(conv)
+        finally:
+            self.claiming.discard(conv)
+
+    def _open(self, conv: str) -> None:
+        """openConversation: the panel (handoff.js mounts: options once, refresh) and the transcript."""
+        if conv in self.panels:
+            self._spawn(self._transcript(conv))
+            return
+        self.panels[conv] = Panel()
+        if not self.options_asked:
+            self.options_asked = True
+            self._spawn(self.api(P.HANDOFF_OPTIONS))
+        self._spawn(self._refresh(conv))
+        self._spawn(self._transcript(conv))
+
+    def _remove(self, conv: str) -> None:
+        panel = self.panels.pop(conv, None)
+        if panel is not None and panel.refresh_timer is not None:
+            panel.refresh_timer.cancel()
+
+    async def _transcript(self, conv: str) -> None:
+        status, data = await self.api(P.TRANSCRIPT, conv)
+        if conv not in self.panels:
+            return
+        if status in (403, 404):
+            self._remove(conv)
+            return
+        if status != 200:
+            return
+        for message in data.get("messages") or []:
+            self._add(conv, message)
+        if (data.get("conversation") or {}).get("state") == "closed":
+            self.panels[conv].closed = True
+
+    def _add(self, conv: str, message: dict[str, Any]) -> None:
+        """addMessage: a new seq in the log (which handoff.js watches: its refresh 300 ms later)."""
+        panel = self.panels.get(conv)
+        seq = message.get("seq")
+        if panel is None or not isinstance(seq, int) or seq in panel.seqs:
+            return
+        panel.seqs.add(seq)
+        panel.max_seq = max(panel.max_seq, seq)
+        if message.get("kind") == "person":
+            panel.last_person = max(panel.last_person, seq)
+        elif message.get("kind") == "counsellor":
+            panel.last_answer = max(panel.last_answer, seq)
+        if self.page:
+            if panel.refresh_timer is not None:
+                panel.refresh_timer.cancel()
+            panel.refresh_timer = asyncio.get_running_loop().call_later(
+                P.PANEL_REFRESH_DEBOUNCE.seconds, lambda: self._spawn(self._refresh(conv))
+            )
+        self._maybe_reply(conv)
+
+    async def _refresh(self, conv: str) -> None:
+        """handoff.js refresh(): referrals and disclosures at once; one more if asked meanwhile."""
+        panel = self.panels.get(conv)
+        if panel is None:
+            return
+        if panel.refresh_busy:
+            panel.refresh_again = True
+            return
+        panel.refresh_busy = True
+        try:
+            (_, refs), (_, discs) = await asyncio.gather(
+                self.api(P.REFERRALS, conv), self.api(P.DISCLOSURES, conv)
+            )
+        finally:
+            panel.refresh_busy = False
+        # What makes the page look again every 10 s (none of it happens in this benchmark's script).
+        panel.waiting = any(
+            r.get("status") in ("consent_requested", "consented")
+            or (r.get("sent_at") and not r.get("acknowledged_at"))
+            for r in refs.get("referrals") or []
+        ) or any(
+            d.get("status") in ("pending_approval", "approved")
+            or (d.get("review_required") and not d.get("reviewed_at"))
+            for d in discs.get("disclosures") or []
+        )
+        if panel.refresh_again and conv in self.panels:
+            panel.refresh_again = False
+            await self._refresh(conv)
+
+    def _maybe_reply(self, conv: str) -> None:
+        panel = self.panels.get(conv)
+        if panel is None or panel.closed or panel.replying or panel.last_person <= panel.last_answer:
+            return
+        if panel.replies >= self.messages:
+            return
+        panel.replying = True
+        self._spawn(self._reply(conv, panel))
+
+    async def _reply(self, conv: str, panel: Panel) -> None:
+        try:
+            done_typing = now() + self.think
+            while True:  # typingStarted on every keystroke: a signal at most every 4 s
+                if self.page and self.typing and now() - panel.sent_typing > P.CONSOLE_TYPING_REPEAT.seconds:
+                    panel.sent_typing = now()
+                    await self.api(P.TYPING, conv, body={"typing": True})
+                left = done_typing - now()
+                if left <= 0:
+                    break
+                await asyncio.sleep(min(left, P.CONSOLE_TYPING_REPEAT.seconds))
+            answered = panel.last_person
+            self.stats.replied_at[conv] = started = now()
+            status, data = await self.api(P.REPLY, conv, body={"text": REPLY_TEXT}, action=True)
+            self.stats.stage("3 reply POST answered", started)
+            if status != 200:
+                return
+            panel.sent_typing = 0.0
+            panel.replies += 1
+            panel.last_answer = max(panel.last_answer, answered)
+            if isinstance(data.get("message"), dict):
+                self._add(conv, data["message"])
+            if panel.replies >= self.messages:
+                await self._close(conv, panel)
+        finally:
+            panel.replying = False
+        self._maybe_reply(conv)
+
+    async def _close(self, conv: str, panel: Panel) -> None:
+        """The close button, then (records.js on hl:closed) the form, the pending list, the save."""
+        status, _ = await self.api(P.CLOSE, conv)
+        if status != 200:
+            return
+        panel.closed = True
+        self._remove(conv)
+        if not self.page:
+            return
+        self._spawn(self.api(P.PENDING))  # both at once, as the page
+        form_status, form = await self.api(P.DOC_FORM, conv)
+        if form_status != 200:
+            return
+        status, _ = await self.api(P.DOC_SAVE, conv, body={"values": fill(form)}, action=True)
+        if status == 200:
+            await self.api(P.PENDING)
+
+
+def fill(form: dict[str, Any]) -> dict[str, Any]:
+    """Values for the documentation form's mandatory fields, as a counsellor would choose them."""
+    out: dict[str, Any] = {}
+    for spec in form.get("fields") or []:
+        if not spec.get("mandatory"):
+            continue
+        values = [v.get("value") for v in spec.get("values") or [] if isinstance(v, dict)]
+        kind = spec.get("type")
+        if kind == "choice" and values:
+            out[spec["key"]] = values[0]
+        elif kind == "multi_choice" and values:
+            out[spec["key"]] = values[:1]
+        elif kind == "bool":
+            out[spec["key"]] = False
+        elif kind == "text":
+            out[spec["key"]] = SUMMARY
+        elif kind == "municipality":
+            out[spec["key"]] = values[0] if values else "0180"
+    return out

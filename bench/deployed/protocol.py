@@ -1,0 +1,135 @@
+"""What the load generator sends, written down once so that a test can hold it against the pages.
+
+Every HTTP request of the console clients goes through one of the ``Request`` constants below and
+every web chat frame through one of the ``FRAME_*`` types; ``tests/bench/test_deployed_pages.py``
+parses the shipped JavaScript (the console page's scripts and ``chat.js``) and fails, naming the
+request, when the page makes one the benchmark does not (and that is not in ``NOT_EXERCISED``) or
+the other way round.  The timers the clients mirror are here too, with where in the JavaScript
+they come from, and the same test compares them with the numbers in the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # "{}" where the page puts an id
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, *ids: str) -> str:
+        return self.path.format(*ids)
+
+
+CONV = "/console/api/conversations/{}"
+
+# --- made by the benchmark's console clients (handoff/console/static, templates/login.html)
+LOGIN = Request("POST", "/console/login")  # login.html's form
+CANNED = Request("GET", "/console/api/canned")  # console.js start()
+QUEUE = Request("GET", "/console/api/queue")  # console.js start()
+CLAIM = Request("POST", CONV + "/claim")  # console.js claimConversation
+TRANSCRIPT = Request("GET", CONV)  # console.js loadTranscript
+TYPING = Request("POST", CONV + "/typing")  # console.js typingStarted / typingStopped
+REPLY = Request("POST", CONV + "/reply")  # console.js sendReply (apiAction)
+CLOSE = Request("POST", CONV + "/close")  # console.js close button (second click)
+PENDING = Request("GET", "/console/api/documentation/pending")  # records.js refreshPending
+DOC_FORM = Request("GET", CONV + "/documentation")  # records.js openForm
+DOC_SAVE = Request("POST", CONV + "/documentation")  # records.js form submit (apiAction)
+HANDOFF_OPTIONS = Request("GET", "/console/api/handoff/options")  # handoff.js options()
+REFERRALS = Request("GET", CONV + "/referrals")  # handoff.js refresh()
+DISCLOSURES = Request("GET", CONV + "/disclosures")  # handoff.js refresh()
+STATUS = Request("GET", "/console/api/status")  # shift.js: the counsellor's status at start
+
+EXERCISED = (
+    LOGIN,
+    CANNED,
+    QUEUE,
+    CLAIM,
+    TRANSCRIPT,
+    TYPING,
+    REPLY,
+    CLOSE,
+    PENDING,
+    DOC_FORM,
+    DOC_SAVE,
+    HANDOFF_OPTIONS,
+    REFERRALS,
+    DISCLOSURES,
+    STATUS,
+)
+
+# --- on the pages, but actions a counsellor takes now and then, not per message: the benchmark
+# does not make them.  A request added to the pages must be put either here or in EXERCISED.
+NOT_EXERCISED = {
+    "POST " + CONV + "/transfer": "console.js: transfer to a colleague",
+    "POST " + CONV + "/release": "console.js: give back to the queue",
+    "POST " + CONV + "/erase": "records.js: erasure, supervision page",
+    "POST " + CONV + "/referrals": "handoff.js: a referral is made",
+    "POST " + CONV + "/disclosures": "handoff.js: crime information",
+    "GET /console/api/handoff/proposals": "handoff.js: looking up recipients",
+    "POST /console/api/referrals/{}/consent-request": "handoff.js: asking for consent",
+    "POST /console/api/referrals/{}/consent-not-asked": "handoff.js: consent not asked",
+    "GET /console/api/disclosures/{}/readout": "handoff.js: text to read out by phone",
+    "POST /console/api/disclosures/{}/phoned": "handoff.js: a phone call recorded",
+    "POST " + CONV + "/messages/{}/correction": "corrections.js: a triage correction",
+    "POST /console/api/status": "shift.js: the counsellor changes status (break, away)",
+    "POST /console/api/queue/next": "shift.js: Nästa samtal (the benchmark's counsellors pick their visitors' own)",
+}
+
+# --- websockets
+CONSOLE_WS = "/console/ws"  # common.js HL.live
+CHAT_WS = "/chat/ws"  # chat.js connect
+
+# --- web chat frames the visitor sends (chat.js), in the order chat.js sends them
+FRAME_HELLO = "hello"  # on open: {type, lang, resume, pending}
+FRAME_TYPING = "typing"  # on input (only once the conversation exists), false on submit
+FRAME_MESSAGE = "message"  # {type, client_id, text}
+FRAME_SEEN = "seen"  # 300 ms after a message that is not the person's own
+FRAMES_SENT = (FRAME_HELLO, FRAME_TYPING, FRAME_MESSAGE, FRAME_SEEN)
+FRAMES_NOT_SENT = {"continue_later": "chat.js: the person asks for a resume code"}
+
+
+@dataclass(frozen=True)
+class Timer:
+    seconds: float
+    file: str  # under the static folder of the page
+    pattern: str  # a regular expression whose first group is the milliseconds in the source
+    what: str
+
+
+# The page's timers the clients mirror; the test reads each number back out of the JavaScript.
+SEEN_DEBOUNCE = Timer(0.3, "chat.js", r"seenTimer = setTimeout\([\s\S]*?\}, (\d+)\)", "chat.js scheduleSeen")
+VISITOR_TYPING_IDLE = Timer(
+    4.0, "chat.js", r"typingTimer = setTimeout\(stopTyping, (\d+)\)", "chat.js onInput"
+)
+CONSOLE_TYPING_REPEAT = Timer(
+    4.0, "console.js", r"now - conv\.sentTyping > (\d+)", "console.js typingStarted repeat"
+)
+CONSOLE_TYPING_IDLE = Timer(
+    5.0, "console.js", r"typingStopped\(id\); \}, (\d+)\)", "console.js typingStarted idle timer"
+)
+PANEL_REFRESH_DEBOUNCE = Timer(
+    0.3, "handoff.js", r"soon = setTimeout\([\s\S]*?\}, (\d+)\)", "handoff.js refresh after a new message"
+)
+PANEL_WAITING_INTERVAL = Timer(
+    10.0, "handoff.js", r"refresh\(\);\n    \}, (\d+)\)", "handoff.js refresh while something is pending"
+)
+PENDING_INTERVAL = Timer(
+    60.0, "records.js", r"setInterval\(refreshPending, (\d+)\)", "records.js refreshPending"
+)
+LIVE_RECONNECT = Timer(0.5, "common.js", r"let delay = (\d+);", "common.js live() first reconnect delay")
+TIMERS = (
+    SEEN_DEBOUNCE,
+    VISITOR_TYPING_IDLE,
+    CONSOLE_TYPING_REPEAT,
+    CONSOLE_TYPING_IDLE,
+    PANEL_REFRESH_DEBOUNCE,
+    PANEL_WAITING_INTERVAL,
+    PENDING_INTERVAL,
+    LIVE_RECONNECT,
+)

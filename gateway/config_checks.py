@@ -1,0 +1,31 @@
+"""Checks of configuration values beyond their types, for :func:`gateway.config.load_settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import ConfigError
+
+QUEUE_MODES = ("free", "next_only")
+WAIT_TARGET_KEYS = ("critical", "high", "normal", "low")
+
+
+def check_console(console: dict[str, Any], default_targets: Mapping[str, float]) -> None:
+    """The console's queue mode, wait targets (completed with their defaults), reminder and
+    inactivity settings; raises ConfigError naming the key."""
+    if console["queue_mode"] not in QUEUE_MODES:
+        raise ConfigError("console.queue_mode", "must be 'free' or 'next_only'")
+    targets = dict(default_targets)
+    for key, value in console["wait_targets"].items():
+        if key not in WAIT_TARGET_KEYS:
+            raise ConfigError(f"console.wait_targets.{key}", "unknown priority (critical, high, normal, low)")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"console.wait_targets.{key}", "must be a positive number of minutes")
+        targets[key] = float(value)
+    console["wait_targets"] = targets
+    for key in ("wait_reminder_max_repeat_minutes", "wait_check_seconds"):
+        if console[key] <= 0:
+            raise ConfigError(f"console.{key}", "must be positive")
+    if console["away_after_minutes"] < 0:
+        raise ConfigError("console.away_after_minutes", "must not be negative")

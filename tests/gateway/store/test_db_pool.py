@@ -1,0 +1,111 @@
+"""gateway.store.db on PostgreSQL: the pool fits the server's limit, stays open, and a saturated
+server is a retryable StoreUnavailable (the console answers 503 with Retry-After), never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from gateway.errors import StoreUnavailable
+from gateway.store.db import Database
+from tests.conftest import PG_ADMIN_DSN, _pg_base
+
+
+@pytest.fixture
+async def limited_role(pg_url: str) -> AsyncIterator[tuple[str, str, str]]:
+    """A login role (not a superuser: PostgreSQL's connection limits spare superusers) on the
+    test's database: (its asyncpg DSN, its SQLAlchemy URL, its name)."""
+    role = f"helpline_r_{uuid.uuid4().hex[:10]}"
+    dbname = pg_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'GRANT ALL ON DATABASE "{dbname}" TO "{role}"')
+        base = _pg_base().replace("postgres@", f"{role}@", 1)
+        yield (
+            f"{base}/{dbname}",
+            f"{base}/{dbname}".replace("postgresql://", "postgresql+asyncpg://", 1),
+            role,
+        )
+    finally:
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+        await admin.execute(f'DROP OWNED BY "{role}"')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+async def set_limit(role: str, limit: int) -> None:
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT {limit}')
+    finally:
+        await admin.close()
+
+
+async def backends_used(db: Database, sessions: int) -> set[int]:
+    """Run ``sessions`` short transactions at once; the server processes that served them."""
+
+    async def one() -> int:
+        async with db.session() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await asyncio.sleep(0.01)
+            return int(pid)
+
+    return set(await asyncio.gather(*(one() for _ in range(sessions))))
+
+
+async def test_two_processes_pools_are_cut_to_their_share_of_the_servers_limit(
+    limited_role: tuple[str, str, str],
+) -> None:
+    _, url, role = limited_role
+    await set_limit(role, 22)  # a tenth (2) left for administration: 20 for 2 processes
+    db = Database(url, pool_size=20, max_overflow=40)
+    try:
+        assert await db.fit_pool(processes=2) == 10
+        assert len(await backends_used(db, 200)) <= 10
+    finally:
+        await db.close()
+
+
+async def test_a_pool_within_its_share_is_kept_and_its_connections_stay_open(
+    limited_role: tuple[str, str, str],
+) -> None:
+    _, url, _ = limited_role
+    db = Database(url, pool_size=5)
+    try:
+        assert await db.fit_pool(processes=2) == 5
+        first = await backends_used(db, 100)
+        again = await backends_used(db, 100)
+        # No churn: the same few server processes serve burst after burst (with overflow
+        # connections, each burst opened new ones and closed them again).
+        assert len(first | again) <= 5
+    finally:
+        await db.close()
+
+
+async def test_a_saturated_server_is_a_retryable_store_error(limited_role: tuple[str, str, str]) -> None:
+    dsn, url, role = limited_role
+    await set_limit(role, 2)
+    held = [await asyncpg.connect(dsn) for _ in range(2)]
+    db = Database(url, pool_size=5)
+    try:
+        with pytest.raises(StoreUnavailable, match="saturated") as caught:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+        assert caught.value.retryable
+    finally:
+        for conn in held:
+            await conn.close()
+        await db.close()
+    # The same store serves again once connections are free.
+    db = Database(url, pool_size=5)
+    try:
+        async with db.session() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.close()

@@ -1,0 +1,215 @@
+"""The console's websocket: queue snapshots, critical alerts, conversation events for their holder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
+
+
+async def connect(b: Browser, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+    return await b.http.ws_connect(b.url("/console/ws"), headers={"Origin": origin or b.base})
+
+
+async def next_of(
+    ws: aiohttp.ClientWebSocketResponse,
+    type_: str,
+    timeout: float = 5.0,
+    where: Callable[[dict[str, Any]], bool] = lambda m: True,
+    **match: Any,
+) -> dict[str, Any]:
+    """The next message of ``kind`` that matches (earlier snapshots may still be on their way)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            msg: dict[str, Any] = await ws.receive_json()
+            if msg.get("type") == type_ and all(msg.get(k) == v for k, v in match.items()) and where(msg):
+                return msg
+
+
+async def nothing_of(ws: aiohttp.ClientWebSocketResponse, kind: str, wait: float = 0.4) -> None:
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                msg = await ws.receive_json()
+                assert msg.get("type") != kind, msg
+    except TimeoutError:
+        return
+
+
+async def test_websocket_needs_a_session_and_the_same_origin(console: Console) -> None:
+    anonymous = console.browser()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as no_session:
+        await connect(anonymous)
+    assert no_session.value.status == 401
+    anna = await console.signed_in("anna")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as cross_site:
+        await connect(anna, origin="https://evil.example")
+    assert cross_site.value.status == 403
+    with pytest.raises(aiohttp.WSServerHandshakeError) as no_origin:
+        await anna.http.ws_connect(anna.url("/console/ws"))
+    assert no_origin.value.status == 403
+
+
+async def test_critical_arrival_alerts_every_counsellor_and_heads_the_queue(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    normal = await console.person("n", "min son har blivit radikal")
+    sockets = [await connect(anna), await connect(bert)]
+    for ws in sockets:
+        first = await next_of(ws, "queue")
+        assert [e["conversation_id"] for e in first["waiting"]] == [normal]
+    critical = await console.person("c", "jag vill inte leva längre")
+    for ws in sockets:
+        alert = await next_of(ws, "alert")
+        assert alert == {"type": "alert", "priority": "critical", "conversation_id": critical}
+        snap = await next_of(ws, "queue", where=lambda m: len(m["waiting"]) == 2)
+        assert [(e["conversation_id"], e["priority"]) for e in snap["waiting"]] == [
+            (critical, "critical"),
+            (normal, "normal"),
+        ]
+    # A normal arrival updates the queue but raises no alert.
+    await console.person("m", "min kompis har blivit konstig")
+    snap = await next_of(sockets[0], "queue", where=lambda m: len(m["waiting"]) == 3)
+    assert snap["waiting"][0]["conversation_id"] == critical
+    await nothing_of(sockets[0], "alert")
+    for ws in sockets:
+        await ws.close()
+
+
+async def test_a_console_that_connects_after_a_critical_arrival_is_alerted_once(console: Console) -> None:
+    """A counsellor who signs in (or whose socket reconnects) while a critical conversation waits
+    gets the alert then, not never; and only once, however many snapshots follow."""
+    critical = await console.person("c", "jag vill inte leva längre")
+    normal = await console.person("n", "min son har blivit radikal")
+    anna = await console.signed_in("anna")
+    ws = await connect(anna)
+    alert = await next_of(ws, "alert")
+    assert alert == {"type": "alert", "priority": "critical", "conversation_id": critical}
+    first = await next_of(ws, "queue")
+    assert [e["conversation_id"] for e in first["waiting"]] == [critical, normal]
+    # More arrivals bring more snapshots, and no second alert for the same conversation.
+    await console.person("m", "min kompis har blivit konstig")
+    await next_of(ws, "queue", where=lambda m: len(m["waiting"]) == 3)
+    await nothing_of(ws, "alert", wait=0.6)
+    # Reconnected (a dropped connection): alerted again, since this socket has not seen it.
+    await ws.close()
+    again = await connect(anna)
+    assert (await next_of(again, "alert"))["conversation_id"] == critical
+    await again.close()
+
+
+async def test_conversation_events_reach_only_the_counsellor_who_holds_it(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    conv = await console.person("p", "min son har blivit radikal")
+    wa, wb = await connect(anna), await connect(bert)
+    await next_of(wa, "queue")
+    await next_of(wb, "queue")
+    assert (await anna.claim(conv)).status == 200
+    mine = await next_of(wa, "queue", where=lambda m: m["load"] == 1)
+    assert [m["conversation_id"] for m in mine["mine"]] == [conv] and mine["load"] == 1
+    await console.person("p", "<b>han</b> har slutat i skolan")
+    event = await next_of(wa, "conversation", kind="message")
+    assert event["conversation_id"] == conv
+    assert (
+        event["message"]["text"] == "<b>han</b> har slutat i skolan" and event["message"]["kind"] == "person"
+    )
+    assert event["message"]["seq"] == 3
+    await nothing_of(wb, "conversation")
+    # The person types: the holder sees it.
+    await console.memory.person_writes("p", "", meta={"control": "typing"})
+    typing = await next_of(wa, "conversation", kind="typing")
+    assert typing["who"] == "person" and typing["typing"] is True
+    # After a transfer the new holder gets the events, and the old one hears that it left.
+    assert (await anna.post(f"/console/api/conversations/{conv}/transfer", {"to": "bert"})).status == 200
+    left = await next_of(wa, "conversation", kind="state")
+    assert left["conversation"]["state"] == "assigned"
+    await console.person("p", "är du kvar?")
+    got = await next_of(wb, "conversation", kind="message")
+    assert got["message"]["text"] == "är du kvar?"
+    await nothing_of(wa, "conversation")
+    await wa.close()
+    await wb.close()
+
+
+async def test_logout_closes_the_sessions_websocket(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    ws = await connect(anna)
+    await next_of(ws, "queue")
+    out = await anna.http.post(anna.url("/console/logout"), data={"csrf": anna.csrf}, allow_redirects=False)
+    assert out.status == 303
+    async with asyncio.timeout(5):
+        msg = await ws.receive()
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 4401
+
+
+async def test_two_gateway_processes_share_alerts_and_claims(
+    pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """Two gateways on one PostgreSQL and one Redis: a critical message taken in by one alerts a
+    counsellor connected to the other, and a simultaneous claim through both has one winner."""
+    extra = {"redis_url": redis_url, "redis_prefix": redis_prefix}
+    one = await start_console(pg_url, tmp_path, **extra)
+    two = await start_console(pg_url, tmp_path, **extra)
+    try:
+        anna = await one.signed_in("anna")
+        await two.user("bert")
+        bert = two.browser()
+        assert (await bert.login("bert")).status == 303
+        ws = await connect(bert)
+        await next_of(ws, "queue")
+        critical = await one.person("c", "de ska spränga skolan")
+        alert = await next_of(ws, "alert")
+        assert alert["conversation_id"] == critical
+        snap = await next_of(ws, "queue", where=lambda m: len(m["waiting"]) == 1)
+        assert snap["waiting"][0]["priority"] == "critical"
+        results = await asyncio.gather(anna.claim(critical), bert.claim(critical))
+        assert sorted(r.status for r in results) == [200, 409]
+        await ws.close()
+    finally:
+        await stop_console(two)
+        await stop_console(one)
+
+
+async def test_a_held_conversation_that_turns_critical_alerts_its_counsellor_and_the_supervisors(
+    console: Console,
+) -> None:
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    sofia = await console.signed_in("sofia", "supervisor")
+    waiting = await console.person("w", "min kusin har nya vänner")
+    conv = await console.person("p", "min son har blivit radikal")
+    assert (await anna.claim(conv)).status == 200
+    wa, wb, ws = await connect(anna), await connect(bert), await connect(sofia)
+    for sock in (wa, wb, ws):
+        await next_of(sock, "queue")
+    await console.person("p", "han säger att han ska spränga skolan")
+
+    mine = await next_of(wa, "alert")
+    assert mine["conversation_id"] == conv and mine["priority"] == "critical"
+    assert mine["assigned"] is True and mine["yours"] is True
+    assert mine["intent"] == "urgent_threat" and mine["channel"] == "memory"
+    # The holder's own list shows it as critical at once.
+    snap = await next_of(wa, "queue", where=lambda m: m["mine"] and m["mine"][0]["priority"] == "critical")
+    assert [m["conversation_id"] for m in snap["mine"]] == [conv]
+
+    supervised = await next_of(ws, "alert")
+    assert supervised["conversation_id"] == conv and supervised["assigned"] is True
+    assert supervised["yours"] is False and supervised["holder"] == "anna"
+
+    # Bert neither holds it nor supervises: no alert, and his queue is what it was.
+    await nothing_of(wb, "alert", wait=0.6)
+    queue = await (await bert.get("/console/api/queue")).json()
+    assert [e["conversation_id"] for e in queue["waiting"]] == [waiting] and queue["mine"] == []
+    # A further critical message in the same conversation raises no new alert.
+    await console.person("p", "de ska döda någon")
+    await nothing_of(wa, "alert")
+    for sock in (wa, wb, ws):
+        await sock.close()
