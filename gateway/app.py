@@ -57,6 +57,7 @@ EXTENSIONS = (
     "handoff.records.web",
     "handoff.shift.web",
     "handoff.history.web",
+    "handoff.staff.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 

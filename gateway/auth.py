@@ -85,11 +85,18 @@ async def create_user(
     return user
 
 
+SECOND_FACTOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
+PENDING_LIFETIME = timedelta(minutes=10)
+"""How long the second step of a login (the code, or enrolment) may take after the password."""
+
+
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
     max_attempts: int = 5
     lockout: timedelta = timedelta(minutes=15)
     session_lifetime: timedelta = timedelta(hours=12)
+    second_factor_roles: frozenset[str] = SECOND_FACTOR_ROLES
+    """Roles that must have a second factor: they enrol at their next login before anything else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,39 @@ class LoginResult:
     token: str | None = None
     csrf: str | None = None
     error: str | None = None  # "invalid" | "locked"
+    pending: str | None = None
+    """None: signed in; ``code``: the second factor is asked next; ``enrol``: enrolment is."""
+
+
+def wants_second_step(user: StaffUser, policy: LoginPolicy) -> str | None:
+    if user.totp_enabled_at is not None:
+        return "code"
+    if user.role in policy.second_factor_roles:
+        return "enrol"
+    return None
+
+
+def _new_session(
+    session: AsyncSession, user: StaffUser, lifetime: timedelta, pending: str | None, browser: str
+) -> tuple[str, str]:
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            pending=pending,
+            browser=browser[:64],
+        )
+    )
+    if pending is None:
+        user.last_login_at = now
+    return token, csrf
 
 
 async def _count_failure(session: AsyncSession, user_id: int, policy: LoginPolicy) -> bool:
@@ -143,9 +183,14 @@ async def _clear_failures(session: AsyncSession, user_id: int) -> bool:
     return row is not None
 
 
-async def login(session: AsyncSession, username: str, password: str, policy: LoginPolicy) -> LoginResult:
+async def login(
+    session: AsyncSession, username: str, password: str, policy: LoginPolicy, *, browser: str = ""
+) -> LoginResult:
     """Check a login.  Every refusal costs one argon2 verification, so unknown, locked and known
-    accounts take the same time; the console shows one message for all of them."""
+    accounts take the same time; the console shows one message for all of them.
+
+    With the right password a user with a second factor (or whose role needs one) gets a *pending*
+    session: it opens nothing but the second step (:func:`complete_login`)."""
     now = utcnow()
     if len(password) > MAX_PASSWORD_LENGTH:
         verify_password(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
@@ -171,26 +216,42 @@ async def login(session: AsyncSession, username: str, password: str, policy: Log
         return LoginResult(None, error="locked")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
-    session.add(
-        StaffSession(
-            token_hash=_token_hash(token),
-            user_id=user.id,
-            csrf_token=csrf,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + policy.session_lifetime,
-        )
-    )
-    await repo.audit(session, "auth.login", actor=user)
+    pending = wants_second_step(user, policy)
+    lifetime = policy.session_lifetime if pending is None else PENDING_LIFETIME
+    token, csrf = _new_session(session, user, lifetime, pending, browser)
+    if pending is None:
+        await repo.audit(session, "auth.login", actor=user)
+    else:
+        await repo.audit(session, "auth.password_ok", actor=user, details={"next": pending})
+    return LoginResult(user, token=token, csrf=csrf, pending=pending)
+
+
+async def pending_login(session: AsyncSession, token: str) -> tuple[StaffUser, StaffSession] | None:
+    """The user and pending session of a login halfway (the password given, the second step not)."""
+    row = await session.get(StaffSession, _token_hash(token))
+    if row is None or row.pending is None or row.expires_at <= utcnow():
+        return None
+    user = await session.get(StaffUser, row.user_id)
+    if user is None or not user.active:
+        return None
+    return user, row
+
+
+async def complete_login(
+    session: AsyncSession, user: StaffUser, pending: StaffSession, policy: LoginPolicy, how: str
+) -> LoginResult:
+    """The second step succeeded: the pending session is replaced by a real one with a new token
+    (the token that saw only the password never becomes a signed-in session)."""
+    await session.execute(delete(StaffSession).where(StaffSession.token_hash == pending.token_hash))
+    token, csrf = _new_session(session, user, policy.session_lifetime, None, pending.browser)
+    await repo.audit(session, "auth.login", actor=user, details={"second_factor": how})
     return LoginResult(user, token=token, csrf=csrf)
 
 
 async def session_user(session: AsyncSession, token: str) -> tuple[StaffUser, StaffSession] | None:
     row = await session.get(StaffSession, _token_hash(token))
     now = utcnow()
-    if row is None or row.expires_at <= now:
+    if row is None or row.expires_at <= now or row.pending is not None:
         return None
     user = await session.get(StaffUser, row.user_id)
     if user is None or not user.active:
@@ -207,6 +268,7 @@ async def session_alive(session: AsyncSession, token_hash: str) -> bool:
         .where(
             StaffSession.token_hash == token_hash,
             StaffSession.expires_at > utcnow(),
+            StaffSession.pending.is_(None),
             StaffUser.active.is_(True),
         )
     )
@@ -219,6 +281,30 @@ async def logout(session: AsyncSession, token: str) -> None:
 
 async def purge_expired_sessions(session: AsyncSession) -> None:
     await session.execute(delete(StaffSession).where(StaffSession.expires_at <= utcnow()))
+
+
+async def sessions_of(session: AsyncSession, user_id: int) -> list[StaffSession]:
+    """The user's signed-in sessions that have not expired, the most recently seen first."""
+    rows = await session.execute(
+        select(StaffSession)
+        .where(
+            StaffSession.user_id == user_id,
+            StaffSession.pending.is_(None),
+            StaffSession.expires_at > utcnow(),
+        )
+        .order_by(StaffSession.last_seen_at.desc())
+    )
+    return list(rows.scalars().all())
+
+
+async def end_sessions(session: AsyncSession, user_id: int, token_hash: str | None = None) -> list[str]:
+    """End one session of the user (``token_hash``) or all of them, pending ones included; the
+    token hashes ended, so that their live sockets can be closed."""
+    stmt = delete(StaffSession).where(StaffSession.user_id == user_id)
+    if token_hash is not None:
+        stmt = stmt.where(StaffSession.token_hash == token_hash)
+    ended = await session.execute(stmt.returning(StaffSession.token_hash))
+    return [row[0] for row in ended.all()]
 
 
 async def list_users(session: AsyncSession) -> list[StaffUser]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import getpass
 import importlib
 import logging
 import os
@@ -16,7 +15,6 @@ from typing import Any
 from gateway import logs
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError, HelplineError
-from gateway.store.models import Role
 
 log = logging.getLogger("helpline")
 SHUTDOWN_TIMEOUT = 3.0
@@ -77,68 +75,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _users_add(settings: Settings, args: argparse.Namespace, password: str) -> str:
-    from gateway.auth import create_user
-    from gateway.store import repo
-    from gateway.store.db import Database
-
-    db = Database(settings.database_url)
-    try:
-        await db.upgrade()
-        async with db.session() as session:
-            user = await create_user(
-                session,
-                args.name,
-                password,
-                args.role,
-                display_name=args.display_name or "",
-                capacity=args.capacity
-                if args.capacity is not None
-                else settings.raw["console"]["default_capacity"],
-                municipality_code=args.municipality,
-            )
-            await repo.audit(session, "user.created", details={"username": user.username, "role": user.role})
-            return f"created {user.role} {user.username!r}"
-    finally:
-        await db.close()
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    second = getpass.getpass("Repeat password: ")
-    if first != second:
-        raise HelplineError("the passwords differ")
-    return first
-
-
-def cmd_users_add(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    password = _read_password(args.password_stdin)
-    print(asyncio.run(_users_add(settings, args, password)))
-    return 0
-
-
-def cmd_users_list(args: argparse.Namespace) -> int:
-    from gateway.auth import list_users
-    from gateway.store.db import Database
-
-    async def run() -> None:
-        db = Database(_settings(args).database_url)
-        try:
-            await db.upgrade()
-            async with db.session() as session:
-                for user in await list_users(session):
-                    state = "active" if user.active else "disabled"
-                    print(f"{user.username}\t{user.role}\t{state}")
-        finally:
-            await db.close()
-
-    asyncio.run(run())
-    return 0
-
-
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.store.db import Database
 
@@ -183,23 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
-    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
-    add = users.add_parser("add", help="create a staff account (password from the terminal or stdin)")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--display-name")
-    add.add_argument(
-        "--capacity",
-        type=int,
-        help="conversations held at once (counsellors; default console.default_capacity)",
-    )
-    add.add_argument("--municipality", help="SCB code, for the municipality role")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.add_argument("--config", default=argparse.SUPPRESS)
-    add.set_defaults(func=cmd_users_add)
-    lst = users.add_parser("list", help="list staff accounts")
-    lst.add_argument("--config", default=argparse.SUPPRESS)
-    lst.set_defaults(func=cmd_users_list)
+    # The staff accounts' commands live with the staff pages (they check municipality codes
+    # against the directory): helpline users add|list|edit|disable|enable|reset-password|...
+    from handoff.staff.cli import register_users
+
+    register_users(sub)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     up = db.add_parser("upgrade", help="apply migrations")

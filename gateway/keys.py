@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway import twofactor
 from gateway.config import Settings
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import ConfigError
 from gateway.store.db import Database
-from gateway.store.models import ContactRecord, KeyFingerprint
+from gateway.store.models import ContactRecord, KeyFingerprint, StaffUser
 
 CONFIG_KEYS = {"pseudonym": "secrets.pseudonym_key", "contact": "secrets.contact_key"}
 
@@ -110,6 +111,12 @@ async def rotate_contact_key(db: Database, settings: Settings, new_key: bytes) -
         records = (await session.execute(select(ContactRecord))).scalars().all()
         for record in records:
             record.ciphertext = cipher.rotate(record.ciphertext)
+        # The staff's TOTP secrets are under a key derived from the contact key: rotated with it.
+        totp = twofactor.cipher(new_key, (old, *settings.previous_contact_keys))
+        staff = (await session.execute(select(StaffUser).where(StaffUser.totp_secret.is_not(None)))).scalars()
+        for user in staff:
+            assert user.totp_secret is not None
+            user.totp_secret = totp.rotate(user.totp_secret)
         row.previous = [*(row.previous or []), row.fingerprint]
         row.fingerprint = fingerprint("contact", new_key)
         row.set_at = utcnow()

@@ -40,6 +40,11 @@ class RateLimiter(Protocol):
         """Count one call for ``key``; False when ``limit`` calls were admitted within ``window`` s."""
         ...
 
+    async def refund(self, key: str) -> None:
+        """Take back the newest admitted call of ``key`` (a call that turned out not to count, as
+        a successful login); best effort."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -89,6 +94,11 @@ class MemoryRateLimiter:
             return False
         seen.append(now)
         return True
+
+    async def refund(self, key: str) -> None:
+        found = self._seen.get(_digest(self._secret, key))
+        if found and found[0]:
+            found[0].pop()
 
     async def close(self) -> None:
         self._seen.clear()
@@ -193,6 +203,15 @@ class RedisRateLimiter:
             self._slots.release()
         self._down_until = 0.0
         return admitted
+
+    async def refund(self, key: str) -> None:
+        # The newest member of the window's set is the call to take back (or one made at the same
+        # moment: either way the window holds one call fewer).
+        try:
+            async with asyncio.timeout(2 * self._timeout):
+                await self._client.zpopmax(self.key_of(key))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._warn(time.monotonic(), "rate limiter: a refund failed (%s)", type(exc).__name__)
 
     async def close(self) -> None:
         await self._client.aclose()

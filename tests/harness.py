@@ -5,7 +5,9 @@
 with ``gateway.app.create_app`` (a chosen triager and adapters, ``extensions`` applied to the built app),
 starts it as an aiohttp ``TestClient``/``TestServer`` or on a real port, and returns a ``Running``
 gateway: its store, pipeline and adapters, staff users (``user``), people at the console each with
-their own cookies (``browser``, ``signed_in``); ``close`` tears it all down.  ``running`` is the same
+their own cookies (``browser``, ``signed_in``: signed in as staff are, a supervisor or admin with
+the second factor they enrol at their first login, codes computed by ``tests.authenticator``);
+``close`` tears it all down.  ``running`` is the same
 as an async context manager.  A test package's fixture subclasses ``Running`` (``cls=``) for helpers
 of its own.
 
@@ -38,11 +40,15 @@ from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+from tests.authenticator import AUTHENTICATOR as AUTHENTICATOR
+from tests.authenticator import CSRF_INPUT as CSRF_INPUT
+from tests.authenticator import PASSWORD as PASSWORD
+from tests.authenticator import TOTP_SECRET as TOTP_SECRET
+from tests.authenticator import login_in_page as login_in_page
+from tests.authenticator import second_step
 
-PASSWORD = "correct horse battery"
 # A test gateway stops in well under a second; past this its stop is stuck (see ``dump_tasks``).
 STOP_PATIENCE = 60.0
-CSRF_INPUT = re.compile(r'name="csrf" value="([^"]+)"')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 # The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
@@ -121,6 +127,10 @@ class Browser:
         return self.base + path
 
     async def login(self, username: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+        """Sign in as staff do: the password, then the second factor when the account has one
+        (or enrols, for the roles that need one), with codes computed as an authenticator app
+        does.  A login that reached the console answers 303 (after an enrolment, which shows the
+        recovery codes instead of redirecting, the password step's 303)."""
         async with self.http.get(self.url("/console/login")) as page:
             form_csrf = CSRF_INPUT.search(await page.text())
         assert form_csrf, "the login form carries a CSRF token"
@@ -130,6 +140,14 @@ class Browser:
             allow_redirects=False,
         )
         await resp.read()
+        stepped = await second_step(self.http, self.base, username, resp)
+        if stepped is not None and stepped.status == 200:
+            # Enrolled: the recovery codes were shown and the browser is signed in.  The answer is
+            # that of the password step (303), as for any login that reached the console.
+            home = re.search(r'id="continue" class="button" href="([^"]+)"', await stepped.text())
+            assert home, "the recovery codes page leads on"
+            stepped = None
+        resp = stepped or resp
         if resp.status == 303:
             self.username = username
             async with self.http.get(self.url("/console"), allow_redirects=False) as console:

@@ -163,6 +163,13 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     on_duty_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The TOTP secret, encrypted (``gateway.twofactor``); set but not enabled while enrolling."""
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the second factor was confirmed; None: no second factor (yet)."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The time step of the last code accepted: a code of that step or an earlier one is refused."""
 
 
 class StaffSession(Base):
@@ -176,6 +183,24 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pending: Mapped[str | None] = mapped_column(String(16))
+    """None: signed in.  ``code``: the password was right, the second factor is awaited;
+    ``enrol``: the password was right, the user must enrol a second factor first.  A pending
+    session opens no page but the second step of the login."""
+    browser: Mapped[str] = mapped_column(String(64), default="")
+    """The browser in two words ("Firefox, Linux") for the user's list of sessions: never the
+    User-Agent header itself (which can single a person out) and never an address."""
+
+
+class StaffRecoveryCode(Base):
+    """One-time recovery codes of a user's second factor, argon2-hashed; ``used_at`` once used."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):

@@ -39,6 +39,7 @@ from .schemas import (
     TransferBody,
     TypingBody,
 )
+from .second_step import add_step_routes
 from .security import Staff
 from .views import (
     CONSOLE,
@@ -260,6 +261,7 @@ def setup(app: web.Application) -> None:
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/console/login", login_page)
     app.router.add_post("/console/login", login_submit)
+    add_step_routes(app)
     app.router.add_get("/console/static/{name}", static_file)
     add_routes(app, ROUTES)
 

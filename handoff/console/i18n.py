@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from handoff.history.strings import HISTORY_STRINGS
 from handoff.shift.strings import SHIFT_STRINGS
+from handoff.staff.strings import STAFF_STRINGS
 
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
@@ -938,6 +939,11 @@ def person_text(key: str, person_language: str | None) -> str:
 # Status, "Nästa samtal", notifications and reminders of waiting conversations.
 for _lang, _words in SHIFT_STRINGS.items():
     STRINGS[_lang].update(_words)
+# ---------------------------------------------------------------------- staff accounts and the second factor
+for _lang, _words in STAFF_STRINGS.items():
+    for _key in _words:
+        # A key the console has already keeps its words: the staff pages only add their own.
+        STRINGS[_lang].setdefault(_key, _words[_key])
 
 
 def language_name(code: str | None, lang: str) -> str:

@@ -20,6 +20,8 @@ from .i18n import LANGUAGES, pick_language
 
 SESSION_COOKIE = "hl_console"
 PRELOGIN_COOKIE = "hl_console_pre"
+STEP_COOKIE = "hl_console_step"
+"""The pending session of a login halfway: the password given, the second factor not yet."""
 COOKIE_PATH = "/console"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -131,6 +133,49 @@ class LoginRateLimiter:
         self.attempts = attempts
         self.window = window
 
+    @staticmethod
+    def _key(username: str) -> str:
+        return "console-login:" + username.strip().casefold()
+
     async def allow(self, app: web.Application, username: str) -> bool:
-        key = "console-login:" + username.strip().casefold()
-        return await app[RATE_LIMITER].allow(key, self.attempts, self.window, fail_open=False)
+        return await app[RATE_LIMITER].allow(self._key(username), self.attempts, self.window, fail_open=False)
+
+    async def succeeded(self, app: web.Application, username: str) -> None:
+        """The attempt had the right password: it does not count against the limit (a counsellor
+        who signs in and out through a shift is not slowed down; only wrong attempts are)."""
+        await app[RATE_LIMITER].refund(self._key(username))
+
+    async def allow_code(self, app: web.Application, user_id: int) -> bool:
+        """Second-factor codes: five a user per five minutes (a million codes, three valid)."""
+        return await app[RATE_LIMITER].allow(f"console-2fa:{user_id}", 5, 300.0, fail_open=False)
+
+    async def code_succeeded(self, app: web.Application, user_id: int) -> None:
+        """A right code does not count against the limit, as a right password does not."""
+        await app[RATE_LIMITER].refund(f"console-2fa:{user_id}")
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def browser_summary(request: web.Request) -> str:
+    """The browser and system of a request ("Firefox, Linux"), for the user's list of sessions:
+    a summary, never the whole header (which can single a person out) and never an address."""
+    header = request.headers.get("User-Agent", "")[:512]
+    browser = next((name for mark, name in _BROWSERS if mark in header), "")
+    system = next((name for mark, name in _SYSTEMS if mark in header), "")
+    return ", ".join(x for x in (browser, system) if x)

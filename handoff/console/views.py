@@ -39,9 +39,11 @@ from .security import (
     CONSOLE_ROLES,
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
+    STEP_COOKIE,
     LoginRateLimiter,
     Staff,
     authenticate,
+    browser_summary,
     clear_cookie,
     login_policy,
     new_prelogin_nonce,
@@ -71,6 +73,8 @@ STATIC_FILES = {
     "search.js": "text/javascript",
     "audit.js": "text/javascript",
     "care.js": "text/javascript",
+    "staff_admin.js": "text/javascript",
+    "account.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
@@ -152,11 +156,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not username.isprintable():  # a NUL or another control character: no account has it
         return _login_form(request, lang, "login_invalid", 401)
     async with request.app[DB].session() as session:
-        result = await auth.login(session, username, password, login_policy(request.app))
+        result = await auth.login(
+            session, username, password, login_policy(request.app), browser=browser_summary(request)
+        )
     if result.user is None or result.token is None:
         # One answer for a wrong password, an unknown name and a locked account: the lockout must
         # not tell which names exist.
         return _login_form(request, lang, "login_invalid", 401)
+    await request.app[CONSOLE].limiter.succeeded(request.app, username)
+    if result.pending is not None:
+        # The password was right; the second factor (or its enrolment) comes next, on a pending
+        # session that opens nothing else.
+        response = web.HTTPSeeOther(f"/console/login/{result.pending}?lang={lang}")
+        max_age = int(auth.PENDING_LIFETIME.total_seconds())
+        set_cookie(response, request.app, STEP_COOKIE, result.token, max_age=max_age)
+        clear_cookie(response, PRELOGIN_COOKIE)
+        raise response
     response = web.HTTPSeeOther("/console/portal" if result.user.role == "municipality" else "/console")
     lifetime = login_policy(request.app).session_lifetime
     set_cookie(response, request.app, SESSION_COOKIE, result.token, max_age=int(lifetime.total_seconds()))

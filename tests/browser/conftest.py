@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from gateway.store.models import StaffUser
 from tests.harness import PASSWORD as PASSWORD
-from tests.harness import Running, make_settings, start
+from tests.harness import Running, login_in_page, make_settings, start
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -176,10 +176,7 @@ class Pages:
     async def counsellor(self, gateway: LiveGateway, name: str, **kw: Any) -> tuple[BrowserContext, Page]:
         await gateway.user(name, **kw)
         ctx, page = await self.new()
-        await page.goto("/console/login")
-        await page.fill("#username", name)
-        await page.fill("#password", PASSWORD)
-        await page.click("#login-button")
+        await login_in_page(page, self.base, name)  # with the second step, for a supervisor
         await page.wait_for_url("**/console")
         await page.wait_for_selector("body[data-live='1']")
         return ctx, page

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import PASSWORD, LiveGateway
-from tests.harness import make_settings, start
+from tests.browser.conftest import LiveGateway
+from tests.harness import login_in_page, make_settings, start
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -68,10 +68,7 @@ async def sign_in(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors  # type: ignore[attr-defined]
-    await page.goto("/console/login")
-    await page.fill("#username", name)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-button")
+    await login_in_page(page, gw.base, name)  # with the second step, for a supervisor
     await page.wait_for_url("**" + landing)
     return ctx, page
 

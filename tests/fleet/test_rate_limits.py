@@ -102,6 +102,18 @@ async def test_a_login_brute_force_spread_over_two_processes_is_limited_in_total
             await h.close()
 
 
+async def test_right_passwords_do_not_count_against_the_fleets_login_limit(two: list[TestServer]) -> None:
+    """Issue 17: a counsellor who signs in again and again, through either process, is never held up
+    by the login limit (ten attempts per name in five minutes, counted on Redis): a right password
+    is taken back from the count."""
+    async with two[0].app[DB].session() as session:
+        await create_user(session, "anna", PASSWORD, "counsellor", capacity=3)
+    for i in range(12):
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            browser = Browser(str(two[i % 2].make_url("")).rstrip("/"), http)
+            assert (await browser.login("anna")).status == 303, i
+
+
 async def test_redis_down_the_web_chat_still_takes_the_message(
     tmp_path: Path, free_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

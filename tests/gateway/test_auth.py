@@ -45,7 +45,7 @@ async def test_short_passwords_unknown_roles_and_duplicates_are_refused(db: Data
 async def test_login_session_and_logout(db: Database) -> None:
     policy = LoginPolicy()
     async with db.session() as s:
-        await create_user(s, "anna", "correct horse battery", "supervisor")
+        await create_user(s, "anna", "correct horse battery", "counsellor")
     async with db.session() as s:
         result = await login(s, "anna", "correct horse battery", policy)
     assert result.user is not None and result.token and result.csrf
@@ -53,6 +53,18 @@ async def test_login_session_and_logout(db: Database) -> None:
         found = await session_user(s, result.token)
         assert found is not None and found[0].username == "anna" and found[1].csrf_token == result.csrf
         await logout(s, result.token)
+    async with db.session() as s:
+        assert await session_user(s, result.token) is None
+
+
+async def test_a_supervisors_password_alone_opens_no_session(db: Database) -> None:
+    """A supervisor must enrol a second factor: the right password gives a pending session that
+    is no session (issue 17, item 11)."""
+    async with db.session() as s:
+        await create_user(s, "sara", "correct horse battery", "supervisor")
+    async with db.session() as s:
+        result = await login(s, "sara", "correct horse battery", LoginPolicy())
+    assert result.pending == "enrol" and result.token
     async with db.session() as s:
         assert await session_user(s, result.token) is None
 

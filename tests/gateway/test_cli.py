@@ -43,7 +43,7 @@ def test_users_add_reads_the_password_from_stdin_and_refuses_bad_input(env: dict
     short = helpline("users", "add", "c1", "--role", "counsellor", env=env, stdin="short\n")
     assert short.returncode == 1 and "at least 12" in short.stderr
     listed = helpline("users", "list", env=env)
-    assert "admin1\tadmin\tactive" in listed.stdout
+    assert "admin1\tadmin\tenabled\t2fa off\t-\tnever" in listed.stdout
     for result in (again, short):
         assert "Traceback" not in result.stderr
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gateway import twofactor
 from gateway.config import new_key
 from gateway.crypto import ContactCipher
 from gateway.errors import ConfigError, StoreError
 from gateway.store.db import Database
-from gateway.store.models import ContactRecord
-from tests.harness import Running, make_settings, running, start
+from gateway.store.models import ContactRecord, StaffUser
+from tests.harness import AUTHENTICATOR, Running, make_settings, running, start
 
 
 async def _start(db_url: str, tmp_path: Path, **keys: str) -> Running:
@@ -51,6 +52,8 @@ async def test_rotating_the_contact_key_keeps_every_contact_readable(tmp_path: P
     before = make_settings(db_url, tmp_path)
     async with running(before, memory=True) as gw:
         await gw.memory.person_writes("anna@example.org", "hej, jag behöver prata med någon")
+        await gw.signed_in("sara", "supervisor")  # enrols a second factor: a TOTP key, encrypted
+        totp_key = AUTHENTICATOR.secrets[(gw.base, "sara")]
 
     rotated = _helpline("keys", "rotate", "contact", env=env)
     assert rotated.returncode == 0, rotated.stderr
@@ -69,6 +72,19 @@ async def test_rotating_the_contact_key_keeps_every_contact_readable(tmp_path: P
     assert ContactCipher(after.contact_key).decrypt(token) == "anna@example.org"
     with pytest.raises(StoreError):
         ContactCipher(before.contact_key).decrypt(token)
+    # The staff's TOTP keys, under a key derived from the contact key, are rotated with it.
+    db = Database(db_url)
+    try:
+        async with db.session() as s:
+            sealed = (
+                await s.execute(select(StaffUser.totp_secret).where(StaffUser.username == "sara"))
+            ).scalar_one()
+    finally:
+        await db.close()
+    assert sealed is not None
+    assert twofactor.cipher(after.contact_key).decrypt(sealed) == totp_key
+    with pytest.raises(StoreError):
+        twofactor.cipher(before.contact_key).decrypt(sealed)
     # What a process not restarted yet writes with the old key is still read.
     late = ContactCipher(before.contact_key).encrypt("bo@example.org")
     assert ContactCipher(after.contact_key, after.previous_contact_keys).decrypt(late) == "bo@example.org"

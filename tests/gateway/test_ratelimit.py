@@ -100,3 +100,21 @@ async def test_redis_limiter_unreachable_fails_open_or_closed_as_asked(
         assert "secret-address" not in caplog.text and "anna" not in caplog.text
     finally:
         await limiter.close()
+
+
+async def test_a_refund_takes_back_one_admitted_call_in_memory_and_on_redis(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A successful login is taken back from the login limit (issue 17): after a refund the
+    window has room for one more call, and a refund of a key never seen does nothing."""
+    memory = MemoryRateLimiter(b"k" * 32)
+    redis = make_rate_limiter(redis_url, prefix=redis_prefix, pseudonym_key=b"p" * 32)
+    try:
+        for limiter in (memory, redis):
+            await limiter.refund("never-seen")
+            assert [await limiter.allow("login:anna", 2, 60.0) for _ in range(3)] == [True, True, False]
+            await limiter.refund("login:anna")
+            assert await limiter.allow("login:anna", 2, 60.0)
+            assert not await limiter.allow("login:anna", 2, 60.0)
+    finally:
+        await redis.close()

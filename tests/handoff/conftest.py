@@ -41,6 +41,7 @@ from handoff.disclosures import models as disclosure_models
 from handoff.referrals import models as referral_models
 from handoff.referrals.options import HandoffOptions
 from handoff.referrals.web_base import HANDOFF_OPTIONS
+from tests.authenticator import finish_login
 from tests.harness import PASSWORD, Running, make_settings, start
 
 _ = (referral_models, disclosure_models)  # the tables are declared on Base when the module is imported
@@ -180,6 +181,8 @@ class Env:
             session.add(user)
         async with self.db.session() as session:
             result = await auth.login(session, name, PASSWORD, auth.LoginPolicy())
+        # A supervisor or admin enrols a second factor first, as at the console's login.
+        result = await finish_login(self.db, self.gateway.settings, result)
         assert result.token and result.csrf
         staff = Staff(self, user, result.token, result.csrf)
         self.staff.append(staff)

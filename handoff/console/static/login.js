@@ -1,5 +1,5 @@
-/* The login page: the click that signs in is a user gesture on this origin.  Starting (and
-   resuming) an AudioContext in it lets the browser's autoplay policy allow sound on the console
+/* The login page and its second step (the code, or the enrolment): the click that signs in is a
+   user gesture on this origin.  Starting (and resuming) an AudioContext in it lets the browser's autoplay policy allow sound on the console
    page that follows, where the browser carries that gesture over a same-origin navigation
    (Chromium does); the console says so plainly where it does not. */
 "use strict";

@@ -129,6 +129,8 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         ("GET", "/console/static/{name}"),
         ("HEAD", "/console/login"),
         ("HEAD", "/console/static/{name}"),
+        # The second step of a login (a pending session, no guard: handoff.console.second_step).
+        *{(m, p) for m in ("GET", "HEAD", "POST") for p in ("/console/login/code", "/console/login/enrol")},
     }
     # Every extension's route table holds the roles each of its routes checks.
     from handoff.directory import web as directory_admin
@@ -137,6 +139,8 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     from handoff.records import web as records_web
     from handoff.referrals import web as referrals_web
     from handoff.shift import web as shift_web
+    from handoff.staff import account_web
+    from handoff.staff import web as staff_web
     from handoff.triage_admin import web as triage_admin_web
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
@@ -148,6 +152,8 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         *records_web.ROUTES,
         *shift_web.ROUTES,
         *history_web.ROUTES,
+        *staff_web.ROUTES,
+        *account_web.ROUTES,
     )
     extension_paths = [(r.method, r.path) for r in extension_routes]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.handoff.console.conftest import PASSWORD
 from tests.handoff.triage_admin.conftest import Gateway, conversation, correct, create_tables, start_gateway
+from tests.harness import login_in_page
 
 CHROMIUM = "/usr/bin/chromium"
 if not shutil.which(CHROMIUM):
@@ -49,10 +49,7 @@ async def test_the_admin_page_works_in_a_browser(live: Gateway) -> None:
 
             page.on("pageerror", on_error)
             page.on("response", on_response)
-            await page.goto(live.base + "/console/login")
-            await page.fill("input[name=username]", "ada")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await login_in_page(page, live.base, "ada")  # an admin: with the second step
             await page.wait_for_url(live.base + "/console")
             await page.goto(live.base + "/console/triage")
 
@@ -91,10 +88,7 @@ async def test_the_admin_accepts_a_counsellors_correction_on_the_page(live: Gate
         try:
             page = await browser.new_page()
             page.on("pageerror", lambda exc: errors.append(exc))
-            await page.goto(live.base + "/console/login")
-            await page.fill("input[name=username]", "ada")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await login_in_page(page, live.base, "ada")  # an admin: with the second step
             await page.wait_for_url(live.base + "/console")
             await page.goto(live.base + "/console/triage")
 

@@ -26,11 +26,19 @@ SAMPLES = {
     "recipient_id": "polisen",
     "version": "v1",
     "correction_id": "1",
+    "user_id": "999999",
+    "session_id": "0123456789abcdef",
 }
 # Routes that need no session: the login form, static files, the signed callback of recipients.
 PUBLIC = {
     ("GET", "/console/login"),
     ("POST", "/console/login"),
+    # The second step of a login: the code of the second factor, or its enrolment (a pending
+    # session, like the login form outside the guard; tests/handoff/console/test_second_step.py).
+    ("GET", "/console/login/code"),
+    ("POST", "/console/login/code"),
+    ("GET", "/console/login/enrol"),
+    ("POST", "/console/login/enrol"),
     ("GET", "/console/static/{name}"),
     ("GET", "/console/admin-static/{name}"),
     ("POST", "/handoff/callback/referrals/{referral_id}"),

@@ -11,17 +11,21 @@ embedded model of the admin's data, some 30 s), so that activating and rolling b
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+import pyotp
 import pytest
 
 from handoff.web import Route
 from handoff.web.openapi import plain_path
 
 from .kit import CONV, DISCLOSURE, REFERRAL, TABLE, World, check, cookie_for
+
+STAFF = "/console/api/staff/{user_id}"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -106,6 +110,7 @@ async def test_every_routes_real_answers_fit_the_document(world: World, document
     await _records(tour)
     await _directory(tour)
     await _shift_and_history(tour)
+    await _staff(tour)
 
     succeeded = {key for key, statuses in tour.answered.items() if any(200 <= s < 300 for s in statuses)}
     assert set(BY_PATH) - succeeded == NOT_TOURED, sorted(set(BY_PATH) - succeeded - NOT_TOURED)
@@ -363,3 +368,27 @@ async def _shift_and_history(tour: Tour) -> None:
     await tour.call("supervisor", "GET", "/console/api/audit-log", query=f"?conversation_id={first}")
     await tour.call("admin", "GET", "/console/api/audit-log.csv")
     await tour.call("supervisor", "GET", "/console/api/care/shift")
+
+
+async def _staff(tour: Tour) -> None:
+    """Staff accounts (the admin's page) and one's own account: sessions, the second factor."""
+    await tour.call("admin", "GET", "/console/staff")
+    await tour.call("admin", "GET", "/console/api/staff")
+    made = await tour.call(
+        "admin", "POST", "/console/api/staff", {"username": "tour_new", "role": "counsellor"}, expect=201
+    )
+    uid = str(made["user"]["id"])
+    await tour.call("admin", "POST", STAFF + "/edit", {"capacity": 2}, user_id=uid)
+    for action in ("disable", "enable", "reset-password", "reset-2fa", "end-sessions", "delete"):
+        await tour.call("admin", "POST", STAFF + "/" + action, user_id=uid)
+
+    await tour.call("other", "GET", "/console/account")
+    mine = await tour.call("other", "GET", "/console/api/account")
+    started = await tour.call("other", "POST", "/console/api/account/2fa/start")
+    totp = pyotp.TOTP(started["secret"])
+    base = int(time.time()) // 30  # three steps of the accepted window, each used once, in order
+    await tour.call("other", "POST", "/console/api/account/2fa/confirm", {"code": totp.at((base - 1) * 30)})
+    await tour.call("other", "POST", "/console/api/account/2fa/recovery-codes", {"code": totp.at(base * 30)})
+    await tour.call("other", "POST", "/console/api/account/2fa/off", {"code": totp.at((base + 1) * 30)})
+    current = next(row["id"] for row in mine["sessions"] if row["current"])
+    await tour.call("other", "POST", "/console/api/account/sessions/{session_id}/end", session_id=current)
