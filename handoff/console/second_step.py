@@ -12,12 +12,14 @@ session, like the login form; their forms carry the pending session's CSRF token
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, twofactor
 from gateway.appkeys import DB, SETTINGS
 from gateway.crypto import ContactCipher
 from gateway.errors import Conflict, InvalidInput
 from gateway.store import repo
+from gateway.store.models import StaffSession, StaffUser
 from handoff.staff import enrolment
 
 from .i18n import pick_language
@@ -55,13 +57,18 @@ def _signed_in(request: web.Request, response: web.StreamResponse, result: auth.
     clear_cookie(response, STEP_COOKIE)
 
 
-async def code_page(request: web.Request) -> web.StreamResponse:
+async def _pending(request: web.Request, session: AsyncSession, kind: str) -> tuple[StaffUser, StaffSession]:
+    """The login halfway whose step is ``kind`` ("code" or "enrol"), or back to the login form."""
     token = request.cookies.get(STEP_COOKIE, "")
-    async with request.app[DB].session() as session:
-        found = await auth.pending_login(session, token) if token else None
-    if found is None or found[1].pending != "code":
+    found = await auth.pending_login(session, token) if token else None
+    if found is None or found[1].pending != kind:
         raise _restart()
-    user, row = found
+    return found
+
+
+async def code_page(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB].session() as session:
+        user, row = await _pending(request, session, "code")
     return render(
         request, "login_code.html", _lang(request, user.language), csrf=row.csrf_token, problem=None
     )
@@ -69,14 +76,10 @@ async def code_page(request: web.Request) -> web.StreamResponse:
 
 async def code_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    token = request.cookies.get(STEP_COOKIE, "")
     code = str(form.get("code", ""))[:40]
     policy = login_policy(request.app)
     async with request.app[DB].session() as session:
-        found = await auth.pending_login(session, token) if token else None
-        if found is None or found[1].pending != "code":
-            raise _restart()
-        user, row = found
+        user, row = await _pending(request, session, "code")
         lang = pick_language(str(form.get("lang", "")), user.language)
         if not csrf_ok(row.csrf_token, str(form.get("csrf", ""))):
             return render(
@@ -109,12 +112,8 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def enrol_page(request: web.Request) -> web.StreamResponse:
-    token = request.cookies.get(STEP_COOKIE, "")
     async with request.app[DB].session() as session:
-        found = await auth.pending_login(session, token) if token else None
-        if found is None or found[1].pending != "enrol":
-            raise _restart()
-        user, row = found
+        user, row = await _pending(request, session, "enrol")
         try:
             started = await enrolment.start(session, user, totp_box(request.app))
         except Conflict:  # enrolled meanwhile (another tab): the login starts again, with a code
@@ -131,14 +130,10 @@ async def enrol_page(request: web.Request) -> web.StreamResponse:
 
 async def enrol_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    token = request.cookies.get(STEP_COOKIE, "")
     code = str(form.get("code", ""))[:40]
     box = totp_box(request.app)
     async with request.app[DB].session() as session:
-        found = await auth.pending_login(session, token) if token else None
-        if found is None or found[1].pending != "enrol":
-            raise _restart()
-        user, row = found
+        user, row = await _pending(request, session, "enrol")
         lang = pick_language(str(form.get("lang", "")), user.language)
         problem = None
         codes: list[str] = []
