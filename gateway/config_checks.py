@@ -29,3 +29,6 @@ def check_console(console: dict[str, Any], default_targets: Mapping[str, float])
             raise ConfigError(f"console.{key}", "must be positive")
     if console["away_after_minutes"] < 0:
         raise ConfigError("console.away_after_minutes", "must not be negative")
+    for key, value in console["language_hours"].items():
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise ConfigError(f"console.language_hours.{key}", "must be a text of 1 to 200 characters")

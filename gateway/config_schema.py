@@ -161,6 +161,12 @@ SCHEMA: dict[str, Any] = {
             "Minutes without console activity after which an available staff member becomes away "
             "(automatically; activity makes them available again). 0: never.",
         ),
+        "language_hours": (
+            ANY_MAPPING,
+            {},
+            "Per language code (e.g. `ar`), when a counsellor who speaks it is usually on duty, written "
+            "in that language; told to a person whose language nobody on duty speaks.",
+        ),
     },
     "broker": {
         "reclaim_idle": (

@@ -7,7 +7,10 @@ conversation at once exactly one wins, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select, update
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.conversation import ConversationState, move
@@ -69,8 +72,25 @@ async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) ->
 NEXT_ATTEMPTS = 3
 
 
-async def claim_next(session: AsyncSession, user: StaffUser) -> str:
+def _language_rank(prefer: Collection[str], leave: Collection[str]) -> Any:
+    """0: a language the claimer speaks, 2: one a colleague on duty speaks instead, 1: any other."""
+    whens = []
+    if prefer:
+        whens.append((Conversation.language.in_(sorted(prefer)), 0))
+    if leave:
+        whens.append((Conversation.language.in_(sorted(leave)), 2))
+    return case(*whens, else_=1) if whens else literal(1)
+
+
+async def claim_next(
+    session: AsyncSession, user: StaffUser, *, prefer: Collection[str] = (), leave: Collection[str] = ()
+) -> str:
     """Take the most urgent waiting conversation (priority, then waiting time): its id.
+
+    Within one priority, a conversation in a language of ``prefer`` (those the claimer speaks) comes
+    first and one in a language of ``leave`` (spoken by someone else on duty, not by the claimer)
+    last; any other (a language nobody on duty speaks) keeps its place by waiting time.  Priority
+    always comes first: language never holds back a more urgent conversation.
 
     One conditional UPDATE whose target is the head of the queue, chosen in the same statement, and
     which holds only while the capacity has room; on PostgreSQL the head is read ``FOR UPDATE SKIP
@@ -90,6 +110,7 @@ async def claim_next(session: AsyncSession, user: StaffUser) -> str:
         .where(Conversation.state == S.QUEUED.value)
         .order_by(
             Conversation.priority.desc(),
+            _language_rank(prefer, leave),
             func.coalesce(Conversation.queued_at, Conversation.created_at).asc(),
             Conversation.id,
         )

@@ -7,7 +7,7 @@ wakes the relay after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,10 +151,13 @@ class StaffActions:
             )
         self.outbox.wake()
 
-    async def claim_next(self, user: StaffUser) -> str:
-        """Take the most urgent waiting conversation (gateway.queue.claim_next); its id."""
+    async def claim_next(
+        self, user: StaffUser, prefer: Collection[str] = (), leave: Collection[str] = ()
+    ) -> str:
+        """Take the most urgent waiting conversation (gateway.queue.claim_next: ``prefer`` and
+        ``leave`` order languages within a priority); its id."""
         async with self.db.session() as session:
-            conversation_id = await queue.claim_next(session, user)
+            conversation_id = await queue.claim_next(session, user, prefer=prefer, leave=leave)
             await repo.audit(
                 session,
                 "conversation.claimed",

@@ -157,6 +157,10 @@ class StaffUser(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(64))
     """For the municipality role: the SCB code (or Kunskapshus id) whose referrals the user sees."""
     language: Mapped[str] = mapped_column(String(8), default="sv")
+    """The language of the staff member's own pages (the console), sv or en."""
+    spoken_languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["sv", "en"])
+    """The languages the holder speaks with a person (``handoff.shift.languages``): conversations in
+    them are offered to this member first ("Nästa samtal", new conversations, reminders)."""
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

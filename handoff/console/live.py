@@ -45,6 +45,7 @@ from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
+from handoff.shift import languages
 from handoff.shift.presence import STAFF_STATUS
 from handoff.shift.reminders import WAIT_REMINDER
 
@@ -76,6 +77,8 @@ class Client:
     """The waiting conversations of the last snapshot (None before the first): a new one is offered."""
     banner: bool = False
     """The console shows the critical alert of a waiting conversation (cleared when none waits)."""
+    languages: frozenset[str] = frozenset()
+    """The languages the member speaks with a person (hr and sr as bs): offered those first."""
 
     @property
     def attending(self) -> bool:
@@ -258,14 +261,21 @@ class Hub:
             try:
                 async with self.db.session() as session:
                     waiting, by_user = await queue_snapshot(session)
+                    on_duty = await languages.on_duty_staff(session)
             except Exception as exc:
                 log.warning("could not read the queue for live updates (%s)", type(exc).__name__)
                 continue
+            # Languages someone on duty with room speaks (in any process): theirs first.
+            spoken = languages.free_speakers(on_duty, {uid: len(m) for uid, m in by_user.items()})
             for client in list(self.clients):
-                await self._send_snapshot(client, waiting, by_user)
+                await self._send_snapshot(client, waiting, by_user, spoken)
 
     async def _send_snapshot(
-        self, client: Client, waiting: list[dict[str, Any]], by_user: dict[int, list[dict[str, Any]]]
+        self,
+        client: Client,
+        waiting: list[dict[str, Any]],
+        by_user: dict[int, list[dict[str, Any]]],
+        spoken: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         mine = by_user.get(client.user_id, [])
         client.mine = {m["conversation_id"] for m in mine}
@@ -284,7 +294,7 @@ class Hub:
         if client.banner and not any(e["priority"] == "critical" for e in waiting):
             client.banner = False
             await self._send(client, {"type": "alert_clear"})
-        await self._offer_new(client, waiting, len(mine))
+        await self._offer_new(client, waiting, len(mine), spoken)
         await self._send(
             client,
             {
@@ -296,21 +306,33 @@ class Hub:
             },
         )
 
-    async def _offer_new(self, client: Client, waiting: list[dict[str, Any]], load: int) -> None:
+    async def _offer_new(
+        self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]
+    ) -> None:
         """Tell an attending console of each conversation that joined the queue since its last
-        snapshot (not of those already there when it connected): with free capacity, or critical."""
+        snapshot (not of those already there when it connected): with free capacity, or critical.
+        One in a language that someone on duty with room speaks goes to those who speak it (the
+        others hear of it with the wait reminder); a critical one goes to everyone."""
         known, client.known = client.known, {e["conversation_id"] for e in waiting}
         if known is None or not client.attending:
             return
         for entry in waiting:
             if entry["conversation_id"] in known:
                 continue
+            language = languages.matched(str(entry.get("language") or ""))
+            yours = language in client.languages
+            if entry["priority"] != "critical" and language in spoken and not yours:
+                continue  # offered first to a colleague who speaks it
             if entry["priority"] == "critical" or load < client.capacity:
                 await self._send(
                     client,
                     {
                         "type": "new_conversation",
-                        **{k: entry.get(k) for k in ("conversation_id", "priority", "intent", "channel")},
+                        **{
+                            k: entry.get(k)
+                            for k in ("conversation_id", "priority", "intent", "channel", "language")
+                        },
+                        "your_language": yours,
                     },
                 )
 

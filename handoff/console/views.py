@@ -26,6 +26,7 @@ from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
 from handoff.corrections import of_counsellor
 from handoff.shift import presence
+from handoff.shift.languages import spoken
 from handoff.shift.options import shift_options
 from handoff.shift.strings import NEXT_ONLY_MESSAGE
 from handoff.web.errors import problem
@@ -374,6 +375,7 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         user_id=staff.user.id,
         role=staff.user.role,
         capacity=staff.user.capacity,
+        languages=frozenset(spoken(staff.user)),
         token_hash=staff.token_hash,
         transport=request.transport,
         status=status,

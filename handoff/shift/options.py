@@ -31,6 +31,8 @@ class ShiftOptions:
     check_seconds: float = 15.0
     away_after: timedelta | None = timedelta(minutes=15)
     """None: nobody is set away automatically."""
+    language_hours: dict[str, str] = field(default_factory=dict)
+    """When a counsellor who speaks the language is usually on duty (told in the language notice)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ShiftOptions:
@@ -42,6 +44,7 @@ class ShiftOptions:
             max_repeat=timedelta(minutes=float(cfg["wait_reminder_max_repeat_minutes"])),
             check_seconds=float(cfg["wait_check_seconds"]),
             away_after=timedelta(minutes=away) if away > 0 else None,
+            language_hours={str(k): str(v).strip() for k, v in cfg["language_hours"].items()},
         )
 
     def repeat(self, priority: str) -> timedelta:

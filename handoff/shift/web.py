@@ -3,7 +3,9 @@
 * ``GET /console/api/status``: the caller's status; ``POST /console/api/status`` ``{"status": ...}``
   changes it (audited);
 * ``POST /console/api/queue/next``: "Nästa samtal", the most urgent waiting conversation
-  (:func:`gateway.queue.claim_next`), in every queue mode;
+  (:func:`gateway.queue.claim_next`), in every queue mode; within a priority in a language the
+  caller speaks first (:mod:`.languages`);
+* the language notice to a person whose language nobody on duty speaks (:mod:`.languages`);
 * every ``console.wait_check_seconds`` each process reminds of conversations waiting past their
   target (:mod:`.reminders`, once per fleet) and sets away the members inactive for
   ``console.away_after_minutes`` (:mod:`.presence`).
@@ -18,8 +20,9 @@ from typing import Literal
 
 from aiohttp import web
 
-from gateway.appkeys import BROKER, DB, PIPELINE
+from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE
 from gateway.envelope import utcnow
+from gateway.events import TOPIC_CONVERSATION
 from gateway.outbox import Outbox, outbox_for
 from gateway.tasks import cancel_and_wait
 from handoff.console.security import Staff
@@ -27,7 +30,7 @@ from handoff.web import CONSOLE_ROLES, Answer, Body, Route
 from handoff.web.guard import add_routes
 from handoff.web.validation import body
 
-from . import presence
+from . import languages, presence
 from .options import ShiftOptions, shift_options
 from .reminders import run_wait_reminders
 
@@ -73,7 +76,9 @@ async def api_set_status(request: web.Request, staff: Staff) -> web.StreamRespon
 
 
 async def api_next(request: web.Request, staff: Staff) -> web.StreamResponse:
-    conversation_id = await request.app[PIPELINE].staff.claim_next(staff.user)
+    async with request.app[DB].session() as session:
+        prefer, leave = await languages.next_order(session, staff.user)
+    conversation_id = await request.app[PIPELINE].staff.claim_next(staff.user, prefer, leave)
     return web.json_response({"ok": True, "conversation_id": conversation_id})
 
 
@@ -134,8 +139,17 @@ def setup(app: web.Application) -> None:
     add_routes(app, ROUTES)
 
     async def shift_ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_every(app, shift_options(app)), name="shift check")
+        options = shift_options(app)
+        task = asyncio.create_task(_every(app, options), name="shift check")
+        sub = await app[BROKER].subscribe(
+            TOPIC_CONVERSATION,
+            languages.NOTICE_GROUP,
+            languages.notice_listener(app[DB], lambda: app[PIPELINE].outgoing, options.language_hours),
+            consumer=app[CONSUMER],
+            accepts=languages.needs_notice,
+        )
         yield
+        await sub.cancel()
         await cancel_and_wait(task)
 
     app.cleanup_ctx.append(shift_ctx)

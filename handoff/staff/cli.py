@@ -3,6 +3,7 @@
     helpline users add NAME --role counsellor|supervisor|admin|municipality [--municipality CODE]
     helpline users list
     helpline users edit NAME [--role R] [--display-name N] [--capacity C] [--municipality CODE] [--language sv|en]
+                       [--languages sv,en,ar]
     helpline users disable NAME | enable NAME | delete NAME
     helpline users reset-password NAME [--password-stdin]
     helpline users reset-2fa NAME | end-sessions NAME
@@ -111,6 +112,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _languages(value: str | None) -> list[str] | None:
+    """``--languages sv,en,ar``: the codes, or None when not given."""
+    return None if value is None else [v for v in value.replace(" ", ",").split(",") if v]
+
+
 def cmd_edit(args: argparse.Namespace) -> int:
     changes = service.Changes(
         role=args.role,
@@ -118,6 +124,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         capacity=args.capacity,
         municipality_code=args.municipality,
         language=args.language,
+        spoken_languages=_languages(args.languages),
     )
 
     async def work(session: AsyncSession, directory: Directory) -> str:
@@ -184,7 +191,9 @@ def register_users(sub: Any) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     command("list", "list staff accounts: role, status, 2fa, municipality, last login", cmd_list)
     edit = command(
-        "edit", "change an account's role, display name, capacity, municipality or language", cmd_edit
+        "edit",
+        "change an account's role, display name, capacity, municipality, language or spoken languages",
+        cmd_edit,
     )
     edit.add_argument("name")
     edit.add_argument("--role", choices=roles)
@@ -192,6 +201,10 @@ def register_users(sub: Any) -> None:
     edit.add_argument("--capacity", type=int)
     edit.add_argument("--municipality", help="SCB code or Kunskapshus id, for the municipality role")
     edit.add_argument("--language", choices=service.LANGUAGES)
+    edit.add_argument(
+        "--languages",
+        help="the languages the holder speaks with a person, comma-separated (e.g. sv,en,ar)",
+    )
     for name, help_text, func in (
         ("disable", "disable an account and end its sessions", _simple(service.disable, "disabled")),
         ("enable", "enable a disabled account", _simple(service.enable, "enabled")),

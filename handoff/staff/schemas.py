@@ -22,6 +22,8 @@ class CreateUserBody(Body):
     capacity: int = Field(default=3, ge=0, le=50)
     municipality_code: str = Field(default="", max_length=64)
     language: LanguageCode = "sv"
+    spoken_languages: list[str] = Field(default_factory=lambda: ["sv", "en"], max_length=20)
+    """The languages the holder speaks with a person (codes: sv, en, ar, fa, so, ti, tr, ku, bs, hr, sr, ru)."""
 
 
 class EditUserBody(Body):
@@ -32,6 +34,7 @@ class EditUserBody(Body):
     capacity: int | None = Field(default=None, ge=0, le=50)
     municipality_code: str | None = Field(default=None, max_length=64)
     language: LanguageCode | None = None
+    spoken_languages: list[str] | None = Field(default=None, max_length=20)
 
 
 class CodeBody(Body):
@@ -49,6 +52,7 @@ class Account(Answer):
     capacity: int
     municipality_code: str | None
     language: str
+    spoken_languages: list[str]
     active: bool
     second_factor: bool
     locked: bool

@@ -24,6 +24,7 @@ from gateway.store import repo
 from gateway.store.models import Base, Role, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.referrals.units import user_units
+from handoff.shift.languages import PERSON_LANGUAGES, clean_languages
 
 LANGUAGES = ("sv", "en")
 MAX_CAPACITY = 50
@@ -75,6 +76,21 @@ def check_municipality(role: str, code: str | None, directory: Directory) -> str
     return code
 
 
+def check_spoken(values: list[str]) -> list[str]:
+    """The languages an account's holder speaks with a person, as stored; at least one."""
+    try:
+        langs = clean_languages(values)
+    except ValueError as exc:
+        raise Refused(
+            "bad_spoken_languages",
+            f"unknown language {exc}; choose from {', '.join(PERSON_LANGUAGES)}",
+            "spoken_languages",
+        ) from None
+    if not langs:
+        raise Refused("bad_spoken_languages", "name at least one language", "spoken_languages")
+    return langs
+
+
 def _check_capacity(capacity: int) -> int:
     if not 0 <= capacity <= MAX_CAPACITY:
         raise Refused("bad_capacity", f"the capacity must be between 0 and {MAX_CAPACITY}", "capacity")
@@ -93,6 +109,7 @@ async def create(
     capacity: int = 3,
     municipality_code: str | None = None,
     language: str = "sv",
+    spoken_languages: list[str] | None = None,
 ) -> StaffUser:
     code = check_municipality(role, municipality_code, directory) if role in {r.value for r in Role} else None
     user = await auth.create_user(
@@ -105,6 +122,8 @@ async def create(
         municipality_code=code,
         language=language if language in LANGUAGES else "sv",
     )
+    if spoken_languages is not None:
+        user.spoken_languages = check_spoken(spoken_languages)
     await repo.audit(
         session, "user.created", actor=actor, details={"username": user.username, "role": user.role}
     )
@@ -127,6 +146,7 @@ class Changes:
     capacity: int | None = None
     municipality_code: str | None = None
     language: str | None = None
+    spoken_languages: list[str] | None = None
 
 
 async def edit(
@@ -158,6 +178,8 @@ async def edit(
         if changes.language not in LANGUAGES:
             raise Refused("bad_language", f"the language must be one of {', '.join(LANGUAGES)}", "language")
         wanted["language"] = changes.language
+    if changes.spoken_languages is not None:
+        wanted["spoken_languages"] = check_spoken(changes.spoken_languages)
     changed = {
         key: {"before": getattr(user, key), "after": value}
         for key, value in wanted.items()
@@ -272,6 +294,7 @@ def describe(user: StaffUser) -> dict[str, Any]:
         "capacity": user.capacity,
         "municipality_code": user.municipality_code,
         "language": user.language,
+        "spoken_languages": list(user.spoken_languages or []),
         "active": user.active,
         "second_factor": user.totp_enabled_at is not None,
         "locked": user.locked_until is not None and user.locked_until > utcnow(),

@@ -38,6 +38,11 @@ STAFF_STRINGS: dict[str, dict[str, str]] = {
         "st_display_name": "Visningsnamn",
         "st_municipality": "Kommun eller kunskapshus",
         "st_municipality_hint": "För kommunkonton: SCB-kod (t.ex. 1480) eller kunskapshusets id.",
+        "st_spoken": "Talar med personer på",
+        "st_spoken_hint": (
+            "Språkkoder, kommaseparerade: sv, en, ar, fa, so, ti, tr, ku, bs, hr, sr, ru. "
+            "Samtal på dessa språk erbjuds först till kontots innehavare."
+        ),
         "st_status": "Status",
         "st_second_factor": "Tvåstegsverifiering",
         "st_last_login": "Senaste inloggning",
@@ -79,6 +84,7 @@ STAFF_STRINGS: dict[str, dict[str, str]] = {
         "bad_role": "Okänd roll.",
         "bad_display_name": "Visningsnamnet ska ha 1 till 128 tecken.",
         "bad_language": "Okänt språk.",
+        "bad_spoken_languages": "Ange minst ett språk ur listan (t.ex. sv, en, ar).",
         "not_yourself": "Det kan du inte göra med ditt eget konto.",
         "has_records": "Kontot finns i journaler och ärenden och kan inte tas bort. Stäng av det i stället.",
         "invalid_input": "Kontrollera uppgifterna.",
@@ -135,6 +141,11 @@ STAFF_STRINGS: dict[str, dict[str, str]] = {
         "st_display_name": "Display name",
         "st_municipality": "Municipality or Kunskapshus",
         "st_municipality_hint": "For municipality accounts: the SCB code (e.g. 1480) or the Kunskapshus id.",
+        "st_spoken": "Speaks with people in",
+        "st_spoken_hint": (
+            "Language codes, comma-separated: sv, en, ar, fa, so, ti, tr, ku, bs, hr, sr, ru. "
+            "Conversations in these languages are offered to the holder first."
+        ),
         "st_status": "Status",
         "st_second_factor": "Two-step verification",
         "st_last_login": "Last login",
@@ -176,6 +187,7 @@ STAFF_STRINGS: dict[str, dict[str, str]] = {
         "bad_role": "Unknown role.",
         "bad_display_name": "The display name must have 1 to 128 characters.",
         "bad_language": "Unknown language.",
+        "bad_spoken_languages": "Name at least one language from the list (e.g. sv, en, ar).",
         "not_yourself": "You cannot do that to your own account.",
         "has_records": "The account appears in records and cases and cannot be deleted. Disable it instead.",
         "invalid_input": "Check the details.",

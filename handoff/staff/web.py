@@ -71,6 +71,7 @@ async def api_create(request: web.Request, staff: Staff) -> web.StreamResponse:
                 capacity=wanted.capacity,
                 municipality_code=wanted.municipality_code or None,
                 language=wanted.language,
+                spoken_languages=wanted.spoken_languages,
             )
             described = service.describe(user)
     except Conflict:
@@ -116,6 +117,7 @@ async def api_edit(request: web.Request, staff: Staff) -> web.StreamResponse:
         capacity=wanted.capacity,
         municipality_code=wanted.municipality_code,
         language=wanted.language,
+        spoken_languages=wanted.spoken_languages,
     )
     directory = directory_service(request.app).live
 

@@ -28,6 +28,10 @@
     return iso ? new Date(iso).toLocaleString(document.documentElement.lang) : t("st_never");
   }
 
+  function codes(id) {
+    return document.getElementById(id).value.split(/[\s,]+/).filter(Boolean);
+  }
+
   function status(u) {
     if (!u.active) return t("st_disabled");
     return u.locked ? t("st_locked") : t("st_enabled");
@@ -92,6 +96,7 @@
       el("td", null, t("role_" + u.role)),
       el("td", null, String(u.capacity)),
       el("td", null, u.municipality_code || "–"),
+      el("td", { className: "st-spoken" }, (u.spoken_languages || []).join(", ")),
       el("td", { className: "st-status" }, status(u)),
       el("td", { className: "st-2fa" }, u.second_factor ? t("st_on") : t("st_off")),
       el("td", null, when(u.last_login_at)),
@@ -115,6 +120,7 @@
     document.getElementById("st-edit-capacity").value = String(u.capacity);
     document.getElementById("st-edit-municipality").value = u.municipality_code || "";
     document.getElementById("st-edit-language").value = u.language;
+    document.getElementById("st-edit-spoken").value = (u.spoken_languages || []).join(", ");
     document.getElementById("st-edit").showModal();
   }
   document.getElementById("st-edit-cancel").addEventListener("click", () => document.getElementById("st-edit").close());
@@ -127,6 +133,7 @@
       capacity: Number(document.getElementById("st-edit-capacity").value),
       municipality_code: municipality,
       language: document.getElementById("st-edit-language").value,
+      spoken_languages: codes("st-edit-spoken"),
     };
     const res = await HL.api("POST", "/console/api/staff/" + editing.id + "/edit", body);
     document.getElementById("st-edit").close();
@@ -145,6 +152,7 @@
       capacity: Number(document.getElementById("st-new-capacity").value || "3"),
       municipality_code: municipality,
       language: document.getElementById("st-new-language").value,
+      spoken_languages: codes("st-new-spoken"),
     };
     const res = await HL.api("POST", "/console/api/staff", body);
     if (res.status !== 201) return refuse(res.data, { code: municipality });

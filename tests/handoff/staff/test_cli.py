@@ -156,3 +156,13 @@ def test_edit_disable_enable_reset_and_delete(
     code, out, _ = run(capsys, monkeypatch, "users", "delete", "cora")
     assert code == 0 and "deleted" in out
     assert "cora" not in listed(capsys, monkeypatch)
+
+
+def test_edit_sets_the_languages_an_account_speaks(
+    cli: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, monkeypatch, "users", "add", "amal", "--role", "counsellor", stdin=PASSWORD)[0] == 0
+    code, out, _ = run(capsys, monkeypatch, "users", "edit", "amal", "--languages", "sv,ar, so")
+    assert code == 0 and "spoken_languages ['sv', 'en'] -> ['sv', 'ar', 'so']" in out
+    code, _, err = run(capsys, monkeypatch, "users", "edit", "amal", "--languages", "sv,klingon")
+    assert code == 1 and "unknown language klingon" in err
