@@ -20,7 +20,7 @@ log = logging.getLogger("helpline")
 SHUTDOWN_TIMEOUT = 3.0
 
 # Subcommands other packages add: module with register(subparsers).
-PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli", "gateway.keys_cli")
+PLUGINS = ("nlu.cli", "bots.email_cli", "handoff.cli", "gateway.keys_cli", "gateway.i18n_cli")
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:

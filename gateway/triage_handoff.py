@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from gateway import catalogues
 from gateway.envelope import Envelope, Priority
 from nlu.answers import is_bare_answer
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
@@ -15,13 +16,6 @@ if TYPE_CHECKING:
     from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.pipeline")  # the name its records had before the split
-
-TRIAGE_FAILED_RESPONSE = {
-    "sv": "Tack för ditt meddelande. En samtalsstödjare läser det så snart som möjligt. "
-    "Om någon är i akut fara: ring 112 nu.",
-    "en": "Thank you for your message. A counsellor will read it as soon as possible. "
-    "If someone is in immediate danger: call 112 now.",
-}
 
 
 def untriaged_reason(envelope: Envelope, text: str) -> str | None:
@@ -47,14 +41,14 @@ async def triage(triager: Triager, text: str, hint: Any, metrics: Metrics | None
     except Exception as exc:
         # Never lose or delay a message because triage failed: queue it high for a person.
         log.error("triage failed (%s); queued for a counsellor at high priority", type(exc).__name__)
-        lang = str(hint) if hint in ("sv", "en") else "sv"
+        lang = catalogues.pick("person", str(hint) if hint else None)
         return TriageResult(
             text=text,
             intent="human_request",
             confidence=0.0,
             language=lang,
             priority=Priority.HIGH,
-            safe_response=TRIAGE_FAILED_RESPONSE[lang],
+            safe_response=catalogues.text("person", lang, "notice.triage_failed"),
             matched_rules=("triage_error",),
             backend="none",
         )

@@ -17,8 +17,8 @@ from telegram.error import Conflict, InvalidToken
 
 from bots.telegram.client import Rejected, TelegramClient, _Bot, quiet_library_loggers
 from bots.telegram.split import split_message
-from bots.telegram.texts import TEXTS
 from bots.telegram.updates import Ignored, parse_command, parse_update
+from gateway import catalogues
 from gateway.channel import (
     CONTROL_END,
     AdapterState,
@@ -211,8 +211,8 @@ class TelegramAdapter(TelegramClient):
     async def notify(
         self, conversation_id: ConversationId, address: str, event: str, data: Mapping[str, Any]
     ) -> None:
-        """``assigned`` and ``closed`` send a short message in ``data["language"]`` (``"en"``, else
-        Swedish); ``typing`` shows "typing..."; other events show nothing.
+        """``assigned`` and ``closed`` send a short message in ``data["language"]`` (the person
+        catalogue's language for it, :func:`gateway.catalogues.pick`); ``typing`` shows "typing..."; other events show nothing.
 
         Raises TransientChannelError after the retries (not for ``typing``, which is best effort).
         A person who blocked the bot is only logged here: retrying cannot help, and the next
@@ -221,7 +221,7 @@ class TelegramAdapter(TelegramClient):
         if chat_id is None:
             log.warning("telegram: notify %s with an invalid address", event)
             return
-        language = "en" if str(data.get("language", "")).lower().startswith("en") else "sv"
+        language = catalogues.pick("person", str(data.get("language") or ""))
         if event == "typing":
             try:
                 await self._call(lambda bot: bot.send_chat_action(chat_id=chat_id, action="typing"))
@@ -230,7 +230,8 @@ class TelegramAdapter(TelegramClient):
             return
         if event in ("assigned", "closed"):
             try:
-                await self._send_text(chat_id, TEXTS[language][event])
+                msgid = "telegram.assigned" if event == "assigned" else "telegram.closed"
+                await self._send_text(chat_id, catalogues.text("person", language, msgid))
             except RecipientUnreachable as exc:
                 log.info("telegram: notify %s not delivered, recipient unreachable (%s)", event, exc)
             except Rejected as exc:
@@ -276,7 +277,7 @@ class TelegramAdapter(TelegramClient):
             return
         address = str(incoming.chat_id)
         sender = pseudonymize(self._key, self.name, address)
-        answers = TEXTS[incoming.language]
+        lang = incoming.language
         meta: dict[str, Any] = {}
         if incoming.edited:
             meta["edited"] = True
@@ -284,10 +285,10 @@ class TelegramAdapter(TelegramClient):
             parse_command(incoming.text) if incoming.text is not None and incoming.media is None else None
         )
         if command == "start":
-            self._answer(incoming.chat_id, answers["welcome"])
+            self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.welcome"))
             return
         if command == "help":
-            self._answer(incoming.chat_id, answers["help"])
+            self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.help"))
             return
         if command == "stop":
             control = Envelope(
@@ -301,7 +302,7 @@ class TelegramAdapter(TelegramClient):
             )
             result = await self._ingest(ingress, control, address)
             if result is None or not result.duplicate:  # None: nothing was open; still confirm
-                self._answer(incoming.chat_id, answers["stopped"])
+                self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.stopped"))
             return
         if incoming.media is not None:
             meta["unsupported_content"] = incoming.media
@@ -309,7 +310,7 @@ class TelegramAdapter(TelegramClient):
                 log.info(
                     "telegram: update %d: %s not handled (text only)", incoming.update_id, incoming.media
                 )
-                self._answer(incoming.chat_id, answers["only_text"])
+                self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.only_text"))
                 return
         text = incoming.text or ""
         if not text.strip():
@@ -329,9 +330,9 @@ class TelegramAdapter(TelegramClient):
         # egress (send()), like every other outgoing message.
         result = await self._ingest(ingress, envelope, address)
         if result is None:
-            self._answer(incoming.chat_id, answers["not_accepted"])
+            self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.not_accepted"))
         elif incoming.media is not None and not result.duplicate:
-            self._answer(incoming.chat_id, answers["only_text_caption"])
+            self._answer(incoming.chat_id, catalogues.text("person", lang, "telegram.only_text_caption"))
 
     async def _ingest(self, ingress: Ingress, envelope: Envelope, address: str) -> IngressResult | None:
         """Hand one envelope to ingress.  None when the pipeline refused it for good (InvalidInput:

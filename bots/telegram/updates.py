@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from bots.telegram.texts import COMMANDS
 
-# Content a person can send that is not text.  Never downloaded; answered with TEXTS["only_text"].
+# Content a person can send that is not text.  Never downloaded; answered with the person catalogue's "telegram.only_text".
 _MEDIA_KINDS: Final = (
     "photo",
     "voice",

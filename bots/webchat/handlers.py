@@ -11,7 +11,7 @@ from typing import Any
 
 from bots.webchat.identity import Identity, format_code, new_secret, normalize_code
 from bots.webchat.session import TYPING_BURST, Chat
-from bots.webchat.strings import LANGS
+from gateway import catalogues
 from gateway.channel import (
     CONTROL_DELIVERED,
     CONTROL_PAUSED,
@@ -105,7 +105,7 @@ class WebchatHandlers(ChannelAdapter):
 
     async def _hello(self, chat: Chat, frame: Mapping[str, Any]) -> bool:
         lang = frame.get("lang")
-        chat.lang = lang if lang in LANGS else "sv"
+        chat.lang = lang if lang in catalogues.languages("person") else "sv"
         resume = frame.get("resume")
         secret: str | None = None
         conv: str | None = None

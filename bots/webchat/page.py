@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.webchat.strings import LANGS, STRINGS
+from gateway import catalogues
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_TYPES = {
@@ -28,6 +28,12 @@ def _csp_sources(values: list[str]) -> str:
     return " ".join(ok) if ok else "'none'"
 
 
+def _json_data(value: object) -> str:
+    """JSON safe inside a ``<script>`` element or a script file (no ``<``, ``>``, ``&``)."""
+    data = json.dumps(value, ensure_ascii=False)
+    return data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 class ChatPage:
     """The page and its files as the adapter's configuration makes them (read once, at start)."""
 
@@ -38,6 +44,9 @@ class ChatPage:
         self.quick_exit_url = exit_url if re.match(r"^https?://", exit_url) else default_exit_url
         self.allowed_origins = {str(o).rstrip("/") for o in self.config["allowed_origins"]}
         self._static = {name: (STATIC_DIR / name).read_bytes() for name in (*STATIC_TYPES, "widget.js")}
+        self._static["widget.js"] = self._static["widget.js"].replace(
+            b"/*I18N*/{}/*I18N*/", _json_data(catalogues.browser_catalogue("person", "widget.")).encode()
+        )
         self._template = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
         self._version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
 
@@ -62,10 +71,14 @@ class ChatPage:
         return headers
 
     def render_page(self, lang: str, embed: bool) -> str:
-        strings = STRINGS[lang]
+        strings = catalogues.section("person", lang, "chat.")
         title = str(self.config["title"]) or strings["title"]
-        i18n = json.dumps(STRINGS, ensure_ascii=False)
-        i18n = i18n.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        i18n = _json_data(catalogues.browser_catalogue("person", "chat."))
+        options = "\n".join(
+            f'      <option value="{code}"{" selected" if code == lang else ""} lang="{code}">'
+            f"{html.escape(catalogues.text('person', code, 'language.name'))}</option>"
+            for code in catalogues.languages("person")
+        )
         values = {
             "lang": lang,
             "title": title,
@@ -80,19 +93,19 @@ class ChatPage:
             key = match.group(1)
             if key == "i18n":
                 return i18n
+            if key == "language_options":
+                return options
             if key.startswith("t:"):
                 return html.escape(strings[key[2:]])
             if key == "custom_title_attr":
                 return "" if self.config["title"] else ' data-i18n="title"'
-            if key.startswith("sel:"):
-                return " selected" if key[4:] == lang else ""
             return html.escape(values[key])
 
         return re.sub(r"\{\{([a-z_:0-9]+)\}\}", fill, self._template)
 
     async def page(self, request: web.Request) -> web.Response:
         lang = request.query.get("lang", "sv")
-        lang = lang if lang in LANGS else "sv"
+        lang = lang if lang in catalogues.languages("person") else "sv"
         embed = request.query.get("embed") == "1"
         return web.Response(
             text=self.render_page(lang, embed),

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bots.webchat.strings import STRINGS
+from gateway import catalogues
 from gateway.channel import ChannelServices
 from gateway.envelope import ConversationId, Direction, Pseudonym
 from gateway.sockets import close_all
@@ -112,7 +112,8 @@ class Chat:
         self.put("frame", data)
 
     def error(self, code: str, client_id: str | None = None) -> None:
-        text = STRINGS[self.lang].get(f"err_{code}", STRINGS[self.lang]["err_invalid"])
+        words = catalogues.section("person", self.lang, "chat.")
+        text = words.get(f"err_{code}", words["err_invalid"])
         data: dict[str, Any] = {
             "type": "error",
             "code": code,

@@ -12,7 +12,7 @@ from slixmpp.jid import InvalidJID
 
 from bots.xmpp.connection import quiet_protocol_log
 from bots.xmpp.incoming import Serial, XmppIncoming
-from bots.xmpp.texts import TEXTS
+from gateway import catalogues
 from gateway.channel import (
     AdapterState,
     Backoff,
@@ -212,13 +212,13 @@ class XmppAdapter(XmppIncoming):
             msg["chat_state"] = "composing" if event == "typing" else "paused"
             self._try_write(msg, "chat state")
             return
-        texts = TEXTS["en"] if data.get("language") == "en" else TEXTS["sv"]
+        lang = catalogues.pick("person", str(data.get("language") or ""))
         if event == "assigned":
-            text = texts["assigned"]
+            text = catalogues.text("person", lang, "xmpp.assigned")
         elif event == "closed":
-            text = texts["closed"]
+            text = catalogues.text("person", lang, "xmpp.closed")
         elif event == "queue" and isinstance(data.get("position"), int):
-            text = texts["queue"].format(position=data["position"])
+            text = catalogues.text("person", lang, "xmpp.queue", position=data["position"])
         else:
             return
         msg = self._message(to, text)

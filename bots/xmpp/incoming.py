@@ -14,7 +14,7 @@ from typing import Any
 from slixmpp import JID
 
 from bots.xmpp.connection import XmppConnection
-from bots.xmpp.texts import TEXTS
+from gateway import catalogues
 from gateway.channel import CONTROL_DELIVERED, CONTROL_PAUSED, CONTROL_TYPING, Backoff, Ingress, IngressResult
 from gateway.envelope import Direction, Envelope, Pseudonym, new_message_id, pseudonymize
 from gateway.errors import DeadLettered, HelplineError
@@ -116,8 +116,8 @@ class XmppIncoming(XmppConnection):
     def _on_message_error(self, msg: Any) -> None:
         log.info("channel xmpp: a message bounced (%s)", msg["error"]["condition"] or "unknown")
 
-    def _reply_error(self, msg: Any, key: str, **values: Any) -> None:
-        text = TEXTS["sv"][key].format(**values)
+    def _reply_error(self, msg: Any, msgid: str, **values: Any) -> None:
+        text = catalogues.text("person", "sv", msgid, **values)
         reply = self._message(msg["from"], text)
         self._try_write(reply, "error answer")
 
@@ -127,15 +127,15 @@ class XmppIncoming(XmppConnection):
             text = msg["body"]
             if msg.xml.find(f"{{{OOB_NS}}}x") is not None:
                 log.info("channel xmpp: file or link attachment refused")
-                self._reply_error(msg, "only_text")
+                self._reply_error(msg, "xmpp.only_text")
                 return
             if not text.strip():
                 log.info("channel xmpp: empty message refused")
-                self._reply_error(msg, "empty")
+                self._reply_error(msg, "xmpp.empty")
                 return
             if len(text) > self.config["max_chars"]:
                 log.info("channel xmpp: oversized message refused (%d characters)", len(text))
-                self._reply_error(msg, "too_long", max_chars=self.config["max_chars"])
+                self._reply_error(msg, "xmpp.too_long", max_chars=self.config["max_chars"])
                 return
             self._typing.discard(sender)
             envelope = Envelope(
@@ -149,10 +149,10 @@ class XmppIncoming(XmppConnection):
             try:
                 result = await self._ingress_with_retry(envelope, peer.bare)
             except DeadLettered:  # kept for the admins; resending it would not help
-                self._reply_error(msg, "not_accepted")
+                self._reply_error(msg, "xmpp.not_accepted")
                 return
             if result is None:
-                self._reply_error(msg, "not_received")
+                self._reply_error(msg, "xmpp.not_received")
                 return
             # Stored durably: now, and only now, confirm receipt to the person.
             if msg["request_receipt"] and msg["id"]:

@@ -911,30 +911,6 @@ for _lang, _words in HISTORY_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 
-# ---------------------------------------------------------------------- what the person is told
-# System messages the console sends to the person of a conversation, in the person's language
-# (Swedish unless they write in English, as the channels' own texts).
-PERSON_STRINGS: dict[str, dict[str, str]] = {
-    "sv": {
-        "transferred": (
-            "En annan samtalsstödjare tar över samtalet nu och läser det du har skrivit. "
-            "Du behöver inte berätta allt igen."
-        ),
-    },
-    "en": {
-        "transferred": (
-            "Another counsellor is taking over the conversation now and is reading what you wrote. "
-            "You do not need to tell everything again."
-        ),
-    },
-}
-
-
-def person_text(key: str, person_language: str | None) -> str:
-    """A system message to the person: English for a person writing in English, else Swedish."""
-    return PERSON_STRINGS["en" if (person_language or "").startswith("en") else "sv"][key]
-
-
 # ---------------------------------------------------------------------- the shift (handoff.shift)
 # Status, "Nästa samtal", notifications and reminders of waiting conversations.
 for _lang, _words in SHIFT_STRINGS.items():

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gateway import auth
+from gateway import auth, catalogues
 from gateway.appkeys import BROKER, DB, PIPELINE, SETTINGS
 from gateway.errors import InvalidInput, NotFound
 from gateway.outbox import outbox_for
@@ -33,7 +33,7 @@ from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
 from . import data
-from .i18n import client_strings, person_text, pick_language, strings
+from .i18n import client_strings, pick_language, strings
 from .live import Client, Hub
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
@@ -316,7 +316,10 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
     async with request.app[DB].session() as session:
         language = (await repo.get_conversation(session, conversation_id(request))).language
     await request.app[PIPELINE].staff.release(
-        conversation_id(request), staff.user, to_user=target, notice=person_text("transferred", language)
+        conversation_id(request),
+        staff.user,
+        to_user=target,
+        notice=catalogues.text("person", catalogues.pick("person", language), "notice.transferred"),
     )
     return web.json_response({"ok": True, "to": target.username})
 

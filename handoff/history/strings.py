@@ -154,16 +154,3 @@ HISTORY_STRINGS: dict[str, dict[str, str]] = {
         "error_bad_filter": "Invalid filter.",
     },
 }
-
-# What the person is told in the chat when they asked not to be recognised (their language: English
-# for English, else Swedish, as the channels' own texts).
-PERSON_FORGET_TEXTS: dict[str, str] = {
-    "sv": (
-        "Vi känner inte längre igen dig mellan samtalen: dina tidigare samtal kopplas inte till det "
-        "här, och det här kopplas inte till nästa."
-    ),
-    "en": (
-        "We no longer recognise you between conversations: your earlier conversations are not linked "
-        "to this one, and this one will not be linked to the next."
-    ),
-}

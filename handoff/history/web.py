@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import catalogues
 from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE, SETTINGS
 from gateway.broker.base import Event
 from gateway.conversation import UNLINK_AT_CLOSE
@@ -40,7 +41,6 @@ from .schemas import (
     SearchAnswer,
     ShiftAnswer,
 )
-from .strings import PERSON_FORGET_TEXTS
 
 CONV = "/console/api/conversations/{conversation_id:[0-9a-f]{32}}"
 FORGET_GROUP = "handoff-forget"
@@ -105,8 +105,8 @@ def forget_listener(db: Database, app: web.Application) -> Any:
             if (conv.meta or {}).get(UNLINK_AT_CLOSE):  # a redelivered event: told once
                 return
             await person.forget(session, conv, None, "person")
-            lang = "en" if (conv.language or "").startswith("en") else "sv"
-            await app[PIPELINE].outgoing.write(session, conv.id, PERSON_FORGET_TEXTS[lang])
+            told = catalogues.text("person", catalogues.pick("person", conv.language), "notice.forgotten")
+            await app[PIPELINE].outgoing.write(session, conv.id, told)
         app[PIPELINE].outgoing.committed()
 
     return on_event

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from gateway import catalogues
 from gateway.broker.base import Event
 from gateway.crypto import ContactCipher
 from gateway.envelope import Direction, SenderKind, utcnow
@@ -21,14 +22,7 @@ from handoff.referrals.options import (
     MIN_REASON_CHARS,
 )
 from handoff.referrals.reading import ReferralReading
-from handoff.referrals.strings import (
-    CONSENT_QUESTION,
-    CONTACT_TYPE_LABELS,
-    THANKS,
-    TOPIC_LABELS,
-    URGENCY_LABELS,
-    label,
-)
+from handoff.referrals.strings import consent_words, label, thanks
 from handoff.referrals.transport import package_digest
 from nlu.answers import parse_yes_no
 
@@ -64,17 +58,18 @@ class ReferralConsent:
     def question_text(self, ref: Referral) -> str:
         """The question to the person, spelling out exactly what will be shared."""
         p = ref.package
-        lang = "en" if ref.language == "en" else "sv"
+        lang = catalogues.pick("person", ref.language)
         contact = self.cipher.decrypt(ref.contact_ciphertext) if ref.contact_ciphertext else None
-        name = p["recipient"]["name"][lang]
+        names = p["recipient"]["name"]  # the recipient's register has Swedish and English names
+        name = names.get(lang) or names.get("en") or names["sv"]
         muni = p["municipality"]["name"] if p.get("municipality") else None
-        words = CONSENT_QUESTION[lang]
+        words = consent_words(lang)
         lines = [
             words["intro"].format(recipient=name),
-            words["topic"].format(label(TOPIC_LABELS, ref.topic, lang)),
+            words["topic"].format(label("topic", ref.topic, lang)),
             words["municipality"].format(muni or words["no_municipality"]),
-            words["contact_type"].format(label(CONTACT_TYPE_LABELS, ref.contact_type, lang)),
-            words["urgency"].format(label(URGENCY_LABELS, ref.urgency, lang)),
+            words["contact_type"].format(label("contact_type", ref.contact_type, lang)),
+            words["urgency"].format(label("urgency", ref.urgency, lang)),
             words["summary"].format(ref.summary),
             words["contact"].format(contact) if contact else words["no_contact"],
             words["ask"],
@@ -141,7 +136,7 @@ class ReferralConsent:
         )
         status = R.CONSENTED.value if consent else R.REFUSED.value
         now = utcnow()
-        thanks: Written | None = None
+        thanks_message: Written | None = None
         async with self.db.session() as session:
             ref = await self.reading.load(session, referral_id)
             changed = await session.execute(
@@ -166,11 +161,10 @@ class ReferralConsent:
             )
             if via == "person":
                 conv = await repo.get_conversation(session, ref.conversation_id)
-                lang = "en" if conv.language == "en" else "sv"
-                thanks = await self.outgoing.write(
-                    session, conv.id, THANKS[(consent, lang)], meta={"referral_id": referral_id}
+                thanks_message = await self.outgoing.write(
+                    session, conv.id, thanks(consent, conv.language or ""), meta={"referral_id": referral_id}
                 )
-        if thanks is not None:
+        if thanks_message is not None:
             self.outgoing.committed()
         if consent:
             return await self.delivery.send(referral_id, user)

@@ -29,7 +29,7 @@ from handoff.referrals.options import (
     HandoffOptions,
 )
 from handoff.referrals.reading import ReferralReading
-from handoff.referrals.strings import CONTACT_TYPE_LABELS, URGENCY_LABELS, label
+from handoff.referrals.strings import label
 from handoff.referrals.transport import package_digest, post_webhook, send_mail
 from handoff.referrals.units import usable_methods
 
@@ -197,10 +197,10 @@ class ReferralDelivery:
                 f"Referens / Reference: {reference}",
                 f"Ämne / Topic: {package['topic_label']['sv']} / {package['topic_label']['en']}",
                 f"Kommun / Municipality: {muni.get('name') or '-'}",
-                f"Kontakttyp / Contact type: {label(CONTACT_TYPE_LABELS, str(package['contact_type']), 'sv')}"
-                f" / {label(CONTACT_TYPE_LABELS, str(package['contact_type']), 'en')}",
-                f"Brådska / Urgency: {label(URGENCY_LABELS, str(package['urgency']), 'sv')}"
-                f" / {label(URGENCY_LABELS, str(package['urgency']), 'en')}",
+                f"Kontakttyp / Contact type: {label('contact_type', str(package['contact_type']), 'sv')}"
+                f" / {label('contact_type', str(package['contact_type']), 'en')}",
+                f"Brådska / Urgency: {label('urgency', str(package['urgency']), 'sv')}"
+                f" / {label('urgency', str(package['urgency']), 'en')}",
                 "",
                 "Sammanfattning / Summary:",
                 str(package["summary"]),

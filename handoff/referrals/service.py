@@ -57,7 +57,7 @@ from handoff.referrals.options import (
 )
 from handoff.referrals.reading import ReferralReading
 from handoff.referrals.routing import Proposal, propose
-from handoff.referrals.strings import TOPIC_LABELS, label
+from handoff.referrals.strings import label
 from handoff.referrals.units import portal_unit_of, usable_methods
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,8 @@ class Referrals:
                 "recipient": {"id": recipient.id, "name": {"sv": recipient.name_sv, "en": recipient.name_en}},
                 "topic": topic,
                 "topic_label": {
-                    "sv": label(TOPIC_LABELS, topic, "sv"),
-                    "en": label(TOPIC_LABELS, topic, "en"),
+                    "sv": label("topic", topic, "sv"),
+                    "en": label("topic", topic, "en"),
                 },
                 "municipality": (
                     {"code": municipality.code, "name": municipality.name} if municipality else None

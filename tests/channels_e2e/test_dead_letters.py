@@ -25,9 +25,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH
-from bots.telegram.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
+from gateway.catalogues import section
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
 from tests.bots.telegram.fake_bot_api import FakeBotAPI
@@ -110,7 +110,9 @@ async def test_unstorable_updates_never_block_the_next(gw: dict[str, Any]) -> No
     assert await _send(gw, after) in (200, None)
     stored = await eventually(_incoming_pred(gw, 2))
     assert [m.external_id for m in stored] == [str(dirty["update_id"]), str(after["update_id"])]
-    await api.wait_for(lambda: TEXTS["sv"]["not_accepted"] in api.sent_to(chat_id), timeout=10)
+    await api.wait_for(
+        lambda: section("person", "sv", "telegram.")["not_accepted"] in api.sent_to(chat_id), timeout=10
+    )
     if gw["mode"] == "polling":
         # The offset moved past the refused update: getUpdates never hands it out again.
         await eventually(lambda: not api.updates)

@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.xmpp.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
 from gateway.auth import create_user
+from gateway.catalogues import section
 from gateway.channel import AdapterState
 from gateway.store.models import DeadLetter, Message
 from tests.bots.xmpp.xmpp_support import Person, Prosody, new_account, running_prosody
@@ -77,7 +77,7 @@ async def test_an_unstorable_message_is_dead_lettered_and_the_next_is_stored(gw:
     assert app[ADAPTERS]["xmpp"].config["max_chars"] > LIMIT == app[PIPELINE].limits.max_message_chars
 
     refused_id = person.say(jid, "ord " * (LIMIT // 2))
-    assert await _text(person) == TEXTS["sv"]["not_accepted"]
+    assert await _text(person) == section("person", "sv", "xmpp.")["not_accepted"]
     person.say(jid, "Jag är orolig för min bror, han pratar om våld.", stanza_id="after-1")
     assert await asyncio.wait_for(person.receipts.get(), 10) == "after-1"  # stored, receipted
     assert person.receipts.empty()  # the refused message was never receipted

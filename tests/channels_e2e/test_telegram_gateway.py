@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramAdapter
-from bots.telegram.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, LEASES, PIPELINE
+from gateway.catalogues import section
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
 from gateway.store import repo
@@ -31,7 +31,7 @@ from tests.bots.telegram.fake_bot_api import FakeBotAPI
 from tests.channels_e2e.conftest import add_counsellor, dump_database, eventually
 from tests.harness import make_settings, start
 
-SV = TEXTS["sv"]
+SV = section("person", "sv", "telegram.")
 SECRET = "e2e_webhook-Secret_123"
 # What Telegram tells the bot about the person: none of it may be stored.
 WHO: dict[str, Any] = {"username": "zeb_quixotic_77", "first_name": "Zebulon", "last_name": "Quixotewright"}

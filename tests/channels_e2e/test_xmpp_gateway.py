@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bots.xmpp.adapter import XmppAdapter
-from bots.xmpp.texts import TEXTS
 from gateway.appkeys import ADAPTERS, DB, PIPELINE
+from gateway.catalogues import section
 from gateway.channel import AdapterState
 from gateway.pipeline import Pipeline
 from gateway.store import repo
@@ -30,7 +30,7 @@ from tests.bots.xmpp.xmpp_support import Account, Person, Prosody, new_account, 
 from tests.channels_e2e.conftest import add_counsellor, dump_database, eventually
 from tests.harness import make_settings, start
 
-SV = TEXTS["sv"]
+SV = section("person", "sv", "xmpp.")
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@
   if (!script || !script.src) { return; }
   var origin = new URL(script.src, location.href).origin;
   var want = (script.getAttribute("data-lang") || document.documentElement.lang || "sv").slice(0, 2).toLowerCase();
-  var lang = want === "en" ? "en" : "sv";
-  var T = {
-    sv: { open: "Chatta med oss", close: "Stäng chatten", frame: "Chatt" },
-    en: { open: "Chat with us", close: "Close the chat", frame: "Chat" }
-  }[lang];
+  // The server fills in the widget.* section of the person catalogue for every shipped language.
+  var CATALOGUE = /*I18N*/{}/*I18N*/;
+  var lang = CATALOGUE[want] ? want : "sv";
+  var T = CATALOGUE[lang] || { open: "Chat", close: "Close", frame: "Chat" };
 
   function css(node, styles) {
     Object.keys(styles).forEach(function (k) { node.style[k] = styles[k]; });

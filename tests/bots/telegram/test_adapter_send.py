@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bots.telegram.adapter import TelegramAdapter
-from bots.telegram.texts import TEXTS
+from gateway.catalogues import section
 from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, SenderKind, new_message_id
 from gateway.errors import TransientChannelError
@@ -199,10 +199,13 @@ async def test_notify_assigned_typing_closed(sender: TelegramAdapter, api: FakeB
     await sender.notify(conv, str(chat_id), "typing", {})
     await sender.notify(conv, str(chat_id), "closed", {"language": "en"})
     await sender.notify(conv, str(chat_id), "something_else", {})
-    assert api.sent_to(chat_id) == [TEXTS["sv"]["assigned"], TEXTS["en"]["closed"]]
+    assert api.sent_to(chat_id) == [
+        section("person", "sv", "telegram.")["assigned"],
+        section("person", "en", "telegram.")["closed"],
+    ]
     (action,) = api.calls_of("sendChatAction")
     assert action.params == {"chat_id": chat_id, "action": "typing"}
-    assert "skriva igen" in TEXTS["sv"]["closed"]
+    assert "skriva igen" in section("person", "sv", "telegram.")["closed"]
 
 
 async def test_notify_blocked_user(sender: TelegramAdapter, api: FakeBotAPI, chat_id: int) -> None:

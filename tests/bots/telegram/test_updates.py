@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bots.telegram.texts import TEXTS
+from gateway.catalogues import section
 from gateway.channel import CONTROL_END, AdapterState
 from gateway.envelope import Direction, pseudonymize
 from tests.bots.telegram.conftest import PSEUDONYM_KEY, Channel
@@ -53,7 +53,7 @@ async def test_start_gives_welcome_in_swedish_and_reaches_no_one(channel: Channe
     await channel.deliver(channel.api.text_update(chat_id, "/start"))
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id))
     (welcome,) = channel.api.sent_to(chat_id)
-    assert welcome == TEXTS["sv"]["welcome"]
+    assert welcome == section("person", "sv", "telegram.")["welcome"]
     assert "anonym" in welcome and "/stopp" in welcome
     assert channel.ingress.received == []
 
@@ -69,8 +69,8 @@ async def test_help_command(channel: Channel, chat_id: int) -> None:
     await channel.deliver(channel.api.text_update(chat_id, "/hjalp@stodlinjen_test_bot"))
     await channel.deliver(channel.api.text_update(chat_id + 1, "/help", language_code="en"))
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id) and channel.api.sent_to(chat_id + 1))
-    assert channel.api.sent_to(chat_id) == [TEXTS["sv"]["help"]]
-    assert channel.api.sent_to(chat_id + 1) == [TEXTS["en"]["help"]]
+    assert channel.api.sent_to(chat_id) == [section("person", "sv", "telegram.")["help"]]
+    assert channel.api.sent_to(chat_id + 1) == [section("person", "en", "telegram.")["help"]]
     assert channel.ingress.received == []
 
 
@@ -82,7 +82,7 @@ async def test_stopp_sends_control_end_and_confirms(channel: Channel, chat_id: i
     assert control.meta == {"control": CONTROL_END}
     assert control.sender == channel.ingress.envelopes[0].sender
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id))
-    assert channel.api.sent_to(chat_id) == [TEXTS["sv"]["stopped"]]
+    assert channel.api.sent_to(chat_id) == [section("person", "sv", "telegram.")["stopped"]]
 
 
 async def test_stop_without_open_conversation_is_confirmed_and_not_retried(
@@ -92,7 +92,7 @@ async def test_stop_without_open_conversation_is_confirmed_and_not_retried(
     # (webhook 500 / offset stuck) nor leave the person without an answer.
     assert await channel.deliver(channel.api.text_update(chat_id, "/stop", language_code="en")) == 200
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id))
-    assert channel.api.sent_to(chat_id) == [TEXTS["en"]["stopped"]]
+    assert channel.api.sent_to(chat_id) == [section("person", "en", "telegram.")["stopped"]]
     ((refused, _),) = channel.ingress.refused
     assert refused.meta["control"] == CONTROL_END
     await channel.deliver(channel.api.text_update(chat_id, "Hej igen"))
@@ -104,7 +104,7 @@ async def test_stop_without_open_conversation_is_confirmed_and_not_retried(
 async def test_photo_is_answered_not_downloaded_not_stored(channel: Channel, chat_id: int) -> None:
     await channel.deliver(channel.api.photo_update(chat_id))
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id))
-    assert channel.api.sent_to(chat_id) == [TEXTS["sv"]["only_text"]]
+    assert channel.api.sent_to(chat_id) == [section("person", "sv", "telegram.")["only_text"]]
     assert channel.ingress.received == []
     assert channel.api.calls_of("getFile") == []
     assert channel.api.file_requests == []
@@ -122,7 +122,7 @@ async def test_photo_caption_is_handled_as_text(channel: Channel, chat_id: int) 
     assert envelope.attachments == ()
     assert "AgACAgQ" not in envelope.to_json()  # no file id either
     await channel.api.wait_for(lambda: channel.api.sent_to(chat_id))
-    assert channel.api.sent_to(chat_id) == [TEXTS["sv"]["only_text_caption"]]
+    assert channel.api.sent_to(chat_id) == [section("person", "sv", "telegram.")["only_text_caption"]]
     assert channel.api.file_requests == []
 
 
@@ -132,9 +132,9 @@ async def test_voice_document_and_sticker_get_the_text_only_answer(channel: Chan
     await channel.deliver(api.document_update(chat_id + 1, file_name="anna_svensson_id.pdf"))
     await channel.deliver(api.sticker_update(chat_id + 2))
     await api.wait_for(lambda: all(api.sent_to(c) for c in (chat_id, chat_id + 1, chat_id + 2)))
-    assert api.sent_to(chat_id) == [TEXTS["en"]["only_text"]]
-    assert api.sent_to(chat_id + 1) == [TEXTS["sv"]["only_text"]]
-    assert api.sent_to(chat_id + 2) == [TEXTS["sv"]["only_text"]]
+    assert api.sent_to(chat_id) == [section("person", "en", "telegram.")["only_text"]]
+    assert api.sent_to(chat_id + 1) == [section("person", "sv", "telegram.")["only_text"]]
+    assert api.sent_to(chat_id + 2) == [section("person", "sv", "telegram.")["only_text"]]
     assert channel.ingress.received == []
     assert api.file_requests == []
 
@@ -206,7 +206,9 @@ async def test_redelivered_update_is_deduplicated_by_external_id(channel: Channe
         assert await channel.deliver(update) == 200
         await asyncio.sleep(0.2)
         assert len(channel.ingress.received) == 1
-        assert channel.api.sent_to(chat_id) == [TEXTS["sv"]["only_text_caption"]]  # not twice
+        assert channel.api.sent_to(chat_id) == [
+            section("person", "sv", "telegram.")["only_text_caption"]
+        ]  # not twice
 
 
 def _logged(caplog_text: str, *secrets: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from slixmpp import JID
 
 from bots.xmpp.adapter import XmppAdapter
-from bots.xmpp.texts import TEXTS
+from gateway.catalogues import section
 from gateway.channel import AdapterState, DeliveryStatus
 from gateway.envelope import (
     ConversationId,
@@ -25,7 +25,7 @@ from gateway.envelope import (
 from gateway.errors import ConfigError, StoreUnavailable, TransientChannelError
 from tests.bots.xmpp.xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
-SV = TEXTS["sv"]
+SV = section("person", "sv", "xmpp.")
 
 
 def reply(text: str) -> Envelope:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from gateway.catalogues import text
 from gateway.store.models import Message
-from handoff.console.i18n import PERSON_STRINGS
 from tests.handoff.console.conftest import Console
 
 
@@ -22,9 +22,9 @@ async def test_a_transfer_tells_the_person_another_counsellor_takes_over(console
     got_sv = await console.memory.wait_for(
         "p-sv", lambda r: r.kind == "message" and "samtalsstödjare" in r.text
     )
-    assert got_sv.text == PERSON_STRINGS["sv"]["transferred"]
+    assert got_sv.text == text("person", "sv", "notice.transferred")
     got_en = await console.memory.wait_for("p-en", lambda r: r.kind == "message" and "counsellor" in r.text)
-    assert got_en.text == PERSON_STRINGS["en"]["transferred"]
+    assert got_en.text == text("person", "en", "notice.transferred")
     # It is part of the transcript, as a system message, for the counsellor who takes over.
     async with console.db.session() as session:
         kinds = (

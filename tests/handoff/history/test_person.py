@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from gateway import catalogues
 from gateway.envelope import utcnow
 from gateway.store.models import AuditEvent, Conversation, Message
 from handoff.history.person import asks_to_be_forgotten
-from handoff.history.strings import PERSON_FORGET_TEXTS
 from handoff.records.models import DocumentationRecord
 from handoff.records.retention import RetentionPolicy, run_retention
 from handoff.referrals.models import Referral
@@ -94,7 +94,7 @@ async def test_the_person_asks_in_the_chat_and_is_no_longer_recognised(console_a
 
     await console.memory.person_writes("p", "Glöm mig mellan samtalen, tack.")
     told = await console.memory.wait_for(
-        "p", lambda r: r.kind == "message" and r.text == PERSON_FORGET_TEXTS["sv"]
+        "p", lambda r: r.kind == "message" and r.text == catalogues.text("person", "sv", "notice.forgotten")
     )
     assert told.envelope is not None and told.envelope.sender_kind.value == "system"
     panel = await (await anna.get(f"/console/api/conversations/{second}/person")).json()
@@ -171,7 +171,9 @@ async def test_an_english_request_in_the_chat_is_answered_in_english(console: Co
     await closed_and_documented(console, anna, "p", "First.")
     conv = await console.person("p", "i am worried about the kids at my school")
     await console.memory.person_writes("p", "Please forget me between conversations")
-    await console.memory.wait_for("p", lambda r: r.kind == "message" and r.text == PERSON_FORGET_TEXTS["en"])
+    await console.memory.wait_for(
+        "p", lambda r: r.kind == "message" and r.text == catalogues.text("person", "en", "notice.forgotten")
+    )
     async with console.db.session() as session:
         found = await session.get(Conversation, conv)
         assert found is not None and found.meta.get("unlink_at_close") is True
