@@ -15,10 +15,10 @@ from nlu.result import TriageResult
 
 YES_WORDS = frozenset(
     """ja jo japp jepp jajamän yes yep yeah yup sure evet tamam haa haan ha'a da ano
-    naam na'am نعم اي ايوه آره بله بلی اره ሓራ እወ да ага угу""".split()
+    naam na'am نعم أجل اي ايوه آره بله بلی اره ሓራ እወ да ага угу erê ere belê""".split()
 )
 NO_WORDS = frozenset(
-    "nej nä nää nää nix no nope nah hayır hayir maya ne nee لا كلا نه نخیر ናይ ኣይፋል нет неа".split()
+    "nej nä nää nää nix no nope nah hayır hayir maya ne nee na لا كلا نه نخیر ናይ ኣይፋል нет неа".split()
 )
 NEUTRAL_WORDS = frozenset("ok okej okay okey oki k kk mm mhm aha jaha jaså hmm".split())
 _STRIP = re.compile(r"[\s.!,;:?\"'()\u061f\u060c]+")

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import catalogues
 from gateway.broker.base import Event
 from gateway.errors import NotFound
 from gateway.outgoing import OutgoingMessages
@@ -35,7 +36,6 @@ from nlu.result import SUPPORTED_LANGUAGES
 
 from .models import StaffPresence
 from .options import AVAILABLE
-from .person_strings import PERSON_SHIFT_STRINGS
 from .presence import ON_DUTY_ROLES
 
 log = logging.getLogger(__name__)
@@ -112,13 +112,13 @@ async def next_order(session: AsyncSession, user: StaffUser) -> tuple[set[str], 
 
 def notice_text(language: str, hours: Mapping[str, str]) -> str | None:
     """The notice in the person's language (None for a language the line has no words in)."""
-    words = PERSON_SHIFT_STRINGS.get(matched(language))
-    if words is None:
+    lang = matched(language)
+    if lang not in catalogues.languages("person"):
         return None
-    text = words["language_notice"]
-    when = hours.get(language) or hours.get(matched(language))
+    text = catalogues.text("person", lang, "notice.language_unspoken")
+    when = hours.get(language) or hours.get(lang)
     if when:
-        text += "\n" + words["language_hours"].format(hours=when)
+        text += "\n" + catalogues.text("person", lang, "notice.language_hours", hours=when)
     return text
 
 
@@ -128,7 +128,7 @@ def needs_notice(event: Event) -> bool:
     if not isinstance(conv, dict) or conv.get("state") != "queued":
         return False
     language = str(conv.get("language") or "")
-    return language not in WORKING_LANGUAGES and matched(language) in PERSON_SHIFT_STRINGS
+    return language not in WORKING_LANGUAGES and matched(language) in catalogues.languages("person")
 
 
 def notice_listener(

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import update
 
+from gateway import catalogues
 from gateway.store.models import StaffUser
-from handoff.shift.person_strings import PERSON_SHIFT_STRINGS
 from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
 from tests.handoff.console.test_live import connect, next_of, nothing_of
 from tests.handoff.shift.test_reminders_and_next import take_next
@@ -87,7 +87,7 @@ async def test_with_nobody_on_duty_who_speaks_it_the_person_is_told_in_their_lan
         arabic = await person(console, "a", "ابني أصبح متطرفًا", "ar")
         somali = await person(console, "so", "wiilkayga wuu isbeddelay", "so")
         await person(console, "so", "fadlan i caawi", "so")
-        notice = PERSON_SHIFT_STRINGS["so"]["language_notice"]
+        notice = catalogues.text("person", "so", "notice.language_unspoken")
         for _ in range(100):
             if notice in "\n".join(told(console, "so")):
                 break
@@ -107,7 +107,7 @@ async def test_with_nobody_on_duty_who_speaks_it_the_person_is_told_in_their_lan
         # Amal goes on a break: the next Arabic writer is told in Arabic.
         assert (await amal.post("/console/api/status", {"status": "break"})).status == 200
         await person(console, "a2", "ابنتي تتحدث عن السفر", "ar")
-        arabic_notice = PERSON_SHIFT_STRINGS["ar"]["language_notice"]
+        arabic_notice = catalogues.text("person", "ar", "notice.language_unspoken")
         for _ in range(100):
             if arabic_notice in "\n".join(told(console, "a2")):
                 break
