@@ -131,10 +131,18 @@ def placeholders(message: str) -> frozenset[str]:
     return frozenset(field for _, field, _, _ in string.Formatter().parse(message) if field is not None)
 
 
+ALIASES: Mapping[str, str] = MappingProxyType({"hr": "bs", "sr": "bs"})
+"""Languages served by another's catalogue when they have none of their own (Croatian and Serbian
+read the Bosnian text)."""
+
+
 def pick(domain: str, lang: str | None) -> str:
-    """A shipped language for a language code (``"en-GB"`` reads as ``"en"``); an unknown language
+    """A shipped language for a language code (``"en-GB"`` reads as ``"en"``, ``"hr"`` as ``"bs"``
+    unless Croatian is shipped, see :data:`ALIASES`); an unknown language
     (none, ``"und"``) is Swedish, a known one that is not shipped the domain's first fallback."""
     code = (lang or "").replace("_", "-").split("-")[0].lower()
+    if code not in languages(domain) and ALIASES.get(code) in languages(domain):
+        code = ALIASES[code]
     if code in languages(domain):
         return code
     return BASE_LANGUAGE if code in ("", "und") else FALLBACK[domain][0]

@@ -209,6 +209,8 @@ class WebchatHandlers(ChannelAdapter):
             conversation_id=ConversationId(chat.conv_id) if chat.conv_id else None,
             received_at=utcnow(),
             external_id=f"{chat.address}:{client_id}",
+            # The page's language: the triage's language when the text alone says too little.
+            meta={"language_hint": chat.lang},
         )
         try:
             result = await self._ingress(envelope, chat.address)

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from gateway import catalogues
 
+RTL_LANGUAGES = ("ar", "fa")
+"""Written right to left: the page gets ``dir="rtl"`` (Kurdish is shipped in Latin script, Kurmanji)."""
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_TYPES = {
     "chat.js": "application/javascript",
@@ -81,6 +83,8 @@ class ChatPage:
         )
         values = {
             "lang": lang,
+            "dir": "rtl" if lang in RTL_LANGUAGES else "ltr",
+            "rtl_langs": " ".join(RTL_LANGUAGES),
             "title": title,
             "version": self._version,
             "embed_class": "hl-embed" if embed else "",
@@ -104,8 +108,7 @@ class ChatPage:
         return re.sub(r"\{\{([a-z_:0-9]+)\}\}", fill, self._template)
 
     async def page(self, request: web.Request) -> web.Response:
-        lang = request.query.get("lang", "sv")
-        lang = lang if lang in catalogues.languages("person") else "sv"
+        lang = catalogues.pick("person", request.query.get("lang") or "sv")
         embed = request.query.get("embed") == "1"
         return web.Response(
             text=self.render_page(lang, embed),

@@ -24,7 +24,9 @@
     counter: $("hl-counter"), title: $("hl-title")
   };
 
-  var lang = body.getAttribute("data-lang") === "en" ? "en" : "sv";
+  var RTL = (body.getAttribute("data-rtl-langs") || "").split(" ");
+  function known(code) { return I18N[code] ? code : "sv"; }
+  var lang = known(body.getAttribute("data-lang"));
   var st = freshState();
   var ws = null;
   var welcomed = false;
@@ -81,6 +83,8 @@
   /* ---------------------------------------------------------------- rendering */
   function applyLanguage() {
     doc.documentElement.lang = lang;
+    /* Arabic and Persian right to left: the layout mirrors through logical CSS properties. */
+    doc.documentElement.dir = RTL.indexOf(lang) >= 0 ? "rtl" : "ltr";
     body.setAttribute("data-lang", lang);
     var nodes = doc.querySelectorAll("[data-i18n]");
     for (var i = 0; i < nodes.length; i++) {
@@ -135,6 +139,8 @@
     var li = doc.createElement("li");
     li.className = "hl-msg";
     li.setAttribute("data-kind", kind);
+    /* Each message in its own direction (a Swedish name or a number inside Arabic text in order). */
+    li.dir = "auto";
     li.setAttribute("data-who", t("who_" + kind));
     li.setAttribute("data-pending", t("sending"));
     if (seq !== null && seq !== undefined) { li.setAttribute("data-seq", String(seq)); }
@@ -392,7 +398,7 @@
   el.input.addEventListener("input", onInput);
   el.exit.addEventListener("click", quickExit);
   el.lang.addEventListener("change", function () {
-    lang = el.lang.value === "en" ? "en" : "sv";
+    lang = known(el.lang.value);
     try { history.replaceState(null, "", location.pathname + "?" + (cfg.embed ? "embed=1&" : "") + "lang=" + lang); } catch (e) { /* ignore */ }
     applyLanguage();
   });

@@ -1,6 +1,7 @@
 /* helpline chat widget.  Add to any page:
  *   <script src="https://HOST/widget.js" async></script>
- * Optional: data-lang="en" on the script tag (otherwise the page's <html lang>, else Swedish).
+ * Optional: data-lang="en" (or ar, fa, so, ti, tr, ru, bs, ku...) on the script tag (otherwise the
+ * page's <html lang>, else Swedish); Arabic and Persian put the button at the bottom left.
  * Adds a floating "Chatta med oss" button that opens the chat (/chat?embed=1) in a panel.
  * Styles are set through the DOM (element.style), so the host page's CSP need not allow inline CSS.
  */
@@ -19,8 +20,12 @@
   var want = (script.getAttribute("data-lang") || document.documentElement.lang || "sv").slice(0, 2).toLowerCase();
   // The server fills in the widget.* section of the person catalogue for every shipped language.
   var CATALOGUE = /*I18N*/{}/*I18N*/;
+  if ((want === "hr" || want === "sr") && !CATALOGUE[want]) { want = "bs"; } // they read the Bosnian text
   var lang = CATALOGUE[want] ? want : "sv";
   var T = CATALOGUE[lang] || { open: "Chat", close: "Close", frame: "Chat" };
+  // Arabic and Persian read right to left: the button and the panel sit at the bottom left.
+  var rtl = lang === "ar" || lang === "fa";
+  var side = rtl ? "left" : "right";
 
   function css(node, styles) {
     Object.keys(styles).forEach(function (k) { node.style[k] = styles[k]; });
@@ -35,10 +40,13 @@
     button.type = "button";
     button.id = "hl-widget-button";
     button.textContent = T.open;
+    button.lang = lang;
+    button.dir = rtl ? "rtl" : "ltr";
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", "hl-widget-panel");
+    button.style[side] = "16px";
     css(button, {
-      position: "fixed", right: "16px", bottom: "16px", zIndex: "2147483000", padding: "12px 20px",
+      position: "fixed", bottom: "16px", zIndex: "2147483000", padding: "12px 20px",
       minHeight: "44px", border: "2px solid #ffffff", borderRadius: "24px", background: "#1d3f6e", color: "#ffffff",
       font: "600 16px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif", cursor: "pointer",
       boxShadow: "0 2px 8px rgba(0,0,0,.3)"
@@ -53,8 +61,11 @@
       panel.id = "hl-widget-panel";
       panel.setAttribute("role", "dialog");
       panel.setAttribute("aria-label", T.frame);
+      panel.lang = lang;
+      panel.dir = rtl ? "rtl" : "ltr";
+      panel.style[side] = "8px";
       css(panel, {
-        position: "fixed", right: "8px", bottom: "72px", zIndex: "2147483000",
+        position: "fixed", bottom: "72px", zIndex: "2147483000",
         width: "min(400px, calc(100vw - 16px))", height: "min(640px, calc(100vh - 88px))",
         display: "flex", flexDirection: "column", background: "#ffffff", border: "1px solid #1d3f6e",
         borderRadius: "8px", boxShadow: "0 4px 16px rgba(0,0,0,.35)", overflow: "hidden"
