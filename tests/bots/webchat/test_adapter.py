@@ -332,13 +332,13 @@ async def test_the_chat_page_is_served_without_cookies_and_with_a_strict_policy(
     assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert resp.headers["Referrer-Policy"] == "no-referrer"
     page = await resp.text()
-    assert '<html lang="sv">' in page and "Chatta med oss" in page and "Lämna snabbt" in page
+    assert '<html lang="sv" dir="ltr">' in page and "Chatta med oss" in page and "Lämna snabbt" in page
     for needle in (
         '<form id="hl-form"',
         '<textarea id="hl-input"',
         '<label for="hl-input"',
         '<button id="hl-send" type="submit"',
-        '<ol id="hl-log" class="hl-log" aria-live="polite"',
+        '<ol id="hl-log" class="hl-log" tabindex="0" aria-live="polite"',
         '<p id="hl-status" class="hl-status" role="status">',
         '<button id="hl-exit"',
         '<select id="hl-lang"',
@@ -354,7 +354,7 @@ async def test_the_chat_page_is_served_without_cookies_and_with_a_strict_policy(
     assert "https://www.google.com/" in page
 
     english = await (await chat.client.get("/chat?lang=en")).text()
-    assert '<html lang="en">' in english and "Quick exit" in english and "Chat with us" in english
+    assert '<html lang="en" dir="ltr">' in english and "Quick exit" in english and "Chat with us" in english
 
     embed = await chat.client.get("/chat?embed=1")
     assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]
