@@ -137,6 +137,7 @@ async def _situation(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 # The dimensions the portal shows, in this order (the municipality breakdown only for a Kunskapshus).
 PORTAL_DIMENSIONS = (
+    "language",
     "contact_type",
     "environment",
     "age_group",

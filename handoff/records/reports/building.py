@@ -43,6 +43,7 @@ from handoff.records.reports.strings import (
     EXTRA,
     INTENT_PRIORITY,
     INTENTS,
+    LANGUAGES,
     NOT_ANSWERED,
     NOT_ANSWERED_LABEL,
     NOT_DOCUMENTED,
@@ -146,6 +147,8 @@ class _Builder:
         doc_extra = [NOT_DOCUMENTED] if national else []
         channels = Counter(r.channel for r in self.rows)
         self.dimension("channel", channels, CHANNELS, list(CHANNELS))
+        languages = Counter(r.language if r.language in LANGUAGES else "und" for r in self.rows)
+        self.dimension("language", languages, LANGUAGES, list(LANGUAGES))
         self.dimension(
             "priority",
             Counter(PRIORITY_KEYS[min(max(r.priority, 0), 3)] for r in self.rows),

@@ -51,6 +51,7 @@ class Row:
     outcome: str | None = None
     referral_made: bool | None = None
     crime_info_passed: bool | None = None
+    language: str = "und"
 
     @property
     def wait_minutes(self) -> float | None:
@@ -113,6 +114,7 @@ async def load_rows(
         DocumentationRecord.outcome,
         DocumentationRecord.referral_made,
         DocumentationRecord.crime_info_passed,
+        Conversation.language,
     ).outerjoin(DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id)
     if start is not None:
         stmt = stmt.where(Conversation.created_at >= start)
@@ -143,6 +145,7 @@ async def load_rows(
                 outcome=r[15],
                 referral_made=r[16] if documented else None,
                 crime_info_passed=r[17] if documented else None,
+                language=r[18] or "und",
             )
         )
     return rows

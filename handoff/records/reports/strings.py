@@ -18,6 +18,20 @@ CHANNELS: dict[str, Label] = {
     "telegram": _l("Telegram", "Telegram"),
     "xmpp": _l("XMPP", "XMPP"),
 }
+LANGUAGES: dict[str, Label] = {
+    "sv": _l("Svenska", "Swedish"),
+    "en": _l("Engelska", "English"),
+    "ar": _l("Arabiska", "Arabic"),
+    "fa": _l("Persiska (dari/farsi)", "Persian (Dari/Farsi)"),
+    "so": _l("Somaliska", "Somali"),
+    "ti": _l("Tigrinja", "Tigrinya"),
+    "tr": _l("Turkiska", "Turkish"),
+    "ku": _l("Kurdiska", "Kurdish"),
+    "bs": _l("Bosniska/kroatiska/serbiska", "Bosnian/Croatian/Serbian"),
+    "ru": _l("Ryska", "Russian"),
+    "und": _l("Okänt språk", "Unknown language"),
+}
+"""The language of each conversation (the triage's, or the one the person picked)."""
 PRIORITIES: dict[str, Label] = {
     "low": _l("Låg", "Low"),
     "normal": _l("Normal", "Normal"),
@@ -75,6 +89,7 @@ NOT_ANSWERED_LABEL = _l("Inte besvarat av rådgivare", "Not answered by a counse
 
 DIMENSION_LABELS: dict[str, Label] = {
     "channel": _l("Kanal", "Channel"),
+    "language": _l("Språk", "Language"),
     "priority": _l("Prioritet", "Priority"),
     "intent": _l("Ärende enligt triage", "Intent (triage)"),
     "contact_type": _l("Vem tog kontakt", "Who made contact"),
