@@ -239,7 +239,8 @@ async def audit_events(
 
 
 def load_canned(path: Path = CANNED_FILE) -> list[dict[str, Any]]:
-    """The canned responses, checked: every entry has an id, and a title and text in sv and en."""
+    """The canned responses, checked: every entry has an id, and a title and text in sv and en (the
+    text also in other languages, by language code)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of canned responses")
@@ -255,5 +256,6 @@ def load_canned(path: Path = CANNED_FILE) -> list[dict[str, Any]]:
             value = item.get(field)
             if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("sv", "en")):
                 raise ValueError(f"{path}: {item['id']}.{field} needs sv and en")
-        out.append({"id": item["id"], "title": dict(item["title"]), "text": dict(item["text"])})
+        texts = {str(k): v for k, v in item["text"].items() if isinstance(v, str) and v.strip()}
+        out.append({"id": item["id"], "title": dict(item["title"]), "text": texts})
     return out

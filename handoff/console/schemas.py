@@ -131,7 +131,7 @@ class CorrectionAnswer(Answer):
 
 
 class CannedAnswer(Answer):
-    """The canned responses, in Swedish and English."""
+    """The canned responses: titles in Swedish and English, texts also in the languages people write in."""
 
     language: str
     canned: list[dict[str, Any]]

@@ -170,7 +170,9 @@
     cannedSelect.addEventListener("change", function () {
       const item = canned.find(function (c) { return c.id === cannedSelect.value; });
       if (item) {
-        const text = (item.text[HL.i18n.lang] || item.text.sv).replace("{name}", myName());
+        // In the person's language when the response has it (the counsellor reads it before sending).
+        const lang = convs.get(id) && convs.get(id).language;
+        const text = (item.text[lang] || item.text[HL.i18n.lang] || item.text.sv).replace("{name}", myName());
         insertText(reply, text);
       }
       cannedSelect.value = "";
@@ -277,6 +279,7 @@
     data.messages.forEach(function (m) { addMessage(id, m); });
     conv.triage = data.triage;
     conv.why = data.why;
+    conv.language = data.conversation.language;
     renderTriage(conv);
     conv.panel.querySelector(".suggested").textContent = data.suggested_response || "–";
     conv.panel.querySelector("button.use-suggested").disabled = !data.suggested_response;

@@ -155,4 +155,8 @@ async def test_swedish_by_default_and_english_on_request_remembered(console: Con
     assert "My conversations" in again and 'lang="en"' in again
     canned = await (await b.get("/console/api/canned")).json()
     assert canned["language"] == "en"
-    assert all(set(c["text"]) == {"sv", "en"} for c in canned["canned"])
+    assert all({"sv", "en"} <= set(c["text"]) for c in canned["canned"])
+    # Issue 19, item 5: canned responses exist in the languages people write in, numbers kept.
+    assert all({"ar", "fa", "so", "ti", "tr", "ru", "bs", "ku"} <= set(c["text"]) for c in canned["canned"])
+    danger = next(c for c in canned["canned"] if c["id"] == "danger_112")
+    assert all("112" in text for text in danger["text"].values())
