@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
 from gateway import catalogues
@@ -22,9 +22,11 @@ from gateway.appkeys import BROKER, DB
 from gateway.outbox import outbox_for
 from gateway.store.models import StaffUser
 from handoff import queue
+from handoff.console.data import load_canned
 from handoff.shift import languages, presence
 from nlu.language import detect_language
 from nlu.triage import build_triager
+from tests.authenticator import login_in_page
 from tests.browser.conftest import LiveGateway
 from tests.harness import make_settings, start
 
@@ -170,5 +172,18 @@ async def test_a_person_writes_in_their_language_and_everything_answers_in_it(
         taken = await gateway.pipeline.staff.claim_next(speaker, prefer, leave)
         assert taken == mine[0].conversation_id
         await page.wait_for_selector(f"#hl-status:has-text('{said(lang, 'chat.status_assigned')}')")
+        # Their console: a canned response goes into the reply box in the person's language, to be
+        # read before it is sent (no machine translation).
+        staff_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+        staff_ctx.set_default_timeout(20000)
+        console = await staff_ctx.new_page()
+        await login_in_page(console, gateway.base, speaker.username)
+        await console.wait_for_url("**/console")
+        panel = console.locator(".conv-panel:not([hidden])")
+        await expect(panel.locator("li.msg").first).to_be_visible()  # the transcript is loaded
+        await panel.locator("select.canned").select_option("danger_112")
+        danger = next(c for c in load_canned() if c["id"] == "danger_112")
+        await expect(panel.locator("textarea.reply")).to_have_value(danger["text"][lang])
+        await staff_ctx.close()
     finally:
         await ctx.close()
