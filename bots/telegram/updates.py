@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bots.telegram.texts import COMMANDS
+from gateway import catalogues
 
 # Content a person can send that is not text.  Never downloaded; answered with the person catalogue's "telegram.only_text".
 _MEDIA_KINDS: Final = (
@@ -80,8 +81,9 @@ def parse_update(data: Any) -> Incoming:
         if sender.get("is_bot") is True:
             raise Ignored("message from a bot")
         code = sender.get("language_code")
-        if isinstance(code, str) and code.lower().startswith("en"):
-            language = "en"
+        if isinstance(code, str) and code:
+            # The app's language, when the person catalogue has it (ar, so, tr...); else English.
+            language = catalogues.pick("person", code)
     sent_at: datetime | None = None
     date = message.get("edit_date") if edited else message.get("date")
     if isinstance(date, int) and not isinstance(date, bool) and date > 0:

@@ -65,6 +65,18 @@ async def test_start_in_english_for_english_clients(channel: Channel, chat_id: i
     assert "anonymous" in welcome and "/stop" in welcome
 
 
+async def test_start_in_the_apps_language_when_the_catalogue_has_it(channel: Channel, chat_id: int) -> None:
+    """Issue 19: an Arabic or Somali app gets the welcome in Arabic or Somali; a language the line
+    has no catalogue for gets English."""
+    for offset, code in enumerate(("ar", "so-SO", "de")):
+        await channel.deliver(channel.api.text_update(chat_id + offset, "/start", language_code=code))
+    await channel.api.wait_for(lambda: all(channel.api.sent_to(chat_id + i) for i in range(3)))
+    assert channel.api.sent_to(chat_id) == [section("person", "ar", "telegram.")["welcome"]]
+    assert channel.api.sent_to(chat_id + 1) == [section("person", "so", "telegram.")["welcome"]]
+    assert channel.api.sent_to(chat_id + 2) == [section("person", "en", "telegram.")["welcome"]]
+    assert "112" in channel.api.sent_to(chat_id)[0]
+
+
 async def test_help_command(channel: Channel, chat_id: int) -> None:
     await channel.deliver(channel.api.text_update(chat_id, "/hjalp@stodlinjen_test_bot"))
     await channel.deliver(channel.api.text_update(chat_id + 1, "/help", language_code="en"))
