@@ -9,7 +9,8 @@ where you can.  What counts as a use:
   ``"xmpp.queue"``), since channel code passes ids to its helpers;
 * the web chat's page and script: ``data-i18n="x"``, ``{{t:x}}`` and ``t("x")`` (id ``chat.x``);
   the widget's ``T.x`` (id ``widget.x``);
-* Jinja templates: ``_("x")`` and ``gettext("x")`` (domain ``console``).
+* Jinja templates: ``_("x")``, ``gettext("x")``, ``t.x`` and ``t["x"]``; the console's scripts:
+  ``t("x")`` (domain ``console``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ _CHAT_PATTERNS = (
     re.compile(r'\bt\("([a-z_]+)"\s*[,)]'),
 )
 _WIDGET_PATTERN = re.compile(r"\bT\.([a-z_]+)")
-_TEMPLATE_PATTERN = re.compile(r"""\b(?:_|gettext)\(\s*["']([A-Za-z0-9_.]+)["']""")
+_TEMPLATE_PATTERNS = (
+    re.compile(r"""\b(?:_|gettext)\(\s*["']([A-Za-z0-9_.]+)["']\s*\)"""),
+    re.compile(r"(?<![\w.])t\.([a-z][a-z0-9_]*)\b(?!\s*\()"),
+    re.compile(r"""(?<![\w.])t\[["']([a-z][a-z0-9_.]*)["']\]"""),
+)
+_CONSOLE_SCRIPT_PATTERN = re.compile(r'(?<![\w.])t\("([a-z][a-z0-9_]*)"\s*[,)]')
 TEMPLATE_DIRS = ("handoff",)
+CONSOLE_STATIC = Path("handoff/console/static")
 
 Use = tuple[str, str, str]
 """(domain, msgid, where)"""
@@ -89,5 +96,9 @@ def uses(root: Path = ROOT) -> list[Use]:
     )
     for tree in TEMPLATE_DIRS:
         for path in sorted((root / tree).rglob("templates/*.html")):
-            found.extend(_regex_uses(path, str(path.relative_to(root)), (_TEMPLATE_PATTERN,), "console", ""))
+            found.extend(_regex_uses(path, str(path.relative_to(root)), _TEMPLATE_PATTERNS, "console", ""))
+    for path in sorted((root / CONSOLE_STATIC).glob("*.js")):
+        found.extend(
+            _regex_uses(path, str(path.relative_to(root)), (_CONSOLE_SCRIPT_PATTERN,), "console", "")
+        )
     return found

@@ -28,12 +28,11 @@ from handoff.corrections import of_counsellor
 from handoff.shift import presence
 from handoff.shift.languages import spoken
 from handoff.shift.options import shift_options
-from handoff.shift.strings import NEXT_ONLY_MESSAGE
 from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
 from . import data
-from .i18n import client_strings, pick_language, strings
+from .i18n import client_strings, gettext, pick_language, strings
 from .live import Client, Hub
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
@@ -91,7 +90,10 @@ class ConsoleState:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        # ``_("id")`` in a template: each render passes the page language's ``gettext`` in its context.
+        self.templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.limiter = LoginRateLimiter()
         self.canned = data.load_canned()
         self.hub: Hub | None = None
@@ -104,7 +106,12 @@ CONSOLE = web.AppKey("console", ConsoleState)
 def render(request: web.Request, template: str, lang: str, status: int = 200, **context: Any) -> web.Response:
     state = request.app[CONSOLE]
     html = state.templates.get_template(template).render(
-        t=strings(lang), lang=lang, client=client_strings(lang), path=request.path, **context
+        t=strings(lang),
+        gettext=gettext(lang),
+        lang=lang,
+        client=client_strings(lang),
+        path=request.path,
+        **context,
     )
     return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
 
@@ -254,7 +261,9 @@ async def api_queue(request: web.Request, staff: Staff) -> web.StreamResponse:
 async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
     if not shift_options(request.app).may_pick(staff.user.role):
         # console.queue_mode next_only: counsellors take the next one (POST /console/api/queue/next).
-        return web.json_response({"error": "next_only", "message": NEXT_ONLY_MESSAGE[staff.lang]}, status=403)
+        return web.json_response(
+            {"error": "next_only", "message": strings(staff.lang)["next_only"]}, status=403
+        )
     await request.app[PIPELINE].staff.claim(conversation_id(request), staff.user)
     return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
 

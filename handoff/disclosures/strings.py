@@ -1,15 +1,21 @@
-"""The disclosures' words: how certain the information is, and the legal grounds (Swedish, English)."""
+"""The disclosures' words: how certain the information is, and the legal grounds (Swedish, English),
+from the ``console`` catalogue (ids ``disclosure.certainty.*``, ``disclosure.ground.*``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway import catalogues
+
+
+def _both(msgid: str) -> tuple[str, str]:
+    return catalogues.text("console", "sv", msgid), catalogues.text("console", "en", msgid)
+
+
 CERTAINTIES: dict[str, tuple[str, str]] = {
-    "confirmed": ("bekräftad", "confirmed"),
-    "probable": ("trolig", "probable"),
-    "possible": ("möjlig", "possible"),
-    "unverified": ("obekräftad", "unverified"),
+    key: _both(f"disclosure.certainty.{key}") for key in ("confirmed", "probable", "possible", "unverified")
 }
+"""(Swedish, English) of each certainty: a disclosure's package carries both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,35 +26,14 @@ class LegalGround:
     requires_identity: bool
 
 
+_REQUIRES_IDENTITY = {
+    "danger_to_life": True,
+    "avert_serious_crime": False,
+    "suspected_serious_crime": False,
+    "national_security": False,
+}
 LEGAL_GROUNDS: dict[str, LegalGround] = {
-    g.id: g
-    for g in (
-        LegalGround(
-            "danger_to_life",
-            "Akut fara för någons liv eller hälsa: uppgifterna, och personens identitet, behövs för att avvärja faran.",
-            "Imminent danger to someone's life or health: the information, and the person's identity, "
-            "are needed to avert the danger.",
-            requires_identity=True,
-        ),
-        LegalGround(
-            "avert_serious_crime",
-            "Förestående eller pågående allvarligt brott som kan förhindras (jfr 23 kap. 6 § brottsbalken).",
-            "An imminent or ongoing serious crime that can be prevented (cf. ch. 23 s. 6 of the Penal Code).",
-            requires_identity=False,
-        ),
-        LegalGround(
-            "suspected_serious_crime",
-            "Misstanke om begånget allvarligt brott (jfr 10 kap. 23 § offentlighets- och sekretesslagen).",
-            "Suspicion of a serious crime that was committed (cf. ch. 10 s. 23 of the Public Access to "
-            "Information and Secrecy Act).",
-            requires_identity=False,
-        ),
-        LegalGround(
-            "national_security",
-            "Brott som rör terrorism eller rikets säkerhet.",
-            "A crime concerning terrorism or national security.",
-            requires_identity=False,
-        ),
-    )
+    gid: LegalGround(gid, *_both(f"disclosure.ground.{gid}"), requires_identity=needs)
+    for gid, needs in _REQUIRES_IDENTITY.items()
 }
 """The grounds of the guidelines (wording to be confirmed by the guideline owners)."""

@@ -41,7 +41,6 @@ from handoff.triage_admin.schemas import (
     DecisionAnswer,
 )
 from handoff.triage_admin.state import MAX_EXAMPLE_CHARS, AdminError, in_test_split
-from handoff.triage_admin.strings import ADMIN_STRINGS
 from handoff.triage_admin.web_base import API, TRIAGE_ADMIN, refused_fields
 from handoff.web import ADMIN_ROLES, Route
 from handoff.web.validation import body as checked_body
@@ -65,8 +64,7 @@ def refusal(staff: Staff, exc: AdminError) -> web.Response:
     """A refusal in the one body shape: ``{"error": code}``, with ``fields`` (field -> words) when it
     refuses a field of the input."""
     words = strings(staff.lang)
-    admin_words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
-    return web.json_response(error_body(exc.code, refused_fields(exc, words, admin_words)), status=exc.status)
+    return web.json_response(error_body(exc.code, refused_fields(exc, words)), status=exc.status)
 
 
 def refusals(handler: Handler) -> Handler:

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.appkeys import TRIAGER
 from gateway.envelope import utcnow
 from gateway.store import repo
-from handoff.console.i18n import INTENT_LABELS
+from handoff.console.i18n import intent_labels
 from handoff.console.security import Staff
 from handoff.triage_admin.models import ResponseOverride
 from handoff.triage_admin.schemas import (
@@ -76,7 +76,7 @@ async def api_intents(request: web.Request, staff: Staff) -> web.StreamResponse:
             "intents": [
                 {
                     "name": i,
-                    "label": INTENT_LABELS[staff.lang][i],
+                    "label": intent_labels(staff.lang)[i],
                     "priority": INTENT_PRIORITY[i].label,
                     "critical": i in CRITICAL_INTENTS,
                     "count": counts.get(i, 0),
@@ -175,7 +175,7 @@ async def api_responses(request: web.Request, staff: Staff) -> web.StreamRespons
             "responses": [
                 {
                     "intent": i,
-                    "label": INTENT_LABELS[staff.lang][i],
+                    "label": intent_labels(staff.lang)[i],
                     "critical": i in CRITICAL_INTENTS,
                     "texts": {lang: book.get(i, lang) for lang in LANGUAGES},
                     "shipped": {lang: shipped.get(i, lang) for lang in LANGUAGES},

@@ -10,12 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from gateway.web_errors import error_body
-from handoff.console.i18n import client_strings
+from handoff.console.i18n import client_strings, gettext
 from handoff.console.security import Staff
 from handoff.console.views import CONSOLE
 from handoff.triage_admin.service import TriageAdmin
 from handoff.triage_admin.state import AdminError
-from handoff.triage_admin.strings import ADMIN_STRINGS, admin_strings
+from handoff.triage_admin.strings import admin_strings
 
 API = "/console/api/triage"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "console" / "static"
@@ -38,6 +38,7 @@ def render_admin(request: web.Request, staff: Staff, template: str, **context: A
     client = {**client_strings(staff.lang), "t": words}
     html = state.templates.get_template(template).render(
         t=words,
+        gettext=gettext(staff.lang),
         lang=staff.lang,
         client=client,
         path=request.path,
@@ -63,8 +64,9 @@ def refused_fields(exc: AdminError, *catalogues: Mapping[str, str]) -> dict[str,
 def admin_error(staff: Staff, exc: AdminError) -> web.Response:
     """A refusal in the one body shape: ``{"error": code}``, with ``fields`` (field -> the admin's
     words) when it refuses a field of the input."""
-    words = ADMIN_STRINGS.get(staff.lang, ADMIN_STRINGS["sv"])
-    return web.json_response(error_body(exc.code, refused_fields(exc, words)), status=exc.status)
+    return web.json_response(
+        error_body(exc.code, refused_fields(exc, admin_strings(staff.lang))), status=exc.status
+    )
 
 
 def handles_errors(

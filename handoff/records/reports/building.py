@@ -54,6 +54,7 @@ from handoff.records.reports.strings import (
     Label,
     _l,
 )
+from handoff.records.reports.strings import label as text_label
 from handoff.records.reports.suppression import CellId, Suppressor
 
 
@@ -258,12 +259,7 @@ class _Builder:
                 "conversations_taken": taken if taken >= THRESHOLD else PRIMARY,
                 "counsellor_hours": round(hours, 1),
                 "conversations_per_counsellor_hour": per_hour,
-                "definition": _l(
-                    "Rådgivartimmar: för varje rådgivare den sammanlagda tid (överlapp räknas en gång) "
-                    "då hen hade minst ett samtal, från första tilldelning till avslut.",
-                    "Counsellor hours: for each counsellor the total time (overlaps counted once) "
-                    "during which they held at least one conversation, from first assignment to close.",
-                ),
+                "definition": text_label("report.counsellor_hours_definition"),
             },
         }
 
@@ -277,9 +273,9 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 def _header(kind: str, start: datetime, end: datetime, area: Area | None, now: datetime) -> dict[str, Any]:
     titles = {
-        "period": _l("Rapport för perioden", "Report for the period"),
-        "local": _l("Lokal lägesbild", "Local situational picture"),
-        "evaluation": _l("Utvärdering av pilotverksamheten", "Pilot evaluation"),
+        "period": text_label("report.title.period"),
+        "local": text_label("report.title.local"),
+        "evaluation": text_label("report.title.evaluation"),
     }
     return {
         "kind": kind,
@@ -296,21 +292,13 @@ def _header(kind: str, start: datetime, end: datetime, area: Area | None, now: d
         "generated_at": now.astimezone(STOCKHOLM).isoformat(timespec="seconds"),
         "time_zone": {
             "name": TIME_ZONE,
-            "note": _l(
-                "Datum, veckor och månader enligt svensk tid (Europe/Stockholm, med sommartid).",
-                "Dates, weeks and months in Swedish time (Europe/Stockholm, with summer time).",
-            ),
+            "note": text_label("report.time_zone_note"),
         },
         "suppression": {
             "threshold": THRESHOLD,
             "primary": PRIMARY,
             "secondary": SECONDARY,
-            "note": _l(
-                "Celler under 5 visas som ”<5”. Celler som annars skulle kunna räknas fram ur summor "
-                "visas som ”..”.",
-                'Cells below 5 are shown as "<5". Cells that could otherwise be worked out from '
-                'totals are shown as "..".',
-            ),
+            "note": text_label("report.suppression_note"),
         },
     }
 

@@ -6,7 +6,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from handoff.records.reports.strings import Label, _l
+from handoff.records.reports.strings import Label
+from handoff.records.reports.strings import label as text_label
 
 # charts ------------------------------------------------------------------------------------------
 
@@ -113,7 +114,7 @@ def chart_week_totals(report: Mapping[str, Any], aria: Label | None = None) -> s
     weekly = report["weekly"]
     weeks: list[str] = weekly["weeks"]
     totals: list[int | str] = weekly["totals"]
-    label = aria or _l("Samtal per vecka", "Conversations per week")
+    label = aria or text_label("report.chart.weekly")
     width, height, left, bottom, top = 640, 200, 44, 30, 14
     peak = max([v for v in totals if isinstance(v, int)] + [1])
     plot_h = height - bottom - top

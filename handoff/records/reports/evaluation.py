@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from handoff.records.reports.periods import local_date
-from handoff.records.reports.strings import NOT_DOCUMENTED, _l
+from handoff.records.reports.strings import NOT_DOCUMENTED
+from handoff.records.reports.strings import label as text_label
 
 
 def _cell(report: Mapping[str, Any], dim: str, key: str) -> int | str | None:
@@ -50,21 +51,13 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
             [_cell(report, "crime_info_passed", "yes"), _cell(report, "crime_info_passed", "no")],
         ),
         "labels": {
-            "days_in_operation": _l("Dagar i drift", "Days in operation"),
-            "months_in_operation": _l("Månader i drift", "Months in operation"),
-            "documented_percent": _l(
-                "Andel dokumenterade samtal (%)", "Share of conversations documented (%)"
-            ),
-            "answered_within_15_min_percent": _l(
-                "Andel köade samtal besvarade inom 15 min (%)",
-                "Queued conversations answered within 15 min (%)",
-            ),
-            "referral_percent_of_documented": _l(
-                "Andel dokumenterade samtal med slussning (%)", "Documented conversations referred (%)"
-            ),
-            "crime_info_percent_of_documented": _l(
-                "Andel dokumenterade samtal där uppgifter om brott lämnades (%)",
-                "Documented conversations with crime information passed (%)",
+            "days_in_operation": text_label("report.evaluation.days_in_operation"),
+            "months_in_operation": text_label("report.evaluation.months_in_operation"),
+            "documented_percent": text_label("report.evaluation.documented_percent"),
+            "answered_within_15_min_percent": text_label("report.evaluation.answered_within_15_min_percent"),
+            "referral_percent_of_documented": text_label("report.evaluation.referral_percent_of_documented"),
+            "crime_info_percent_of_documented": text_label(
+                "report.evaluation.crime_info_percent_of_documented"
             ),
         },
     }

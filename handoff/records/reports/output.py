@@ -14,6 +14,7 @@ from markupsafe import Markup
 from handoff.records.reports.charts import _bil, chart_bars, chart_weekly
 from handoff.records.reports.data import FORMATS, TEMPLATES
 from handoff.records.reports.strings import DIMENSION_LABELS, _l
+from handoff.records.reports.strings import label as text_label
 
 # ----------------------------------------------------------------------------------------- output
 
@@ -77,7 +78,7 @@ def to_html(report: Mapping[str, Any]) -> str:
     dims = {d["key"]: d for d in report["dimensions"]}
     charts = {
         "weekly": Markup(chart_weekly(report)),  # noqa: S704 - built from escaped parts
-        "priority": Markup(chart_bars(dims["priority"], _l("Prioritet", "Priority mix"))),  # noqa: S704
+        "priority": Markup(chart_bars(dims["priority"], text_label("report.chart.priority"))),  # noqa: S704
         "waiting": Markup(chart_bars(dims["waiting"], DIMENSION_LABELS["waiting"])),  # noqa: S704
     }
     template = _environment().get_template("report.html")

@@ -1,58 +1,70 @@
-"""The reports' labels, in Swedish and English: channels, priorities, intents, the waiting-time
-bins and the dimensions."""
+"""The reports' labels, in Swedish and English (a report carries both): channels, priorities, intents,
+the waiting-time bins and the dimensions, from the ``console`` catalogue (ids ``report.*``)."""
 
 from __future__ import annotations
 
 import math
 
+from gateway import catalogues
+
 Label = dict[str, str]
+REPORT_LANGUAGES = ("sv", "en")
 
 
 def _l(sv: str, en: str) -> Label:
     return {"sv": sv, "en": en}
 
 
-CHANNELS: dict[str, Label] = {
-    "webchat": _l("Webbchatt", "Web chat"),
-    "email": _l("E-post", "E-mail"),
-    "telegram": _l("Telegram", "Telegram"),
-    "xmpp": _l("XMPP", "XMPP"),
-}
-LANGUAGES: dict[str, Label] = {
-    "sv": _l("Svenska", "Swedish"),
-    "en": _l("Engelska", "English"),
-    "ar": _l("Arabiska", "Arabic"),
-    "fa": _l("Persiska (dari/farsi)", "Persian (Dari/Farsi)"),
-    "so": _l("Somaliska", "Somali"),
-    "ti": _l("Tigrinja", "Tigrinya"),
-    "tr": _l("Turkiska", "Turkish"),
-    "ku": _l("Kurdiska", "Kurdish"),
-    "bs": _l("Bosniska/kroatiska/serbiska", "Bosnian/Croatian/Serbian"),
-    "ru": _l("Ryska", "Russian"),
-    "und": _l("Okänt språk", "Unknown language"),
-}
+def label(msgid: str) -> Label:
+    """A catalogue id in the report's languages."""
+    return {lang: catalogues.text("console", lang, msgid) for lang in REPORT_LANGUAGES}
+
+
+def _table(prefix: str, keys: tuple[str, ...]) -> dict[str, Label]:
+    return {key: label(f"{prefix}{key}") for key in keys}
+
+
+CHANNELS: dict[str, Label] = _table(
+    "report.channels.",
+    (
+        "webchat",
+        "email",
+        "telegram",
+        "xmpp",
+    ),
+)
+PRIORITIES: dict[str, Label] = _table(
+    "report.priorities.",
+    (
+        "low",
+        "normal",
+        "high",
+        "critical",
+    ),
+)
+LANGUAGES: dict[str, Label] = _table(
+    "report.languages.",
+    ("sv", "en", "ar", "fa", "so", "ti", "tr", "ku", "bs", "ru", "und"),
+)
 """The language of each conversation (the triage's, or the one the person picked)."""
-PRIORITIES: dict[str, Label] = {
-    "low": _l("Låg", "Low"),
-    "normal": _l("Normal", "Normal"),
-    "high": _l("Hög", "High"),
-    "critical": _l("Akut", "Critical"),
-}
 PRIORITY_KEYS = ("low", "normal", "high", "critical")
-INTENTS: dict[str, Label] = {
-    "urgent_threat": _l("Akut hot", "Urgent threat"),
-    "self_harm": _l("Risk för självskada", "Self-harm"),
-    "travel_conflict": _l("Resa till konfliktområde", "Travel to a conflict zone"),
-    "leave_movement": _l("Vill lämna en miljö", "Wants to leave a movement"),
-    "concern_relative": _l("Oro för anhörig", "Concern for a relative"),
-    "concern_professional": _l("Oro i yrket", "Concern as a professional"),
-    "human_request": _l("Vill prata med en person", "Asked for a person"),
-    "info_request": _l("Fråga om information", "Information request"),
-    "greet": _l("Hälsning", "Greeting"),
-    "goodbye": _l("Avslutning", "Goodbye"),
-    "out_of_scope": _l("Utanför uppdraget", "Out of scope"),
-    "none": _l("Ingen", "None"),
-}
+INTENTS: dict[str, Label] = _table(
+    "report.intents.",
+    (
+        "urgent_threat",
+        "self_harm",
+        "travel_conflict",
+        "leave_movement",
+        "concern_relative",
+        "concern_professional",
+        "human_request",
+        "info_request",
+        "greet",
+        "goodbye",
+        "out_of_scope",
+        "none",
+    ),
+)
 # The priority each intent gives (as nlu.result.INTENT_PRIORITY; handoff does not import nlu):
 # links the priority and intent dimensions for secondary suppression.
 INTENT_PRIORITY: dict[str, int] = {
@@ -70,37 +82,43 @@ INTENT_PRIORITY: dict[str, int] = {
 }
 NOT_DOCUMENTED = "not_documented"
 UNKNOWN = "unknown"
-EXTRA: dict[str, Label] = {
-    NOT_DOCUMENTED: _l("Ej dokumenterat", "Not documented"),
-    UNKNOWN: _l("Okänd", "Unknown"),
-    "yes": _l("Ja", "Yes"),
-    "no": _l("Nej", "No"),
-}
+EXTRA: dict[str, Label] = _table(
+    "report.extra.",
+    (
+        NOT_DOCUMENTED,
+        UNKNOWN,
+        "yes",
+        "no",
+    ),
+)
 WAIT_BINS: tuple[tuple[str, float, Label], ...] = (
-    ("under_1", 1, _l("Under 1 min", "Under 1 min")),
-    ("1_5", 5, _l("1–5 min", "1–5 min")),
-    ("5_15", 15, _l("5–15 min", "5–15 min")),
-    ("15_60", 60, _l("15–60 min", "15–60 min")),
-    ("60_240", 240, _l("1–4 tim", "1–4 h")),
-    ("over_240", math.inf, _l("Över 4 tim", "Over 4 h")),
+    ("under_1", 1, label("report.wait.under_1")),
+    ("1_5", 5, label("report.wait.1_5")),
+    ("5_15", 15, label("report.wait.5_15")),
+    ("15_60", 60, label("report.wait.15_60")),
+    ("60_240", 240, label("report.wait.60_240")),
+    ("over_240", math.inf, label("report.wait.over_240")),
 )
 NOT_ANSWERED = "not_answered"
-NOT_ANSWERED_LABEL = _l("Inte besvarat av rådgivare", "Not answered by a counsellor")
+NOT_ANSWERED_LABEL = label("report.extra.not_answered")
 
-DIMENSION_LABELS: dict[str, Label] = {
-    "channel": _l("Kanal", "Channel"),
-    "language": _l("Språk", "Language"),
-    "priority": _l("Prioritet", "Priority"),
-    "intent": _l("Ärende enligt triage", "Intent (triage)"),
-    "contact_type": _l("Vem tog kontakt", "Who made contact"),
-    "environment": _l("Miljö som oron gäller", "Environment of concern"),
-    "age_group": _l("Åldersgrupp för personen det gäller", "Age group of the person of concern"),
-    "gender": _l("Kön för personen det gäller", "Gender of the person of concern"),
-    "county": _l("Län", "County"),
-    "municipality": _l("Kommun", "Municipality"),
-    "outcome": _l("Utfall", "Outcome"),
-    "referral_made": _l("Slussning gjord", "Referral made"),
-    "crime_info_passed": _l("Uppgifter om brott lämnade", "Crime information passed"),
-    "waiting": _l("Väntetid till rådgivare", "Waiting time for a counsellor"),
-    "month": _l("Samtal per månad", "Conversations per month"),
-}
+DIMENSION_LABELS: dict[str, Label] = _table(
+    "report.dimension_labels.",
+    (
+        "channel",
+        "language",
+        "priority",
+        "intent",
+        "contact_type",
+        "environment",
+        "age_group",
+        "gender",
+        "county",
+        "municipality",
+        "outcome",
+        "referral_made",
+        "crime_info_passed",
+        "waiting",
+        "month",
+    ),
+)
