@@ -37,6 +37,7 @@ Server -> client::
     {"type": "ack", "client_id", "seq", "id"}
     {"type": "status", "state": "new|bot|queued|assigned|closed|...", "queue_position", "assigned"}
     {"type": "typing", "typing": bool}
+    {"type": "language", "language"}   # the conversation's language (the triage's), when it changes
     {"type": "closed"}
     {"type": "resume_code", "code"}
     {"type": "error", "code", "message", "client_id"?}

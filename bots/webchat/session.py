@@ -58,6 +58,8 @@ class Chat:
         self.id_seq: dict[str, int] = {}
         self.unseen: dict[int, str] = {}  # seq -> id of outgoing messages not yet seen
         self.last_status: tuple[Any, ...] | None = None
+        self.language = ""
+        """The conversation's language last told to the page."""
         self.state = "new"
         self.closed = False
         self.by_code = False
@@ -163,6 +165,7 @@ class Chat:
             msg = event.get("message") or {}
             if msg.get("conversation_id") == self.conv_id:
                 await self._convey(msg)
+                await self._language(str((event.get("conversation") or {}).get("language") or ""))
         elif kind == "state":
             conv = event.get("conversation") or {}
             state = str(conv.get("state", ""))
@@ -232,6 +235,13 @@ class Chat:
                     break
         self.own.pop(mid, None)
         await self._send({"type": "ack", "client_id": client_id, "seq": known, "id": mid})
+
+    async def _language(self, language: str) -> None:
+        """Tell the page the conversation's language (the triage's) when it changes: a page whose
+        language the person did not pick follows it."""
+        if language and language != self.language and language in catalogues.languages("person"):
+            self.language = language
+            await self._send({"type": "language", "language": language})
 
     async def _status(self, data: Mapping[str, Any] | None) -> None:
         if data is None:

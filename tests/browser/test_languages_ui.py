@@ -187,3 +187,32 @@ async def test_a_person_writes_in_their_language_and_everything_answers_in_it(
         await staff_ctx.close()
     finally:
         await ctx.close()
+
+
+async def test_a_page_whose_language_nobody_picked_follows_the_language_the_person_writes_in(
+    browser: Browser, gateway: LiveGateway
+) -> None:
+    ctx = await browser.new_context(viewport={"width": 360, "height": 760}, base_url=gateway.base)
+    ctx.set_default_timeout(20000)
+    try:
+        page = await ctx.new_page()
+        await page.goto("/chat")
+        await page.wait_for_selector("#hl-input")
+        assert await page.evaluate("document.documentElement.dir") == "ltr"
+        await page.fill("#hl-input", PEOPLE[0][1])
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("html[lang=ar][dir=rtl]")
+        assert await page.text_content("#hl-send") == said("ar", "chat.send")
+        assert await page.input_value("#hl-lang") == "ar"
+        # Picked in the menu: the page keeps the person's choice.
+        await page.select_option("#hl-lang", "sv")
+        await page.fill("#hl-input", "ابني لا يتحدث معي منذ أسابيع")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#hl-log li[data-kind=person] >> nth=1")
+        await page.wait_for_timeout(500)
+        assert await page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
+            "sv",
+            "ltr",
+        ]
+    finally:
+        await ctx.close()

@@ -27,6 +27,9 @@
   var RTL = (body.getAttribute("data-rtl-langs") || "").split(" ");
   function known(code) { return I18N[code] ? code : "sv"; }
   var lang = known(body.getAttribute("data-lang"));
+  /* Picked: in the address (?lang=, the widget's) or in the menu.  Otherwise the page follows the
+     language the person writes in. */
+  var chosen = /[?&]lang=/.test(location.search);
   var st = freshState();
   var ws = null;
   var welcomed = false;
@@ -252,6 +255,14 @@
         if (f.state === "closed") { st.closed = true; }
         renderStatus();
         break;
+      case "language":
+        /* The page follows the language of the person's first messages unless they picked one. */
+        if (!chosen && I18N[f.language] && f.language !== lang) {
+          lang = f.language;
+          el.lang.value = lang;
+          applyLanguage();
+        }
+        break;
       case "typing":
         st.typing = !!f.typing;
         clearTimeout(counsellorTypingTimer);
@@ -399,6 +410,7 @@
   el.exit.addEventListener("click", quickExit);
   el.lang.addEventListener("change", function () {
     lang = known(el.lang.value);
+    chosen = true;
     try { history.replaceState(null, "", location.pathname + "?" + (cfg.embed ? "embed=1&" : "") + "lang=" + lang); } catch (e) { /* ignore */ }
     applyLanguage();
   });

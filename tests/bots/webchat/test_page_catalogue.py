@@ -22,10 +22,14 @@ def _page() -> ChatPage:
 
 def test_the_page_speaks_the_chosen_language_and_lists_every_language_by_its_own_name() -> None:
     html = _page().render_page("en", embed=False)
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert ">Quick exit</button>" in html
     options = re.findall(r'<option value="(\w+)"( selected)? lang="\w+">([^<]+)</option>', html)
-    assert options == [("sv", "", "Svenska"), ("en", " selected", "English")]
+    assert options[:1] == [("sv", "", "Svenska")] and ("en", " selected", "English") in options
+    names = {code: name for code, _, name in options}
+    assert set(names) == set(catalogues.languages("person"))
+    assert (names["ar"], names["so"], names["ti"], names["ru"]) == ("العربية", "Soomaali", "ትግርኛ", "Русский")
+    assert '<html lang="ar" dir="rtl">' in _page().render_page("ar", embed=False)
     block = re.search(r'<script type="application/json" id="hl-i18n">(.*?)</script>', html, re.S)
     assert block is not None
     data = json.loads(block.group(1))
@@ -44,19 +48,19 @@ def test_the_widget_carries_its_words_in_every_language() -> None:
 def test_a_language_added_as_a_file_is_in_the_menu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     copy = tmp_path / "locale"
     shutil.copytree(catalogues.LOCALE_DIR, copy)
-    po = copy / "so" / "LC_MESSAGES" / "person.po"
+    po = copy / "fi" / "LC_MESSAGES" / "person.po"
     po.parent.mkdir(parents=True)
     po.write_text(
         (copy / "en" / "LC_MESSAGES" / "person.po")
         .read_text("utf-8")
-        .replace('msgstr "English"', 'msgstr "Soomaali"'),
+        .replace('msgstr "English"', 'msgstr "Suomi"'),
         "utf-8",
     )
     monkeypatch.setattr(catalogues, "LOCALE_DIR", copy)
     catalogues.clear_cache()
     try:
-        html = _page().render_page("so", embed=False)
-        assert '<option value="so" selected lang="so">Soomaali</option>' in html
+        html = _page().render_page("fi", embed=False)
+        assert '<option value="fi" selected lang="fi">Suomi</option>' in html
     finally:
         monkeypatch.undo()
         catalogues.clear_cache()
