@@ -35,6 +35,7 @@ GATEWAY_CONTRACT = frozenset(
         "gateway.channel",  # ChannelAdapter, ChannelServices, control signals, back-off, registry
         "gateway.envelope",  # Envelope, ids, pseudonyms, Priority
         "gateway.errors",  # the error hierarchy
+        "gateway.catalogues",  # the words a person reads (gettext catalogues; imports no gateway module)
         "gateway.events",  # topic names and event payloads
         "gateway.tasks",  # cancel_and_wait (stop a background task)
         "gateway.sockets",  # close_all (close websockets at stop)

@@ -61,7 +61,6 @@ NOT_MIRRORED: dict[str, str] = {
     "bots/email_privacy.py": "covered by tests/bots/email/test_email.py and test_email_gateway.py",
     "nlu/result.py": _DATA + ": the triage contract's types",
     "nlu/lexicon.py": _DATA + ": word classes for the classifier",
-    "nlu/answers.py": "covered by tests/gateway/test_pipeline.py (one-word answers)",
     "nlu/decision.py": "covered by tests/nlu/test_rules.py, test_rules_precedence.py, test_triage.py",
     "nlu/evaluate_cmd.py": "covered by tests/nlu/test_embedding.py",
     "nlu/evaluate_groups.py": "covered by tests/nlu/test_evaluate_quality.py",
