@@ -48,6 +48,7 @@ from bots.email_parts import (
     payload_bytes,
 )
 from bots.email_text import html_to_text, normalize_text, strip_quotes_and_signature
+from gateway import catalogues
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 """Bytes; a larger mail is kept as a stub record."""
@@ -196,10 +197,13 @@ def _auto_reason(msg: email.message.Message, from_address: str | None, subject: 
 
 def _language_hint(msg: email.message.Message) -> str | None:
     value = (_raw_header(msg, "Content-Language") or "").strip().lower()
-    for lang in ("sv", "en"):
-        if value.startswith(lang):
-            return lang
-    return None
+    code = re.split(r"[-_,;\s]", value, maxsplit=1)[0]
+    if not code:
+        return None
+    # Any language the person catalogue has (ar, so, tr...), Croatian and Serbian as Bosnian; pick's
+    # fallback for a language without a catalogue is no hint.
+    lang = catalogues.pick("person", code)
+    return lang if lang == code or catalogues.ALIASES.get(code) == lang else None
 
 
 def synthetic_message_id(raw: bytes) -> str:

@@ -275,6 +275,12 @@ def test_envelope_carries_pseudonym_not_address_and_suppresses_auto_reply() -> N
     a = adapter()
     env, _ = a.envelope_for(parse_mail(read_mail("outlook_html.eml")))
     assert env.meta["language_hint"] == "sv"  # Content-Language: sv-SE
+    # Issue 19: any language the person catalogue has is a hint; Croatian reads as Bosnian; a
+    # language without a catalogue is none.
+    for header, hint in (("ar", "ar"), ("so-SO", "so"), ("hr", "bs"), ("de-DE", None)):
+        raw, _ = make_mail()
+        env, _ = a.envelope_for(parse_mail(f"Content-Language: {header}\n".encode() + raw))
+        assert env.meta.get("language_hint") == hint, header
     assert "suppress_auto_reply" not in env.meta
     env, address = a.envelope_for(parse_mail(read_mail("vacation.eml")))
     assert address == "lisa.berg@example.com"
