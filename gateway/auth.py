@@ -88,6 +88,8 @@ async def create_user(
 SECOND_FACTOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 PENDING_LIFETIME = timedelta(minutes=10)
 """How long the second step of a login (the code, or enrolment) may take after the password."""
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+"""A session's last_seen_at is written at most this often (not on every authenticated request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +258,9 @@ async def session_user(session: AsyncSession, token: str) -> tuple[StaffUser, St
     user = await session.get(StaffUser, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_seen_at = now
+    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+        # Not a write on every request: the staff's session list shows it to the minute.
+        row.last_seen_at = now
     return user, row
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,19 @@ COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
 SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
+SEND_BUFFER = 128 * 1024
+"""The kernel's send buffer of a console socket (set when it opens): without it the kernel grows it up
+to tcp_wmem's maximum (4 MiB), and a console that does not read was noticed only once that was full."""
+MAX_BACKLOG = 256 * 1024
+"""Bytes waiting in a console socket's write buffer above which it does not read: disconnected at once."""
+
+
+def bound_send_buffer(transport: asyncio.BaseTransport | None) -> None:
+    """Cap the kernel's send buffer of a console socket (see SEND_BUFFER)."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 @dataclass(eq=False)
@@ -150,18 +164,24 @@ class Hub:
         if client.ws.closed:
             self.clients.discard(client)
             return
+        if client.transport is not None and client.transport.get_write_buffer_size() > MAX_BACKLOG:
+            self._drop(client)
+            return
         try:
             await asyncio.wait_for(client.ws.send_json(data), SEND_TIMEOUT)
         except TimeoutError:
-            # Its buffers are full: holding on would stall every other console's updates and keep
-            # growing memory.  The console reconnects and reloads its state.
-            log.info("dropping a console socket that does not read")
-            self.clients.discard(client)
-            if client.transport is not None:
-                client.transport.abort()
+            self._drop(client)
         except (ConnectionError, RuntimeError) as exc:
             log.info("dropping a console socket (%s)", type(exc).__name__)
             self.clients.discard(client)
+
+    def _drop(self, client: Client) -> None:
+        """Its buffers are full: holding on would stall the updates of the others and keep growing
+        memory.  The console reconnects and reloads its state."""
+        log.info("dropping a console socket that does not read")
+        self.clients.discard(client)
+        if client.transport is not None:
+            client.transport.abort()
 
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
@@ -181,13 +201,12 @@ class Hub:
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
-            sent = 0
-            for client in list(self.clients):
-                if client.attending and conversation_id not in client.alerted:
-                    client.alerted.add(conversation_id)
-                    client.banner = True
-                    await self._send(client, alert)
-                    sent += 1
+            targets = [c for c in self.clients if c.attending and conversation_id not in c.alerted]
+            for client in targets:
+                client.alerted.add(conversation_id)
+                client.banner = True
+            await asyncio.gather(*(self._send(c, alert) for c in targets))
+            sent = len(targets)
             if self.metrics is not None:
                 self.metrics.alerted(event.at, sent)
         self._dirty = True
@@ -261,8 +280,8 @@ class Hub:
             except Exception as exc:
                 log.warning("could not read the queue for live updates (%s)", type(exc).__name__)
                 continue
-            for client in list(self.clients):
-                await self._send_snapshot(client, waiting, by_user)
+            # Side by side: a console whose socket is slow must not hold up the others.
+            await asyncio.gather(*(self._send_snapshot(c, waiting, by_user) for c in list(self.clients)))
 
     async def _send_snapshot(
         self, client: Client, waiting: list[dict[str, Any]], by_user: dict[int, list[dict[str, Any]]]
