@@ -5,7 +5,7 @@
   a runaway task) and the answer is 503, so that the orchestrator restarts the process.
 * ``GET /readyz``: 503 while the store or the broker is down or the process is stopping, so
   that no new traffic is sent to it; 200 otherwise.
-* ``GET /metrics``: Prometheus text (:mod:`gateway.metrics`), only with ``metrics.token`` as a
+* ``GET /metrics``: Prometheus text (with the event loop's lag, sampled every 50 ms) (:mod:`gateway.metrics`), only with ``metrics.token`` as a
   bearer token on the main port, or without a token on a port of its own (``metrics.port``,
   127.0.0.1 by default); with neither configured it answers 404.
 
@@ -33,6 +33,9 @@ HEARTBEAT_SECONDS = 1.0
 STALL_LIMIT = 10.0
 """Seconds without a heartbeat after which /livez says the loop is stuck."""
 CHECK_TIMEOUT = 2.0
+LAG_SAMPLE_SECONDS = 0.05
+"""How often the event loop's lag is sampled (``helpline_event_loop_lag_seconds`` in /metrics): a
+timer due then and run late measures how long the loop was busy with something else."""
 
 
 @dataclass
@@ -59,8 +62,17 @@ async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
             live.longest_lag = max(live.longest_lag, now - before - HEARTBEAT_SECONDS)
             live.last_tick = now
 
+    async def sample_lag() -> None:
+        metrics = app[METRICS]
+        while True:
+            due = loop.time() + LAG_SAMPLE_SECONDS
+            await asyncio.sleep(LAG_SAMPLE_SECONDS)
+            metrics.lagged(max(0.0, loop.time() - due))
+
     task = asyncio.create_task(beat(), name="heartbeat")
+    lag = asyncio.create_task(sample_lag(), name="event loop lag")
     yield
+    await cancel_and_wait(lag)
     await cancel_and_wait(task)
 
 
