@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections import OrderedDict
@@ -160,7 +161,8 @@ class Hub:
             with contextlib.suppress(Exception):
                 await client.ws.close(code=4401, message=b"signed out")
 
-    async def _send(self, client: Client, data: dict[str, Any]) -> None:
+    async def _send(self, client: Client, data: dict[str, Any] | str) -> None:
+        """Send a frame (a dict, or its JSON text already encoded)."""
         if client.ws.closed:
             self.clients.discard(client)
             return
@@ -168,7 +170,8 @@ class Hub:
             self._drop(client)
             return
         try:
-            await asyncio.wait_for(client.ws.send_json(data), SEND_TIMEOUT)
+            text = data if isinstance(data, str) else json.dumps(data)
+            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
         except TimeoutError:
             self._drop(client)
         except (ConnectionError, RuntimeError) as exc:
@@ -280,12 +283,22 @@ class Hub:
             except Exception as exc:
                 log.warning("could not read the queue for live updates (%s)", type(exc).__name__)
                 continue
+            # The waiting list is the same for every console: encoded once, not once per console.
+            encoded = json.dumps(waiting)
             # Side by side: a console whose socket is slow must not hold up the others.
-            await asyncio.gather(*(self._send_snapshot(c, waiting, by_user) for c in list(self.clients)))
+            await asyncio.gather(
+                *(self._send_snapshot(c, waiting, by_user, encoded) for c in list(self.clients))
+            )
 
     async def _send_snapshot(
-        self, client: Client, waiting: list[dict[str, Any]], by_user: dict[int, list[dict[str, Any]]]
+        self,
+        client: Client,
+        waiting: list[dict[str, Any]],
+        by_user: dict[int, list[dict[str, Any]]],
+        encoded: str | None = None,
     ) -> None:
+        """The queue as this console sees it (``encoded``: ``waiting`` as JSON, when the caller
+        sends the same list to many consoles)."""
         mine = by_user.get(client.user_id, [])
         client.mine = {m["conversation_id"] for m in mine}
         # A critical conversation waiting that this console has not been alerted to (it connected
@@ -304,16 +317,9 @@ class Hub:
             client.banner = False
             await self._send(client, {"type": "alert_clear"})
         await self._offer_new(client, waiting, len(mine))
-        await self._send(
-            client,
-            {
-                "type": "queue",
-                "waiting": waiting,
-                "mine": mine,
-                "load": len(mine),
-                "capacity": client.capacity,
-            },
-        )
+        rest = json.dumps({"mine": mine, "load": len(mine), "capacity": client.capacity})
+        waiting_json = encoded if encoded is not None else json.dumps(waiting)
+        await self._send(client, f'{{"type": "queue", "waiting": {waiting_json}, {rest[1:]}')
 
     async def _offer_new(self, client: Client, waiting: list[dict[str, Any]], load: int) -> None:
         """Tell an attending console of each conversation that joined the queue since its last
