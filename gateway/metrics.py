@@ -109,7 +109,7 @@ class Metrics:
         )
         self.loop_lag = Histogram(
             "helpline_event_loop_lag_seconds",
-            "How late the event loop ran a timer due every 50 ms: a stall of the loop (a blocking "
+            "How late the event loop ran a timer due every 100 ms: a stall of the loop (a blocking "
             "call, a long computation) shows as a late sample",
             buckets=LAG_BUCKETS,
             registry=r,

@@ -68,7 +68,7 @@ def loop_lag(url: str) -> dict[str, float]:
 def window_stall(before: list[dict[str, float]], after: list[dict[str, float]]) -> dict[str, Any] | None:
     """The loop's longest stall in the window over the processes: the longest since the start if it
     grew in the window (exact), else the bucket bound of the latest sample that was late (at most);
-    and the share of 50 ms samples later than 20 ms."""
+    and the share of the 100 ms samples later than 20 ms."""
     if not any(after):
         return None
     longest, late, count = 0.0, 0.0, 0.0
@@ -276,7 +276,7 @@ def print_result(r: dict[str, Any]) -> None:
     stall = r.get("loop_stall")
     if stall:
         print(
-            f"   event loop's longest stall {stall['longest_ms']} ms ({stall['samples_over_20ms_pct']}% of the 50 ms lag samples over 20 ms)"
+            f"   event loop's longest stall {stall['longest_ms']} ms ({stall['samples_over_20ms_pct']}% of the lag samples, one per 100 ms, over 20 ms)"
         )
     else:
         print("   event loop's longest stall: /metrics not served (skipped)")
