@@ -192,6 +192,7 @@ def create_app(
         # One relay per process: this process's events at once, others' left behind by poll.
         outbox.start()
         yield
+        await app[PIPELINE].controls.close()
         await outbox.close()
 
     async def channels_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -88,6 +88,8 @@ async def create_user(
 SECOND_FACTOR_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 PENDING_LIFETIME = timedelta(minutes=10)
 """How long the second step of a login (the code, or enrolment) may take after the password."""
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+"""A session's last_seen_at is written at most this often (not on every authenticated request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +250,11 @@ async def complete_login(
     return LoginResult(user, token=token, csrf=csrf)
 
 
-async def session_user(session: AsyncSession, token: str) -> tuple[StaffUser, StaffSession] | None:
+async def session_user(
+    session: AsyncSession, token: str, *, touch: bool = True
+) -> tuple[StaffUser, StaffSession] | None:
+    """The user and session of a token; with ``touch``, ``last_seen_at`` is set in ``session``
+    when :func:`touch_due` (without, the caller does it: :func:`touch_session`)."""
     row = await session.get(StaffSession, _token_hash(token))
     now = utcnow()
     if row is None or row.expires_at <= now or row.pending is not None:
@@ -256,8 +262,22 @@ async def session_user(session: AsyncSession, token: str) -> tuple[StaffUser, St
     user = await session.get(StaffUser, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_seen_at = now
+    if touch and touch_due(row):
+        row.last_seen_at = now
     return user, row
+
+
+def touch_due(row: StaffSession) -> bool:
+    """Whether the session's ``last_seen_at`` is to be written: not on every request, at most
+    every :data:`LAST_SEEN_RESOLUTION` (the staff's session list shows it to the minute)."""
+    return utcnow() - row.last_seen_at >= LAST_SEEN_RESOLUTION
+
+
+async def touch_session(session: AsyncSession, token_hash: str) -> None:
+    """Write a session's ``last_seen_at`` (one UPDATE)."""
+    await session.execute(
+        update(StaffSession).where(StaffSession.token_hash == token_hash).values(last_seen_at=utcnow())
+    )
 
 
 async def session_alive(session: AsyncSession, token_hash: str) -> bool:

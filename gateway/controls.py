@@ -1,11 +1,21 @@
 """A person's control signals through ingress: typing, paused, the end of a conversation, and the
 receipt that a message was delivered (:mod:`gateway.channel`'s ``CONTROL_*``).
 
-Typing changes nothing stored and is published directly, best effort; the end and a receipt are
-stored with their events in one transaction (the outbox relay publishes them).
+Typing changes nothing stored and is published directly, best effort; the end is stored with its
+events in one transaction (the outbox relay publishes them).  A receipt (the person's page saw a
+message: web chat's ``seen``) comes once per message out, so it is the commonest signal after
+typing: it is read without a lock, published directly like typing, and the receipts are written
+together at most :data:`RECEIPT_FLUSH_SECONDS` later in one transaction (and when the process
+stops), not one transaction and outbox row each.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from sqlalchemy import update
 
 from gateway.channel import CONTROL_DELIVERED, CONTROL_END, CONTROL_PAUSED, CONTROL_TYPING, IngressResult
 from gateway.conversation import ConversationState, move
@@ -16,7 +26,13 @@ from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Message
 from gateway.store.repo import conversation_summary
+from gateway.tasks import cancel_and_wait
 from gateway.writes import EventRows
+
+log = logging.getLogger(__name__)
+
+RECEIPT_FLUSH_SECONDS = 1.0
+"""The longest a person's receipt waits before it is stored (with the others that came meanwhile)."""
 
 S = ConversationState
 
@@ -28,6 +44,9 @@ class PersonControls:
         self.db = db
         self.outbox = outbox
         self.event_rows = event_rows
+        self._receipts: dict[str, set[str]] = defaultdict(set)
+        """Message ids seen by their person, per conversation, not stored yet."""
+        self._flush: asyncio.Task[None] | None = None
 
     async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
         """A typing signal changes nothing stored: one read without a lock or a commit, then a
@@ -51,9 +70,72 @@ class PersonControls:
         )
         return result
 
+    async def _receipt(self, envelope: Envelope) -> IngressResult:
+        """The person saw a message: a read without a lock or a commit, a live event, and the
+        receipt stored with the others within :data:`RECEIPT_FLUSH_SECONDS`."""
+        async with self.db.reader() as session:
+            conv = await repo.peek_open_conversation(
+                session, envelope.channel, envelope.sender, envelope.conversation_id
+            )
+            if conv is None:
+                raise InvalidInput("no open conversation")
+            summary = conversation_summary(conv)
+            result = IngressResult(
+                conversation_id=ConversationId(conv.id),
+                message_id=envelope.message_id,
+                duplicate=False,
+                priority=Priority(conv.priority),
+                state=conv.state,
+            )
+        mid = str(envelope.meta.get("message_id", ""))
+        self._receipts[conv.id].add(mid)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_later(), name="receipts")
+        await self.event_rows.publish_conversation(
+            "delivery", summary, who="person", typing=False, message_id=mid, delivery="delivered"
+        )
+        return result
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(RECEIPT_FLUSH_SECONDS)
+        await self.store_receipts()
+
+    async def store_receipts(self) -> None:
+        """Store the receipts that came since the last time, in one transaction (kept for the
+        next time if the store is away)."""
+        receipts, self._receipts = self._receipts, defaultdict(set)
+        if not receipts:
+            return
+        try:
+            async with self.db.session() as session:
+                now = utcnow()
+                for conv_id, mids in receipts.items():
+                    await session.execute(
+                        update(Message)
+                        .where(Message.conversation_id == conv_id, Message.id.in_(sorted(mids)))
+                        .values(delivery="delivered", delivered_at=now)
+                    )
+        except Exception as exc:
+            log.warning("receipts not stored yet (%s); kept for the next time", type(exc).__name__)
+            for conv_id, mids in receipts.items():
+                self._receipts[conv_id] |= mids
+            if self._flush is None or self._flush.done() or self._flush is asyncio.current_task():
+                self._flush = asyncio.create_task(self._flush_later(), name="receipts")
+
+    async def close(self) -> None:
+        """The process stops: the receipts not stored yet are stored now."""
+        flush, self._flush = self._flush, None
+        if flush is not None and flush is not asyncio.current_task():
+            await cancel_and_wait(flush)
+        await self.store_receipts()
+        flush, self._flush = self._flush, None  # a retry scheduled by a failure: not waited for
+        await cancel_and_wait(flush)
+
     async def control(self, envelope: Envelope, control: str) -> IngressResult:
         if control in (CONTROL_TYPING, CONTROL_PAUSED):
             return await self._typing(envelope, control)
+        if control == CONTROL_DELIVERED:
+            return await self._receipt(envelope)
         async with self.db.session() as session:
             conv = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
@@ -72,13 +154,7 @@ class PersonControls:
                     conv.closed_at = utcnow()
                     conv.meta = {**(conv.meta or {}), "closed_by": "person"}
                     await repo.audit(session, "conversation.closed_by_person", conversation_id=conv.id)
-            elif control == CONTROL_DELIVERED:
-                mid = str(envelope.meta.get("message_id", ""))
-                msg = await session.get(Message, mid)
-                if msg is not None and msg.conversation_id == conv.id:
-                    msg.delivery = "delivered"
-                    msg.delivered_at = utcnow()
-            elif control not in (CONTROL_TYPING, CONTROL_PAUSED):
+            else:
                 raise InvalidInput(f"unknown control {control!r}")
             summary = conversation_summary(conv)
             result = IngressResult(
@@ -88,22 +164,18 @@ class PersonControls:
                 priority=Priority(conv.priority),
                 state=conv.state,
             )
-            if control in (CONTROL_END, CONTROL_DELIVERED):
-                kind = "state" if control == CONTROL_END else "delivery"
-                events = [
+            await insert_rows(
+                session,
+                [
                     self.event_rows.conv_row(
-                        kind, summary, who="person", typing=False, message_id=envelope.meta.get("message_id")
-                    )
-                ]
-                if control == CONTROL_END:
-                    events.append(
-                        self.event_rows.queue_row(summary["id"], {"kind": "changed", "critical": False})
-                    )
-                await insert_rows(session, events)
-        if control in (CONTROL_END, CONTROL_DELIVERED):
-            self.outbox.wake()
-        else:  # typing: nothing stored changed; live, best effort
-            await self.event_rows.publish_conversation(
-                "typing", summary, who="person", typing=control == CONTROL_TYPING, message_id=None
+                        "state",
+                        summary,
+                        who="person",
+                        typing=False,
+                        message_id=envelope.meta.get("message_id"),
+                    ),
+                    self.event_rows.queue_row(summary["id"], {"kind": "changed", "critical": False}),
+                ],
             )
+        self.outbox.wake()
         return result

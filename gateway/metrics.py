@@ -36,6 +36,9 @@ TRIAGE_STAGES = ("language", "classifier", "embedding", "decision")
 rules and the risk stage."""
 
 
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
 def _utc(value: datetime) -> datetime:
     from datetime import UTC
 
@@ -104,7 +107,20 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "helpline_outbox_backlog", "Events written but not yet published (fleet)", registry=r
         )
+        self.loop_lag = Histogram(
+            "helpline_event_loop_lag_seconds",
+            "How late the event loop ran a timer due every 100 ms: a stall of the loop (a blocking "
+            "call, a long computation) shows as a late sample",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag_longest = Gauge(
+            "helpline_event_loop_lag_longest_seconds",
+            "The longest event loop stall sampled since the process started",
+            registry=r,
+        )
         self._sockets: dict[str, Callable[[], int]] = {}
+        self._longest_lag = 0.0
         for priority in PRIORITIES:
             self.queue_length.labels(priority)
             self.queue_oldest.labels(priority)
@@ -139,6 +155,13 @@ class Metrics:
             if isinstance(value, int | float):
                 self.triage.labels(stage).observe(value / 1000)
         self.triage.labels("total").observe(total)
+
+    def lagged(self, seconds: float) -> None:
+        """One sample of the event loop's lag (:func:`gateway.probes.heartbeat_ctx`)."""
+        self.loop_lag.observe(seconds)
+        if seconds > self._longest_lag:
+            self._longest_lag = seconds
+            self.loop_lag_longest.set(seconds)
 
     def answered_first(self, waiting_since: datetime) -> None:
         self.first_answer.observe(max(0.0, (utcnow() - _utc(waiting_since)).total_seconds()))

@@ -223,7 +223,8 @@ class StaffActions:
         self.outbox.wake()
 
     async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
-        async with self.db.session() as session:
+        # Nothing stored changes: one read without a lock or a commit, then live events.
+        async with self.db.reader() as session:
             conv = await repo.get_conversation(session, conversation_id)
             if conv.assigned_to != user.id:
                 raise Conflict("not_assigned_to_you")

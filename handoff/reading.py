@@ -83,7 +83,7 @@ class Records(Generic[T]):
         """The records that match ``where``, in ``order_by``, each as ``view`` (default: the
         console's view)."""
         show = view or self.view
-        async with self.db.session() as session:
+        async with self.db.reader() as session:  # the panels read this often: no commit
             found = await session.execute(select(self.model).where(*where).order_by(order_by))
             return [show(r) for r in found.scalars().all()]
 

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from . import peer, procstat
-from .servers import PASSWORD, ROOT, SETUPS, Deployment, pg_backend_pids
+from .servers import METRICS_TOKEN, PASSWORD, ROOT, SETUPS, Deployment, pg_backend_pids
 from .stats import now
 
 PG_PORT, REDIS_PORT = 5432, 6379
@@ -32,6 +33,7 @@ class Sampler:
 
     def sample(self) -> dict[str, Any]:
         s: dict[str, Any] = {"t": now(), "gateway": procstat.total_cpu(self.dep.pids)}
+        s["lag"] = [loop_lag(url) for url in self.dep.urls]
         s["rss"] = procstat.total_rss(self.dep.pids)
         if self.dep.setup.postgres:
             backends = asyncio.run(pg_backend_pids(self.dep.database_name()))
@@ -42,6 +44,51 @@ class Sampler:
             if self.redis:
                 s["redis"] = procstat.cpu_seconds(self.redis)
         return s
+
+
+def loop_lag(url: str) -> dict[str, float]:
+    """The event loop lag histogram of one process (``helpline_event_loop_lag_seconds``): the
+    cumulative count per bucket bound, and the longest since the start; empty if not served."""
+    req = urllib.request.Request(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("helpline_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[bound] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("helpline_event_loop_lag_longest_seconds "):
+            out["longest"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def window_stall(before: list[dict[str, float]], after: list[dict[str, float]]) -> dict[str, Any] | None:
+    """The loop's longest stall in the window over the processes: the longest since the start if it
+    grew in the window (exact), else the bucket bound of the latest sample that was late (at most);
+    and the share of the 100 ms samples later than 20 ms."""
+    if not any(after):
+        return None
+    longest, late, count = 0.0, 0.0, 0.0
+    for b, a in zip(before, after, strict=True):
+        if not a:
+            continue
+        grew = {k: a[k] - b.get(k, 0.0) for k in a if k != "longest"}
+        count += grew.get("+Inf", 0.0)
+        late += grew.get("+Inf", 0.0) - grew.get("0.02", 0.0)
+        if a.get("longest", 0.0) > b.get("longest", 0.0):
+            longest = max(longest, a["longest"])
+            continue
+        for value, key in sorted((float(k), k) for k in grew if k != "+Inf"):
+            if grew[key] >= grew.get("+Inf", 0.0):  # the smallest bound every sample of the window is under
+                longest = max(longest, value)
+                break
+    return {
+        "longest_ms": round(1000 * longest, 1),
+        "samples_over_20ms_pct": round(100 * late / count, 2) if count else None,
+    }
 
 
 def _delta(before: dict[int, float], after: dict[int, float]) -> float:
@@ -107,6 +154,7 @@ def measure(dep: Deployment, args: argparse.Namespace, mode: str, accounts: list
         server_cpu_ms_per_round_trip=round(1000 * cpu / rts, 2) if rts else None,
         server_cpu_us_per_msg=round(1e6 * cpu / (2 * rts), 1) if rts else None,
         server_rss_mb=round(after["rss"] / 2**20, 1),
+        loop_stall=window_stall(before["lag"], after["lag"]),
         server_cpu_pct_at_rest=round(
             100 * (rest1["gateway"] - rest0["gateway"]) / (rest1["t"] - rest0["t"]), 1
         ),
@@ -225,7 +273,13 @@ def print_result(r: dict[str, Any]) -> None:
     print(
         f"   visitor frames          {json.dumps(r['frames_out'], sort_keys=True)}; live feed frames {json.dumps(r['console_frames'], sort_keys=True)}"
     )
-    print("   event loop's longest stall: not exposed by the server (skipped)")
+    stall = r.get("loop_stall")
+    if stall:
+        print(
+            f"   event loop's longest stall {stall['longest_ms']} ms ({stall['samples_over_20ms_pct']}% of the lag samples, one per 100 ms, over 20 ms)"
+        )
+    else:
+        print("   event loop's longest stall: /metrics not served (skipped)")
     print(f"   load generator CPU      {r['loadgen_cpu_pct']}%")
     races = {k: v for k, v in r["errors"].items() if k.startswith("page race")}
     errors = {k: v for k, v in r["errors"].items() if k not in races}

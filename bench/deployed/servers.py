@@ -38,7 +38,11 @@ webchat:
   max_sockets: 30000
 database:
   processes: {processes}
+metrics:
+  token: {metrics_token}
 """
+METRICS_TOKEN = "bench-scrape-0123456789"
+"""/metrics on the main port (the event loop's lag): the bench reads it at both edges of the window."""
 
 
 def free_port() -> int:
@@ -103,7 +107,9 @@ class Deployment:
     def prepare(self) -> None:
         """Database, configuration, schema and staff accounts, through the command line."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "bench.yml").write_text(CONFIG.format(processes=self.setup.processes))
+        (self.workdir / "bench.yml").write_text(
+            CONFIG.format(processes=self.setup.processes, metrics_token=METRICS_TOKEN)
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(

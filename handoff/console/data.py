@@ -10,11 +10,10 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.envelope import Priority
+from gateway.envelope import Priority, utcnow
 from gateway.store import repo
 from gateway.store.models import AuditEvent, Conversation, ConversationState, Role, StaffUser
 from gateway.store.repo import message_dict
-from handoff import queue
 from handoff.risk import conversation_risk, triage_risk
 from handoff.shift import presence
 
@@ -78,26 +77,82 @@ def mine_entry(conv: Conversation) -> dict[str, Any]:
     }
 
 
+_WAITING_COLUMNS = (
+    Conversation.id,
+    Conversation.channel,
+    Conversation.language,
+    Conversation.intent,
+    Conversation.priority,
+    Conversation.queued_at,
+    Conversation.created_at,
+    Conversation.message_count,
+    Conversation.meta,
+)
+_MINE_COLUMNS = (
+    Conversation.id,
+    Conversation.channel,
+    Conversation.language,
+    Conversation.intent,
+    Conversation.priority,
+    Conversation.state,
+    Conversation.assigned_at,
+    Conversation.message_count,
+    Conversation.unreachable,
+    Conversation.meta,
+    Conversation.assigned_to,
+)
+
+
 async def queue_snapshot(
     session: AsyncSession,
 ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
-    """The waiting conversations in queue order, and every counsellor's assigned conversations."""
-    waiting = [e.to_dict() for e in await queue.waiting(session)]
-    rows = (
-        (
-            await session.execute(
-                select(Conversation)
-                .where(Conversation.state == S.ASSIGNED.value)
-                .order_by(Conversation.priority.desc(), Conversation.assigned_at)
-            )
+    """The waiting conversations in queue order (as :meth:`handoff.queue.QueueEntry.to_dict`), and
+    every counsellor's assigned conversations (as :func:`mine_entry`).
+
+    Read on every queue event for every console process: plain rows of the columns shown, not ORM
+    objects (a profile under load showed the loading of whole conversations)."""
+    now = utcnow()
+    waiting: list[dict[str, Any]] = []
+    for r in await session.execute(
+        select(*_WAITING_COLUMNS)
+        .where(Conversation.state == S.QUEUED.value)
+        .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id)
+    ):
+        queued_at = r.queued_at or r.created_at
+        waiting.append(
+            {
+                "conversation_id": r.id,
+                "channel": r.channel,
+                "language": r.language,
+                "intent": r.intent,
+                "priority": Priority(r.priority).label,
+                "queued_at": queued_at.isoformat(),
+                "waiting_seconds": round(max(0.0, (now - queued_at).total_seconds()), 1),
+                "message_count": r.message_count,
+                "risk": conversation_risk(r.meta),
+            }
         )
-        .scalars()
-        .all()
-    )
     by_user: dict[int, list[dict[str, Any]]] = {}
-    for conv in rows:
-        if conv.assigned_to is not None:
-            by_user.setdefault(conv.assigned_to, []).append(mine_entry(conv))
+    for r in await session.execute(
+        select(*_MINE_COLUMNS)
+        .where(Conversation.state == S.ASSIGNED.value)
+        .order_by(Conversation.priority.desc(), Conversation.assigned_at)
+    ):
+        if r.assigned_to is not None:
+            by_user.setdefault(r.assigned_to, []).append(
+                {
+                    "conversation_id": r.id,
+                    "channel": r.channel,
+                    "language": r.language,
+                    "intent": r.intent,
+                    "priority": Priority(r.priority).label,
+                    "state": r.state,
+                    "assigned_at": _iso(r.assigned_at),
+                    "message_count": r.message_count,
+                    "unreachable": r.unreachable,
+                    "risk": conversation_risk(r.meta),
+                }
+            )
     return waiting, by_user
 
 

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +60,19 @@ COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
 SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
+SEND_BUFFER = 128 * 1024
+"""The kernel's send buffer of a console socket (set when it opens): without it the kernel grows it up
+to tcp_wmem's maximum (4 MiB), and a console that does not read was noticed only once that was full."""
+MAX_BACKLOG = 256 * 1024
+"""Bytes waiting in a console socket's write buffer above which it does not read: disconnected at once."""
+
+
+def bound_send_buffer(transport: asyncio.BaseTransport | None) -> None:
+    """Cap the kernel's send buffer of a console socket (see SEND_BUFFER)."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 @dataclass(eq=False)
@@ -149,22 +164,30 @@ class Hub:
             with contextlib.suppress(Exception):
                 await client.ws.close(code=4401, message=b"signed out")
 
-    async def _send(self, client: Client, data: dict[str, Any]) -> None:
+    async def _send(self, client: Client, data: dict[str, Any] | str) -> None:
+        """Send a frame (a dict, or its JSON text already encoded)."""
         if client.ws.closed:
             self.clients.discard(client)
             return
+        if client.transport is not None and client.transport.get_write_buffer_size() > MAX_BACKLOG:
+            self._drop(client)
+            return
         try:
-            await asyncio.wait_for(client.ws.send_json(data), SEND_TIMEOUT)
+            text = data if isinstance(data, str) else json.dumps(data)
+            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
         except TimeoutError:
-            # Its buffers are full: holding on would stall every other console's updates and keep
-            # growing memory.  The console reconnects and reloads its state.
-            log.info("dropping a console socket that does not read")
-            self.clients.discard(client)
-            if client.transport is not None:
-                client.transport.abort()
+            self._drop(client)
         except (ConnectionError, RuntimeError) as exc:
             log.info("dropping a console socket (%s)", type(exc).__name__)
             self.clients.discard(client)
+
+    def _drop(self, client: Client) -> None:
+        """Its buffers are full: holding on would stall the updates of the others and keep growing
+        memory.  The console reconnects and reloads its state."""
+        log.info("dropping a console socket that does not read")
+        self.clients.discard(client)
+        if client.transport is not None:
+            client.transport.abort()
 
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
@@ -184,13 +207,12 @@ class Hub:
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
-            sent = 0
-            for client in list(self.clients):
-                if client.attending and conversation_id not in client.alerted:
-                    client.alerted.add(conversation_id)
-                    client.banner = True
-                    await self._send(client, alert)
-                    sent += 1
+            targets = [c for c in self.clients if c.attending and conversation_id not in c.alerted]
+            for client in targets:
+                client.alerted.add(conversation_id)
+                client.banner = True
+            await asyncio.gather(*(self._send(c, alert) for c in targets))
+            sent = len(targets)
             if self.metrics is not None:
                 self.metrics.alerted(event.at, sent)
         self._dirty = True
@@ -267,8 +289,12 @@ class Hub:
                 continue
             # Languages someone on duty with room speaks (in any process): theirs first.
             spoken = languages.free_speakers(on_duty, {uid: len(m) for uid, m in by_user.items()})
-            for client in list(self.clients):
-                await self._send_snapshot(client, waiting, by_user, spoken)
+            # The waiting list is the same for every console: encoded once, not once per console.
+            encoded = json.dumps(waiting)
+            # Side by side: a console whose socket is slow must not hold up the others.
+            await asyncio.gather(
+                *(self._send_snapshot(c, waiting, by_user, spoken, encoded) for c in list(self.clients))
+            )
 
     async def _send_snapshot(
         self,
@@ -276,7 +302,10 @@ class Hub:
         waiting: list[dict[str, Any]],
         by_user: dict[int, list[dict[str, Any]]],
         spoken: set[str] | frozenset[str] = frozenset(),
+        encoded: str | None = None,
     ) -> None:
+        """The queue as this console sees it (``encoded``: ``waiting`` as JSON, when the caller
+        sends the same list to many consoles)."""
         mine = by_user.get(client.user_id, [])
         client.mine = {m["conversation_id"] for m in mine}
         # A critical conversation waiting that this console has not been alerted to (it connected
@@ -295,16 +324,9 @@ class Hub:
             client.banner = False
             await self._send(client, {"type": "alert_clear"})
         await self._offer_new(client, waiting, len(mine), spoken)
-        await self._send(
-            client,
-            {
-                "type": "queue",
-                "waiting": waiting,
-                "mine": mine,
-                "load": len(mine),
-                "capacity": client.capacity,
-            },
-        )
+        rest = json.dumps({"mine": mine, "load": len(mine), "capacity": client.capacity})
+        waiting_json = encoded if encoded is not None else json.dumps(waiting)
+        await self._send(client, f'{{"type": "queue", "waiting": {waiting_json}, {rest[1:]}')
 
     async def _offer_new(
         self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy import update
 
 from gateway import auth
 from gateway.appkeys import DB, RATE_LIMITER, SETTINGS
@@ -84,16 +85,25 @@ async def authenticate(request: web.Request) -> Staff | None:
     if not token or len(token) > 200:
         return None
     wanted = request.query.get("lang") if request.method == "GET" else None
-    async with request.app[DB].session() as session:
-        found = await auth.session_user(session, token)
-        if found is None:
-            return None
-        user, row = found
-        if wanted in LANGUAGES and user.language != wanted:
-            user.language = wanted
-        return Staff(
-            user=user, token_hash=row.token_hash, csrf=row.csrf_token, lang=pick_language(user.language)
-        )
+    db = request.app[DB]
+    # Every request of the console passes here: a read without a commit (on SQLite, without the
+    # write lock); the rare write (last seen, at most once a minute; a language) comes after it.
+    async with db.reader() as session:
+        found = await auth.session_user(session, token, touch=False)
+    if found is None:
+        return None
+    user, row = found
+    language = wanted if wanted in LANGUAGES and user.language != wanted else None
+    if language is not None or auth.touch_due(row):
+        async with db.session() as session:
+            await auth.touch_session(session, row.token_hash)
+            if language is not None:
+                await session.execute(
+                    update(StaffUser).where(StaffUser.id == user.id).values(language=language)
+                )
+        if language is not None:
+            user.language = language
+    return Staff(user=user, token_hash=row.token_hash, csrf=row.csrf_token, lang=pick_language(user.language))
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:

@@ -33,7 +33,7 @@ from handoff.web.validation import body, read_json
 
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
-from .live import Client, Hub
+from .live import Client, Hub, bound_send_buffer
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -379,6 +379,7 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
         return error(503, "not_ready")
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
     await ws.prepare(request)
+    bound_send_buffer(request.transport)
     outbox = outbox_for(request.app[DB], request.app[BROKER])
     # Opening the console is activity: an automatic away becomes available before the first snapshot.
     status, _auto = await presence.activity(request.app[DB], outbox, staff.user)

@@ -58,10 +58,11 @@ def configured_methods(app: web.Application) -> dict[str, tuple[HandoffMethod, .
 async def _current_directory(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Before a request that reads the directory: take in edits other processes made."""
+    """Before a request that reads the directory: take in edits other processes made (when their
+    fan-out cannot reach this process: :meth:`DirectoryService.attach`)."""
     if _DIRECTORY_PATHS.match(request.path):
         service = request.app.get(DIRECTORY_SERVICE)
-        if service is not None:
+        if service is not None and service.check_each_request:
             await service.refresh_quietly()
     return await handler(request)
 

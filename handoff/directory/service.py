@@ -5,7 +5,8 @@ edits (:class:`DirectoryOverride`) laid over it, kept current.
 the one its referrals, disclosures and records use (:attr:`DirectoryService.directory`), and lays
 the overrides over the directory it started with.  An edit raises the counter in
 ``directory_version`` in its transaction; a process reloads when the counter differs from what it
-loaded: before each handoff request (one small SELECT), on the fan-out topic ``directory``
+loaded: before each handoff request when another process's fan-out cannot reach this one (one small
+SELECT: see :meth:`DirectoryService.attach`), on the fan-out topic ``directory``
 (published after the commit), before a disclosure is delivered, and every
 ``handoff.directory_check_seconds`` (the fan-out is best effort).
 """
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.broker.base import Broker, Event
+from gateway.broker.inprocess import InProcessBroker
 from gateway.envelope import utcnow
 from gateway.store import repo
 from gateway.store.db import Database
@@ -96,12 +98,22 @@ class DirectoryService:
         self.broker: Broker | None = None
         self.webhook_secrets: Mapping[str, str] = dict(webhook_secrets or {})
         self.version = -1
+        self.check_each_request = True
+        """Compare the version before each request that reads the directory: only needed when
+        another process can edit it without its fan-out reaching this one (see :meth:`attach`)."""
         self.overrides: dict[str, Loaded] = {}
         self._lock = asyncio.Lock()
 
     def attach(self, db: Database, broker: Broker | None) -> None:
-        """Read the admins' edits from ``db`` and announce this process's on ``broker``."""
+        """Read the admins' edits from ``db`` and announce this process's on ``broker``.
+
+        On SQLite (one serving process per file) or with a broker shared by the processes (Redis),
+        every edit reaches this process on the fan-out topic ``directory``: a request need not ask
+        the store for the version first (the periodic check covers a lost fan-out event).  Only
+        processes on one PostgreSQL database, each with its own in-process broker, compare it before
+        each request."""
         self.db, self.broker = db, broker
+        self.check_each_request = not db.is_sqlite and (broker is None or isinstance(broker, InProcessBroker))
 
     def start_from(self, base: Directory, webhook_secrets: Mapping[str, str] | None = None) -> None:
         """Before the application starts: lay the edits over ``base`` instead of the shipped data

@@ -60,13 +60,14 @@ async def refusal(request: web.Request, user: StaffUser, acts_on: ActsOn) -> tup
         conversation_id = await acts_on.conversation(request)
     except NotFound:
         return 404, "not_found"
-    async with request.app[DB].session() as session:
+    async with request.app[DB].reader() as session:  # a read on every request: no commit
         try:
             conv = await repo.get_conversation(session, conversation_id)
         except NotFound:
             return 404, "not_found"
         if acts_on.rule(conv, user):
             return None
+    async with request.app[DB].session() as session:
         await repo.audit(session, acts_on.denied, actor=user, conversation_id=conversation_id)
     return 403, acts_on.code
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from gateway.auth import LoginPolicy, create_user, login, logout, session_user
 from gateway.errors import Conflict, InvalidInput
 from gateway.store.db import Database
-from gateway.store.models import AuditEvent, StaffUser
+from gateway.store.models import AuditEvent, StaffSession, StaffUser
 
 
 @pytest.fixture
@@ -86,3 +86,26 @@ async def test_lockout_after_repeated_failures_even_with_the_right_password(db: 
 async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(db: Database) -> None:
     async with db.session() as s:
         assert (await login(s, "nobody", "whatever pw", LoginPolicy())).error == "invalid"
+
+
+async def test_a_request_writes_the_sessions_last_seen_at_at_most_once_a_minute(db: Database) -> None:
+    async with db.session() as s:
+        await create_user(s, "anna", "correct horse battery", "counsellor")
+    async with db.session() as s:
+        result = await login(s, "anna", "correct horse battery", LoginPolicy())
+    assert result.token is not None
+    async with db.session() as s:
+        found = await session_user(s, result.token)
+        assert found is not None
+        first = found[1].last_seen_at
+        # A request seconds later changes nothing: a plain read stays a read.
+        assert not s.dirty
+    async with db.session() as s:
+        row = (await s.execute(select(StaffSession))).scalar_one()
+        row.last_seen_at = first - timedelta(minutes=2)
+    async with db.session() as s:
+        found = await session_user(s, result.token)
+        assert found is not None and s.dirty
+    async with db.session() as s:
+        row = (await s.execute(select(StaffSession))).scalar_one()
+        assert row.last_seen_at > first - timedelta(minutes=1)

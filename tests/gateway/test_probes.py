@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,24 @@ async def test_livez_answers_while_the_loop_beats(console: Console) -> None:
     assert stalled.status == 503 and (await stalled.json())["status"] == "stalled"
     await asyncio.sleep(1.3)  # the next beat
     assert (await b.get("/livez")).status == 200
+
+
+async def test_metrics_show_how_long_the_event_loop_stalled(console: Console) -> None:
+    await asyncio.sleep(0.2)
+    before = await scrape(console)
+    assert (sample(before, "helpline_event_loop_lag_seconds_count") or 0) >= 1
+    time.sleep(0.3)  # a blocking call on the loop, as a slow model run inline would be
+    await asyncio.sleep(0.1)
+    after = await scrape(console)
+    assert (sample(after, "helpline_event_loop_lag_longest_seconds") or 0) > 0.2
+
+    def late(text: str) -> float:
+        """Samples later than 0.1 s."""
+        return (sample(text, "helpline_event_loop_lag_seconds_count") or 0) - (
+            sample(text, "helpline_event_loop_lag_seconds_bucket", le="0.1") or 0
+        )
+
+    assert late(after) - late(before) >= 1
 
 
 async def test_readyz_follows_the_store_the_broker_and_the_stop(

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select, text
 
+from gateway.store.db import Database
 from gateway.store.models import Message
 from tests.bots.webchat.conftest import WEBCHAT_CONFIG, ChatGateway, Visitor, start_gateway
 
@@ -223,7 +224,7 @@ async def test_seen_marks_the_message_delivered(chat: ChatGateway) -> None:
     await v.write("min son vill resa till syrien", "client-0001")
     bot = await v.expect(lambda f: f["type"] == "message")
     await v.send(type="seen", seq=bot["seq"])
-    for _ in range(100):
+    for _ in range(200):  # receipts are stored together, within a second
         async with chat.db.session() as session:
             msg = await session.get(Message, bot["id"])
             assert msg is not None
@@ -231,6 +232,26 @@ async def test_seen_marks_the_message_delivered(chat: ChatGateway) -> None:
                 break
         await asyncio.sleep(0.02)
     assert msg is not None and msg.delivery == "delivered"
+
+
+async def test_a_receipt_is_stored_when_the_gateway_stops_right_after_it(tmp_path: Path) -> None:
+    gw = await start_gateway(tmp_path, dict(WEBCHAT_CONFIG))
+    try:
+        v = await gw.visitor()
+        await v.hello()
+        await v.write("min son vill resa till syrien", "client-0001")
+        bot = await v.expect(lambda f: f["type"] == "message")
+        await v.send(type="seen", seq=bot["seq"])
+        await asyncio.sleep(0.2)  # taken in, not stored yet (receipts wait up to a second)
+    finally:
+        await gw.close()
+    db = Database(gw.db.url)
+    try:
+        async with db.session() as session:
+            msg = await session.get(Message, bot["id"])
+            assert msg is not None and msg.delivery == "delivered"
+    finally:
+        await db.close()
 
 
 async def test_too_long_and_too_fast_are_refused_with_clear_errors(chat: ChatGateway) -> None:

@@ -4,6 +4,7 @@ broker's feed was interrupted every console gets a fresh snapshot from the store
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +29,9 @@ class Socket:
 
     async def send_json(self, data: dict[str, Any]) -> None:
         self.sent.append(data)
+
+    async def send_str(self, data: str) -> None:
+        self.sent.append(json.loads(data))
 
     async def close(self, code: int = 1000, message: bytes = b"") -> bool:
         self.closed = True

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gateway.store.models import AuditEvent, Role
 from handoff.directory import web as directory_admin
@@ -424,6 +424,29 @@ async def test_the_audit_shows_each_edit(gw: Env) -> None:
     supervisor = await gw.signed_in("sam", "supervisor")
     _, audit = await supervisor.get("/console/api/audit")
     assert sum(e["action"].startswith("directory.") for e in audit["events"]) == 5
+
+
+async def test_a_single_gateway_reads_the_directory_without_asking_the_store_for_its_version(gw: Env) -> None:
+    """One process on SQLite: every edit is its own, so a read does not first compare the stored
+    version (one statement fewer on every referral and disclosure panel refresh); an edit still
+    applies to the very next request."""
+    counsellor = await gw.signed_in("cora")
+    admin = await gw.signed_in("ada", Role.ADMIN.value)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = gw.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert "exit-fryshuset" in await proposed(counsellor, "2584", "exit", "person_leaving")
+        assert not [s for s in statements if "directory_version" in s]
+        status, data = await edit(admin, "exit-fryshuset", topics=["radicalisation_concern"])
+        assert status == 200, data
+        assert "exit-fryshuset" not in await proposed(counsellor, "2584", "exit", "person_leaving")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 # ---------------------------------------------------------------------------------- every process
