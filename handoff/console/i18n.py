@@ -10,6 +10,7 @@ from handoff.history.strings import HISTORY_STRINGS
 from handoff.shift.strings import SHIFT_STRINGS
 from handoff.staff.strings import STAFF_STRINGS
 
+from .i18n_context import CONTEXT_STRINGS
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
 LANGUAGES = ("sv", "en")
@@ -904,6 +905,10 @@ for _lang, _words in ALERT_STRINGS.items():
 # The language and the risk next to the triage; counsellors' corrections of the triage and the
 # admin's handling of them (in their own module, merged here).
 for _lang, _words in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_words)
+
+# The context pane's tabs (Triage, Person, Referral, Crime information, Documentation).
+for _lang, _words in CONTEXT_STRINGS.items():
     STRINGS[_lang].update(_words)
 
 # The person panel, search, the audit page, care for counsellors and the close dialog.

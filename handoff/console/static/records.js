@@ -188,7 +188,11 @@
 
       function describe(node) {
         node.setAttribute("aria-describedby", errorEl.id);
-        if (spec.mandatory) node.setAttribute("aria-required", "true");
+        // aria-required is not allowed on a group of check boxes (the legend says it is mandatory);
+        // a yes/no question is a radio group, which may carry it.
+        const group = node.tagName === "FIELDSET";
+        if (group && spec.type === "bool") node.setAttribute("role", "radiogroup");
+        if (spec.mandatory && (!group || spec.type === "bool")) node.setAttribute("aria-required", "true");
       }
 
       if (spec.type === "choice" || (spec.type === "municipality" && Array.isArray(spec.values) && spec.values.length)) {
