@@ -6,11 +6,14 @@ dictionary as a JSON data block (never inline script).
 
 from __future__ import annotations
 
+from handoff.history.audit_labels import AUDIT_ACTIONS
 from handoff.history.strings import HISTORY_STRINGS
+from handoff.records.reports.strings import CHANNELS as CHANNEL_LABELS
 from handoff.shift.strings import SHIFT_STRINGS
 from handoff.staff.strings import STAFF_STRINGS
 
 from .i18n_context import CONTEXT_STRINGS
+from .i18n_errors import ERROR_STRINGS
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
 LANGUAGES = ("sv", "en")
@@ -227,6 +230,8 @@ def client_strings(lang: str) -> dict[str, object]:
         "t": STRINGS[lang],
         "intents": INTENT_LABELS[lang],
         "languages": LANGUAGE_NAMES[lang],
+        "channels": {name: label[lang] for name, label in CHANNEL_LABELS.items()},
+        "audit_actions": AUDIT_ACTIONS[lang],
     }
 
 
@@ -907,9 +912,13 @@ for _lang, _words in ALERT_STRINGS.items():
 for _lang, _words in TRIAGE_STRINGS.items():
     STRINGS[_lang].update(_words)
 
-# The context pane's tabs (Triage, Person, Referral, Crime information, Documentation).
+# The context pane's tabs (Triage, Person, Referral, Crime information, Documentation), and the
+# words of error codes that had none (a key the console has already keeps its words).
 for _lang, _words in CONTEXT_STRINGS.items():
     STRINGS[_lang].update(_words)
+for _lang, _words in ERROR_STRINGS.items():
+    for _key, _text in _words.items():
+        STRINGS[_lang].setdefault(_key, _text)
 
 # The person panel, search, the audit page, care for counsellors and the close dialog.
 for _lang, _words in HISTORY_STRINGS.items():

@@ -71,3 +71,55 @@ THANKS: dict[tuple[bool, str], str] = {
 def label(table: Mapping[str, tuple[str, str]], key: str, language: str) -> str:
     sv, en = table.get(key, (key, key))
     return en if language == "en" else sv
+
+
+# Why a recipient is proposed (handoff.referrals.routing): {municipality}, {recipient}, {topic} and
+# {hours} are filled in, each in the reason's language.
+REASONS: dict[str, dict[str, str]] = {
+    "sv": {
+        "clear": "Tydlig mottagare vid {topic}: {recipient}.",
+        "child_local": (
+            "Barn som far illa: orosanmälan till socialtjänsten i {municipality}. "
+            "Utanför kontorstid nås socialjouren via 112."
+        ),
+        "child_no_municipality": (
+            "Barn som far illa och ingen kommun angiven: BRIS stöttar barnet; fråga efter kommun "
+            "för en orosanmälan till socialtjänsten."
+        ),
+        "kunskapshus": "{municipality} ingår i området för {recipient}, som tar emot ärenden om {topic}.",
+        "social_services": "Socialtjänsten i {municipality} kan ge lokalt stöd vid {topic}.",
+        "local": "{municipality} ingår i området för {recipient}, som arbetar med {topic}.",
+        "national_no_municipality": "Ingen kommun angiven: {recipient} arbetar nationellt med {topic}.",
+        "national": "{recipient} arbetar nationellt med {topic}.",
+        "closed_now": "Stängt just nu (öppettider: {hours}).",
+    },
+    "en": {
+        "clear": "The clear recipient for {topic}: {recipient}.",
+        "child_local": (
+            "A child at risk: report the concern to the social services of {municipality}. "
+            "Out of office hours the social emergency service is reached through 112."
+        ),
+        "child_no_municipality": (
+            "A child at risk and no municipality given: BRIS supports the child; ask for the "
+            "municipality to report the concern to its social services."
+        ),
+        "kunskapshus": "{municipality} is in the area of {recipient}, which receives cases of {topic}.",
+        "social_services": "The social services of {municipality} can give local support with {topic}.",
+        "local": "{municipality} is in the area of {recipient}, which works with {topic}.",
+        "national_no_municipality": "No municipality given: {recipient} works nationally with {topic}.",
+        "national": "{recipient} works nationally with {topic}.",
+        "closed_now": "Closed right now (opening hours: {hours}).",
+    },
+}
+
+
+def reason(key: str, **values: str | tuple[str, str]) -> tuple[str, str]:
+    """The reason ``key`` in Swedish and in English; a value given as a (sv, en) pair is put in
+    each language's text in its own language."""
+
+    def fill(lang: str, i: int) -> str:
+        return REASONS[lang][key].format(
+            **{k: (v[i] if isinstance(v, tuple) else v) for k, v in values.items()}
+        )
+
+    return fill("sv", 0), fill("en", 1)

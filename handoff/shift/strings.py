@@ -24,6 +24,11 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
             "Arbetsledare kan välja fritt ur kön."
         ),
         "next_only_hint": "Samtalen tas i tur och ordning: det mest brådskande först.",
+        "error_not_available": (
+            "Du har status rast eller borta och får inga nya samtal. Sätt dig som tillgänglig för att "
+            "ta nästa samtal."
+        ),
+        "next_not_available": "Sätt din status till Tillgänglig för att ta nästa samtal.",
         "unknown_status": "Okänd status.",
         "on_duty": "I tjänst (tillgängliga)",
         "status": "Status",
@@ -67,6 +72,11 @@ SHIFT_STRINGS: dict[str, dict[str, str]] = {
             "Supervisors may pick freely from the queue."
         ),
         "next_only_hint": "Conversations are taken in turn: the most urgent first.",
+        "error_not_available": (
+            "Your status is on a break or away, so you are offered no new conversations. Set yourself "
+            "available to take the next conversation."
+        ),
+        "next_not_available": "Set your status to Available to take the next conversation.",
         "unknown_status": "Unknown status.",
         "on_duty": "On duty (available)",
         "status": "Status",

@@ -3,7 +3,8 @@
 * ``GET /console/api/status``: the caller's status; ``POST /console/api/status`` ``{"status": ...}``
   changes it (audited);
 * ``POST /console/api/queue/next``: "Nästa samtal", the most urgent waiting conversation
-  (:func:`gateway.queue.claim_next`), in every queue mode;
+  (:func:`gateway.queue.claim_next`), in every queue mode, only while the caller is available
+  (409 ``not_available`` on a break or away);
 * every ``console.wait_check_seconds`` each process reminds of conversations waiting past their
   target (:mod:`.reminders`, once per fleet) and sets away the members inactive for
   ``console.away_after_minutes`` (:mod:`.presence`).
@@ -28,8 +29,9 @@ from handoff.web.guard import add_routes
 from handoff.web.validation import body
 
 from . import presence
-from .options import ShiftOptions, shift_options
+from .options import AVAILABLE, ShiftOptions, shift_options
 from .reminders import run_wait_reminders
+from .strings import SHIFT_STRINGS
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,16 @@ async def api_set_status(request: web.Request, staff: Staff) -> web.StreamRespon
 
 
 async def api_next(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """ "Nästa samtal" asks to be offered the next conversation, so only an available member may
+    press it (counsellors and supervisors alike): on a break or away, 409 ``not_available``.  The
+    press is activity, so an automatic away ends with it first.  A supervisor can still take a
+    chosen conversation from the queue whatever their status (stepping in on a critical one)."""
+    status, _auto = await presence.activity(request.app[DB], _outbox(request.app), staff.user)
+    if status != AVAILABLE:
+        return web.json_response(
+            {"error": "not_available", "message": SHIFT_STRINGS[staff.lang]["error_not_available"]},
+            status=409,
+        )
     conversation_id = await request.app[PIPELINE].staff.claim_next(staff.user)
     return web.json_response({"ok": True, "conversation_id": conversation_id})
 

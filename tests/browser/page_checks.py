@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import BrowserContext, Page
+
+from tests.browser.sv_catalogue import foreign_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("HELPLINE_AXE") or ROOT / ".cache/node/node_modules/axe-core/axe.min.js")
@@ -51,7 +54,8 @@ async def bypass_csp(ctx: BrowserContext, page: Page) -> None:
 class Checks:
     """Collects every page's problems so that one run reports them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, data: Iterable[str] = ()) -> None:
+        self.data = list(data)
         self.problems: list[str] = []
         self.seen: list[str] = []
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -72,13 +76,40 @@ class Checks:
             await page.add_script_tag(content=axe_source())
         violations: list[Any] = await page.evaluate(AXE_RUN, WCAG)
         self.problems.extend(f"{name}: {v}" for v in violations)
+        if await page.evaluate("() => document.documentElement.lang") == "sv":
+            texts: list[str] = await page.evaluate(TEXTS)
+            foreign = sorted(set(foreign_parts(texts, self.data)))
+            self.problems.extend(f"{name}: not from the Swedish catalogue: {t!r}" for t in foreign)
         if shots:
             for width in SHOTS:
                 await page.set_viewport_size({"width": width, "height": size["height"]})
                 await page.wait_for_timeout(50)
                 file = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}-{width}.png"
-                await page.screenshot(path=str(file), full_page=True)
+                await page.screenshot(path=str(file), full_page=True, timeout=60000)
         await page.set_viewport_size({"width": size["width"], "height": size["height"]})
 
     def assert_clean(self) -> None:
         assert not self.problems, "\n".join(self.problems)
+
+
+# ---------------------------------------------------------------------- no English in the Swedish console
+TEXTS = """() => {
+  const out = [];
+  // Text in another language (lang="en") and data marked translate="no" (a person's words, a
+  // training example, a browser's name, a stored record) are not the page's words.
+  const foreign = (node) => { const l = node.closest("[lang]"); return (l && !l.lang.startsWith("sv")) || !!node.closest('[translate="no"]'); };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const p = n.parentElement;
+    if (!p || !n.textContent.trim() || p.closest("script, style, template, textarea, noscript")) continue;
+    if (p.closest("select") ? !p.closest("select").checkVisibility() : !p.checkVisibility()) continue;
+    if (foreign(p)) continue;
+    out.push(n.textContent);
+  }
+  for (const e of document.querySelectorAll("[aria-label], [placeholder], [title], img[alt], input[type=submit], input[type=button]")) {
+    if (!e.checkVisibility() || foreign(e)) continue;
+    for (const a of ["aria-label", "placeholder", "title", "alt"]) if (e.getAttribute(a)) out.push(e.getAttribute(a));
+    if (e.type === "submit" || e.type === "button") out.push(e.value);
+  }
+  return out;
+}"""

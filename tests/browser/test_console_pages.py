@@ -11,11 +11,14 @@ from playwright.async_api import BrowserContext, Page, expect
 from gateway.auth import create_user
 from tests.browser.conftest import PASSWORD, LiveGateway, Pages
 from tests.browser.page_checks import Checks, bypass_csp
+from tests.browser.sv_catalogue import directory_names
 from tests.harness import login_in_page
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
 PANEL = ".conv-panel:not([hidden])"
+MESSAGE = "min son har blivit radikal, vad gör jag?"
+CRITICAL = "jag ska spränga skolan imorgon"
 
 
 async def signed_in(pages: Pages, name: str) -> tuple[BrowserContext, Page]:
@@ -29,7 +32,14 @@ async def signed_in(pages: Pages, name: str) -> tuple[BrowserContext, Page]:
 async def test_every_console_page_fits_is_accessible_and_is_photographed(
     pages: Pages, gateway: LiveGateway
 ) -> None:
-    checks = Checks()
+    # What the test itself puts on the pages: names, the person's message, the test triager's reply.
+    checks = Checks(
+        data=[
+            *("Anna", "Sven", "Ada", "anna", "sven", "ada", "kh.goteborg"),
+            *(MESSAGE, CRITICAL, "SAFE:concern_relative", "SAFE:urgent_threat"),
+            *directory_names(),
+        ]
+    )
     async with gateway.db.session() as session:
         await create_user(session, "sven", PASSWORD, "supervisor", display_name="Sven")
         await create_user(session, "ada", PASSWORD, "admin", display_name="Ada")
@@ -40,9 +50,14 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
     await bypass_csp(ctx, login)
     await login.goto("/console/login")
     await checks.page(login, "login")
+    await login.fill("#username", "anna")
+    await login.fill("#password", "not the password")
+    await login.click("#login-button")
+    await expect(login.locator(".problem")).to_be_visible()
+    await checks.page(login, "login-refused")
 
     _, visitor = await pages.visitor()
-    await visitor.fill("#hl-input", "min son har blivit radikal, vad gör jag?")
+    await visitor.fill("#hl-input", MESSAGE)
     await visitor.click("#hl-send")
     await expect(visitor.locator("li.hl-msg[data-kind=bot]")).to_have_count(1)
 
@@ -68,6 +83,10 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
     await expect(panel.locator("[role=tab][data-ctx=person]")).to_be_focused()
     await expect(panel.locator("[role=tabpanel][data-ctx=person]")).to_be_visible()
     await checks.page(anna, "console-person")
+    await panel.locator("button.person-forget").click()
+    await expect(anna.locator("#forget-dialog")).to_be_visible()
+    await checks.page(anna, "console-forget-dialog", shots=False)
+    await anna.locator("#forget-dialog-cancel").click()
 
     await panel.locator("[role=tab][data-ctx=referral]").click()
     await panel.locator("input.ho-municipality").fill("1481")
@@ -95,7 +114,12 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
     await checks.page(anna, "account-counsellor")
 
     # -------------------------------------------------------------- the supervisor's pages
+    # A critical conversation waits: the alert on every console.
+    _, critical = await pages.visitor()
+    await critical.fill("#hl-input", CRITICAL)
+    await critical.click("#hl-send")
     _, sven = await signed_in(pages, "sven")
+    await expect(sven.locator("#alert")).to_be_visible()
     await checks.page(sven, "console-supervisor-own")
     for path, name in (
         ("/console/supervisor", "supervisor"),

@@ -71,7 +71,8 @@
     const rows = res.data.examples.map(function (text) {
       const edit = el("button", { type: "button" }, t("ta_edit"));
       const remove = el("button", { type: "button", className: "danger" }, t("ta_remove"));
-      const cell = el("td", null, text);
+      // A training example is data in its own words (translate="no": not the page's language).
+      const cell = el("td", { attrs: { translate: "no" } }, text);
       const row = el("tr", null, [cell, el("td", null, [el("div", { className: "row" }, [edit, remove])])]);
       remove.addEventListener("click", async function () {
         if (!window.confirm(t("ta_confirm_remove"))) return;

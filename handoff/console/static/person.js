@@ -35,7 +35,7 @@
         const open = el("button", { type: "button", className: "person-open" }, t("person_open"));
         open.addEventListener("click", function () { show(e.conversation_id); });
         return el("li", { className: "person-entry", dataset: { conversationId: e.conversation_id } }, [
-          el("span", null, t("person_started") + " " + HL.formatStamp(e.created_at) + " · " + HL.intentLabel(e.intent) + " · " + e.channel),
+          el("span", null, t("person_started") + " " + HL.formatStamp(e.created_at) + " · " + HL.intentLabel(e.intent) + " · " + HL.channelLabel(e.channel)),
           el("span", null, " · " + t("person_referrals") + ": " + e.referrals + " "),
           open,
         ]);

@@ -256,7 +256,7 @@ class _Builder:
                 "counsellor_hours": round(hours, 1),
                 "conversations_per_counsellor_hour": per_hour,
                 "definition": _l(
-                    "Rådgivartimmar: för varje rådgivare den sammanlagda tid (överlapp räknas en gång) "
+                    "Samtalsstödjartimmar: för varje samtalsstödjare den sammanlagda tid (överlapp räknas en gång) "
                     "då hen hade minst ett samtal, från första tilldelning till avslut.",
                     "Counsellor hours: for each counsellor the total time (overlaps counted once) "
                     "during which they held at least one conversation, from first assignment to close.",

@@ -18,6 +18,8 @@ CHANNELS: dict[str, Label] = {
     "telegram": _l("Telegram", "Telegram"),
     "xmpp": _l("XMPP", "XMPP"),
 }
+WEEK_SHORT: dict[str, str] = {"sv": "v. {n}", "en": "W{n}"}
+"""An ISO week's number under a chart's column, in a page of one language."""
 PRIORITIES: dict[str, Label] = {
     "low": _l("Låg", "Low"),
     "normal": _l("Normal", "Normal"),
@@ -71,7 +73,7 @@ WAIT_BINS: tuple[tuple[str, float, Label], ...] = (
     ("over_240", math.inf, _l("Över 4 tim", "Over 4 h")),
 )
 NOT_ANSWERED = "not_answered"
-NOT_ANSWERED_LABEL = _l("Inte besvarat av rådgivare", "Not answered by a counsellor")
+NOT_ANSWERED_LABEL = _l("Inte besvarat av samtalsstödjare", "Not answered by a counsellor")
 
 DIMENSION_LABELS: dict[str, Label] = {
     "channel": _l("Kanal", "Channel"),
@@ -86,6 +88,6 @@ DIMENSION_LABELS: dict[str, Label] = {
     "outcome": _l("Utfall", "Outcome"),
     "referral_made": _l("Slussning gjord", "Referral made"),
     "crime_info_passed": _l("Uppgifter om brott lämnade", "Crime information passed"),
-    "waiting": _l("Väntetid till rådgivare", "Waiting time for a counsellor"),
+    "waiting": _l("Väntetid till samtalsstödjare", "Waiting time for a counsellor"),
     "month": _l("Samtal per månad", "Conversations per month"),
 }
