@@ -131,6 +131,10 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
         await sven.goto(path)
         await sven.wait_for_load_state("networkidle")
         await checks.page(sven, name)
+    await sven.goto("/console/search")
+    await sven.locator("#s-submit").click()
+    await sven.wait_for_load_state("networkidle")
+    await checks.page(sven, "search-results")
 
     # -------------------------------------------------------------- the admin's pages
     _, ada = await signed_in(pages, "ada")
@@ -142,6 +146,15 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
         await ada.goto(path)
         await ada.wait_for_load_state("networkidle")
         await checks.page(ada, name)
+    # The admins' editors open: a recipient of the directory, a staff member.
+    await ada.goto("/console/directory")
+    await ada.locator("button.dir-edit").first.click()
+    await expect(ada.locator("#dir-editor")).to_be_visible()
+    await checks.page(ada, "directory-admin-editor")
+    await ada.goto("/console/staff")
+    await ada.locator("button.st-edit[data-user=anna]").click()
+    await expect(ada.locator("#st-edit")).to_be_visible()
+    await checks.page(ada, "staff-admin-edit", shots=False)
 
     # -------------------------------------------------------------- the municipality's portal
     _, kh = await signed_in(pages, "kh.goteborg")
