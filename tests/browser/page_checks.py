@@ -63,6 +63,9 @@ class Checks:
 
     async def page(self, page: Page, name: str, *, shots: bool = True) -> None:
         self.seen.append(name)
+        errors = list(getattr(page, "js_errors", []))
+        self.problems.extend(f"{name}: script error: {e}" for e in errors)
+        getattr(page, "js_errors", []).clear()  # each error reported once
         size = page.viewport_size or {"width": 1280, "height": 900}
         for width in WIDE:
             await page.set_viewport_size({"width": width, "height": size["height"]})

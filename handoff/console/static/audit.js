@@ -45,7 +45,7 @@
       return el("tr", { dataset: { action: e.action } }, [
         el("td", null, HL.formatStamp(e.at)),
         el("td", { attrs: { translate: "no" } }, e.actor),
-        el("td", null, actionWords(e.action) ? [el("span", null, actionWords(e.action)), " ", el("code", { className: "audit-code", attrs: { translate: "no" } }, e.action)] : [el("code", { attrs: { translate: "no" } }, e.action)]),
+        el("td", null, actionWords(e.action) ? [el("span", null, actionWords(e.action) + " "), el("code", { className: "audit-code", attrs: { translate: "no" } }, e.action)] : [el("code", { attrs: { translate: "no" } }, e.action)]),
         el("td", { className: "mono", attrs: { translate: "no" } }, e.conversation_id || "–"),
         // The details are the record as stored (keys and values of the code): data, not words.
         el("td", { className: "mono", attrs: { translate: "no" } }, Object.keys(e.details || {}).length ? JSON.stringify(e.details) : ""),
