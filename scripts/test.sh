@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages: XMPP server, IMAP server, browser, independent clients --------------------
 need=()
-for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks nginx; do
+for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks nginx npm; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -37,6 +37,13 @@ fi
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/pip install -q -e '.[test]'
+
+# --- npm: axe-core for the browser tests' accessibility checks (tests/browser/page_checks.py) ----
+# A missing axe fails those tests (never skips them): install it where they look for it.
+if [ ! -f .cache/node/node_modules/axe-core/axe.min.js ]; then
+  echo "== installing axe-core"
+  npm install --prefix .cache/node --no-audit --no-fund --silent axe-core@4
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

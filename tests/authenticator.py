@@ -16,7 +16,7 @@ from handoff.staff import enrolment
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf" value="([^"]+)"')
-TOTP_SECRET = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
+TOTP_SECRET = re.compile(r'id="totp-secret"[^>]*>([A-Z2-7]+)<')
 
 
 class Authenticator:

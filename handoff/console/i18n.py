@@ -66,6 +66,8 @@ def client_strings(lang: str) -> dict[str, object]:
         "t": dict(strings(lang)),
         "intents": intent_labels(lang),
         "languages": language_names(lang),
+        "channels": catalogues.section(DOMAIN, lang, "report.channels."),
+        "audit_actions": catalogues.section(DOMAIN, lang, "audit_action."),
     }
 
 

@@ -70,6 +70,7 @@ STATIC_FILES = {
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",
     "person.js": "text/javascript",
+    "context_tabs.js": "text/javascript",
     "search.js": "text/javascript",
     "audit.js": "text/javascript",
     "care.js": "text/javascript",

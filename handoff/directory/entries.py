@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from gateway.errors import ConfigError
 
+from .strings import HOURS_WORDS
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 MUNICIPALITIES_FILE = "municipalities.csv"
 KUNSKAPSHUS_FILE = "kunskapshus.yml"
@@ -116,6 +118,18 @@ class OpeningHours:
                 if day == yesterday and minute < end:
                     return True
         return False
+
+    def describe(self, lang: str) -> str:
+        """The hours in words of ``lang`` ("mån–fre 08–16", "dygnet runt"), for people to read."""
+        words = HOURS_WORDS["en" if lang == "en" else "sv"]
+        if self.always:
+            return words["always"]
+        parts = []
+        for part in self.spec.split(";"):
+            days, _, hours = part.strip().partition(" ")
+            named = ", ".join("–".join(words[d] for d in item.split("-")) for item in days.split(","))
+            parts.append(f"{named} {hours.replace('-', '–')}")
+        return "; ".join(parts)
 
     def __str__(self) -> str:
         return self.spec

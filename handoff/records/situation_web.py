@@ -200,7 +200,7 @@ async def portal_situation(request: web.Request, staff: Staff) -> dict[str, Any]
     by_key = {d["key"]: d for d in report["dimensions"]}
     context["report"] = report
     context["dimensions"] = [_with_bars(by_key[k]) for k in wanted if k in by_key]
-    context["chart"] = Markup(reports.chart_week_totals(report))  # noqa: S704 - built from escaped parts
+    context["chart"] = Markup(reports.chart_week_totals(report, lang=staff.lang))  # noqa: S704 - built from escaped parts
     return context
 
 

@@ -28,6 +28,7 @@ from gateway.errors import InvalidInput
 from handoff.directory.catalog import Directory
 from handoff.directory.entries import CONTACT_TYPES, TOPICS, Recipient
 from handoff.directory.loading import default_directory
+from handoff.referrals.strings import reason
 
 CLEAR_RECIPIENTS: dict[str, tuple[str, ...]] = {
     "imminent_danger": ("sos-112", "polisen"),
@@ -157,8 +158,7 @@ def propose(
         if r is None:
             continue
         sv, en = _CLEAR_REASONS.get(
-            (topic, rid),
-            (f"Tydlig mottagare vid {tsv}: {r.name_sv}.", f"The clear recipient for {ten}: {r.name_en}."),
+            (topic, rid), reason("clear", topic=(tsv, ten), recipient=(r.name_sv, r.name_en))
         )
         add(TIER_CLEAR, r, sv, en)
     if topic == "child_at_risk":
@@ -166,19 +166,13 @@ def propose(
             add(
                 TIER_CLEAR,
                 d.social_services(municipality.code),
-                f"Barn som far illa: orosanmälan till socialtjänsten i {municipality.name}. "
-                "Utanför kontorstid nås socialjouren via 112.",
-                f"A child at risk: report the concern to the social services of {municipality.name}. "
-                "Out of office hours the social emergency service is reached through 112.",
+                *reason("child_local", municipality=municipality.name),
             )
         else:
             add(
                 TIER_CLEAR,
                 d.recipient("bris"),
-                "Barn som far illa och ingen kommun angiven: BRIS stöttar barnet; fråga efter kommun "
-                "för en orosanmälan till socialtjänsten.",
-                "A child at risk and no municipality given: BRIS supports the child; ask for the "
-                "municipality to report the concern to its social services.",
+                *reason("child_no_municipality"),
             )
 
     # 2. local recipients
@@ -188,45 +182,48 @@ def propose(
             add(
                 TIER_LOCAL,
                 house.recipient,
-                f"{municipality.name} ingår i området för {house.recipient.name_sv}, som tar emot "
-                f"ärenden om {tsv}.",
-                f"{municipality.name} is in the area of {house.recipient.name_en}, which receives "
-                f"cases of {ten}.",
+                *reason(
+                    "kunskapshus",
+                    municipality=municipality.name,
+                    recipient=(house.recipient.name_sv, house.recipient.name_en),
+                    topic=(tsv, ten),
+                ),
             )
         social = d.social_services(municipality.code)
         if social is not None and topic in social.topics:
             add(
                 TIER_LOCAL,
                 social,
-                f"Socialtjänsten i {municipality.name} kan ge lokalt stöd vid {tsv}.",
-                f"The social services of {municipality.name} can give local support with {ten}.",
+                *reason("social_services", municipality=municipality.name, topic=(tsv, ten)),
             )
         for r in d.local_recipients(municipality.code):
             if topic in r.topics and r.serves_group(contact_type):
                 add(
                     TIER_LOCAL,
                     r,
-                    f"{municipality.name} ingår i området för {r.name_sv}, som arbetar med {tsv}.",
-                    f"{municipality.name} is in the area of {r.name_en}, which works with {ten}.",
+                    *reason(
+                        "local",
+                        municipality=municipality.name,
+                        recipient=(r.name_sv, r.name_en),
+                        topic=(tsv, ten),
+                    ),
                 )
 
     # 3. national and civil-society recipients
     for r in d.national_recipients():
         if topic in r.topics and r.serves_group(contact_type):
-            if municipality is None:
-                sv = f"Ingen kommun angiven: {r.name_sv} arbetar nationellt med {tsv}."
-                en = f"No municipality given: {r.name_en} works nationally with {ten}."
-            else:
-                sv = f"{r.name_sv} arbetar nationellt med {tsv}."
-                en = f"{r.name_en} works nationally with {ten}."
-            add(TIER_NATIONAL, r, sv, en)
+            key = "national_no_municipality" if municipality is None else "national"
+            add(TIER_NATIONAL, r, *reason(key, recipient=(r.name_sv, r.name_en), topic=(tsv, ten)))
 
     proposals: list[Proposal] = []
     for tier, r, sv, en in chosen:
         open_now = r.is_open(now) if now is not None else None
         if open_now is False:
-            sv += f" Stängt just nu (öppettider: {r.opening_hours.spec})."
-            en += f" Closed right now (opening hours: {r.opening_hours.spec})."
+            closed = reason(
+                "closed_now", hours=(r.opening_hours.describe("sv"), r.opening_hours.describe("en"))
+            )
+            sv += " " + closed[0]
+            en += " " + closed[1]
         proposals.append(Proposal(r, tier, sv, en, open_now))
     # Stable sort: tiers keep their order; within a tier, open recipients first.
     proposals.sort(key=lambda p: (p.tier, p.open_now is False))

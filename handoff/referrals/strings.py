@@ -27,3 +27,19 @@ def thanks(consent: bool, language: str) -> str:
     """The answer to the person's own answer to the consent question."""
     msgid = "consent.thanks_true" if consent else "consent.thanks_false"
     return catalogues.text("person", catalogues.pick("person", language), msgid)
+
+
+def reason(key: str, **values: str | tuple[str, str]) -> tuple[str, str]:
+    """Why a recipient is proposed (``referral_reason.<key>`` in the console catalogue) in Swedish
+    and in English: {municipality}, {recipient}, {topic} and {hours} are filled in, a value given as
+    a (sv, en) pair in each language's text in its own language."""
+
+    def fill(lang: str, i: int) -> str:
+        return catalogues.text(
+            "console",
+            lang,
+            f"referral_reason.{key}",
+            **{k: (v[i] if isinstance(v, tuple) else v) for k, v in values.items()},
+        )
+
+    return fill("sv", 0), fill("en", 1)

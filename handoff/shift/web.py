@@ -3,8 +3,9 @@
 * ``GET /console/api/status``: the caller's status; ``POST /console/api/status`` ``{"status": ...}``
   changes it (audited);
 * ``POST /console/api/queue/next``: "Nästa samtal", the most urgent waiting conversation
-  (:func:`gateway.queue.claim_next`), in every queue mode; within a priority in a language the
-  caller speaks first (:mod:`.languages`);
+  (:func:`gateway.queue.claim_next`), in every queue mode, only while the caller is available
+  (409 ``not_available`` on a break or away); within a priority in a language the caller speaks
+  first (:mod:`.languages`);
 * the language notice to a person whose language nobody on duty speaks (:mod:`.languages`);
 * every ``console.wait_check_seconds`` each process reminds of conversations waiting past their
   target (:mod:`.reminders`, once per fleet) and sets away the members inactive for
@@ -20,6 +21,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from gateway import catalogues
 from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE
 from gateway.envelope import utcnow
 from gateway.events import TOPIC_CONVERSATION
@@ -31,7 +33,7 @@ from handoff.web.guard import add_routes
 from handoff.web.validation import body
 
 from . import languages, presence
-from .options import ShiftOptions, shift_options
+from .options import AVAILABLE, ShiftOptions, shift_options
 from .reminders import run_wait_reminders
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,19 @@ async def api_set_status(request: web.Request, staff: Staff) -> web.StreamRespon
 
 
 async def api_next(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """ "Nästa samtal" asks to be offered the next conversation, so only an available member may
+    press it (counsellors and supervisors alike): on a break or away, 409 ``not_available``.  The
+    press is activity, so an automatic away ends with it first.  A supervisor can still take a
+    chosen conversation from the queue whatever their status (stepping in on a critical one)."""
+    status, _auto = await presence.activity(request.app[DB], _outbox(request.app), staff.user)
+    if status != AVAILABLE:
+        return web.json_response(
+            {
+                "error": "not_available",
+                "message": catalogues.text("console", staff.lang, "error_not_available"),
+            },
+            status=409,
+        )
     async with request.app[DB].session() as session:
         prefer, leave = await languages.next_order(session, staff.user)
     conversation_id = await request.app[PIPELINE].staff.claim_next(staff.user, prefer, leave)

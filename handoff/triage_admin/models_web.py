@@ -11,12 +11,13 @@ from gateway.appkeys import TRIAGER
 from gateway.envelope import utcnow
 from gateway.web_errors import error_body
 from handoff.console.security import Staff
+from handoff.triage_admin.gate_words import gate_reason
 from handoff.triage_admin.models import JobStatus, ModelVersion, TrainingJob
 from handoff.triage_admin.state import STALE_JOB, AdminError, _summary
 from handoff.triage_admin.web_base import _admin, handles_errors
 
 
-def _model_row(row: ModelVersion, running: str | None) -> dict[str, Any]:
+def _model_row(row: ModelVersion, running: str | None, lang: str) -> dict[str, Any]:
     return {
         "version": row.version,
         "status": row.status,
@@ -31,11 +32,11 @@ def _model_row(row: ModelVersion, running: str | None) -> dict[str, Any]:
         "activated_at": row.activated_at.isoformat() if row.activated_at else None,
         "activated_by": row.activated_by,
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-        "reason": row.reason,
+        "reason": gate_reason(row.reason, lang),
     }
 
 
-def _job_dict(job: TrainingJob) -> dict[str, Any]:
+def _job_dict(job: TrainingJob, lang: str) -> dict[str, Any]:
     status, stage, error_text = job.status, job.stage, job.error
     if status == JobStatus.RUNNING.value and utcnow() - job.started_at > STALE_JOB:
         status, stage, error_text = JobStatus.FAILED.value, "failed", "interrupted"
@@ -60,7 +61,7 @@ def _job_dict(job: TrainingJob) -> dict[str, Any]:
             "metrics": _summary(job.active_metrics),
             "per_intent": job.active_metrics.get("per_intent", {}),
         }
-        out["gate"] = {"ok": bool(job.gate_ok), "reason": job.gate_reason}
+        out["gate"] = {"ok": bool(job.gate_ok), "reason": gate_reason(job.gate_reason, lang)}
     return out
 
 
@@ -80,8 +81,8 @@ async def api_models(request: web.Request, staff: Staff) -> web.StreamResponse:
                 "metrics": _summary(running.metrics) if running else {},
                 "backend": request.app[TRIAGER].health().get("backend", ""),
             },
-            "versions": [_model_row(r, running.version if running else None) for r in rows],
-            "job": _job_dict(job) if job is not None else None,
+            "versions": [_model_row(r, running.version if running else None, staff.lang) for r in rows],
+            "job": _job_dict(job, staff.lang) if job is not None else None,
         }
     )
 
@@ -98,7 +99,7 @@ async def api_job(request: web.Request, staff: Staff) -> web.StreamResponse:
         job = await session.get(TrainingJob, request.match_info["job_id"])
     if job is None:
         raise AdminError(404, "not_found")
-    return web.json_response(_job_dict(job))
+    return web.json_response(_job_dict(job, staff.lang))
 
 
 @handles_errors
@@ -110,14 +111,19 @@ async def api_activate(request: web.Request, staff: Staff) -> web.StreamResponse
         return web.json_response(
             {
                 **error_body("refused"),
-                "reason": result.reason,
+                "reason": gate_reason(result.reason, staff.lang),
                 "version": result.version,
                 "active": result.previous,
             },
             status=409,
         )
     return web.json_response(
-        {"ok": True, "version": result.version, "previous": result.previous, "reason": result.reason}
+        {
+            "ok": True,
+            "version": result.version,
+            "previous": result.previous,
+            "reason": gate_reason(result.reason, staff.lang),
+        }
     )
 
 
@@ -125,5 +131,10 @@ async def api_activate(request: web.Request, staff: Staff) -> web.StreamResponse
 async def api_rollback(request: web.Request, staff: Staff) -> web.StreamResponse:
     result = await _admin(request).rollback(staff.user)
     return web.json_response(
-        {"ok": True, "version": result.version, "previous": result.previous, "reason": result.reason}
+        {
+            "ok": True,
+            "version": result.version,
+            "previous": result.previous,
+            "reason": gate_reason(result.reason, staff.lang),
+        }
     )

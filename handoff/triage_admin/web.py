@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway.appkeys import BROKER, DB, TRIAGER
 from gateway.broker.base import Subscription
 from gateway.tasks import cancel_and_wait
-from handoff.console.i18n import intent_labels
+from handoff.console.i18n import intent_labels, language_name
 from handoff.console.security import Staff
 from handoff.triage_admin import corrections_admin
 from handoff.triage_admin.data_web import (
@@ -75,6 +75,7 @@ async def triage_page(request: web.Request, staff: Staff) -> web.StreamResponse:
         "admin_triage.html",
         intents=[(i, intent_labels(staff.lang)[i]) for i in INTENTS],
         languages=LANGUAGES,
+        language_names={code: language_name(code, staff.lang) for code in LANGUAGES},
     )
 
 

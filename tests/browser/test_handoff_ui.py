@@ -55,7 +55,9 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     panel = anna.locator(PANEL)
     await expect(panel.locator("li.msg-person")).to_have_count(1)
     conv_id = await panel.get_attribute("data-conversation-id")
-    slot = panel.locator(".handoff-slot")
+    # The referral and the crime information are tabs of the conversation's context pane.
+    slot = panel.locator(".conv-side")
+    await panel.locator("[role=tab][data-ctx=referral]").click()
     await expect(slot.locator(".ho-referral-list li.empty")).to_have_text("Inga hänvisningar ännu.")
 
     # -------------------------------------------------------------- propose, create, consent refused
@@ -105,7 +107,7 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     sent_id = await sent.get_attribute("data-referral-id")
 
     # -------------------------------------------------------------- crime information awaiting approval
-    await slot.locator("details.ho-crime > summary").click()
+    await panel.locator("[role=tab][data-ctx=crime]").click()
     await slot.locator("textarea.ho-what").fill("Planerar att skada en person på skolan.")
     await slot.locator("input.ho-when").fill("nästa vecka")
     await slot.locator("input.ho-where").fill("Mölndal")
@@ -174,7 +176,9 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     approved = await gateway.app[DISCLOSURES].reading.get(str(disclosure_id))
     assert approved["status"] != "pending_approval" and approved["approved_at"] is not None
     assert (await gateway.app[DISCLOSURES].reading.get(own_id))["status"] == "pending_approval"
+    await panel.locator("[role=tab][data-ctx=referral]").click()
     await slot.locator("button.ho-refresh").click()
+    await panel.locator("[role=tab][data-ctx=crime]").click()
     annas_in_console = slot.locator(f"li.ho-disclosure[data-disclosure-id='{disclosure_id}']")
     await expect(annas_in_console).not_to_have_attribute("data-status", "pending_approval")
 
@@ -197,6 +201,7 @@ async def test_referral_consent_disclosure_approval_and_the_portal(
     await expect(stockholm.locator("#portal-referrals")).to_contain_text("Till Stockholm.")
 
     # The counsellor sees the follow-up and the time to acknowledgement.
+    await panel.locator("[role=tab][data-ctx=referral]").click()
     await slot.locator("button.ho-refresh").click()
     done = slot.locator(f"li.ho-referral[data-referral-id='{sent_id}']")
     await expect(done).to_have_attribute("data-status", "contact_made")

@@ -129,7 +129,8 @@ async def test_the_person_panel_of_a_returning_person(pages: Pages, gateway: Liv
         )
     await anna.locator("#queue-body tr button.claim").click()
     panel = anna.locator(PANEL)
-    person = panel.locator("details.person-panel")
+    await panel.locator("[role=tab][data-ctx=person]").click()
+    person = panel.locator("[role=tabpanel][data-ctx=person] .person-panel")
     await expect(person.locator(".person-status")).to_have_text("Personen har skrivit tidigare (1 samtal).")
     entry = person.locator(f"li.person-entry[data-conversation-id='{earlier}']")
     await expect(entry).to_have_count(1)
@@ -139,9 +140,19 @@ async def test_the_person_panel_of_a_returning_person(pages: Pages, gateway: Liv
     [event] = await audits(gateway, "person.earlier_opened")
     assert event.actor == "anna" and event.conversation_id == earlier
 
-    # The counsellor unlinks the person on their behalf (a confirmation first).
-    anna.once("dialog", lambda d: d.accept())
-    await person.locator("button.person-forget").click()
+    # The counsellor unlinks the person on their behalf, asked first in a dialog (not window.confirm):
+    # "Avbryt" keeps the link, the dialog's own button unlinks.
+    forget = person.locator("button.person-forget")
+    await forget.click()
+    dialog = anna.locator("#forget-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(anna.locator("#forget-dialog-cancel")).to_be_focused()
+    await anna.locator("#forget-dialog-cancel").click()
+    await expect(dialog).to_be_hidden()
+    await expect(forget).to_be_focused()
+    assert await audits(gateway, "person.unlinked") == []
+    await forget.click()
+    await anna.locator("#forget-dialog-confirm").click()
     await expect(person.locator(".person-status")).to_have_text(
         "Personen har bett att inte bli igenkänd mellan samtalen."
     )

@@ -143,6 +143,12 @@ async def test_status_next_conversation_notifications_and_reminders(
         await expect(anna.locator(f"#queue-body tr[data-conversation-id='{second}']")).to_be_visible()
         await anna.wait_for_timeout(500)
         assert len(await notifications(anna)) == before
+        # On a break "Nästa samtal" is disabled, and says why beside it.
+        await expect(anna.locator("#next-conversation")).to_be_disabled()
+        await expect(anna.locator("#next-why")).to_have_text(
+            "Sätt din status till Tillgänglig för att ta nästa samtal."
+        )
+        await expect(anna.locator("#next-conversation")).to_have_attribute("aria-describedby", "next-why")
         # Sound: the login click let the console's audio start (the autoplay policy), so no notice.
         await expect(anna.locator("body")).to_have_attribute("data-sound", "running")
         await expect(anna.locator("#sound-notice")).to_be_hidden()

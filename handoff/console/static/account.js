@@ -46,7 +46,7 @@
         return el("tr", { dataset: { session: s.id } }, [
           el("td", null, when(s.created_at)),
           el("td", null, when(s.last_seen_at)),
-          el("td", null, s.browser || t("ac_unknown_browser")),
+          s.browser ? el("td", { attrs: { translate: "no" } }, s.browser) : el("td", null, t("ac_unknown_browser")),
           el("td", null, [end]),
         ]);
       })

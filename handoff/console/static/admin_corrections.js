@@ -54,7 +54,7 @@
     }
     if (c.in_test_split || c.too_long) accept.disabled = true;
     actions.push(accept, reject);
-    const textCell = el("td", { className: "tc-text" }, [el("span", null, c.text)]);
+    const textCell = el("td", { className: "tc-text", attrs: { translate: "no" } }, [el("span", null, c.text)]);
     if (c.in_test_split) textCell.appendChild(el("p", { className: "problem" }, t("tc_in_test_split")));
     const tr = el("tr", { dataset: { correctionId: c.id } }, [
       textCell,

@@ -71,7 +71,8 @@
     const rows = res.data.examples.map(function (text) {
       const edit = el("button", { type: "button" }, t("ta_edit"));
       const remove = el("button", { type: "button", className: "danger" }, t("ta_remove"));
-      const cell = el("td", null, text);
+      // A training example is data in its own words (translate="no": not the page's language).
+      const cell = el("td", { attrs: { translate: "no" } }, text);
       const row = el("tr", null, [cell, el("td", null, [el("div", { className: "row" }, [edit, remove])])]);
       remove.addEventListener("click", async function () {
         if (!window.confirm(t("ta_confirm_remove"))) return;
@@ -132,9 +133,13 @@
     const res = await api("GET", API + "/responses");
     if (res.status !== 200) return fail(res);
     const langs = res.data.languages;
-    const rows = res.data.responses.map(function (r) {
-      const cells = langs.map(function (lang) {
-        const area = el("textarea", { rows: 4, maxLength: 2000, value: r.texts[lang], attrs: { lang: lang } });
+    const rows = res.data.responses.map(function (r, n) {
+      // Each text area is named by its row (the intent) and its column (the language), and the
+      // cells follow the header's columns, whatever order the answer lists its languages in.
+      const rowId = "response-row-" + n;
+      const order = Array.from(document.querySelectorAll("#response-table th[data-lang]")).map(function (th) { return th.dataset.lang; });
+      const cells = order.filter(function (lang) { return langs.indexOf(lang) >= 0; }).map(function (lang) {
+        const area = el("textarea", { rows: 4, maxLength: 2000, value: r.texts[lang], attrs: { lang: lang, "aria-labelledby": rowId + " response-col-" + lang } });
         const save = el("button", { type: "button", className: "primary" }, t("ta_save"));
         const parts = [area, el("div", { className: "row" }, [save])];
         if (r.overridden.indexOf(lang) >= 0) {
@@ -157,7 +162,7 @@
         return el("td", { className: "compose" }, parts);
       });
       return el("tr", { className: r.critical ? "critical" : "", dataset: { intent: r.intent } },
-        [el("th", { scope: "row" }, r.label)].concat(cells));
+        [el("th", { scope: "row", id: rowId }, r.label)].concat(cells));
     });
     const body = document.querySelector("#response-table tbody");
     body.replaceChildren.apply(body, rows);

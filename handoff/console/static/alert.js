@@ -64,7 +64,7 @@ HL.alert = (function () {
   /* The conversation as the console names it: intent, channel and the start of its id. */
   function conversationName(msg) {
     const id = String(msg.conversation_id || "");
-    return [HL.intentLabel(msg.intent), msg.channel, id.slice(0, 8)].filter(Boolean).join(" · ");
+    return [HL.intentLabel(msg.intent), HL.channelLabel(msg.channel), id.slice(0, 8)].filter(Boolean).join(" · ");
   }
 
   function message(msg) {

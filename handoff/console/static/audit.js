@@ -34,7 +34,7 @@
     pages = data.pages;
     const chosen = action.value;
     action.replaceChildren.apply(action, [el("option", { value: "" }, t("search_any"))].concat(data.actions.map(function (a) {
-      return el("option", { value: a }, a);
+      return el("option", { value: a }, actionWords(a) || a);
     })));
     action.value = chosen;
     status.textContent = data.total ? fmt(t("search_hits"), { n: data.total }) : t("audit_none");
@@ -44,12 +44,19 @@
     body.replaceChildren.apply(body, data.events.map(function (e) {
       return el("tr", { dataset: { action: e.action } }, [
         el("td", null, HL.formatStamp(e.at)),
-        el("td", null, e.actor),
-        el("td", null, e.action),
-        el("td", { className: "mono" }, e.conversation_id || "–"),
-        el("td", { className: "mono" }, Object.keys(e.details || {}).length ? JSON.stringify(e.details) : ""),
+        el("td", { attrs: { translate: "no" } }, e.actor),
+        el("td", null, actionWords(e.action) ? [el("span", null, actionWords(e.action) + " "), el("code", { className: "audit-code", attrs: { translate: "no" } }, e.action)] : [el("code", { attrs: { translate: "no" } }, e.action)]),
+        el("td", { className: "mono", attrs: { translate: "no" } }, e.conversation_id || "–"),
+        // The details are the record as stored (keys and values of the code): data, not words.
+        el("td", { className: "mono", attrs: { translate: "no" } }, Object.keys(e.details || {}).length ? JSON.stringify(e.details) : ""),
       ]);
     }));
+  }
+
+  /* An action's words in the page's language (handoff/history/audit_labels.py), or null. */
+  function actionWords(code) {
+    const words = HL.i18n.audit_actions || {};
+    return Object.prototype.hasOwnProperty.call(words, code) ? words[code] : null;
   }
 
   form.addEventListener("submit", function (ev) { ev.preventDefault(); page = 1; run(); });

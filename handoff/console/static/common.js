@@ -15,6 +15,13 @@ const HL = (function () {
     return Object.prototype.hasOwnProperty.call(i18n.intents, intent) ? i18n.intents[intent] : intent;
   }
 
+  /* A channel's name in the page's language (its key where the catalogue has none). */
+  function channelLabel(name) {
+    if (!name) return "–";
+    const names = i18n.channels || {};
+    return Object.prototype.hasOwnProperty.call(names, name) ? names[name] : name;
+  }
+
   function priorityLabel(p) {
     return t("p_" + p);
   }
@@ -180,5 +187,5 @@ const HL = (function () {
     return t("error") + " (" + code + ")";
   }
 
-  return { i18n, t, intentLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
+  return { i18n, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
 })();

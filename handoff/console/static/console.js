@@ -59,7 +59,7 @@
         dataset: { conversationId: entry.conversation_id, priority: entry.priority },
       }, [
         el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
-        el("td", null, [document.createTextNode(entry.channel + " · "), HL.triage.languageCode(entry.language)]),
+        el("td", null, [document.createTextNode(HL.channelLabel(entry.channel) + " · "), HL.triage.languageCode(entry.language)]),
         el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
         el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),
         el("td", null, [claim]),
@@ -121,7 +121,7 @@
     if (!conv || !info) return;
     conv.tab.className = "tab prio-" + info.priority + (conv.closed ? " closed" : "");
     conv.tab.dataset.priority = info.priority;
-    conv.tabLabel.textContent = HL.priorityLabel(info.priority) + " · " + HL.intentLabel(info.intent) + " · " + info.channel;
+    conv.tabLabel.textContent = HL.priorityLabel(info.priority) + " · " + HL.intentLabel(info.intent) + " · " + HL.channelLabel(info.channel);
   }
 
   function openConversation(id, focus) {

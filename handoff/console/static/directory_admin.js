@@ -84,8 +84,8 @@
     const edit = el("button", { type: "button", className: "dir-edit" }, t("dir_edit"));
     edit.addEventListener("click", function () { open(r.id); });
     const name = [el("span", { className: "dir-name" }, r.name[lang])];
-    if (r.municipality) name.push(el("span", { className: "mono" }, " · " + r.municipality.county));
-    if (r.area_size !== null && r.area_size !== undefined) name.push(el("span", { className: "mono" }, " · " + r.area_size + " " + t("dir_area_count")));
+    if (r.municipality) name.push(el("span", { className: "hint" }, " · " + r.municipality.county));
+    if (r.area_size !== null && r.area_size !== undefined) name.push(el("span", { className: "hint" }, " · " + r.area_size + " " + t("dir_area_count")));
     const badges = [el("span", { className: "badge" + (r.active ? "" : " prio-high") }, r.active ? t("dir_active") : t("dir_inactive"))];
     if (r.edited) badges.push(el("span", { className: "badge" }, t("dir_edited")));
     if (r.added) badges.push(el("span", { className: "badge" }, t("dir_added")));
@@ -282,7 +282,7 @@
         box.checked = whole.checked || munis.has(m.code);
         box.disabled = whole.checked;
         const text = m.name + " (" + m.code + ")" + (other ? " – " + t("dir_served_by_other") + " " + (houses[other] || other) : "");
-        return el("label", { className: other ? "mono" : "" }, [box, el("span", null, " " + text)]);
+        return el("label", { className: other ? "hint" : "" }, [box, el("span", null, " " + text)]);
       });
       whole.addEventListener("change", function () {
         boxes.forEach(function (label) {

@@ -155,7 +155,7 @@ const HLPhone = (function () {
     const topic = select("ho-topic", []);
     const contactType = select("ho-contact-type", []);
     const proposeButton = el("button", { type: "button", className: "ho-propose" }, t("ho_propose"));
-    const municipalityInfo = el("p", { className: "ho-municipality-info mono" });
+    const municipalityInfo = el("p", { className: "ho-municipality-info hint" });
     const proposals = el("ol", { className: "ho-proposals" });
     const summary = el("textarea", { className: "ho-summary", rows: 3, maxLength: 1000 });
     const urgency = select("ho-urgency", [["normal", t("ho_urg_normal")], ["urgent", t("ho_urg_urgent")]]);
@@ -228,7 +228,7 @@ const HLPhone = (function () {
         return el("li", { className: "ho-proposal", dataset: { recipientId: p.recipient_id, tier: p.tier } }, [
           label,
           el("p", { className: "ho-reason" }, p.reason[lang]),
-          el("p", { className: "mono" }, facts.join(" · ")),
+          el("p", { className: "hint" }, facts.join(" · ")),
         ]);
       });
       proposals.replaceChildren.apply(proposals, items.length ? items : [el("li", { className: "empty" }, t("ho_no_proposals"))]);
@@ -265,7 +265,7 @@ const HLPhone = (function () {
       const name = r.package && r.package.recipient ? r.package.recipient.name[lang] : r.recipient_id;
       const facts = [el("span", { className: "badge ho-referral-status" }, t("ho_rs_" + r.status)), el("span", null, " " + when(r.created_at))];
       const rows = [el("strong", { className: "ho-referral-recipient" }, name), el("p", { className: "ho-facts" }, facts)];
-      if (r.package && r.package.summary) rows.push(el("p", { className: "ho-summary-text mono" }, r.package.summary));
+      if (r.package && r.package.summary) rows.push(el("p", { className: "ho-summary-text" }, r.package.summary));
       if (r.sent_at) {
         const ack = r.time_to_ack_seconds !== null && r.time_to_ack_seconds !== undefined
           ? t("ho_time_to_ack") + ": " + HL.formatWait(r.time_to_ack_seconds)
@@ -327,15 +327,19 @@ const HLPhone = (function () {
       field(t("ho_where"), whereInput),
       field(t("ho_certainty"), certainty),
       field(t("ho_sources"), sources),
-      el("p", { className: "mono" }, t("ho_sources_hint")),
+      el("p", { className: "hint" }, t("ho_sources_hint")),
       field(t("ho_recipient"), recipient),
       field(t("ho_legal_ground"), ground),
       identityNote,
       el("div", { className: "row" }, [danger, el("label", { htmlFor: dangerId }, t("ho_immediate_danger"))]),
       createDisclosure,
     ]);
-    const crimeToggle = el("summary", null, t("ho_crime"));
-    const crimeSection = el("details", { className: "ho-crime" }, [crimeToggle, form, el("h3", null, t("ho_disclosures")), disclosureList]);
+    // The crime-information form is the context pane's "Brottsuppgift" tab (context_tabs.js).
+    const crimeSection = el("section", { className: "ho-crime", attrs: { "aria-label": t("ho_crime") } }, [
+      el("h3", null, t("ho_crime")), form, el("h3", null, t("ho_disclosures")), disclosureList,
+    ]);
+    const crimeSlot = panel.querySelector(".crime-slot");
+    function crimeShown() { return !!crimeSlot && !!crimeSlot.offsetParent; }
 
     function groundChanged() {
       const opt = ground.selectedOptions[0];
@@ -353,7 +357,7 @@ const HLPhone = (function () {
       });
       sources.replaceChildren.apply(sources, items);
     }
-    crimeSection.addEventListener("toggle", function () { if (crimeSection.open) fillSources(); });
+    panel.addEventListener("hl:context", function (ev) { if (ev.detail.key === "crime") fillSources(); });
 
     createDisclosure.addEventListener("click", async function () {
       const seqs = Array.from(sources.selectedOptions).map(function (o) { return Number(o.value); });
@@ -385,7 +389,7 @@ const HLPhone = (function () {
       const rows = [
         el("strong", null, name),
         el("p", { className: "ho-facts" }, [el("span", { className: "badge ho-disclosure-status" }, t("ho_ds_" + d.status)), el("span", null, " " + when(d.created_at))]),
-        el("p", { className: "mono" }, p.what || ""),
+        el("p", { className: "ho-what-text" }, p.what || ""),
       ];
       if (d.review_required) {
         rows.push(el("p", { className: "ho-review-state" }, d.reviewed_at ? t("ho_reviewed") + " " + when(d.reviewed_at) : t("ho_for_review")));
@@ -422,7 +426,7 @@ const HLPhone = (function () {
           disclosureKey = key;
           disclosureList.replaceChildren.apply(disclosureList, discs.data.disclosures.slice().reverse().map(disclosureItem));
           const byPhone = discs.data.disclosures.some(function (d) { return d.status === "awaiting_manual" || d.status === "delivery_failed"; });
-          if (byPhone) crimeSection.open = true; // someone has to phone it in: show it
+          if (byPhone && window.HLContext) HLContext.show(panel, "crime"); // someone has to phone it in: show it
         }
         crimeSection.dataset.waiting = discs.data.disclosures.some(function (d) {
           return d.status === "pending_approval" || d.status === "approved" || (d.review_required && !d.reviewed_at);
@@ -438,7 +442,7 @@ const HLPhone = (function () {
     if (log) {
       new MutationObserver(function () {
         clearTimeout(soon);
-        soon = setTimeout(function () { refresh(); if (crimeSection.open) fillSources(); }, 300);
+        soon = setTimeout(function () { refresh(); if (crimeShown()) fillSources(); }, 300);
       }).observe(log, { childList: true });
     }
     // The recipient's acknowledgement comes without a message: look again while something is pending.
@@ -447,7 +451,14 @@ const HLPhone = (function () {
       if (referSection.dataset.waiting || crimeSection.dataset.waiting) refresh();
     }, 10000);
 
-    slot.replaceChildren(status, referSection, crimeSection);
+    // The status line sits above the context tabs (seen whichever tab is shown); the referral and
+    // the crime information are tabs of their own.
+    const statusSlot = panel.querySelector(".ho-status-slot");
+    if (statusSlot) statusSlot.replaceWith(status);
+    else slot.before(status);
+    slot.replaceChildren(referSection);
+    if (crimeSlot) crimeSlot.replaceChildren(crimeSection);
+    else slot.append(crimeSection);
     refresh();
   }
 

@@ -11,16 +11,15 @@
   }
 
   function mount(id, panel) {
-    const slot = panel.querySelector(".handoff-slot");
+    const slot = panel.querySelector(".person-slot");
     if (!slot) return;
     const status = el("p", { className: "person-status", attrs: { role: "status" } });
     const list = el("ul", { className: "person-earlier" });
     const detail = el("div", { className: "person-detail", attrs: { "aria-live": "polite" } });
     const forget = el("button", { type: "button", className: "person-forget" }, t("person_forget"));
-    const section = el("details", { className: "person-panel", open: true }, [
-      el("summary", null, t("person")), status, list, detail, forget,
-    ]);
-    slot.parentNode.insertBefore(section, slot);
+    // The context pane's "Person" tab (context_tabs.js) is its heading.
+    const section = el("div", { className: "person-panel" }, [status, list, detail, forget]);
+    slot.replaceChildren(section);
     const base = "/console/api/conversations/" + id + "/person";
 
     async function load() {
@@ -36,7 +35,7 @@
         const open = el("button", { type: "button", className: "person-open" }, t("person_open"));
         open.addEventListener("click", function () { show(e.conversation_id); });
         return el("li", { className: "person-entry", dataset: { conversationId: e.conversation_id } }, [
-          el("span", null, t("person_started") + " " + HL.formatStamp(e.created_at) + " · " + HL.intentLabel(e.intent) + " · " + e.channel),
+          el("span", null, t("person_started") + " " + HL.formatStamp(e.created_at) + " · " + HL.intentLabel(e.intent) + " · " + HL.channelLabel(e.channel)),
           el("span", null, " · " + t("person_referrals") + ": " + e.referrals + " "),
           open,
         ]);
@@ -68,12 +67,22 @@
     }
 
     forget.addEventListener("click", async function () {
-      if (!window.confirm(t("person_forget_confirm"))) return;
+      // Asked in a modal dialog (Escape or "Avbryt" keeps the link between the conversations).
+      if (!(await confirmForget())) { forget.focus(); return; }
       const res = await api("POST", "/console/api/conversations/" + id + "/forget");
       if (res.status === 200) { detail.replaceChildren(); status.textContent = t("person_forgotten"); load(); }
       else status.textContent = HL.errorText(res);
     });
     load();
+  }
+
+  const forgetDialog = document.getElementById("forget-dialog");
+  function confirmForget() {
+    return new Promise(function (resolve) {
+      forgetDialog.returnValue = "cancel";
+      forgetDialog.addEventListener("close", function () { resolve(forgetDialog.returnValue === "forget"); }, { once: true });
+      forgetDialog.showModal();
+    });
   }
 
   document.addEventListener("hl:panel", function (ev) { mount(ev.detail.id, ev.detail.panel); });

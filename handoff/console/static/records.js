@@ -158,7 +158,7 @@
       const items = (res.data.pending || []).map(function (p) {
         const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, w("document"));
         open.addEventListener("click", function () { openForm(p.id); });
-        const text = [HL.intentLabel(p.intent), p.channel, w("closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
+        const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), w("closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
         return el("li", { className: "pending-item row", dataset: { conversationId: p.id } }, [el("span", null, text), open]);
       });
       pendingList.replaceChildren.apply(pendingList, items);
@@ -188,7 +188,11 @@
 
       function describe(node) {
         node.setAttribute("aria-describedby", errorEl.id);
-        if (spec.mandatory) node.setAttribute("aria-required", "true");
+        // aria-required is not allowed on a group of check boxes (the legend says it is mandatory);
+        // a yes/no question is a radio group, which may carry it.
+        const group = node.tagName === "FIELDSET";
+        if (group && spec.type === "bool") node.setAttribute("role", "radiogroup");
+        if (spec.mandatory && (!group || spec.type === "bool")) node.setAttribute("aria-required", "true");
       }
 
       if (spec.type === "choice" || (spec.type === "municipality" && Array.isArray(spec.values) && spec.values.length)) {
@@ -362,7 +366,7 @@
         if (result.status === 200) {
           removeForm(convId);
           let text = w("documented");
-          if (result.data.redacted && result.data.redacted.length) text += ". " + w("redacted") + " " + result.data.redacted.join(", ");
+          if (result.data.redacted && result.data.redacted.length) text += ". " + w("redacted") + " " + result.data.redacted.map(function (k) { return HL.t("rk_" + k); }).join(", ");
           say(text);
           refreshPending();
           return;

@@ -45,7 +45,7 @@
       }
       return el("tr", { dataset: { conversationId: r.conversation_id } }, [
         el("td", null, HL.formatStamp(r.created_at)),
-        el("td", null, r.channel),
+        el("td", null, HL.channelLabel(r.channel)),
         el("td", null, HL.intentLabel(r.intent)),
         el("td", null, r.municipality_code || "–"),
         el("td", null, r.matches === undefined ? "–" : String(r.matches)),

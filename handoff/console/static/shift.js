@@ -27,6 +27,7 @@ HL.shift = (function () {
     status = value;
     document.body.dataset.status = value;
     if (select) select.value = value;
+    nextState();
   }
 
   if (select) {
@@ -168,20 +169,39 @@ HL.shift = (function () {
     nextButton.addEventListener("click", async function () {
       nextButton.disabled = true;
       const res = await api("POST", "/console/api/queue/next");
-      nextButton.disabled = waitingCount === 0;
+      nextState();
       if (res.status === 200) {
         document.dispatchEvent(new CustomEvent("hl:claimed", { detail: { id: res.data.conversation_id } }));
         say(t("next_taken"));
         return;
       }
-      say(res.data.message || t(res.data.error || "error"));
+      if (res.data && res.data.error === "not_available") {
+        api("GET", "/console/api/status").then(function (r) { if (r.status === 200) showStatus(r.data.status); });
+      }
+      say(HL.errorText(res));
+      nextState();
     });
+  }
+
+  /* "Nästa samtal" is for an available member with someone waiting; on a break or away the button
+     is disabled and says why beside it (the server refuses it too: 409 not_available). */
+  function nextState() {
+    if (!nextButton) return;
+    const away = status !== "available";
+    nextButton.disabled = away || waitingCount === 0;
+    let why = document.getElementById("next-why");
+    if (!why) {
+      why = HL.el("span", { id: "next-why", className: "hint", hidden: true }, t("next_not_available"));
+      nextButton.after(why);
+      nextButton.setAttribute("aria-describedby", "next-why");
+    }
+    why.hidden = !away;
   }
 
   /* A queue snapshot: reminders of conversations no longer waiting go away. */
   function onQueue(waiting) {
     waitingCount = (waiting || []).length;
-    if (nextButton) nextButton.disabled = waitingCount === 0;
+    nextState();
     const ids = new Set((waiting || []).map(function (e) { return e.conversation_id; }));
     let changed = false;
     for (const id of Array.from(reminders.keys())) {
@@ -200,7 +220,7 @@ HL.shift = (function () {
     }
     if (msg.type === "new_conversation") {
       const critical = msg.priority === "critical";
-      const body = [HL.priorityLabel(msg.priority), HL.intentLabel(msg.intent), msg.channel].filter(Boolean).join(" · ");
+      const body = [HL.priorityLabel(msg.priority), HL.intentLabel(msg.intent), HL.channelLabel(msg.channel)].filter(Boolean).join(" · ");
       notify(t(critical ? "notify_critical_title" : "notify_new_title"), body, "new-" + msg.conversation_id);
       if (!critical) HL.alert.beep("soft"); // the critical alert has its own sound
       return true;

@@ -17,7 +17,7 @@
       return el("tr", { className: "prio-" + c.priority, dataset: { conversationId: c.conversation_id, state: c.state } }, [
         el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + c.priority }, HL.priorityLabel(c.priority)), HL.triage.marker(c.risk)]),
         el("td", null, t("s_" + c.state)),
-        el("td", null, [document.createTextNode(c.channel + " · "), HL.triage.languageCode(c.language)]),
+        el("td", null, [document.createTextNode(HL.channelLabel(c.channel) + " · "), HL.triage.languageCode(c.language)]),
         el("td", null, HL.intentLabel(c.intent)),
         el("td", { className: "assignee" }, c.assigned_to || "–"),
         el("td", null, String(c.message_count)),
@@ -29,7 +29,7 @@
       const statusText = t("status_" + u.status) + (u.status_auto && u.status === "away" ? " " + t("status_auto") : "");
       return el("tr", { className: (u.load >= u.capacity ? "full " : "") + "status-" + u.status, dataset: { username: u.username, status: u.status } }, [
         el("td", null, u.display_name && u.display_name !== u.username ? u.display_name + " (" + u.username + ")" : u.username),
-        el("td", null, u.role),
+        el("td", null, t("role_" + u.role)),
         el("td", { className: "status" }, [el("span", { className: "badge status-" + u.status }, statusText)]),
         el("td", { className: "load" }, String(u.load)),
         el("td", { className: "capacity" }, String(u.capacity)),

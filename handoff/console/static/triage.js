@@ -29,7 +29,8 @@ HL.triage = (function () {
   }
 
   function languageCode(code) {
-    return el("span", { className: "queue-lang", title: languageName(code) }, code || "und");
+    // An abbreviation: the code, with the language's name as its expansion.
+    return el("abbr", { className: "queue-lang", title: languageName(code) }, code || "und");
   }
 
   /* The triage box: the latest message's triage, and the conversation's "why" (transcript API). */

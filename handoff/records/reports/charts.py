@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from handoff.records.reports.strings import Label
+from handoff.records.reports.strings import Label, _l
 from handoff.records.reports.strings import label as text_label
 
 # charts ------------------------------------------------------------------------------------------
@@ -108,13 +108,22 @@ def chart_weekly(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def chart_week_totals(report: Mapping[str, Any], aria: Label | None = None) -> str:
+def chart_week_totals(report: Mapping[str, Any], aria: Label | None = None, lang: str | None = None) -> str:
     """Columns of the published weekly totals; a hidden week is drawn hatched at a fixed short
-    height, whatever its value (used by the municipality portal)."""
+    height, whatever its value (used by the municipality portal).  With ``lang`` (a page in one
+    language) its words are in that language only ("v. 36"), else in both (the report)."""
     weekly = report["weekly"]
     weeks: list[str] = weekly["weeks"]
     totals: list[int | str] = weekly["totals"]
     label = aria or text_label("report.chart.weekly")
+    if lang is not None:
+        one = "en" if lang == "en" else "sv"
+        label = _l(label[one], label[one])
+    week_short = text_label("report.week_short")
+
+    def tick(week: str) -> str:
+        return week_short["en" if lang == "en" else "sv"].format(n=int(week[6:])) if lang else week[5:]
+
     width, height, left, bottom, top = 640, 200, 44, 30, 14
     peak = max([v for v in totals if isinstance(v, int)] + [1])
     plot_h = height - bottom - top
@@ -140,12 +149,12 @@ def chart_week_totals(report: Mapping[str, Any], aria: Label | None = None) -> s
         parts.append(
             f'<rect class="{cls}" data-week="{_esc(week)}" x="{x:.1f}" y="{height - bottom - h:.1f}" '
             f'width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}" stroke="#555" stroke-width="0.5">'
-            f"<title>{_esc(week)}: {_esc(value)}</title></rect>"
+            f"<title>{_esc(tick(week) if lang else week)}: {_esc(value)}</title></rect>"
         )
         if len(weeks) <= 20 or i % max(1, len(weeks) // 12) == 0:
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 14}" font-size="9" '
-                f'text-anchor="middle">{_esc(week[5:])}</text>'
+                f'text-anchor="middle">{_esc(tick(week))}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)

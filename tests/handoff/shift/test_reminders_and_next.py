@@ -65,6 +65,30 @@ async def test_next_respects_capacity_on_both_stores(console_any_db: Console) ->
     assert [e["conversation_id"] for e in queue["waiting"]] == [convs[2]]
 
 
+async def test_next_is_refused_on_a_break_or_away_and_an_automatic_away_ends_with_the_press(
+    console: Console,
+) -> None:
+    waiting = await console.person("w", "min son har blivit radikal")
+    anna = await console.signed_in("anna")
+    sofia = await console.signed_in("sofia", "supervisor")
+    for who, status in ((anna, "break"), (anna, "away"), (sofia, "break")):
+        assert (await who.post("/console/api/status", json={"status": status})).status == 200
+        refused, body = await take_next(who)
+        assert refused == 409 and body["error"] == "not_available"
+        assert "tillgänglig" in body["message"]
+    await anna.get("/console?lang=en")
+    refused, body = await take_next(anna)
+    assert refused == 409 and "available" in body["message"]
+    queue = await (await anna.get("/console/api/queue")).json()
+    assert [e["conversation_id"] for e in queue["waiting"]] == [waiting]
+    # A supervisor on a break still steps in on a chosen conversation (free pick, not "next").
+    assert (await sofia.claim(waiting)).status == 200
+    # Available again: the button works.
+    other = await console.person("o", "min kompis har blivit konstig")
+    assert (await anna.post("/console/api/status", json={"status": "available"})).status == 200
+    assert await take_next(anna) == (200, {"ok": True, "conversation_id": other})
+
+
 async def test_next_only_refuses_a_counsellors_pick_and_lets_a_supervisor_pick(
     sqlite_url: str, tmp_path: Path
 ) -> None:

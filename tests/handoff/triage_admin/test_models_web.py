@@ -127,21 +127,22 @@ async def test_a_candidate_that_lowers_critical_recall_is_refused(gw: Gateway, a
     assert job["status"] == "done", job
     assert job["candidate"]["metrics"]["critical_recall"] < job["active"]["metrics"]["critical_recall"]
     assert job["gate"]["ok"] is False
-    assert "critical recall would drop" in job["gate"]["reason"]
+    # The gate's reason in the admin's language (Swedish here; the registry's words are English).
+    assert "kritisk träffsäkerhet skulle sjunka" in job["gate"]["reason"]
 
     version = job["candidate"]["version"]
     resp = await admin.post(f"{API}/models/{version}/activate")
     assert resp.status == 409
     body = await resp.json()
     assert body["error"] == "refused"
-    assert "critical recall would drop from 1.0000" in body["reason"]
+    assert "kritisk träffsäkerhet skulle sjunka från 1.0000" in body["reason"]
     # The one error shape (no ``message``: the page has the words for ``refused``) and the facts.
     assert "message" not in body and body["version"] == version
 
     listing = await models(admin)
     refused = next(v for v in listing["versions"] if v["version"] == version)
     assert refused["status"] == "refused"
-    assert "critical recall would drop" in refused["reason"]
+    assert "kritisk träffsäkerhet skulle sjunka" in refused["reason"]
     assert listing["active"] == start_version
     assert gw.triager.model.version == start_version
     assert await parse(admin, "jag ska skjuta folk på skolan imorgon") == urgent_before
