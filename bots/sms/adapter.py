@@ -39,7 +39,7 @@ from gateway.channel import (
     register_channel,
 )
 from gateway.envelope import Direction, Envelope, new_message_id, pseudonymize, utcnow
-from gateway.errors import ConfigError, DeadLettered, HelplineError, InvalidInput, TransientChannelError
+from gateway.errors import ConfigError, DeadLettered, InvalidInput, TransientChannelError
 
 log = logging.getLogger("bots.sms")
 
@@ -340,14 +340,10 @@ class SmsAdapter(ChannelAdapter):
             return await ingress(envelope, address)
         except InvalidInput:
             raise
-        except HelplineError as exc:
-            if exc.retryable:
-                log.warning(
-                    "sms: a message not stored (%s); the provider will deliver it again", type(exc).__name__
-                )
-                raise _Unavailable("not stored; deliver again") from None
-            raise
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:
+            # The store or the broker away (StoreUnavailable, a connection cut mid-statement):
+            # nothing was stored, so the provider must deliver it again.  Said without a
+            # traceback, and without anything of the message.
             log.warning(
                 "sms: a message not stored (%s); the provider will deliver it again", type(exc).__name__
             )

@@ -303,6 +303,8 @@
       el("p", { className: "text" }, m.text),
     ]);
     if (m.triage && m.triage.priority) li.dataset.priority = m.triage.priority;
+    if (m.id) li.dataset.id = m.id;
+    showDelivery(li, m.delivery, m.delivery_detail);
     // Keep the log in seq order even when a message arrives late.
     const later = Array.from(log.children).find(function (child) { return Number(child.dataset.seq) > m.seq; });
     log.insertBefore(li, later || null);
@@ -310,6 +312,25 @@
     if (m.kind === "person") showTyping(id, false);
     // Extensions (corrections of the triage) add to the message.
     document.dispatchEvent(new CustomEvent("hl:message", { detail: { id: id, li: li, message: m } }));
+  }
+
+  // What the channel told of an answer: the SMS it cost, and a failed delivery with why.
+  function showDelivery(li, delivery, detail) {
+    detail = detail || {};
+    const parts = [];
+    if (detail.segments) parts.push(t("sms_segments").replace("{n}", detail.segments));
+    if (delivery === "failed") parts.push(t("delivery_failed") + (detail.error ? ": " + detail.error : ""));
+    li.classList.toggle("delivery-failed", delivery === "failed");
+    let note = li.querySelector(".delivery");
+    if (!parts.length) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = el("span", { className: "delivery" });
+      li.appendChild(note);
+    }
+    note.textContent = parts.join(" · ");
   }
 
   function markClosed(id) {
@@ -393,8 +414,11 @@
       showTyping(id, !!msg.typing);
     } else if (msg.kind === "state" && msg.conversation) {
       if (msg.conversation.state === "closed") markClosed(id);
-    } else if (msg.kind === "delivery" && msg.conversation && msg.conversation.unreachable) {
-      convs.get(id).panel.querySelector(".unreachable-note").hidden = false;
+    } else if (msg.kind === "delivery") {
+      const panel = convs.get(id).panel;
+      if (msg.conversation && msg.conversation.unreachable) panel.querySelector(".unreachable-note").hidden = false;
+      const li = msg.message_id ? panel.querySelector('ol.log li[data-id="' + CSS.escape(msg.message_id) + '"]') : null;
+      if (li) showDelivery(li, msg.delivery, msg.detail);
     }
   }
 
