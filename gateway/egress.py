@@ -223,27 +223,34 @@ class Egress:
             if detail:
                 msg = await session.get(Message, message_id)
                 if msg is not None:
-                    msg.meta = {**(msg.meta or {}), "delivery_detail": detail}
+                    merged = {**repo.delivery_detail(msg.meta), **detail}
+                    msg.meta = {**(msg.meta or {}), "delivery_detail": merged}
+                    detail = merged
                     await session.flush()
-            # One statement for the message: it keeps "delivered" (the person's own receipt may
-            # have arrived first) and stamps delivered_at when the channel took it.
+            # One statement for the message: it keeps "delivered" and "failed" (the person's own
+            # receipt, or a provider's delivery report, may have arrived while we were sending)
+            # and stamps delivered_at when the channel took it.
             values: dict[str, Any] = {
-                "delivery": case((Message.delivery == "delivered", Message.delivery), else_=status),
+                "delivery": case(
+                    (Message.delivery.in_(("delivered", "failed")), Message.delivery), else_=status
+                ),
                 "sending_until": None,
             }
             if status in ("sent", "delivered"):
                 values["delivered_at"] = utcnow()
-            conv_id = (
+            marked = (
                 await session.execute(
                     update(Message)
                     .where(Message.id == message_id)
                     .values(**values)
-                    .returning(Message.conversation_id)
+                    .returning(Message.conversation_id, Message.delivery)
                     .execution_options(synchronize_session=False)
                 )
-            ).scalar_one_or_none()
-            if conv_id is None:
+            ).one_or_none()
+            if marked is None:
                 return
+            conv_id, stored = marked
+            status = stored or status
             conv = await repo.get_conversation(session, conv_id)
             if conv_unreachable and not conv.unreachable:
                 conv.unreachable = True

@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from bots.sms import segments
+from bots.sms.config import SCHEMA
 from bots.sms.provider import SEND_FIELDS, Refused, SendAPI
 from bots.sms.strings import STRINGS
 from bots.sms.webhook import (
@@ -33,6 +34,7 @@ from gateway.channel import (
     AdapterState,
     ChannelAdapter,
     ChannelKey,
+    ChannelServices,
     Delivery,
     DeliveryStatus,
     Ingress,
@@ -48,6 +50,7 @@ REPORT_PATH: Final = "/channels/sms/report"
 STOP_WORDS: Final = frozenset({"STOPP", "STOP"})
 HELP_WORDS: Final = {"HJÄLP": "sv", "HJALP": "sv", "HELP": "en"}
 KEYWORD_META: Final = "sms_keyword"
+HELP_PER_HOUR: Final = 3
 
 
 def keyword(text: str) -> tuple[str, str] | None:
@@ -63,56 +66,7 @@ def keyword(text: str) -> tuple[str, str] | None:
 @register_channel
 class SmsAdapter(ChannelAdapter):
     name: ClassVar[str] = "sms"
-    config_schema: ClassVar[Mapping[str, ChannelKey]] = {
-        "send_url": ChannelKey(
-            str, True, doc="The provider's send API, e.g. `https://api.46elks.com/a1/sms`."
-        ),
-        "sender": ChannelKey(str, True, doc="Our number (E.164) or alphanumeric sender name."),
-        "send_auth": ChannelKey(str, default="basic", doc="`basic`, `bearer` or `none`."),
-        "send_username": ChannelKey(str, default="", doc="Basic auth user of the send API."),
-        "send_password": ChannelKey(str, default="", doc="Basic auth password of the send API."),
-        "send_token": ChannelKey(str, default="", doc="Bearer token of the send API."),
-        "send_body": ChannelKey(str, default="form", doc="`form` or `json`."),
-        "send_fields": ChannelKey(
-            dict,
-            default=SEND_FIELDS,
-            doc="Our name (from, to, text, report_url, ref) -> the provider's field.",
-        ),
-        "send_extra": ChannelKey(dict, default={}, doc="Fixed fields sent with every message."),
-        "send_id_field": ChannelKey(str, default="id", doc="Dotted path of the message id in the answer."),
-        "send_attempts": ChannelKey(int, default=4, doc="Tries of one send on 429/5xx/network errors."),
-        "max_retry_after": ChannelKey(float, default=20.0, doc="Longest wait between two tries (seconds)."),
-        "split": ChannelKey(
-            str, default="provider", doc="`provider` (one concatenated message) or `parts` (single SMS each)."
-        ),
-        "report_url": ChannelKey(
-            str,
-            default="",
-            doc="Public URL of `/channels/sms/report`, sent with each message; `ref=` is added.",
-        ),
-        "webhook_auth": ChannelKey(
-            str, default="basic", doc="`basic` or `hmac` (the provider's calls to us)."
-        ),
-        "webhook_username": ChannelKey(str, default="", doc="Basic auth user the provider calls with."),
-        "webhook_password": ChannelKey(str, default="", doc="Basic auth password the provider calls with."),
-        "webhook_secret": ChannelKey(str, default="", doc="Shared secret of the HMAC signature."),
-        "signature_header": ChannelKey(str, default="X-Signature", doc="Header of the hex HMAC-SHA256."),
-        "timestamp_header": ChannelKey(str, default="X-Timestamp", doc="Header of the signed Unix time."),
-        "webhook_max_skew": ChannelKey(float, default=300.0, doc="Seconds a signed call stays valid."),
-        "inbound_fields": ChannelKey(
-            dict, default=INBOUND_FIELDS, doc="Our name (id, from, to, text, time) -> the provider's field."
-        ),
-        "report_fields": ChannelKey(
-            dict, default=REPORT_FIELDS, doc="Our name (id, status, ref, reason) -> the provider's field."
-        ),
-        "delivered_values": ChannelKey(
-            list, default=list(DELIVERED), doc="Report statuses meaning delivered."
-        ),
-        "failed_values": ChannelKey(list, default=list(FAILED), doc="Report statuses meaning failed."),
-        "region": ChannelKey(str, default="SE", doc="Country of numbers written without +."),
-        "help_sv": ChannelKey(str, default="the catalogue's text", doc="Answer to HJÄLP."),
-        "help_en": ChannelKey(str, default="the catalogue's text", doc="Answer to HELP."),
-    }
+    config_schema: ClassVar[Mapping[str, ChannelKey]] = SCHEMA
 
     def __init__(
         self, config: Mapping[str, Any] | None, pseudonym_key: bytes, *, backoff_initial: float = 0.5
@@ -168,10 +122,14 @@ class SmsAdapter(ChannelAdapter):
         self.failed_values = {str(v).lower() for v in c.get("failed_values", FAILED)}
         self.help = {lang: c.get(f"help_{lang}") or STRINGS[lang]["help"] for lang in STRINGS}
         self._ingress: Ingress | None = None
+        self._services: ChannelServices | None = None
         self._http: aiohttp.ClientSession | None = None
         self._partial: OrderedDict[str, int] = OrderedDict()
 
     # -- interface ------------------------------------------------------------------------
+
+    def attach(self, services: ChannelServices) -> None:
+        self._services = services
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(INBOUND_PATH, self._inbound), web.post(REPORT_PATH, self._report)]
@@ -276,8 +234,13 @@ class SmsAdapter(ChannelAdapter):
             received_at=parse_time(field(data, f.get("time"))) or utcnow(),
         )
         if found is not None and found[0] == "help":
-            # Not stored: the keyword of the operators' convention, answered with who we are.
-            await self._answer_help(number, found[1], provider_id)
+            # Not stored: the keyword of the operators' convention, answered with who we are:
+            # once per provider message (a redelivery is not answered again) and at most
+            # HELP_PER_HOUR times an hour per number (nobody makes us send SMS in a loop).
+            if await self._allow(f"sms-help-id:{provider_id}", 1, 86400.0) and await self._allow(
+                f"sms-help:{sender}", HELP_PER_HOUR, 3600.0
+            ):
+                await self._answer_help(number, found[1])
             return _ok()
         try:
             await self._ingest(envelope, number)
@@ -349,7 +312,12 @@ class SmsAdapter(ChannelAdapter):
             )
             raise _Unavailable("not stored; deliver again") from None
 
-    async def _answer_help(self, number: str, language: str, provider_id: str) -> None:
+    async def _allow(self, key: str, limit: int, window: float) -> bool:
+        """The gateway's fleet-wide counter (True without one, or while it is unavailable)."""
+        services = self._services
+        return True if services is None else await services.allow(key, limit, window)
+
+    async def _answer_help(self, number: str, language: str) -> None:
         payload = self.api.request(self.sender, number, self.help[language], None)
         try:
             await self.api.send(self._session(), payload)

@@ -6,14 +6,17 @@ encrypted (tests of the package as a whole, against the local provider)."""
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bots.sms.strings import STRINGS
 from gateway.store import repo
 from gateway.store.models import Message
-from tests.bots.sms.conftest import OUR_NUMBER, SmsGateway
-from tests.bots.sms.fake_provider import inbound, post
+from tests.bots.sms.conftest import OUR_NUMBER, SmsGateway, start_sms
+from tests.bots.sms.fake_provider import HMAC_SECRET, FakeProvider, inbound, post
 from tests.channels_e2e.conftest import add_counsellor, dump_database, eventually
 
 NUMBER = "+46701234567"
@@ -123,6 +126,18 @@ async def test_hjalp_gets_the_services_short_description_and_opens_nothing(
     assert await sms.messages() == []
 
 
+async def test_help_is_answered_once_per_message_and_a_few_times_an_hour(sms: SmsGateway) -> None:
+    first = inbound(NUMBER, "HJÄLP")
+    for _ in range(2):  # the provider delivers the same message again
+        assert (await post(sms.http, sms.inbound_url, first))[0] == 200
+    for _ in range(4):  # and the number keeps asking
+        assert (await sms.person_writes(NUMBER, "hjälp"))[0] == 200
+    await sms.provider.wait_for(lambda: len(sms.provider.texts(NUMBER)) == 3)
+    assert (await sms.person_writes("+46701234568", "hjälp"))[0] == 200  # another number
+    await sms.provider.wait_for(lambda: len(sms.provider.texts("+46701234568")) == 1)
+    assert len(sms.provider.texts(NUMBER)) == 3
+
+
 async def test_bad_calls_get_a_clear_error_and_nothing_is_stored(
     sms: SmsGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -150,3 +165,44 @@ async def test_bad_calls_get_a_clear_error_and_nothing_is_stored(
     assert await sms.messages() == []
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_provider_that_signs_its_calls_and_names_its_fields_otherwise(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Twilio-like field names, JSON bodies, an HMAC signature with a timestamp."""
+    provider = FakeProvider()
+    await provider.start()
+    gw, port = await start_sms(
+        sqlite_url,
+        tmp_path,
+        provider,
+        webhook_auth="hmac",
+        webhook_secret=HMAC_SECRET,
+        inbound_fields={"id": "MessageSid", "from": "From", "to": "To", "text": "Body", "time": ""},
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            sms = SmsGateway(gw, provider, http, port)
+            body = {
+                "MessageSid": "SM0123",
+                "From": "+46 70 123 45 67",
+                "To": OUR_NUMBER,
+                "Body": "Hej, jag är orolig för min son.",
+            }
+            # Unsigned, wrongly signed, or signed long ago: refused.
+            assert (await post(http, sms.inbound_url, body, as_json=True))[0] == 401
+            assert (await post(http, sms.inbound_url, body, as_json=True, auth="hmac", secret="x" * 30))[
+                0
+            ] == 401
+            old = int(time.time()) - 600
+            assert (await post(http, sms.inbound_url, body, as_json=True, auth="hmac", stamp=old))[0] == 401
+            assert await sms.messages() == []
+            # Signed now: taken.
+            assert (await post(http, sms.inbound_url, body, as_json=True, auth="hmac"))[0] == 200
+            (stored,) = await sms.messages("in")
+            assert (stored.text, stored.external_id) == (body["Body"], "SM0123")
+            await provider.wait_for(lambda: provider.texts(NUMBER) == ["SAFE:concern_relative"])
+    finally:
+        await gw.close()
+        await provider.close()
