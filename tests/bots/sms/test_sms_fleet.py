@@ -91,8 +91,13 @@ async def test_two_gateways_send_each_answer_once(
             counsellor = await one.user("sara")
             await one.pipeline.staff.claim(conv.id, counsellor)
             replies = [f"Svar nummer {n}." for n in range(12)]
-            for text in replies:
-                await (one if len(text) % 2 else two).pipeline.staff.reply(conv.id, text, counsellor)
+            for n, text in enumerate(replies):
+                written = await (one if n % 2 else two).pipeline.staff.reply(conv.id, text, counsellor)
+                # While both gateways' egress consumers take its event, both deliver it at once
+                # too (as a redelivered event and the sweeper would): three deliveries race.
+                await asyncio.gather(
+                    *(g.pipeline.egress.deliver(g.app[ADAPTERS]["sms"], written["id"]) for g in gateways)
+                )
 
             async def all_sent() -> bool:
                 async with one.db.session() as session:
@@ -104,8 +109,7 @@ async def test_two_gateways_send_each_answer_once(
                 return len(states) == 13 and all(s == "sent" for s in states)
 
             await eventually(all_sent, timeout=30)
-            # Every delivery again, from both gateways at once (a redelivered event, the sweeper):
-            # each message is claimed by at most one of them, and it is sent already.
+            # Every delivery again, from both gateways at once, once all are sent: nothing more.
             async with one.db.session() as session:
                 ids = (
                     (await session.execute(select(Message.id).where(Message.direction == "out")))
