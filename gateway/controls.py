@@ -80,7 +80,11 @@ class PersonControls:
                 msg.delivery = "failed"
                 msg.meta = {
                     **(msg.meta or {}),
-                    "delivery_detail": {**delivery_detail(msg.meta), "error": reason},
+                    "delivery_detail": {
+                        **delivery_detail(msg.meta),
+                        "error": reason,
+                        "failure": "not_delivered",
+                    },
                 }
                 await repo.audit(
                     session, "message.delivery_failed", conversation_id=conv.id, details={"message_id": mid}

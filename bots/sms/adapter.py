@@ -150,7 +150,9 @@ class SmsAdapter(ChannelAdapter):
     async def send(self, envelope: Envelope, address: str) -> Delivery:
         if envelope.meta.get(KEYWORD_META) == "stop":
             # The person's last message was STOPP: nothing more until they write again.
-            return Delivery(DeliveryStatus.FAILED, detail="the person sent STOPP")
+            return Delivery(
+                DeliveryStatus.FAILED, detail="the person sent STOPP", facts={"failure": "stopped"}
+            )
         text = envelope.text.strip()
         if not text:
             return Delivery(DeliveryStatus.FAILED, detail="empty message")
@@ -168,7 +170,8 @@ class SmsAdapter(ChannelAdapter):
                 provider_id = await self.api.send(self._session(), payload)
             except Refused as exc:
                 log.warning("sms: message part %d/%d refused (%s)", index + 1, len(parts), exc)
-                return Delivery(DeliveryStatus.FAILED, first_id, detail=str(exc), facts=facts)
+                failed = {**facts, "failure": exc.failure}
+                return Delivery(DeliveryStatus.FAILED, first_id, detail=str(exc), facts=failed)
             except TransientChannelError:
                 if index > 0:  # never send a part twice when the pipeline tries again
                     self._partial[envelope.message_id] = index

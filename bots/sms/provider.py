@@ -28,7 +28,12 @@ empty: not sent."""
 
 
 class Refused(Exception):
-    """The provider refused the message for good (a 4xx other than 429): why, without its data."""
+    """The provider refused the message for good (a 4xx other than 429): why, without its data;
+    ``failure`` says it in a word the console translates (``refused``, ``credentials``)."""
+
+    def __init__(self, message: str, failure: str = "refused") -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,9 @@ class SendAPI:
                         reason = f"the SMS provider answered HTTP {resp.status}"
                         wait = retry_after(resp.headers.get("Retry-After"))
                     elif resp.status in (401, 403):
-                        raise Refused(f"the SMS provider refused our credentials (HTTP {resp.status})")
+                        raise Refused(
+                            f"the SMS provider refused our credentials (HTTP {resp.status})", "credentials"
+                        )
                     else:
                         raise Refused(f"the SMS provider refused the message (HTTP {resp.status})")
             except (aiohttp.ClientError, TimeoutError) as exc:

@@ -64,7 +64,7 @@ async def test_the_counsellor_sees_what_an_sms_cost_and_which_failed(
         await panel.locator("button.send").click()
         refused = panel.locator("li.msg-counsellor", has_text="Kort svar.")
         await expect(refused.locator(".delivery")).to_have_text(
-            "1 sms · Kunde inte levereras: the SMS provider refused the message (HTTP 400)"
+            "1 sms · Kunde inte levereras: sms-leverantören tog inte emot meddelandet"
         )
         await expect(refused).to_have_class("msg msg-counsellor delivery-failed")
 
@@ -73,7 +73,7 @@ async def test_the_counsellor_sees_what_an_sms_cost_and_which_failed(
         await panel.locator("button.send").click()
         lost = panel.locator("li.msg-counsellor", has_text="Finns du kvar?")
         await expect(lost.locator(".delivery")).to_have_text(
-            "1 sms · Kunde inte levereras: absent subscriber"
+            "1 sms · Kunde inte levereras: operatören kunde inte leverera det (absent subscriber)"
         )
 
         # After a reload the transcript shows the same.
@@ -81,8 +81,8 @@ async def test_the_counsellor_sees_what_an_sms_cost_and_which_failed(
         await expect(anna.locator(f"{PANEL} li.msg-counsellor .delivery")).to_have_text(
             [
                 "2 sms",
-                "1 sms · Kunde inte levereras: the SMS provider refused the message (HTTP 400)",
-                "1 sms · Kunde inte levereras: absent subscriber",
+                "1 sms · Kunde inte levereras: sms-leverantören tog inte emot meddelandet",
+                "1 sms · Kunde inte levereras: operatören kunde inte leverera det (absent subscriber)",
             ]
         )
         html = await anna.content()

@@ -319,7 +319,15 @@
     detail = detail || {};
     const parts = [];
     if (detail.segments) parts.push(t("sms_segments").replace("{n}", detail.segments));
-    if (delivery === "failed") parts.push(t("delivery_failed") + (detail.error ? ": " + detail.error : ""));
+    if (delivery === "failed") {
+      // Why, in the console's language when the channel said it in a word; the provider's own
+      // code of an undelivered message beside it.
+      let why = detail.failure ? t("delivery_failed_" + detail.failure) : "";
+      if (why === "delivery_failed_" + detail.failure) why = "";
+      if (!why) why = detail.error || "";
+      else if (detail.failure === "not_delivered" && detail.error) why += " (" + detail.error + ")";
+      parts.push(t("delivery_failed") + (why ? ": " + why : ""));
+    }
     li.classList.toggle("delivery-failed", delivery === "failed");
     let note = li.querySelector(".delivery");
     if (!parts.length) {

@@ -107,7 +107,7 @@ async def test_stopp_ends_the_conversation_and_the_number_gets_nothing_more_unti
             return m if m is not None and m.delivery == "failed" else None
 
     m = await eventually(failed)
-    assert m.meta["delivery_detail"]["error"] == "the person sent STOPP"
+    assert m.meta["delivery_detail"] == {"error": "the person sent STOPP", "failure": "stopped"}
     assert len(sms.provider.texts(NUMBER)) == 1
 
     # The number writes again: a new conversation, answered again.

@@ -67,6 +67,7 @@ async def test_a_refused_message_and_a_failed_delivery_are_shown_to_the_counsell
     refused_id = refused["id"]
     m = await _outcome(sms, refused_id, "failed")
     assert m.meta["delivery_detail"]["error"] == "the SMS provider refused the message (HTTP 400)"
+    assert m.meta["delivery_detail"]["failure"] == "refused"
     assert [r.status for r in sms.provider.requests if r.fields.get("message") == "Första svaret."] == [400]
 
     # Accepted, but the operator could not deliver it: the provider's report says failed.
@@ -74,7 +75,12 @@ async def test_a_refused_message_and_a_failed_delivery_are_shown_to_the_counsell
     lost = await sms.gw.pipeline.staff.reply(conv_id, "Andra svaret.", counsellor)
     lost_id = lost["id"]
     m = await _outcome(sms, lost_id, "failed")
-    assert m.meta["delivery_detail"] == {"segments": 1, "encoding": "gsm7", "error": "absent subscriber"}
+    assert m.meta["delivery_detail"] == {
+        "segments": 1,
+        "encoding": "gsm7",
+        "error": "absent subscriber",
+        "failure": "not_delivered",
+    }
     async with sms.gw.db.session() as session:
         audited = (
             (await session.execute(select(AuditEvent).where(AuditEvent.action == "message.delivery_failed")))
