@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
 
+from bots.sms.segments import count
 from tests.bots.sms.conftest import SmsGateway, start_sms
 from tests.bots.sms.fake_provider import FakeProvider
 from tests.browser.conftest import LiveGateway, Pages
@@ -53,8 +54,16 @@ async def test_the_counsellor_sees_what_an_sms_cost_and_which_failed(
         panel = anna.locator(PANEL)
         await expect(panel.locator("li.msg-person .text")).to_have_text("Min bror pratar om våld hela tiden.")
 
+        # While writing, the counsellor sees what the answer will cost.
+        cost = panel.locator(".sms-cost")
+        await expect(cost).to_be_hidden()
+        await panel.locator("textarea.reply").fill(LONG)
+        await expect(cost).to_have_text("2 sms")
+        await panel.locator("textarea.reply").fill("Kort.")
+        await expect(cost).to_have_text("1 sms")
         await panel.locator("textarea.reply").fill(LONG)
         await panel.locator("button.send").click()
+        await expect(cost).to_be_hidden()
         sent = panel.locator("li.msg-counsellor", has_text="Vi finns här")
         await expect(sent.locator(".delivery")).to_have_text("2 sms")
         await expect(sent).not_to_have_class("delivery-failed")
@@ -85,6 +94,21 @@ async def test_the_counsellor_sees_what_an_sms_cost_and_which_failed(
                 "1 sms · Kunde inte levereras: operatören kunde inte leverera det (absent subscriber)",
             ]
         )
+        # The page counts as the channel does.
+        texts = [
+            LONG,
+            "å" * 160,
+            "å" * 161,
+            "€" * 81,
+            "مرحبا" * 27,
+            "🙂" * 35,
+            "🙂" * 36,
+            "a" * 152 + "€b",
+            "",
+        ]
+        assert await anna.evaluate("texts => texts.map(HL.sms.count)", texts) == [
+            count(t).count for t in texts
+        ]
         html = await anna.content()
         for form in ("701234567", "70-123", NUMBER):
             assert form not in html

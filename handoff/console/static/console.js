@@ -122,6 +122,7 @@
     conv.tab.className = "tab prio-" + info.priority + (conv.closed ? " closed" : "");
     conv.tab.dataset.priority = info.priority;
     conv.tabLabel.textContent = HL.priorityLabel(info.priority) + " · " + HL.intentLabel(info.intent) + " · " + info.channel;
+    conv.channel = info.channel;
   }
 
   function openConversation(id, focus) {
@@ -172,17 +173,19 @@
       if (item) {
         const text = (item.text[HL.i18n.lang] || item.text.sv).replace("{name}", myName());
         insertText(reply, text);
+        showSmsCost(id);
       }
       cannedSelect.value = "";
     });
     panel.querySelector("button.use-suggested").addEventListener("click", function () {
       insertText(reply, panel.querySelector(".suggested").textContent);
+      showSmsCost(id);
     });
     panel.querySelector("button.send").addEventListener("click", function () { sendReply(id); });
     reply.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(id); }
     });
-    reply.addEventListener("input", function () { typingStarted(id); });
+    reply.addEventListener("input", function () { typingStarted(id); showSmsCost(id); });
     panel.querySelector("button.transfer").addEventListener("click", async function () {
       const to = transferInput.value.trim();
       if (!to) { transferInput.focus(); return; }
@@ -230,6 +233,16 @@
   function insertText(textarea, text) {
     textarea.value = textarea.value ? textarea.value + "\n" + text : text;
     textarea.focus();
+  }
+
+  // On an SMS conversation: how many SMS the answer being written will cost.
+  function showSmsCost(id) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    const cost = conv.panel.querySelector(".sms-cost");
+    const n = conv.channel === "sms" ? HL.sms.count(conv.panel.querySelector("textarea.reply").value) : 0;
+    cost.hidden = n === 0;
+    cost.textContent = n ? t("sms_segments").replace("{n}", n) : "";
   }
 
   function fillCanned(select) {
@@ -393,6 +406,7 @@
     button.disabled = false;
     if (res.status === 200) {
       reply.value = "";
+      showSmsCost(id);
       conv.sentTyping = 0;
       clearTimeout(conv.idleTimer);
       addMessage(id, res.data.message);
