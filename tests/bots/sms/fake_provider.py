@@ -54,6 +54,8 @@ class FakeProvider:
     """Our webhook's answers to the delivery reports posted."""
     delay: float = 0.0
     """Seconds each send request takes (two processes racing for one message)."""
+    report_first: bool = False
+    """Post the delivery report before answering the send (an operator quicker than its API)."""
     _runner: web.AppRunner | None = None
     port: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -94,14 +96,16 @@ class FakeProvider:
         if status != 200:
             return web.json_response({"error": "scripted"}, status=status, headers=headers)
         provider_id = "s" + uuid.uuid4().hex
-        if self.report and form.get("whendelivered"):
+        if self.report and form.get("whendelivered") and self.report_first:
+            await self._post_report(form["whendelivered"], provider_id, self.report, wait=0.0)
+        elif self.report and form.get("whendelivered"):
             task = asyncio.create_task(self._post_report(form["whendelivered"], provider_id, self.report))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return web.json_response({"id": provider_id, "status": "created", "parts": 1})
 
-    async def _post_report(self, url: str, provider_id: str, status: str) -> None:
-        await asyncio.sleep(0.05)
+    async def _post_report(self, url: str, provider_id: str, status: str, wait: float = 0.05) -> None:
+        await asyncio.sleep(wait)
         body = {"id": provider_id, "status": status, "delivered": "2026-12-04T10:00:00"}
         if status == "failed" and self.report_reason:
             body["error"] = self.report_reason
