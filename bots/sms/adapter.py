@@ -97,6 +97,11 @@ class SmsAdapter(ChannelAdapter):
             )
         if self.auth.scheme == "hmac" and len(self.auth.secret) < 16:
             raise ConfigError("channels.sms.webhook_secret", "must be at least 16 characters")
+        send_auth = c.get("send_auth", "basic")
+        if send_auth == "basic" and not (c.get("send_username") and c.get("send_password")):
+            raise ConfigError("channels.sms.send_password", "send_username and send_password are required")
+        if send_auth == "bearer" and not c.get("send_token"):
+            raise ConfigError("channels.sms.send_token", "is required with send_auth: bearer")
         self.api = SendAPI(
             url=c["send_url"],
             auth=c.get("send_auth", "basic"),

@@ -15,6 +15,8 @@ BASE: dict[str, Any] = {
     "sender": "+46766861004",
     "webhook_username": "elks",
     "webhook_password": "pw",
+    "send_username": "u1",
+    "send_password": "p1",
 }
 
 
@@ -47,6 +49,8 @@ def test_keywords_are_the_whole_text_in_any_case(text: str, found: tuple[str, st
         ({"webhook_auth": "hmac", "webhook_secret": "short"}, "channels.sms.webhook_secret"),
         ({"send_fields": ["to"]}, "channels.sms.send_fields"),
         ({"unknown": 1}, "channels.sms.unknown"),
+        ({"send_password": ""}, "channels.sms.send_password"),
+        ({"send_auth": "bearer"}, "channels.sms.send_token"),
     ],
 )
 def test_configuration_mistakes_name_the_key(change: dict[str, Any], key: str) -> None:
