@@ -168,7 +168,10 @@ class SmsAdapter(ChannelAdapter):
         done = self._partial.pop(envelope.message_id, 0)
         first_id: str | None = None
         for index in range(done, len(parts)):
-            payload = self.api.request(self.sender, address, parts[index], report_url)
+            # Parts sent one by one: only the last asks for a report, so that the message is not
+            # "delivered" while parts of it are still to be sent.
+            last = index == len(parts) - 1
+            payload = self.api.request(self.sender, address, parts[index], report_url if last else None)
             if self.api.fields.get("ref"):
                 payload[self.api.fields["ref"]] = envelope.message_id
             try:

@@ -142,6 +142,17 @@ async def test_parts_are_sent_one_by_one_when_the_provider_does_not_split(
             assert len(parts) == 2 and "".join(parts) == SWEDISH
             assert all(len(p) <= 160 for p in parts) and parts[0].endswith(" ")  # cut after a word
             assert m.meta["delivery_detail"] == {"segments": 2, "encoding": "gsm7"}
+
+            # The second part fails until the send gives up; tried again later, the first part
+            # is not sent a second time.
+            provider.script = [(200, {})] + [(500, {})] * 4
+            written = await gw.pipeline.staff.reply(conv_id, SWEDISH.upper(), counsellor)
+            await _outcome(sms, written["id"], "delivered")
+            again = provider.texts(NUMBER)[3:]
+            assert len(again) == 2 and "".join(again) == SWEDISH.upper()
+            assert [r.status for r in provider.requests if r.fields.get("message") == again[1]] == [
+                500
+            ] * 4 + [200]
     finally:
         await gw.close()
         await provider.close()
