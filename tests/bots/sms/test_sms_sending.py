@@ -145,7 +145,8 @@ async def test_parts_are_sent_one_by_one_when_the_provider_does_not_split(
 
             # The second part fails until the send gives up; tried again later, the first part
             # is not sent a second time.
-            provider.script = [(200, {})] + [(500, {})] * 4
+            ok: tuple[int, dict[str, str]] = (200, {})
+            provider.script = [ok, *[(500, {})] * 4]
             written = await gw.pipeline.staff.reply(conv_id, SWEDISH.upper(), counsellor)
             await _outcome(sms, written["id"], "delivered")
             again = provider.texts(NUMBER)[3:]
