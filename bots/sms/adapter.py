@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
@@ -51,6 +52,7 @@ STOP_WORDS: Final = frozenset({"STOPP", "STOP"})
 HELP_WORDS: Final = {"HJÄLP": "sv", "HJALP": "sv", "HELP": "en"}
 KEYWORD_META: Final = "sms_keyword"
 HELP_PER_HOUR: Final = 3
+NUMBER_RE: Final = re.compile(r"\+?\d[\d\s().-]{4,}\d")
 
 
 def keyword(text: str) -> tuple[str, str] | None:
@@ -206,8 +208,8 @@ class SmsAdapter(ChannelAdapter):
         body = await request.read()
         if not self.auth.check(request.headers, body):
             log.warning("sms: a webhook call without valid authentication refused")
-            return web.json_response({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Basic"}
-                                     if self.auth.scheme == "basic" else None)  # fmt: skip
+            challenge = {"WWW-Authenticate": "Basic"} if self.auth.scheme == "basic" else None
+            return web.json_response({"error": "unauthorized"}, status=401, headers=challenge)
         if self._ingress is None:
             return _unavailable("the SMS channel is not running")
         try:
@@ -281,7 +283,8 @@ class SmsAdapter(ChannelAdapter):
             outcome = "failed"
         else:
             return _ok()  # an intermediate status (sent, queued): nothing to record
-        reason = field(data, f.get("reason"))[:200] or status
+        # The provider's words on why, kept and shown to the counsellor: never a number in them.
+        reason = NUMBER_RE.sub("[nummer]", field(data, f.get("reason")))[:200] or status
         control = self._control(
             pseudonymize(self._key, self.name, ""),
             CONTROL_DELIVERY_REPORT,

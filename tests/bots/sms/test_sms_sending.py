@@ -91,13 +91,13 @@ async def test_a_refused_message_and_a_failed_delivery_are_shown_to_the_counsell
     assert [a.conversation_id for a in audited] == [conv_id]
 
     # The report comes before the send API's answer: the failure is kept, not overwritten by "sent".
-    sms.provider.report_first, sms.provider.report_reason = True, "unknown subscriber"
+    sms.provider.report_first, sms.provider.report_reason = True, f"unknown subscriber {NUMBER}"
     quick = await sms.gw.pipeline.staff.reply(conv_id, "Tredje svaret.", counsellor)
     m = await _outcome(sms, quick["id"], "failed", "sent")
     assert sms.provider.reports[-1] == 200
     await asyncio.sleep(0.3)  # anything still on its way
     m = await _outcome(sms, quick["id"], "failed", "sent")
-    assert (m.delivery, m.meta["delivery_detail"]["error"]) == ("failed", "unknown subscriber")
+    assert (m.delivery, m.meta["delivery_detail"]["error"]) == ("failed", "unknown subscriber [nummer]")
     assert m.meta["delivery_detail"]["segments"] == 1
 
     # The counsellor's transcript shows both as failed, with why.
