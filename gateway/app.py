@@ -71,6 +71,7 @@ CHANNEL_MODULES = {
     "telegram": "bots.telegram.adapter",
     "xmpp": "bots.xmpp.adapter",
     "email": "bots.email",
+    "sms": "bots.sms.adapter",
 }
 # What a process runs when its configuration says nothing of them (``enabled: false`` stops one).
 DEFAULT_CHANNELS = ("webchat",)

@@ -17,6 +17,10 @@ they are not stored as messages:
 * ``"end"``: the person ended the conversation (Telegram ``/stopp``); the pipeline closes it.
 * ``"typing"`` / ``"paused"``: the person is typing / stopped typing (shown in the console).
 * ``"delivered"``: the channel confirmed delivery of ``meta["message_id"]`` (XMPP receipts).
+* ``"delivery_report"``: the channel's provider reports what became of our outgoing
+  ``meta["message_id"]``: ``meta["status"]`` ``"delivered"`` or ``"failed"`` (with
+  ``meta["reason"]``).  Unlike the others it needs no open conversation and no sender: the
+  message id and the channel identify it (an SMS provider's report names no number).
 
 Other ``meta`` keys the pipeline reads on ordinary messages:
 
@@ -52,6 +56,7 @@ CONTROL_END = "end"
 CONTROL_TYPING = "typing"
 CONTROL_PAUSED = "paused"
 CONTROL_DELIVERED = "delivered"
+CONTROL_DELIVERY_REPORT = "delivery_report"
 
 
 class AdapterState(enum.StrEnum):
@@ -77,6 +82,10 @@ class Delivery:
     status: DeliveryStatus
     channel_message_id: str | None = None
     detail: str = ""
+    """Why it failed (no address, no text of the person's); kept on the message when it did."""
+    facts: Mapping[str, Any] | None = None
+    """What the pipeline keeps on the message and shows the counsellor (SMS: ``segments``,
+    ``encoding``), JSON values only."""
 
 
 @dataclass(frozen=True, slots=True)

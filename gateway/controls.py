@@ -1,5 +1,6 @@
 """A person's control signals through ingress: typing, paused, the end of a conversation, and the
-receipt that a message was delivered (:mod:`gateway.channel`'s ``CONTROL_*``).
+receipt that a message was delivered, and a provider's delivery report (:mod:`gateway.channel`'s
+``CONTROL_*``).
 
 Typing changes nothing stored and is published directly, best effort; the end is stored with its
 events in one transaction (the outbox relay publishes them).  A receipt (the person's page saw a
@@ -17,7 +18,14 @@ from collections import defaultdict
 
 from sqlalchemy import update
 
-from gateway.channel import CONTROL_DELIVERED, CONTROL_END, CONTROL_PAUSED, CONTROL_TYPING, IngressResult
+from gateway.channel import (
+    CONTROL_DELIVERED,
+    CONTROL_DELIVERY_REPORT,
+    CONTROL_END,
+    CONTROL_PAUSED,
+    CONTROL_TYPING,
+    IngressResult,
+)
 from gateway.conversation import ConversationState, move
 from gateway.envelope import ConversationId, Envelope, Priority, utcnow
 from gateway.errors import InvalidInput
@@ -25,7 +33,7 @@ from gateway.outbox import Outbox, insert_rows
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Message
-from gateway.store.repo import conversation_summary
+from gateway.store.repo import conversation_summary, delivery_detail
 from gateway.tasks import cancel_and_wait
 from gateway.writes import EventRows
 
@@ -68,6 +76,59 @@ class PersonControls:
         await self.event_rows.publish_conversation(
             "typing", summary, who="person", typing=control == CONTROL_TYPING, message_id=None
         )
+        return result
+
+    async def _report(self, envelope: Envelope) -> IngressResult:
+        """A provider's report on one of our outgoing messages: ``delivered`` (kept over any
+        other status) or ``failed`` (with its reason, shown to the counsellor, and audited).
+        The conversation may be closed by now; the message and its channel identify it."""
+        mid = str(envelope.meta.get("message_id", ""))
+        status = envelope.meta.get("status")
+        if status not in ("delivered", "failed"):
+            raise InvalidInput(f"unknown delivery status {status!r}")
+        async with self.db.session() as session:
+            msg = await session.get(Message, mid) if mid else None
+            if msg is None or msg.channel != envelope.channel or msg.direction != "out":
+                raise InvalidInput("no such outgoing message")
+            conv = await repo.get_conversation(session, msg.conversation_id)
+            if status == "delivered":
+                msg.delivery = "delivered"
+                msg.delivered_at = utcnow()
+            elif msg.delivery != "delivered":
+                reason = str(envelope.meta.get("reason") or "")[:200]
+                msg.delivery = "failed"
+                msg.meta = {
+                    **(msg.meta or {}),
+                    "delivery_detail": {
+                        **delivery_detail(msg.meta),
+                        "error": reason,
+                        "failure": "not_delivered",
+                    },
+                }
+                await repo.audit(
+                    session, "message.delivery_failed", conversation_id=conv.id, details={"message_id": mid}
+                )
+            summary = conversation_summary(conv)
+            await insert_rows(
+                session,
+                [
+                    self.event_rows.conv_row(
+                        "delivery",
+                        summary,
+                        message_id=mid,
+                        delivery=msg.delivery,
+                        detail=delivery_detail(msg.meta),
+                    )
+                ],
+            )
+            result = IngressResult(
+                conversation_id=ConversationId(conv.id),
+                message_id=envelope.message_id,
+                duplicate=False,
+                priority=Priority(conv.priority),
+                state=conv.state,
+            )
+        self.outbox.wake()
         return result
 
     async def _receipt(self, envelope: Envelope) -> IngressResult:
@@ -134,6 +195,8 @@ class PersonControls:
     async def control(self, envelope: Envelope, control: str) -> IngressResult:
         if control in (CONTROL_TYPING, CONTROL_PAUSED):
             return await self._typing(envelope, control)
+        if control == CONTROL_DELIVERY_REPORT:
+            return await self._report(envelope)
         if control == CONTROL_DELIVERED:
             return await self._receipt(envelope)
         async with self.db.session() as session:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway import sending
 from gateway.broker.base import Broker, Event, Subscription
-from gateway.channel import ChannelAdapter
+from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Direction, Envelope, MessageId, SenderKind, utcnow
 from gateway.errors import RecipientUnreachable, StoreUnavailable, TransientChannelError
@@ -38,6 +38,15 @@ MARK_PATIENCE = 300.0
 """Seconds egress waits for the store to record what a channel did with a message it was handed
 (the handler keeps its event meanwhile: failing it would send the message again)."""
 STORE_AWAY = (StoreUnavailable, DBAPIError, OSError)
+
+
+def delivery_facts(delivery: Delivery) -> dict[str, Any]:
+    """What the pipeline keeps of a channel's delivery on the message (``meta["delivery_detail"]``):
+    the channel's facts (SMS segments), and why it failed when it did."""
+    out: dict[str, Any] = dict(delivery.facts or {})
+    if delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE) and delivery.detail:
+        out["error"] = delivery.detail[:200]
+    return out
 
 
 class Egress:
@@ -91,15 +100,21 @@ class Egress:
             if not await sending.claim(session, message_id, self.send_lease):
                 return  # sent already, or another delivery holds it (retaken after its lease)
         try:
-            status = await self._send_claimed(adapter, message_id)
+            sent = await self._send_claimed(adapter, message_id)
         except BaseException:
             await sending.give_back(self.db, message_id)
             raise
-        if status is not None:
-            await self._mark_after_send(message_id, status, conv_unreachable=status == "unreachable")
+        if sent is not None:
+            status, detail = sent
+            await self._mark_after_send(
+                message_id, status, conv_unreachable=status == "unreachable", detail=detail
+            )
 
-    async def _send_claimed(self, adapter: ChannelAdapter, message_id: str) -> str | None:
-        """Send a claimed message; its delivery status (None: the message is gone)."""
+    async def _send_claimed(
+        self, adapter: ChannelAdapter, message_id: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Send a claimed message; its delivery status and what the channel told of it (None: the
+        message is gone)."""
         async with self.db.session() as session:
             row = (
                 await session.execute(
@@ -151,21 +166,28 @@ class Egress:
                 },
             )
         if address is None:
-            return "unreachable"
+            return "unreachable", {}
         try:
             # Cut off well within the claim's lease: a send still running when the lease lapsed
             # could cross another process's send of the same message.
             async with asyncio.timeout(self.send_lease / 2):
                 delivery = await adapter.send(envelope, address)  # TransientChannelError: redelivered
         except RecipientUnreachable:
-            return "unreachable"
+            return "unreachable", {}
         except TimeoutError:
             raise TransientChannelError(
                 f"{adapter.name}: no answer within {self.send_lease / 2:.0f} s"
             ) from None
-        return delivery.status.value
+        return delivery.status.value, delivery_facts(delivery)
 
-    async def _mark_after_send(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
+    async def _mark_after_send(
+        self,
+        message_id: str,
+        status: str,
+        *,
+        conv_unreachable: bool = False,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """Record what the channel did with a message it was handed, waiting for the store while
         it is away: a failure here would fail the handler, the broker would hand the event on and
         the message would be sent a second time."""
@@ -174,7 +196,9 @@ class Egress:
         delay = 0.2
         while True:
             try:
-                await self._mark_delivery(message_id, status, conv_unreachable=conv_unreachable)
+                await self._mark_delivery(
+                    message_id, status, conv_unreachable=conv_unreachable, detail=detail
+                )
                 return
             except STORE_AWAY as exc:
                 if loop.time() + delay > deadline:
@@ -187,33 +211,53 @@ class Egress:
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
 
-    async def _mark_delivery(self, message_id: str, status: str, *, conv_unreachable: bool = False) -> None:
+    async def _mark_delivery(
+        self,
+        message_id: str,
+        status: str,
+        *,
+        conv_unreachable: bool = False,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         async with self.db.session() as session:
-            # One statement for the message: it keeps "delivered" (the person's own receipt may
-            # have arrived first) and stamps delivered_at when the channel took it.
+            if detail:
+                msg = await session.get(Message, message_id)
+                if msg is not None:
+                    merged = {**repo.delivery_detail(msg.meta), **detail}
+                    msg.meta = {**(msg.meta or {}), "delivery_detail": merged}
+                    detail = merged
+                    await session.flush()
+            # One statement for the message: it keeps "delivered" and "failed" (the person's own
+            # receipt, or a provider's delivery report, may have arrived while we were sending)
+            # and stamps delivered_at when the channel took it.
             values: dict[str, Any] = {
-                "delivery": case((Message.delivery == "delivered", Message.delivery), else_=status),
+                "delivery": case(
+                    (Message.delivery.in_(("delivered", "failed")), Message.delivery), else_=status
+                ),
                 "sending_until": None,
             }
             if status in ("sent", "delivered"):
                 values["delivered_at"] = utcnow()
-            conv_id = (
+            marked = (
                 await session.execute(
                     update(Message)
                     .where(Message.id == message_id)
                     .values(**values)
-                    .returning(Message.conversation_id)
+                    .returning(Message.conversation_id, Message.delivery)
                     .execution_options(synchronize_session=False)
                 )
-            ).scalar_one_or_none()
-            if conv_id is None:
+            ).one_or_none()
+            if marked is None:
                 return
+            conv_id, stored = marked
+            status = stored or status
             conv = await repo.get_conversation(session, conv_id)
             if conv_unreachable and not conv.unreachable:
                 conv.unreachable = True
                 await repo.audit(session, "conversation.unreachable", conversation_id=conv.id)
+            extra: dict[str, Any] = {"detail": detail} if detail else {}
             row = self.event_rows.conv_row(
-                "delivery", conversation_summary(conv), message_id=message_id, delivery=status
+                "delivery", conversation_summary(conv), message_id=message_id, delivery=status, **extra
             )
             await insert_rows(session, [row])
         self.outbox.wake()

@@ -62,6 +62,8 @@ class ConversationEvent(TypedDict):
     message_id: NotRequired[str | None]
     delivery: NotRequired[str]
     """kind ``delivery``: the message's new delivery state."""
+    detail: NotRequired[dict[str, Any]]
+    """kind ``delivery``: what the channel told of it (SMS ``segments``, ``encoding``, ``error``)."""
 
 
 class QueueEvent(TypedDict):

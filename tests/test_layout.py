@@ -44,7 +44,6 @@ NOT_MIRRORED: dict[str, str] = {
     "gateway/metrics.py": "the Prometheus instruments: tests/gateway/test_probes.py reads them from /metrics",
     "gateway/errors.py": _DATA + ": the error hierarchy; each error is asserted where it is raised",
     "gateway/events.py": _DATA + ": topic names and payload TypedDicts",
-    "gateway/controls.py": "covered by tests/gateway/test_pipeline.py (typing) and tests/bots/webchat",
     "gateway/crypto.py": "covered by tests/gateway/store/test_db.py and tests/gateway/test_keys.py",
     "gateway/keys_cli.py": "covered by tests/gateway/test_keys.py (rotation on command)",
     "gateway/keys_recognise.py": "covered by tests/gateway/test_keys.py (pseudonym rotation)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -178,6 +178,13 @@ async def user_by_id(session: AsyncSession, user_id: int) -> StaffUser:
 def message_dict(msg: Message) -> dict[str, Any]:
     """A message as live events, web chat resume and the console carry it."""
     return rows.message_data({key: getattr(msg, key) for key in rows.MESSAGE_DATA_KEYS})
+
+
+def delivery_detail(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a channel told of an outgoing message's delivery, kept in its ``meta``: SMS
+    ``segments`` and ``encoding``, a failure's ``error`` (never an address)."""
+    found = (meta or {}).get("delivery_detail")
+    return dict(found) if isinstance(found, Mapping) else {}
 
 
 def conversation_summary(conv: Conversation | rows.ConversationRow) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.envelope import Priority, utcnow
 from gateway.store import repo
 from gateway.store.models import AuditEvent, Conversation, ConversationState, Role, StaffUser
-from gateway.store.repo import message_dict
+from gateway.store.repo import delivery_detail, message_dict
 from handoff.risk import conversation_risk, triage_risk
 from handoff.shift import presence
 
@@ -159,6 +159,10 @@ async def queue_snapshot(
 async def transcript(session: AsyncSession, conv: Conversation, lang: str = "sv") -> dict[str, Any]:
     rows = await repo.messages_of(session, conv.id)
     messages = [client_message(message_dict(m)) for m in rows]
+    for message, row in zip(messages, rows, strict=True):
+        detail = delivery_detail(row.meta)
+        if detail:  # SMS: how many SMS it cost, why it failed
+            message["delivery_detail"] = detail
     authors = {m["author_id"] for m in messages if m["author_id"] is not None}
     names: dict[int, str] = {}
     if authors:

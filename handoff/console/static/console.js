@@ -122,6 +122,7 @@
     conv.tab.className = "tab prio-" + info.priority + (conv.closed ? " closed" : "");
     conv.tab.dataset.priority = info.priority;
     conv.tabLabel.textContent = HL.priorityLabel(info.priority) + " · " + HL.intentLabel(info.intent) + " · " + HL.channelLabel(info.channel);
+    conv.channel = info.channel;
   }
 
   function openConversation(id, focus) {
@@ -174,17 +175,19 @@
         const lang = convs.get(id) && convs.get(id).language;
         const text = (item.text[lang] || item.text[HL.i18n.lang] || item.text.sv).replace("{name}", myName());
         insertText(reply, text);
+        showSmsCost(id);
       }
       cannedSelect.value = "";
     });
     panel.querySelector("button.use-suggested").addEventListener("click", function () {
       insertText(reply, panel.querySelector(".suggested").textContent);
+      showSmsCost(id);
     });
     panel.querySelector("button.send").addEventListener("click", function () { sendReply(id); });
     reply.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(id); }
     });
-    reply.addEventListener("input", function () { typingStarted(id); });
+    reply.addEventListener("input", function () { typingStarted(id); showSmsCost(id); });
     panel.querySelector("button.transfer").addEventListener("click", async function () {
       const to = transferInput.value.trim();
       if (!to) { transferInput.focus(); return; }
@@ -232,6 +235,16 @@
   function insertText(textarea, text) {
     textarea.value = textarea.value ? textarea.value + "\n" + text : text;
     textarea.focus();
+  }
+
+  // On an SMS conversation: how many SMS the answer being written will cost.
+  function showSmsCost(id) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    const cost = conv.panel.querySelector(".sms-cost");
+    const n = conv.channel === "sms" ? HL.sms.count(conv.panel.querySelector("textarea.reply").value) : 0;
+    cost.hidden = n === 0;
+    cost.textContent = n ? t("sms_segments").replace("{n}", n) : "";
   }
 
   function fillCanned(select) {
@@ -306,6 +319,8 @@
       el("p", { className: "text" }, m.text),
     ]);
     if (m.triage && m.triage.priority) li.dataset.priority = m.triage.priority;
+    if (m.id) li.dataset.id = m.id;
+    showDelivery(li, m.delivery, m.delivery_detail);
     // Keep the log in seq order even when a message arrives late.
     const later = Array.from(log.children).find(function (child) { return Number(child.dataset.seq) > m.seq; });
     log.insertBefore(li, later || null);
@@ -313,6 +328,33 @@
     if (m.kind === "person") showTyping(id, false);
     // Extensions (corrections of the triage) add to the message.
     document.dispatchEvent(new CustomEvent("hl:message", { detail: { id: id, li: li, message: m } }));
+  }
+
+  // What the channel told of an answer: the SMS it cost, and a failed delivery with why.
+  function showDelivery(li, delivery, detail) {
+    detail = detail || {};
+    const parts = [];
+    if (detail.segments) parts.push(t("sms_segments").replace("{n}", detail.segments));
+    if (delivery === "failed") {
+      // Why, in the console's language when the channel said it in a word; the provider's own
+      // code of an undelivered message beside it.
+      let why = detail.failure ? t("delivery_failed_" + detail.failure) : "";
+      if (why === "delivery_failed_" + detail.failure) why = "";
+      if (!why) why = detail.error || "";
+      else if (detail.failure === "not_delivered" && detail.error) why += " (" + detail.error + ")";
+      parts.push(t("delivery_failed") + (why ? ": " + why : ""));
+    }
+    li.classList.toggle("delivery-failed", delivery === "failed");
+    let note = li.querySelector(".delivery");
+    if (!parts.length) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = el("span", { className: "delivery" });
+      li.appendChild(note);
+    }
+    note.textContent = parts.join(" · ");
   }
 
   function markClosed(id) {
@@ -367,6 +409,7 @@
     button.disabled = false;
     if (res.status === 200) {
       reply.value = "";
+      showSmsCost(id);
       conv.sentTyping = 0;
       clearTimeout(conv.idleTimer);
       addMessage(id, res.data.message);
@@ -396,8 +439,11 @@
       showTyping(id, !!msg.typing);
     } else if (msg.kind === "state" && msg.conversation) {
       if (msg.conversation.state === "closed") markClosed(id);
-    } else if (msg.kind === "delivery" && msg.conversation && msg.conversation.unreachable) {
-      convs.get(id).panel.querySelector(".unreachable-note").hidden = false;
+    } else if (msg.kind === "delivery") {
+      const panel = convs.get(id).panel;
+      if (msg.conversation && msg.conversation.unreachable) panel.querySelector(".unreachable-note").hidden = false;
+      const li = msg.message_id ? panel.querySelector('ol.log li[data-id="' + CSS.escape(msg.message_id) + '"]') : null;
+      if (li) showDelivery(li, msg.delivery, msg.detail);
     }
   }
 

@@ -31,6 +31,7 @@ CHANNELS: dict[str, Label] = _table(
         "email",
         "telegram",
         "xmpp",
+        "sms",
     ),
 )
 PRIORITIES: dict[str, Label] = _table(

@@ -1,0 +1,113 @@
+"""A provider's delivery report through ingress (gateway/controls.py, ``delivery_report``): it
+needs no open conversation and no sender, ``delivered`` wins, ``failed`` is kept with its reason,
+audited and sent to the consoles; a report on no outgoing message of the channel is refused.
+(Typing and the end: tests/gateway/test_pipeline.py and tests/bots/webchat.)"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.channel import CONTROL_DELIVERY_REPORT
+from gateway.envelope import Direction, Envelope, Pseudonym, new_message_id
+from gateway.errors import InvalidInput
+from gateway.store.models import AuditEvent, Message
+from tests.gateway.conftest import Gateway
+
+
+def _report(channel: str, message_id: str, status: str, reason: str = "") -> Envelope:
+    return Envelope(
+        message_id=new_message_id(),
+        direction=Direction.IN,
+        channel=channel,
+        sender=Pseudonym("nobody"),
+        text="",
+        meta={
+            "control": CONTROL_DELIVERY_REPORT,
+            "message_id": message_id,
+            "status": status,
+            "reason": reason,
+        },
+    )
+
+
+async def _sent_answer(gateway: Gateway) -> tuple[str, str]:
+    conv = str((await gateway.memory.person_writes("p", "jag oroar mig för min bror")).conversation_id)
+    for _ in range(200):
+        async with gateway.db.session() as session:
+            found = (
+                await session.execute(
+                    select(Message).where(Message.direction == "out", Message.delivery == "sent")
+                )
+            ).scalar_one_or_none()
+        if found is not None:
+            return conv, found.id
+        await asyncio.sleep(0.05)
+    pytest.fail("the safe response was not sent")
+
+
+async def _message(gateway: Gateway, message_id: str) -> Message:
+    async with gateway.db.session() as session:
+        found = await session.get(Message, message_id)
+        assert found is not None
+        return found
+
+
+async def test_a_failed_report_is_kept_with_its_reason_audited_and_shown(gateway: Gateway) -> None:
+    conv, mid = await _sent_answer(gateway)
+    events: list[dict[str, Any]] = []
+    seen = asyncio.Event()
+
+    async def on_event(event: Any) -> None:
+        if event.payload.get("kind") == "delivery" and event.payload.get("delivery") == "failed":
+            events.append(event.payload)
+            seen.set()
+
+    sub = await gateway.pipeline.broker.fanout("conversation", on_event)
+    try:
+        gus = await gateway.user("gus")
+        await gateway.pipeline.staff.claim(conv, gus)
+        await gateway.pipeline.staff.close(conv, gus, reason="klart")  # closed: still recorded
+        await gateway.pipeline.ingress(_report("memory", mid, "failed", "absent subscriber"), "")
+        m = await _message(gateway, mid)
+        assert m.delivery == "failed"
+        assert m.meta["delivery_detail"] == {"error": "absent subscriber", "failure": "not_delivered"}
+        await asyncio.wait_for(seen.wait(), 5)
+        assert events[0]["message_id"] == mid and events[0]["detail"]["error"] == "absent subscriber"
+    finally:
+        await sub.cancel()
+    async with gateway.db.session() as session:
+        audited = (
+            (await session.execute(select(AuditEvent).where(AuditEvent.action == "message.delivery_failed")))
+            .scalars()
+            .all()
+        )
+    assert [(a.conversation_id, a.details) for a in audited] == [(conv, {"message_id": mid})]
+
+
+async def test_delivered_wins(gateway: Gateway) -> None:
+    _, mid = await _sent_answer(gateway)
+    await gateway.pipeline.ingress(_report("memory", mid, "delivered"), "")
+    await gateway.pipeline.ingress(_report("memory", mid, "failed", "late"), "")
+    m = await _message(gateway, mid)
+    assert m.delivery == "delivered" and m.delivered_at is not None
+    assert "error" not in (m.meta.get("delivery_detail") or {})
+
+
+async def test_a_report_on_no_outgoing_message_of_the_channel_is_refused(gateway: Gateway) -> None:
+    _, mid = await _sent_answer(gateway)
+    async with gateway.db.session() as session:
+        incoming = (await session.execute(select(Message.id).where(Message.direction == "in"))).scalar_one()
+    for envelope, why in [
+        (_report("sms", mid, "failed"), "no such outgoing message"),  # another channel's message
+        (_report("memory", incoming, "failed"), "no such outgoing message"),
+        (_report("memory", "f" * 32, "failed"), "no such outgoing message"),
+        (_report("memory", mid, "lost"), "unknown delivery status 'lost'"),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            await gateway.pipeline.ingress(envelope, "")
+        assert refused.value.reason == why
+    assert (await _message(gateway, mid)).delivery == "sent"
