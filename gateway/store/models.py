@@ -158,6 +158,8 @@ class StaffUser(Base):
     """For the municipality role: the SCB code (or Kunskapshus id) whose referrals the user sees."""
     language: Mapped[str] = mapped_column(String(8), default="sv")
     capacity: Mapped[int] = mapped_column(Integer, default=3)
+    extension: Mapped[str | None] = mapped_column(String(16), unique=True)
+    """The staff member's phone extension: a call answered there opens on their console (handoff.phone)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ dictionary as a JSON data block (never inline script).
 from __future__ import annotations
 
 from handoff.history.strings import HISTORY_STRINGS
+from handoff.phone.strings import PHONE_STRINGS
 from handoff.shift.strings import SHIFT_STRINGS
 from handoff.staff.strings import STAFF_STRINGS
 
@@ -939,6 +940,10 @@ def person_text(key: str, person_language: str | None) -> str:
 # Status, "Nästa samtal", notifications and reminders of waiting conversations.
 for _lang, _words in SHIFT_STRINGS.items():
     STRINGS[_lang].update(_words)
+# ---------------------------------------------------------------------- phone calls (handoff.phone)
+for _lang, _words in PHONE_STRINGS.items():
+    for _key in _words:
+        STRINGS[_lang].setdefault(_key, _words[_key])
 # ---------------------------------------------------------------------- staff accounts and the second factor
 for _lang, _words in STAFF_STRINGS.items():
     for _key in _words:

@@ -3,6 +3,7 @@
     helpline users add NAME --role counsellor|supervisor|admin|municipality [--municipality CODE]
     helpline users list
     helpline users edit NAME [--role R] [--display-name N] [--capacity C] [--municipality CODE] [--language sv|en]
+                         [--extension EXT]
     helpline users disable NAME | enable NAME | delete NAME
     helpline users reset-password NAME [--password-stdin]
     helpline users reset-2fa NAME | end-sessions NAME
@@ -118,6 +119,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         capacity=args.capacity,
         municipality_code=args.municipality,
         language=args.language,
+        extension=args.extension,
     )
 
     async def work(session: AsyncSession, directory: Directory) -> str:
@@ -192,6 +194,9 @@ def register_users(sub: Any) -> None:
     edit.add_argument("--capacity", type=int)
     edit.add_argument("--municipality", help="SCB code or Kunskapshus id, for the municipality role")
     edit.add_argument("--language", choices=service.LANGUAGES)
+    edit.add_argument(
+        "--extension", help='phone extension: calls answered there open on this console ("" removes it)'
+    )
     for name, help_text, func in (
         ("disable", "disable an account and end its sessions", _simple(service.disable, "disabled")),
         ("enable", "enable a disabled account", _simple(service.enable, "enabled")),

@@ -32,6 +32,8 @@ class EditUserBody(Body):
     capacity: int | None = Field(default=None, ge=0, le=50)
     municipality_code: str | None = Field(default=None, max_length=64)
     language: LanguageCode | None = None
+    extension: str | None = Field(default=None, max_length=16)
+    """The phone extension (calls answered there open on this account's console); "" removes it."""
 
 
 class CodeBody(Body):
@@ -49,6 +51,7 @@ class Account(Answer):
     capacity: int
     municipality_code: str | None
     language: str
+    extension: str | None
     active: bool
     second_factor: bool
     locked: bool

@@ -116,6 +116,7 @@ async def api_edit(request: web.Request, staff: Staff) -> web.StreamResponse:
         capacity=wanted.capacity,
         municipality_code=wanted.municipality_code,
         language=wanted.language,
+        extension=wanted.extension,
     )
     directory = directory_service(request.app).live
 
