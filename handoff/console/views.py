@@ -66,6 +66,7 @@ STATIC_FILES = {
     "portal.js": "text/javascript",
     "common.js": "text/javascript",
     "shift.js": "text/javascript",
+    "phone.js": "text/javascript",
     "login.js": "text/javascript",
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",

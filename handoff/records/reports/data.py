@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.store.models import Conversation
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
+from handoff.phone.models import PhoneCall
 from handoff.records.models import DocumentationRecord
 from handoff.records.reports.strings import Label, _l
 
@@ -51,6 +52,13 @@ class Row:
     outcome: str | None = None
     referral_made: bool | None = None
     crime_info_passed: bool | None = None
+    call_outcome: str | None = None
+    """A phone call's outcome (handoff.phone): answered, missed, abandoned, callback; None for
+    another channel or a call still going on."""
+    call_seconds: int | None = None
+    """An answered call's length."""
+    call_answer_seconds: float | None = None
+    """From ringing to answer (calls the phone system reported)."""
 
     @property
     def wait_minutes(self) -> float | None:
@@ -113,7 +121,14 @@ async def load_rows(
         DocumentationRecord.outcome,
         DocumentationRecord.referral_made,
         DocumentationRecord.crime_info_passed,
-    ).outerjoin(DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id)
+        PhoneCall.outcome,
+        PhoneCall.duration_seconds,
+        PhoneCall.ringing_at,
+        PhoneCall.answered_at,
+        PhoneCall.manual,
+    )
+    stmt = stmt.outerjoin(DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id)
+    stmt = stmt.outerjoin(PhoneCall, PhoneCall.conversation_id == Conversation.id)
     if start is not None:
         stmt = stmt.where(Conversation.created_at >= start)
     if end is not None:
@@ -143,6 +158,11 @@ async def load_rows(
                 outcome=r[15],
                 referral_made=r[16] if documented else None,
                 crime_info_passed=r[17] if documented else None,
+                call_outcome=r[18],
+                call_seconds=r[19],
+                call_answer_seconds=(
+                    max(0.0, (r[21] - r[20]).total_seconds()) if r[20] and r[21] and not r[22] else None
+                ),
             )
         )
     return rows

@@ -49,6 +49,13 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
             [_cell(report, "crime_info_passed", "yes")],
             [_cell(report, "crime_info_passed", "yes"), _cell(report, "crime_info_passed", "no")],
         ),
+        "calls_answered_percent": _rate(
+            [_cell(report, "call_outcome", "answered")], [report.get("calls", {}).get("total")]
+        ),
+        "calls_lost_percent": _rate(
+            [_cell(report, "call_outcome", "missed"), _cell(report, "call_outcome", "abandoned")],
+            [report.get("calls", {}).get("total")],
+        ),
         "labels": {
             "days_in_operation": _l("Dagar i drift", "Days in operation"),
             "months_in_operation": _l("Månader i drift", "Months in operation"),
@@ -65,6 +72,13 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
             "crime_info_percent_of_documented": _l(
                 "Andel dokumenterade samtal där uppgifter om brott lämnades (%)",
                 "Documented conversations with crime information passed (%)",
+            ),
+            "calls_answered_percent": _l(
+                "Andel telefonsamtal som besvarades (%)", "Phone calls answered (%)"
+            ),
+            "calls_lost_percent": _l(
+                "Andel telefonsamtal som missades eller där den som ringde lade på i kön (%)",
+                "Phone calls missed or abandoned in the queue (%)",
             ),
         },
     }

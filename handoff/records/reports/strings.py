@@ -17,6 +17,7 @@ CHANNELS: dict[str, Label] = {
     "email": _l("E-post", "E-mail"),
     "telegram": _l("Telegram", "Telegram"),
     "xmpp": _l("XMPP", "XMPP"),
+    "phone": _l("Telefon", "Phone"),
 }
 PRIORITIES: dict[str, Label] = {
     "low": _l("Låg", "Low"),
@@ -88,4 +89,19 @@ DIMENSION_LABELS: dict[str, Label] = {
     "crime_info_passed": _l("Uppgifter om brott lämnade", "Crime information passed"),
     "waiting": _l("Väntetid till rådgivare", "Waiting time for a counsellor"),
     "month": _l("Samtal per månad", "Conversations per month"),
+    "call_outcome": _l("Telefonsamtal: utfall", "Phone calls: outcome"),
+    "call_duration": _l("Besvarade telefonsamtal: längd", "Answered phone calls: length"),
 }
+CALL_OUTCOMES: dict[str, Label] = {
+    "answered": _l("Besvarat", "Answered"),
+    "missed": _l("Missat (ingen svarade)", "Missed (no one answered)"),
+    "abandoned": _l("Lade på i kön", "Hung up in the queue"),
+    "callback": _l("Vill bli uppringd", "Callback requested"),
+}
+CALL_DURATION_BINS: tuple[tuple[str, float, Label], ...] = (
+    ("under_5", 5, _l("Under 5 min", "Under 5 min")),
+    ("5_15", 15, _l("5–15 min", "5–15 min")),
+    ("15_30", 30, _l("15–30 min", "15–30 min")),
+    ("30_60", 60, _l("30–60 min", "30–60 min")),
+    ("over_60", math.inf, _l("Över 60 min", "Over 60 min")),
+)

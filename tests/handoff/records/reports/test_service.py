@@ -115,7 +115,13 @@ async def test_report_over_generated_conversations_has_the_right_counts(store: D
     await generate(store)
     report = await build_report(store, START, END)
     assert report["total"] == 31
-    assert dim(report, "channel") == {"webchat": 20, "email": 8, "telegram": PRIMARY, "xmpp": PRIMARY}
+    assert dim(report, "channel") == {
+        "webchat": 20,
+        "email": 8,
+        "telegram": PRIMARY,
+        "xmpp": PRIMARY,
+        "phone": PRIMARY,  # a channel of the line, with no call in the period (issue 20)
+    }
     assert dim(report, "priority")["normal"] == 26 and dim(report, "priority")["critical"] == 5
     env = dim(report, "environment")
     assert (env["violent_right_wing"], env["islamist"], env["left_wing_autonomous"]) == (12, 10, PRIMARY)
