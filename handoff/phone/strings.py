@@ -28,6 +28,7 @@ PHONE_STRINGS: dict[str, dict[str, str]] = {
         "error_no_callback": "Den som ringde bad inte om att bli uppringd.",
         "error_not_a_call": "Det här är inte ett telefonsamtal.",
         "error_ask_on_the_phone": "Fråga om samtycke i telefonen och registrera svaret.",
+        "no_channel_to_write": "Ett telefonsamtal har inget att skriva till.",
     },
     "en": {
         "channel_phone": "Phone",
@@ -54,6 +55,7 @@ PHONE_STRINGS: dict[str, dict[str, str]] = {
         "error_no_callback": "The caller did not ask to be called back.",
         "error_not_a_call": "This is not a phone call.",
         "error_ask_on_the_phone": "Ask for consent on the phone and record the answer.",
+        "no_channel_to_write": "A phone call has nothing to write to.",
     },
 }
 

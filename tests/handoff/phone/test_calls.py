@@ -143,3 +143,25 @@ async def test_missed_abandoned_and_callback_calls(phone: PhoneGateway) -> None:
     assert read.actor == "anna" and read.conversation_id == callback
     # Not a callback: never shown.
     assert (await anna.get(f"/console/api/phone/calls/{abandoned}/number")).status == 403
+
+
+async def test_the_number_is_deleted_under_retention_and_the_call_stays_counted(phone: PhoneGateway) -> None:
+    from datetime import timedelta
+
+    from gateway.envelope import utcnow
+    from handoff.phone.models import PhoneCallEvent
+    from handoff.records.retention import RetentionPolicy, purge
+
+    conv_id = await phone.call("ret-1", "ringing", "ended", caller=NUMBER)
+    policy = RetentionPolicy.from_config({})
+    async with phone.db.session() as session:
+        await purge(session, policy, utcnow() + timedelta(days=2), dry_run=False)
+    async with phone.db.session() as session:
+        assert await session.get(ContactRecord, conv_id) is None
+        assert (await session.execute(select(PhoneCallEvent))).scalars().all() != []
+    async with phone.db.session() as session:
+        await purge(session, policy, utcnow() + timedelta(days=40), dry_run=False)
+    async with phone.db.session() as session:
+        assert (await session.execute(select(PhoneCallEvent))).scalars().all() == []
+        call = (await session.execute(select(PhoneCall))).scalar_one()
+    assert call.outcome == "abandoned"  # the call itself stays, for the reports

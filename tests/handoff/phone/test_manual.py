@@ -24,6 +24,9 @@ async def test_a_call_logged_by_hand_is_started_stopped_and_documented(phone: Ph
     assert (await (await anna.get("/console/api/status")).json())["status"] == "on_call"
     mine = await (await anna.get("/console/api/queue")).json()
     assert [(m["conversation_id"], m["channel"]) for m in mine["mine"]] == [(conv_id, "phone")]
+    # A call has no transcript: nothing can be written to it.
+    reply = await anna.post(f"/console/api/conversations/{conv_id}/reply", {"text": "Hej"})
+    assert reply.status == 409 and (await reply.json())["error"] == "no_channel_to_write"
     # Only the one on the call (or a supervisor) stops it.
     assert (await bo.post(f"/console/api/phone/calls/{conv_id}/stop")).status == 403
     stopped = await anna.post(f"/console/api/phone/calls/{conv_id}/stop")
