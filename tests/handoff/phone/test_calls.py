@@ -165,3 +165,22 @@ async def test_the_number_is_deleted_under_retention_and_the_call_stays_counted(
         assert (await session.execute(select(PhoneCallEvent))).scalars().all() == []
         call = (await session.execute(select(PhoneCall))).scalar_one()
     assert call.outcome == "abandoned"  # the call itself stays, for the reports
+
+
+async def test_the_same_events_at_once_make_one_call(phone_any_db: PhoneGateway) -> None:
+    """Two processes (or a phone system's retries) posting at once: one call, each event once."""
+    import asyncio
+
+    phone = phone_any_db
+    await counsellor(phone, "anna", "201")
+    answers = await asyncio.gather(
+        *(phone.event("race-1", "ringing") for _ in range(4)),
+        *(phone.event("race-1", "answered", extension="201") for _ in range(3)),
+    )
+    assert {status for status, _ in answers} == {200}
+    assert len({answer["conversation_id"] for _, answer in answers}) == 1
+    assert sum(not answer["repeat"] for _, answer in answers) == 2
+    async with phone.db.session() as session:
+        assert len((await session.execute(select(PhoneCall))).scalars().all()) == 1
+        conv = (await session.execute(select(Conversation))).scalar_one()
+    assert conv.state == "assigned"
