@@ -9,7 +9,7 @@ from sqlalchemy import select
 from gateway.store.models import AuditEvent, Conversation
 from tests.handoff.phone.conftest import PhoneGateway
 from tests.handoff.records.test_documentation import complete
-from tests.handoff.web.kit import REFERRAL
+from tests.handoff.web.kit import DISCLOSURE, REFERRAL
 
 
 async def test_a_call_logged_by_hand_is_started_stopped_and_documented(phone: PhoneGateway) -> None:
@@ -68,3 +68,23 @@ async def test_consent_to_a_referral_is_recorded_on_the_phone(phone: PhoneGatewa
         ).scalar_one()
     assert audit.actor == "anna" and audit.details["via"] == "counsellor"
     assert audit.details["on_the_phone"] is True
+
+
+async def test_crime_information_from_a_call_cites_the_call(phone: PhoneGateway) -> None:
+    anna = await phone.signed_in("anna")
+    started = await anna.post("/console/api/phone/calls", {})
+    conv_id = (await started.json())["conversation_id"]
+    made = await anna.post(
+        f"/console/api/conversations/{conv_id}/disclosures", {**DISCLOSURE, "source_seqs": []}
+    )
+    assert made.status == 201, await made.text()
+    package = (await made.json())["disclosure"]
+    listed = await (await anna.get(f"/console/api/conversations/{conv_id}/disclosures")).json()
+    assert [d["id"] for d in listed["disclosures"]] == [package["id"]]
+    # A chat still needs the messages it cites.
+    chat = await phone.person("p", "de ska spränga stationen")
+    assert (await anna.claim(chat)).status == 200
+    refused = await anna.post(
+        f"/console/api/conversations/{chat}/disclosures", {**DISCLOSURE, "source_seqs": []}
+    )
+    assert refused.status == 422
