@@ -61,7 +61,7 @@ async def counsellor(
     return ctx, page
 
 
-async def event(gw: LiveGateway, call_id: str, name: str, **extra: str) -> str:
+async def event(gw: LiveGateway, call_id: str, name: str, **extra: object) -> str:
     answers = await post_events(
         gw.base, SECRET, [{"call_id": call_id, "event": name, "caller": NUMBER, **extra}]
     )
@@ -157,6 +157,27 @@ async def test_a_call_logged_by_hand_is_started_stopped_and_documented(
         await anna.fill("#phone-minutes", "12")
         await anna.click("#phone-log-save")
         await expect(anna.locator(FORM)).to_have_count(1)
+        assert anna.js_errors == []  # type: ignore[attr-defined]
+    finally:
+        await ctx.close()
+
+
+async def test_a_callback_shows_its_number_only_to_whoever_takes_it(
+    browser: Browser, phone_gateway: LiveGateway
+) -> None:
+    gw = phone_gateway
+    ctx, anna = await counsellor(browser, gw, "anna", "201")
+    try:
+        await event(gw, "cb-1", "ringing")
+        conv_id = await event(gw, "cb-1", "ended", callback=True)
+        row = anna.locator(f"#queue-body tr[data-conversation-id='{conv_id}']")
+        await expect(row).to_be_visible()
+        await expect(anna.locator("body")).not_to_contain_text(NUMBER)
+        await row.locator("button.claim").click()
+        panel = anna.locator(f"#panel-{conv_id}")
+        await expect(panel.locator(".phone-info")).to_contain_text("Vill bli uppringd")
+        await panel.locator("button.phone-number").click()
+        await expect(panel.locator(".phone-number-value")).to_have_text(" " + NUMBER)
         assert anna.js_errors == []  # type: ignore[attr-defined]
     finally:
         await ctx.close()
