@@ -18,10 +18,8 @@ from gateway.outbox import Outbox
 from gateway.store import repo
 from gateway.store.models import StaffUser
 from handoff.shift.models import StaffPresence
-from handoff.shift.options import AVAILABLE
+from handoff.shift.options import AVAILABLE, ON_CALL
 from handoff.shift.presence import STAFF_STATUS
-
-ON_CALL = "on_call"
 
 
 async def _change(

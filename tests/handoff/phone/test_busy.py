@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.store.models import StaffUser
 from tests.handoff.console.test_live import connect, next_of, nothing_of
@@ -75,3 +75,17 @@ async def test_busy_on_call_can_be_turned_off(sqlite_url: str, tmp_path: Path) -
         assert (await (await anna.get("/console/api/status")).json())["status"] == "available"
     finally:
         await phone.close()
+
+
+async def test_signing_out_on_a_call_leaves_the_member_away_not_available(phone: PhoneGateway) -> None:
+    anna = await phone.signed_in("anna")
+    await with_extension(phone, "anna", "201")
+    await anna.post("/console/api/status", {"status": "available"})
+    await phone.call("b-3", "ringing", "answered", extension="201")
+    assert (await anna.post("/console/logout", {})).status in (302, 303)
+    await phone.event("b-3", "ended")
+    from handoff.shift import presence
+
+    async with phone.db.session() as session:
+        user = (await session.execute(select(StaffUser).where(StaffUser.username == "anna"))).scalar_one()
+        assert await presence.status_of(session, user.id) == ("away", True)
