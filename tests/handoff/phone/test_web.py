@@ -104,3 +104,8 @@ async def test_the_admin_gives_an_account_its_extension_once(phone: PhoneGateway
     async with phone.db.session() as session:
         conv = await session.get(Conversation, conv_id)
     assert conv is not None and conv.assigned_to == anna.id and conv.state == "assigned"
+
+
+async def test_a_body_too_large_is_refused(phone: PhoneGateway) -> None:
+    status, answer = await phone.event("big-1", "ringing", line="x" * 20000)
+    assert (status, answer) == (413, {"error": "too_large"})
