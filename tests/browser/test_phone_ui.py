@@ -20,6 +20,7 @@ from handoff.phone.replay import post_events
 from handoff.records.reports.building import build_report
 from handoff.records.reports.periods import local_date
 from tests.browser.conftest import LiveGateway
+from tests.handoff.web.kit import REFERRAL
 from tests.harness import login_in_page, make_settings, start
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
@@ -110,6 +111,17 @@ async def test_a_call_rings_is_answered_on_the_right_screen_ends_and_is_document
         await expect(anna.locator(f"#queue-body tr[data-conversation-id='{conv_id}']")).to_have_count(0)
         await expect(anna.locator(f"#panel-{conv_id}")).to_have_count(0)
         await expect(bo.locator("body")).not_to_contain_text(NUMBER)
+        # A referral on the call: consent is asked on the phone and recorded with a button.
+        made = await bo.evaluate(
+            "(args) => HL.apiAction('POST', '/console/api/conversations/' + args.id + '/referrals', args.body)"
+            ".then((r) => r.status)",
+            {"id": conv_id, "body": REFERRAL},
+        )
+        assert made == 201
+        await panel.locator("button.ho-refresh").click()
+        await expect(panel.locator("button.ho-ask-consent")).to_have_count(0)
+        await panel.locator("button.phone-consent-yes").click()
+        await expect(panel.locator(".handoff-slot")).to_contain_text("Skickad")  # consented, so sent
 
         await event(gw, "ui-1", "ended")
         await expect(bo.locator("#notice")).to_contain_text("Samtalet är slut")

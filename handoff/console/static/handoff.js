@@ -287,7 +287,7 @@ const HLPhone = (function () {
             refresh();
           });
           buttons.push(ask);
-        }
+        } else if (r.status === "proposed" && HL.phone) buttons.push(...HL.phone.consentButtons(r.id, refresh, tell));
         const notAsked = el("button", { type: "button", className: "ho-not-asked" }, t("ho_not_asked"));
         const reason = el("textarea", { className: "ho-not-asked-reason", rows: 2, maxLength: 2000, required: true });
         const save = el("button", { type: "button", className: "ho-not-asked-save" }, t("ho_save"));

@@ -98,6 +98,7 @@ HL.phone = (function () {
     if (call.outcome) parts.push(document.createTextNode(" · " + t("phone_outcome_" + call.outcome)));
     if (call.withheld && !call.manual) parts.push(document.createTextNode(" · " + t("phone_withheld")));
     info.replaceChildren.apply(info, parts);
+    info.append(el("p", { className: "hint phone-consent" }, t("phone_consent_note")));
     if (call.callback && !call.withheld) {
       const show = el("button", { type: "button", className: "phone-number" }, t("phone_show_number"));
       const out = el("span", { className: "phone-number-value" });
@@ -140,6 +141,22 @@ HL.phone = (function () {
     stopButton.addEventListener("click", stop);
     logForm.addEventListener("submit", logOver);
   }
+  // A referral on a call: the counsellor asks on the phone and records the answer (audited).
+  function consentButtons(referralId, refresh, tell) {
+    return [true, false].map(function (yes) {
+      const b = el("button", { type: "button", className: yes ? "phone-consent-yes primary" : "phone-consent-no" },
+        t(yes ? "phone_consent_yes" : "phone_consent_no"));
+      b.addEventListener("click", async function () {
+        b.disabled = true;
+        const res = await apiAction("POST", "/console/api/referrals/" + referralId + "/consent", { consent: yes });
+        b.disabled = false;
+        if (res.status !== 200) tell(t("error_" + (res.data.error || "error")), true);
+        refresh();
+      });
+      return b;
+    });
+  }
+
   document.addEventListener("hl:live", function (ev) { onLive(ev.detail); });
-  return { onLive: onLive };
+  return { onLive: onLive, consentButtons: consentButtons };
 })();
