@@ -58,6 +58,7 @@ EXTENSIONS = (
     "handoff.shift.web",
     "handoff.history.web",
     "handoff.staff.web",
+    "handoff.phone.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -86,6 +87,7 @@ MODEL_MODULES = (
     "handoff.triage_admin.correction_models",
     "handoff.shift.models",
     "handoff.history.models",
+    "handoff.phone.models",
 )
 
 

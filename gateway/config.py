@@ -40,6 +40,7 @@ ENV_SHORTCUTS = {
     "HELPLINE_PORT": ("server", "port"),
     "HELPLINE_METRICS_TOKEN": ("metrics", "token"),
     "HELPLINE_LOG_FORMAT": ("logging", "format"),
+    "HELPLINE_PHONE_SECRET": ("phone", "events_secret"),
 }
 
 

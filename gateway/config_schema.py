@@ -26,6 +26,7 @@ SECTION_DOCS: dict[str, str] = {
     "webchat": "Defaults of the web chat channel (`channels.webchat` overrides them).",
     "handoff": "Referrals and disclosures: delivery by e-mail and webhook, reminders, the directory.",
     "retention": "How long what is stored is kept (the scheduled purge).",
+    "phone": "Phone calls in the queue: the phone system's signed events (docs/phone.md).",
     "metrics": "`GET /metrics` (Prometheus).  Served only with a token or on a port of its own.",
     "logging": "The process's log on standard error.",
 }
@@ -230,6 +231,25 @@ SCHEMA: dict[str, Any] = {
             float,
             10.0,
             "How often each process compares its directory with the admins' edits.",
+        ),
+    },
+    "phone": {
+        "events_secret": (
+            str,
+            "",
+            "Shared secret of the phone system's signed events (`POST /channels/phone/events`); "
+            "empty: the endpoint answers 404 (calls can still be logged by hand) "
+            "(`HELPLINE_PHONE_SECRET`).",
+        ),
+        "events_window_seconds": (
+            float,
+            300.0,
+            "How far an event's signed timestamp may be from the gateway's clock; an older one is refused.",
+        ),
+        "busy_on_call": (
+            bool,
+            True,
+            "A counsellor on a call is shown as on call (busy) and gets no chat offers until it ends.",
         ),
     },
     "retention": {

@@ -111,6 +111,9 @@ class StaffActions:
                 if conv.state != S.ASSIGNED.value or conv.assigned_to != item.author.id:
                     out.append(Conflict("not_assigned_to_you"))
                     continue
+                if conv.channel == "phone":  # a call (handoff.phone): nothing to write to
+                    out.append(Conflict("no_channel_to_write"))
+                    continue
                 env = Envelope(
                     message_id=new_message_id(),
                     direction=Direction.OUT,

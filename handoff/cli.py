@@ -118,5 +118,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--config", default=argparse.SUPPRESS)
     report.set_defaults(func=cmd_report)
 
+    from handoff.phone.replay import register as register_phone
+
+    register_phone(subparsers)
+
 
 __all__ = ["register"]

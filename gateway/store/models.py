@@ -162,6 +162,8 @@ class StaffUser(Base):
     """The languages the holder speaks with a person (``handoff.shift.languages``): conversations in
     them are offered to this member first ("Nästa samtal", new conversations, reminders)."""
     capacity: Mapped[int] = mapped_column(Integer, default=3)
+    extension: Mapped[str | None] = mapped_column(String(16), unique=True)
+    """The staff member's phone extension: a call answered there opens on their console (handoff.phone)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -377,7 +377,7 @@ class Hub:
         }
         if isinstance(payload.get("message"), dict):
             out["message"] = client_message(payload["message"])
-        for key in ("who", "typing", "message_id", "delivery", "detail"):
+        for key in ("who", "typing", "message_id", "delivery", "detail", "phone"):
             if key in payload:
                 out[key] = payload[key]
         for client in list(self.clients):

@@ -67,6 +67,7 @@ STATIC_FILES = {
     "common.js": "text/javascript",
     "shift.js": "text/javascript",
     "sms.js": "text/javascript",
+    "phone.js": "text/javascript",
     "login.js": "text/javascript",
     "records.js": "text/javascript",
     "directory_admin.js": "text/javascript",

@@ -60,6 +60,14 @@ RECIPIENTS: tuple[str, ...] = DISCLOSURE_RECIPIENTS
 MAX_FIELD_CHARS = 4000
 
 
+PHONE_SOURCE: dict[str, Any] = {
+    "seq": 0,
+    "from": "phone_call",
+    "text": "Lämnat muntligt i ett telefonsamtal / Given orally in a phone call",
+}
+"""The source of crime information from a call: no message, the counsellor's account above."""
+
+
 class Disclosures:
     """Disclosures (one per application): create and the four eyes here; the other concerns are
     the objects it holds, each in its module: ``reading`` (:mod:`.reading`), ``delivery``
@@ -111,14 +119,15 @@ class Disclosures:
         if ground is None:
             raise InvalidInput("unknown_legal_ground")
         seqs = sorted({int(s) for s in source_seqs})
-        if not seqs:
-            raise InvalidInput("source_required")
         recipient = self.directory.recipient(recipient_id)
         assert recipient is not None
         did = uuid.uuid4().hex
         now = utcnow()
         async with self.db.session() as session:
             conv = await repo.get_conversation(session, conversation_id)
+            # A call (handoff.phone) has no messages to cite: the counsellor's account is the source.
+            if not seqs and conv.channel != "phone":
+                raise InvalidInput("source_required")
             rows = (
                 (
                     await session.execute(
@@ -141,7 +150,7 @@ class Disclosures:
                     "text": redact(m.text).text,
                 }
                 for m in rows
-            ]
+            ] or [PHONE_SOURCE | {"at": conv.created_at.isoformat()}]
             package: dict[str, Any] = {
                 "type": "disclosure",
                 "reference": did,

@@ -54,6 +54,7 @@ from gateway.store.models import (
     StaffSession,
 )
 from handoff.history.models import DebriefNote
+from handoff.phone.models import PhoneCallEvent
 from handoff.records.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -318,6 +319,13 @@ async def purge(session: AsyncSession, policy: RetentionPolicy, now: datetime, d
     await session.execute(
         delete(StaffSession)
         .where(StaffSession.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
+    # The phone system's ledger of events seen (handoff.phone): kept as long as transcripts (a
+    # replay older than the signature window is refused anyway).
+    await session.execute(
+        delete(PhoneCallEvent)
+        .where(PhoneCallEvent.received_at <= closed_before_transcripts)
         .execution_options(synchronize_session=False)
     )
     return report

@@ -93,6 +93,8 @@ class ReferralConsent:
             if open_question is not None:
                 raise Conflict("consent_question_open")
             conv = await repo.get_conversation(session, ref.conversation_id)
+            if conv.channel == "phone":
+                raise Conflict("ask_on_the_phone")  # no channel to ask in: the counsellor records it
             if conv.unreachable:
                 raise Conflict("person_unreachable")
             question = await self.outgoing.write(
@@ -152,12 +154,17 @@ class ReferralConsent:
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("consent_already_recorded")
+            details: dict[str, Any] = {"referral_id": referral_id, "via": via, "message_seq": answer_seq}
+            if user is not None:
+                conv = await repo.get_conversation(session, ref.conversation_id)
+                if conv.channel == "phone":
+                    details["on_the_phone"] = True  # "the caller agreed on the phone"
             await repo.audit(
                 session,
                 "referral.consented" if consent else "referral.refused",
                 actor=user,
                 conversation_id=ref.conversation_id,
-                details={"referral_id": referral_id, "via": via, "message_seq": answer_seq},
+                details=details,
             )
             if via == "person":
                 conv = await repo.get_conversation(session, ref.conversation_id)

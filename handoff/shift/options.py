@@ -14,6 +14,8 @@ FREE = "free"
 NEXT_ONLY = "next_only"
 STATUSES = ("available", "break", "away")
 AVAILABLE, BREAK, AWAY = STATUSES
+ON_CALL = "on_call"
+"""Set by the gateway while a member is on a phone call (handoff.phone.busy); never chosen."""
 
 
 @dataclass(frozen=True, slots=True)

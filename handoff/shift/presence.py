@@ -32,7 +32,7 @@ from gateway.store.db import Database
 from gateway.store.models import Role, StaffUser
 
 from .models import StaffPresence
-from .options import AVAILABLE, AWAY, STATUSES
+from .options import AVAILABLE, AWAY, ON_CALL, STATUSES
 
 STAFF_STATUS = "staff_status"
 ON_DUTY_ROLES = (Role.COUNSELLOR.value, Role.SUPERVISOR.value)
@@ -158,15 +158,18 @@ async def activity(db: Database, outbox: Outbox, user: StaffUser) -> tuple[str, 
 
 
 async def _set_away(
-    db: Database, outbox: Outbox, user: StaffUser, why: str, inactive_since: datetime | None
+    db: Database,
+    outbox: Outbox,
+    user: StaffUser,
+    why: str,
+    inactive_since: datetime | None,
+    before: str = AVAILABLE,
 ) -> bool:
-    """Available -> away (automatic), once across the fleet; ``inactive_since``: only if the member
-    has not been active since."""
+    """Available (or ``before``) -> away (automatic), once across the fleet; ``inactive_since``:
+    only if the member has not been active since."""
     now = utcnow()
     async with db.session() as session:
-        stmt = update(StaffPresence).where(
-            StaffPresence.user_id == user.id, StaffPresence.status == AVAILABLE
-        )
+        stmt = update(StaffPresence).where(StaffPresence.user_id == user.id, StaffPresence.status == before)
         if inactive_since is not None:
             stmt = stmt.where(StaffPresence.last_active_at < inactive_since)
         done = await session.execute(
@@ -174,14 +177,17 @@ async def _set_away(
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        await _record(session, outbox, user, AVAILABLE, AWAY, True, why, None)
+        await _record(session, outbox, user, before, AWAY, True, why, None)
     outbox.wake()
     return True
 
 
 async def signed_out(db: Database, outbox: Outbox, user: StaffUser) -> bool:
-    """At logout an available member becomes away (automatic: signing in again makes them available)."""
-    return await _set_away(db, outbox, user, "logout", None)
+    """At logout an available member, or one shown on a call (handoff.phone), becomes away
+    (automatic: signing in again makes them available)."""
+    if await _set_away(db, outbox, user, "logout", None):
+        return True
+    return await _set_away(db, outbox, user, "logout", None, before=ON_CALL)
 
 
 async def sweep_inactive(db: Database, outbox: Outbox, away_after: timedelta, now: datetime) -> list[str]:

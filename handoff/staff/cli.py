@@ -3,7 +3,7 @@
     helpline users add NAME --role counsellor|supervisor|admin|municipality [--municipality CODE]
     helpline users list
     helpline users edit NAME [--role R] [--display-name N] [--capacity C] [--municipality CODE] [--language sv|en]
-                       [--languages sv,en,ar]
+                       [--languages sv,en,ar] [--extension EXT]
     helpline users disable NAME | enable NAME | delete NAME
     helpline users reset-password NAME [--password-stdin]
     helpline users reset-2fa NAME | end-sessions NAME
@@ -125,6 +125,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         municipality_code=args.municipality,
         language=args.language,
         spoken_languages=_languages(args.languages),
+        extension=args.extension,
     )
 
     async def work(session: AsyncSession, directory: Directory) -> str:
@@ -204,6 +205,9 @@ def register_users(sub: Any) -> None:
     edit.add_argument(
         "--languages",
         help="the languages the holder speaks with a person, comma-separated (e.g. sv,en,ar)",
+    )
+    edit.add_argument(
+        "--extension", help='phone extension: calls answered there open on this console ("" removes it)'
     )
     for name, help_text, func in (
         ("disable", "disable an account and end its sessions", _simple(service.disable, "disabled")),

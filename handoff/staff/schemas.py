@@ -35,6 +35,8 @@ class EditUserBody(Body):
     municipality_code: str | None = Field(default=None, max_length=64)
     language: LanguageCode | None = None
     spoken_languages: list[str] | None = Field(default=None, max_length=20)
+    extension: str | None = Field(default=None, max_length=16)
+    """The phone extension (calls answered there open on this account's console); "" removes it."""
 
 
 class CodeBody(Body):
@@ -53,6 +55,7 @@ class Account(Answer):
     municipality_code: str | None
     language: str
     spoken_languages: list[str]
+    extension: str | None
     active: bool
     second_factor: bool
     locked: bool

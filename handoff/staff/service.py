@@ -10,6 +10,7 @@ sockets with the token hashes returned).
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,25 @@ class Changes:
     municipality_code: str | None = None
     language: str | None = None
     spoken_languages: list[str] | None = None
+    extension: str | None = None
+    """The phone extension (handoff.phone); ``""`` removes it."""
+
+
+EXTENSION = re.compile(r"^[0-9A-Za-z*#+._-]{1,16}$")
+
+
+async def _check_extension(session: AsyncSession, user: StaffUser, extension: str) -> str | None:
+    value = extension.strip()
+    if not value:
+        return None
+    if not EXTENSION.match(value):
+        raise Refused("bad_extension", "the extension must be 1 to 16 digits or letters", "extension")
+    taken = await session.execute(
+        select(StaffUser.id).where(StaffUser.extension == value, StaffUser.id != user.id)
+    )
+    if taken.first() is not None:
+        raise Refused("extension_taken", f"extension {value} belongs to another account", "extension")
+    return value
 
 
 async def edit(
@@ -180,6 +200,8 @@ async def edit(
         wanted["language"] = changes.language
     if changes.spoken_languages is not None:
         wanted["spoken_languages"] = check_spoken(changes.spoken_languages)
+    if changes.extension is not None:
+        wanted["extension"] = await _check_extension(session, user, changes.extension)
     changed = {
         key: {"before": getattr(user, key), "after": value}
         for key, value in wanted.items()
@@ -295,6 +317,7 @@ def describe(user: StaffUser) -> dict[str, Any]:
         "municipality_code": user.municipality_code,
         "language": user.language,
         "spoken_languages": list(user.spoken_languages or []),
+        "extension": user.extension,
         "active": user.active,
         "second_factor": user.totp_enabled_at is not None,
         "locked": user.locked_until is not None and user.locked_until > utcnow(),

@@ -118,6 +118,7 @@ async def api_edit(request: web.Request, staff: Staff) -> web.StreamResponse:
         municipality_code=wanted.municipality_code,
         language=wanted.language,
         spoken_languages=wanted.spoken_languages,
+        extension=wanted.extension,
     )
     directory = directory_service(request.app).live
 

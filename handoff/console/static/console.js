@@ -448,6 +448,7 @@
   }
 
   function onLive(msg) {
+    document.dispatchEvent(new CustomEvent("hl:live", { detail: msg })); // feature scripts (phone.js)
     if (HL.shift.onLive(msg)) return;
     if (msg.type === "queue") applySnapshot(msg);
     else if (msg.type === "alert") raiseAlert(msg);

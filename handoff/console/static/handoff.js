@@ -277,7 +277,7 @@ const HLPhone = (function () {
       if (r.status === "consent_requested") rows.push(el("p", { className: "ho-waiting" }, t("ho_waiting_answer")));
       if (r.status === "proposed" || r.status === "consent_requested") {
         const buttons = [];
-        if (r.status === "proposed") {
+        if (r.status === "proposed" && !panel.querySelector(".phone-info")) { // a call: asked on the phone
           const ask = el("button", { type: "button", className: "ho-ask-consent primary" }, t("ho_ask_consent"));
           ask.addEventListener("click", async function () {
             ask.disabled = true;
@@ -287,7 +287,7 @@ const HLPhone = (function () {
             refresh();
           });
           buttons.push(ask);
-        }
+        } else if (r.status === "proposed" && HL.phone) buttons.push(...HL.phone.consentButtons(r.id, refresh, tell));
         const notAsked = el("button", { type: "button", className: "ho-not-asked" }, t("ho_not_asked"));
         const reason = el("textarea", { className: "ho-not-asked-reason", rows: 2, maxLength: 2000, required: true });
         const save = el("button", { type: "button", className: "ho-not-asked-save" }, t("ho_save"));
@@ -362,7 +362,8 @@ const HLPhone = (function () {
     createDisclosure.addEventListener("click", async function () {
       const seqs = Array.from(sources.selectedOptions).map(function (o) { return Number(o.value); });
       if (!what.value.trim()) { tell(t("error_what_required"), true); what.focus(); return; }
-      if (!seqs.length) { tell(t("error_source_required"), true); sources.focus(); return; }
+      // A call (phone.js marks its panel) has no messages: the call itself is the source.
+      if (!seqs.length && !panel.querySelector(".phone-info")) { tell(t("error_source_required"), true); sources.focus(); return; }
       if (!certainty.value) { tell(t("error_unknown_certainty"), true); certainty.focus(); return; }
       createDisclosure.disabled = true;
       const res = await HL.apiAction("POST", base + "/disclosures", {

@@ -118,6 +118,7 @@
     document.getElementById("st-edit-display").value = u.display_name;
     document.getElementById("st-edit-role").value = u.role;
     document.getElementById("st-edit-capacity").value = String(u.capacity);
+    document.getElementById("st-edit-extension").value = u.extension || "";
     document.getElementById("st-edit-municipality").value = u.municipality_code || "";
     document.getElementById("st-edit-language").value = u.language;
     document.getElementById("st-edit-spoken").value = (u.spoken_languages || []).join(", ");
@@ -131,6 +132,7 @@
       display_name: document.getElementById("st-edit-display").value,
       role: document.getElementById("st-edit-role").value,
       capacity: Number(document.getElementById("st-edit-capacity").value),
+      extension: document.getElementById("st-edit-extension").value.trim(),
       municipality_code: municipality,
       language: document.getElementById("st-edit-language").value,
       spoken_languages: codes("st-edit-spoken"),

@@ -38,6 +38,8 @@ from handoff.records.reports.periods import (
     local_midnight,
 )
 from handoff.records.reports.strings import (
+    CALL_DURATION_BINS,
+    CALL_OUTCOMES,
     CHANNELS,
     DIMENSION_LABELS,
     EXTRA,
@@ -213,6 +215,34 @@ class _Builder:
         self.dimension("waiting", counts, labels, [*labels], total=n_id)
         return n_id
 
+    # phone calls (handoff.phone) --------------------------------------------------------------
+    def build_calls(self) -> dict[str, Any]:
+        """Calls by outcome and answered calls by length, suppressed like every cell; answer times
+        and lengths as medians only from five calls on."""
+        calls = [r for r in self.rows if r.channel == "phone" and r.call_outcome is not None]
+        calls_id = self.sup.cell(("calls",), len(calls))
+        self.dimension(
+            "call_outcome",
+            Counter(r.call_outcome or "" for r in calls),
+            CALL_OUTCOMES,
+            [*CALL_OUTCOMES],
+            calls_id,
+        )
+        answered = [r for r in calls if r.call_outcome == "answered" and r.call_seconds is not None]
+        answered_id = self.sup.cell(("calls_answered",), len(answered))
+        lengths: Counter[str] = Counter()
+        for r in answered:
+            minutes = (r.call_seconds or 0) / 60
+            lengths[next(key for key, upper, _ in CALL_DURATION_BINS if minutes < upper)] += 1
+        labels = {key: label for key, _, label in CALL_DURATION_BINS}
+        self.dimension("call_duration", lengths, labels, [*labels], answered_id)
+        answer_times = [r.call_answer_seconds / 60 for r in calls if r.call_answer_seconds is not None]
+        return {
+            "calls_id": calls_id,
+            "answer_time": _wait_stats(answer_times),
+            "duration": _wait_stats([(r.call_seconds or 0) / 60 for r in answered]),
+        }
+
     def build_months(self) -> None:
         counts = Counter(_month(r.created_at) for r in self.rows)
         months = _months(self.start, self.end)
@@ -223,6 +253,7 @@ class _Builder:
         self.build_dimensions()
         weeks, channels, weekly_cells, week_totals = self.build_weekly()
         queued_id = self.build_waiting()
+        calls = self.build_calls()
         if self.monthly:
             self.build_months()
         shown = self.sup.solve()
@@ -254,6 +285,11 @@ class _Builder:
                 "queued": shown[queued_id],
                 "overall": _wait_stats(waits),
                 "critical": _wait_stats(critical),
+            },
+            "calls": {
+                "total": shown[calls["calls_id"]],
+                "answer_time": calls["answer_time"],
+                "duration": calls["duration"],
             },
             "counsellors": {
                 "conversations_taken": taken if taken >= THRESHOLD else PRIMARY,

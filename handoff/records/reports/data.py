@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.store.models import Conversation
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
+from handoff.phone.models import PhoneCall
 from handoff.records.models import DocumentationRecord
 from handoff.records.reports.strings import Label, _l
 
@@ -52,6 +53,13 @@ class Row:
     referral_made: bool | None = None
     crime_info_passed: bool | None = None
     language: str = "und"
+    call_outcome: str | None = None
+    """A phone call's outcome (handoff.phone): answered, missed, abandoned, callback; None for
+    another channel or a call still going on."""
+    call_seconds: int | None = None
+    """An answered call's length."""
+    call_answer_seconds: float | None = None
+    """From ringing to answer (calls the phone system reported)."""
 
     @property
     def wait_minutes(self) -> float | None:
@@ -115,7 +123,14 @@ async def load_rows(
         DocumentationRecord.referral_made,
         DocumentationRecord.crime_info_passed,
         Conversation.language,
-    ).outerjoin(DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id)
+        PhoneCall.outcome,
+        PhoneCall.duration_seconds,
+        PhoneCall.ringing_at,
+        PhoneCall.answered_at,
+        PhoneCall.manual,
+    )
+    stmt = stmt.outerjoin(DocumentationRecord, DocumentationRecord.conversation_id == Conversation.id)
+    stmt = stmt.outerjoin(PhoneCall, PhoneCall.conversation_id == Conversation.id)
     if start is not None:
         stmt = stmt.where(Conversation.created_at >= start)
     if end is not None:
@@ -146,6 +161,11 @@ async def load_rows(
                 referral_made=r[16] if documented else None,
                 crime_info_passed=r[17] if documented else None,
                 language=r[18] or "und",
+                call_outcome=r[19],
+                call_seconds=r[20],
+                call_answer_seconds=(
+                    max(0.0, (r[22] - r[21]).total_seconds()) if r[21] and r[22] and not r[23] else None
+                ),
             )
         )
     return rows

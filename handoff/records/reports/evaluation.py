@@ -50,6 +50,13 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
             [_cell(report, "crime_info_passed", "yes")],
             [_cell(report, "crime_info_passed", "yes"), _cell(report, "crime_info_passed", "no")],
         ),
+        "calls_answered_percent": _rate(
+            [_cell(report, "call_outcome", "answered")], [report.get("calls", {}).get("total")]
+        ),
+        "calls_lost_percent": _rate(
+            [_cell(report, "call_outcome", "missed"), _cell(report, "call_outcome", "abandoned")],
+            [report.get("calls", {}).get("total")],
+        ),
         "labels": {
             "days_in_operation": text_label("report.evaluation.days_in_operation"),
             "months_in_operation": text_label("report.evaluation.months_in_operation"),
@@ -59,5 +66,7 @@ def evaluation_figures(report: Mapping[str, Any], start: datetime, end: datetime
             "crime_info_percent_of_documented": text_label(
                 "report.evaluation.crime_info_percent_of_documented"
             ),
+            "calls_answered_percent": text_label("report.evaluation.calls_answered_percent"),
+            "calls_lost_percent": text_label("report.evaluation.calls_lost_percent"),
         },
     }

@@ -50,6 +50,12 @@ def to_csv(report: Mapping[str, Any]) -> str:
         for key, value in report["waiting"][group].items():
             label = _l(f"Väntetid {group}", f"Waiting time {group}")
             w.writerow(["waiting", group, key, label["sv"], label["en"], "" if value is None else value])
+    calls = report.get("calls") or {}
+    if calls:
+        w.writerow(["calls", "calls", "total", "Telefonsamtal", "Phone calls", calls["total"]])
+        for group in ("answer_time", "duration"):
+            for key, value in calls[group].items():
+                w.writerow(["calls", group, key, group, group, "" if value is None else value])
     c = report["counsellors"]
     for key in ("conversations_taken", "counsellor_hours", "conversations_per_counsellor_hour"):
         value = c[key]

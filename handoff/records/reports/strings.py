@@ -32,6 +32,7 @@ CHANNELS: dict[str, Label] = _table(
         "telegram",
         "xmpp",
         "sms",
+        "phone",
     ),
 )
 PRIORITIES: dict[str, Label] = _table(
@@ -121,5 +122,14 @@ DIMENSION_LABELS: dict[str, Label] = _table(
         "crime_info_passed",
         "waiting",
         "month",
+        "call_outcome",
+        "call_duration",
     ),
+)
+CALL_OUTCOMES: dict[str, Label] = _table(
+    "report.call_outcomes.", ("answered", "missed", "abandoned", "callback")
+)
+CALL_DURATION_BINS: tuple[tuple[str, float, Label], ...] = tuple(
+    (key, limit, label(f"report.call_duration.{key}"))
+    for key, limit in (("under_5", 5), ("5_15", 15), ("15_30", 30), ("30_60", 60), ("over_60", math.inf))
 )

@@ -136,6 +136,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     from handoff.directory import web as directory_admin
     from handoff.disclosures import web as disclosures_web
     from handoff.history import web as history_web
+    from handoff.phone import web as phone_web
     from handoff.records import web as records_web
     from handoff.referrals import web as referrals_web
     from handoff.shift import web as shift_web
@@ -152,6 +153,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         *records_web.ROUTES,
         *shift_web.ROUTES,
         *history_web.ROUTES,
+        *phone_web.ROUTES,
         *staff_web.ROUTES,
         *account_web.ROUTES,
     )

@@ -108,6 +108,14 @@ def test_edit_disable_enable_reset_and_delete(
     assert code == 1 and "'0' is no SCB municipality code" in err
     code, _, err = run(capsys, monkeypatch, "users", "edit", "nobody", "--capacity", "2")
     assert code == 1 and "no user 'nobody'" in err
+    # The phone extension (handoff.phone): one account's only; "" removes it.
+    code, out, _ = run(capsys, monkeypatch, "users", "edit", "cora", "--extension", "201")
+    assert code == 0 and "extension None -> '201'" in out
+    assert run(capsys, monkeypatch, "users", "add", "dan", "--role", "counsellor", stdin=PASSWORD)[0] == 0
+    code, _, err = run(capsys, monkeypatch, "users", "edit", "dan", "--extension", "201")
+    assert code == 1 and "extension 201 belongs to another account" in err
+    code, out, _ = run(capsys, monkeypatch, "users", "edit", "cora", "--extension", "")
+    assert code == 0 and "extension '201' -> None" in out
 
     # A session of cora's, ended by disabling her.
     settings = load_settings()

@@ -13,7 +13,7 @@ import pytest_asyncio
 from handoff.web.openapi import OPENAPI_PATH
 from tests.handoff.console.conftest import start_console, stop_console
 
-from .kit import Tracebacks, World, start_world
+from .kit import PHONE_SECRET, Tracebacks, World, start_world
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -22,7 +22,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     tracebacks = Tracebacks()
     root = logging.getLogger()
     root.addHandler(tracebacks)
-    console = await start_console(f"sqlite+aiosqlite:///{tmp / 'h.db'}", tmp)
+    console = await start_console(
+        f"sqlite+aiosqlite:///{tmp / 'h.db'}", tmp, **{"phone.events_secret": PHONE_SECRET}
+    )
     try:
         yield await start_world(console, tracebacks)
     finally:

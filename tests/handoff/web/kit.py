@@ -44,6 +44,8 @@ PUBLIC = {
     ("POST", "/handoff/callback/referrals/{referral_id}"),
 }
 ROLES = [r.value for r in Role]
+PHONE_SECRET = "kit-phone-secret"
+"""The phone system's shared secret (``phone.events_secret``) of the world's gateway."""
 
 
 class Tracebacks(logging.Handler):

@@ -20,12 +20,14 @@ import jsonschema
 import pyotp
 import pytest
 
+from handoff.phone.replay import post_events
 from handoff.web import Route
 from handoff.web.openapi import plain_path
 
-from .kit import CONV, DISCLOSURE, REFERRAL, TABLE, World, check, cookie_for
+from .kit import CONV, DISCLOSURE, PHONE_SECRET, REFERRAL, TABLE, World, check, cookie_for
 
 STAFF = "/console/api/staff/{user_id}"
+PHONE_CALL = "/console/api/phone/calls/{conversation_id}"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -111,6 +113,7 @@ async def test_every_routes_real_answers_fit_the_document(world: World, document
     await _directory(tour)
     await _shift_and_history(tour)
     await _staff(tour)
+    await _phone(tour)
 
     succeeded = {key for key, statuses in tour.answered.items() if any(200 <= s < 300 for s in statuses)}
     assert set(BY_PATH) - succeeded == NOT_TOURED, sorted(set(BY_PATH) - succeeded - NOT_TOURED)
@@ -368,6 +371,23 @@ async def _shift_and_history(tour: Tour) -> None:
     await tour.call("supervisor", "GET", "/console/api/audit-log", query=f"?conversation_id={first}")
     await tour.call("admin", "GET", "/console/api/audit-log.csv")
     await tour.call("supervisor", "GET", "/console/api/care/shift")
+
+
+async def _phone(tour: Tour) -> None:
+    """Calls: one logged by hand, started and stopped; a callback's number for its holder."""
+    started = await tour.call("counsellor", "POST", "/console/api/phone/calls", {}, expect=201)
+    call = started["conversation_id"]
+    await tour.call("counsellor", "GET", PHONE_CALL, conversation_id=call)
+    await tour.call("counsellor", "POST", PHONE_CALL + "/stop", conversation_id=call)
+    await tour.call("counsellor", "POST", "/console/api/phone/calls", {"duration_seconds": 60}, expect=201)
+    base = {"call_id": "tour-1", "line": "stodlinjen", "caller": "+46701740606", "callback": True}
+    answers = await post_events(
+        tour.world.console.base, PHONE_SECRET, [{**base, "event": "ringing"}, {**base, "event": "ended"}]
+    )
+    assert [status for status, _ in answers] == [200, 200], answers
+    callback = answers[0][1]["conversation_id"]
+    await tour.call("supervisor", "POST", CONV + "/claim", conversation_id=callback)
+    await tour.call("supervisor", "GET", PHONE_CALL + "/number", conversation_id=callback)
 
 
 async def _staff(tour: Tour) -> None:

@@ -121,6 +121,7 @@ async def test_report_over_generated_conversations_has_the_right_counts(store: D
         "telegram": PRIMARY,
         "xmpp": PRIMARY,
         "sms": PRIMARY,  # a channel of the line, with no message in the period (issue 20)
+        "phone": PRIMARY,  # a channel of the line, with no call in the period (issue 20)
     }
     assert dim(report, "priority")["normal"] == 26 and dim(report, "priority")["critical"] == 5
     env = dim(report, "environment")
