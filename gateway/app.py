@@ -58,6 +58,7 @@ EXTENSIONS = (
     "handoff.shift.web",
     "handoff.history.web",
     "handoff.staff.web",
+    "handoff.training.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -85,6 +86,7 @@ MODEL_MODULES = (
     "handoff.triage_admin.correction_models",
     "handoff.shift.models",
     "handoff.history.models",
+    "handoff.training.models",
 )
 
 

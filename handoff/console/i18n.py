@@ -9,6 +9,7 @@ from __future__ import annotations
 from handoff.history.strings import HISTORY_STRINGS
 from handoff.shift.strings import SHIFT_STRINGS
 from handoff.staff.strings import STAFF_STRINGS
+from handoff.training.strings import TRAINING_STRINGS
 
 from .i18n_triage import LANGUAGE_NAMES, TRIAGE_STRINGS
 
@@ -944,6 +945,9 @@ for _lang, _words in STAFF_STRINGS.items():
     for _key in _words:
         # A key the console has already keeps its words: the staff pages only add their own.
         STRINGS[_lang].setdefault(_key, _words[_key])
+# ---------------------------------------------------------------------- training (handoff.training)
+for _lang, _words in TRAINING_STRINGS.items():
+    STRINGS[_lang].update(_words)
 
 
 def language_name(code: str | None, lang: str) -> str:
