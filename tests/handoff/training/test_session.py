@@ -33,7 +33,7 @@ async def _json(resp: Any) -> Any:
 async def said(b: Browser, sid: str, count: int) -> dict[str, Any]:
     """The session once the person has said ``count`` lines."""
     for _ in range(100):
-        view = await _json(await b.get(f"{API}/sessions/{sid}"))
+        view: dict[str, Any] = await _json(await b.get(f"{API}/sessions/{sid}"))
         if sum(1 for m in view["messages"] if m["kind"] == "person") >= count and not view["typing"]:
             return view
         await asyncio.sleep(0.02)
