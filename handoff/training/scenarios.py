@@ -1,9 +1,9 @@
 """The scenario format, validated, and where scenarios come from.
 
 A scenario (YAML) describes a simulated person: ``opening`` (their first message), ``channel``,
-``language``, ``persona`` (for the supervisor), what it ``covers`` (intents, the first the one its opening is
-triaged as, and intent families of
-``nlu/data/families.yml``), and a branching script of ``nodes``: at each node the rules ``replies``
+``language``, ``persona`` (for the supervisor), what it ``covers`` (intents, the first the one its
+opening is triaged as, and intent families of ``nlu/data/families.yml``), and a branching script of
+``nodes``: at each node the rules ``replies``
 (the first whose ``keywords`` occur in the trainee's reply, or whose ``intents`` contain the real
 triage's intent of it) say what the person answers (``say``, each line after its typing ``delay``)
 and where the script goes (``goto``); ``otherwise`` when no rule matched; ``silence`` a follow-up
