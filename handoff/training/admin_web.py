@@ -21,7 +21,12 @@ from handoff.web.validation import body
 from . import service
 from .models import TrainingScenario
 from .scenarios import ScenarioError, parse, sources
-from .schemas import RequiredBody, ScenariosAnswer, ScenarioSourceBody, SourceAnswer
+from .schemas import (
+    TrainingRequiredBody,
+    TrainingScenariosAnswer,
+    TrainingScenarioSourceBody,
+    TrainingSourceAnswer,
+)
 
 API = "/console/api/training"
 SCENARIO = API + "/scenarios/{scenario_id:[a-z0-9_]{1,64}}"
@@ -78,7 +83,7 @@ async def api_source(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 async def api_save(request: web.Request, staff: Staff) -> web.StreamResponse:
     """Save an admin's scenario: valid, and its ``id`` the path's (a new id adds a scenario)."""
-    text = body(request, ScenarioSourceBody).source
+    text = body(request, TrainingScenarioSourceBody).source
     scenario_id = request.match_info["scenario_id"]
     try:
         scenario = parse(text)
@@ -101,7 +106,7 @@ async def api_save(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_required(request: web.Request, staff: Staff) -> web.StreamResponse:
-    on = body(request, RequiredBody).required
+    on = body(request, TrainingRequiredBody).required
     async with request.app[DB].session() as session:
         found = await _source(session, request.match_info["scenario_id"])
         await service.set_required(session, found["id"], on, staff.user)
@@ -121,7 +126,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/scenarios",
         api_scenarios,
         TRAINING_ROLES,
-        answers={200: ScenariosAnswer},
+        answers={200: TrainingScenariosAnswer},
         summary="The training scenarios",
         tag="training",
     ),
@@ -130,7 +135,7 @@ ROUTES: tuple[Route, ...] = (
         SCENARIO,
         api_source,
         ADMIN_ROLES,
-        answers={200: SourceAnswer},
+        answers={200: TrainingSourceAnswer},
         summary="A training scenario's YAML",
         tag="training",
     ),
@@ -139,8 +144,8 @@ ROUTES: tuple[Route, ...] = (
         SCENARIO,
         api_save,
         ADMIN_ROLES,
-        body=ScenarioSourceBody,
-        answers={200: SourceAnswer},
+        body=TrainingScenarioSourceBody,
+        answers={200: TrainingSourceAnswer},
         summary="Save a training scenario (checked; an invalid one is refused)",
         tag="training",
     ),
@@ -149,8 +154,8 @@ ROUTES: tuple[Route, ...] = (
         SCENARIO + "/required",
         api_required,
         ADMIN_ROLES,
-        body=RequiredBody,
-        answers={200: SourceAnswer},
+        body=TrainingRequiredBody,
+        answers={200: TrainingSourceAnswer},
         summary="Require a scenario before the counsellor role (or not)",
         tag="training",
     ),

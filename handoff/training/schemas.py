@@ -13,28 +13,28 @@ from handoff.web import Answer, Body
 TEXT = r"\S"
 
 
-class StartBody(Body):
+class TrainingStartBody(Body):
     """The scenario to practise."""
 
     scenario_id: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
     error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"scenario_id": "unknown_scenario"})
 
 
-class TextBody(Body):
+class TrainingTextBody(Body):
     """A reply, a hint or feedback."""
 
     text: str = Field(min_length=1, max_length=4000, pattern=TEXT)
     error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"text": "text_required"})
 
 
-class ReferralBody(Body):
+class TrainingReferralBody(Body):
     """A referral offered in training (never delivered): to whom, and whether the person consented."""
 
     recipient: str = Field(min_length=1, max_length=200, pattern=TEXT)
     consent: bool
 
 
-class DisclosureBody(Body):
+class TrainingDisclosureBody(Body):
     """Crime information started in training (never sent): what, when, where."""
 
     what: str = Field(min_length=1, max_length=2000, pattern=TEXT)
@@ -42,29 +42,29 @@ class DisclosureBody(Body):
     where: str = Field(default="", max_length=200)
 
 
-class DecisionBody(Body):
+class TrainingDecisionBody(Body):
     """The supervisor's second pair of eyes on the trainee's crime information."""
 
     approve: bool
 
 
-class CloseBody(Body):
+class TrainingCloseBody(Body):
     """The documentation at close, checked against the real documentation guidelines."""
 
     values: dict[str, Any]
 
 
-class ScenarioSourceBody(Body):
+class TrainingScenarioSourceBody(Body):
     """A scenario's YAML as an admin edited it."""
 
     source: str = Field(min_length=1, max_length=100_000)
 
 
-class RequiredBody(Body):
+class TrainingRequiredBody(Body):
     required: bool
 
 
-class ScenarioEntry(Answer):
+class TrainingScenarioEntry(Answer):
     id: str
     title: str
     summary: str
@@ -74,25 +74,25 @@ class ScenarioEntry(Answer):
     edited: bool
 
 
-class ScenariosAnswer(Answer):
+class TrainingScenariosAnswer(Answer):
     """The scenarios a trainee may practise."""
 
-    scenarios: list[ScenarioEntry]
+    scenarios: list[TrainingScenarioEntry]
     problems: dict[str, list[str]]
 
 
-class StartAnswer(Answer):
+class TrainingStartAnswer(Answer):
     id: str
     state: str
 
 
-class QueueAnswer(Answer):
+class TrainingQueueAnswer(Answer):
     """The trainee's own training queue and the sessions they hold (never a real conversation)."""
 
     sessions: list[dict[str, Any]]
 
 
-class SessionAnswer(Answer):
+class TrainingSessionAnswer(Answer):
     """A training session: the person's lines that are due, the trainee's, hints, the checklist."""
 
     id: str
@@ -110,26 +110,26 @@ class SessionAnswer(Answer):
     feedback: str | None
 
 
-class OverviewAnswer(Answer):
+class TrainingOverviewAnswer(Answer):
     """For supervisors: training sessions going on and those closed in the last day."""
 
     sessions: list[dict[str, Any]]
 
 
-class ProgressAnswer(Answer):
+class TrainingProgressAnswer(Answer):
     """A trainee's scenarios done (checklist results, feedback) and the required ones still to do."""
 
     done: list[dict[str, Any]]
     missing_required: list[str]
 
 
-class FormAnswer(Answer):
+class TrainingFormAnswer(Answer):
     """The fields of the documentation at close (the real guidelines)."""
 
     fields: list[dict[str, Any]]
 
 
-class SourceAnswer(Answer):
+class TrainingSourceAnswer(Answer):
     id: str
     source: str
     edited: bool

@@ -32,24 +32,24 @@ from . import admin_web, service, views
 from .models import TrainingSession
 from .scenarios import load
 from .schemas import (
-    CloseBody,
-    DecisionBody,
-    DisclosureBody,
-    FormAnswer,
-    OverviewAnswer,
-    ProgressAnswer,
-    QueueAnswer,
-    ReferralBody,
-    SessionAnswer,
-    StartAnswer,
-    StartBody,
-    TextBody,
+    TrainingCloseBody,
+    TrainingDecisionBody,
+    TrainingDisclosureBody,
+    TrainingFormAnswer,
+    TrainingOverviewAnswer,
+    TrainingProgressAnswer,
+    TrainingQueueAnswer,
+    TrainingReferralBody,
+    TrainingSessionAnswer,
+    TrainingStartAnswer,
+    TrainingStartBody,
+    TrainingTextBody,
 )
 
 log = logging.getLogger(__name__)
 
 API = "/console/api/training"
-SESSION = API + "/sessions/{session_id:[0-9a-f]{32}}"
+SESSION = API + "/sessions/{training_id:[0-9a-f]{32}}"
 
 
 def pace(app: web.Application) -> service.Pace:
@@ -58,7 +58,7 @@ def pace(app: web.Application) -> service.Pace:
 
 async def _session(request: web.Request, db_session: Any, staff: Staff) -> TrainingSession:
     """The path's training session, if the caller may see it (else 404: no probing of ids)."""
-    ts = await service.get(db_session, request.match_info["session_id"], for_update=request.method == "POST")
+    ts = await service.get(db_session, request.match_info["training_id"], for_update=request.method == "POST")
     if not service.may_see(ts, staff.user):
         raise NotFound("training session not found")
     return ts
@@ -87,7 +87,7 @@ async def supervise_page(request: web.Request, staff: Staff) -> web.StreamRespon
 
 # ------------------------------------------------------------------------------------- the trainee
 async def api_start(request: web.Request, staff: Staff) -> web.StreamResponse:
-    wanted = body(request, StartBody).scenario_id
+    wanted = body(request, TrainingStartBody).scenario_id
     async with request.app[DB].session() as session:
         scenario = await load(session, wanted)
         if scenario is None:
@@ -118,7 +118,7 @@ async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
-    text = body(request, TextBody).text
+    text = body(request, TrainingTextBody).text
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.reply(session, ts, staff.user, text, request.app[TRIAGER], pace(request.app))
@@ -126,7 +126,7 @@ async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_referral(request: web.Request, staff: Staff) -> web.StreamResponse:
-    given = body(request, ReferralBody)
+    given = body(request, TrainingReferralBody)
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.referral(session, ts, staff.user, given.recipient, given.consent)
@@ -134,7 +134,7 @@ async def api_referral(request: web.Request, staff: Staff) -> web.StreamResponse
 
 
 async def api_disclosure(request: web.Request, staff: Staff) -> web.StreamResponse:
-    given = body(request, DisclosureBody)
+    given = body(request, TrainingDisclosureBody)
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         fields = {"what": given.what, "when": given.when, "where": given.where}
@@ -143,7 +143,7 @@ async def api_disclosure(request: web.Request, staff: Staff) -> web.StreamRespon
 
 
 async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
-    values = body(request, CloseBody).values
+    values = body(request, TrainingCloseBody).values
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.close(session, ts, staff.user, values, staff.lang)
@@ -168,7 +168,7 @@ async def api_overview(request: web.Request, staff: Staff) -> web.StreamResponse
 
 
 async def api_hint(request: web.Request, staff: Staff) -> web.StreamResponse:
-    text = body(request, TextBody).text
+    text = body(request, TrainingTextBody).text
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.hint(session, ts, staff.user, text)
@@ -176,7 +176,7 @@ async def api_hint(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_decision(request: web.Request, staff: Staff) -> web.StreamResponse:
-    approve = body(request, DecisionBody).approve
+    approve = body(request, TrainingDecisionBody).approve
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.decide_disclosure(session, ts, staff.user, approve)
@@ -184,7 +184,7 @@ async def api_decision(request: web.Request, staff: Staff) -> web.StreamResponse
 
 
 async def api_feedback(request: web.Request, staff: Staff) -> web.StreamResponse:
-    text = body(request, TextBody).text
+    text = body(request, TrainingTextBody).text
     async with request.app[DB].session() as session:
         ts = await _session(request, session, staff)
         await service.give_feedback(session, ts, staff.user, text)
@@ -206,8 +206,8 @@ ROUTES: tuple[Route, ...] = (
         API + "/sessions",
         api_start,
         TRAINING_ROLES,
-        body=StartBody,
-        answers={201: StartAnswer},
+        body=TrainingStartBody,
+        answers={201: TrainingStartAnswer},
         summary="Start a training session of a scenario",
     ),
     _api(
@@ -215,7 +215,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/queue",
         api_queue,
         TRAINING_ROLES,
-        answers={200: QueueAnswer},
+        answers={200: TrainingQueueAnswer},
         summary="My training queue",
     ),
     _api(
@@ -223,7 +223,7 @@ ROUTES: tuple[Route, ...] = (
         SESSION,
         api_session,
         TRAINING_ROLES,
-        answers={200: SessionAnswer},
+        answers={200: TrainingSessionAnswer},
         summary="A training session (the trainee's own; supervisors any)",
     ),
     _api(
@@ -231,7 +231,7 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/claim",
         api_claim,
         TRAINING_ROLES,
-        answers={200: SessionAnswer},
+        answers={200: TrainingSessionAnswer},
         summary="Take a training conversation",
     ),
     _api(
@@ -239,8 +239,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/reply",
         api_reply,
         TRAINING_ROLES,
-        body=TextBody,
-        answers={200: SessionAnswer},
+        body=TrainingTextBody,
+        answers={200: TrainingSessionAnswer},
         summary="Answer the simulated person",
     ),
     _api(
@@ -248,8 +248,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/referral",
         api_referral,
         TRAINING_ROLES,
-        body=ReferralBody,
-        answers={200: SessionAnswer},
+        body=TrainingReferralBody,
+        answers={200: TrainingSessionAnswer},
         summary="Offer a referral in training (never delivered)",
     ),
     _api(
@@ -257,8 +257,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/disclosure",
         api_disclosure,
         TRAINING_ROLES,
-        body=DisclosureBody,
-        answers={200: SessionAnswer},
+        body=TrainingDisclosureBody,
+        answers={200: TrainingSessionAnswer},
         summary="Start crime information in training (never sent)",
     ),
     _api(
@@ -266,8 +266,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/close",
         api_close,
         TRAINING_ROLES,
-        body=CloseBody,
-        answers={200: SessionAnswer},
+        body=TrainingCloseBody,
+        answers={200: TrainingSessionAnswer},
         summary="Close and document a training session",
     ),
     _api(
@@ -275,7 +275,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/documentation-form",
         api_form,
         TRAINING_ROLES,
-        answers={200: FormAnswer},
+        answers={200: TrainingFormAnswer},
         summary="The documentation form of training",
     ),
     _api(
@@ -283,7 +283,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/progress",
         api_progress,
         TRAINING_ROLES,
-        answers={200: ProgressAnswer},
+        answers={200: TrainingProgressAnswer},
         summary="My training: scenarios done, checklists, feedback",
     ),
     _api(
@@ -291,7 +291,7 @@ ROUTES: tuple[Route, ...] = (
         API + "/overview",
         api_overview,
         SUPERVISOR_ROLES,
-        answers={200: OverviewAnswer},
+        answers={200: TrainingOverviewAnswer},
         summary="Training sessions going on and closed today",
     ),
     _api(
@@ -299,8 +299,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/hint",
         api_hint,
         SUPERVISOR_ROLES,
-        body=TextBody,
-        answers={201: SessionAnswer},
+        body=TrainingTextBody,
+        answers={201: TrainingSessionAnswer},
         summary="A private hint to the trainee (the simulated person does not see it)",
     ),
     _api(
@@ -308,8 +308,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/disclosure/decision",
         api_decision,
         SUPERVISOR_ROLES,
-        body=DecisionBody,
-        answers={200: SessionAnswer},
+        body=TrainingDecisionBody,
+        answers={200: TrainingSessionAnswer},
         summary="Approve or return the trainee's crime information",
     ),
     _api(
@@ -317,8 +317,8 @@ ROUTES: tuple[Route, ...] = (
         SESSION + "/feedback",
         api_feedback,
         SUPERVISOR_ROLES,
-        body=TextBody,
-        answers={200: SessionAnswer},
+        body=TrainingTextBody,
+        answers={200: TrainingSessionAnswer},
         summary="Written feedback the trainee reads",
     ),
     *admin_web.ROUTES,
