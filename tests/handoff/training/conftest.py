@@ -18,6 +18,7 @@ from handoff.directory.service import TOPIC_DIRECTORY
 from handoff.referrals.options import TOPIC_DELIVER
 from handoff.triage_admin.state import TOPIC_NLU
 from tests.handoff.console.conftest import Console, start_console, stop_console
+from tests.harness import Running
 
 TOPICS = (TOPIC_CONVERSATION, TOPIC_QUEUE, TOPIC_DELIVER, TOPIC_DIRECTORY, TOPIC_NLU)
 """Every topic of the broker: conversations (and egress to channels), the queue's fan-out (alerts,
@@ -36,7 +37,7 @@ async def console(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Console]:
         await stop_console(c)
 
 
-async def real_rows(console: Console) -> dict[str, list[tuple[Any, ...]]]:
+async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table that is not training's, as text, sorted."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     async with console.db.session() as session:
@@ -56,7 +57,7 @@ class EventLog:
         self.events: list[Event] = []
         self.subs: list[Any] = []
 
-    async def start(self, console: Console) -> None:
+    async def start(self, console: Running) -> None:
         broker = console.app[BROKER]
         for topic in TOPICS:
 
