@@ -1,5 +1,6 @@
-"""A running gateway whose simulated people answer at once (``training.delay_scale`` 0), and a look
-at everything real: every table but the training ones, and every event on the broker."""
+"""A running gateway (SQLite and PostgreSQL) whose simulated people answer at once
+(``training.delay_scale`` 0), and a look at everything real: every table but the training ones,
+and every event on the broker."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ training, so left out of the comparison."""
 
 
 @pytest.fixture
-async def console(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Console]:
-    c = await start_console(sqlite_url, tmp_path, **{"training.delay_scale": 0.0})
+async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
+    c = await start_console(db_url, tmp_path, **{"training.delay_scale": 0.0})
     try:
         yield c
     finally:
