@@ -128,7 +128,7 @@ async def test_a_trainee_runs_the_critical_threat_scenario_and_nothing_real_sees
     # Feedback, read on the progress page.
     await supervisor.fill("#ts-feedback", "Bra med 112 tidigt. Erbjud hänvisning nästa gång.")
     await supervisor.click("#ts-save-feedback")
-    await expect(supervisor.locator("#ts-problem")).to_have_text("")
+    await expect(supervisor.locator("#ts-status")).to_have_text("Sparat.")
     await trainee.goto(gateway.base + "/console/training/progress")
     await expect(trainee.locator(".tp-session[data-scenario=hot_threat_friday]")).to_contain_text(
         "5 av 6 steg"

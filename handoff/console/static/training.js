@@ -79,8 +79,11 @@
     for (const id of ["tr-reply-form", "tr-referral-box", "tr-disclosure-box", "tr-close-box"]) $(id).hidden = !open_;
     $("tr-transcript").replaceChildren(...view.messages.map(function (m) {
       const who = m.kind === "hint" ? t("training_hint") + ": " : "";
+      // The person's lines carry the real triage, as in the console.
+      const triage = m.kind === "person" && m.triage
+        ? el("span", { className: "triage" }, " · " + intentLabel(m.triage.intent) + " · " + HL.priorityLabel(m.triage.priority)) : null;
       return el("li", { className: "msg " + m.kind, dataset: { kind: m.kind } }, [
-        el("span", { className: "when" }, HL.formatTime(m.at) + " "), el("span", { className: "text" }, who + m.text)]);
+        el("span", { className: "when" }, HL.formatTime(m.at) + " "), el("span", { className: "text" }, who + m.text), triage]);
     }));
     $("tr-typing").hidden = !view.typing;
     const d = view.actions.disclosure;

@@ -72,7 +72,11 @@
   $("ts-feedback-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     const text = $("ts-feedback").value.trim();
-    if (text) act("/feedback", { text: text });
+    if (!text) return;
+    $("ts-status").textContent = "";
+    act("/feedback", { text: text }).then(function (res) {
+      if (res.status === 200) $("ts-status").textContent = t("training_saved");
+    });
   });
   overview();
   setInterval(function () { overview(); refresh(); }, 1500);
