@@ -119,6 +119,7 @@ class TrainingOverviewAnswer(Answer):
 class TrainingProgressAnswer(Answer):
     """A trainee's scenarios done (checklist results, feedback) and the required ones still to do."""
 
+    user: str
     done: list[dict[str, Any]]
     missing_required: list[str]
 

@@ -19,11 +19,13 @@ from aiohttp import web
 from gateway.appkeys import DB, SETTINGS, TRIAGER
 from gateway.envelope import utcnow
 from gateway.errors import NotFound
+from gateway.store import repo
 from gateway.tasks import cancel_and_wait
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.records.documentation import form_spec, guidelines
 from handoff.web import SUPERVISOR_ROLES, Route
+from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.roles import TRAINING_ROLES
 from handoff.web.validation import body
@@ -155,9 +157,20 @@ async def api_form(request: web.Request, staff: Staff) -> web.StreamResponse:
 
 
 async def api_progress(request: web.Request, staff: Staff) -> web.StreamResponse:
+    """The caller's progress; a supervisor or admin may ask for someone's (``?user=NAME``), e.g.
+    before making a trainee a counsellor."""
+    name = request.query.get("user")
     async with request.app[DB].session() as session:
-        found = await views.progress(session, staff.user, staff.lang)
-    return web.json_response(found)
+        user = staff.user
+        if name and name != staff.user.username:
+            if staff.user.role not in SUPERVISOR_ROLES:
+                return problem(403, "forbidden")
+            found_user = await repo.user_by_name(session, name)
+            if found_user is None:
+                return problem(404, "not_found")
+            user = found_user
+        found = await views.progress(session, user, staff.lang)
+    return web.json_response({**found, "user": user.username})
 
 
 # ------------------------------------------------------------------------------------- supervisors

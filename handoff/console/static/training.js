@@ -25,8 +25,10 @@
 
   // ------------------------------------------------------------------ progress page
   async function progress() {
-    const res = await api("GET", API + "/progress");
+    const user = new URLSearchParams(location.search).get("user");
+    const res = await api("GET", API + "/progress" + (user ? "?user=" + encodeURIComponent(user) : ""));
     if (res.status !== 200) return;
+    $("tp-user").textContent = res.data.user;
     const missing = res.data.missing_required;
     $("tp-required").hidden = missing.length === 0;
     $("tp-missing").replaceChildren(...missing.map(function (m) { return el("li", null, m); }));

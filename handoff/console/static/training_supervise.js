@@ -19,7 +19,7 @@
       const b = el("button", { type: "button", className: "ts-open", dataset: { session: s.id } }, t("search_open"));
       b.addEventListener("click", function () { current = s.id; refresh(); });
       return el("tr", { dataset: { session: s.id } }, [
-        el("td", null, s.trainee), el("td", null, s.scenario_id), el("td", null, t("training_state_" + s.state)),
+        el("td", null, [el("a", { href: "/console/training/progress?user=" + encodeURIComponent(s.trainee) }, s.trainee)]), el("td", null, s.scenario_id), el("td", null, t("training_state_" + s.state)),
         el("td", null, s.disclosure_pending ? t("training_disclosure_pending") : "–"), el("td", null, [b])]);
     }));
   }

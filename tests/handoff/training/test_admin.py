@@ -72,6 +72,10 @@ async def test_a_required_scenario_must_be_done_before_a_trainee_becomes_a_couns
     assert resp.status == 409 and (await resp.json())["error"] == "training_required"
     progress = await (await trainee.get(f"{API}/progress")).json()
     assert progress["missing_required"] == ["brother_drifting"]
+    theirs = await (await admin.get(f"{API}/progress?user=t_trainee")).json()  # before granting the role
+    assert (theirs["user"], theirs["missing_required"]) == ("t_trainee", ["brother_drifting"])
+    assert (await trainee.get(f"{API}/progress?user=t_admin")).status == 403
+    assert (await admin.get(f"{API}/progress?user=nobody")).status == 404
 
     sid = (await (await trainee.post(f"{API}/sessions", {"scenario_id": "brother_drifting"})).json())["id"]
     await trainee.post(f"{API}/sessions/{sid}/claim")

@@ -429,6 +429,7 @@ async def _training(tour: Tour) -> None:
     await tour.call("trainee", "POST", one + "/close", {"values": DOCUMENTATION}, training_id=tid)
     await tour.call("supervisor", "POST", one + "/feedback", {"text": "Bra jobbat."}, training_id=tid)
     await tour.call("trainee", "GET", api + "/progress")
+    await tour.call("supervisor", "GET", api + "/progress", query="?user=kit_trainee")
     source = await tour.call("admin", "GET", scenario, scenario_id="teacher_worried")
     await tour.call("admin", "POST", scenario, {"source": source["source"]}, scenario_id="teacher_worried")
     await tour.call(
