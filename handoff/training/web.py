@@ -59,8 +59,9 @@ def pace(app: web.Application) -> service.Pace:
 
 
 async def _session(request: web.Request, db_session: Any, staff: Staff) -> TrainingSession:
-    """The path's training session, if the caller may see it (else 404: no probing of ids)."""
-    ts = await service.get(db_session, request.match_info["training_id"], for_update=request.method == "POST")
+    """The path's training session, if the caller may see it (else 404: no probing of ids).  Locked:
+    a read may add the person's follow-up, and two readers (trainee, supervisor) must not both."""
+    ts = await service.get(db_session, request.match_info["training_id"], for_update=True)
     if not service.may_see(ts, staff.user):
         raise NotFound("training session not found")
     return ts
