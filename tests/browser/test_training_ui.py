@@ -6,6 +6,7 @@ same time saw nothing, and no real table or broker topic changed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -148,3 +149,35 @@ async def test_a_trainee_runs_the_critical_threat_scenario_and_nothing_real_sees
         assert page.js_errors == []  # type: ignore[attr-defined]
     for ctx in (c_ctx, t_ctx, s_ctx):
         await ctx.close()
+
+
+async def test_an_admin_edits_and_adds_scenarios_in_the_console(
+    browser: Browser, gateway: LiveGateway
+) -> None:
+    ctx, admin = await sign_in(browser, gateway, "admin_ada", "admin", "/console")
+    await admin.goto(gateway.base + "/console/training/scenarios")
+    await admin.click(".ta-edit[data-scenario=brother_drifting]")
+    source = admin.locator("#ta-source")
+    await expect(source).to_have_value(re.compile("id: brother_drifting"))
+    original = await source.input_value()
+    await source.fill(original.replace("goto: noticed", "goto: nowhere"))
+    await admin.click("#ta-save")
+    await expect(admin.locator("#ta-problem")).to_contain_text("'nowhere' is not a node")
+    await source.fill(original.replace("Lillebror har fått nya vänner", "Lillebror och vännerna"))
+    await admin.click("#ta-save")
+    await expect(admin.locator("#ta-status")).to_have_text("Sparat.")
+    await expect(admin.locator("#ta-scenarios")).to_contain_text("Lillebror och vännerna (ändrat)")
+
+    await admin.fill("#ta-new-id", "brother_drifting_short")
+    await admin.click("#ta-new")
+    await expect(source).to_have_value(re.compile("id: brother_drifting_short"))
+    await admin.click("#ta-save")
+    await expect(admin.locator("#ta-status")).to_have_text("Sparat.")
+    await expect(admin.locator(".ta-edit[data-scenario=brother_drifting_short]")).to_be_visible()
+    async with admin.expect_response(lambda r: r.url.endswith("/brother_drifting_short/required")) as saved:
+        await admin.check(".ta-required[data-scenario=brother_drifting_short]")
+    assert (await saved.value).status == 200
+    await admin.reload()
+    await expect(admin.locator(".ta-required[data-scenario=brother_drifting_short]")).to_be_checked()
+    assert admin.js_errors == []  # type: ignore[attr-defined]
+    await ctx.close()

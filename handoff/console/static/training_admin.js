@@ -39,6 +39,22 @@
     $("ta-problem").textContent = "";
   }
 
+  // A new scenario starts as a copy of the one open (or of the first), under its new id.
+  $("ta-new-form").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    const id = $("ta-new-id").value.trim();
+    if (!/^[a-z0-9_]{1,64}$/.test(id)) return;
+    const from = current || document.querySelector(".ta-edit").dataset.scenario;
+    const res = await api("GET", API + "/scenarios/" + from);
+    if (res.status !== 200) return;
+    current = id;
+    $("ta-editor").hidden = false;
+    $("ta-title").textContent = id;
+    $("ta-source").value = res.data.source.replace(/^id: .*$/m, "id: " + id);
+    $("ta-status").textContent = "";
+    $("ta-problem").textContent = "";
+  });
+
   $("ta-form").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     const res = await api("POST", API + "/scenarios/" + current, { source: $("ta-source").value });
