@@ -59,6 +59,7 @@ EXTENSIONS = (
     "handoff.history.web",
     "handoff.staff.web",
     "handoff.phone.web",
+    "handoff.training.web",
     "handoff.web",  # last: the OpenAPI document of every route the others added
 )
 
@@ -88,6 +89,7 @@ MODEL_MODULES = (
     "handoff.shift.models",
     "handoff.history.models",
     "handoff.phone.models",
+    "handoff.training.models",
 )
 
 

@@ -27,6 +27,7 @@ SECTION_DOCS: dict[str, str] = {
     "handoff": "Referrals and disclosures: delivery by e-mail and webhook, reminders, the directory.",
     "retention": "How long what is stored is kept (the scheduled purge).",
     "phone": "Phone calls in the queue: the phone system's signed events (docs/phone.md).",
+    "training": "Training with simulated people (`handoff.training`): kept apart, purged on its own schedule.",
     "metrics": "`GET /metrics` (Prometheus).  Served only with a token or on a port of its own.",
     "logging": "The process's log on standard error.",
 }
@@ -268,6 +269,19 @@ SCHEMA: dict[str, Any] = {
             float,
             24.0,
             "Events carrying text are trimmed from Redis after this long (never longer than the transcripts).",
+        ),
+    },
+    "training": {
+        "keep_days": (
+            float,
+            14.0,
+            "Training sessions (simulated people, never real) are deleted this long after they started.",
+        ),
+        "purge_interval_minutes": (float, 60.0, "How often old training sessions are purged."),
+        "delay_scale": (
+            float,
+            1.0,
+            "Multiplies the simulated people's typing delays and silences (0: they answer at once and never follow a silence up).",
         ),
     },
     "metrics": {

@@ -74,6 +74,8 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     MUNICIPALITY = "municipality"
+    TRAINEE = "trainee"
+    """Practises with simulated people (handoff.training) and sees nothing real."""
 
 
 class Conversation(Base):

@@ -24,7 +24,7 @@ from handoff.staff import enrolment
 
 from .i18n import pick_language
 from .security import SESSION_COOKIE, STEP_COOKIE, clear_cookie, csrf_ok, login_policy, set_cookie
-from .views import CONSOLE, render
+from .views import CONSOLE, home_of, render
 
 CODE_PATH = "/console/login/code"
 ENROL_PATH = "/console/login/enrol"
@@ -34,10 +34,6 @@ STEP_PATHS = {"code": CODE_PATH, "enrol": ENROL_PATH}
 def totp_box(app: web.Application) -> ContactCipher:
     settings = app[SETTINGS]
     return twofactor.cipher(settings.contact_key, settings.previous_contact_keys)
-
-
-def home_of(role: str) -> str:
-    return "/console/portal" if role == "municipality" else "/console"
 
 
 def _restart() -> web.HTTPSeeOther:

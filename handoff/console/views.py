@@ -78,6 +78,9 @@ STATIC_FILES = {
     "care.js": "text/javascript",
     "staff_admin.js": "text/javascript",
     "account.js": "text/javascript",
+    "training.js": "text/javascript",
+    "training_supervise.js": "text/javascript",
+    "training_admin.js": "text/javascript",
     "console.css": "text/css",
 }
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
@@ -119,6 +122,11 @@ def render(request: web.Request, template: str, lang: str, status: int = 200, **
     return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
 
 
+def home_of(role: str) -> str:
+    """Where a member of staff lands after signing in: the portal, the training, or the console."""
+    return {"municipality": "/console/portal", "trainee": "/console/training"}.get(role, "/console")
+
+
 def error(status: int, code: str) -> web.Response:
     return problem(status, code)
 
@@ -136,7 +144,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 async def login_page(request: web.Request) -> web.StreamResponse:
     staff = await authenticate(request)
     if staff is not None:
-        raise web.HTTPSeeOther("/console")
+        raise web.HTTPSeeOther(home_of(staff.user.role))
     return _login_form(request, pick_language(request.query.get("lang")), None, 200)
 
 
@@ -183,7 +191,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         set_cookie(response, request.app, STEP_COOKIE, result.token, max_age=max_age)
         clear_cookie(response, PRELOGIN_COOKIE)
         raise response
-    response = web.HTTPSeeOther("/console/portal" if result.user.role == "municipality" else "/console")
+    response = web.HTTPSeeOther(home_of(result.user.role))
     lifetime = login_policy(request.app).session_lifetime
     set_cookie(response, request.app, SESSION_COOKIE, result.token, max_age=int(lifetime.total_seconds()))
     clear_cookie(response, PRELOGIN_COOKIE)

@@ -1,6 +1,6 @@
 """``helpline users ...``: staff accounts from the command line, beside the admin page.
 
-    helpline users add NAME --role counsellor|supervisor|admin|municipality [--municipality CODE]
+    helpline users add NAME --role trainee|counsellor|supervisor|admin|municipality [--municipality CODE]
     helpline users list
     helpline users edit NAME [--role R] [--display-name N] [--capacity C] [--municipality CODE] [--language sv|en]
                        [--languages sv,en,ar] [--extension EXT]

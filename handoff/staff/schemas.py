@@ -8,7 +8,7 @@ from pydantic import Field
 
 from handoff.web import Answer, Body
 
-RoleName = Literal["counsellor", "supervisor", "admin", "municipality"]
+RoleName = Literal["counsellor", "supervisor", "admin", "municipality", "trainee"]
 LanguageCode = Literal["sv", "en"]
 
 

@@ -26,6 +26,7 @@ from gateway.store.models import Base, Role, StaffUser
 from handoff.directory.catalog import Directory
 from handoff.referrals.units import user_units
 from handoff.shift.languages import PERSON_LANGUAGES, clean_languages
+from handoff.training.service import missing_required
 
 LANGUAGES = ("sv", "en")
 MAX_CAPACITY = 50
@@ -182,6 +183,10 @@ async def edit(
         ) from None
     if actor is not None and actor.id == user.id and role != user.role:
         raise NotNow("not_yourself", "you cannot change your own role")
+    if user.role == Role.TRAINEE.value and role != user.role:
+        missing = await missing_required(session, user.id)
+        if missing:
+            raise NotNow("training_required", f"required training not done yet: {', '.join(missing)}")
     wanted: dict[str, Any] = {"role": role}
     code = changes.municipality_code if changes.municipality_code is not None else user.municipality_code
     wanted["municipality_code"] = check_municipality(role, code, directory)

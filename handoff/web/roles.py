@@ -16,6 +16,10 @@ ADMIN_ROLES: Final = frozenset({Role.ADMIN.value})
 """Administration: the directory of recipients, triage models and examples, dead letters."""
 PORTAL_ROLES: Final = frozenset({Role.MUNICIPALITY.value})
 """The municipality portal."""
+TRAINING_ROLES: Final = frozenset(
+    {Role.TRAINEE.value, Role.COUNSELLOR.value, Role.SUPERVISOR.value, Role.ADMIN.value}
+)
+"""Training with simulated people (handoff.training): trainees, and any counsellor who practises."""
 SITUATION_ROLES: Final = frozenset({Role.MUNICIPALITY.value, Role.SUPERVISOR.value, Role.ADMIN.value})
 """The local situational picture: a municipality user's own area; supervisors and admins any."""
 
@@ -26,4 +30,5 @@ __all__ = [
     "PORTAL_ROLES",
     "SITUATION_ROLES",
     "SUPERVISOR_ROLES",
+    "TRAINING_ROLES",
 ]

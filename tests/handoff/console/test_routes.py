@@ -142,6 +142,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
     from handoff.shift import web as shift_web
     from handoff.staff import account_web
     from handoff.staff import web as staff_web
+    from handoff.training import web as training_web
     from handoff.triage_admin import web as triage_admin_web
 
     public |= {("GET", "/console/admin-static/{name}"), ("HEAD", "/console/admin-static/{name}")}
@@ -156,6 +157,7 @@ async def test_the_route_table_covers_every_console_route(world: tuple[Console, 
         *phone_web.ROUTES,
         *staff_web.ROUTES,
         *account_web.ROUTES,
+        *training_web.ROUTES,
     )
     extension_paths = [(r.method, r.path) for r in extension_routes]
     paths = [(r.method, _plain(r.path)) for r in ROUTES]

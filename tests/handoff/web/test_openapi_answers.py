@@ -114,6 +114,7 @@ async def test_every_routes_real_answers_fit_the_document(world: World, document
     await _shift_and_history(tour)
     await _staff(tour)
     await _phone(tour)
+    await _training(tour)
 
     succeeded = {key for key, statuses in tour.answered.items() if any(200 <= s < 300 for s in statuses)}
     assert set(BY_PATH) - succeeded == NOT_TOURED, sorted(set(BY_PATH) - succeeded - NOT_TOURED)
@@ -412,3 +413,45 @@ async def _staff(tour: Tour) -> None:
     await tour.call("other", "POST", "/console/api/account/2fa/off", {"code": totp.at((base + 1) * 30)})
     current = next(row["id"] for row in mine["sessions"] if row["current"])
     await tour.call("other", "POST", "/console/api/account/sessions/{session_id}/end", session_id=current)
+
+
+async def _training(tour: Tour) -> None:
+    api = "/console/api/training"
+    one = api + "/sessions/{training_id}"
+    scenario = api + "/scenarios/{scenario_id}"
+    await tour.call("trainee", "GET", "/console/training")
+    await tour.call("trainee", "GET", "/console/training/progress")
+    await tour.call("supervisor", "GET", "/console/training/supervise")
+    await tour.call("admin", "GET", "/console/training/scenarios")
+    await tour.call("trainee", "GET", api + "/scenarios")
+    made = await tour.call(
+        "trainee", "POST", api + "/sessions", {"scenario_id": "hot_threat_friday"}, expect=201
+    )
+    tid = made["id"]
+    await tour.call("trainee", "GET", api + "/queue")
+    await tour.call("trainee", "GET", one, training_id=tid)
+    await tour.call("trainee", "POST", one + "/claim", training_id=tid)
+    await tour.call("trainee", "POST", one + "/reply", {"text": "Är du säker där du är?"}, training_id=tid)
+    await tour.call(
+        "trainee", "POST", one + "/referral", {"recipient": "Kommunen", "consent": True}, training_id=tid
+    )
+    await tour.call(
+        "trainee",
+        "POST",
+        one + "/disclosure",
+        {"what": "Planerad mordbrand", "when": "Fredag", "where": "Moskén"},
+        training_id=tid,
+    )
+    await tour.call("supervisor", "GET", api + "/overview")
+    await tour.call("supervisor", "POST", one + "/hint", {"text": "Ge 112."}, expect=201, training_id=tid)
+    await tour.call("supervisor", "POST", one + "/disclosure/decision", {"approve": True}, training_id=tid)
+    await tour.call("trainee", "GET", api + "/documentation-form")
+    await tour.call("trainee", "POST", one + "/close", {"values": DOCUMENTATION}, training_id=tid)
+    await tour.call("supervisor", "POST", one + "/feedback", {"text": "Bra jobbat."}, training_id=tid)
+    await tour.call("trainee", "GET", api + "/progress")
+    await tour.call("supervisor", "GET", api + "/progress", query="?user=kit_trainee")
+    source = await tour.call("admin", "GET", scenario, scenario_id="teacher_worried")
+    await tour.call("admin", "POST", scenario, {"source": source["source"]}, scenario_id="teacher_worried")
+    await tour.call(
+        "admin", "POST", scenario + "/required", {"required": False}, scenario_id="teacher_worried"
+    )

@@ -1,0 +1,76 @@
+"""A running gateway (SQLite and PostgreSQL) whose simulated people answer at once
+(``training.delay_scale`` 0), and a look at everything real: every table but the training ones,
+and every event on the broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.app import all_metadata
+from gateway.appkeys import BROKER, CONSUMER
+from gateway.broker.base import Event
+from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE
+from handoff.directory.service import TOPIC_DIRECTORY
+from handoff.referrals.options import TOPIC_DELIVER
+from handoff.triage_admin.state import TOPIC_NLU
+from tests.handoff.console.conftest import Console, start_console, stop_console
+from tests.harness import Running
+
+TOPICS = (TOPIC_CONVERSATION, TOPIC_QUEUE, TOPIC_DELIVER, TOPIC_DIRECTORY, TOPIC_NLU)
+"""Every topic of the broker: conversations (and egress to channels), the queue's fan-out (alerts,
+reminders), deliveries to municipalities and the police, the directory, the triage models."""
+VOLATILE = {("staff_sessions", "last_seen_at"), ("staff_presence", "last_active_at")}
+"""Columns every signed-in request touches (when a member of staff was last seen): not traces of
+training, so left out of the comparison."""
+
+
+@pytest.fixture
+async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
+    c = await start_console(db_url, tmp_path, **{"training.delay_scale": 0.0})
+    try:
+        yield c
+    finally:
+        await stop_console(c)
+
+
+async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that is not training's, as text, sorted."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    async with console.db.session() as session:
+        for table in all_metadata().sorted_tables:
+            if table.name.startswith("training_"):
+                continue
+            columns = [c for c in table.columns if (table.name, c.name) not in VOLATILE]
+            rows = (await session.execute(select(*columns))).all()
+            found[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
+    return found
+
+
+class EventLog:
+    """Every event published on the real topics while it listens."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.subs: list[Any] = []
+
+    async def start(self, console: Running) -> None:
+        broker = console.app[BROKER]
+        for topic in TOPICS:
+
+            async def record(event: Event) -> None:
+                self.events.append(event)
+
+            self.subs.append(
+                await broker.subscribe(
+                    topic, f"training-watch-{topic}", record, consumer=console.app[CONSUMER]
+                )
+            )
+
+    async def stop(self) -> None:
+        for sub in self.subs:
+            await sub.cancel()
