@@ -99,7 +99,7 @@ async def test_a_call_rings_is_answered_on_the_right_screen_ends_and_is_document
         for page in (anna, bo):
             row = page.locator(f"#queue-body tr[data-conversation-id='{conv_id}']")
             await expect(row).to_be_visible()
-            await expect(row).to_contain_text("phone")
+            await expect(row).to_contain_text("Telefon")  # the channel in Swedish, not its code
 
         await event(gw, "ui-1", "answered", extension="202")
         panel = bo.locator(f"#panel-{conv_id}")
@@ -118,6 +118,7 @@ async def test_a_call_rings_is_answered_on_the_right_screen_ends_and_is_document
             {"id": conv_id, "body": REFERRAL},
         )
         assert made == 201
+        await panel.locator("[role=tab][data-ctx=referral]").click()  # the context pane's tab
         await panel.locator("button.ho-refresh").click()
         await expect(panel.locator("button.ho-ask-consent")).to_have_count(0)
         await panel.locator("button.phone-consent-yes").click()

@@ -48,11 +48,12 @@ HL.phone = (function () {
 
   async function stop() {
     if (!current) return;
+    // The call's id before the request: its live "ended" event may arrive (and clear current) first.
+    const id = current.id;
     stopButton.disabled = true;
-    const res = await apiAction("POST", "/console/api/phone/calls/" + current.id + "/stop", {});
+    const res = await apiAction("POST", "/console/api/phone/calls/" + id + "/stop", {});
     stopButton.disabled = false;
     if (res.status !== 200) return say(t("error_" + (res.data.error || "error")));
-    const id = current.id;
     current = null;
     showRunning(false);
     ended(id, res.data);
