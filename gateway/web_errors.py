@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway import catalogues
 from gateway.deadletter import store_refusal
 from gateway.errors import BrokerError, Conflict, HelplineError, InvalidInput, NotFound, PermissionDenied
 from gateway.metrics import METRICS
@@ -40,6 +41,10 @@ RETRY_AFTER_SECONDS: Final = 5
 SERVER_OPTIONS: Final[dict[str, Any]] = {"access_log": None}
 """How the gateway's HTTP server runs (``helpline serve``): without aiohttp's access log, whose
 format starts with the client's address."""
+
+_PLAIN_STATUSES: Final = frozenset({400, 403, 404, 409, 422, 503})
+"""The statuses with their own plain-text answer (``http_error.<status>`` in the console catalogue,
+Swedish then English); any other gets ``http_error.other``."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,15 +95,8 @@ def _answer(request: web.Request, status: int, code: str, body: dict[str, Any] |
     headers["Cache-Control"] = "no-store"
     if request.path.startswith("/console/api/") or "json" in request.headers.get("Accept", ""):
         return web.json_response(body or error_body(code), status=status, headers=headers)
-    text = {
-        400: "Felaktig begäran. / Bad request.",
-        403: "Ingen behörighet. / Forbidden.",
-        404: "Hittades inte. / Not found.",
-        409: "Begäran krockar med ett annat ärende. / The request conflicts with the current state.",
-        422: "Begäran kunde inte behandlas. / The request could not be processed.",
-        503: "Tjänsten är tillfälligt otillgänglig, försök igen om en stund. / "
-        "The service is temporarily unavailable, please try again shortly.",
-    }.get(status, "Ett fel uppstod. / An error occurred.")
+    msgid = f"http_error.{status}" if status in _PLAIN_STATUSES else "http_error.other"
+    text = " / ".join(catalogues.text("console", lang, msgid) for lang in ("sv", "en"))
     return web.Response(status=status, text=text, headers=headers)
 
 

@@ -18,6 +18,7 @@ from handoff.directory.catalog import Directory
 from handoff.directory.entries import Recipient
 from handoff.disclosures.models import Disclosure, DisclosureStatus
 from handoff.disclosures.phone import (
+    mail_subject,
     package_lines,
     phone_numbers,
 )
@@ -178,7 +179,7 @@ class DisclosureDelivery:
         await self.reading.tell_supervisors("disclosure_manual", conv_id, disclosure_id)
 
     async def _mail(self, address: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        subject = f"Uppgifter om brott / Crime information {str(body['reference'])[:8]}"
+        subject = mail_subject(str(body["reference"]))
         try:
             await send_mail(
                 self.options, address, subject, "\n".join(package_lines(body)), str(body["reference"])

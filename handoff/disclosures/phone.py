@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from gateway import catalogues
 from handoff.directory.entries import Recipient
 from handoff.disclosures.models import DisclosureStatus
 from handoff.disclosures.strings import CERTAINTIES
@@ -25,6 +26,22 @@ MAX_NOTE_CHARS = 2000
 CLOCK_SLACK = timedelta(minutes=5)
 
 
+def _words(msgid: str) -> tuple[str, str]:
+    """One message of the console catalogue in Swedish and in English."""
+    sv, en = (catalogues.text("console", lang, msgid) for lang in ("sv", "en"))
+    return sv, en
+
+
+def _both(key: str) -> str:
+    """Words of the disclosure package (``disclosure_package.<key>``): Swedish / English."""
+    return " / ".join(_words(f"disclosure_package.{key}"))
+
+
+def mail_subject(reference: str) -> str:
+    """The disclosure e-mail's subject."""
+    return f"{_both('subject')} {reference[:8]}"
+
+
 def phone_numbers(recipient: Recipient | None, immediate_danger: bool) -> list[dict[str, Any]]:
     """The numbers to call to pass a disclosure by phone, the first one first, each with why."""
     numbers: list[dict[str, Any]] = []
@@ -35,17 +52,13 @@ def phone_numbers(recipient: Recipient | None, immediate_danger: bool) -> list[d
 
     emergency = (recipient.emergency_phone if recipient else "") or EMERGENCY_NUMBER
     if immediate_danger:
-        add(emergency, "Akut fara: ring 112 först", "Immediate danger: call 112 first")
+        add(emergency, *_words("disclosure_phone.emergency_first"))
     if recipient is not None and recipient.phone:
         add(recipient.phone, recipient.name_sv, recipient.name_en)
     else:
-        add(
-            POLICE_NUMBER,
-            "Polisen (mottagaren har inget nummer i katalogen: be Polisen föra uppgifterna vidare)",
-            "The police (the recipient has no number in the directory: ask the police to pass it on)",
-        )
+        add(POLICE_NUMBER, *_words("disclosure_phone.police_no_number"))
     if not immediate_danger:
-        add(emergency, "Om det blir akut", "If it becomes urgent")
+        add(emergency, *_words("disclosure_phone.if_urgent"))
     return numbers
 
 
@@ -53,23 +66,24 @@ def package_lines(body: Mapping[str, Any]) -> list[str]:
     """A disclosure as text (Swedish / English): the e-mail's body, and what is read out on the phone."""
     ground = body["legal_ground"]
     certainty = CERTAINTIES.get(str(body["certainty"]), (str(body["certainty"]),) * 2)
+    danger = _both("yes") if body["immediate_danger"] else _both("no")
     lines = [
-        "Uppgifter om brott från stödlinjen / Crime information from the support line",
+        _both("title"),
         "",
-        f"Referens / Reference: {body['reference']}",
-        f"Akut fara / Immediate danger: {'JA / YES' if body['immediate_danger'] else 'nej / no'}",
-        f"Grund / Ground: {ground['sv']} / {ground['en']}",
-        f"Godkänd av / Approved by: {body.get('approved_by') or '- (akut fara, granskas i efterhand / immediate danger, reviewed afterwards)'}",
+        f"{_both('reference')}: {body['reference']}",
+        f"{_both('immediate_danger')}: {danger}",
+        f"{_both('ground')}: {ground['sv']} / {ground['en']}",
+        f"{_both('approved_by')}: {body.get('approved_by') or _both('not_approved')}",
         "",
-        f"Vad / What: {body['what']}",
-        f"När / When: {body['when'] or '-'}",
-        f"Var / Where: {body['where'] or '-'}",
-        f"Säkerhet / Certainty: {certainty[0]} / {certainty[1]}",
+        f"{_both('what')}: {body['what']}",
+        f"{_both('when')}: {body['when'] or '-'}",
+        f"{_both('where')}: {body['where'] or '-'}",
+        f"{_both('certainty')}: {certainty[0]} / {certainty[1]}",
         "",
-        "Källa i samtalet / Source in the conversation:",
+        f"{_both('sources')}:",
         *(f"  [{s['seq']}] {s['text']}" for s in body["sources"]),
     ]
     identity = body.get("identity")
     if identity:
-        lines += ["", f"Identitet / Identity ({identity['channel']}): {identity['address'] or '-'}"]
+        lines += ["", f"{_both('identity')} ({identity['channel']}): {identity['address'] or '-'}"]
     return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway import catalogues
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
 from handoff.records.guidelines import FieldError, FieldSpec, Guidelines
@@ -30,79 +31,61 @@ def validate_record(
     """Everything wrong with a documentation record; an empty list means it may be saved."""
     errors: list[FieldError] = []
 
-    def err(f: FieldSpec | str, code: str, sv: str, en: str) -> None:
+    def err(f: FieldSpec | str, code: str, msgid: str, **fmt: object) -> None:
+        """One error, its words from the console catalogue (``record_check.*``), ``{label}`` the
+        field's label in each language."""
         key = f if isinstance(f, str) else f.key
+        label = {"sv": key, "en": key} if isinstance(f, str) else {"sv": f.label_sv, "en": f.label_en}
+        sv, en = (
+            catalogues.text("console", lang, f"record_check.{msgid}", label=label[lang], **fmt)
+            for lang in ("sv", "en")
+        )
         errors.append(FieldError(key, code, sv, en))
 
     for key in record:
         if key not in guidelines.keys:
-            err(key, "unknown_field", f"Okänt fält {key!r}.", f"Unknown field {key!r}.")
+            err(key, "unknown_field", "unknown_field", key=repr(key))
 
     for f in guidelines.fields:
         value = record.get(f.key)
         if _empty(value):
             if f.mandatory:
-                err(f, "missing", f"{f.label_sv}: måste fyllas i.", f"{f.label_en}: is required.")
+                err(f, "missing", "missing")
             continue
         if f.type == "choice":
             if not isinstance(value, str):
-                err(f, "wrong_type", f"{f.label_sv}: välj ett värde.", f"{f.label_en}: choose one value.")
+                err(f, "wrong_type", "choose_one")
             elif value not in f.allowed:
-                err(
-                    f,
-                    "not_allowed",
-                    f"{f.label_sv}: {value!r} är inte tillåtet; välj bland {', '.join(f.allowed)}.",
-                    f"{f.label_en}: {value!r} is not allowed; choose from {', '.join(f.allowed)}.",
-                )
+                err(f, "not_allowed", "choice_not_allowed", value=repr(value), allowed=", ".join(f.allowed))
         elif f.type == "multi_choice":
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                err(f, "wrong_type", f"{f.label_sv}: ange en lista.", f"{f.label_en}: give a list.")
+                err(f, "wrong_type", "give_list")
             else:
                 bad = [v for v in value if v not in f.allowed]
                 if bad:
-                    err(
-                        f,
-                        "not_allowed",
-                        f"{f.label_sv}: {', '.join(map(repr, bad))} är inte tillåtet.",
-                        f"{f.label_en}: {', '.join(map(repr, bad))} not allowed.",
-                    )
+                    err(f, "not_allowed", "list_not_allowed", bad=", ".join(map(repr, bad)))
         elif f.type == "bool":
             if not isinstance(value, bool):
-                err(f, "wrong_type", f"{f.label_sv}: ange ja eller nej.", f"{f.label_en}: answer yes or no.")
+                err(f, "wrong_type", "yes_or_no")
         elif f.type == "text":
             if not isinstance(value, str):
-                err(f, "wrong_type", f"{f.label_sv}: ange text.", f"{f.label_en}: give text.")
+                err(f, "wrong_type", "give_text")
             elif f.max_length is not None and len(value.strip()) > f.max_length:
-                err(
-                    f,
-                    "too_long",
-                    f"{f.label_sv}: högst {f.max_length} tecken ({len(value.strip())} angivna).",
-                    f"{f.label_en}: at most {f.max_length} characters ({len(value.strip())} given).",
-                )
+                err(f, "too_long", "too_long", max=f.max_length, given=len(value.strip()))
         elif f.type == "municipality":
             d = directory if directory is not None else default_directory()
             if not isinstance(value, str) or d.municipality(value) is None:
-                err(
-                    f,
-                    "not_allowed",
-                    f"{f.label_sv}: {value!r} är ingen kommunkod (SCB, fyra siffror).",
-                    f"{f.label_en}: {value!r} is not a municipality code (SCB, four digits).",
-                )
+                err(f, "not_allowed", "not_municipality", value=repr(value))
         elif f.type == "recipients":
             d = directory if directory is not None else default_directory()
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                err(f, "wrong_type", f"{f.label_sv}: ange en lista.", f"{f.label_en}: give a list.")
+                err(f, "wrong_type", "give_list")
             else:
                 # Any entry, active or not: the record names whom the conversation was referred
                 # to, also a recipient deactivated since (or added by an admin: the current directory).
                 bad = [v for v in value if d.entry(v) is None]
                 if bad:
-                    err(
-                        f,
-                        "not_allowed",
-                        f"{f.label_sv}: okänd mottagare {', '.join(map(repr, bad))}.",
-                        f"{f.label_en}: unknown recipient {', '.join(map(repr, bad))}.",
-                    )
+                    err(f, "not_allowed", "unknown_recipient", bad=", ".join(map(repr, bad)))
 
     if (
         "referral_made" in guidelines.keys
@@ -110,12 +93,7 @@ def validate_record(
         and record.get("referral_made") is False
         and not _empty(record.get("referral_recipients"))
     ):
-        err(
-            "referral_made",
-            "inconsistent",
-            "Slussning gjord: mottagare är angivna men slussning är markerad som inte gjord.",
-            "Referral made: recipients are given but the referral is marked as not made.",
-        )
+        err("referral_made", "inconsistent", "referral_inconsistent")
     return errors
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from gateway import catalogues
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
@@ -35,6 +36,12 @@ from handoff.referrals.units import usable_methods
 
 log = logging.getLogger(__name__)
 R = ReferralStatus
+
+
+def _both(key: str) -> str:
+    """Words of the referral e-mail (``referral_mail.<key>`` in the console catalogue): Swedish,
+    then English, as recipients may read either."""
+    return " / ".join(catalogues.text("console", lang, f"referral_mail.{key}") for lang in ("sv", "en"))
 
 
 class ReferralDelivery:
@@ -192,29 +199,24 @@ class ReferralDelivery:
         link = f"{self.options.portal_url.rstrip('/')}/console/portal" if self.options.portal_url else ""
         body = "\n".join(
             [
-                "Ny hänvisning från stödlinjen / New referral from the support line",
+                _both("title"),
                 "",
-                f"Referens / Reference: {reference}",
-                f"Ämne / Topic: {package['topic_label']['sv']} / {package['topic_label']['en']}",
-                f"Kommun / Municipality: {muni.get('name') or '-'}",
-                f"Kontakttyp / Contact type: {label('contact_type', str(package['contact_type']), 'sv')}"
+                f"{_both('reference')}: {reference}",
+                f"{_both('topic')}: {package['topic_label']['sv']} / {package['topic_label']['en']}",
+                f"{_both('municipality')}: {muni.get('name') or '-'}",
+                f"{_both('contact_type')}: {label('contact_type', str(package['contact_type']), 'sv')}"
                 f" / {label('contact_type', str(package['contact_type']), 'en')}",
-                f"Brådska / Urgency: {label('urgency', str(package['urgency']), 'sv')}"
+                f"{_both('urgency')}: {label('urgency', str(package['urgency']), 'sv')}"
                 f" / {label('urgency', str(package['urgency']), 'en')}",
                 "",
-                "Sammanfattning / Summary:",
+                f"{_both('summary')}:",
                 str(package["summary"]),
                 "",
-                (
-                    "Personen har lämnat kontaktuppgifter; de skickas aldrig med e-post. "
-                    "/ The person gave contact details; they are never sent by e-mail."
-                )
-                if package.get("contact_details_included")
-                else "Inga kontaktuppgifter. / No contact details.",
+                _both("contact_given") if package.get("contact_details_included") else _both("no_contact"),
                 *([f"Portal: {link}"] if link else []),
             ]
         )
-        subject = f"Hänvisning / Referral {reference[:8]}: {package['topic_label']['sv']}"
+        subject = f"{_both('subject')} {reference[:8]}: {package['topic_label']['sv']}"
         try:
             await send_mail(self.options, address, subject, body, reference)
         except Exception as exc:

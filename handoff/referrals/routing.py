@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway import catalogues
 from gateway.errors import InvalidInput
 from handoff.directory.catalog import Directory
 from handoff.directory.entries import CONTACT_TYPES, TOPICS, Recipient
@@ -45,58 +46,21 @@ KUNSKAPSHUS_TOPICS: frozenset[str] = frozenset(
 
 TIER_CLEAR, TIER_LOCAL, TIER_NATIONAL = 1, 2, 3
 
-_CLEAR_REASONS: dict[tuple[str, str], tuple[str, str]] = {
-    ("imminent_danger", "sos-112"): ("Akut fara: ring 112 genast.", "Imminent danger: call 112 at once."),
-    ("imminent_danger", "polisen"): (
-        "Polisen tar emot uppgifter om hot och brott; vid akut fara via 112.",
-        "The police receive information about threats and crimes; in imminent danger through 112.",
-    ),
-    ("crime", "polisen"): (
-        "Uppgifter om brott lämnas till Polisen enligt riktlinjerna (114 14, vid akut fara 112).",
-        "Information about a crime is passed to the police under the guidelines (114 14, in imminent danger 112).",
-    ),
-    ("crime", "sakerhetspolisen"): (
-        "Brott som rör terrorism eller rikets säkerhet: Säkerhetspolisen.",
-        "Crimes concerning terrorism or national security: the Security Service.",
-    ),
-    ("self_harm", "mind-sjalvmordslinjen"): (
-        "Självmordstankar: Mind Självmordslinjen, 90101, dygnet runt.",
-        "Suicidal thoughts: Mind Suicide Line, 90101, day and night.",
-    ),
-    ("self_harm", "vardguiden-1177"): (
-        "Sjukvårdsrådgivning: 1177 Vårdguiden.",
-        "Medical advice: 1177 Healthcare guide.",
-    ),
-    ("self_harm", "sos-112"): (
-        "Vid akut fara för livet: ring 112.",
-        "If a life is in immediate danger: call 112.",
-    ),
-}
 
-_TOPIC_SV: dict[str, str] = {
-    "crime": "brott",
-    "imminent_danger": "akut fara",
-    "child_at_risk": "barn som far illa",
-    "radicalisation_concern": "oro för radikalisering",
-    "exit": "avhopp",
-    "self_harm": "självskada eller självmordstankar",
-    "travel_conflict": "resa till konfliktområde",
-    "violence_close_relationship": "våld i nära relation",
-    "professional_advice": "råd till yrkesverksamma",
-    "trauma": "trauma",
-}
-_TOPIC_EN: dict[str, str] = {
-    "crime": "a crime",
-    "imminent_danger": "imminent danger",
-    "child_at_risk": "a child at risk",
-    "radicalisation_concern": "a concern about radicalisation",
-    "exit": "leaving a movement",
-    "self_harm": "self-harm or suicidal thoughts",
-    "travel_conflict": "travel to a conflict zone",
-    "violence_close_relationship": "violence in a close relationship",
-    "professional_advice": "advice for professionals",
-    "trauma": "trauma",
-}
+def _clear_reason(topic: str, rid: str) -> tuple[str, str] | None:
+    """The reason written for one clear recipient of a topic (``referral_reason.clear.<topic>.<id>``
+    in the console catalogue), or None (the general ``referral_reason.clear`` is used)."""
+    msgid = f"referral_reason.clear.{topic}.{rid}"
+    if msgid not in catalogues.strings("console", "sv"):
+        return None
+    sv, en = (catalogues.text("console", lang, msgid) for lang in ("sv", "en"))
+    return sv, en
+
+
+def _topic_words(topic: str) -> tuple[str, str]:
+    """The topic as it reads inside a reason (``referral_reason_topic.<topic>``), sv and en."""
+    sv, en = (catalogues.text("console", lang, f"referral_reason_topic.{topic}") for lang in ("sv", "en"))
+    return sv, en
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +107,7 @@ def propose(
         if municipality is None:
             raise InvalidInput(f"unknown municipality code {municipality_code!r}")
 
-    tsv, ten = _TOPIC_SV[topic], _TOPIC_EN[topic]
+    tsv, ten = _topic_words(topic)
     chosen: list[tuple[int, Recipient, str, str]] = []
     seen: set[str] = set()
 
@@ -157,8 +121,8 @@ def propose(
         r = d.recipient(rid)
         if r is None:
             continue
-        sv, en = _CLEAR_REASONS.get(
-            (topic, rid), reason("clear", topic=(tsv, ten), recipient=(r.name_sv, r.name_en))
+        sv, en = _clear_reason(topic, rid) or reason(
+            "clear", topic=(tsv, ten), recipient=(r.name_sv, r.name_en)
         )
         add(TIER_CLEAR, r, sv, en)
     if topic == "child_at_risk":

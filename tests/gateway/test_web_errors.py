@@ -20,8 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
-from gateway.web_errors import SERVER_OPTIONS
+from gateway import catalogues
+from gateway.errors import NotFound, PermissionDenied
+from gateway.web_errors import SERVER_OPTIONS, error_middleware
 from tests.handoff.console.conftest import CSRF_INPUT, Console, stop_console
 from tests.harness import make_settings, start
 
@@ -143,3 +147,26 @@ async def test_bad_input_and_a_stopped_store_are_answered_without_traceback_or_a
     logged = caplog.text
     assert "127.0.0.1" not in logged
     assert "Traceback" not in logged
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "words"),
+    [
+        (NotFound("x"), 404, "Hittades inte. / Not found."),
+        (PermissionDenied("x"), 403, "Ingen behörighet. / Forbidden."),
+        (KeyError("x"), 500, "Ett fel uppstod. / An error occurred."),
+    ],
+)
+async def test_a_page_request_that_fails_reads_the_console_catalogue_in_swedish_then_english(
+    error: Exception, status: int, words: str
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise error
+
+    request = make_mocked_request("GET", "/somewhere", headers={"Accept": "text/html"})
+    answer = await error_middleware(request, handler)
+    assert isinstance(answer, web.Response)
+    assert answer.status == status
+    sv = catalogues.text("console", "sv", "http_error.other" if status == 500 else f"http_error.{status}")
+    assert answer.text == words
+    assert answer.text.startswith(sv)

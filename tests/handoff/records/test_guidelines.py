@@ -89,6 +89,9 @@ def test_missing_mandatory_fields_are_listed() -> None:
     assert all(e.message_sv != e.message_en for e in errors)
     env = next(e for e in errors if e.field == "environment")
     assert "Miljö" in env.message("sv") and "Environment" in env.message("en")
+    f = GUIDELINES.field("environment")
+    assert env.message("sv") == f"{f.label_sv}: måste fyllas i."
+    assert env.message("en") == f"{f.label_en}: is required."
 
 
 @pytest.mark.parametrize("empty", [None, "", "   ", []])

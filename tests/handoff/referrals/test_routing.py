@@ -285,3 +285,12 @@ def ids_in(
     d: Directory, code: str | None, topic: str = "radicalisation_concern", ct: str = "relative"
 ) -> list[str]:
     return ids_of(propose(code, topic, ct, directory=d))
+
+
+def test_reasons_name_the_recipient_rule_and_the_topic_in_each_language() -> None:
+    danger = propose(None, "imminent_danger", "other")
+    assert danger[0].recipient_id == "sos-112"
+    assert danger[0].reason("sv") == "Akut fara: ring 112 genast."
+    assert danger[0].reason("en") == "Imminent danger: call 112 at once."
+    exit_ = propose("1880", "exit", "person_leaving")
+    assert any("avhopp" in p.reason_sv and "leaving a movement" in p.reason_en for p in exit_)

@@ -246,6 +246,9 @@ async def test_consent_given_delivers_by_webhook_with_retries_signature_and_one_
     assert len(mails) == 1
     text = mails[0].get_content()
     assert "Hänvisning" in mails[0]["Subject"] and body["summary"] in text
+    assert mails[0]["Subject"].startswith("Hänvisning / Referral ")
+    assert text.startswith("Ny hänvisning från stödlinjen / New referral from the support line")
+    assert "Sammanfattning / Summary:" in text
     assert "031-12 34 56" not in text  # contact details never go by e-mail
 
     await env.memory.wait_for("anna@example.org", lambda r: "Vi skickar uppgifterna" in r.text)
