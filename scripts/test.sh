@@ -10,9 +10,12 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages: XMPP server, IMAP server, browser, independent clients --------------------
 need=()
-for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks nginx npm; do
+for pkg in prosody dovecot-imapd chromium chromium-driver sendxmpp swaks nginx; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# npm (for axe-core below): Debian's package only where no npm is on the PATH already (a Node.js
+# installed another way brings its own, and Debian's npm would conflict with it).
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq
