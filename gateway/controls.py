@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import update
 
@@ -56,23 +57,27 @@ class PersonControls:
         """Message ids seen by their person, per conversation, not stored yet."""
         self._flush: asyncio.Task[None] | None = None
 
-    async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
-        """A typing signal changes nothing stored: one read without a lock or a commit, then a
-        live event, best effort."""
+    async def _peek(self, envelope: Envelope) -> tuple[dict[str, Any], IngressResult]:
+        """The sender's open conversation, read without a lock or a commit (typing and receipts
+        change nothing a lock guards): its summary for the live event, and the answer."""
         async with self.db.reader() as session:
             conv = await repo.peek_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
             if conv is None:
                 raise InvalidInput("no open conversation")
-            summary = conversation_summary(conv)
-            result = IngressResult(
+            return conversation_summary(conv), IngressResult(
                 conversation_id=ConversationId(conv.id),
                 message_id=envelope.message_id,
                 duplicate=False,
                 priority=Priority(conv.priority),
                 state=conv.state,
             )
+
+    async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
+        """A typing signal changes nothing stored: one read without a lock or a commit, then a
+        live event, best effort."""
+        summary, result = await self._peek(envelope)
         await self.event_rows.publish_conversation(
             "typing", summary, who="person", typing=control == CONTROL_TYPING, message_id=None
         )
@@ -134,22 +139,9 @@ class PersonControls:
     async def _receipt(self, envelope: Envelope) -> IngressResult:
         """The person saw a message: a read without a lock or a commit, a live event, and the
         receipt stored with the others within :data:`RECEIPT_FLUSH_SECONDS`."""
-        async with self.db.reader() as session:
-            conv = await repo.peek_open_conversation(
-                session, envelope.channel, envelope.sender, envelope.conversation_id
-            )
-            if conv is None:
-                raise InvalidInput("no open conversation")
-            summary = conversation_summary(conv)
-            result = IngressResult(
-                conversation_id=ConversationId(conv.id),
-                message_id=envelope.message_id,
-                duplicate=False,
-                priority=Priority(conv.priority),
-                state=conv.state,
-            )
+        summary, result = await self._peek(envelope)
         mid = str(envelope.meta.get("message_id", ""))
-        self._receipts[conv.id].add(mid)
+        self._receipts[result.conversation_id].add(mid)
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._flush_later(), name="receipts")
         await self.event_rows.publish_conversation(
