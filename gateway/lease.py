@@ -216,12 +216,16 @@ class LeaseRunner:
         self._task: asyncio.Task[None] | None = None
         self._starting: asyncio.Task[None] | None = None
         self._stop_owed = False
+        # Set by close(): the loop ends on its next turn even when a library it awaits swallowed
+        # the cancellation (a CI run's hand-over then waited a whole cancel repeat).
+        self._closing = False
         """A start was begun and stop() has not yet returned since."""
         self._changed = asyncio.Event()
 
     def start(self) -> None:
         """Begin the background task (idempotent)."""
         if self._task is None or self._task.done():
+            self._closing = False
             self._task = asyncio.create_task(self._run(), name=f"lease {self.lease.name}")
 
     async def __aenter__(self) -> LeaseRunner:
@@ -249,6 +253,7 @@ class LeaseRunner:
 
     async def close(self) -> None:
         task, self._task = self._task, None
+        self._closing = True
         # Cancelled until it has really ended (a library it awaits may swallow one cancellation).
         await cancel_and_wait(task)
         if self.holding or self._stop_owed:
@@ -283,7 +288,7 @@ class LeaseRunner:
         self._notify()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self._step()
             except asyncio.CancelledError:

@@ -35,10 +35,12 @@ from gateway.app import create_app
 from gateway.appkeys import ADAPTERS, DB, PIPELINE, SETTINGS
 from gateway.auth import create_user
 from gateway.channel import ChannelAdapter
+from gateway.cli import SHUTDOWN_TIMEOUT
 from gateway.config import Settings, load_settings
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
+from gateway.web_errors import SERVER_OPTIONS
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
 from tests.authenticator import AUTHENTICATOR as AUTHENTICATOR
 from tests.authenticator import CSRF_INPUT as CSRF_INPUT
@@ -362,7 +364,9 @@ async def start(
         adapters = [*(adapters or []), MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
     app = build_app(settings, triager=triager, adapters=adapters, extensions=extensions)
     if serve == "port":
-        runner = web.AppRunner(app, access_log=None)
+        # The shutdown patience of `helpline serve`: a connection accepted just as it stops (a
+        # provider's delivery report, say) is cut after it, as in production, not after 60 s.
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, **SERVER_OPTIONS)
         await runner.setup()
         try:
             await web.TCPSite(runner, "127.0.0.1", port).start()
