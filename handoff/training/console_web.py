@@ -57,7 +57,8 @@ from .models import TrainingSession
 BASE = "/console/api/training/console"
 """What the console's scripts use for ``/console/api`` in the training space (``HL.base``)."""
 CONV = BASE + "/conversations/{training_id:[0-9a-f]{32}}"
-REF = BASE + "/referrals/{referral_id:[0-9a-f]{32}-[0-9]{1,3}}"
+REF = BASE + "/referrals/{referral_id:[0-9a-f]{32}(?:-[0-9]{1,3})?}"
+"""A training referral is its session's id and its number there (``desk.referral_id``)."""
 
 
 async def _mine(

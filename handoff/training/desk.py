@@ -241,6 +241,8 @@ def referral_id(ts: TrainingSession, number: int) -> str:
 
 def split_referral_id(value: str) -> tuple[str, int]:
     session_id, _, number = value.partition("-")
+    if not number:
+        raise NotFound("referral not found")
     return session_id, int(number)
 
 
