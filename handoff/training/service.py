@@ -1,6 +1,8 @@
 """A training session's life: the trainee starts a scenario, claims it, answers; the simulated person
-replies by the script; referral, crime information (a supervisor's second pair of eyes) and the
-documentation at close are recorded and marked on the checklist.  Nothing is written outside the
+replies by the script; a supervisor hints, decides on crime information (the second pair of eyes)
+and gives feedback; steps are marked on the checklist (what the console's context tabs do to a
+session, referral, crime information, close and documentation, is in :mod:`.desk`).  Nothing is
+written outside the
 ``training_*`` tables: no outbox event, no audit event of a real conversation, no referral or
 disclosure that a delivery could pick up."""
 
