@@ -136,7 +136,7 @@ async def test_a_trainee_runs_the_critical_threat_scenario_in_the_real_console_a
     await checks.page(trainee, "training-console-documentation")
     await form.locator("button.save-doc").click()
     await expect(form.locator(".form-error")).to_contain_text("Dokumentationen sparades inte")
-    key = (await form.get_attribute("data-conversation-id"))[:12]
+    key = str(await form.get_attribute("data-conversation-id"))[:12]
     doc = f"#doc-{key}-"
     for field, value in (
         ("contact_type", "other"),
