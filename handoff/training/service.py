@@ -299,18 +299,20 @@ async def set_required(session: AsyncSession, scenario_id: str, on: bool, admin:
 
 
 async def missing_required(session: AsyncSession, user_id: int) -> list[str]:
-    """The required scenarios ``user_id`` has not closed a session of."""
+    """The required scenarios ``user_id`` has not closed and documented a session of (documenting
+    is part of the conversation, as in the console)."""
     wanted = set(await required(session))
     if not wanted:
         return []
-    done = (
+    rows = (
         await session.execute(
-            select(TrainingSession.scenario_id).where(
+            select(TrainingSession.scenario_id, TrainingSession.actions).where(
                 TrainingSession.trainee_id == user_id, TrainingSession.state == "closed"
             )
         )
-    ).scalars()
-    return sorted(wanted - set(done))
+    ).all()
+    done = {scenario_id for scenario_id, actions in rows if (actions or {}).get("documentation")}
+    return sorted(wanted - done)
 
 
 # ---------------------------------------------------------------------------------------- purge

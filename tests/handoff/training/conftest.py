@@ -18,7 +18,7 @@ from gateway.broker.base import Event
 from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE, notify_topic, outbound_topic
 from handoff.directory.service import TOPIC_DIRECTORY
 from handoff.records.reports.periods import local_date
-from handoff.records.reports.service import build_evaluation, build_report
+from handoff.records.reports.service import build_evaluation, build_report, resolve_area
 from handoff.referrals.options import TOPIC_DELIVER
 from handoff.triage_admin.state import TOPIC_NLU
 from tests.handoff.console.conftest import Console, start_console, stop_console
@@ -65,10 +65,13 @@ async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def reports(console: Running, now: datetime) -> list[dict[str, Any]]:
-    """The period report of the days around ``now`` and the pilot evaluation, as at ``now``."""
+    """The period report of the days around ``now``, the situational picture of Stockholm (where
+    the training session is documented) and the pilot evaluation, as at ``now``."""
     today = local_date(now)
+    days = (today - timedelta(days=1), today + timedelta(days=1))
     return [
-        await build_report(console.db, today - timedelta(days=1), today + timedelta(days=1), now=now),
+        await build_report(console.db, *days, now=now),
+        await build_report(console.db, *days, area=resolve_area("0180"), now=now),
         await build_evaluation(console.db, now=now),
     ]
 

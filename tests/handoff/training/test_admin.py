@@ -80,6 +80,8 @@ async def test_a_required_scenario_must_be_done_before_a_trainee_becomes_a_couns
     sid = (await (await trainee.post(f"{API}/sessions", {"scenario_id": "brother_drifting"})).json())["id"]
     await trainee.post(f"{API}/console/conversations/{sid}/claim")
     await trainee.post(f"{API}/console/conversations/{sid}/close", {})
+    progress = await (await trainee.get(f"{API}/progress")).json()
+    assert progress["missing_required"] == ["brother_drifting"]  # closed, not yet documented
     resp = await trainee.post(f"{API}/console/conversations/{sid}/documentation", {"values": DOCUMENTATION})
     assert resp.status == 200, await resp.text()
     assert (await (await trainee.get(f"{API}/progress")).json())["missing_required"] == []

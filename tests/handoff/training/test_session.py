@@ -180,7 +180,8 @@ async def test_a_whole_training_session_in_the_console_leaves_every_real_table_t
     assert resp.status == 422
     assert {"contact_type", "outcome"} <= set((await resp.json())["fields"])
     resp = await trainee.post(
-        f"{CON}/conversations/{sid}/documentation", {"values": {**DOCUMENTATION, "referral_made": True}}
+        f"{CON}/conversations/{sid}/documentation",
+        {"values": {**DOCUMENTATION, "referral_made": True, "municipality": "0180"}},
     )
     assert resp.status == 200, await resp.text()
     assert (await _json(await trainee.get(f"{CON}/documentation/pending")))["pending"] == []
