@@ -74,20 +74,31 @@ async def test_a_trainee_runs_the_critical_threat_scenario_in_the_real_console_a
     t_ctx, trainee = await sign_in(browser, gateway, "trainee_kim", "trainee", "/console/training")
     s_ctx, supervisor = await sign_in(browser, gateway, "super_sam", "supervisor", "/console")
     await bypass_csp(t_ctx, trainee)
+    await trainee.reload()  # (the bypass holds from the next load on)
     await expect(counsellor.locator("#queue-empty")).to_be_visible()
     events = EventLog()
     await events.start(gateway)
     before = await real_rows(gateway)
     # What the test puts on the pages: names, the test triager's suggested answer, the directory.
-    checks = Checks(data=["Trainee_Kim", "SAFE:concern_relative", *directory_names()])
+    checks = Checks(
+        data=[
+            *("Trainee_Kim", "trainee_kim", "SAFE:concern_relative", *directory_names()),
+            "Bra med 112 tidigt. Erbjud hänvisning nästa gång.",
+        ]
+    )
 
     # A scenario started on the training page opens the console's own page in training mode.
+    await expect(trainee.locator(".tr-start").first).to_be_visible()
+    checks.data.extend(
+        await trainee.locator("#tr-scenarios li strong, #tr-scenarios li span").all_inner_texts()
+    )
+    await checks.page(trainee, "training-page", shots=False)
     await trainee.click(".tr-start[data-scenario=hot_threat_friday]")
     await trainee.wait_for_url("**/console/training/console")
     await expect(trainee.locator("#training-mode")).to_contain_text("Övningsläge")
     row = trainee.locator("#queue-body tr")
     await expect(row).to_have_count(1)
-    await checks.page(trainee, "training-console-queue")
+    await checks.page(trainee, "training-console-queue", shots=False)
     await row.locator("button.claim").click()
     panel = trainee.locator(PANEL)
     await expect(panel.locator("ol.log li.msg-person", has_text="bränna moskén")).to_be_visible()
@@ -133,7 +144,7 @@ async def test_a_trainee_runs_the_critical_threat_scenario_in_the_real_console_a
     await trainee.locator("#close-dialog-confirm").click()
     form = trainee.locator("#doc-forms form.doc-form")
     await expect(form).to_have_count(1)
-    await checks.page(trainee, "training-console-documentation")
+    await checks.page(trainee, "training-console-documentation", shots=False)
     await form.locator("button.save-doc").click()
     await expect(form.locator(".form-error")).to_contain_text("Dokumentationen sparades inte")
     key = str(await form.get_attribute("data-conversation-id"))[:12]
@@ -173,6 +184,8 @@ async def test_a_trainee_runs_the_critical_threat_scenario_in_the_real_console_a
     await expect(trainee.locator(".tp-feedback")).to_have_text(
         "Bra med 112 tidigt. Erbjud hänvisning nästa gång."
     )
+    checks.data.extend(await trainee.locator(".tp-session h2, .tp-session li").all_inner_texts())
+    await checks.page(trainee, "training-progress", shots=False)
 
     # The real counsellor, signed in all along, saw nothing: an empty queue, no alert.
     await expect(counsellor.locator("#alert")).to_be_hidden()
