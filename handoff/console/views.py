@@ -79,6 +79,7 @@ STATIC_FILES = {
     "staff_admin.js": "text/javascript",
     "account.js": "text/javascript",
     "training.js": "text/javascript",
+    "training_console.js": "text/javascript",
     "training_supervise.js": "text/javascript",
     "training_admin.js": "text/javascript",
     "console.css": "text/css",

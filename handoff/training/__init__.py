@@ -12,5 +12,8 @@ evaluation can see it.
   silences, and the checklist marked as steps happen;
 * :mod:`.service`: the session's life (start, claim, reply, referral, crime information with four
   eyes, close with documentation), hints, feedback, progress, requirements, the purge;
-* :mod:`.web`: pages and routes (:data:`.web.ROUTES`); :mod:`.strings`, :mod:`.schemas`.
+* :mod:`.desk` + :mod:`.console_web`: the real console's page and scripts in training mode (the
+  console's routes answered from training sessions: queue, transcript, claim, reply, referral,
+  crime information, close and documentation);
+* :mod:`.web`: pages and routes (:data:`.web.ROUTES`); :mod:`.schemas`.
 """

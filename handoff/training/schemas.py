@@ -27,31 +27,10 @@ class TrainingTextBody(Body):
     error_codes: ClassVar[Mapping[str, str]] = MappingProxyType({"text": "text_required"})
 
 
-class TrainingReferralBody(Body):
-    """A referral offered in training (never delivered): to whom, and whether the person consented."""
-
-    recipient: str = Field(min_length=1, max_length=200, pattern=TEXT)
-    consent: bool
-
-
-class TrainingDisclosureBody(Body):
-    """Crime information started in training (never sent): what, when, where."""
-
-    what: str = Field(min_length=1, max_length=2000, pattern=TEXT)
-    when: str = Field(default="", max_length=200)
-    where: str = Field(default="", max_length=200)
-
-
 class TrainingDecisionBody(Body):
     """The supervisor's second pair of eyes on the trainee's crime information."""
 
     approve: bool
-
-
-class TrainingCloseBody(Body):
-    """The documentation at close, checked against the real documentation guidelines."""
-
-    values: dict[str, Any]
 
 
 class TrainingScenarioSourceBody(Body):
@@ -122,12 +101,6 @@ class TrainingProgressAnswer(Answer):
     user: str
     done: list[dict[str, Any]]
     missing_required: list[str]
-
-
-class TrainingFormAnswer(Answer):
-    """The fields of the documentation at close (the real guidelines)."""
-
-    fields: list[dict[str, Any]]
 
 
 class TrainingSourceAnswer(Answer):

@@ -1,6 +1,8 @@
 """A training session's life: the trainee starts a scenario, claims it, answers; the simulated person
-replies by the script; referral, crime information (a supervisor's second pair of eyes) and the
-documentation at close are recorded and marked on the checklist.  Nothing is written outside the
+replies by the script; a supervisor hints, decides on crime information (the second pair of eyes)
+and gives feedback; steps are marked on the checklist (what the console's context tabs do to a
+session, referral, crime information, close and documentation, is in :mod:`.desk`).  Nothing is
+written outside the
 ``training_*`` tables: no outbox event, no audit event of a real conversation, no referral or
 disclosure that a delivery could pick up."""
 
@@ -15,12 +17,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.envelope import utcnow
-from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.store.models import StaffUser
 from handoff.records.documentation import guidelines
 from handoff.records.guideline_checks import validate_record
 from handoff.web.roles import SUPERVISOR_ROLES
-from nlu.result import Triager
+from nlu.result import Triager, TriageResult
 
 from . import script
 from .models import TrainingMessage, TrainingRequirement, TrainingSession
@@ -46,7 +48,31 @@ async def scenario_of(session: AsyncSession, ts: TrainingSession) -> Scenario:
     return found
 
 
-def _mark(ts: TrainingSession, step_ids: list[str], now: datetime) -> None:
+SYSTEM_REFERRAL_SENT = "training_sys_referral_sent"
+SYSTEM_DISCLOSURE_APPROVED = "training_sys_disclosure_approved"
+SYSTEM_DISCLOSURE_RETURNED = "training_sys_disclosure_returned"
+
+
+def system_line(session: AsyncSession, ts: TrainingSession, msgid: str, now: datetime) -> None:
+    """A line of the training transcript in the reader's language (stored as its catalogue id)."""
+    session.add(TrainingMessage(session_id=ts.id, kind="system", text=msgid, created_at=now, due_at=now))
+
+
+def person_triage(result: TriageResult) -> dict[str, Any]:
+    """What the console shows of a person's line: the real triage's intent, priority, confidence,
+    rules, risk and safe response (the intent kept as a plain name, as the training page reads it)."""
+    return {
+        "intent": result.intent,
+        "priority": result.priority.label,
+        "confidence": round(result.confidence, 4),
+        "language": result.language,
+        "matched_rules": list(result.matched_rules),
+        "safe_response": result.safe_response,
+        "risk": result.risk,
+    }
+
+
+def mark(ts: TrainingSession, step_ids: list[str], now: datetime) -> None:
     marks = dict(ts.checklist or {})
     for sid in step_ids:
         marks.setdefault(sid, now.isoformat())
@@ -71,7 +97,7 @@ async def _say(
                 session_id=ts.id,
                 kind="person",
                 text=line.text,
-                triage={"intent": result.intent, "priority": result.priority.label},
+                triage=person_triage(result),
                 created_at=now,
                 due_at=due,
             )
@@ -117,7 +143,7 @@ def may_see(ts: TrainingSession, user: StaffUser) -> bool:
     return ts.trainee_id == user.id or user.role in SUPERVISOR_ROLES
 
 
-def _own(ts: TrainingSession, user: StaffUser, *, open_: bool = True) -> None:
+def own(ts: TrainingSession, user: StaffUser, *, open_: bool = True) -> None:
     if ts.trainee_id != user.id:
         raise Conflict("not_your_session")
     if open_ and ts.state != "assigned":
@@ -148,21 +174,21 @@ async def queue(session: AsyncSession, trainee: StaffUser) -> list[dict[str, Any
 
 
 async def claim(session: AsyncSession, ts: TrainingSession, trainee: StaffUser) -> None:
-    _own(ts, trainee, open_=False)
+    own(ts, trainee, open_=False)
     if ts.state != "queued":
         raise Conflict("already_claimed")
     now = utcnow()
     ts.state = "assigned"
     ts.claimed_at = now
     ts.last_trainee_at = now
-    _mark(ts, [s.id for s in script.steps_by_action(await scenario_of(session, ts), "claimed")], now)
+    mark(ts, [s.id for s in script.steps_by_action(await scenario_of(session, ts), "claimed")], now)
 
 
 async def reply(
     session: AsyncSession, ts: TrainingSession, trainee: StaffUser, text: str, triager: Triager, pace: Pace
 ) -> None:
     """The trainee's answer: stored, triaged, marked on the checklist; the person answers by the script."""
-    _own(ts, trainee)
+    own(ts, trainee)
     scenario = await scenario_of(session, ts)
     now = utcnow()
     result = await triager.parse(text, scenario.language)
@@ -177,7 +203,7 @@ async def reply(
             due_at=now,
         )
     )
-    _mark(ts, [s.id for s in script.steps_by_words(scenario, text, result.intent)], now)
+    mark(ts, [s.id for s in script.steps_by_words(scenario, text, result.intent)], now)
     lines, node = script.respond(scenario, ts.node, text, result.intent)
     if node != ts.node:
         ts.followups = 0
@@ -220,34 +246,6 @@ async def hint(session: AsyncSession, ts: TrainingSession, supervisor: StaffUser
     )
 
 
-async def referral(
-    session: AsyncSession, ts: TrainingSession, trainee: StaffUser, recipient: str, consent: bool
-) -> None:
-    """A referral offered in training: recorded and marked, never delivered."""
-    _own(ts, trainee)
-    now = utcnow()
-    ts.actions = {
-        **(ts.actions or {}),
-        "referral": {"recipient": recipient, "consent": consent, "at": now.isoformat()},
-    }
-    actions = ["referral"] + (["referral_with_consent"] if consent else [])
-    scenario = await scenario_of(session, ts)
-    _mark(ts, [s.id for a in actions for s in script.steps_by_action(scenario, a)], now)
-
-
-async def disclosure(
-    session: AsyncSession, ts: TrainingSession, trainee: StaffUser, fields: dict[str, str]
-) -> None:
-    """Crime information started in training: waits for a supervisor's approval, never sent."""
-    _own(ts, trainee)
-    now = utcnow()
-    ts.actions = {
-        **(ts.actions or {}),
-        "disclosure": {**fields, "state": "pending", "at": now.isoformat()},
-    }
-    _mark(ts, [s.id for s in script.steps_by_action(await scenario_of(session, ts), "disclosure")], now)
-
-
 async def decide_disclosure(
     session: AsyncSession, ts: TrainingSession, supervisor: StaffUser, approve: bool
 ) -> None:
@@ -268,29 +266,16 @@ async def decide_disclosure(
             "decided_at": now.isoformat(),
         },
     }
+    # The trainee reads the decision in the transcript; nothing goes to the police channel.
+    system_line(session, ts, SYSTEM_DISCLOSURE_APPROVED if approve else SYSTEM_DISCLOSURE_RETURNED, now)
     if approve:
         scenario = await scenario_of(session, ts)
-        _mark(ts, [s.id for s in script.steps_by_action(scenario, "disclosure_approved")], now)
+        mark(ts, [s.id for s in script.steps_by_action(scenario, "disclosure_approved")], now)
 
 
 def documentation_problems(values: dict[str, Any], lang: str) -> dict[str, str]:
     """The real documentation guidelines' check of a training record (field -> message)."""
     return {e.field: e.message(lang) for e in validate_record(guidelines(), values)}
-
-
-async def close(
-    session: AsyncSession, ts: TrainingSession, trainee: StaffUser, values: dict[str, Any], lang: str
-) -> None:
-    """Close with documentation, checked against the real guidelines (422 naming the fields)."""
-    _own(ts, trainee)
-    problems = documentation_problems(values, lang)
-    if problems:
-        raise InvalidInput("documentation_invalid", fields=problems)
-    now = utcnow()
-    ts.actions = {**(ts.actions or {}), "documentation": values}
-    _mark(ts, [s.id for s in script.steps_by_action(await scenario_of(session, ts), "documented")], now)
-    ts.state = "closed"
-    ts.closed_at = now
 
 
 async def give_feedback(session: AsyncSession, ts: TrainingSession, supervisor: StaffUser, text: str) -> None:
@@ -314,18 +299,20 @@ async def set_required(session: AsyncSession, scenario_id: str, on: bool, admin:
 
 
 async def missing_required(session: AsyncSession, user_id: int) -> list[str]:
-    """The required scenarios ``user_id`` has not closed a session of."""
+    """The required scenarios ``user_id`` has not closed and documented a session of (documenting
+    is part of the conversation, as in the console)."""
     wanted = set(await required(session))
     if not wanted:
         return []
-    done = (
+    rows = (
         await session.execute(
-            select(TrainingSession.scenario_id).where(
+            select(TrainingSession.scenario_id, TrainingSession.actions).where(
                 TrainingSession.trainee_id == user_id, TrainingSession.state == "closed"
             )
         )
-    ).scalars()
-    return sorted(wanted - set(done))
+    ).all()
+    done = {scenario_id for scenario_id, actions in rows if (actions or {}).get("documentation")}
+    return sorted(wanted - done)
 
 
 # ---------------------------------------------------------------------------------------- purge

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.envelope import utcnow
 from gateway.store.models import StaffUser
 
+from .desk import line_text
 from .models import TrainingMessage, TrainingSession
 from .scenarios import Scenario, load
 from .service import iso, missing_required, scenario_of
@@ -54,7 +55,13 @@ async def view(session: AsyncSession, ts: TrainingSession, lang: str, *, supervi
             typing = True
             continue
         messages.append(
-            {"id": m.id, "kind": m.kind, "text": m.text, "at": m.due_at.isoformat(), "triage": m.triage}
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "text": line_text(m.kind, m.text, lang),
+                "at": m.due_at.isoformat(),
+                "triage": m.triage,
+            }
         )
     found = {
         "id": ts.id,

@@ -23,25 +23,21 @@ from gateway.store import repo
 from gateway.tasks import cancel_and_wait
 from handoff.console.security import Staff
 from handoff.console.views import render
-from handoff.records.documentation import form_spec, guidelines
 from handoff.web import SUPERVISOR_ROLES, Route
 from handoff.web.errors import problem
 from handoff.web.guard import add_routes
 from handoff.web.roles import TRAINING_ROLES
 from handoff.web.validation import body
 
-from . import admin_web, service, views
+from . import admin_web, console_web, service, views
+from .console_web import pace
 from .models import TrainingSession
 from .scenarios import load
 from .schemas import (
-    TrainingCloseBody,
     TrainingDecisionBody,
-    TrainingDisclosureBody,
-    TrainingFormAnswer,
     TrainingOverviewAnswer,
     TrainingProgressAnswer,
     TrainingQueueAnswer,
-    TrainingReferralBody,
     TrainingSessionAnswer,
     TrainingStartAnswer,
     TrainingStartBody,
@@ -52,10 +48,6 @@ log = logging.getLogger(__name__)
 
 API = "/console/api/training"
 SESSION = API + "/sessions/{training_id:[0-9a-f]{32}}"
-
-
-def pace(app: web.Application) -> service.Pace:
-    return service.Pace(scale=float(app[SETTINGS].section("training")["delay_scale"]))
 
 
 async def _session(request: web.Request, db_session: Any, staff: Staff) -> TrainingSession:
@@ -111,50 +103,6 @@ async def api_session(request: web.Request, staff: Staff) -> web.StreamResponse:
         ts = await _session(request, session, staff)
         await service.tick(session, ts, request.app[TRIAGER], pace(request.app))
         return await _answer(request, session, ts, staff)
-
-
-async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
-    async with request.app[DB].session() as session:
-        ts = await _session(request, session, staff)
-        await service.claim(session, ts, staff.user)
-        return await _answer(request, session, ts, staff)
-
-
-async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:
-    text = body(request, TrainingTextBody).text
-    async with request.app[DB].session() as session:
-        ts = await _session(request, session, staff)
-        await service.reply(session, ts, staff.user, text, request.app[TRIAGER], pace(request.app))
-        return await _answer(request, session, ts, staff)
-
-
-async def api_referral(request: web.Request, staff: Staff) -> web.StreamResponse:
-    given = body(request, TrainingReferralBody)
-    async with request.app[DB].session() as session:
-        ts = await _session(request, session, staff)
-        await service.referral(session, ts, staff.user, given.recipient, given.consent)
-        return await _answer(request, session, ts, staff)
-
-
-async def api_disclosure(request: web.Request, staff: Staff) -> web.StreamResponse:
-    given = body(request, TrainingDisclosureBody)
-    async with request.app[DB].session() as session:
-        ts = await _session(request, session, staff)
-        fields = {"what": given.what, "when": given.when, "where": given.where}
-        await service.disclosure(session, ts, staff.user, fields)
-        return await _answer(request, session, ts, staff)
-
-
-async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
-    values = body(request, TrainingCloseBody).values
-    async with request.app[DB].session() as session:
-        ts = await _session(request, session, staff)
-        await service.close(session, ts, staff.user, values, staff.lang)
-        return await _answer(request, session, ts, staff)
-
-
-async def api_form(request: web.Request, staff: Staff) -> web.StreamResponse:
-    return web.json_response({"fields": form_spec(guidelines())})
 
 
 async def api_progress(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -241,58 +189,6 @@ ROUTES: tuple[Route, ...] = (
         summary="A training session (the trainee's own; supervisors any)",
     ),
     _api(
-        "POST",
-        SESSION + "/claim",
-        api_claim,
-        TRAINING_ROLES,
-        answers={200: TrainingSessionAnswer},
-        summary="Take a training conversation",
-    ),
-    _api(
-        "POST",
-        SESSION + "/reply",
-        api_reply,
-        TRAINING_ROLES,
-        body=TrainingTextBody,
-        answers={200: TrainingSessionAnswer},
-        summary="Answer the simulated person",
-    ),
-    _api(
-        "POST",
-        SESSION + "/referral",
-        api_referral,
-        TRAINING_ROLES,
-        body=TrainingReferralBody,
-        answers={200: TrainingSessionAnswer},
-        summary="Offer a referral in training (never delivered)",
-    ),
-    _api(
-        "POST",
-        SESSION + "/disclosure",
-        api_disclosure,
-        TRAINING_ROLES,
-        body=TrainingDisclosureBody,
-        answers={200: TrainingSessionAnswer},
-        summary="Start crime information in training (never sent)",
-    ),
-    _api(
-        "POST",
-        SESSION + "/close",
-        api_close,
-        TRAINING_ROLES,
-        body=TrainingCloseBody,
-        answers={200: TrainingSessionAnswer},
-        summary="Close and document a training session",
-    ),
-    _api(
-        "GET",
-        API + "/documentation-form",
-        api_form,
-        TRAINING_ROLES,
-        answers={200: TrainingFormAnswer},
-        summary="The documentation form of training",
-    ),
-    _api(
         "GET",
         API + "/progress",
         api_progress,
@@ -336,6 +232,7 @@ ROUTES: tuple[Route, ...] = (
         summary="Written feedback the trainee reads",
     ),
     *admin_web.ROUTES,
+    *console_web.ROUTES,
 )
 
 

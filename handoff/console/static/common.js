@@ -5,6 +5,9 @@ const HL = (function () {
   const i18n = JSON.parse(document.getElementById("i18n").textContent);
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  // The console page in training mode (handoff.training.console_web) names its own API base.
+  const space = document.body.dataset.space || "";
+  const base = document.body.dataset.api || "/console/api";
 
   function t(key) {
     return Object.prototype.hasOwnProperty.call(i18n.t, key) ? i18n.t[key] : key;
@@ -187,5 +190,5 @@ const HL = (function () {
     return t("error") + " (" + code + ")";
   }
 
-  return { i18n, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
+  return { i18n, space, base, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
 })();

@@ -94,7 +94,7 @@
 
   async function claimConversation(id, button) {
     button.disabled = true;
-    const res = await api("POST", "/console/api/conversations/" + id + "/claim");
+    const res = await api("POST", HL.base + "/conversations/" + id + "/claim");
     if (res.status === 200) {
       openConversation(id, true);
       return;
@@ -158,9 +158,11 @@
     const cannedSelect = panel.querySelector("select.canned");
     cannedSelect.id = "canned-" + id;
     panel.querySelector(".canned-label").htmlFor = cannedSelect.id;
-    const transferInput = panel.querySelector("input.transfer-to");
-    transferInput.id = "transfer-" + id;
-    panel.querySelector(".transfer-label").htmlFor = transferInput.id;
+    const transferInput = panel.querySelector("input.transfer-to"); // none in training
+    if (transferInput) {
+      transferInput.id = "transfer-" + id;
+      panel.querySelector(".transfer-label").htmlFor = transferInput.id;
+    }
     fillCanned(cannedSelect);
 
     const conv = { tab: tab, tabLabel: tabLabel, tabTyping: tabTyping, panel: panel, seqs: new Set(), maxSeq: 0, closed: false, typingTimer: null, sentTyping: 0, idleTimer: null };
@@ -188,15 +190,15 @@
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(id); }
     });
     reply.addEventListener("input", function () { typingStarted(id); showSmsCost(id); });
-    panel.querySelector("button.transfer").addEventListener("click", async function () {
+    if (transferInput) panel.querySelector("button.transfer").addEventListener("click", async function () {
       const to = transferInput.value.trim();
       if (!to) { transferInput.focus(); return; }
-      const res = await HL.apiAction("POST", "/console/api/conversations/" + id + "/transfer", { to: to });
+      const res = await HL.apiAction("POST", HL.base + "/conversations/" + id + "/transfer", { to: to });
       if (res.status === 200) removeConversation(id);
       else say(t(res.data.error || "error"));
     });
-    panel.querySelector("button.release").addEventListener("click", async function () {
-      const res = await api("POST", "/console/api/conversations/" + id + "/release");
+    if (transferInput) panel.querySelector("button.release").addEventListener("click", async function () {
+      const res = await api("POST", HL.base + "/conversations/" + id + "/release");
       if (res.status === 200) removeConversation(id);
       else say(t(res.data.error || "error"));
     });
@@ -206,7 +208,7 @@
       // Closing asks in a modal dialog (Escape or "Avbryt" keeps the conversation open).
       if (!(await confirmClose())) { closeButton.focus(); return; }
       const priority = conv.tab.dataset.priority || "";
-      const res = await api("POST", "/console/api/conversations/" + id + "/close");
+      const res = await api("POST", HL.base + "/conversations/" + id + "/close");
       if (res.status === 200) {
         // Extensions (documentation at close, care after a critical one) take it from here.
         document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id, priority: priority } }));
@@ -281,7 +283,7 @@
   }
 
   async function loadTranscript(id) {
-    const res = await api("GET", "/console/api/conversations/" + id);
+    const res = await api("GET", HL.base + "/conversations/" + id);
     const conv = convs.get(id);
     if (!conv) return;
     if (res.status !== 200) {
@@ -299,6 +301,7 @@
     conv.panel.querySelector(".unreachable-note").hidden = !data.conversation.unreachable;
     updateTab(id, { priority: data.conversation.priority, intent: data.conversation.intent, channel: data.conversation.channel });
     if (data.conversation.state === "closed") markClosed(id);
+    if (data.conversation.typing !== undefined) showTyping(id, data.conversation.typing); // training's person
     document.dispatchEvent(new CustomEvent("hl:transcript", { detail: { id: id, panel: conv.panel, data: data } }));
   }
 
@@ -383,7 +386,7 @@
     const now = Date.now();
     if (now - conv.sentTyping > 4000) {
       conv.sentTyping = now;
-      api("POST", "/console/api/conversations/" + id + "/typing", { typing: true });
+      api("POST", HL.base + "/conversations/" + id + "/typing", { typing: true });
     }
     clearTimeout(conv.idleTimer);
     conv.idleTimer = setTimeout(function () { typingStopped(id); }, 5000);
@@ -394,7 +397,7 @@
     if (!conv || !conv.sentTyping) return;
     conv.sentTyping = 0;
     clearTimeout(conv.idleTimer);
-    api("POST", "/console/api/conversations/" + id + "/typing", { typing: false });
+    api("POST", HL.base + "/conversations/" + id + "/typing", { typing: false });
   }
 
   async function sendReply(id) {
@@ -405,7 +408,7 @@
     if (!text) return;
     const button = conv.panel.querySelector("button.send");
     button.disabled = true;
-    const res = await HL.apiAction("POST", "/console/api/conversations/" + id + "/reply", { text: text });
+    const res = await HL.apiAction("POST", HL.base + "/conversations/" + id + "/reply", { text: text });
     button.disabled = false;
     if (res.status === 200) {
       reply.value = "";
@@ -455,11 +458,24 @@
     else if (msg.type === "conversation") onConversationEvent(msg);
   }
 
-  async function start() {
-    const cannedRes = await api("GET", "/console/api/canned");
-    if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
-    const res = await api("GET", "/console/api/queue");
+  /* Training (HL.space): nothing of it is on the broker, so no live socket; the page asks every
+     second for the queue and the open conversations' new lines. */
+  async function poll() {
+    const res = await api("GET", HL.base + "/queue");
     if (res.status === 200) applySnapshot(res.data);
+    for (const [id, conv] of convs) if (!conv.closed) loadTranscript(id);
+  }
+
+  async function start() {
+    const cannedRes = await api("GET", HL.base + "/canned");
+    if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
+    const res = await api("GET", HL.base + "/queue");
+    if (res.status === 200) applySnapshot(res.data);
+    if (HL.space === "training") {
+      document.body.dataset.live = "1";
+      setInterval(poll, 1000);
+      return;
+    }
     const live = HL.live(onLive, function (reconnected) {
       HL.shift.connected(live);
       offline.hidden = true;

@@ -39,7 +39,7 @@ const HLPhone = (function () {
     show.addEventListener("click", async function () {
       if (!readout.hidden) { readout.hidden = true; return; }
       show.disabled = true;
-      const res = await api("GET", "/console/api/disclosures/" + d.id + "/readout");
+      const res = await api("GET", HL.base + "/disclosures/" + d.id + "/readout");
       show.disabled = false;
       if (res.status !== 200) { fail(res); return; }
       readout.textContent = res.data.readout.text;
@@ -60,7 +60,7 @@ const HLPhone = (function () {
         when = parsed.toISOString();
       }
       record.disabled = true;
-      const res = await api("POST", "/console/api/disclosures/" + d.id + "/phoned", {
+      const res = await api("POST", HL.base + "/disclosures/" + d.id + "/phoned", {
         number: number.value, police_reference: reference.value, called_at: when, note: note.value,
       });
       record.disabled = false;
@@ -102,7 +102,7 @@ const HLPhone = (function () {
 
   function options() {
     if (!optionsPromise) {
-      optionsPromise = api("GET", "/console/api/handoff/options").then(function (res) {
+      optionsPromise = api("GET", HL.base + "/handoff/options").then(function (res) {
         if (res.status !== 200) { optionsPromise = null; return null; }
         return res.data;
       });
@@ -140,7 +140,7 @@ const HLPhone = (function () {
     const slot = panel.querySelector(".handoff-slot");
     if (!slot || slot.dataset.mounted) return;
     slot.dataset.mounted = "1";
-    const base = "/console/api/conversations/" + id;
+    const base = HL.base + "/conversations/" + id;
     const status = el("p", { className: "ho-status notice", attrs: { role: "status", "aria-live": "polite" } });
     let statusTimer = null;
     function tell(text, problem) {
@@ -212,7 +212,7 @@ const HLPhone = (function () {
       const code = municipality.value.trim();
       if (code) q.set("municipality", code);
       proposeButton.disabled = true;
-      const res = await api("GET", "/console/api/handoff/proposals?" + q.toString());
+      const res = await api("GET", HL.base + "/handoff/proposals?" + q.toString());
       proposeButton.disabled = false;
       if (res.status !== 200) { tell(errorText(res), true); return; }
       lastQuery = { topic: topic.value, contact_type: contactType.value, municipality_code: res.data.municipality ? res.data.municipality.code : "" };
@@ -281,7 +281,7 @@ const HLPhone = (function () {
           const ask = el("button", { type: "button", className: "ho-ask-consent primary" }, t("ho_ask_consent"));
           ask.addEventListener("click", async function () {
             ask.disabled = true;
-            const res = await api("POST", "/console/api/referrals/" + r.id + "/consent-request");
+            const res = await api("POST", HL.base + "/referrals/" + r.id + "/consent-request");
             ask.disabled = false;
             if (res.status !== 200) tell(errorText(res), true);
             refresh();
@@ -296,7 +296,7 @@ const HLPhone = (function () {
         save.addEventListener("click", async function () {
           if (!reason.value.trim()) { tell(t("error_reason_required"), true); reason.focus(); return; }
           save.disabled = true;
-          const res = await api("POST", "/console/api/referrals/" + r.id + "/consent-not-asked", { reason: reason.value });
+          const res = await api("POST", HL.base + "/referrals/" + r.id + "/consent-not-asked", { reason: reason.value });
           save.disabled = false;
           if (res.status !== 200) { tell(errorText(res), true); return; }
           refresh();

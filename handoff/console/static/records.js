@@ -153,7 +153,7 @@
 
     // ---------------------------------------------------------------- pending list
     async function refreshPending() {
-      const res = await api("GET", "/console/api/documentation/pending");
+      const res = await api("GET", HL.base + "/documentation/pending");
       if (res.status !== 200) return;
       const items = (res.data.pending || []).map(function (p) {
         const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, w("document"));
@@ -321,7 +321,7 @@
         if (first) first.focus();
         return;
       }
-      const res = await api("GET", "/console/api/conversations/" + convId + "/documentation");
+      const res = await api("GET", HL.base + "/conversations/" + convId + "/documentation");
       if (res.status !== 200) {
         say(w(res.data.error === "not_found" ? "not_found" : "load_failed"));
         return;
@@ -359,7 +359,7 @@
         }
         save.disabled = true;
         save.textContent = w("saving");
-        const result = await HL.apiAction("POST", "/console/api/conversations/" + convId + "/documentation", { values: out });
+        const result = await HL.apiAction("POST", HL.base + "/conversations/" + convId + "/documentation", { values: out });
         save.disabled = false;
         save.textContent = w("save");
         clearErrors(form);
@@ -369,6 +369,7 @@
           if (result.data.redacted && result.data.redacted.length) text += ". " + w("redacted") + " " + result.data.redacted.map(function (k) { return HL.t("rk_" + k); }).join(", ");
           say(text);
           refreshPending();
+          document.dispatchEvent(new CustomEvent("hl:documented", { detail: { id: convId } })); // training's checklist
           return;
         }
         if (result.status === 422) {
@@ -468,7 +469,7 @@
     yes.addEventListener("click", async function () {
       const id = idInput.value;
       yes.disabled = true;
-      const res = await api("POST", "/console/api/conversations/" + id + "/erase", { reason: reason.value });
+      const res = await api("POST", HL.base + "/conversations/" + id + "/erase", { reason: reason.value });
       yes.disabled = false;
       reset();
       if (res.status === 200) {

@@ -168,7 +168,7 @@ HL.shift = (function () {
   if (nextButton) {
     nextButton.addEventListener("click", async function () {
       nextButton.disabled = true;
-      const res = await api("POST", "/console/api/queue/next");
+      const res = await api("POST", HL.base + "/queue/next");
       nextState();
       if (res.status === 200) {
         document.dispatchEvent(new CustomEvent("hl:claimed", { detail: { id: res.data.conversation_id } }));

@@ -5,6 +5,7 @@ and every event on the broker."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,28 @@ from sqlalchemy import select
 from gateway.app import all_metadata
 from gateway.appkeys import BROKER, CONSUMER
 from gateway.broker.base import Event
-from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE
+from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE, notify_topic, outbound_topic
 from handoff.directory.service import TOPIC_DIRECTORY
+from handoff.records.reports.periods import local_date
+from handoff.records.reports.service import build_evaluation, build_report, resolve_area
 from handoff.referrals.options import TOPIC_DELIVER
 from handoff.triage_admin.state import TOPIC_NLU
 from tests.handoff.console.conftest import Console, start_console, stop_console
 from tests.harness import Running
 
-TOPICS = (TOPIC_CONVERSATION, TOPIC_QUEUE, TOPIC_DELIVER, TOPIC_DIRECTORY, TOPIC_NLU)
-"""Every topic of the broker: conversations (and egress to channels), the queue's fan-out (alerts,
-reminders), deliveries to municipalities and the police, the directory, the triage models."""
+CHANNELS = ("webchat", "telegram", "email", "xmpp", "sms", "memory")
+TOPICS = (
+    TOPIC_CONVERSATION,
+    TOPIC_QUEUE,
+    TOPIC_DELIVER,
+    TOPIC_DIRECTORY,
+    TOPIC_NLU,
+    *(outbound_topic(c) for c in CHANNELS),
+    *(notify_topic(c) for c in CHANNELS),
+)
+"""Every topic of the broker: conversations, egress and notifications to every channel, the
+queue's fan-out (alerts, reminders, the live feed), deliveries to municipalities and the police
+(e-mail, webhooks), the directory, the triage models."""
 VOLATILE = {("staff_sessions", "last_seen_at"), ("staff_presence", "last_active_at")}
 """Columns every signed-in request touches (when a member of staff was last seen): not traces of
 training, so left out of the comparison."""
@@ -49,6 +62,18 @@ async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
             rows = (await session.execute(select(*columns))).all()
             found[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
     return found
+
+
+async def reports(console: Running, now: datetime) -> list[dict[str, Any]]:
+    """The period report of the days around ``now``, the situational picture of Stockholm (where
+    the training session is documented) and the pilot evaluation, as at ``now``."""
+    today = local_date(now)
+    days = (today - timedelta(days=1), today + timedelta(days=1))
+    return [
+        await build_report(console.db, *days, now=now),
+        await build_report(console.db, *days, area=resolve_area("0180"), now=now),
+        await build_evaluation(console.db, now=now),
+    ]
 
 
 class EventLog:

@@ -78,8 +78,11 @@ async def test_a_required_scenario_must_be_done_before_a_trainee_becomes_a_couns
     assert (await admin.get(f"{API}/progress?user=nobody")).status == 404
 
     sid = (await (await trainee.post(f"{API}/sessions", {"scenario_id": "brother_drifting"})).json())["id"]
-    await trainee.post(f"{API}/sessions/{sid}/claim")
-    resp = await trainee.post(f"{API}/sessions/{sid}/close", {"values": DOCUMENTATION})
+    await trainee.post(f"{API}/console/conversations/{sid}/claim")
+    await trainee.post(f"{API}/console/conversations/{sid}/close", {})
+    progress = await (await trainee.get(f"{API}/progress")).json()
+    assert progress["missing_required"] == ["brother_drifting"]  # closed, not yet documented
+    resp = await trainee.post(f"{API}/console/conversations/{sid}/documentation", {"values": DOCUMENTATION})
     assert resp.status == 200, await resp.text()
     assert (await (await trainee.get(f"{API}/progress")).json())["missing_required"] == []
     resp = await admin.post(promote, {"role": "counsellor"})

@@ -430,23 +430,72 @@ async def _training(tour: Tour) -> None:
     tid = made["id"]
     await tour.call("trainee", "GET", api + "/queue")
     await tour.call("trainee", "GET", one, training_id=tid)
-    await tour.call("trainee", "POST", one + "/claim", training_id=tid)
-    await tour.call("trainee", "POST", one + "/reply", {"text": "Är du säker där du är?"}, training_id=tid)
+    # The console in training mode: the console's own routes, answered from the training tables.
+    con = api + "/console"
+    conv = con + "/conversations/{training_id}"
+    await tour.call("trainee", "GET", "/console/training/console")
+    await tour.call("trainee", "GET", con + "/queue")
+    await tour.call("trainee", "GET", con + "/canned")
+    await tour.call("trainee", "GET", con + "/handoff/options")
     await tour.call(
-        "trainee", "POST", one + "/referral", {"recipient": "Kommunen", "consent": True}, training_id=tid
+        "trainee", "GET", con + "/handoff/proposals", query="?municipality=0180&topic=radicalisation_concern"
+    )
+    await tour.call("trainee", "GET", conv, training_id=tid)
+    await tour.call("trainee", "POST", conv + "/claim", training_id=tid)
+    await tour.call("trainee", "POST", api + "/sessions", {"scenario_id": "teacher_worried"}, expect=201)
+    await tour.call("trainee", "POST", con + "/queue/next")
+    await tour.call("trainee", "POST", conv + "/typing", {"typing": True}, training_id=tid)
+    await tour.call("trainee", "POST", conv + "/reply", {"text": "Är du säker där du är?"}, training_id=tid)
+    made = await tour.call(
+        "trainee",
+        "POST",
+        conv + "/referrals",
+        {"recipient_id": "socialtjanst-0180", "summary": "Övning", "topic": "radicalisation_concern"},
+        expect=201,
+        training_id=tid,
+    )
+    rid = made["referral"]["id"]
+    await tour.call("trainee", "POST", con + "/referrals/{referral_id}/consent-request", referral_id=rid)
+    made = await tour.call(
+        "trainee",
+        "POST",
+        conv + "/referrals",
+        {"recipient_id": "socialtjanst-0180", "summary": "Övning 2", "topic": "radicalisation_concern"},
+        expect=201,
+        training_id=tid,
     )
     await tour.call(
         "trainee",
         "POST",
-        one + "/disclosure",
-        {"what": "Planerad mordbrand", "when": "Fredag", "where": "Moskén"},
+        con + "/referrals/{referral_id}/consent-not-asked",
+        {"reason": "Personen lade på innan frågan."},
+        referral_id=made["referral"]["id"],
+    )
+    await tour.call("trainee", "GET", conv + "/referrals", training_id=tid)
+    await tour.call(
+        "trainee",
+        "POST",
+        conv + "/disclosures",
+        {
+            "recipient_id": "polisen",
+            "what": "Planerad mordbrand",
+            "when": "Fredag",
+            "where": "Moskén",
+            "certainty": "likely",
+            "source_seqs": [1],
+            "legal_ground": "avert_serious_crime",
+        },
+        expect=201,
         training_id=tid,
     )
+    await tour.call("trainee", "GET", conv + "/disclosures", training_id=tid)
     await tour.call("supervisor", "GET", api + "/overview")
     await tour.call("supervisor", "POST", one + "/hint", {"text": "Ge 112."}, expect=201, training_id=tid)
     await tour.call("supervisor", "POST", one + "/disclosure/decision", {"approve": True}, training_id=tid)
-    await tour.call("trainee", "GET", api + "/documentation-form")
-    await tour.call("trainee", "POST", one + "/close", {"values": DOCUMENTATION}, training_id=tid)
+    await tour.call("trainee", "POST", conv + "/close", {}, training_id=tid)
+    await tour.call("trainee", "GET", con + "/documentation/pending")
+    await tour.call("trainee", "GET", conv + "/documentation", training_id=tid)
+    await tour.call("trainee", "POST", conv + "/documentation", {"values": DOCUMENTATION}, training_id=tid)
     await tour.call("supervisor", "POST", one + "/feedback", {"text": "Bra jobbat."}, training_id=tid)
     await tour.call("trainee", "GET", api + "/progress")
     await tour.call("supervisor", "GET", api + "/progress", query="?user=kit_trainee")
