@@ -43,7 +43,7 @@ def _two_lines(x: float, y: float, label: Mapping[str, str], anchor: str = "end"
     )
 
 
-def chart_weekly(report: Mapping[str, Any], aria: Label | None = None) -> str:
+def chart_weekly(report: Mapping[str, Any], aria: Label | None = None, hidden: Label | None = None) -> str:
     """Stacked bars of the published weekly counts per channel; a week with hidden cells gets one
     hatched cap of a fixed height, whatever the hidden values are."""
     weekly = report["weekly"]
@@ -99,10 +99,8 @@ def chart_weekly(report: Mapping[str, Any], aria: Label | None = None) -> str:
         parts.append(f'<text x="{left + 18}" y="{y + 10}" font-size="11">{_esc(_bil(ch["label"]))}</text>')
     y = legend_y + 18 * len(channels)
     parts.append(f'<rect x="{left}" y="{y}" width="12" height="12" fill="url(#hidden)" stroke="#777"/>')
-    parts.append(
-        f'<text x="{left + 18}" y="{y + 10}" font-size="11">Ej publicerat (&lt;5 eller ..) / '
-        "Not published (&lt;5 or ..)</text>"
-    )
+    hidden_label = hidden or text_label("report.page.not_published")
+    parts.append(f'<text x="{left + 18}" y="{y + 10}" font-size="11">{_esc(_bil(hidden_label))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -89,17 +89,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def both(label: Mapping[str, str], between: str = " ") -> Markup:
-    """A label in the report's languages: Swedish, then English marked as English (``lang="en"``);
-    one text when they are the same (or the report is in one language, :func:`one_language`)."""
+def both(label: Mapping[str, str], line_break: bool = False) -> Markup:
+    """A label in the report's languages: Swedish, then English marked as English (``lang="en"``),
+    on the next line with ``line_break``; one text when they are the same (or the report is in one
+    language, :func:`one_language`)."""
     if label["sv"] == label["en"]:
         return escape(label["sv"])
-    # between is the template's own markup (a space or <br>), never data.
-    return Markup('{}{}<span class="en" lang="en">/ {}</span>').format(
-        label["sv"],
-        Markup(between),
-        label["en"],  # noqa: S704
-    )
+    between = Markup("<br>") if line_break else Markup(" ")
+    return Markup('{}{}<span class="en" lang="en">/ {}</span>').format(label["sv"], between, label["en"])
 
 
 def one_language(value: Any, lang: str) -> Any:
@@ -123,7 +120,13 @@ def to_html(report: Mapping[str, Any], lang: str | None = None) -> str:
         return label if lang is None else dict.fromkeys(REPORT_LANGUAGES, label[lang])
 
     charts = {  # built from escaped parts
-        "weekly": Markup(chart_weekly(report, shown(text_label("report.page.weekly")))),  # noqa: S704
+        "weekly": Markup(  # noqa: S704
+            chart_weekly(
+                report,
+                shown(text_label("report.page.weekly")),
+                shown(text_label("report.page.not_published")),
+            )
+        ),
         "priority": Markup(chart_bars(dims["priority"], shown(text_label("report.chart.priority")))),  # noqa: S704
         "waiting": Markup(chart_bars(dims["waiting"], shown(DIMENSION_LABELS["waiting"]))),  # noqa: S704
     }
@@ -132,8 +135,20 @@ def to_html(report: Mapping[str, Any], lang: str | None = None) -> str:
     def words(msgid: str) -> Markup:
         return both(shown(text_label(msgid)))
 
+    week_short = text_label("report.week_short")
+
+    def week(iso: str) -> str:
+        """An ISO week ("2026-W36"): as it is in both languages, in the page's words in one ("2026 v. 36")."""
+        return iso if lang is None else f"{iso[:4]} " + week_short[lang].format(n=int(iso[6:]))
+
     return template.render(
-        report=report, dims=report["dimensions"], charts=charts, both=both, W=words, lang=lang or "sv"
+        report=report,
+        dims=report["dimensions"],
+        charts=charts,
+        both=both,
+        W=words,
+        week=week,
+        lang=lang or "sv",
     )
 
 
