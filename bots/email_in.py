@@ -18,6 +18,7 @@ from bots.email_out import MAX_REFERENCES_OUT, SUBJECT_TAG_RE, TOKEN
 from bots.email_parse import ParsedMail, parse_mail
 from bots.email_privacy import external_id as email_external_id
 from bots.email_privacy import keepable_ids, redact_addresses
+from gateway import catalogues
 from gateway.channel import AdapterState, Backoff, ChannelAdapter, Ingress
 from gateway.envelope import (
     Attachment,
@@ -354,7 +355,8 @@ class EmailReader(ChannelAdapter):
         text = redact_addresses(parsed.text)
         if parsed.too_large and not text:
             # A stub must still reach a counsellor: say what it is (the mail stays in the mailbox).
-            text = f"[För stort e-postmeddelande ({parsed.size} byte): innehållet har inte lästs in.]"
+            # For the counsellors, who read Swedish (the stored text is the same for everyone).
+            text = catalogues.text("console", "sv", "email_too_large", size=parsed.size)
         envelope = Envelope(
             message_id=new_message_id(),
             direction=Direction.IN,

@@ -24,7 +24,17 @@ from gateway.catalogues import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_TREES = ("gateway", "bots", "handoff", "nlu")
-PERSON_SECTIONS = ("chat", "widget", "telegram", "xmpp", "consent", "referral_label", "notice", "language")
+PERSON_SECTIONS = (
+    "chat",
+    "widget",
+    "telegram",
+    "xmpp",
+    "sms",
+    "consent",
+    "referral_label",
+    "notice",
+    "language",
+)
 _PERSON_ID = re.compile(rf"(?:{'|'.join(PERSON_SECTIONS)})\.[a-z_]+(?:\.[a-z_]+)?")
 _NOT_IDS = re.compile(r".*\.(?:js|css|html|py|json|yml|po|mo)$")
 WEBCHAT_STATIC = Path("bots/webchat/static")

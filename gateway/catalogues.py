@@ -5,7 +5,7 @@ Layout: ``gateway/locale/<lang>/LC_MESSAGES/<domain>.po``, two domains:
 * ``person``: everything the person writing in reads (the web chat page and widget, the Telegram and
   XMPP automatic texts, the consent question and its answers, notices such as "another counsellor
   takes over").  Message ids are symbolic, one section per source: ``chat.*`` (the web chat page; the
-  browser gets them without the prefix), ``widget.*``, ``telegram.*``, ``xmpp.*``, ``consent.*``,
+  browser gets them without the prefix), ``widget.*``, ``telegram.*``, ``xmpp.*``, ``sms.*``, ``consent.*``,
   ``referral_label.*`` (the labels the consent question shows), ``notice.*``, and ``language.name`` (the
   language's own name, for the language menu).
 * ``console``: the staff side.

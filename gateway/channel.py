@@ -102,6 +102,8 @@ class IngressResult:
     """What the person is being answered; the pipeline delivers it through egress, adapters must not send it."""
     seq: int | None = None
     """The message's position in the conversation (None for a control signal)."""
+    language: str | None = None
+    """The conversation's language (the triage's), for what an adapter answers by itself."""
 
 
 class Ingress(Protocol):

@@ -226,6 +226,7 @@ class Pipeline:
                     priority=Priority(known.priority),
                     state=known.state,
                     seq=dup.seq,
+                    language=known.language,
                 )
                 return _Stored(result, conversation_summary(known))
         now = utcnow()
@@ -332,6 +333,7 @@ class Pipeline:
             state=conv.state,
             safe_response=None,
             seq=msg["seq"],
+            language=conv.language,
         )
         stored = _Stored(
             result,

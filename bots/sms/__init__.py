@@ -16,9 +16,10 @@ Keywords (the whole text, any case, trimmed):
   meta of the person's latest message, so while that is the STOPP every send to the number fails
   with "the person sent STOPP" (shown to the counsellor): the number gets nothing more until it
   writes again.  No confirmation is sent.
-* ``HJÄLP``/``HJALP`` (Swedish) and ``HELP`` (English) are answered at once with the service's
-  short description (:mod:`bots.sms.strings`, or ``help_sv``/``help_en``) and not stored: the
-  operators' convention, which opens no conversation.
+* ``HJÄLP``/``HJALP`` (Swedish), ``HELP`` (English) and each other person language's help word
+  (the catalogue's ``sms.help_words``) are answered at once, in the word's language, with the
+  service's short description (the person catalogue's ``sms.help``, or ``help_sv``/``help_en``)
+  and not stored: the operators' convention, which opens no conversation.
 
 Outgoing: :meth:`SmsAdapter.send` posts to ``send_url`` (:mod:`bots.sms.provider`), retrying 429 and
 5xx with back-off (``Retry-After`` honoured) and giving up on other 4xx with a clear reason (the

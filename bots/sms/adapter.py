@@ -16,7 +16,6 @@ from aiohttp import web
 from bots.sms import segments
 from bots.sms.config import SCHEMA
 from bots.sms.provider import SEND_FIELDS, Refused, SendAPI
-from bots.sms.strings import STRINGS
 from bots.sms.webhook import (
     DELIVERED,
     FAILED,
@@ -29,6 +28,7 @@ from bots.sms.webhook import (
     parse_body,
     parse_time,
 )
+from gateway import catalogues
 from gateway.channel import (
     CONTROL_DELIVERY_REPORT,
     CONTROL_END,
@@ -49,20 +49,29 @@ log = logging.getLogger("bots.sms")
 INBOUND_PATH: Final = "/channels/sms/inbound"
 REPORT_PATH: Final = "/channels/sms/report"
 STOP_WORDS: Final = frozenset({"STOPP", "STOP"})
-HELP_WORDS: Final = {"HJÄLP": "sv", "HJALP": "sv", "HELP": "en"}
 KEYWORD_META: Final = "sms_keyword"
 HELP_PER_HOUR: Final = 3
 NUMBER_RE: Final = re.compile(r"\+?\d[\d\s().-]{4,}\d")
 
 
-def keyword(text: str) -> tuple[str, str] | None:
-    """``("stop"|"help", language)`` when the whole text is a keyword (any case, trimmed)."""
+def help_words() -> dict[str, str]:
+    """``{word: language}``: the words that ask for the help answer (``sms.help_words`` of each
+    shipped person language; Swedish first, so a word two languages share answers in Swedish)."""
+    words: dict[str, str] = {}
+    for lang in catalogues.languages("person"):
+        for word in catalogues.text("person", lang, "sms.help_words").split():
+            words.setdefault(word.upper(), lang)
+    return words
+
+
+def keyword(text: str, helps: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """``("stop"|"help", language)`` when the whole text is a keyword (any case, trimmed): STOPP
+    or STOP, or a help word of any shipped language (:func:`help_words`)."""
     word = text.strip().upper()
     if word in STOP_WORDS:
         return "stop", "sv" if word == "STOPP" else "en"
-    if word in HELP_WORDS:
-        return "help", HELP_WORDS[word]
-    return None
+    lang = (help_words() if helps is None else helps).get(word)
+    return ("help", lang) if lang else None
 
 
 @register_channel
@@ -127,7 +136,12 @@ class SmsAdapter(ChannelAdapter):
         self.report_fields = {**REPORT_FIELDS, **c.get("report_fields", {})}
         self.delivered_values = {str(v).lower() for v in c.get("delivered_values", DELIVERED)}
         self.failed_values = {str(v).lower() for v in c.get("failed_values", FAILED)}
-        self.help = {lang: c.get(f"help_{lang}") or STRINGS[lang]["help"] for lang in STRINGS}
+        self.help_words = help_words()
+        # The answer to a help word, in its language; a deployment may word Swedish and English its way.
+        self.help = {
+            lang: c.get(f"help_{lang}") or catalogues.text("person", lang, "sms.help")
+            for lang in catalogues.languages("person")
+        }
         self._ingress: Ingress | None = None
         self._services: ChannelServices | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -232,7 +246,7 @@ class SmsAdapter(ChannelAdapter):
         if not text.strip():
             return _bad("the message has no text")
         sender = pseudonymize(self._key, self.name, number)
-        found = keyword(text)
+        found = keyword(text, self.help_words)
         meta: dict[str, Any] = {}
         if found is not None:
             meta = {KEYWORD_META: found[0], "automatic": True, "language_hint": found[1]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -102,6 +103,7 @@ class XmppAdapter(XmppIncoming):
         self._tasks: set[asyncio.Task[None]] = set()
         self._serials: dict[str, Serial] = {}
         self._typing: set[str] = set()
+        self._languages: OrderedDict[str, str] = OrderedDict()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -213,6 +215,7 @@ class XmppAdapter(XmppIncoming):
             self._try_write(msg, "chat state")
             return
         lang = catalogues.pick("person", str(data.get("language") or ""))
+        self._remember_language(self._pseudonym(to), str(data.get("language") or ""))
         if event == "assigned":
             text = catalogues.text("person", lang, "xmpp.assigned")
         elif event == "closed":

@@ -1,5 +1,10 @@
 """What the XMPP adapter does with a person's stanzas: messages (receipted only once stored),
-chat states and delivery receipts, handed to ingress one at a time per person."""
+chat states and delivery receipts, handed to ingress one at a time per person.
+
+What the adapter answers by itself (a message refused or not stored) is in the person's language:
+the language of the message when it says enough, else their conversation's language (the last one
+ingress or a notice named for them, kept in memory for :data:`LANGUAGES_KEPT` people), else Swedish.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +24,7 @@ from gateway import catalogues
 from gateway.channel import CONTROL_DELIVERED, CONTROL_PAUSED, CONTROL_TYPING, Backoff, Ingress, IngressResult
 from gateway.envelope import Direction, Envelope, Pseudonym, new_message_id, pseudonymize
 from gateway.errors import DeadLettered, HelplineError
+from nlu.language import detect_language
 
 log = logging.getLogger("bots.xmpp")  # the name its records had before the split
 
@@ -27,6 +34,8 @@ EXTERNAL_ID_MAX = 255
 """Length of ``messages.external_id`` in the store."""
 
 _SILENT_STATES = {"active", "paused", "inactive", "gone"}
+LANGUAGES_KEPT = 4096
+"""How many people's conversation languages the adapter remembers (the least recent are forgotten)."""
 
 
 @dataclass
@@ -44,6 +53,7 @@ class XmppIncoming(XmppConnection):
     _tasks: set[asyncio.Task[None]]
     _serials: dict[str, Serial]
     _typing: set[str]
+    _languages: OrderedDict[str, str]
 
     # -- incoming --------------------------------------------------------------------------------
 
@@ -116,8 +126,26 @@ class XmppIncoming(XmppConnection):
     def _on_message_error(self, msg: Any) -> None:
         log.info("channel xmpp: a message bounced (%s)", msg["error"]["condition"] or "unknown")
 
-    def _reply_error(self, msg: Any, msgid: str, **values: Any) -> None:
-        text = catalogues.text("person", "sv", msgid, **values)
+    def _remember_language(self, sender: Pseudonym, language: str | None) -> None:
+        if language and language != "und":
+            self._languages[sender] = language
+            self._languages.move_to_end(sender)
+            while len(self._languages) > LANGUAGES_KEPT:
+                self._languages.popitem(last=False)
+
+    def _language(self, sender: Pseudonym, text: str) -> str:
+        """The person catalogue's language to answer in (see the module's note)."""
+        known = self._languages.get(sender)
+        if text.strip():
+            # Weak evidence (a short or unclear text) gives back the hint: the conversation's.
+            guess = detect_language(text, known).language
+            if guess != "und":
+                return catalogues.pick("person", guess)
+        return catalogues.pick("person", known)
+
+    def _reply_error(self, msg: Any, sender: Pseudonym, msgid: str, **values: Any) -> None:
+        lang = self._language(sender, msg["body"] or "")
+        text = catalogues.text("person", lang, msgid, **values)
         reply = self._message(msg["from"], text)
         self._try_write(reply, "error answer")
 
@@ -127,15 +155,15 @@ class XmppIncoming(XmppConnection):
             text = msg["body"]
             if msg.xml.find(f"{{{OOB_NS}}}x") is not None:
                 log.info("channel xmpp: file or link attachment refused")
-                self._reply_error(msg, "xmpp.only_text")
+                self._reply_error(msg, sender, "xmpp.only_text")
                 return
             if not text.strip():
                 log.info("channel xmpp: empty message refused")
-                self._reply_error(msg, "xmpp.empty")
+                self._reply_error(msg, sender, "xmpp.empty")
                 return
             if len(text) > self.config["max_chars"]:
                 log.info("channel xmpp: oversized message refused (%d characters)", len(text))
-                self._reply_error(msg, "xmpp.too_long", max_chars=self.config["max_chars"])
+                self._reply_error(msg, sender, "xmpp.too_long", max_chars=self.config["max_chars"])
                 return
             self._typing.discard(sender)
             envelope = Envelope(
@@ -149,11 +177,12 @@ class XmppIncoming(XmppConnection):
             try:
                 result = await self._ingress_with_retry(envelope, peer.bare)
             except DeadLettered:  # kept for the admins; resending it would not help
-                self._reply_error(msg, "xmpp.not_accepted")
+                self._reply_error(msg, sender, "xmpp.not_accepted")
                 return
             if result is None:
-                self._reply_error(msg, "xmpp.not_received")
+                self._reply_error(msg, sender, "xmpp.not_received")
                 return
+            self._remember_language(sender, result.language)
             # Stored durably: now, and only now, confirm receipt to the person.
             if msg["request_receipt"] and msg["id"]:
                 ack = self._client.make_message(mto=msg["from"])

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway import catalogues
 from gateway.errors import ConfigError
-
-from .strings import HOURS_WORDS
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 MUNICIPALITIES_FILE = "municipalities.csv"
@@ -121,7 +120,7 @@ class OpeningHours:
 
     def describe(self, lang: str) -> str:
         """The hours in words of ``lang`` ("mån–fre 08–16", "dygnet runt"), for people to read."""
-        words = HOURS_WORDS["en" if lang == "en" else "sv"]
+        words = catalogues.section("console", "en" if lang == "en" else "sv", "hours.")
         if self.always:
             return words["always"]
         parts = []

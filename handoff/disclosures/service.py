@@ -49,7 +49,7 @@ from handoff.disclosures.by_phone import DisclosuresByPhone
 from handoff.disclosures.delivery import DisclosureDelivery
 from handoff.disclosures.models import Disclosure, DisclosureStatus
 from handoff.disclosures.reading import DisclosureReading
-from handoff.disclosures.strings import CERTAINTIES, LEGAL_GROUNDS
+from handoff.disclosures.strings import CERTAINTIES, LEGAL_GROUNDS, PHONE_SOURCE_TEXT
 from handoff.records.redaction import redact
 from handoff.referrals.options import HandoffOptions
 from handoff.web.roles import SUPERVISOR_ROLES
@@ -63,7 +63,7 @@ MAX_FIELD_CHARS = 4000
 PHONE_SOURCE: dict[str, Any] = {
     "seq": 0,
     "from": "phone_call",
-    "text": "Lämnat muntligt i ett telefonsamtal / Given orally in a phone call",
+    "text": PHONE_SOURCE_TEXT,
 }
 """The source of crime information from a call: no message, the counsellor's account above."""
 

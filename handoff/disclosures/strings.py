@@ -16,6 +16,8 @@ CERTAINTIES: dict[str, tuple[str, str]] = {
     key: _both(f"disclosure.certainty.{key}") for key in ("confirmed", "probable", "possible", "unverified")
 }
 """(Swedish, English) of each certainty: a disclosure's package carries both."""
+PHONE_SOURCE_TEXT = " / ".join(_both("disclosure.phone_source"))
+"""The source of crime information a counsellor took in a phone call (the package's ``sources``)."""
 
 
 @dataclass(frozen=True, slots=True)

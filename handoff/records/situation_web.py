@@ -121,7 +121,10 @@ async def _situation(request: web.Request, staff: Staff) -> web.StreamResponse:
         return problem(400, "bad_format")
     report = await reports.build_report(request.app[DB], start, end, area=area, directory=directory)
     if fmt == "html":
-        response = web.Response(text=reports.render(report, "html"), content_type="text/html")
+        response = web.Response(
+            text=reports.render(report, "html", "en" if staff.lang == "en" else "sv"),
+            content_type="text/html",
+        )
         response.headers["Content-Security-Policy"] = REPORT_CSP
         return response
     if fmt == "csv":

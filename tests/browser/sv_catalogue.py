@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import csv
 import importlib
-import json
 import pkgutil
 import re
-import subprocess
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -39,20 +37,6 @@ YAML_FILES = (
     "handoff/data/kunskapshus.yml",
     "handoff/console/canned.yml",
 )
-SCRIPT_DICTS = (("handoff/console/static/records.js", "WORDS"),)
-
-
-def _script_dict(path: Path, name: str) -> Any:
-    source = path.read_text(encoding="utf-8")
-    start = source.index(f"const {name} = ") + len(f"const {name} = ")
-    end = source.index("\n  };\n", start) + len("\n  }")
-    out = subprocess.run(
-        ["node", "-e", f"process.stdout.write(JSON.stringify({source[start:end]}))"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
 
 
 def directory_names() -> list[str]:
@@ -121,9 +105,6 @@ def catalogue() -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
     _swedish(responses, values, True)
     for path in YAML_FILES:
         _swedish(yaml.safe_load((ROOT / path).read_text(encoding="utf-8")), values)
-    # Pages' own dictionaries in their scripts ({sv: {...}, en: {...}}), read by node as JavaScript.
-    for script, name in SCRIPT_DICTS:
-        _swedish(_script_dict(ROOT / script, name), values)
     plain: set[str] = set()
     patterns: list[re.Pattern[str]] = []
     for value in values:

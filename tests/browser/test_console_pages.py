@@ -157,6 +157,16 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
         await sven.goto(path)
         await sven.wait_for_load_state("networkidle")
         await checks.page(sven, name)
+    # The erasure form's own words (records.js): a refused id, then the question before erasing.
+    await sven.goto("/console/supervisor")
+    await sven.fill("#erase-id", "not an id")
+    await sven.click("#erase-next")
+    await expect(sven.locator("#erase-result .problem")).to_be_visible()
+    await sven.fill("#erase-id", conv_id or "")
+    await sven.click("#erase-next")
+    await expect(sven.locator("#erase-confirm")).to_be_visible()
+    await checks.page(sven, "supervisor-erase-question", shots=False)
+    await sven.click("#erase-cancel")
     await sven.goto("/console/search")
     await sven.locator("#s-submit").click()
     await sven.wait_for_load_state("networkidle")
@@ -187,5 +197,9 @@ async def test_every_console_page_fits_is_accessible_and_is_photographed(
     await kh.wait_for_url("**/console/portal")
     await kh.wait_for_load_state("networkidle")
     await checks.page(kh, "portal")
+    # The printable situational picture, in the municipality user's language (Swedish) only.
+    await kh.goto("/console/portal/api/situation?format=html")
+    await expect(kh.locator("table[data-dimension=weekly]")).to_be_visible()
+    await checks.page(kh, "situation-report")
 
     checks.assert_clean()

@@ -32,9 +32,31 @@ def locale_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     catalogues.clear_cache()
 
 
-def test_the_person_side_ships_swedish_and_english_at_least() -> None:
+REQUIRED = {
+    "person": ("sv", "en", "ar", "fa", "so", "ti", "tr", "ru", "bs", "ku"),
+    "console": ("sv", "en"),
+}
+"""The languages issue 19 promises: a person writes in any of them, staff work in Swedish or English."""
+
+
+def _missing_languages() -> dict[str, list[str]]:
+    return {
+        domain: missing
+        for domain, langs in REQUIRED.items()
+        if (missing := [lang for lang in langs if lang not in catalogues.languages(domain)])
+    }
+
+
+def test_every_promised_language_is_shipped_swedish_first() -> None:
     assert catalogues.languages("person")[:1] == ("sv",)
-    assert "en" in catalogues.languages("person")
+    assert not _missing_languages(), f"languages without a catalogue: {_missing_languages()}"
+
+
+def test_a_missing_language_file_is_found(locale_copy: Path) -> None:
+    (locale_copy / "so" / "LC_MESSAGES" / "person.po").unlink()
+    (locale_copy / "en" / "LC_MESSAGES" / "console.po").unlink()
+    catalogues.clear_cache()
+    assert _missing_languages() == {"person": ["so"], "console": ["en"]}
 
 
 @pytest.mark.parametrize(("domain", "lang"), SHIPPED)

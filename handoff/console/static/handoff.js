@@ -193,7 +193,7 @@ const HLPhone = (function () {
       contactType.replaceChildren.apply(contactType, opts.contact_types.map(function (k) { return el("option", { value: k }, t("ho_ct_" + k)); }));
       contactType.value = "other";
       recipient.replaceChildren.apply(recipient, opts.disclosure_recipients.map(function (k) {
-        return el("option", { value: k }, k === "polisen" ? "Polisen" : k === "sakerhetspolisen" ? "Säkerhetspolisen" : k);
+        return el("option", { value: k }, k === "polisen" ? t("ho_recipient_polisen") : k === "sakerhetspolisen" ? t("ho_recipient_sakerhetspolisen") : k);
       }));
       // No certainty is chosen for the counsellor: the first option asks for a choice.
       certainty.replaceChildren.apply(certainty, [el("option", { value: "" }, t("choose"))].concat(Object.entries(opts.certainties).map(function (e) {

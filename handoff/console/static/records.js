@@ -3,111 +3,24 @@
 "use strict";
 
 (function () {
-  const { el, api } = HL;
+  const { el, api, t } = HL;
   const lang = HL.i18n.lang === "en" ? "en" : "sv";
 
-  const WORDS = {
-    sv: {
-      pending_title: "Att dokumentera",
-      pending_empty: "Inga avslutade samtal väntar på dokumentation.",
-      pending_more: "Fler samtal väntar än som visas här.",
-      document: "Dokumentera",
-      form_title: "Dokumentation av samtal",
-      closed_at: "Avslutat",
-      mandatory: "obligatoriskt",
-      mandatory_note: "Fält markerade med * måste fyllas i.",
-      choose: "Välj …",
-      yes: "Ja",
-      no: "Nej",
-      none: "Ingen angiven",
-      municipality_code: "Kommunkod (fyra siffror)",
-      recipients_hint: "Mottagarnas id, åtskilda med komma",
-      chars: "tecken",
-      save: "Spara dokumentation",
-      later: "Senare",
-      saving: "Sparar …",
-      documented: "Dokumenterat",
-      redacted: "Uppgifter som kunde identifiera någon togs bort ur texten:",
-      invalid: "Dokumentationen sparades inte. Rätta fälten som är markerade.",
-      not_closed: "Samtalet är inte avslutat.",
-      not_your_conversation: "Du kan inte dokumentera ett samtal som inte var ditt.",
-      not_found: "Samtalet finns inte.",
-      load_failed: "Formuläret kunde inte hämtas.",
-      error: "Något gick fel. Försök igen.",
-      erase_title: "Radera samtal på begäran",
-      erase_intro: "Raderar samtalsloggen och kontaktuppgifterna och tömmer dokumentationens fritext. Samtalet måste vara avslutat. Det går inte att ångra.",
-      erase_id: "Samtalets id (32 tecken)",
-      erase_reason: "Skäl",
-      r_person_request: "Personen har begärt det",
-      r_mistake: "Misstag",
-      r_other: "Annat",
-      erase_next: "Radera …",
-      erase_confirm: "Radera samtal {id} för gott?",
-      erase_yes: "Ja, radera",
-      cancel: "Avbryt",
-      bad_id: "Ange samtalets id: 32 tecken 0–9 och a–f.",
-      erased: "Samtalet är raderat.",
-      erased_messages: "Meddelanden raderade",
-      erased_contact: "Kontaktuppgifter raderade",
-      erased_summary: "Dokumentationens fritext tömd",
-      forbidden: "Du har inte behörighet att radera samtal.",
-      erase_not_closed: "Samtalet är inte avslutat. Avsluta det först.",
-    },
-    en: {
-      pending_title: "To document",
-      pending_empty: "No closed conversation is waiting to be documented.",
-      pending_more: "More conversations are waiting than are shown here.",
-      document: "Document",
-      form_title: "Documentation of conversation",
-      closed_at: "Closed",
-      mandatory: "required",
-      mandatory_note: "Fields marked * are required.",
-      choose: "Choose …",
-      yes: "Yes",
-      no: "No",
-      none: "None given",
-      municipality_code: "Municipality code (four digits)",
-      recipients_hint: "Recipient ids, separated by commas",
-      chars: "characters",
-      save: "Save documentation",
-      later: "Later",
-      saving: "Saving …",
-      documented: "Documented",
-      redacted: "Details that could identify someone were removed from the text:",
-      invalid: "The documentation was not saved. Correct the marked fields.",
-      not_closed: "The conversation is not closed.",
-      not_your_conversation: "You cannot document a conversation that was not yours.",
-      not_found: "The conversation does not exist.",
-      load_failed: "The form could not be loaded.",
-      error: "Something went wrong. Try again.",
-      erase_title: "Erase a conversation on request",
-      erase_intro: "Deletes the transcript and the contact details and empties the documentation's free text. The conversation must be closed. This cannot be undone.",
-      erase_id: "Conversation id (32 characters)",
-      erase_reason: "Reason",
-      r_person_request: "The person asked for it",
-      r_mistake: "Mistake",
-      r_other: "Other",
-      erase_next: "Erase …",
-      erase_confirm: "Erase conversation {id} for good?",
-      erase_yes: "Yes, erase",
-      cancel: "Cancel",
-      bad_id: "Give the conversation id: 32 characters 0–9 and a–f.",
-      erased: "The conversation is erased.",
-      erased_messages: "Messages deleted",
-      erased_contact: "Contact details deleted",
-      erased_summary: "Documentation free text emptied",
-      forbidden: "You are not allowed to erase conversations.",
-      erase_not_closed: "The conversation is not closed. Close it first.",
-    },
-  };
 
-  function w(key) {
-    const table = WORDS[lang];
-    return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : key;
+  /* The server's error codes, each with its words (literal ids: the catalogue test finds them). */
+  function saveError(code) {
+    const words = { invalid: t("rec_invalid"), not_closed: t("rec_not_closed"), not_your_conversation: t("rec_not_your_conversation"), not_found: t("rec_not_found") };
+    return Object.prototype.hasOwnProperty.call(words, code) ? words[code] : t("rec_error");
+  }
+
+  function eraseError(code) {
+    const words = { not_closed: t("rec_erase_not_closed"), forbidden: t("rec_forbidden"), not_found: t("rec_not_found") };
+    return Object.prototype.hasOwnProperty.call(words, code) ? words[code] : t("rec_error");
   }
 
   function label(obj) {
     if (!obj) return "";
+    if (typeof obj === "string") return obj;
     return obj[lang] || obj.sv || obj.en || "";
   }
 
@@ -133,12 +46,12 @@
     const status = el("p", { id: "records-status", className: "notice", attrs: { role: "status" } });
     const formsBox = el("div", { id: "doc-forms" });
     const pendingTitle = el("h2", { id: "pending-title" }, [
-      document.createTextNode(w("pending_title") + " "),
+      document.createTextNode(t("rec_pending_title") + " "),
       el("span", { id: "pending-count", className: "count" }, "0"),
     ]);
     const pendingList = el("ul", { id: "pending-list", attrs: { "aria-labelledby": "pending-title" } });
-    const pendingEmpty = el("p", { id: "pending-empty", className: "empty" }, w("pending_empty"));
-    const pendingMore = el("p", { id: "pending-more", className: "empty", hidden: true }, w("pending_more"));
+    const pendingEmpty = el("p", { id: "pending-empty", className: "empty" }, t("rec_pending_empty"));
+    const pendingMore = el("p", { id: "pending-more", className: "empty", hidden: true }, t("rec_pending_more"));
     const pendingBox = panel(el("div", { id: "pending-box" }, [pendingTitle, pendingList, pendingEmpty, pendingMore]));
     area.replaceChildren(status, formsBox, pendingBox);
 
@@ -156,9 +69,9 @@
       const res = await api("GET", HL.base + "/documentation/pending");
       if (res.status !== 200) return;
       const items = (res.data.pending || []).map(function (p) {
-        const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, w("document"));
+        const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, t("rec_document"));
         open.addEventListener("click", function () { openForm(p.id); });
-        const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), w("closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
+        const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), t("rec_closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
         return el("li", { className: "pending-item row", dataset: { conversationId: p.id } }, [el("span", null, text), open]);
       });
       pendingList.replaceChildren.apply(pendingList, items);
@@ -178,9 +91,9 @@
       const errorEl = el("p", { id: id + "-error", className: "field-error problem", hidden: true, attrs: { role: "alert" } });
       const labelText = label(spec.label);
       const marker = spec.mandatory
-        ? el("span", { className: "mandatory", attrs: { title: w("mandatory"), "aria-hidden": "true" } }, " *")
+        ? el("span", { className: "mandatory", attrs: { title: t("rec_mandatory"), "aria-hidden": "true" } }, " *")
         : null;
-      const sr = spec.mandatory ? el("span", { className: "sr" }, " (" + w("mandatory") + ")") : null;
+      const sr = spec.mandatory ? el("span", { className: "sr" }, " (" + t("rec_mandatory") + ")") : null;
       const wrap = el("div", { className: "doc-field", dataset: { key: spec.key, type: spec.type } });
       wrap.style.margin = "0 0 .9rem";
       let read;
@@ -197,7 +110,7 @@
 
       if (spec.type === "choice" || (spec.type === "municipality" && Array.isArray(spec.values) && spec.values.length)) {
         const select = el("select", { id: id, name: spec.key });
-        select.appendChild(el("option", { value: "" }, spec.type === "municipality" ? w("none") : w("choose")));
+        select.appendChild(el("option", { value: "" }, spec.type === "municipality" ? t("rec_none") : t("rec_choose")));
         (spec.values || []).forEach(function (c) {
           let text = label(c.label);
           if (spec.type === "municipality" && c.county) text += " (" + c.county + ")";
@@ -212,7 +125,7 @@
         const input = el("input", { id: id, name: spec.key, type: "text", inputMode: "numeric", maxLength: 4, attrs: { pattern: "[0-9]{4}", autocomplete: "off", placeholder: "0180" } });
         if (typeof value === "string") input.value = value;
         describe(input);
-        wrap.append(el("div", null, [el("label", { htmlFor: id }, [document.createTextNode(labelText + " – " + w("municipality_code")), marker, sr])]), el("div", null, [input]));
+        wrap.append(el("div", null, [el("label", { htmlFor: id }, [document.createTextNode(labelText + " – " + t("rec_municipality_code")), marker, sr])]), el("div", null, [input]));
         read = function () { return input.value.trim() || null; };
         focusable = input;
       } else if (spec.type === "multi_choice" || spec.type === "bool") {
@@ -221,7 +134,7 @@
         fieldset.appendChild(el("legend", null, [document.createTextNode(labelText), marker, sr]));
         const boxes = [];
         const options = spec.type === "bool"
-          ? [{ value: "true", label: { sv: WORDS.sv.yes, en: WORDS.en.yes } }, { value: "false", label: { sv: WORDS.sv.no, en: WORDS.en.no } }]
+          ? [{ value: "true", label: t("rec_yes") }, { value: "false", label: t("rec_no") }]
           : spec.values || [];
         options.forEach(function (c, i) {
           const oid = id + "-" + i;
@@ -251,7 +164,7 @@
         if (typeof value === "string") textarea.value = value;
         describe(textarea);
         const counter = el("span", { id: id + "-counter", className: "counter count", attrs: { "aria-live": "polite" } });
-        function updateCounter() { counter.textContent = textarea.value.length + " / " + max + " " + w("chars"); }
+        function updateCounter() { counter.textContent = textarea.value.length + " / " + max + " " + t("rec_chars"); }
         textarea.addEventListener("input", updateCounter);
         updateCounter();
         wrap.append(el("div", null, [el("label", { htmlFor: id }, [document.createTextNode(labelText), marker, sr])]), el("div", null, [textarea]), el("div", null, [counter]));
@@ -263,7 +176,7 @@
         if (Array.isArray(value)) input.value = value.join(", ");
         else if (typeof value === "string") input.value = value;
         describe(input);
-        wrap.append(el("div", null, [el("label", { htmlFor: id }, [document.createTextNode(labelText + " – " + w("recipients_hint")), marker, sr])]), el("div", null, [input]));
+        wrap.append(el("div", null, [el("label", { htmlFor: id }, [document.createTextNode(labelText + " – " + t("rec_recipients_hint")), marker, sr])]), el("div", null, [input]));
         read = function () {
           const ids = input.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
           return ids.length ? ids : null;
@@ -285,11 +198,11 @@
 
     function showErrors(form, fields, data) {
       const summary = form.querySelector(".form-error");
-      summary.textContent = w("invalid");
+      summary.textContent = t("rec_invalid");
       summary.hidden = false;
       // The one error shape: {"error": code, "fields": {field: message}} (messages in the staff
       // member's language; a body that does not fit names pydantic's paths, e.g. "values").
-      const byField = new Map(Object.entries(data.fields || {}).map(function (kv) { return [kv[0], String(kv[1] || w("error"))]; }));
+      const byField = new Map(Object.entries(data.fields || {}).map(function (kv) { return [kv[0], String(kv[1] || t("rec_error"))]; }));
       let first = null;
       for (const [key, text] of byField) {
         const f = fields.get(key);
@@ -323,7 +236,7 @@
       }
       const res = await api("GET", HL.base + "/conversations/" + convId + "/documentation");
       if (res.status !== 200) {
-        say(w(res.data.error === "not_found" ? "not_found" : "load_failed"));
+        say(res.data.error === "not_found" ? t("rec_not_found") : t("rec_load_failed"));
         return;
       }
       if (forms.has(convId)) return; // opened twice at once
@@ -337,16 +250,16 @@
         dataset: { conversationId: convId },
         attrs: { "aria-labelledby": titleId },
       }));
-      form.appendChild(el("h2", { id: titleId }, w("form_title") + " · " + HL.intentLabel(data.intent) + " · " + convId.slice(0, 8)));
-      form.appendChild(el("p", { className: "empty mandatory-note" }, w("mandatory_note")));
+      form.appendChild(el("h2", { id: titleId }, t("rec_form_title") + " · " + HL.intentLabel(data.intent) + " · " + convId.slice(0, 8)));
+      form.appendChild(el("p", { className: "empty mandatory-note" }, t("rec_mandatory_note")));
       form.appendChild(el("p", { className: "form-error problem", hidden: true, attrs: { role: "alert" } }));
       (data.fields || []).forEach(function (spec) {
         const f = buildField(convId, spec, values[spec.key]);
         fields.set(spec.key, f);
         form.appendChild(f.node);
       });
-      const save = el("button", { type: "submit", className: "primary save-doc" }, w("save"));
-      const later = el("button", { type: "button", className: "later-doc" }, w("later"));
+      const save = el("button", { type: "submit", className: "primary save-doc" }, t("rec_save"));
+      const later = el("button", { type: "button", className: "later-doc" }, t("rec_later"));
       later.addEventListener("click", function () { removeForm(convId); refreshPending(); });
       form.appendChild(el("div", { className: "row doc-actions" }, [save, later]));
 
@@ -358,15 +271,15 @@
           if (v !== null) out[key] = v;
         }
         save.disabled = true;
-        save.textContent = w("saving");
+        save.textContent = t("rec_saving");
         const result = await HL.apiAction("POST", HL.base + "/conversations/" + convId + "/documentation", { values: out });
         save.disabled = false;
-        save.textContent = w("save");
+        save.textContent = t("rec_save");
         clearErrors(form);
         if (result.status === 200) {
           removeForm(convId);
-          let text = w("documented");
-          if (result.data.redacted && result.data.redacted.length) text += ". " + w("redacted") + " " + result.data.redacted.map(function (k) { return HL.t("rk_" + k); }).join(", ");
+          let text = t("rec_documented");
+          if (result.data.redacted && result.data.redacted.length) text += ". " + t("rec_redacted") + " " + result.data.redacted.map(function (k) { return HL.t("rk_" + k); }).join(", ");
           say(text);
           refreshPending();
           document.dispatchEvent(new CustomEvent("hl:documented", { detail: { id: convId } })); // training's checklist
@@ -377,7 +290,7 @@
           return;
         }
         const summary = form.querySelector(".form-error");
-        summary.textContent = w(result.data.error || "error");
+        summary.textContent = saveError(result.data.error);
         summary.hidden = false;
       });
 
@@ -412,25 +325,26 @@
       attrs: { autocomplete: "off", spellcheck: "false", autocapitalize: "none", "aria-describedby": "erase-result" },
     });
     const reason = el("select", { id: "erase-reason" });
-    ["person_request", "mistake", "other"].forEach(function (r) { reason.appendChild(el("option", { value: r }, w("r_" + r))); });
-    const next = el("button", { type: "submit", id: "erase-next", className: "danger" }, w("erase_next"));
+    const REASONS = { person_request: t("rec_r_person_request"), mistake: t("rec_r_mistake"), other: t("rec_r_other") };
+    Object.keys(REASONS).forEach(function (r) { reason.appendChild(el("option", { value: r }, REASONS[r])); });
+    const next = el("button", { type: "submit", id: "erase-next", className: "danger" }, t("rec_erase_next"));
     const confirmBox = el("div", { id: "erase-confirm", className: "row", hidden: true });
     const confirmText = el("strong", { id: "erase-confirm-text" });
-    const yes = el("button", { type: "button", id: "erase-yes", className: "danger" }, w("erase_yes"));
-    const cancel = el("button", { type: "button", id: "erase-cancel" }, w("cancel"));
+    const yes = el("button", { type: "button", id: "erase-yes", className: "danger" }, t("rec_erase_yes"));
+    const cancel = el("button", { type: "button", id: "erase-cancel" }, t("rec_cancel"));
     confirmBox.append(confirmText, yes, cancel);
     const result = el("div", { id: "erase-result", attrs: { role: "status", "aria-live": "polite" } });
     form.append(
-      el("div", null, [el("label", { htmlFor: "erase-id" }, w("erase_id"))]),
+      el("div", null, [el("label", { htmlFor: "erase-id" }, t("rec_erase_id"))]),
       el("div", null, [idInput]),
-      el("div", null, [el("label", { htmlFor: "erase-reason" }, w("erase_reason"))]),
+      el("div", null, [el("label", { htmlFor: "erase-reason" }, t("rec_erase_reason"))]),
       el("div", null, [reason]),
       el("div", { className: "row" }, [next]),
       confirmBox
     );
     eraseArea.replaceChildren(
-      el("h2", { id: "erase-title" }, w("erase_title")),
-      el("p", { className: "empty" }, w("erase_intro")),
+      el("h2", { id: "erase-title" }, t("rec_erase_title")),
+      el("p", { className: "empty" }, t("rec_erase_intro")),
       form,
       result
     );
@@ -450,7 +364,7 @@
       ev.preventDefault();
       const id = idInput.value.trim().toLowerCase();
       if (!ID_RE.test(id)) {
-        showProblem(w("bad_id"));
+        showProblem(t("rec_bad_id"));
         idInput.setAttribute("aria-invalid", "true");
         idInput.focus();
         return;
@@ -458,7 +372,7 @@
       idInput.removeAttribute("aria-invalid");
       idInput.value = id;
       result.replaceChildren();
-      confirmText.textContent = w("erase_confirm").replace("{id}", id) + " (" + w("r_" + reason.value) + ")";
+      confirmText.textContent = t("rec_erase_confirm").replace("{id}", id) + " (" + REASONS[reason.value] + ")";
       confirmBox.hidden = false;
       next.disabled = true;
       idInput.disabled = true;
@@ -475,18 +389,18 @@
       if (res.status === 200) {
         const d = res.data;
         result.replaceChildren(
-          el("p", { className: "notice erase-done" }, w("erased") + " " + id),
+          el("p", { className: "notice erase-done" }, t("rec_erased") + " " + id),
           el("dl", { className: "facts" }, [
-            el("dt", null, w("erased_messages")), el("dd", { className: "erased-messages" }, String(d.messages)),
-            el("dt", null, w("erased_contact")), el("dd", { className: "erased-contact" }, String(d.contact_record)),
-            el("dt", null, w("erased_summary")), el("dd", { className: "erased-summary" }, d.documentation_summary_cleared ? w("yes") : w("no")),
+            el("dt", null, t("rec_erased_messages")), el("dd", { className: "erased-messages" }, String(d.messages)),
+            el("dt", null, t("rec_erased_contact")), el("dd", { className: "erased-contact" }, String(d.contact_record)),
+            el("dt", null, t("rec_erased_summary")), el("dd", { className: "erased-summary" }, d.documentation_summary_cleared ? t("rec_yes") : t("rec_no")),
           ])
         );
         idInput.value = "";
         return;
       }
       const code = res.data.error || "error";
-      showProblem(w(code === "not_closed" ? "erase_not_closed" : code === "forbidden" ? "forbidden" : code === "not_found" ? "not_found" : "error"));
+      showProblem(eraseError(code));
     });
   }
 })();

@@ -43,7 +43,7 @@ def _two_lines(x: float, y: float, label: Mapping[str, str], anchor: str = "end"
     )
 
 
-def chart_weekly(report: Mapping[str, Any]) -> str:
+def chart_weekly(report: Mapping[str, Any], aria: Label | None = None, hidden: Label | None = None) -> str:
     """Stacked bars of the published weekly counts per channel; a week with hidden cells gets one
     hatched cap of a fixed height, whatever the hidden values are."""
     weekly = report["weekly"]
@@ -60,8 +60,7 @@ def chart_weekly(report: Mapping[str, Any]) -> str:
     legend_y = height + 4
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {legend_y + 18 * (len(channels) + 1)}" role="img" '
-        f'xmlns="http://www.w3.org/2000/svg" aria-label="Samtal per vecka och kanal / '
-        f'Conversations per week by channel">',
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{_esc(_bil(aria or text_label("report.page.weekly")))}">',
         _hatch_defs(),
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#000"/>',
         f'<line x1="{left}" y1="{height - bottom - peak * scale:.1f}" x2="{width - 10}" '
@@ -100,10 +99,8 @@ def chart_weekly(report: Mapping[str, Any]) -> str:
         parts.append(f'<text x="{left + 18}" y="{y + 10}" font-size="11">{_esc(_bil(ch["label"]))}</text>')
     y = legend_y + 18 * len(channels)
     parts.append(f'<rect x="{left}" y="{y}" width="12" height="12" fill="url(#hidden)" stroke="#777"/>')
-    parts.append(
-        f'<text x="{left + 18}" y="{y + 10}" font-size="11">Ej publicerat (&lt;5 eller ..) / '
-        "Not published (&lt;5 or ..)</text>"
-    )
+    hidden_label = hidden or text_label("report.page.not_published")
+    parts.append(f'<text x="{left + 18}" y="{y + 10}" font-size="11">{_esc(_bil(hidden_label))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import catalogues
 from gateway.store.models import Conversation
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
 from handoff.phone.models import PhoneCall
 from handoff.records.models import DocumentationRecord
-from handoff.records.reports.strings import Label, _l
+from handoff.records.reports.strings import REPORT_LANGUAGES, Label, _l
 
 THRESHOLD = 5
 TIME_ZONE = "Europe/Stockholm"
@@ -78,6 +79,14 @@ class Area:
     codes: frozenset[str]
 
 
+def _area_name(name: str) -> dict[str, str]:
+    """A municipality's area name in the report's languages ("Lunds kommun" is the catalogue's)."""
+    return {
+        lang: catalogues.text("console", lang, "report.area.municipality", name=name)
+        for lang in REPORT_LANGUAGES
+    }
+
+
 def resolve_area(code: str, directory: Directory | None = None) -> Area | None:
     """A municipality (SCB code), a Kunskapshus (its id, or ``KH`` + its host's code as in
     ``handoff.referrals.service.user_units``) or a county (two digits)."""
@@ -85,9 +94,7 @@ def resolve_area(code: str, directory: Directory | None = None) -> Area | None:
     code = code.strip()
     m = d.municipality(code) if len(code) == 4 else None
     if m is not None:
-        return Area(
-            m.code, "municipality", _l(f"{m.name} kommun", f"{m.name} municipality"), frozenset({m.code})
-        )
+        return Area(m.code, "municipality", _area_name(m.name), frozenset({m.code}))
     for k in d.kunskapshus:
         if code in (k.id, f"KH{k.host}"):
             served = frozenset(x.code for x in d.served_by(k.id))

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bots.sms.strings import STRINGS
+from gateway.catalogues import text as catalogue_text
 from gateway.store import repo
 from gateway.store.models import Message
 from tests.bots.sms.conftest import OUR_NUMBER, SmsGateway, start_sms
@@ -116,12 +116,16 @@ async def test_stopp_ends_the_conversation_and_the_number_gets_nothing_more_unti
     assert len(await sms.conversations()) == 2
 
 
-@pytest.mark.parametrize(("word", "lang"), [("HJÄLP", "sv"), ("hjälp ", "sv"), ("help", "en")])
+@pytest.mark.parametrize(
+    ("word", "lang"), [("HJÄLP", "sv"), ("hjälp ", "sv"), ("help", "en"), ("مساعدة", "ar"), ("Caawimo", "so")]
+)
 async def test_hjalp_gets_the_services_short_description_and_opens_nothing(
     sms: SmsGateway, word: str, lang: str
 ) -> None:
     assert (await sms.person_writes(NUMBER, word))[0] == 200
-    await sms.provider.wait_for(lambda: sms.provider.texts(NUMBER) == [STRINGS[lang]["help"]])
+    await sms.provider.wait_for(
+        lambda: sms.provider.texts(NUMBER) == [catalogue_text("person", lang, "sms.help")]
+    )
     assert await sms.conversations() == []
     assert await sms.messages() == []
 

@@ -26,6 +26,8 @@ from gateway.errors import ConfigError, StoreUnavailable, TransientChannelError
 from tests.bots.xmpp.xmpp_support import PSEUDONYM_KEY, Account, Person, Prosody, RecordingIngress
 
 SV = section("person", "sv", "xmpp.")
+AR = section("person", "ar", "xmpp.")
+SO = section("person", "so", "xmpp.")
 
 
 def reply(text: str) -> Envelope:
@@ -225,6 +227,44 @@ async def test_bad_input_is_answered_and_the_adapter_goes_on(
     assert env.text == "Är ni kvar?"
     assert [e.text for e, _ in ingress.received if not e.meta.get("control")] == ["Är ni kvar?"]
     assert gateway.state() is AdapterState.CONNECTED
+
+
+async def test_automatic_answers_are_in_the_persons_language(
+    gateway: XmppAdapter, person: Person, ingress: RecordingIngress, gateway_account: Account
+) -> None:
+    to = gateway_account.jid
+    # Nothing known of the person yet: the language of the message itself.
+    person.say(to, "أخي يتحدث عن العنف كل يوم وأنا خائف عليه. " * 6)
+    assert (await person.next_message())["body"] == AR["too_long"].format(max_chars=200)
+    person.say(to, "Walaalkay wuxuu had iyo jeer ka hadlaa rabshad, waan ka welwelsanahay. " * 3)
+    assert (await person.next_message())["body"] == SO["too_long"].format(max_chars=200)
+    ingress.failure, ingress.fail_times = StoreUnavailable("database down"), 3
+    person.say(to, "هل يمكنني التحدث مع أحد؟")
+    assert (await person.next_message())["body"] == AR["not_received"]
+
+    # The conversation is in Arabic (ingress says so): a message that says nothing of its
+    # language is answered in Arabic, and so are the notices.
+    ingress.language = "ar"
+    person.say(to, "مرحبا")
+    await ingress.next()
+    person.say(to, "   ")
+    assert (await person.next_message())["body"] == AR["empty"]
+    person.say(to, "x" * 201)
+    assert (await person.next_message())["body"] == AR["too_long"].format(max_chars=200)
+    person.client.send_raw(
+        f"<message to='{to}' type='chat' id='oob-ar'><body>https://upload.example/a.jpg</body>"
+        "<x xmlns='jabber:x:oob'><url>https://upload.example/a.jpg</url></x></message>"
+    )
+    assert (await person.next_message())["body"] == AR["only_text"]
+    await gateway.notify(ConversationId("c1"), person.account.jid, "queue", {"position": 2, "language": "ar"})
+    queue_line = (await person.next_message())["body"]
+    assert queue_line == AR["queue"].format(position=2) and "2" in queue_line
+    # A conversation that moved to Somali (a notice names it) is answered in Somali.
+    await gateway.notify(ConversationId("c1"), person.account.jid, "assigned", {"language": "so"})
+    assert (await person.next_message())["body"] == SO["assigned"]
+    person.say(to, "   ")
+    assert (await person.next_message())["body"] == SO["empty"]
+    assert len({AR["empty"], SO["empty"], SV["empty"]}) == 3  # three languages, three texts
 
 
 async def test_unstored_message_is_not_receipted_and_the_person_is_asked_to_resend(

@@ -279,6 +279,8 @@ class RecordingIngress:
     """A real ingress: records what it gets (like the pipeline, durably before answering)."""
 
     safe_response: str | None = None
+    language: str | None = None
+    """The conversation's language the answers name (the pipeline's triage; None: not known)."""
     fail_times: int = 0
     failure: Exception | None = None
     received: list[tuple[Envelope, str]] = field(default_factory=list)
@@ -316,6 +318,7 @@ class RecordingIngress:
             priority=Priority.NORMAL,
             state="bot",
             safe_response=response,
+            language=self.language,
         )
 
     async def next(self, timeout: float = 10.0, *, control: str | None = None) -> tuple[Envelope, str]:

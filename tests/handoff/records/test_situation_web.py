@@ -293,6 +293,9 @@ async def test_the_api_answers_a_municipality_user_for_their_own_municipality_on
     printable = await resp.text()
     assert "Lokal lägesbild" in printable and "Örebro kommun" in printable
     assert 'data-dimension="gender"' in printable and "Göteborg" not in printable
+    # In the member of staff's language only (Swedish here): no English beside it.
+    assert '<html lang="sv">' in printable and 'lang="en"' not in printable
+    assert "Local situational picture" not in printable and "Total" not in printable
 
     sthlm, _ = await site.login("sthlm")
     report = await (await api_of(site, sthlm)).json()

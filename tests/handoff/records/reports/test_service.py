@@ -236,12 +236,25 @@ async def test_small_cells_are_suppressed_in_every_format(sqlite_store: Database
     table = re.search(r'<table data-dimension="channel">(.*?)</table>', page, re.S)
     assert table is not None
     assert re.search(r"<td>Telegram</td><td class=\"num\">&lt;5</td>", table.group(1))
-    assert re.search(r"Webbchatt / Web chat</td><td class=\"num\">20</td>", table.group(1))
+    # Both languages, the English marked as English (a reader's tools know which is which).
+    assert re.search(
+        r'Webbchatt <span class="en" lang="en">/ Web chat</span></td><td class="num">20</td>', table.group(1)
+    )
     referral_table = re.search(r'<table data-dimension="referral_made">(.*?)</table>', page, re.S)
     assert referral_table is not None and ">3<" not in referral_table.group(1)
     # charts: weekly by channel, priority mix and waiting times, inline SVG; print styles
     assert page.count("<svg") == 3 and "@media print" in page
     assert "Samtal per vecka och kanal" in page and "Weekly volume by channel" in page
+
+    # In one language (the console's, for a member of staff): not a word of the other.
+    swedish, english = render(report, "html", "sv"), render(report, "html", "en")
+    assert '<html lang="sv">' in swedish and '<html lang="en">' in english
+    for words, absent in ((swedish, ("Web chat", "Total", "Weekly volume", "Overview", "Generated")),
+                          (english, ("Webbchatt", "Summa", "Samtal per vecka", "Översikt", "Skapad"))):  # fmt: skip
+        assert not [w for w in absent if w in words], absent
+    assert 'Webbchatt</td><td class="num">20</td>' in swedish
+    assert 'Web chat</td><td class="num">20</td>' in english
+    assert render(report, "json") == reports.render(report, "json")  # the data itself is unchanged
 
 
 async def test_tiny_report_publishes_no_number_below_five(sqlite_store: Database) -> None:
