@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import MetaData
 
-from gateway import __version__, deadletter, probes, ratelimit
+from gateway import __version__, auth, deadletter, probes, ratelimit
 from gateway.appkeys import (
     ADAPTERS,
     BROKER,
@@ -122,6 +122,7 @@ def create_app(
     """The gateway.  ``triager`` and ``adapters`` default to what the configuration says."""
     app = web.Application(client_max_size=1024**2, middlewares=[error_middleware])
     app[SETTINGS] = settings
+    auth.configure_hashing(auth.HashCost.from_settings(settings))
     app[CONSUMER] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     app[METRICS] = metrics = Metrics()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -13,27 +14,87 @@ from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import passwords
+from gateway.config import Settings
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import Role, StaffSession, StaffUser
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of a login for an unknown user like that of a known one.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-at-all")
+
+@dataclass(frozen=True)
+class HashCost:
+    """argon2id's cost (``console.password_*``); the default is RFC 9106's low-memory profile."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HashCost:
+        c = settings.section("console")
+        return cls(
+            int(c["password_time_cost"]), int(c["password_memory_kib"]), int(c["password_parallelism"])
+        )
+
+
+class _Hashing:
+    """The process's hasher, set from the configuration by :func:`configure_hashing`."""
+
+    def __init__(self, cost: HashCost) -> None:
+        self.cost = cost
+        self.hasher = PasswordHasher(
+            time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+        )
+        # Verifying against this keeps the time of a login for an unknown user like that of a known one.
+        self.dummy = self.hasher.hash("not-a-real-password-at-all")
+
+
+_hashing: _Hashing | None = None
+
+
+def _current() -> _Hashing:
+    global _hashing
+    if _hashing is None:
+        _hashing = _Hashing(HashCost())
+    return _hashing
+
+
+def configure_hashing(cost: HashCost) -> None:
+    """Hash with ``cost`` from now on in this process (``create_app`` and the CLI call it).  Hashes
+    made before keep verifying: argon2 writes its parameters into each hash."""
+    global _hashing
+    if _hashing is None or _hashing.cost != cost:
+        _hashing = _Hashing(cost)
+
+
+def hashing_cost() -> HashCost:
+    return _current().cost
 
 
 def hash_password(password: str) -> str:
     passwords.check(password)
-    return _hasher.hash(password)
+    return _current().hasher.hash(password)
 
 
 def verify_password(stored: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored, password)
+        return _current().hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def _verify(stored: str | None, password: str) -> bool:
+    """``verify_password`` in a worker thread: argon2 takes a fifth of a second by design and
+    releases the GIL, so a login no longer stalls every visitor's socket for that long.
+    ``stored`` None verifies against the dummy hash (a refusal that costs the same)."""
+    hashing = _current()
+    return await asyncio.to_thread(verify_password, hashing.dummy if stored is None else stored, password)
+
+
+async def hash_password_async(password: str) -> str:
+    passwords.check(password)  # a refusal says why at once, without a thread
+    return await asyncio.to_thread(hash_password, password)
 
 
 def _token_hash(token: str) -> str:
@@ -71,7 +132,7 @@ async def create_user(
     user = StaffUser(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
         role=role,
         capacity=capacity,
         municipality_code=municipality_code,
@@ -195,19 +256,19 @@ async def login(
     session: it opens nothing but the second step (:func:`complete_login`)."""
     now = utcnow()
     if len(password) > MAX_PASSWORD_LENGTH:
-        verify_password(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+        await _verify(None, password[:MAX_PASSWORD_LENGTH])
         await repo.audit(session, "auth.login_failed", details={"reason": "too_long"})
         return LoginResult(None, error="invalid")
     user = await repo.user_by_name(session, username.strip())
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
+        await _verify(None, password)
         await repo.audit(session, "auth.login_failed", details={"reason": "unknown_user"})
         return LoginResult(None, error="invalid")
     if user.locked_until is not None and user.locked_until > now:
-        verify_password(_DUMMY_HASH, password)
+        await _verify(None, password)
         await repo.audit(session, "auth.login_locked", actor=user)
         return LoginResult(None, error="locked")
-    if not verify_password(user.password_hash, password):
+    if not await _verify(user.password_hash, password):
         if await _count_failure(session, user.id, policy):
             await repo.audit(session, "auth.locked_out", actor=user)
             return LoginResult(None, error="locked")
@@ -216,8 +277,8 @@ async def login(
     if not await _clear_failures(session, user.id):
         await repo.audit(session, "auth.login_locked", actor=user)
         return LoginResult(None, error="locked")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _current().hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password_async(password)
     pending = wants_second_step(user, policy)
     lifetime = policy.session_lifetime if pending is None else PENDING_LIFETIME
     token, csrf = _new_session(session, user, lifetime, pending, browser)

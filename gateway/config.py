@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from gateway.config_checks import check_console
+from gateway.config_checks import check_console, check_password_cost
 from gateway.config_schema import ANY_MAPPING, REQUIRED, SCHEMA
 from gateway.errors import ConfigError
 from gateway.private_files import private_dir
@@ -284,6 +284,7 @@ def load_settings(
             "may be false only with development: true (helpline serve --dev), for plain http on one's own machine",
         )
     check_console(raw["console"], SCHEMA["console"]["wait_targets"][1])
+    check_password_cost(raw["console"], bool(raw["development"]))
     for key in ("max_sockets", "hello_timeout_seconds", "heartbeat_seconds"):
         if raw["webchat"][key] <= 0:
             raise ConfigError(f"webchat.{key}", "must be positive")

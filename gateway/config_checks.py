@@ -8,6 +8,8 @@ from typing import Any
 from gateway.errors import ConfigError
 
 QUEUE_MODES = ("free", "next_only")
+# RFC 9106's second recommended option (argon2id, t=3, 64 MiB, p=4): the floor outside development.
+PASSWORD_FLOOR = {"password_time_cost": 3, "password_memory_kib": 65536, "password_parallelism": 4}
 WAIT_TARGET_KEYS = ("critical", "high", "normal", "low")
 
 
@@ -32,3 +34,23 @@ def check_console(console: dict[str, Any], default_targets: Mapping[str, float])
     for key, value in console["language_hours"].items():
         if not isinstance(value, str) or not value.strip() or len(value) > 200:
             raise ConfigError(f"console.language_hours.{key}", "must be a text of 1 to 200 characters")
+
+
+def check_password_cost(console: Mapping[str, Any], development: bool) -> None:
+    """argon2id's cost: valid for argon2 always, and not below RFC 9106's low-memory profile
+    unless ``development`` (a test or a laptop may hash quickly; a deployment may not)."""
+    for key in PASSWORD_FLOOR:
+        if console[key] < 1:
+            raise ConfigError(f"console.{key}", "must be at least 1")
+    if console["password_memory_kib"] < 8 * console["password_parallelism"]:
+        raise ConfigError(
+            "console.password_memory_kib", "must be at least 8 KiB per lane (password_parallelism)"
+        )
+    if development:
+        return
+    for key, floor in PASSWORD_FLOOR.items():
+        if key != "password_parallelism" and console[key] < floor:
+            raise ConfigError(
+                f"console.{key}",
+                f"may be below {floor} (RFC 9106's low-memory profile) only with development: true",
+            )

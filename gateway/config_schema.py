@@ -128,6 +128,18 @@ SCHEMA: dict[str, Any] = {
         "session_hours": (float, 12.0, "A staff session ends this long after login."),
         "lockout_attempts": (int, 5, "Wrong passwords in a row that lock an account."),
         "lockout_minutes": (float, 15.0, "How long a locked account stays locked."),
+        "password_time_cost": (
+            int,
+            3,
+            "argon2id passes over memory for staff passwords (RFC 9106's low-memory profile: 3). "
+            "Hashes made with a lower cost are made again at the holder's next login.",
+        ),
+        "password_memory_kib": (
+            int,
+            65536,
+            "argon2id memory per password hash in KiB (RFC 9106's low-memory profile: 65536, 64 MiB).",
+        ),
+        "password_parallelism": (int, 4, "argon2id lanes per password hash (RFC 9106's profile: 4)."),
         "default_capacity": (
             int,
             3,

@@ -56,8 +56,22 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 # The channels of ``make_settings``: the memory channel (tests pass its adapter), no web chat.
 MEMORY_ONLY = {"memory": {"enabled": True}, "webchat": {"enabled": False}}
 # The console over plain http (``make_settings``' default), and as in production (the defaults).
-PLAIN_HTTP = {"development": True, "console.secure_cookies": False}
-SECURE = {"development": False, "console.secure_cookies": True}
+PLAIN_HTTP = {
+    "development": True,
+    "console.secure_cookies": False,
+    # argon2 at its cheapest (allowed in development only): the suite hashes thousands of passwords.
+    # tests/gateway/test_auth.py keeps the default cost and its floor under test.
+    "console.password_time_cost": 1,
+    "console.password_memory_kib": 8,
+    "console.password_parallelism": 1,
+}
+SECURE = {
+    "development": False,
+    "console.secure_cookies": True,
+    "console.password_time_cost": 3,
+    "console.password_memory_kib": 65536,
+    "console.password_parallelism": 4,
+}
 
 
 class KeywordTriager:

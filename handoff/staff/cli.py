@@ -37,7 +37,9 @@ T = TypeVar("T")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+    settings = load_settings(getattr(args, "config", None))
+    auth.configure_hashing(auth.HashCost.from_settings(settings))
+    return settings
 
 
 def read_password(from_stdin: bool) -> str:

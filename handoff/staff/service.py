@@ -256,7 +256,7 @@ async def reset_password(
     session: AsyncSession, user: StaffUser, password: str, actor: StaffUser | None
 ) -> list[str]:
     """Set a new password (the policy applies), lift a lockout, end the account's sessions."""
-    user.password_hash = auth.hash_password(password)
+    user.password_hash = await auth.hash_password_async(password)
     user.failed_logins = 0
     user.locked_until = None
     ended = await auth.end_sessions(session, user.id)
