@@ -176,6 +176,9 @@ class Hub:
             return
         payload = event.payload
         kind, named = payload.get("kind"), payload.get("conversation_id")
+        if "disclosure_id" in payload or "referral_id" in payload:
+            await self._tell_handoff(str(named), "disclosure" if "disclosure_id" in payload else "referral")
+            return  # the queue is as it was
         if kind in (STAFF_STATUS, WAIT_REMINDER):
             pass  # names nobody's place in the queue
         elif kind == RESYNC or not isinstance(named, str) or not named:
@@ -206,6 +209,13 @@ class Hub:
                 self.metrics.alerted(event.at, sent)
         if self._snapshots is None or self._snapshots.done():
             self._snapshots = asyncio.create_task(self._update_loop(), name="console queue updates")
+
+    async def _tell_handoff(self, conversation_id: str, what: str) -> None:
+        """A disclosure or referral of this conversation changed: its holder's panel and the
+        supervisors' page read it again (they do not look on every message)."""
+        frame = {"type": "conversation", "kind": what, "conversation_id": conversation_id}
+        targets = [c for c in self.clients if conversation_id in c.mine or c.role in SUPERVISOR_ROLES]
+        await asyncio.gather(*(self._send(c, frame) for c in targets))
 
     async def _remind(self, payload: dict[str, Any]) -> None:
         reminder = {
