@@ -302,8 +302,7 @@ class Console:
         """openConversation: the panel (handoff.js mounts: options once, refresh; person.js: the
         person's earlier contacts) and the transcript."""
         if conv in self.panels:
-            self._spawn(self._transcript(conv))
-            return
+            return  # the transcript is read once, when the panel opens
         self.panels[conv] = Panel()
         if not self.options_asked:
             self.options_asked = True

@@ -54,6 +54,17 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
     row = anna.locator("#queue-body tr")
     await expect(row).to_have_count(1)
     await expect(row.locator(".intent")).to_have_text("Oro, anhörig")
+    # Another person joins the queue: the live feed adds their row (a delta) and leaves the first
+    # row as it was (a whole snapshot would have drawn every row anew).
+    await row.evaluate("tr => { tr.dataset.kept = '1'; }")
+    _, other = await pages.visitor()
+    await visitor_writes(other, "min kompis har blivit konstig")
+    await expect(anna.locator("#queue-body tr")).to_have_count(2)
+    await expect(anna.locator("#queue-body tr").nth(0)).to_have_attribute("data-kept", "1")
+    await expect(anna.locator("#queue-count")).to_have_text("2")
+    reads: list[str] = []
+    anna.on("request", lambda r: reads.append(r.url.split("/console/api/")[-1]) if r.method == "GET" else None)
+    row = anna.locator("#queue-body tr[data-kept='1']")
     await row.locator("button.claim").click()
     panel = anna.locator(PANEL)
     await expect(panel.locator("li.msg-person .text")).to_have_text(
@@ -61,7 +72,8 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
     )
     await expect(panel.locator(".triage-intent")).to_have_text("Oro, anhörig")
     await expect(panel.locator(".suggested")).to_have_text("SAFE:concern_relative")
-    await expect(anna.locator("#queue-body tr")).to_have_count(0)
+    await expect(anna.locator("#queue-body tr")).to_have_count(1)  # the other one still waits
+    await expect(anna.locator("#queue-body tr[data-kept]")).to_have_count(0)
     await expect(anna.locator("#load")).to_have_text("1")
     await expect(visitor.locator("#hl-status")).to_contain_text("En samtalsstödjare har anslutit")
 
@@ -89,6 +101,12 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
 
     assert_complete(await log_of(visitor, "li.hl-msg"))
     assert_complete(await log_of(anna, f"{PANEL} li.msg"))
+    # The transcript was read once, when the conversation opened; the person's second message was
+    # added from the live feed, and the referral and disclosure panels were not read again for it.
+    conv_id = await panel.get_attribute("data-conversation-id")
+    assert reads.count(f"conversations/{conv_id}") == 1, reads
+    assert reads.count(f"conversations/{conv_id}/referrals") == 1, reads
+    assert reads.count(f"conversations/{conv_id}/disclosures") == 1, reads
     SHOTS.mkdir(exist_ok=True)
     await visitor.screenshot(path=str(SHOTS / "chat-360.png"), full_page=True)
     await anna.screenshot(path=str(SHOTS / "console-1280.png"), full_page=True)

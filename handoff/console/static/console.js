@@ -155,9 +155,11 @@
   }
 
   function openConversation(id, focus) {
-    if (!convs.has(id)) createPanel(id);
+    const fresh = !convs.has(id);
+    if (fresh) createPanel(id);
     if (focus || !active) activate(id);
-    loadTranscript(id);
+    // Once: after that the live feed appends (a claim's answer and the queue's delta both open it).
+    if (fresh) loadTranscript(id);
     mineEmpty.hidden = true;
   }
 

@@ -481,7 +481,7 @@ const HLPhone = (function () {
     slot.replaceChildren(referSection);
     if (crimeSlot) crimeSlot.replaceChildren(crimeSection);
     else slot.append(crimeSection);
-    refresh();
+    Promise.resolve().then(refresh); // once console.js has put the panel on the page
   }
 
   document.addEventListener("hl:panel", function (ev) {
