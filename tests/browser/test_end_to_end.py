@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.browser.conftest import CuttableLink, LiveGateway, Pages
+from tests.harness import login_in_page
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -63,7 +64,9 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
     await expect(anna.locator("#queue-body tr").nth(0)).to_have_attribute("data-kept", "1")
     await expect(anna.locator("#queue-count")).to_have_text("2")
     reads: list[str] = []
-    anna.on("request", lambda r: reads.append(r.url.split("/console/api/")[-1]) if r.method == "GET" else None)
+    anna.on(
+        "request", lambda r: reads.append(r.url.split("/console/api/")[-1]) if r.method == "GET" else None
+    )
     row = anna.locator("#queue-body tr[data-kept='1']")
     await row.locator("button.claim").click()
     panel = anna.locator(PANEL)
@@ -272,3 +275,47 @@ async def test_supervisor_page_shows_conversations_and_loads_live(pages: Pages, 
     await expect(anna_row.locator(".load")).to_have_text("1")
     await expect(anna_row.locator(".capacity")).to_have_text("2")
     assert sara.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_missed_queue_delta_brings_the_whole_queue(pages: Pages, gateway: LiveGateway) -> None:
+    """The live socket loses one queue delta on its way (the test's websocket route drops it): the
+    next one is out of sequence, so the page asks for the whole queue and shows it complete."""
+    await gateway.user("dora")
+    _, page = await pages.new()
+    dropped: list[str] = []
+    asked: list[str] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and '"queue_delta"' in message and not dropped:
+                dropped.append(message)  # lost on the way
+                return
+            ws.send(message)
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"snapshot"' in message:
+                asked.append(message)
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    await page.route_web_socket("**/console/ws", route)
+    await login_in_page(page, pages.base, "dora")
+    await page.wait_for_selector("body[data-live='1']")
+    await expect(page.locator("#queue-body tr")).to_have_count(0)
+    _, first = await pages.visitor()
+    await visitor_writes(first, "min kompis har blivit konstig")
+    async with asyncio.timeout(8):
+        while not dropped:
+            await asyncio.sleep(0.05)
+    await expect(page.locator("#queue-body tr")).to_have_count(0)  # the page did not hear of it
+    assert asked == []
+    _, second = await pages.visitor()
+    await visitor_writes(second, "min son har blivit radikal")
+    await expect(page.locator("#queue-body tr")).to_have_count(2)
+    await expect(page.locator("#queue-count")).to_have_text("2")
+    assert len(asked) == 1
+    assert page.js_errors == []  # type: ignore[attr-defined]
