@@ -33,7 +33,6 @@ nothing older ever follows something newer; a slow console holds up only itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import OrderedDict
@@ -42,7 +41,6 @@ from typing import Any
 from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.metrics import Metrics
-from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
@@ -51,7 +49,7 @@ from handoff.shift.presence import STAFF_STATUS
 from handoff.shift.reminders import WAIT_REMINDER
 
 from .data import QueueRow, assigned_loads, client_message, queue_rows, queue_snapshot
-from .live_client import MAX_BACKLOG, Client, bound_send_buffer
+from .live_client import Client, Consoles, bound_send_buffer
 from .live_queue import Encoded
 from .security import SUPERVISOR_ROLES
 
@@ -62,15 +60,14 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
-SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
 
 
-class Hub:
+class Hub(Consoles):
     def __init__(self, db: Database, broker: Broker, metrics: Metrics | None = None) -> None:
+        super().__init__()
         self.db = db
         self.metrics = metrics
         self.broker = broker
-        self.clients: set[Client] = set()
         self._subs: list[Subscription] = []
         self._dirty: set[str] = set()
         """Conversations a queue event named since the last batch: their rows go out as deltas."""
@@ -110,12 +107,6 @@ class Hub:
         await cancel_and_wait(snapshots)
         await self.going_away()
 
-    async def going_away(self) -> int:
-        """The process is stopping: close every console socket at once with 1001 (the console
-        reconnects, to another process).  Returns how many were open."""
-        clients, self.clients = list(self.clients), set()
-        return await close_all([c.ws for c in clients])
-
     # ------------------------------------------------------------------ clients
     async def add(self, client: Client) -> None:
         self.clients.add(client)
@@ -134,41 +125,6 @@ class Hub:
     def _read_number(self) -> int:
         self._reads += 1
         return self._reads
-
-    def remove(self, client: Client) -> None:
-        self.clients.discard(client)
-
-    async def close_session(self, token_hash: str) -> None:
-        """Close the sockets of a session that ended (logout)."""
-        for client in [c for c in self.clients if c.token_hash == token_hash]:
-            self.clients.discard(client)
-            with contextlib.suppress(Exception):
-                await client.ws.close(code=4401, message=b"signed out")
-
-    async def _send(self, client: Client, data: dict[str, Any] | str) -> None:
-        """Send a frame (a dict, or its JSON text already encoded)."""
-        if client.ws.closed:
-            self.clients.discard(client)
-            return
-        if client.transport is not None and client.transport.get_write_buffer_size() > MAX_BACKLOG:
-            self._drop(client)
-            return
-        try:
-            text = data if isinstance(data, str) else json.dumps(data)
-            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
-        except TimeoutError:
-            self._drop(client)
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("dropping a console socket (%s)", type(exc).__name__)
-            self.clients.discard(client)
-
-    def _drop(self, client: Client) -> None:
-        """Its buffers are full: holding on would stall the updates of the others and keep growing
-        memory.  The console reconnects and reloads its state."""
-        log.info("dropping a console socket that does not read")
-        self.clients.discard(client)
-        if client.transport is not None:
-            client.transport.abort()
 
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
