@@ -232,17 +232,24 @@ class Console:
         self.queue_seq = data["seq"]
         for change in data.get("changes") or []:
             conv = str(change.get("conversation_id"))
-            held = self.mine if change.get("list") == "mine" else None
-            if held is not None:
-                if change.get("op") == "removed":
-                    held.discard(conv)
+            removed = change.get("op") == "removed"
+            if change.get("list") != "mine":
+                if removed:
+                    self.waiting.pop(conv, None)
                 else:
-                    held.add(conv)
-            elif change.get("op") == "removed":
-                self.waiting.pop(conv, None)
+                    self.waiting[conv] = change.get("entry") or {}
+                continue
+            # console.js mineChanged: only the conversations the delta names open or close.
+            if removed:
+                self.mine.discard(conv)
+                panel = self.panels.get(conv)
+                if self.page and panel is not None and not panel.closed:
+                    self._remove(conv)
             else:
-                self.waiting[conv] = change.get("entry") or {}
-        self._queue_changed()
+                self.mine.add(conv)
+                if self.page and conv not in self.panels:
+                    self._open(conv)
+        self._claim_mine()
 
     def _snapshot(self, snap: dict[str, Any]) -> None:
         self.waiting = {str(e.get("conversation_id")): e for e in snap.get("waiting") or []}
@@ -250,10 +257,7 @@ class Console:
         self._queue_changed()
 
     def _queue_changed(self) -> None:
-        for conv in self.waiting:
-            if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
-                self.claiming.add(conv)
-                self._spawn(self._claim(conv))
+        self._claim_mine()
         if not self.page:
             return
         mine = self.mine
@@ -261,6 +265,12 @@ class Console:
             self._open(conv)  # reconcileMine
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
+
+    def _claim_mine(self) -> None:
+        for conv in self.waiting:
+            if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
+                self.claiming.add(conv)
+                self._spawn(self._claim(conv))
 
     def _conversation_event(self, msg: dict[str, Any]) -> None:
         conv = str(msg.get("conversation_id"))

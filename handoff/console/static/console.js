@@ -118,7 +118,24 @@
     renderQueue();
     loadEl.textContent = String(q.load || 0);
     if (q.capacity !== undefined) capacityEl.textContent = String(q.capacity);
-    reconcileMine(q.mine);
+    if (msg.type === "queue") reconcileMine(q.mine);
+    else mineChanged(msg.changes);
+  }
+
+  // A delta names the conversations of mine that changed: only those are opened or removed (a
+  // conversation I claimed a moment ago may not be in a delta that was on its way meanwhile).
+  function mineChanged(changes) {
+    changes.forEach(function (c) {
+      if (c.list !== "mine") return;
+      const id = c.conversation_id;
+      if (c.op === "removed") {
+        if (convs.has(id) && !convs.get(id).closed) removeConversation(id);
+        return;
+      }
+      if (!convs.has(id)) openConversation(id, false);
+      updateTab(id, c.entry);
+    });
+    mineEmpty.hidden = convs.size > 0;
   }
 
   async function claimConversation(id, button) {
