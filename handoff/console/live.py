@@ -77,6 +77,9 @@ class Hub(Consoles):
         """A member's status changed: alerts and offers looked at again, nothing read."""
         self._reads = 0
         """Reads of the queue, numbered: which of two reads saw the newer queue."""
+        self._unread: set[str] = set()
+        """Critical conversations alerted from their event whose row no read has seen yet: still
+        critical for the banner and the alerts until one has (the next batch may be of other rows)."""
         self._snapshots: asyncio.Task[None] | None = None
         self._seen: dict[str, OrderedDict[str, None]] = {
             TOPIC_QUEUE: OrderedDict(),
@@ -120,6 +123,7 @@ class Hub(Consoles):
             read = self._read_number()
             async with self.db.session() as session:
                 waiting, by_user = await queue_snapshot(session)
+            self._unread.clear()
             await self._send_snapshot(client, read, waiting, by_user)
 
     def _read_number(self) -> int:
@@ -156,6 +160,7 @@ class Hub(Consoles):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             targets = [c for c in self.clients if c.attending and conversation_id not in c.alerted]
+            self._unread.add(conversation_id)
             for client in targets:
                 client.alerted.add(conversation_id)
                 client.banner = True
@@ -234,6 +239,7 @@ class Hub(Consoles):
             full, ids = self._full, self._dirty
             self._full, self._dirty, self._attend = False, set(), False
             if not self.clients:
+                self._unread.clear()
                 continue  # a console that connects gets a snapshot read then
             try:
                 if full:
@@ -250,6 +256,7 @@ class Hub(Consoles):
         read = self._read_number()
         async with self.db.session() as session:
             waiting, by_user = await queue_snapshot(session)
+            self._unread.clear()
             on_duty = await languages.on_duty_staff(session)
         # Languages someone on duty with room speaks (in any process): theirs first.
         spoken = languages.free_speakers(on_duty, {uid: len(m) for uid, m in by_user.items()})
@@ -269,6 +276,7 @@ class Hub(Consoles):
         if ids:
             async with self.db.session() as session:
                 rows = await queue_rows(session, ids)
+                self._unread -= rows.keys()
                 joined = any(
                     row.waiting is not None and any(cid not in c.view.waiting for c in self.clients)
                     for cid, row in rows.items()
@@ -334,7 +342,8 @@ class Hub(Consoles):
         # A critical conversation waiting that this console has not been alerted to (it connected
         # after the alert, or its live feed was interrupted when the alert went out): alert now,
         # so that nobody misses one because of when they looked.
-        critical = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        waits = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        critical = waits = waits | (client.alerted & self._unread)
         if not client.attending:
             critical = set()  # on a break or away: alerted when available again
         for conversation_id in sorted(critical - client.alerted):
@@ -343,7 +352,7 @@ class Hub(Consoles):
                 client, {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             )
         client.alerted = critical  # one that leaves the queue and comes back critical alerts again
-        if client.banner and not any(e["priority"] == "critical" for e in waiting):
+        if client.banner and not waits:
             client.banner = False
             await self._send(client, {"type": "alert_clear"})
         await self._offer_new(client, waiting, load, spoken)
