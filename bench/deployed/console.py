@@ -2,8 +2,10 @@
 
 ``page`` mode follows ``console.js``, ``records.js`` and ``handoff.js``: login through the form
 (its CSRF token), the page's start (canned answers, the pending documentation list, the queue,
-the live socket), for each conversation held a panel (handoff options once, referrals and
-disclosures, the transcript), the panels' refresh 300 ms after the log changes, typing signals
+the live socket), the live queue as a snapshot and then deltas (a gap asks for a snapshot), for
+each conversation held a panel (handoff options once, referrals and disclosures, the transcript;
+new messages appended from the live feed), the panels' refresh 300 ms after a live event names a
+referral or disclosure of the conversation or a reread of its transcript, typing signals
 (once per 4 s of typing), the reply (with an Idempotency-Key), and at the end the close, the
 documentation form, its submission and the pending list again; the pending list every 60 s.
 
@@ -49,6 +51,7 @@ class Panel:
     refresh_again: bool = False
     refresh_timer: asyncio.TimerHandle | None = None
     waiting: bool = False  # a referral or disclosure the panel waits on (handoff.js dataset.waiting)
+    transcripts: int = 0  # transcript reads (handoff.js: a refresh on each after the first)
 
 
 class Console:
@@ -78,6 +81,9 @@ class Console:
             cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(limit=6)
         )  # a browser keeps about six connections per host
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.queue_seq: int | None = None  # common.js queueView: the number of the last queue frame
+        self.waiting: dict[str, dict[str, Any]] = {}
+        self.mine: set[str] = set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -188,8 +194,8 @@ class Console:
                 conv = str(data.get("conversation_id"))
                 if self.page and data.get("assigned") and data.get("yours") and conv in self.panels:
                     self._spawn(self._transcript(conv))
-            elif kind == "queue":
-                self._snapshot(data)
+            elif kind in ("queue", "queue_delta"):
+                self._queue_frame(ws, data)
             elif kind == "conversation":
                 self._conversation_event(data)
         if self.stats.stopping:
@@ -200,6 +206,7 @@ class Console:
             await asyncio.sleep(delay)
             try:
                 self.ws = await self._connect_live()
+                self.queue_seq = None
             except aiohttp.ClientError:
                 delay = min(delay * 2, 10.0)
                 continue
@@ -209,19 +216,61 @@ class Console:
             self._spawn(self._live(self.ws))
             return
 
+    def _queue_frame(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
+        """common.js queueView: a snapshot, or a delta that follows the last frame; a delta out of
+        sequence asks for a snapshot on the socket."""
+        if data.get("type") == "queue":
+            self.queue_seq = data.get("seq")
+            self._snapshot(data)
+            return
+        if self.queue_seq is None or data.get("seq") != self.queue_seq + 1:
+            if self.queue_seq is not None:
+                self.stats.error("console queue delta out of sequence", self.username)
+                self.queue_seq = None
+                self._spawn(ws.send_str('{"type":"snapshot"}'))
+            return
+        self.queue_seq = data["seq"]
+        for change in data.get("changes") or []:
+            conv = str(change.get("conversation_id"))
+            removed = change.get("op") == "removed"
+            if change.get("list") != "mine":
+                if removed:
+                    self.waiting.pop(conv, None)
+                else:
+                    self.waiting[conv] = change.get("entry") or {}
+                continue
+            # console.js mineChanged: only the conversations the delta names open or close.
+            if removed:
+                self.mine.discard(conv)
+                panel = self.panels.get(conv)
+                if self.page and panel is not None and not panel.closed:
+                    self._remove(conv)
+            else:
+                self.mine.add(conv)
+                if self.page and conv not in self.panels:
+                    self._open(conv)
+        self._claim_mine()
+
     def _snapshot(self, snap: dict[str, Any]) -> None:
-        for entry in snap.get("waiting") or []:
-            conv = str(entry.get("conversation_id"))
-            if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
-                self.claiming.add(conv)
-                self._spawn(self._claim(conv))
+        self.waiting = {str(e.get("conversation_id")): e for e in snap.get("waiting") or []}
+        self.mine = {str(m.get("conversation_id")) for m in snap.get("mine") or []}
+        self._queue_changed()
+
+    def _queue_changed(self) -> None:
+        self._claim_mine()
         if not self.page:
             return
-        mine = {str(m.get("conversation_id")) for m in snap.get("mine") or []}
+        mine = self.mine
         for conv in mine - set(self.panels):
             self._open(conv)  # reconcileMine
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
+
+    def _claim_mine(self) -> None:
+        for conv in self.waiting:
+            if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
+                self.claiming.add(conv)
+                self._spawn(self._claim(conv))
 
     def _conversation_event(self, msg: dict[str, Any]) -> None:
         conv = str(msg.get("conversation_id"))
@@ -242,6 +291,8 @@ class Console:
                 self._add(conv, message)
         elif msg.get("kind") == "state" and state == "closed":
             panel.closed = True
+        elif self.page and msg.get("kind") in ("referral", "disclosure"):
+            self._refresh_soon(conv, panel)
 
     # ------------------------------------------------------------------ conversations
     async def _claim(self, conv: str) -> None:
@@ -261,8 +312,7 @@ class Console:
         """openConversation: the panel (handoff.js mounts: options once, refresh; person.js: the
         person's earlier contacts) and the transcript."""
         if conv in self.panels:
-            self._spawn(self._transcript(conv))
-            return
+            return  # the transcript is read once, when the panel opens
         self.panels[conv] = Panel()
         if not self.options_asked:
             self.options_asked = True
@@ -287,11 +337,16 @@ class Console:
             return
         for message in data.get("messages") or []:
             self._add(conv, message)
+        panel = self.panels[conv]
         if (data.get("conversation") or {}).get("state") == "closed":
-            self.panels[conv].closed = True
+            panel.closed = True
+        panel.transcripts += 1
+        if self.page and panel.transcripts > 1:  # handoff.js on hl:transcript: not the opening's
+            self._refresh_soon(conv, panel)
 
     def _add(self, conv: str, message: dict[str, Any]) -> None:
-        """addMessage: a new seq in the log (which handoff.js watches: its refresh 300 ms later)."""
+        """addMessage: a new seq in the log (handoff.js reads its panel again on a person's message
+        only while a referral or disclosure waits)."""
         panel = self.panels.get(conv)
         seq = message.get("seq")
         if panel is None or not isinstance(seq, int) or seq in panel.seqs:
@@ -302,13 +357,17 @@ class Console:
             panel.last_person = max(panel.last_person, seq)
         elif message.get("kind") == "counsellor":
             panel.last_answer = max(panel.last_answer, seq)
-        if self.page:
-            if panel.refresh_timer is not None:
-                panel.refresh_timer.cancel()
-            panel.refresh_timer = asyncio.get_running_loop().call_later(
-                P.PANEL_REFRESH_DEBOUNCE.seconds, lambda: self._spawn(self._refresh(conv))
-            )
+        if self.page and message.get("kind") == "person" and panel.waiting:
+            self._refresh_soon(conv, panel)
         self._maybe_reply(conv)
+
+    def _refresh_soon(self, conv: str, panel: Panel) -> None:
+        """handoff.js later(): the panel's refresh 300 ms after the last reason for one."""
+        if panel.refresh_timer is not None:
+            panel.refresh_timer.cancel()
+        panel.refresh_timer = asyncio.get_running_loop().call_later(
+            P.PANEL_REFRESH_DEBOUNCE.seconds, lambda: self._spawn(self._refresh(conv))
+        )
 
     async def _refresh(self, conv: str) -> None:
         """handoff.js refresh(): referrals and disclosures at once; one more if asked meanwhile."""

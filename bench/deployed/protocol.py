@@ -124,7 +124,10 @@ CONSOLE_TYPING_IDLE = Timer(
     5.0, "console.js", r"typingStopped\(id\); \}, (\d+)\)", "console.js typingStarted idle timer"
 )
 PANEL_REFRESH_DEBOUNCE = Timer(
-    0.3, "handoff.js", r"soon = setTimeout\([\s\S]*?\}, (\d+)\)", "handoff.js refresh after a new message"
+    0.3,
+    "handoff.js",
+    r"soon = setTimeout\(refresh, (\d+)\)",
+    "handoff.js later(): a refresh when the panel's data changed",
 )
 PANEL_WAITING_INTERVAL = Timer(
     10.0, "handoff.js", r"refresh\(\);\n    \}, (\d+)\)", "handoff.js refresh while something is pending"

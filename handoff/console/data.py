@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,39 @@ _MINE_COLUMNS = (
     Conversation.meta,
     Conversation.assigned_to,
 )
+_ROW_COLUMNS = (*_MINE_COLUMNS, Conversation.queued_at, Conversation.created_at)
+
+
+def _waiting_entry(r: Any, now: datetime) -> dict[str, Any]:
+    """A waiting conversation's row as the queue shows it (:meth:`handoff.queue.QueueEntry.to_dict`)."""
+    queued_at = r.queued_at or r.created_at
+    return {
+        "conversation_id": r.id,
+        "channel": r.channel,
+        "language": r.language,
+        "intent": r.intent,
+        "priority": Priority(r.priority).label,
+        "queued_at": queued_at.isoformat(),
+        "waiting_seconds": round(max(0.0, (now - queued_at).total_seconds()), 1),
+        "message_count": r.message_count,
+        "risk": conversation_risk(r.meta),
+    }
+
+
+def _mine_entry(r: Any) -> dict[str, Any]:
+    """An assigned conversation's row as its holder's list shows it (as :func:`mine_entry`)."""
+    return {
+        "conversation_id": r.id,
+        "channel": r.channel,
+        "language": r.language,
+        "intent": r.intent,
+        "priority": Priority(r.priority).label,
+        "state": r.state,
+        "assigned_at": _iso(r.assigned_at),
+        "message_count": r.message_count,
+        "unreachable": r.unreachable,
+        "risk": conversation_risk(r.meta),
+    }
 
 
 async def queue_snapshot(
@@ -109,29 +144,17 @@ async def queue_snapshot(
     """The waiting conversations in queue order (as :meth:`handoff.queue.QueueEntry.to_dict`), and
     every counsellor's assigned conversations (as :func:`mine_entry`).
 
-    Read on every queue event for every console process: plain rows of the columns shown, not ORM
-    objects (a profile under load showed the loading of whole conversations)."""
+    Read for a console that connects and after an interruption: plain rows of the columns shown,
+    not ORM objects (a profile under load showed the loading of whole conversations)."""
     now = utcnow()
-    waiting: list[dict[str, Any]] = []
-    for r in await session.execute(
-        select(*_WAITING_COLUMNS)
-        .where(Conversation.state == S.QUEUED.value)
-        .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id)
-    ):
-        queued_at = r.queued_at or r.created_at
-        waiting.append(
-            {
-                "conversation_id": r.id,
-                "channel": r.channel,
-                "language": r.language,
-                "intent": r.intent,
-                "priority": Priority(r.priority).label,
-                "queued_at": queued_at.isoformat(),
-                "waiting_seconds": round(max(0.0, (now - queued_at).total_seconds()), 1),
-                "message_count": r.message_count,
-                "risk": conversation_risk(r.meta),
-            }
+    waiting = [
+        _waiting_entry(r, now)
+        for r in await session.execute(
+            select(*_WAITING_COLUMNS)
+            .where(Conversation.state == S.QUEUED.value)
+            .order_by(Conversation.priority.desc(), Conversation.queued_at.asc(), Conversation.id)
         )
+    ]
     by_user: dict[int, list[dict[str, Any]]] = {}
     for r in await session.execute(
         select(*_MINE_COLUMNS)
@@ -139,21 +162,48 @@ async def queue_snapshot(
         .order_by(Conversation.priority.desc(), Conversation.assigned_at)
     ):
         if r.assigned_to is not None:
-            by_user.setdefault(r.assigned_to, []).append(
-                {
-                    "conversation_id": r.id,
-                    "channel": r.channel,
-                    "language": r.language,
-                    "intent": r.intent,
-                    "priority": Priority(r.priority).label,
-                    "state": r.state,
-                    "assigned_at": _iso(r.assigned_at),
-                    "message_count": r.message_count,
-                    "unreachable": r.unreachable,
-                    "risk": conversation_risk(r.meta),
-                }
-            )
+            by_user.setdefault(r.assigned_to, []).append(_mine_entry(r))
     return waiting, by_user
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """Where one conversation stands in the queue: waiting (``waiting`` is its entry), held by
+    ``holder`` (``mine`` is its entry in the holder's list), or neither (both None)."""
+
+    waiting: dict[str, Any] | None = None
+    holder: int | None = None
+    mine: dict[str, Any] | None = None
+
+
+async def queue_rows(session: AsyncSession, ids: Collection[str]) -> dict[str, QueueRow]:
+    """The queue's rows of these conversations only (the live feed's deltas: one conversation's
+    change, not the whole queue); a conversation that is gone is neither waiting nor held."""
+    now = utcnow()
+    out = {conversation_id: QueueRow() for conversation_id in ids}
+    if not out:
+        return out
+    for r in await session.execute(
+        select(*_ROW_COLUMNS).where(
+            Conversation.id.in_(list(out)),
+            Conversation.state.in_((S.QUEUED.value, S.ASSIGNED.value)),
+        )
+    ):
+        if r.state == S.QUEUED.value:
+            out[r.id] = QueueRow(waiting=_waiting_entry(r, now))
+        elif r.assigned_to is not None:
+            out[r.id] = QueueRow(holder=r.assigned_to, mine=_mine_entry(r))
+    return out
+
+
+async def assigned_loads(session: AsyncSession) -> dict[int, int]:
+    """How many conversations each counsellor holds."""
+    rows = await session.execute(
+        select(Conversation.assigned_to, func.count())
+        .where(Conversation.state == S.ASSIGNED.value)
+        .group_by(Conversation.assigned_to)
+    )
+    return {uid: int(count) for uid, count in rows.all() if uid is not None}
 
 
 async def transcript(session: AsyncSession, conv: Conversation, lang: str = "sv") -> dict[str, Any]:

@@ -3,10 +3,11 @@
 Every gateway process listens to the ``queue`` and ``conversation`` topics, so a counsellor
 connected to any process sees what happens in all of them:
 
-* a queue event -> a fresh queue snapshot to every console (coalesced when events come in bursts),
-  and ``{"type": "alert", "priority": "critical"}`` first when a critical conversation arrived;
-  a snapshot (also the first, when a console connects, and the one after a resync) alerts a
-  console to every waiting critical conversation it was not alerted to yet;
+* a queue event -> the change of the conversation it names to every console it concerns, as a
+  numbered delta (:mod:`handoff.console.live_queue`; coalesced when events come in bursts), and
+  ``{"type": "alert", "priority": "critical"}`` first when a critical conversation arrived; a
+  whole snapshot when a console connects, asks (it saw a gap) or after a resync; each of them
+  alerts a console to every waiting critical conversation it was not alerted to yet;
 * a ``critical_assigned`` queue event (a conversation someone holds turned critical) -> an alert
   with ``"assigned": true`` to the counsellor who holds it (``"yours": true``) and to every
   supervisor and admin (with the holder's name), to nobody else: nobody else can act on it;
@@ -24,26 +25,22 @@ a member who becomes available is alerted at once to a critical conversation tha
 
 Events come at least once (gateway.outbox): an event id seen already is ignored, so that no
 console shows an alert or a message twice.  When the broker's feed was interrupted (``resync``),
-every console gets a fresh queue snapshot from the store.
+every console gets a fresh queue snapshot from the store.  Queue frames to one console go out
+one at a time (its lock), and rows read before that console's snapshot are not sent to it, so that
+nothing older ever follows something newer; a slow console holds up only itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import socket
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
-
-from aiohttp import web
 
 from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.metrics import Metrics
-from gateway.sockets import close_all
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
@@ -51,64 +48,38 @@ from handoff.shift import languages
 from handoff.shift.presence import STAFF_STATUS
 from handoff.shift.reminders import WAIT_REMINDER
 
-from .data import client_message, queue_snapshot
+from .data import QueueRow, assigned_loads, client_message, queue_rows, queue_snapshot
+from .live_client import Client, Consoles, bound_send_buffer
+from .live_queue import Encoded
 from .security import SUPERVISOR_ROLES
+
+__all__ = ["Client", "Hub", "bound_send_buffer"]
 
 log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
-SEND_TIMEOUT = 5.0  # a console that has not taken a frame by then does not read: it is disconnected
-SEND_BUFFER = 128 * 1024
-"""The kernel's send buffer of a console socket (set when it opens): without it the kernel grows it up
-to tcp_wmem's maximum (4 MiB), and a console that does not read was noticed only once that was full."""
-MAX_BACKLOG = 256 * 1024
-"""Bytes waiting in a console socket's write buffer above which it does not read: disconnected at once."""
 
 
-def bound_send_buffer(transport: asyncio.BaseTransport | None) -> None:
-    """Cap the kernel's send buffer of a console socket (see SEND_BUFFER)."""
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-
-
-@dataclass(eq=False)
-class Client:
-    ws: web.WebSocketResponse
-    user_id: int
-    role: str
-    capacity: int
-    token_hash: str
-    mine: set[str] = field(default_factory=set)
-    transport: asyncio.Transport | None = None
-    alerted: set[str] = field(default_factory=set)
-    """Waiting critical conversations this console was alerted to (each at most once)."""
-    status: str = "available"
-    """The member's status (handoff.shift.presence): only available members are offered conversations."""
-    known: set[str] | None = None
-    """The waiting conversations of the last snapshot (None before the first): a new one is offered."""
-    banner: bool = False
-    """The console shows the critical alert of a waiting conversation (cleared when none waits)."""
-    languages: frozenset[str] = frozenset()
-    """The languages the member speaks with a person (hr and sr as bs): offered those first."""
-
-    @property
-    def attending(self) -> bool:
-        """Offered conversations: available, or a supervisor or admin (who oversee whatever their status)."""
-        return self.status == "available" or self.role in SUPERVISOR_ROLES
-
-
-class Hub:
+class Hub(Consoles):
     def __init__(self, db: Database, broker: Broker, metrics: Metrics | None = None) -> None:
+        super().__init__()
         self.db = db
         self.metrics = metrics
         self.broker = broker
-        self.clients: set[Client] = set()
         self._subs: list[Subscription] = []
-        self._dirty = False
+        self._dirty: set[str] = set()
+        """Conversations a queue event named since the last batch: their rows go out as deltas."""
+        self._full = False
+        """A snapshot to every console (after a resync, or an event that names no conversation)."""
+        self._attend = False
+        """A member's status changed: alerts and offers looked at again, nothing read."""
+        self._reads = 0
+        """Reads of the queue, numbered: which of two reads saw the newer queue."""
+        self._unread: set[str] = set()
+        """Critical conversations alerted from their event whose row no read has seen yet: still
+        critical for the banner and the alerts until one has (the next batch may be of other rows)."""
         self._snapshots: asyncio.Task[None] | None = None
         self._seen: dict[str, OrderedDict[str, None]] = {
             TOPIC_QUEUE: OrderedDict(),
@@ -139,63 +110,43 @@ class Hub:
         await cancel_and_wait(snapshots)
         await self.going_away()
 
-    async def going_away(self) -> int:
-        """The process is stopping: close every console socket at once with 1001 (the console
-        reconnects, to another process).  Returns how many were open."""
-        clients, self.clients = list(self.clients), set()
-        return await close_all([c.ws for c in clients])
-
     # ------------------------------------------------------------------ clients
     async def add(self, client: Client) -> None:
         self.clients.add(client)
         # The member's status as the socket opened (which counts as activity: an automatic away ended).
         await self._send(client, {"type": "status", "status": client.status, "initial": True})
-        async with self.db.session() as session:
-            waiting, by_user = await queue_snapshot(session)
-        await self._send_snapshot(client, waiting, by_user)
+        await self.resend(client)
 
-    def remove(self, client: Client) -> None:
-        self.clients.discard(client)
+    async def resend(self, client: Client) -> None:
+        """The whole queue to this console (it opened, or it saw a gap in the deltas)."""
+        async with client.frames:
+            read = self._read_number()
+            async with self.db.session() as session:
+                waiting, by_user = await queue_snapshot(session)
+            self._unread.clear()
+            await self._send_snapshot(client, read, waiting, by_user)
 
-    async def close_session(self, token_hash: str) -> None:
-        """Close the sockets of a session that ended (logout)."""
-        for client in [c for c in self.clients if c.token_hash == token_hash]:
-            self.clients.discard(client)
-            with contextlib.suppress(Exception):
-                await client.ws.close(code=4401, message=b"signed out")
-
-    async def _send(self, client: Client, data: dict[str, Any] | str) -> None:
-        """Send a frame (a dict, or its JSON text already encoded)."""
-        if client.ws.closed:
-            self.clients.discard(client)
-            return
-        if client.transport is not None and client.transport.get_write_buffer_size() > MAX_BACKLOG:
-            self._drop(client)
-            return
-        try:
-            text = data if isinstance(data, str) else json.dumps(data)
-            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
-        except TimeoutError:
-            self._drop(client)
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("dropping a console socket (%s)", type(exc).__name__)
-            self.clients.discard(client)
-
-    def _drop(self, client: Client) -> None:
-        """Its buffers are full: holding on would stall the updates of the others and keep growing
-        memory.  The console reconnects and reloads its state."""
-        log.info("dropping a console socket that does not read")
-        self.clients.discard(client)
-        if client.transport is not None:
-            client.transport.abort()
+    def _read_number(self) -> int:
+        self._reads += 1
+        return self._reads
 
     # ------------------------------------------------------------------ broker events
     async def _on_queue(self, event: Event) -> None:
         if not self._first_time(event):
             return
         payload = event.payload
+        kind, named = payload.get("kind"), payload.get("conversation_id")
+        if "disclosure_id" in payload or "referral_id" in payload:
+            await self._tell_handoff(str(named), "disclosure" if "disclosure_id" in payload else "referral")
+            return  # the queue is as it was
+        if kind in (STAFF_STATUS, WAIT_REMINDER):
+            pass  # names nobody's place in the queue
+        elif kind == RESYNC or not isinstance(named, str) or not named:
+            self._full = True  # read from the store for everyone
+        else:
+            self._dirty.add(named)
         if payload.get("kind") == RESYNC:
-            pass  # only the snapshot below, read from the store
+            pass
         elif payload.get("kind") == CRITICAL_ASSIGNED:
             await self._alert_holder_and_supervisors(payload)
         elif payload.get("kind") == WAIT_REMINDER:
@@ -204,10 +155,12 @@ class Hub:
         elif payload.get("kind") == STAFF_STATUS:
             if not await self._status_changed(payload):
                 return  # no console here changed: the queue is as it was for everyone
+            self._attend = True  # one that became available is alerted to a waiting critical one
         elif payload.get("critical"):
             conversation_id = str(payload.get("conversation_id"))
             alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             targets = [c for c in self.clients if c.attending and conversation_id not in c.alerted]
+            self._unread.add(conversation_id)
             for client in targets:
                 client.alerted.add(conversation_id)
                 client.banner = True
@@ -215,9 +168,15 @@ class Hub:
             sent = len(targets)
             if self.metrics is not None:
                 self.metrics.alerted(event.at, sent)
-        self._dirty = True
         if self._snapshots is None or self._snapshots.done():
-            self._snapshots = asyncio.create_task(self._snapshot_loop(), name="console queue snapshots")
+            self._snapshots = asyncio.create_task(self._update_loop(), name="console queue updates")
+
+    async def _tell_handoff(self, conversation_id: str, what: str) -> None:
+        """A disclosure or referral of this conversation changed: its holder's panel and the
+        supervisors' page read it again (they do not look on every message)."""
+        frame = {"type": "conversation", "kind": what, "conversation_id": conversation_id}
+        targets = [c for c in self.clients if conversation_id in c.mine or c.role in SUPERVISOR_ROLES]
+        await asyncio.gather(*(self._send(c, frame) for c in targets))
 
     async def _remind(self, payload: dict[str, Any]) -> None:
         reminder = {
@@ -274,31 +233,93 @@ class Hub:
             yours = client.user_id == holder
             await self._send(client, {**alert, "yours": yours, "holder": "" if yours else name})
 
-    async def _snapshot_loop(self) -> None:
-        while self._dirty:
-            self._dirty = False
+    async def _update_loop(self) -> None:
+        while self._dirty or self._full or self._attend:
             await asyncio.sleep(COALESCE_SECONDS)
+            full, ids = self._full, self._dirty
+            self._full, self._dirty, self._attend = False, set(), False
             if not self.clients:
-                continue
+                self._unread.clear()
+                continue  # a console that connects gets a snapshot read then
             try:
-                async with self.db.session() as session:
-                    waiting, by_user = await queue_snapshot(session)
-                    on_duty = await languages.on_duty_staff(session)
+                if full:
+                    await self._snapshots_to_all()
+                else:
+                    await self._deltas(ids)
             except Exception as exc:
                 log.warning("could not read the queue for live updates (%s)", type(exc).__name__)
-                continue
-            # Languages someone on duty with room speaks (in any process): theirs first.
-            spoken = languages.free_speakers(on_duty, {uid: len(m) for uid, m in by_user.items()})
-            # The waiting list is the same for every console: encoded once, not once per console.
-            encoded = json.dumps(waiting)
-            # Side by side: a console whose socket is slow must not hold up the others.
-            await asyncio.gather(
-                *(self._send_snapshot(c, waiting, by_user, spoken, encoded) for c in list(self.clients))
-            )
+                # What was not sent is not lost: everyone gets the whole queue once the store answers.
+                self._full = True
+                await asyncio.sleep(1.0)
+
+    async def _snapshots_to_all(self) -> None:
+        read = self._read_number()
+        async with self.db.session() as session:
+            waiting, by_user = await queue_snapshot(session)
+            self._unread.clear()
+            on_duty = await languages.on_duty_staff(session)
+        # Languages someone on duty with room speaks (in any process): theirs first.
+        spoken = languages.free_speakers(on_duty, {uid: len(m) for uid, m in by_user.items()})
+        # The waiting list is the same for every console: encoded once, not once per console.
+        encoded = json.dumps(waiting)
+        # Side by side: a console whose socket is slow must not hold up the others.
+        await asyncio.gather(
+            *(self._snapshot_to(c, read, waiting, by_user, spoken, encoded) for c in list(self.clients))
+        )
+
+    async def _deltas(self, ids: set[str]) -> None:
+        """The rows of the conversations named since the last batch, to each console as what changed
+        for it (nothing to a console for which nothing did)."""
+        rows: dict[str, QueueRow] = {}
+        spoken: set[str] = set()
+        read = self._read_number()
+        if ids:
+            async with self.db.session() as session:
+                rows = await queue_rows(session, ids)
+                self._unread -= rows.keys()
+                joined = any(
+                    row.waiting is not None and any(cid not in c.view.waiting for c in self.clients)
+                    for cid, row in rows.items()
+                )
+                if joined:  # offered first to those who speak its language (read only then)
+                    on_duty = await languages.on_duty_staff(session)
+                    spoken = languages.free_speakers(on_duty, await assigned_loads(session))
+        encoded = Encoded()
+        await asyncio.gather(*(self._send_delta(c, read, rows, spoken, encoded) for c in list(self.clients)))
+
+    async def _send_delta(
+        self, client: Client, read: int, rows: dict[str, QueueRow], spoken: set[str], encoded: Encoded
+    ) -> None:
+        async with client.frames:
+            if read < client.view.read:
+                rows = {}  # its snapshot was read after these rows: it knows better already
+            changes = client.view.changes(rows, client.user_id, encoded)
+            for conversation_id, row in rows.items():
+                if row.holder == client.user_id:
+                    client.mine.add(conversation_id)
+                else:
+                    client.mine.discard(conversation_id)
+            await self._look_again(client, client.view.waiting_list(), len(client.view.mine), spoken)
+            if changes:
+                await self._send(client, client.view.delta(changes, client.capacity))
+
+    async def _snapshot_to(
+        self,
+        client: Client,
+        read: int,
+        waiting: list[dict[str, Any]],
+        by_user: dict[int, list[dict[str, Any]]],
+        spoken: set[str],
+        encoded: str,
+    ) -> None:
+        async with client.frames:
+            if read > client.view.read:  # not when it got one read later meanwhile
+                await self._send_snapshot(client, read, waiting, by_user, spoken, encoded)
 
     async def _send_snapshot(
         self,
         client: Client,
+        read: int,
         waiting: list[dict[str, Any]],
         by_user: dict[int, list[dict[str, Any]]],
         spoken: set[str] | frozenset[str] = frozenset(),
@@ -308,10 +329,21 @@ class Hub:
         sends the same list to many consoles)."""
         mine = by_user.get(client.user_id, [])
         client.mine = {m["conversation_id"] for m in mine}
+        await self._look_again(client, waiting, len(mine), spoken)
+        seq = client.view.reset(waiting, mine, read)
+        rest = json.dumps({"mine": mine, "load": len(mine), "capacity": client.capacity})
+        waiting_json = encoded if encoded is not None else json.dumps(waiting)
+        await self._send(client, f'{{"type": "queue", "seq": {seq}, "waiting": {waiting_json}, {rest[1:]}')
+
+    async def _look_again(
+        self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]
+    ) -> None:
+        """Alerts, the banner and offers as the queue now stands for this console."""
         # A critical conversation waiting that this console has not been alerted to (it connected
         # after the alert, or its live feed was interrupted when the alert went out): alert now,
         # so that nobody misses one because of when they looked.
-        critical = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        waits = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
+        critical = waits = waits | (client.alerted & self._unread)
         if not client.attending:
             critical = set()  # on a break or away: alerted when available again
         for conversation_id in sorted(critical - client.alerted):
@@ -320,13 +352,10 @@ class Hub:
                 client, {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
             )
         client.alerted = critical  # one that leaves the queue and comes back critical alerts again
-        if client.banner and not any(e["priority"] == "critical" for e in waiting):
+        if client.banner and not waits:
             client.banner = False
             await self._send(client, {"type": "alert_clear"})
-        await self._offer_new(client, waiting, len(mine), spoken)
-        rest = json.dumps({"mine": mine, "load": len(mine), "capacity": client.capacity})
-        waiting_json = encoded if encoded is not None else json.dumps(waiting)
-        await self._send(client, f'{{"type": "queue", "waiting": {waiting_json}, {rest[1:]}')
+        await self._offer_new(client, waiting, load, spoken)
 
     async def _offer_new(
         self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]

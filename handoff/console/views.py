@@ -414,6 +414,9 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
                 continue
             if msg.data == '{"type":"ping"}':
                 await ws.send_str('{"type":"pong"}')
+            elif msg.data in ('{"type":"snapshot"}', '{"type": "snapshot"}'):
+                # The page saw a queue delta out of sequence (a missed one): the whole queue again.
+                await hub.resend(client)
             elif msg.data == '{"type":"active"}':
                 # The page reports input at most once a minute; the store is written at most every 30 s.
                 now = asyncio.get_running_loop().time()

@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.browser.conftest import CuttableLink, LiveGateway, Pages
+from tests.harness import login_in_page
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -54,6 +55,19 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
     row = anna.locator("#queue-body tr")
     await expect(row).to_have_count(1)
     await expect(row.locator(".intent")).to_have_text("Oro, anhörig")
+    # Another person joins the queue: the live feed adds their row (a delta) and leaves the first
+    # row as it was (a whole snapshot would have drawn every row anew).
+    await row.evaluate("tr => { tr.dataset.kept = '1'; }")
+    _, other = await pages.visitor()
+    await visitor_writes(other, "min kompis har blivit konstig")
+    await expect(anna.locator("#queue-body tr")).to_have_count(2)
+    await expect(anna.locator("#queue-body tr").nth(0)).to_have_attribute("data-kept", "1")
+    await expect(anna.locator("#queue-count")).to_have_text("2")
+    reads: list[str] = []
+    anna.on(
+        "request", lambda r: reads.append(r.url.split("/console/api/")[-1]) if r.method == "GET" else None
+    )
+    row = anna.locator("#queue-body tr[data-kept='1']")
     await row.locator("button.claim").click()
     panel = anna.locator(PANEL)
     await expect(panel.locator("li.msg-person .text")).to_have_text(
@@ -61,7 +75,8 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
     )
     await expect(panel.locator(".triage-intent")).to_have_text("Oro, anhörig")
     await expect(panel.locator(".suggested")).to_have_text("SAFE:concern_relative")
-    await expect(anna.locator("#queue-body tr")).to_have_count(0)
+    await expect(anna.locator("#queue-body tr")).to_have_count(1)  # the other one still waits
+    await expect(anna.locator("#queue-body tr[data-kept]")).to_have_count(0)
     await expect(anna.locator("#load")).to_have_text("1")
     await expect(visitor.locator("#hl-status")).to_contain_text("En samtalsstödjare har anslutit")
 
@@ -89,6 +104,12 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
 
     assert_complete(await log_of(visitor, "li.hl-msg"))
     assert_complete(await log_of(anna, f"{PANEL} li.msg"))
+    # The transcript was read once, when the conversation opened; the person's second message was
+    # added from the live feed, and the referral and disclosure panels were not read again for it.
+    conv_id = await panel.get_attribute("data-conversation-id")
+    assert reads.count(f"conversations/{conv_id}") == 1, reads
+    assert reads.count(f"conversations/{conv_id}/referrals") == 1, reads
+    assert reads.count(f"conversations/{conv_id}/disclosures") == 1, reads
     SHOTS.mkdir(exist_ok=True)
     await visitor.screenshot(path=str(SHOTS / "chat-360.png"), full_page=True)
     await anna.screenshot(path=str(SHOTS / "console-1280.png"), full_page=True)
@@ -254,3 +275,47 @@ async def test_supervisor_page_shows_conversations_and_loads_live(pages: Pages, 
     await expect(anna_row.locator(".load")).to_have_text("1")
     await expect(anna_row.locator(".capacity")).to_have_text("2")
     assert sara.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_missed_queue_delta_brings_the_whole_queue(pages: Pages, gateway: LiveGateway) -> None:
+    """The live socket loses one queue delta on its way (the test's websocket route drops it): the
+    next one is out of sequence, so the page asks for the whole queue and shows it complete."""
+    await gateway.user("dora")
+    _, page = await pages.new()
+    dropped: list[str] = []
+    asked: list[str] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and '"queue_delta"' in message and not dropped:
+                dropped.append(message)  # lost on the way
+                return
+            ws.send(message)
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"snapshot"' in message:
+                asked.append(message)
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    await page.route_web_socket("**/console/ws", route)
+    await login_in_page(page, pages.base, "dora")
+    await page.wait_for_selector("body[data-live='1']")
+    await expect(page.locator("#queue-body tr")).to_have_count(0)
+    _, first = await pages.visitor()
+    await visitor_writes(first, "min kompis har blivit konstig")
+    async with asyncio.timeout(8):
+        while not dropped:
+            await asyncio.sleep(0.05)
+    await expect(page.locator("#queue-body tr")).to_have_count(0)  # the page did not hear of it
+    assert asked == []
+    _, second = await pages.visitor()
+    await visitor_writes(second, "min son har blivit radikal")
+    await expect(page.locator("#queue-body tr")).to_have_count(2)
+    await expect(page.locator("#queue-count")).to_have_text("2")
+    assert len(asked) == 1
+    assert page.js_errors == []  # type: ignore[attr-defined]

@@ -158,6 +158,57 @@ const HL = (function () {
     };
   }
 
+  /* The live queue as the socket's frames tell it: a snapshot ({type: "queue"}, numbered by seq)
+     and then deltas ({type: "queue_delta"}: one conversation's change each, numbered next).  A
+     delta out of sequence (one was missed) asks the server for a snapshot (ask()) and is ignored
+     until it comes.  apply(frame) returns the queue after it ({waiting, mine, load, capacity}), or
+     null when the frame changed nothing shown.  Each entry gets .at, when its wait was read. */
+  function queueView(ask) {
+    const rank = { critical: 3, high: 2, normal: 1, low: 0 };
+    let seq = null;
+    let asked = false;
+    let waiting = [];
+    let mine = [];
+    function cmp(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
+    function byWait(a, b) {
+      return (rank[b.priority] || 0) - (rank[a.priority] || 0) || cmp(a.queued_at || "", b.queued_at || "") || cmp(a.conversation_id, b.conversation_id);
+    }
+    function byAssigned(a, b) {
+      return (rank[b.priority] || 0) - (rank[a.priority] || 0) || cmp(a.assigned_at || "", b.assigned_at || "");
+    }
+    function stamp(list) {
+      const now = performance.now();
+      list.forEach(function (e) { e.at = now; });
+      return list;
+    }
+    function apply(msg) {
+      if (msg.type === "queue") {
+        if (msg.seq !== undefined) { seq = msg.seq; asked = false; } // the page's first GET has none
+        waiting = stamp((msg.waiting || []).slice());
+        mine = (msg.mine || []).slice();
+        return { waiting: waiting, mine: mine, load: msg.load || 0, capacity: msg.capacity };
+      }
+      if (seq === null || msg.seq !== seq + 1) {
+        seq = null;
+        if (!asked) { asked = true; ask(); }
+        return null;
+      }
+      seq = msg.seq;
+      msg.changes.forEach(function (c) {
+        const list = c.list === "mine" ? mine : waiting;
+        const i = list.findIndex(function (e) { return e.conversation_id === c.conversation_id; });
+        if (i >= 0) list.splice(i, 1);
+        if (c.op !== "removed") list.push(c.list === "mine" ? c.entry : stamp([c.entry])[0]);
+      });
+      waiting.sort(byWait);
+      mine.sort(byAssigned);
+      return { waiting: waiting, mine: mine, load: msg.load, capacity: msg.capacity };
+    }
+    /* A new socket: its first frame is a snapshot. */
+    function reset() { seq = null; asked = true; }
+    return { apply: apply, reset: reset };
+  }
+
   function formatWait(seconds) {
     const s = Math.max(0, Math.floor(seconds));
     const h = Math.floor(s / 3600);
@@ -190,5 +241,5 @@ const HL = (function () {
     return t("error") + " (" + code + ")";
   }
 
-  return { i18n, space, base, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, formatWait, formatTime, formatStamp, errorText };
+  return { i18n, space, base, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, queueView, formatWait, formatTime, formatStamp, errorText };
 })();

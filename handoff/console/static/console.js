@@ -19,7 +19,9 @@
   let mayPick = !queueSection || queueSection.dataset.mayPick !== "0";
 
   let waiting = [];
-  let waitingAt = performance.now();
+  const rows = new Map(); // conversation id -> {entry, tr}: a row is redrawn only when its entry changed
+  let live = null;
+  const queue = HL.queueView(function () { if (live) live.send({ type: "snapshot" }); });
   let canned = [];
   let active = null;
   const convs = new Map(); // conversation id -> {tab, panel, seqs: Set, maxSeq, closed, typingTimer}
@@ -47,25 +49,47 @@
   }
 
   // ------------------------------------------------------------------ queue
+  function queueRow(entry) {
+    const known = rows.get(entry.conversation_id);
+    if (known && known.entry === entry) return known.tr;
+    const tr = makeRow(entry);
+    rows.set(entry.conversation_id, { entry: entry, tr: tr });
+    return tr;
+  }
+
+  function makeRow(entry) {
+    let claim = null;
+    if (mayPick) {
+      claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
+      claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
+    }
+    return el("tr", {
+      className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
+      dataset: { conversationId: entry.conversation_id, priority: entry.priority },
+    }, [
+      el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
+      el("td", null, [document.createTextNode(HL.channelLabel(entry.channel) + " · "), HL.triage.languageCode(entry.language)]),
+      el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
+      el("td", { className: "wait", dataset: { base: entry.waiting_seconds, at: entry.at } }, HL.formatWait(waited(entry.waiting_seconds, entry.at))),
+      el("td", null, [claim]),
+    ]);
+  }
+
+  function waited(base, at) {
+    return Number(base) + (at ? (performance.now() - Number(at)) / 1000 : 0);
+  }
+
+  // Rows in queue order, moving only those whose place changed (a focused claim button stays focused).
   function renderQueue() {
-    const rows = waiting.map(function (entry) {
-      let claim = null;
-      if (mayPick) {
-        claim = el("button", { type: "button", className: "claim", dataset: { conversationId: entry.conversation_id } }, t("claim"));
-        claim.addEventListener("click", function () { claimConversation(entry.conversation_id, claim); });
-      }
-      return el("tr", {
-        className: "prio-" + entry.priority + (entry.priority === "critical" ? " critical" : ""),
-        dataset: { conversationId: entry.conversation_id, priority: entry.priority },
-      }, [
-        el("td", { className: "prio-cell" }, [el("span", { className: "badge prio-" + entry.priority }, HL.priorityLabel(entry.priority)), HL.triage.marker(entry.risk)]),
-        el("td", null, [document.createTextNode(HL.channelLabel(entry.channel) + " · "), HL.triage.languageCode(entry.language)]),
-        el("td", { className: "intent" }, HL.intentLabel(entry.intent)),
-        el("td", { className: "wait", dataset: { base: entry.waiting_seconds } }, HL.formatWait(entry.waiting_seconds)),
-        el("td", null, [claim]),
-      ]);
+    const ids = new Set(waiting.map(function (e) { return e.conversation_id; }));
+    for (const id of Array.from(rows.keys())) if (!ids.has(id)) rows.delete(id);
+    let cur = queueBody.firstElementChild;
+    waiting.forEach(function (entry) {
+      const tr = queueRow(entry);
+      if (cur === tr) cur = cur.nextElementSibling;
+      else queueBody.insertBefore(tr, cur);
     });
-    queueBody.replaceChildren.apply(queueBody, rows);
+    while (cur) { const next = cur.nextElementSibling; cur.remove(); cur = next; }
     queueEmpty.hidden = waiting.length > 0;
     queueCount.textContent = String(waiting.length);
   }
@@ -74,22 +98,44 @@
   document.addEventListener("hl:claimed", function (ev) { openConversation(ev.detail.id, true); });
 
   function tickWaiting() {
-    const elapsed = (performance.now() - waitingAt) / 1000;
     queueBody.querySelectorAll("td.wait").forEach(function (cell) {
-      cell.textContent = HL.formatWait(Number(cell.dataset.base) + elapsed);
+      cell.textContent = HL.formatWait(waited(cell.dataset.base, cell.dataset.at));
     });
   }
   setInterval(tickWaiting, 1000);
 
-  function applySnapshot(snap) {
-    waiting = snap.waiting || [];
-    waitingAt = performance.now();
-    if (snap.may_pick !== undefined) mayPick = !!snap.may_pick;
+  // A snapshot or a delta of the live queue (or the page's first GET): the table and my tabs.
+  function applyQueue(msg) {
+    const q = queue.apply(msg);
+    if (!q) return;
+    if (msg.may_pick !== undefined && !!msg.may_pick !== mayPick) {
+      mayPick = !!msg.may_pick;
+      rows.clear();
+      queueBody.replaceChildren();
+    }
+    waiting = q.waiting;
     HL.shift.onQueue(waiting);
     renderQueue();
-    loadEl.textContent = String(snap.load || 0);
-    if (snap.capacity !== undefined) capacityEl.textContent = String(snap.capacity);
-    reconcileMine(snap.mine || []);
+    loadEl.textContent = String(q.load || 0);
+    if (q.capacity !== undefined) capacityEl.textContent = String(q.capacity);
+    if (msg.type === "queue") reconcileMine(q.mine);
+    else mineChanged(msg.changes);
+  }
+
+  // A delta names the conversations of mine that changed: only those are opened or removed (a
+  // conversation I claimed a moment ago may not be in a delta that was on its way meanwhile).
+  function mineChanged(changes) {
+    changes.forEach(function (c) {
+      if (c.list !== "mine") return;
+      const id = c.conversation_id;
+      if (c.op === "removed") {
+        if (convs.has(id) && !convs.get(id).closed) removeConversation(id);
+        return;
+      }
+      if (!convs.has(id)) openConversation(id, false);
+      updateTab(id, c.entry);
+    });
+    mineEmpty.hidden = convs.size > 0;
   }
 
   async function claimConversation(id, button) {
@@ -126,9 +172,11 @@
   }
 
   function openConversation(id, focus) {
-    if (!convs.has(id)) createPanel(id);
+    const fresh = !convs.has(id);
+    if (fresh) createPanel(id);
     if (focus || !active) activate(id);
-    loadTranscript(id);
+    // Once: after that the live feed appends (a claim's answer and the queue's delta both open it).
+    if (fresh) loadTranscript(id);
     mineEmpty.hidden = true;
   }
 
@@ -453,7 +501,7 @@
   function onLive(msg) {
     document.dispatchEvent(new CustomEvent("hl:live", { detail: msg })); // feature scripts (phone.js)
     if (HL.shift.onLive(msg)) return;
-    if (msg.type === "queue") applySnapshot(msg);
+    if (msg.type === "queue" || msg.type === "queue_delta") applyQueue(msg);
     else if (msg.type === "alert") raiseAlert(msg);
     else if (msg.type === "conversation") onConversationEvent(msg);
   }
@@ -462,7 +510,7 @@
      second for the queue and the open conversations' new lines. */
   async function poll() {
     const res = await api("GET", HL.base + "/queue");
-    if (res.status === 200) applySnapshot(res.data);
+    if (res.status === 200) applyQueue(Object.assign({ type: "queue" }, res.data));
     for (const [id, conv] of convs) if (!conv.closed) loadTranscript(id);
   }
 
@@ -470,13 +518,14 @@
     const cannedRes = await api("GET", HL.base + "/canned");
     if (cannedRes.status === 200) canned = cannedRes.data.canned || [];
     const res = await api("GET", HL.base + "/queue");
-    if (res.status === 200) applySnapshot(res.data);
+    if (res.status === 200) applyQueue(Object.assign({ type: "queue" }, res.data));
     if (HL.space === "training") {
       document.body.dataset.live = "1";
       setInterval(poll, 1000);
       return;
     }
-    const live = HL.live(onLive, function (reconnected) {
+    live = HL.live(onLive, function (reconnected) {
+      queue.reset(); // the new socket's first frame is the whole queue
       HL.shift.connected(live);
       offline.hidden = true;
       document.body.dataset.live = "1";

@@ -437,15 +437,36 @@ const HLPhone = (function () {
     }
     refreshButton.addEventListener("click", refresh);
 
-    // A new message in the conversation (the person's answer, a system note) may change a status.
+    // Read again only when this panel's own data may have changed: the live feed names a referral
+    // or disclosure of this conversation, the person answers while one waits on them (a consent
+    // question), or the transcript was read again (a reconnect: events may have been missed).
+    // Not on every message: under load that made two reads per message (issue #18).
     let soon = null;
-    const log = panel.querySelector("ol.log");
-    if (log) {
-      new MutationObserver(function () {
-        clearTimeout(soon);
-        soon = setTimeout(function () { refresh(); if (crimeShown()) fillSources(); }, 300);
-      }).observe(log, { childList: true });
+    function later() {
+      clearTimeout(soon);
+      soon = setTimeout(refresh, 300);
     }
+    // Listeners of the page's events for as long as the panel is there.
+    function on(type, handle) {
+      document.addEventListener(type, function listener(ev) {
+        if (!panel.isConnected) { document.removeEventListener(type, listener); return; }
+        handle(ev);
+      });
+    }
+    on("hl:live", function (ev) {
+      const msg = ev.detail;
+      if (msg.type !== "conversation" || msg.conversation_id !== id) return;
+      if (msg.kind === "referral" || msg.kind === "disclosure") later();
+    });
+    on("hl:message", function (ev) {
+      if (ev.detail.id !== id) return;
+      if (ev.detail.message.kind === "person" && (referSection.dataset.waiting || crimeSection.dataset.waiting)) later();
+      if (crimeShown()) fillSources(); // the sources to choose from are the person's messages
+    });
+    let transcripts = 0;
+    on("hl:transcript", function (ev) {
+      if (ev.detail.id === id && ++transcripts > 1) later(); // the first is the panel's opening
+    });
     // The recipient's acknowledgement comes without a message: look again while something is pending.
     const timer = setInterval(function () {
       if (!panel.isConnected) { clearInterval(timer); return; }
@@ -460,7 +481,7 @@ const HLPhone = (function () {
     slot.replaceChildren(referSection);
     if (crimeSlot) crimeSlot.replaceChildren(crimeSection);
     else slot.append(crimeSection);
-    refresh();
+    Promise.resolve().then(refresh); // once console.js has put the panel on the page
   }
 
   document.addEventListener("hl:panel", function (ev) {

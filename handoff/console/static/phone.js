@@ -122,6 +122,10 @@ HL.phone = (function () {
   function onLive(msg) {
     if (msg.type === "queue") {
       (msg.mine || []).forEach(function (m) { if (m.channel === "phone") learn(m.conversation_id); });
+    } else if (msg.type === "queue_delta") {
+      (msg.changes || []).forEach(function (c) {
+        if (c.list === "mine" && c.entry && c.entry.channel === "phone") learn(c.conversation_id);
+      });
     } else if (msg.type === "conversation" && msg.kind === "phone" && msg.phone) {
       const id = msg.conversation_id;
       const state = msg.conversation && msg.conversation.state;

@@ -168,11 +168,17 @@
 
   refresh();
   setInterval(refresh, 15000);
+  const queue = HL.queueView(function () { live.send({ type: "snapshot" }); });
   const live = HL.live(function (msg) {
     if (msg.type === "status") soon(); // my own status, in the table too
     if (HL.shift.onLive(msg)) return;
-    if (msg.type === "queue") { HL.shift.onQueue(msg.waiting); soon(); }
+    if (msg.type === "queue" || msg.type === "queue_delta") {
+      const q = queue.apply(msg);
+      if (q) HL.shift.onQueue(q.waiting);
+      soon();
+    }
     else if (msg.type === "staff_status") soon();
+    else if (msg.type === "conversation" && (msg.kind === "disclosure" || msg.kind === "referral")) soon();
     else if (msg.type === "alert") HL.alert.raise(msg, msg.assigned ? function (id) { window.location.assign("/console/conversations/" + id); } : null);
-  }, function () { HL.shift.connected(live); }, function () {});
+  }, function () { queue.reset(); HL.shift.connected(live); }, function () {});
 })();

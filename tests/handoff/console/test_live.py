@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,34 @@ async def connect(b: Browser, origin: str | None = None) -> aiohttp.ClientWebSoc
     return await b.http.ws_connect(b.url("/console/ws"), headers={"Origin": origin or b.base})
 
 
+_queues: weakref.WeakKeyDictionary[aiohttp.ClientWebSocketResponse, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_RANK = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+
+
+def absorb(ws: aiohttp.ClientWebSocketResponse, msg: dict[str, Any]) -> dict[str, Any]:
+    """What the page does with a queue frame: a snapshot is the queue, a delta is applied to the
+    queue it follows (its number the next, or the test fails); other frames pass unchanged.  A
+    queue frame comes back as ``{"type": "queue", "waiting", "mine", "load", "capacity"}``."""
+    if msg.get("type") == "queue":
+        _queues[ws] = {**msg, "waiting": list(msg["waiting"]), "mine": list(msg["mine"])}
+    elif msg.get("type") == "queue_delta":
+        queue = _queues[ws]
+        assert msg["seq"] == queue["seq"] + 1, (msg["seq"], queue["seq"])
+        for change in msg["changes"]:
+            held = queue[change["list"]]
+            held[:] = [e for e in held if e["conversation_id"] != change["conversation_id"]]
+            if change["op"] != "removed":
+                held.append(change["entry"])
+        queue["waiting"].sort(key=lambda e: (-_RANK[e["priority"]], e["queued_at"], e["conversation_id"]))
+        queue["mine"].sort(key=lambda e: (-_RANK[e["priority"]], e["assigned_at"] or ""))
+        queue.update(seq=msg["seq"], load=msg["load"], capacity=msg["capacity"])
+    else:
+        return msg
+    return {**_queues[ws], "type": "queue", "waiting": list(_queues[ws]["waiting"])}
+
+
 async def next_of(
     ws: aiohttp.ClientWebSocketResponse,
     type_: str,
@@ -24,10 +53,11 @@ async def next_of(
     where: Callable[[dict[str, Any]], bool] = lambda m: True,
     **match: Any,
 ) -> dict[str, Any]:
-    """The next message of ``kind`` that matches (earlier snapshots may still be on their way)."""
+    """The next message of ``kind`` that matches (earlier snapshots may still be on their way);
+    for "queue", the queue after the next snapshot or delta that matches."""
     async with asyncio.timeout(timeout):
         while True:
-            msg: dict[str, Any] = await ws.receive_json()
+            msg: dict[str, Any] = absorb(ws, await ws.receive_json())
             if msg.get("type") == type_ and all(msg.get(k) == v for k, v in match.items()) and where(msg):
                 return msg
 
@@ -36,7 +66,7 @@ async def nothing_of(ws: aiohttp.ClientWebSocketResponse, kind: str, wait: float
     try:
         async with asyncio.timeout(wait):
             while True:
-                msg = await ws.receive_json()
+                msg = absorb(ws, await ws.receive_json())
                 assert msg.get("type") != kind, msg
     except TimeoutError:
         return
@@ -216,3 +246,50 @@ async def test_a_held_conversation_that_turns_critical_alerts_its_counsellor_and
     await nothing_of(wa, "alert")
     for sock in (wa, wb, ws):
         await sock.close()
+
+
+async def test_the_queue_goes_out_as_one_conversations_change_and_a_gap_brings_it_whole(
+    console: Console,
+) -> None:
+    """After the first snapshot a console gets deltas: one conversation's row, numbered; a console
+    that saw a gap asks, and gets the whole queue again, numbered so that the deltas follow."""
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    before = await console.person("b", "min son har blivit radikal")
+    wa, wb = await connect(anna), await connect(bert)
+    first = await next_of(wa, "queue")
+    await next_of(wb, "queue")
+    assert [e["conversation_id"] for e in first["waiting"]] == [before]
+
+    arrived = await console.person("a", "min kusin har nya vänner")
+    raw = await wa.receive_json()
+    while raw["type"] != "queue_delta":  # an offer of the new conversation comes first
+        assert raw["type"] == "new_conversation", raw
+        raw = await wa.receive_json()
+    assert raw["seq"] == first["seq"] + 1 and "waiting" not in raw
+    assert [(c["op"], c["list"], c["conversation_id"]) for c in raw["changes"]] == [
+        ("added", "waiting", arrived)
+    ]
+    assert raw["changes"][0]["entry"]["priority"] == "normal" and raw["load"] == 0
+    absorb(wa, raw)
+
+    # Bert claims it: Anna sees it leave the queue, Bert sees it leave the queue and join his own.
+    assert (await bert.claim(arrived)).status == 200
+    gone = await next_of(wa, "queue", where=lambda m: len(m["waiting"]) == 1)
+    assert [e["conversation_id"] for e in gone["waiting"]] == [before] and gone["mine"] == []
+    held = await next_of(wb, "queue", where=lambda m: m["load"] == 1)
+    assert [m["conversation_id"] for m in held["mine"]] == [arrived]
+    assert [e["conversation_id"] for e in held["waiting"]] == [before]
+
+    # A gap: the page asks on its socket and gets the whole queue, numbered next.
+    await wa.send_str('{"type":"snapshot"}')
+    whole = await wa.receive_json()
+    assert whole["type"] == "queue" and whole["seq"] == gone["seq"] + 1
+    assert [e["conversation_id"] for e in whole["waiting"]] == [before]
+    absorb(wa, whole)
+    # The next change is a delta that follows it (absorb fails on a gap).
+    assert (await bert.post(f"/console/api/conversations/{arrived}/release")).status == 200
+    back = await next_of(wa, "queue", where=lambda m: len(m["waiting"]) == 2)
+    assert {e["conversation_id"] for e in back["waiting"]} == {before, arrived}
+    await wa.close()
+    await wb.close()

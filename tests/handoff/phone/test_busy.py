@@ -11,7 +11,7 @@ import aiohttp
 from sqlalchemy import select, update
 
 from gateway.store.models import StaffUser
-from tests.handoff.console.test_live import connect, next_of, nothing_of
+from tests.handoff.console.test_live import absorb, connect, next_of, nothing_of
 from tests.handoff.phone.conftest import PhoneGateway, start_phone
 
 
@@ -25,7 +25,7 @@ async def both(ws: aiohttp.ClientWebSocketResponse, conv_id: str) -> tuple[dict[
     found: dict[str, dict[str, Any]] = {}
     async with asyncio.timeout(5):
         while len(found) < 2:
-            msg: dict[str, Any] = await ws.receive_json()
+            msg: dict[str, Any] = absorb(ws, await ws.receive_json())
             if msg.get("type") == "status":
                 found["status"] = msg
             elif msg.get("type") == "conversation" and msg.get("kind") == "phone":
