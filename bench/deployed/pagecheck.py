@@ -20,10 +20,18 @@ CONSOLE_TEMPLATE = ROOT / "handoff" / "console" / "templates" / "console.html"
 _SCRIPT_TAG = re.compile(r'<script src="/console/static/([\w.-]+\.js)"')
 # The scripts of the console page, read from templates/console.html: a script added to the page
 # is checked too.
-CONSOLE_PAGE_SCRIPTS = tuple(_SCRIPT_TAG.findall(CONSOLE_TEMPLATE.read_text(encoding="utf-8")))
+# Scripts only the training space loads (it answers from its own tables) are not the real console's.
+_TRAINING_ONLY = re.compile(r'\{%\s*if space == "training"\s*%\}.*?\{%\s*endif\s*%\}', re.S)
+CONSOLE_PAGE_SCRIPTS = tuple(
+    _SCRIPT_TAG.findall(_TRAINING_ONLY.sub("", CONSOLE_TEMPLATE.read_text(encoding="utf-8")))
+)
+# The API base the scripts read from the page (``HL.base``): the real console's, as served at /console.
+PAGE_CONSTS = {"HL.base": '"/console/api"'}
 
 _CALL = re.compile(r"\b(?:api|apiAction)\(\s*\"([A-Z]+)\"\s*,\s*")
-_CONST = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*=\s*(\"[^\"]*\"(?:\s*\+\s*(?:[\w.]+|\"[^\"]*\"))*)\s*;")
+_CONST = re.compile(
+    r"\b(?:const|let|var)\s+(\w+)\s*=\s*((?:\"[^\"]*\"|HL\.base)(?:\s*\+\s*(?:[\w.]+|\"[^\"]*\"))*)\s*;"
+)
 _FRAME = re.compile(r"send\(\s*(?:JSON\.stringify\(\s*)?\{\s*type:\s*\"([\w-]+)\"")
 _WS_PATH = re.compile(r"\"(/[\w/-]*/ws)\"")
 _FORM = re.compile(r"<form[^>]*method=\"post\"[^>]*action=\"([^\"]+)\"", re.IGNORECASE)
@@ -91,7 +99,7 @@ def template(expr: str, consts: dict[str, str]) -> str:
     out = ""
     for part in _split_plus(expr):
         if part in consts:
-            out += template(consts[part], {})
+            out += template(consts[part], PAGE_CONSTS)
         elif len(part) >= 2 and part[0] == part[-1] and part[0] in "\"'":
             out += part[1:-1]
         else:
@@ -105,7 +113,7 @@ def _line(source: str, pos: int) -> int:
 
 def requests_in(path: Path) -> list[Found]:
     source = path.read_text(encoding="utf-8")
-    consts = {m.group(1): m.group(2) for m in _CONST.finditer(source)}
+    consts = {**PAGE_CONSTS, **{m.group(1): m.group(2) for m in _CONST.finditer(source)}}
     found = []
     for m in _CALL.finditer(source):
         expr = _argument(source, m.end())
