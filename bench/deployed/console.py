@@ -1,13 +1,14 @@
 """A counsellor with the console page open, request for request as its scripts make them.
 
-``page`` mode follows ``console.js``, ``records.js`` and ``handoff.js``: login through the form
-(its CSRF token), the page's start (canned answers, the pending documentation list, the queue,
-the live socket), the live queue as a snapshot and then deltas (a gap asks for a snapshot), for
-each conversation held a panel (handoff options once, referrals and disclosures, the transcript;
-new messages appended from the live feed), the panels' refresh 300 ms after a live event names a
-referral or disclosure of the conversation or a reread of its transcript, typing signals
-(once per 4 s of typing), the reply (with an Idempotency-Key), and at the end the close, the
-documentation form, its submission and the pending list again; the pending list every 60 s.
+``page`` mode follows ``console.js`` (with ``console_queue.js`` and ``console_conversations.js``),
+``records.js`` and ``handoff.js``: login through the form (its CSRF token), the page's start (canned
+answers, the pending documentation list, the queue, the live socket), the live queue as a snapshot
+and then deltas (a gap asks for a snapshot), for each conversation held a panel (handoff options
+once, referrals and disclosures, the transcript; new messages appended from the live feed), the
+panels' refresh 300 ms after a live event names a referral or disclosure of the conversation or a
+reread of its transcript, typing signals (once per 4 s of typing), the reply (with an
+Idempotency-Key), and at the end the close, the documentation form, its submission and the pending
+list again; the pending list every 60 s.
 
 ``claim`` mode is the console stripped to claim + reply (+ close, so that capacity frees up).
 
@@ -239,7 +240,7 @@ class Console:
                 else:
                     self.waiting[conv] = change.get("entry") or {}
                 continue
-            # console.js mineChanged: only the conversations the delta names open or close.
+            # console_queue.js mineChanged: only the conversations the delta names open or close.
             if removed:
                 self.mine.discard(conv)
                 panel = self.panels.get(conv)

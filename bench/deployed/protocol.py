@@ -32,11 +32,11 @@ CONV = "/console/api/conversations/{}"
 LOGIN = Request("POST", "/console/login")  # login.html's form
 CANNED = Request("GET", "/console/api/canned")  # console.js start()
 QUEUE = Request("GET", "/console/api/queue")  # console.js start()
-CLAIM = Request("POST", CONV + "/claim")  # console.js claimConversation
-TRANSCRIPT = Request("GET", CONV)  # console.js loadTranscript
-TYPING = Request("POST", CONV + "/typing")  # console.js typingStarted / typingStopped
-REPLY = Request("POST", CONV + "/reply")  # console.js sendReply (apiAction)
-CLOSE = Request("POST", CONV + "/close")  # console.js close button (second click)
+CLAIM = Request("POST", CONV + "/claim")  # console_queue.js claimConversation
+TRANSCRIPT = Request("GET", CONV)  # console_conversations.js loadTranscript
+TYPING = Request("POST", CONV + "/typing")  # console_conversations.js typingStarted / typingStopped
+REPLY = Request("POST", CONV + "/reply")  # console_conversations.js sendReply (apiAction)
+CLOSE = Request("POST", CONV + "/close")  # console_conversations.js close button (second click)
 PENDING = Request("GET", "/console/api/documentation/pending")  # records.js refreshPending
 DOC_FORM = Request("GET", CONV + "/documentation")  # records.js openForm
 DOC_SAVE = Request("POST", CONV + "/documentation")  # records.js form submit (apiAction)
@@ -68,8 +68,8 @@ EXERCISED = (
 # --- on the pages, but actions a counsellor takes now and then, not per message: the benchmark
 # does not make them.  A request added to the pages must be put either here or in EXERCISED.
 NOT_EXERCISED = {
-    "POST " + CONV + "/transfer": "console.js: transfer to a colleague",
-    "POST " + CONV + "/release": "console.js: give back to the queue",
+    "POST " + CONV + "/transfer": "console_conversations.js: transfer to a colleague",
+    "POST " + CONV + "/release": "console_conversations.js: give back to the queue",
     "POST " + CONV + "/erase": "records.js: erasure, supervision page",
     "POST " + CONV + "/referrals": "handoff.js: a referral is made",
     "POST " + CONV + "/disclosures": "handoff.js: crime information",
@@ -118,10 +118,16 @@ VISITOR_TYPING_IDLE = Timer(
     4.0, "chat.js", r"typingTimer = setTimeout\(stopTyping, (\d+)\)", "chat.js onInput"
 )
 CONSOLE_TYPING_REPEAT = Timer(
-    4.0, "console.js", r"now - conv\.sentTyping > (\d+)", "console.js typingStarted repeat"
+    4.0,
+    "console_conversations.js",
+    r"now - conv\.sentTyping > (\d+)",
+    "console_conversations.js typingStarted repeat",
 )
 CONSOLE_TYPING_IDLE = Timer(
-    5.0, "console.js", r"typingStopped\(id\); \}, (\d+)\)", "console.js typingStarted idle timer"
+    5.0,
+    "console_conversations.js",
+    r"typingStopped\(id\); \}, (\d+)\)",
+    "console_conversations.js typingStarted idle timer",
 )
 PANEL_REFRESH_DEBOUNCE = Timer(
     0.3,

@@ -14,14 +14,9 @@ connected to any process sees what happens in all of them:
 * a conversation event -> to the console of the counsellor who holds the conversation (and to
   the one who held it until this event, so that a transfer or a release reaches them too).
 
-The shift (:mod:`handoff.shift`): only a console whose member is available, or a supervisor's or
-admin's, is offered conversations: the critical alert, ``{"type": "new_conversation"}`` for each
-conversation that joins the queue (to an available member with free capacity, and for a critical
-one whatever the load) and ``{"type": "reminder"}`` for one waiting past its priority's target
-(``wait_reminder`` on the queue topic, written once per fleet).  ``{"type": "alert_clear"}`` takes
-the critical banner down once no critical conversation waits.  A ``staff_status`` event updates the
-member's consoles (``{"type": "status"}``) and tells the supervisors (``{"type": "staff_status"}``);
-a member who becomes available is alerted at once to a critical conversation that waits.
+Who is alerted and offered what (the shift: available members, supervisors and admins; the
+banner, new conversations, reminders, status) is :mod:`handoff.console.live_attention`; the
+sockets and sending to them, :mod:`handoff.console.live_client`.
 
 Events come at least once (gateway.outbox): an event id seen already is ignored, so that no
 console shows an alert or a message twice.  When the broker's feed was interrupted (``resync``),
@@ -42,14 +37,14 @@ from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.metrics import Metrics
 from gateway.store.db import Database
-from gateway.store.models import StaffUser
 from gateway.tasks import cancel_and_wait
 from handoff.shift import languages
 from handoff.shift.presence import STAFF_STATUS
 from handoff.shift.reminders import WAIT_REMINDER
 
 from .data import QueueRow, assigned_loads, client_message, queue_rows, queue_snapshot
-from .live_client import Client, Consoles, bound_send_buffer
+from .live_attention import Attention
+from .live_client import Client, bound_send_buffer
 from .live_queue import Encoded
 from .security import SUPERVISOR_ROLES
 
@@ -62,10 +57,9 @@ SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
 
 
-class Hub(Consoles):
+class Hub(Attention):
     def __init__(self, db: Database, broker: Broker, metrics: Metrics | None = None) -> None:
-        super().__init__()
-        self.db = db
+        super().__init__(db)
         self.metrics = metrics
         self.broker = broker
         self._subs: list[Subscription] = []
@@ -77,9 +71,6 @@ class Hub(Consoles):
         """A member's status changed: alerts and offers looked at again, nothing read."""
         self._reads = 0
         """Reads of the queue, numbered: which of two reads saw the newer queue."""
-        self._unread: set[str] = set()
-        """Critical conversations alerted from their event whose row no read has seen yet: still
-        critical for the banner and the alerts until one has (the next batch may be of other rows)."""
         self._snapshots: asyncio.Task[None] | None = None
         self._seen: dict[str, OrderedDict[str, None]] = {
             TOPIC_QUEUE: OrderedDict(),
@@ -157,15 +148,7 @@ class Hub(Consoles):
                 return  # no console here changed: the queue is as it was for everyone
             self._attend = True  # one that became available is alerted to a waiting critical one
         elif payload.get("critical"):
-            conversation_id = str(payload.get("conversation_id"))
-            alert = {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
-            targets = [c for c in self.clients if c.attending and conversation_id not in c.alerted]
-            self._unread.add(conversation_id)
-            for client in targets:
-                client.alerted.add(conversation_id)
-                client.banner = True
-            await asyncio.gather(*(self._send(c, alert) for c in targets))
-            sent = len(targets)
+            sent = await self._alert_critical(str(payload.get("conversation_id")))
             if self.metrics is not None:
                 self.metrics.alerted(event.at, sent)
         if self._snapshots is None or self._snapshots.done():
@@ -177,61 +160,6 @@ class Hub(Consoles):
         frame = {"type": "conversation", "kind": what, "conversation_id": conversation_id}
         targets = [c for c in self.clients if conversation_id in c.mine or c.role in SUPERVISOR_ROLES]
         await asyncio.gather(*(self._send(c, frame) for c in targets))
-
-    async def _remind(self, payload: dict[str, Any]) -> None:
-        reminder = {
-            "type": "reminder",
-            **{
-                k: payload.get(k)
-                for k in ("conversation_id", "priority", "waiting_seconds", "target_seconds")
-            },
-        }
-        for client in list(self.clients):
-            if client.attending:
-                await self._send(client, reminder)
-
-    async def _status_changed(self, payload: dict[str, Any]) -> bool:
-        """Tell the member's consoles and the supervisors; True when a console here changed status
-        (then a snapshot follows: one that became available is alerted to a waiting critical one)."""
-        user_id, status = payload.get("user_id"), str(payload.get("status"))
-        changed = False
-        for client in list(self.clients):
-            if client.user_id == user_id:
-                if client.status == status:
-                    continue  # this console knows (it set it, or its opening did)
-                client.status = status
-                changed = True
-                await self._send(
-                    client, {"type": "status", "status": status, "auto": bool(payload.get("auto"))}
-                )
-            elif client.role in SUPERVISOR_ROLES:
-                await self._send(client, {"type": "staff_status", "user_id": user_id, "status": status})
-        return changed
-
-    async def _alert_holder_and_supervisors(self, payload: dict[str, Any]) -> None:
-        holder = payload.get("assigned_to")
-        targets = [c for c in self.clients if c.user_id == holder or c.role in SUPERVISOR_ROLES]
-        if not targets:
-            return
-        name = ""
-        if any(c.user_id != holder for c in targets) and isinstance(holder, int):
-            try:
-                async with self.db.session() as session:
-                    user = await session.get(StaffUser, holder)
-                    name = (user.display_name or user.username) if user is not None else ""
-            except Exception as exc:  # the alert goes out without the name
-                log.warning("could not read the holder of a critical conversation (%s)", type(exc).__name__)
-        alert = {
-            "type": "alert",
-            "priority": "critical",
-            "conversation_id": payload.get("conversation_id"),
-            "assigned": True,
-            "intent": payload.get("intent"),
-            "channel": payload.get("channel"),
-        }
-        for client in targets:
-            yours = client.user_id == holder
-            await self._send(client, {**alert, "yours": yours, "holder": "" if yours else name})
 
     async def _update_loop(self) -> None:
         while self._dirty or self._full or self._attend:
@@ -334,58 +262,6 @@ class Hub(Consoles):
         rest = json.dumps({"mine": mine, "load": len(mine), "capacity": client.capacity})
         waiting_json = encoded if encoded is not None else json.dumps(waiting)
         await self._send(client, f'{{"type": "queue", "seq": {seq}, "waiting": {waiting_json}, {rest[1:]}')
-
-    async def _look_again(
-        self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]
-    ) -> None:
-        """Alerts, the banner and offers as the queue now stands for this console."""
-        # A critical conversation waiting that this console has not been alerted to (it connected
-        # after the alert, or its live feed was interrupted when the alert went out): alert now,
-        # so that nobody misses one because of when they looked.
-        waits = {e["conversation_id"] for e in waiting if e["priority"] == "critical"}
-        critical = waits = waits | (client.alerted & self._unread)
-        if not client.attending:
-            critical = set()  # on a break or away: alerted when available again
-        for conversation_id in sorted(critical - client.alerted):
-            client.banner = True
-            await self._send(
-                client, {"type": "alert", "priority": "critical", "conversation_id": conversation_id}
-            )
-        client.alerted = critical  # one that leaves the queue and comes back critical alerts again
-        if client.banner and not waits:
-            client.banner = False
-            await self._send(client, {"type": "alert_clear"})
-        await self._offer_new(client, waiting, load, spoken)
-
-    async def _offer_new(
-        self, client: Client, waiting: list[dict[str, Any]], load: int, spoken: set[str] | frozenset[str]
-    ) -> None:
-        """Tell an attending console of each conversation that joined the queue since its last
-        snapshot (not of those already there when it connected): with free capacity, or critical.
-        One in a language that someone on duty with room speaks goes to those who speak it (the
-        others hear of it with the wait reminder); a critical one goes to everyone."""
-        known, client.known = client.known, {e["conversation_id"] for e in waiting}
-        if known is None or not client.attending:
-            return
-        for entry in waiting:
-            if entry["conversation_id"] in known:
-                continue
-            language = languages.matched(str(entry.get("language") or ""))
-            yours = language in client.languages
-            if entry["priority"] != "critical" and language in spoken and not yours:
-                continue  # offered first to a colleague who speaks it
-            if entry["priority"] == "critical" or load < client.capacity:
-                await self._send(
-                    client,
-                    {
-                        "type": "new_conversation",
-                        **{
-                            k: entry.get(k)
-                            for k in ("conversation_id", "priority", "intent", "channel", "language")
-                        },
-                        "your_language": yours,
-                    },
-                )
 
     async def _on_conversation(self, event: Event) -> None:
         if not self._first_time(event):

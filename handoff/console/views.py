@@ -58,6 +58,8 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 STATIC_FILES = {
     "console.js": "text/javascript",
+    "console_queue.js": "text/javascript",
+    "console_conversations.js": "text/javascript",
     "alert.js": "text/javascript",
     "triage.js": "text/javascript",
     "corrections.js": "text/javascript",
