@@ -64,7 +64,9 @@ def client_message(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def mine_entry(conv: Conversation) -> dict[str, Any]:
+def mine_entry(conv: Any) -> dict[str, Any]:
+    """An assigned conversation as its holder's list shows it: a Conversation, or a row of the
+    same columns (``queue_rows``, ``assigned_loads``)."""
     return {
         "conversation_id": conv.id,
         "channel": conv.channel,
@@ -122,22 +124,6 @@ def _waiting_entry(r: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _mine_entry(r: Any) -> dict[str, Any]:
-    """An assigned conversation's row as its holder's list shows it (as :func:`mine_entry`)."""
-    return {
-        "conversation_id": r.id,
-        "channel": r.channel,
-        "language": r.language,
-        "intent": r.intent,
-        "priority": Priority(r.priority).label,
-        "state": r.state,
-        "assigned_at": _iso(r.assigned_at),
-        "message_count": r.message_count,
-        "unreachable": r.unreachable,
-        "risk": conversation_risk(r.meta),
-    }
-
-
 async def queue_snapshot(
     session: AsyncSession,
 ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
@@ -162,7 +148,7 @@ async def queue_snapshot(
         .order_by(Conversation.priority.desc(), Conversation.assigned_at)
     ):
         if r.assigned_to is not None:
-            by_user.setdefault(r.assigned_to, []).append(_mine_entry(r))
+            by_user.setdefault(r.assigned_to, []).append(mine_entry(r))
     return waiting, by_user
 
 
@@ -192,7 +178,7 @@ async def queue_rows(session: AsyncSession, ids: Collection[str]) -> dict[str, Q
         if r.state == S.QUEUED.value:
             out[r.id] = QueueRow(waiting=_waiting_entry(r, now))
         elif r.assigned_to is not None:
-            out[r.id] = QueueRow(holder=r.assigned_to, mine=_mine_entry(r))
+            out[r.id] = QueueRow(holder=r.assigned_to, mine=mine_entry(r))
     return out
 
 

@@ -28,7 +28,16 @@ from handoff.records.guideline_checks import prefill
 
 from . import script
 from .models import TrainingMessage, TrainingSession
-from .service import SYSTEM_REFERRAL_SENT, documentation_problems, iso, mark, own, scenario_of, system_line
+from .service import (
+    SYSTEM_REFERRAL_SENT,
+    documentation_problems,
+    iso,
+    mark,
+    open_sessions,
+    own,
+    scenario_of,
+    system_line,
+)
 
 
 def line_text(kind: str, text: str, lang: str) -> str:
@@ -71,13 +80,7 @@ def entry(ts: TrainingSession, channel: str, language: str) -> dict[str, Any]:
 
 async def snapshot(session: AsyncSession, trainee: StaffUser) -> dict[str, Any]:
     """The console's queue snapshot of the trainee's own training sessions (nobody else's)."""
-    rows = (
-        await session.execute(
-            select(TrainingSession)
-            .where(TrainingSession.trainee_id == trainee.id, TrainingSession.state != "closed")
-            .order_by(TrainingSession.started_at)
-        )
-    ).scalars()
+    rows = await open_sessions(session, trainee)
     waiting: list[dict[str, Any]] = []
     mine: list[dict[str, Any]] = []
     for ts in rows:

@@ -150,15 +150,22 @@ def own(ts: TrainingSession, user: StaffUser, *, open_: bool = True) -> None:
         raise Conflict("not_assigned_to_you" if ts.state == "queued" else "session_closed")
 
 
+async def open_sessions(session: AsyncSession, trainee: StaffUser) -> list[TrainingSession]:
+    """The trainee's training sessions not closed, oldest first: nobody else's, nothing real."""
+    return list(
+        (
+            await session.execute(
+                select(TrainingSession)
+                .where(TrainingSession.trainee_id == trainee.id, TrainingSession.state != "closed")
+                .order_by(TrainingSession.started_at)
+            )
+        ).scalars()
+    )
+
+
 async def queue(session: AsyncSession, trainee: StaffUser) -> list[dict[str, Any]]:
-    """The trainee's training queue and the sessions they hold: nobody else's, nothing real."""
-    rows = (
-        await session.execute(
-            select(TrainingSession)
-            .where(TrainingSession.trainee_id == trainee.id, TrainingSession.state != "closed")
-            .order_by(TrainingSession.started_at)
-        )
-    ).scalars()
+    """The trainee's training queue and the sessions they hold."""
+    rows = await open_sessions(session, trainee)
     now = utcnow()
     return [
         {

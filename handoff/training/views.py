@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.envelope import utcnow
 from gateway.store.models import StaffUser
 
-from .desk import line_text
-from .models import TrainingMessage, TrainingSession
+from .desk import line_text, visible
+from .models import TrainingSession
 from .scenarios import Scenario, load
 from .service import iso, missing_required, scenario_of
 
@@ -41,28 +40,17 @@ async def view(session: AsyncSession, ts: TrainingSession, lang: str, *, supervi
     """The session as the trainee (or a supervisor) sees it: the person's lines that are due, the
     trainee's, the hints; whether the person is typing; the checklist; the actions; feedback."""
     scenario = await scenario_of(session, ts)
-    now = utcnow()
-    rows = (
-        await session.execute(
-            select(TrainingMessage)
-            .where(TrainingMessage.session_id == ts.id)
-            .order_by(TrainingMessage.due_at, TrainingMessage.id)
-        )
-    ).scalars()
-    messages, typing = [], False
-    for m in rows:
-        if m.due_at > now:
-            typing = True
-            continue
-        messages.append(
-            {
-                "id": m.id,
-                "kind": m.kind,
-                "text": line_text(m.kind, m.text, lang),
-                "at": m.due_at.isoformat(),
-                "triage": m.triage,
-            }
-        )
+    shown, typing = await visible(session, ts)
+    messages = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "text": line_text(m.kind, m.text, lang),
+            "at": m.due_at.isoformat(),
+            "triage": m.triage,
+        }
+        for m in shown
+    ]
     found = {
         "id": ts.id,
         "scenario_id": ts.scenario_id,
