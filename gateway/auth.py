@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import passwords
@@ -311,17 +311,26 @@ async def complete_login(
     return LoginResult(user, token=token, csrf=csrf)
 
 
+_SESSION_USER = (
+    select(StaffSession, StaffUser)
+    .join(StaffUser, StaffUser.id == StaffSession.user_id)
+    .where(StaffSession.token_hash == bindparam("token_hash"))
+)
+
+
 async def session_user(
     session: AsyncSession, token: str, *, touch: bool = True
 ) -> tuple[StaffUser, StaffSession] | None:
     """The user and session of a token; with ``touch``, ``last_seen_at`` is set in ``session``
     when :func:`touch_due` (without, the caller does it: :func:`touch_session`)."""
-    row = await session.get(StaffSession, _token_hash(token))
-    now = utcnow()
-    if row is None or row.expires_at <= now or row.pending is not None:
+    # One statement for both rows: every request of the console passes here, and on SQLite a
+    # second round trip through the driver cost about a third of a plain read's CPU.
+    found = (await session.execute(_SESSION_USER, {"token_hash": _token_hash(token)})).first()
+    if found is None:
         return None
-    user = await session.get(StaffUser, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    now = utcnow()
+    if row.expires_at <= now or row.pending is not None or not user.active:
         return None
     if touch and touch_due(row):
         row.last_seen_at = now

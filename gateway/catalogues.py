@@ -118,7 +118,16 @@ def text(domain: str, lang: str, msgid: str, /, **fmt: object) -> str:
 
 def section(domain: str, lang: str, prefix: str) -> dict[str, str]:
     """The ids under a prefix (``"chat."``), without it: the part of a catalogue a browser script gets."""
-    return {k[len(prefix) :]: v for k, v in strings(domain, lang).items() if k.startswith(prefix)}
+    return dict(_section(domain, lang, prefix))
+
+
+@cache
+def _section(domain: str, lang: str, prefix: str) -> Mapping[str, str]:
+    # Made once per process: the console asks for its intent and language names on every read of
+    # a transcript or the queue, and a scan of the whole catalogue each time showed in profiles.
+    return MappingProxyType(
+        {k[len(prefix) :]: v for k, v in strings(domain, lang).items() if k.startswith(prefix)}
+    )
 
 
 def browser_catalogue(domain: str, prefix: str) -> dict[str, dict[str, str]]:
@@ -150,5 +159,5 @@ def pick(domain: str, lang: str | None) -> str:
 
 def clear_cache() -> None:
     """Forget the parsed files (tests that write a catalogue, ``helpline i18n`` after an update)."""
-    for fn in (languages, own_strings, strings):
+    for fn in (languages, own_strings, strings, _section):
         fn.cache_clear()

@@ -26,9 +26,11 @@ def check_console(console: dict[str, Any], default_targets: Mapping[str, float])
             raise ConfigError(f"console.wait_targets.{key}", "must be a positive number of minutes")
         targets[key] = float(value)
     console["wait_targets"] = targets
-    for key in ("wait_reminder_max_repeat_minutes", "wait_check_seconds"):
+    for key in ("wait_reminder_max_repeat_minutes", "wait_check_seconds", "live_snapshots_per_minute"):
         if console[key] <= 0:
             raise ConfigError(f"console.{key}", "must be positive")
+    if console["session_cache_seconds"] < 0 or console["session_cache_seconds"] > 60:
+        raise ConfigError("console.session_cache_seconds", "must be between 0 and 60")
     if console["away_after_minutes"] < 0:
         raise ConfigError("console.away_after_minutes", "must not be negative")
     for key, value in console["language_hours"].items():

@@ -147,6 +147,20 @@ SCHEMA: dict[str, Any] = {
             "without `--capacity`.",
         ),
         "secure_cookies": (bool, True, "Cookies only over https; false only with `development: true`."),
+        "session_cache_seconds": (
+            float,
+            2.0,
+            "How long a process remembers a staff session it read, rather than reading it for every "
+            "request. A change made in the same process (logout, ended session, disabled account) "
+            "applies at once; one made by another process or from the command line within this "
+            "time. 0: read on every request.",
+        ),
+        "live_snapshots_per_minute": (
+            float,
+            12.0,
+            "Whole-queue snapshots one console socket may ask for per minute (a page asks after a "
+            "missed update); more are answered with one snapshot when the allowance returns.",
+        ),
         "queue_mode": (
             str,
             "free",

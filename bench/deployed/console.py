@@ -228,7 +228,9 @@ class Console:
             if self.queue_seq is not None:
                 self.stats.error("console queue delta out of sequence", self.username)
                 self.queue_seq = None
-                self._spawn(ws.send_str('{"type":"snapshot"}'))
+                self._spawn(ws.send_str(json.dumps({"type": P.CONSOLE_FRAME_SNAPSHOT})))
+                if self.stats.measuring:
+                    self.stats.console_frames_out[P.CONSOLE_FRAME_SNAPSHOT] += 1
             return
         self.queue_seq = data["seq"]
         for change in data.get("changes") or []:
@@ -399,6 +401,15 @@ class Console:
             panel.refresh_again = False
             await self._refresh(conv)
 
+    async def _typing(self, conv: str, on: bool) -> None:
+        """console_conversations.js sendTyping: a frame on the live socket (a request only while
+        the socket is down, which the benchmark's never is)."""
+        if self.ws is not None and not self.ws.closed:
+            frame = {"type": P.CONSOLE_FRAME_TYPING, "conversation_id": conv, "typing": on}
+            await self.ws.send_str(json.dumps(frame))
+            if self.stats.measuring:
+                self.stats.console_frames_out[P.CONSOLE_FRAME_TYPING] += 1
+
     def _maybe_reply(self, conv: str) -> None:
         panel = self.panels.get(conv)
         if panel is None or panel.closed or panel.replying or panel.last_person <= panel.last_answer:
@@ -414,7 +425,7 @@ class Console:
             while True:  # typingStarted on every keystroke: a signal at most every 4 s
                 if self.page and self.typing and now() - panel.sent_typing > P.CONSOLE_TYPING_REPEAT.seconds:
                     panel.sent_typing = now()
-                    await self.api(P.TYPING, conv, body={"typing": True})
+                    await self._typing(conv, True)
                 left = done_typing - now()
                 if left <= 0:
                     break

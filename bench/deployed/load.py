@@ -157,6 +157,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "requests_per_round_trip": round(sum(stats.requests.values()) / rts, 2) if rts else None,
         "frames_out": dict(stats.frames_out),
         "console_frames": dict(stats.console_frames),
+        "console_frames_out": dict(stats.console_frames_out),
         "stages_ms": {
             k: {p: _r(1000 * (pct(v, p) or 0)) for p in (50, 99)} for k, v in sorted(stats.stages.items())
         },

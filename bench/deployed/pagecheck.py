@@ -154,6 +154,14 @@ def console_page() -> list[Found]:
     return found
 
 
+def console_frames() -> list[Found]:
+    """Every frame the console page's scripts send on its live socket."""
+    found: list[Found] = []
+    for name in CONSOLE_PAGE_SCRIPTS:
+        found += frames_in(CONSOLE_STATIC / name)
+    return found
+
+
 def chat_page() -> list[Found]:
     path = CHAT_STATIC / "chat.js"
     return frames_in(path) + sockets_in(path)

@@ -34,7 +34,6 @@ CANNED = Request("GET", "/console/api/canned")  # console.js start()
 QUEUE = Request("GET", "/console/api/queue")  # console.js start()
 CLAIM = Request("POST", CONV + "/claim")  # console_queue.js claimConversation
 TRANSCRIPT = Request("GET", CONV)  # console_conversations.js loadTranscript
-TYPING = Request("POST", CONV + "/typing")  # console_conversations.js typingStarted / typingStopped
 REPLY = Request("POST", CONV + "/reply")  # console_conversations.js sendReply (apiAction)
 CLOSE = Request("POST", CONV + "/close")  # console_conversations.js close button (second click)
 PENDING = Request("GET", "/console/api/documentation/pending")  # records.js refreshPending
@@ -52,7 +51,6 @@ EXERCISED = (
     QUEUE,
     CLAIM,
     TRANSCRIPT,
-    TYPING,
     REPLY,
     CLOSE,
     PENDING,
@@ -68,6 +66,7 @@ EXERCISED = (
 # --- on the pages, but actions a counsellor takes now and then, not per message: the benchmark
 # does not make them.  A request added to the pages must be put either here or in EXERCISED.
 NOT_EXERCISED = {
+    "POST " + CONV + "/typing": "console_conversations.js sendTyping: only while the live socket is down",
     "POST " + CONV + "/transfer": "console_conversations.js: transfer to a colleague",
     "POST " + CONV + "/release": "console_conversations.js: give back to the queue",
     "POST " + CONV + "/erase": "records.js: erasure, supervision page",
@@ -94,6 +93,14 @@ NOT_EXERCISED = {
 # --- websockets
 CONSOLE_WS = "/console/ws"  # common.js HL.live
 CHAT_WS = "/chat/ws"  # chat.js connect
+
+# --- frames the console page sends on its live socket (common.js HL.live().send)
+CONSOLE_FRAME_TYPING = "typing"  # console_conversations.js sendTyping: {type, conversation_id, typing}
+CONSOLE_FRAME_SNAPSHOT = "snapshot"  # console_queue.js: a queue delta out of sequence
+CONSOLE_FRAMES_SENT = (CONSOLE_FRAME_TYPING, CONSOLE_FRAME_SNAPSHOT)
+CONSOLE_FRAMES_NOT_SENT = {
+    "active": "shift.js: input on the page, at most once a minute (the benchmark's counsellors stay available)",
+}
 
 # --- web chat frames the visitor sends (chat.js), in the order chat.js sends them
 FRAME_HELLO = "hello"  # on open: {type, lang, resume, pending}

@@ -272,6 +272,7 @@ def print_result(r: dict[str, Any]) -> None:
     )
     print(
         f"   visitor frames          {json.dumps(r['frames_out'], sort_keys=True)}; live feed frames {json.dumps(r['console_frames'], sort_keys=True)}"
+        + f"; console frames sent {json.dumps(r.get('console_frames_out', {}), sort_keys=True)}"
     )
     stall = r.get("loop_stall")
     if stall:

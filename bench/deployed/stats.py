@@ -27,6 +27,7 @@ class Stats:
     requests: Counter[str] = field(default_factory=Counter)  # HTTP request key -> count, in the window
     frames_out: Counter[str] = field(default_factory=Counter)  # web chat frames sent, in the window
     console_frames: Counter[str] = field(default_factory=Counter)  # live feed frames received, in the window
+    console_frames_out: Counter[str] = field(default_factory=Counter)  # frames consoles sent on it
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: dict[str, str] = field(default_factory=dict)
     # Where a round trip's time goes: stage name -> seconds (held conversations, in the window).

@@ -21,7 +21,7 @@ Two ways to listen:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,13 @@ class Broker(ABC):
     @abstractmethod
     async def publish(self, topic: str, payload: dict[str, Any], event_id: str | None = None) -> str:
         """Publish an event; return its id.  ``event_id`` makes a republish idempotent for consumers."""
+
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any], str | None]]) -> None:
+        """Publish ``(topic, payload, event_id)`` in order: all of them, or raise (then any may have
+        been published, as with a failure between single publishes).  A broker over the network
+        sends them in one round trip."""
+        for topic, payload, event_id in events:
+            await self.publish(topic, payload, event_id=event_id)
 
     @abstractmethod
     async def subscribe(

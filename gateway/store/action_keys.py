@@ -30,7 +30,7 @@ class ActionKeyLost(Exception):
     """The claim's lease ran out and a resend took the key over: this attempt must not commit."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class ActionClaim:
     """A claimed key: its row, the claim's holder token, and how the action's result is answered."""
 
@@ -41,6 +41,8 @@ class ActionClaim:
     """The action's result (what :func:`record` is given) as the handler's status and JSON body."""
     task: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task, compare=False)
     """The request's task: a task it starts inherits :data:`CLAIM` but does not act under it."""
+    recorded: int | None = field(default=None, compare=False)
+    """The status :func:`record_for` wrote in the action's transaction (the last attempt's)."""
 
 
 CLAIM: ContextVar[ActionClaim | None] = ContextVar("staff_action_claim", default=None)
@@ -79,3 +81,4 @@ async def record_for(session: AsyncSession, claim: ActionClaim, result: Any) -> 
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise ActionKeyLost(f"idempotency key {claim.row_id} was taken over")
+    claim.recorded = status

@@ -145,6 +145,11 @@ class Database:
             dialect = make_url(self.url).get_dialect()()
             cargs, cparams = dialect.create_connect_args(make_url(self.url))
             kwargs["async_creator"] = inline_creator(tuple(cargs), dict(cparams))
+            # No reset (a ROLLBACK) as a connection goes back to the pool: every checkout here is a
+            # session or an engine connection, and SQLAlchemy ends their transaction (commit, or
+            # rollback at close) before it returns the connection, so the reset rolled back
+            # nothing, about twenty times per web chat round trip, each a trip through the driver.
+            kwargs["pool_reset_on_return"] = None
         else:
             # No pre-ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) before
             # every transaction.  A connection found dead instead fails its transaction with the

@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from gateway import deadletter
-from gateway.appkeys import BROKER, DB, METRICS
+from gateway.appkeys import BROKER, DB, METRICS, SETTINGS
+from gateway.session_cache import SessionCache
 from handoff.web import ADMIN_ROLES, ALL_ROLES, CONSOLE_ROLES, SUPERVISOR_ROLES, Kind, Route, in_path
 
 from .corrections_web import api_correct
 from .live import Hub
+from .live_socket import websocket
 from .schemas import (
     AuditAnswer,
     CannedAnswer,
@@ -40,7 +42,7 @@ from .schemas import (
     TypingBody,
 )
 from .second_step import add_step_routes
-from .security import Staff
+from .security import SESSION_CACHE, Staff
 from .views import (
     CONSOLE,
     ConsoleState,
@@ -63,7 +65,6 @@ from .views import (
     static_file,
     supervisor_page,
     transcript_page,
-    websocket,
 )
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def setup(app: web.Application) -> None:
     state = ConsoleState()
     app[CONSOLE] = state
     app[FORBIDDEN_PAGE] = forbidden_page
+    app[SESSION_CACHE] = SessionCache(float(app[SETTINGS].section("console")["session_cache_seconds"]))
 
     async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub(app[DB], app[BROKER], app.get(METRICS))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -84,6 +85,21 @@ def _replay(row: StaffActionKey) -> web.Response:
     )
 
 
+_last_purge = 0.0
+PURGE_EVERY = 60.0
+"""Seconds between two purges of keys older than :data:`KEEP` in this process (not on every claim:
+a purge per reply was a statement per round trip for rows that age by the day)."""
+
+
+def _purge_due() -> bool:
+    global _last_purge
+    now = time.monotonic()
+    if now - _last_purge < PURGE_EVERY:
+        return False
+    _last_purge = now
+    return True
+
+
 def _holder() -> str:
     return os.urandom(16).hex()
 
@@ -116,7 +132,10 @@ async def _claim(
                 )
                 session.add(row)
                 await session.flush()
-                await session.execute(delete(StaffActionKey).where(StaffActionKey.created_at < now - KEEP))
+                if _purge_due():
+                    await session.execute(
+                        delete(StaffActionKey).where(StaffActionKey.created_at < now - KEEP)
+                    )
                 return ActionClaim(row.id, holder, action, ANSWERS[action])
     except IntegrityError:
         # The same key at the same moment from another request (or process): look again.
@@ -190,7 +209,7 @@ def idempotent(action: str, handler: Handler) -> Handler:
         finally:
             CLAIM.reset(token)
         if isinstance(response, web.Response) and response.status < 500:
-            await _store(db, claimed, response.status, response.text or "{}")
+            await _answered(db, claimed, response.status, response.text or "{}")
         else:
             await _release(db, claimed)
         return response
@@ -198,6 +217,14 @@ def idempotent(action: str, handler: Handler) -> Handler:
     wrapped.__name__ = getattr(handler, "__name__", action)
     wrapped.__doc__ = handler.__doc__
     return wrapped
+
+
+async def _answered(db: Database, claim: ActionClaim, status: int, body: str) -> None:
+    """The handler answered: store the answer, unless the action's own transaction wrote it (it
+    returned, so that transaction committed; a second one to write it again was a commit per reply
+    for nothing)."""
+    if claim.recorded != status:
+        await _store(db, claim, status, body)
 
 
 async def _store(db: Database, claim: ActionClaim, status: int, body: str) -> None:

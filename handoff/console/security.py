@@ -11,13 +11,16 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import update
 
-from gateway import auth
+from gateway import auth, session_cache
 from gateway.appkeys import DB, RATE_LIMITER, SETTINGS
 from gateway.store.models import StaffUser
 from handoff.web.roles import CONSOLE_ROLES as CONSOLE_ROLES
 from handoff.web.roles import SUPERVISOR_ROLES as SUPERVISOR_ROLES
 
 from .i18n import LANGUAGES, pick_language
+
+SESSION_CACHE = web.AppKey("session_cache", session_cache.SessionCache)
+"""Set by the console: the sessions read in the last ``console.session_cache_seconds``."""
 
 SESSION_COOKIE = "hl_console"
 PRELOGIN_COOKIE = "hl_console_pre"
@@ -86,12 +89,20 @@ async def authenticate(request: web.Request) -> Staff | None:
         return None
     wanted = request.query.get("lang") if request.method == "GET" else None
     db = request.app[DB]
-    # Every request of the console passes here: a read without a commit (on SQLite, without the
-    # write lock); the rare write (last seen, at most once a minute; a language) comes after it.
-    async with db.reader() as session:
-        found = await auth.session_user(session, token, touch=False)
+    cache = request.app.get(SESSION_CACHE)
+    hashed = token_hash(token)
+    found = cache.get(hashed) if cache is not None else None
     if found is None:
-        return None
+        # Every request of the console passes here: a read without a commit (on SQLite, without the
+        # write lock), remembered for a moment (gateway/session_cache.py); the rare write (last
+        # seen, at most once a minute; a language) comes after it.
+        seen = session_cache.generation()
+        async with db.reader() as session:
+            found = await auth.session_user(session, token, touch=False)
+        if found is None:
+            return None
+        if cache is not None:
+            cache.put(hashed, *found, seen_generation=seen)
     user, row = found
     language = wanted if wanted in LANGUAGES and user.language != wanted else None
     if language is not None or auth.touch_due(row):

@@ -7,33 +7,29 @@ the session, role and CSRF checks, so that no handler can forget one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway import auth, catalogues
-from gateway.appkeys import BROKER, DB, PIPELINE, SETTINGS
+from gateway.appkeys import BROKER, DB, PIPELINE
 from gateway.errors import InvalidInput, NotFound
 from gateway.outbox import outbox_for
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
 from gateway.store.models import StaffUser
-from gateway.tasks import cancel_and_wait
 from handoff.corrections import of_counsellor
 from handoff.shift import presence
-from handoff.shift.languages import spoken
 from handoff.shift.options import shift_options
 from handoff.web.errors import problem
 from handoff.web.validation import body, read_json
 
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
-from .live import Client, Hub, bound_send_buffer
+from .live import Hub
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -86,8 +82,6 @@ STATIC_FILES = {
     "training_admin.js": "text/javascript",
     "console.css": "text/css",
 }
-SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
-ACTIVE_WRITE_SECONDS = 30.0  # console activity is written to the store at most this often per socket
 
 
 class ConsoleState:
@@ -303,7 +297,7 @@ async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResp
     found = await _open_transcript(request, staff)
     if isinstance(found, web.Response):
         return found
-    async with request.app[DB].session() as session:
+    async with request.app[DB].reader() as session:
         found["corrections"] = await of_counsellor(session, found["conversation"]["id"], staff.user.id)
     return web.json_response(found)
 
@@ -370,80 +364,3 @@ async def api_audit(request: web.Request, staff: Staff) -> web.StreamResponse:
     async with request.app[DB].session() as session:
         events = await data.audit_events(session, conv_id)
     return web.json_response({"events": events})
-
-
-# ---------------------------------------------------------------------- websocket
-def origin_ok(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin:
-        return False
-    netloc = urlsplit(origin).netloc.lower()
-    allowed = {request.host.lower()}
-    public = request.app[SETTINGS].section("server").get("public_url") or ""
-    if public:
-        allowed.add(urlsplit(str(public)).netloc.lower())
-    return netloc in allowed
-
-
-async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
-    if not origin_ok(request):
-        return error(403, "bad_origin")
-    hub = request.app[CONSOLE].hub
-    if hub is None:
-        return error(503, "not_ready")
-    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
-    await ws.prepare(request)
-    bound_send_buffer(request.transport)
-    outbox = outbox_for(request.app[DB], request.app[BROKER])
-    # Opening the console is activity: an automatic away becomes available before the first snapshot.
-    status, _auto = await presence.activity(request.app[DB], outbox, staff.user)
-    client = Client(
-        ws=ws,
-        user_id=staff.user.id,
-        role=staff.user.role,
-        capacity=staff.user.capacity,
-        languages=frozenset(spoken(staff.user)),
-        token_hash=staff.token_hash,
-        transport=request.transport,
-        status=status,
-    )
-    recheck = asyncio.create_task(_recheck_session(request.app, client), name="console session recheck")
-    last_active = asyncio.get_running_loop().time()
-    try:
-        await hub.add(client)
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            if msg.data == '{"type":"ping"}':
-                await ws.send_str('{"type":"pong"}')
-            elif msg.data in ('{"type":"snapshot"}', '{"type": "snapshot"}'):
-                # The page saw a queue delta out of sequence (a missed one): the whole queue again.
-                await hub.resend(client)
-            elif msg.data == '{"type":"active"}':
-                # The page reports input at most once a minute; the store is written at most every 30 s.
-                now = asyncio.get_running_loop().time()
-                if now - last_active >= ACTIVE_WRITE_SECONDS:
-                    last_active = now
-                    client.status, _auto = await presence.activity(request.app[DB], outbox, staff.user)
-    finally:
-        await cancel_and_wait(recheck)
-        hub.remove(client)
-        with contextlib.suppress(Exception):
-            await ws.close()
-    return ws
-
-
-async def _recheck_session(app: web.Application, client: Client) -> None:
-    """Close the live socket once its session ended anywhere (a logout through another process):
-    checked on a timer, whatever the socket's traffic, with one read of the store."""
-    while not client.ws.closed:
-        await asyncio.sleep(SESSION_RECHECK_SECONDS)
-        try:
-            async with app[DB].session() as session:
-                alive = await auth.session_alive(session, client.token_hash)
-        except Exception as exc:  # the store is away: keep the socket, check again later
-            log.info("console session not rechecked (%s)", type(exc).__name__)
-            continue
-        if not alive:
-            await client.ws.close(code=4401, message=b"session ended")
-            return

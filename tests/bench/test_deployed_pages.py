@@ -101,6 +101,27 @@ def test_the_visitor_sends_the_frames_chat_js_sends() -> None:
         assert re.search(rf"\"type\": {name}\b", source), f"visitor.py never sends {name}"
 
 
+def test_the_console_sends_the_frames_the_console_page_sends() -> None:
+    page = _keys(pagecheck.console_frames(), "frame ")
+    sent = {f"frame {t}" for t in P.CONSOLE_FRAMES_SENT}
+    skipped = {f"frame {t}" for t in P.CONSOLE_FRAMES_NOT_SENT}
+    problems = [
+        f"the console page sends {k} on its live socket ({', '.join(w)}) and the benchmark's console "
+        "does not: add it to bench/deployed/console.py and protocol.CONSOLE_FRAMES_SENT (or _NOT_SENT)"
+        for k, w in sorted(page.items())
+        if k not in sent | skipped
+    ]
+    problems += [f"the console sends {k} and the page no longer does" for k in sorted(sent - set(page))]
+    problems += [
+        f"protocol.CONSOLE_FRAMES_NOT_SENT lists {k}, which the page no longer sends"
+        for k in sorted(skipped - set(page))
+    ]
+    assert not problems, "\n".join(problems)
+    source = (CLIENTS / "console.py").read_text()
+    for name in ("CONSOLE_FRAME_TYPING", "CONSOLE_FRAME_SNAPSHOT"):
+        assert re.search(rf"\"type\": P\.{name}\b", source), f"console.py never sends {name}"
+
+
 @pytest.mark.parametrize("timer", P.TIMERS, ids=lambda t: t.what)
 def test_the_clients_timers_are_the_pages(timer: P.Timer) -> None:
     found = pagecheck.timer_in_source(timer.file, timer.pattern)

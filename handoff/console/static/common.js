@@ -117,7 +117,7 @@ const HL = (function () {
   }
 
   /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect.
-     Returns { send(object) }: sent on the open socket, dropped while it is down. */
+     Returns { send(object) }: sent on the open socket (true), not while it is down (false). */
   function live(onMessage, onOpen, onDown) {
     let delay = 500;
     let ever = false;
@@ -153,7 +153,9 @@ const HL = (function () {
     connect();
     return {
       send: function (obj) {
-        if (current && current.readyState === WebSocket.OPEN) current.send(JSON.stringify(obj));
+        if (!current || current.readyState !== WebSocket.OPEN) return false;
+        current.send(JSON.stringify(obj));
+        return true;
       },
     };
   }

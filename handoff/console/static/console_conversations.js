@@ -1,6 +1,6 @@
 /* The console's conversations of mine: a tab and a panel each, the transcript read once and then
    appended from the live feed, the reply form, typing, transfer, release and close.  console.js
-   makes it (HL.consoleConversations(shared), before the queue) and passes `shared`: {say, canned}.
+   makes it (HL.consoleConversations(shared), before the queue) and passes `shared`: {say, canned, live}.
    No innerHTML anywhere. */
 "use strict";
 
@@ -285,7 +285,7 @@ HL.consoleConversations = function (shared) {
     const now = Date.now();
     if (now - conv.sentTyping > 4000) {
       conv.sentTyping = now;
-      api("POST", HL.base + "/conversations/" + id + "/typing", { typing: true });
+      sendTyping(id, true);
     }
     clearTimeout(conv.idleTimer);
     conv.idleTimer = setTimeout(function () { typingStopped(id); }, 5000);
@@ -296,7 +296,16 @@ HL.consoleConversations = function (shared) {
     if (!conv || !conv.sentTyping) return;
     conv.sentTyping = 0;
     clearTimeout(conv.idleTimer);
-    api("POST", HL.base + "/conversations/" + id + "/typing", { typing: false });
+    sendTyping(id, false);
+  }
+
+  /* On the live socket when it is open (a frame, not a whole request each), else as a request
+     (training has no socket; a socket that is down). */
+  function sendTyping(id, on) {
+    const sent = shared.live && shared.live.send({ type: "typing", conversation_id: id, typing: on });
+    if (!sent) {
+      api("POST", HL.base + "/conversations/" + id + "/typing", { typing: on });
+    }
   }
 
   async function sendReply(id) {

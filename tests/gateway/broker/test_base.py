@@ -160,6 +160,30 @@ async def test_fanout_reaches_every_listener_and_groups_still_get_the_event(make
     assert sorted(group.ids) == sorted(ids)
 
 
+async def test_a_batch_published_at_once_arrives_in_order_with_its_ids(make_broker: MakeBroker) -> None:
+    broker = await make_broker()
+    tab, group, other = Recorder("tab"), Recorder("group"), Recorder("other")
+    await broker.fanout("queue", tab)
+    await broker.subscribe("queue", "pipeline", group)
+    await broker.subscribe("notify", "egress", other)
+    batch: list[tuple[str, dict[str, object], str | None]] = [
+        ("queue", {"n": 0}, "e-0"),
+        ("notify", {"n": 1}, "e-1"),
+        ("queue", {"n": 2}, "e-2"),
+    ]
+    await broker.publish_many(batch)
+    await broker.publish_many([])
+    await tab.wait_count(2)
+    await group.wait_count(2)
+    await other.wait_count(1)
+    assert tab.ids == ["e-0", "e-2"] and [e.payload["n"] for e in tab.events] == [0, 2]
+    assert sorted(group.ids) == ["e-0", "e-2"] and other.ids == ["e-1"]
+    # The same ids again (a relay that could not tell they were published): each group once.
+    await broker.publish_many(batch)
+    await asyncio.sleep(0.3)
+    assert sorted(group.ids) == ["e-0", "e-2"] and other.ids == ["e-1"]
+
+
 async def test_fanout_gets_only_what_is_published_after_it_began(make_broker: MakeBroker) -> None:
     broker = await make_broker()
     await broker.publish("queue", {"n": 0})

@@ -20,6 +20,8 @@ NOT_FOR_PEOPLE = {
     "bad_signature": "a recipient's signed webhook (handoff/referrals/web.py), read by its system",
     "no_secret": "a delivery's transport without its secret (handoff/referrals/transport.py), logged",
     "closed": "the broker's own state (gateway/broker/redis.py), never answered",
+    "bad_origin": "a live socket opened from another site (handoff/console/live_socket.py): no page reads it",
+    "not_ready": "the live socket before its hub started (handoff/console/live_socket.py): the page reconnects",
 }
 """Codes no person reads, with where they go instead."""
 

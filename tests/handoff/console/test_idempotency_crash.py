@@ -137,11 +137,11 @@ async def test_a_resend_after_a_death_after_the_commit_gets_the_original_answer(
     action = await _prepare(console, anna, name, f"p-{name}")
     answered: list[tuple[int, Any]] = []
 
-    async def dies_storing(db: Any, claim: Any, status: int, body: str) -> None:
+    async def dies_answering(db: Any, claim: Any, status: int, body: str) -> None:
         answered.append((status, body))  # what the handler answered, never stored nor sent
         raise Died
 
-    monkeypatch.setattr(idempotency, "_store", dies_storing)
+    monkeypatch.setattr(idempotency, "_answered", dies_answering)
     key = _key()
     first = await _send(anna, action, key)
     assert first[0] == 500 and len(answered) == 1  # the answer was lost with the process

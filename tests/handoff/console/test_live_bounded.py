@@ -5,15 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from handoff.console.views import CONSOLE
 from tests.bots.webchat.rawsocket import RawSocket
-from tests.handoff.console.conftest import Console
+from tests.handoff.console.conftest import Console, start_console, stop_console
 from tests.handoff.console.test_live import absorb, connect, next_of
+
+
+@pytest.fixture
+async def console(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Console]:
+    # The flood below is of snapshot requests, which a socket is otherwise allowed only a few of
+    # (tests/handoff/console/test_live_requests.py): here the allowance is lifted.
+    c = await start_console(sqlite_url, tmp_path, **{"console.live_snapshots_per_minute": 1e9})
+    try:
+        yield c
+    finally:
+        await stop_console(c)
 
 
 async def test_a_console_that_never_reads_is_dropped_and_the_others_stay_current(

@@ -15,7 +15,7 @@ from gateway.envelope import utcnow
 from gateway.errors import ConfigError
 from gateway.outbox import outbox_for
 from gateway.store.models import AuditEvent
-from handoff.console import views
+from handoff.console import live_socket
 from handoff.shift import presence
 from tests.handoff.console.conftest import Browser, Console
 from tests.handoff.console.test_live import connect, next_of, nothing_of
@@ -151,7 +151,7 @@ async def test_new_conversations_are_offered_with_free_capacity_and_critical_one
 async def test_inactivity_sets_away_and_only_an_automatic_away_comes_back_with_activity(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "ACTIVE_WRITE_SECONDS", 0.0)
+    monkeypatch.setattr(live_socket, "ACTIVE_WRITE_SECONDS", 0.0)
     anna = await console.signed_in("anna")
     bert = await console.signed_in("bert")
     sofia = await console.signed_in("sofia", "supervisor")

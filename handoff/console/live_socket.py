@@ -1,0 +1,220 @@
+"""The console's live socket: the feed out, and the few small requests a page sends on it.
+
+The page receives its queue and its conversations' events here (:mod:`handoff.console.live`).  It
+also sends on the socket what it would otherwise send as many small HTTP requests:
+
+* ``{"type":"typing","conversation_id":…,"typing":true|false}``: the counsellor is typing (at most
+  every 4 s per conversation while they type, and once when they stop).  Over HTTP each signal was a
+  whole request (session, CSRF, access check, JSON): as much CPU as the reply it announces.  The
+  socket's session was checked when it opened and is rechecked every few seconds; the conversation
+  is checked on each signal as before (only the counsellor who holds it is told of).
+* ``{"type":"snapshot"}``: the page saw a queue delta out of sequence; the whole queue again.
+* ``{"type":"active"}``: input on the page (at most once a minute): an automatic away ends.
+* ``{"type":"ping"}``: answered with ``pong``.
+
+Each request kind has an allowance per socket (:class:`Allowance`), so that one page (or a script
+with a session) cannot make the process read the store or encode the whole queue without bound: a
+snapshot asked for too often is sent once when the allowance returns, not refused (the page that
+asked still needs one); a typing signal beyond the allowance is dropped (it is only a hint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from gateway import auth
+from gateway.appkeys import BROKER, DB, PIPELINE, SETTINGS
+from gateway.errors import Conflict, NotFound
+from gateway.outbox import outbox_for
+from gateway.tasks import cancel_and_wait
+from handoff.shift import presence
+from handoff.shift.languages import spoken
+from handoff.web.errors import problem
+
+from .live import Client, Hub, bound_send_buffer
+from .security import Staff
+from .views import CONSOLE
+
+log = logging.getLogger(__name__)
+
+SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
+ACTIVE_WRITE_SECONDS = 30.0  # console activity is written to the store at most this often per socket
+TYPING_PER_SECOND = 5.0
+"""Typing signals one socket may send (a burst of twice that): a page sends one per conversation
+every 4 s at most, and a counsellor holds a handful."""
+PONG = '{"type":"pong"}'
+
+
+class Allowance:
+    """A token bucket: ``burst`` requests at once, then ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def take(self) -> bool:
+        self._refill()
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait(self) -> float:
+        """Seconds until :meth:`take` will succeed."""
+        self._refill()
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+
+def origin_ok(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {request.host.lower()}
+    public = request.app[SETTINGS].section("server").get("public_url") or ""
+    if public:
+        allowed.add(urlsplit(str(public)).netloc.lower())
+    return netloc in allowed
+
+
+class LiveRequests:
+    """What one socket asks for, within its allowances."""
+
+    def __init__(self, app: web.Application, hub: Hub, client: Client, staff: Staff) -> None:
+        self.app = app
+        self.hub = hub
+        self.client = client
+        self.staff = staff
+        section = app[SETTINGS].section("console")
+        per_minute = float(section["live_snapshots_per_minute"])
+        self.snapshots = Allowance(per_minute / 60.0, max(1.0, float(int(per_minute / 5.0))))
+        self.typing = Allowance(TYPING_PER_SECOND, 2 * TYPING_PER_SECOND)
+        self.later: asyncio.Task[None] | None = None
+        self.last_active = asyncio.get_running_loop().time()
+        self.outbox = outbox_for(app[DB], app[BROKER])
+
+    async def handle(self, data: str) -> None:
+        # The frames the page sends most are compared as text; anything else is parsed.
+        if data == '{"type":"ping"}':
+            await self.client.ws.send_str(PONG)
+            return
+        try:
+            frame = json.loads(data)
+        except ValueError:
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "snapshot":
+            await self.snapshot()
+        elif kind == "active":
+            await self.active()
+        elif kind == "typing":
+            await self.typing_signal(frame)
+        elif kind == "ping":
+            await self.client.ws.send_str(PONG)
+
+    async def snapshot(self) -> None:
+        if self.snapshots.take():
+            await self.hub.resend(self.client)
+        elif self.later is None or self.later.done():
+            # Asked too often: one snapshot when the allowance returns answers every request since.
+            self.later = asyncio.create_task(self._snapshot_later(), name="console snapshot later")
+
+    async def _snapshot_later(self) -> None:
+        await asyncio.sleep(self.snapshots.wait())
+        self.snapshots.take()
+        if not self.client.ws.closed:
+            await self.hub.resend(self.client)
+
+    async def active(self) -> None:
+        # The page reports input at most once a minute; the store is written at most every 30 s.
+        now = asyncio.get_running_loop().time()
+        if now - self.last_active >= ACTIVE_WRITE_SECONDS:
+            self.last_active = now
+            self.client.status, _auto = await presence.activity(self.app[DB], self.outbox, self.staff.user)
+
+    async def typing_signal(self, frame: dict[str, object]) -> None:
+        if not self.typing.take():
+            return
+        conversation_id, typing = frame.get("conversation_id"), frame.get("typing")
+        if not (
+            isinstance(conversation_id, str) and 0 < len(conversation_id) <= 32 and conversation_id.isalnum()
+        ):
+            return
+        if not isinstance(typing, bool):
+            return
+        try:
+            await self.app[PIPELINE].staff.counsellor_typing(conversation_id, self.staff.user, typing)
+        except (NotFound, Conflict):
+            pass  # closed or taken over meanwhile: a typing hint for it means nothing now
+
+    async def close(self) -> None:
+        if self.later is not None:
+            await cancel_and_wait(self.later)
+
+
+async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
+    if not origin_ok(request):
+        return problem(403, "bad_origin")
+    hub = request.app[CONSOLE].hub
+    if hub is None:
+        return problem(503, "not_ready")
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
+    await ws.prepare(request)
+    bound_send_buffer(request.transport)
+    outbox = outbox_for(request.app[DB], request.app[BROKER])
+    # Opening the console is activity: an automatic away becomes available before the first snapshot.
+    status, _auto = await presence.activity(request.app[DB], outbox, staff.user)
+    client = Client(
+        ws=ws,
+        user_id=staff.user.id,
+        role=staff.user.role,
+        capacity=staff.user.capacity,
+        languages=frozenset(spoken(staff.user)),
+        token_hash=staff.token_hash,
+        transport=request.transport,
+        status=status,
+    )
+    requests = LiveRequests(request.app, hub, client, staff)
+    recheck = asyncio.create_task(_recheck_session(request.app, client), name="console session recheck")
+    try:
+        await hub.add(client)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await requests.handle(msg.data)
+    finally:
+        await requests.close()
+        await cancel_and_wait(recheck)
+        hub.remove(client)
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return ws
+
+
+async def _recheck_session(app: web.Application, client: Client) -> None:
+    """Close the live socket once its session ended anywhere (a logout through another process):
+    checked on a timer, whatever the socket's traffic, with one read of the store."""
+    while not client.ws.closed:
+        await asyncio.sleep(SESSION_RECHECK_SECONDS)
+        try:
+            async with app[DB].reader() as session:
+                alive = await auth.session_alive(session, client.token_hash)
+        except Exception as exc:  # the store is away: keep the socket, check again later
+            log.info("console session not rechecked (%s)", type(exc).__name__)
+            continue
+        if not alive:
+            await client.ws.close(code=4401, message=b"session ended")
+            return
