@@ -98,7 +98,11 @@ class Consoles:
             return
         try:
             text = data if isinstance(data, str) else json.dumps(data)
-            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
+            # asyncio.timeout, not wait_for: wait_for ran every send as a task of its own, so each
+            # frame waited for a turn of the loop, and under load a feed of a few hundred events a
+            # second fell seconds behind.  A send that has room in the buffer completes at once.
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await client.ws.send_str(text)
         except TimeoutError:
             self._drop(client)
         except (ConnectionError, RuntimeError) as exc:
