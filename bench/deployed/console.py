@@ -460,9 +460,8 @@ class Console:
         form_status, form = await self.api(P.DOC_FORM, conv)
         if form_status != 200:
             return
-        status, _ = await self.api(P.DOC_SAVE, conv, body={"values": fill(form)}, action=True)
-        if status == 200:
-            await self.api(P.PENDING)
+        # Saved: records.js drops the conversation from its pending list without asking again.
+        await self.api(P.DOC_SAVE, conv, body={"values": fill(form)}, action=True)
 
 
 def fill(form: dict[str, Any]) -> dict[str, Any]:

@@ -65,10 +65,12 @@
     }
 
     // ---------------------------------------------------------------- pending list
+    const documented = new Set(); // conversations documented on this page
     async function refreshPending() {
       const res = await api("GET", HL.base + "/documentation/pending");
       if (res.status !== 200) return;
-      const items = (res.data.pending || []).map(function (p) {
+      // A list asked for before a save answers after it: what this page documented stays off it.
+      const items = (res.data.pending || []).filter(function (p) { return !documented.has(p.id); }).map(function (p) {
         const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, t("rec_document"));
         open.addEventListener("click", function () { openForm(p.id); });
         const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), t("rec_closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
@@ -78,6 +80,22 @@
       pendingEmpty.hidden = items.length > 0;
       pendingMore.hidden = !res.data.more;
       document.getElementById("pending-count").textContent = String(items.length) + (res.data.more ? "+" : "");
+    }
+
+    /* A conversation just documented leaves the list: removed here rather than by asking for the
+       whole list again (unless the list was cut short: then the next in line has to be fetched). */
+    function dropPending(convId) {
+      documented.add(convId);
+      if (!pendingMore.hidden) {
+        refreshPending();
+        return;
+      }
+      for (const item of Array.from(pendingList.children)) {
+        if (item.dataset.conversationId === convId) item.remove();
+      }
+      const n = pendingList.children.length;
+      pendingEmpty.hidden = n > 0;
+      document.getElementById("pending-count").textContent = String(n);
     }
 
     // ---------------------------------------------------------------- the form
@@ -281,7 +299,7 @@
           let text = t("rec_documented");
           if (result.data.redacted && result.data.redacted.length) text += ". " + t("rec_redacted") + " " + result.data.redacted.map(function (k) { return HL.t("rk_" + k); }).join(", ");
           say(text);
-          refreshPending();
+          dropPending(convId);
           document.dispatchEvent(new CustomEvent("hl:documented", { detail: { id: convId } })); // training's checklist
           return;
         }
