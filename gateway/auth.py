@@ -97,7 +97,8 @@ async def hash_password_async(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What a session's token is stored and looked up as."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -188,7 +189,7 @@ def _new_session(
     csrf = secrets.token_urlsafe(32)
     session.add(
         StaffSession(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             user_id=user.id,
             csrf_token=csrf,
             created_at=now,
@@ -291,7 +292,7 @@ async def login(
 
 async def pending_login(session: AsyncSession, token: str) -> tuple[StaffUser, StaffSession] | None:
     """The user and pending session of a login halfway (the password given, the second step not)."""
-    row = await session.get(StaffSession, _token_hash(token))
+    row = await session.get(StaffSession, token_hash(token))
     if row is None or row.pending is None or row.expires_at <= utcnow():
         return None
     user = await session.get(StaffUser, row.user_id)
@@ -325,7 +326,7 @@ async def session_user(
     when :func:`touch_due` (without, the caller does it: :func:`touch_session`)."""
     # One statement for both rows: every request of the console passes here, and on SQLite a
     # second round trip through the driver cost about a third of a plain read's CPU.
-    found = (await session.execute(_SESSION_USER, {"token_hash": _token_hash(token)})).first()
+    found = (await session.execute(_SESSION_USER, {"token_hash": token_hash(token)})).first()
     if found is None:
         return None
     row, user = found
@@ -366,7 +367,7 @@ async def session_alive(session: AsyncSession, token_hash: str) -> bool:
 
 
 async def logout(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+    await session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash(token)))
 
 
 async def purge_expired_sessions(session: AsyncSession) -> None:

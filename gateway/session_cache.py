@@ -132,8 +132,5 @@ class SessionCache:
             _columns(user), _columns(row), seen_generation, time.monotonic() + self.seconds
         )
 
-    def forget(self, token_hash: str) -> None:
-        self._entries.pop(token_hash, None)
-
 
 __all__ = ["SessionCache", "generation"]

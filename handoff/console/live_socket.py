@@ -108,10 +108,6 @@ class LiveRequests:
         self.outbox = outbox_for(app[DB], app[BROKER])
 
     async def handle(self, data: str) -> None:
-        # The frames the page sends most are compared as text; anything else is parsed.
-        if data == '{"type":"ping"}':
-            await self.client.ws.send_str(PONG)
-            return
         try:
             frame = json.loads(data)
         except ValueError:

@@ -47,10 +47,6 @@ class Staff:
         return self.user.role in SUPERVISOR_ROLES
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def login_policy(app: web.Application) -> auth.LoginPolicy:
     cfg = app[SETTINGS].section("console")
     return auth.LoginPolicy(
@@ -90,7 +86,7 @@ async def authenticate(request: web.Request) -> Staff | None:
     wanted = request.query.get("lang") if request.method == "GET" else None
     db = request.app[DB]
     cache = request.app.get(SESSION_CACHE)
-    hashed = token_hash(token)
+    hashed = auth.token_hash(token)
     found = cache.get(hashed) if cache is not None else None
     if found is None:
         # Every request of the console passes here: a read without a commit (on SQLite, without the

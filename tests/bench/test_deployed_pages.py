@@ -80,21 +80,41 @@ def test_the_websockets_are_the_pages() -> None:
     assert page == {f"ws {P.CONSOLE_WS}", f"ws {P.CHAT_WS}"}, f"the pages open {sorted(page)}"
 
 
-def test_the_visitor_sends_the_frames_chat_js_sends() -> None:
-    page = _keys(pagecheck.chat_page(), "frame ")
-    sent = {f"frame {t}" for t in P.FRAMES_SENT}
-    skipped = {f"frame {t}" for t in P.FRAMES_NOT_SENT}
+def _frame_problems(
+    found: list[pagecheck.Found],
+    sent: tuple[str, ...],
+    not_sent: dict[str, str],
+    page: str,
+    client: str,
+    listed: str,
+) -> list[str]:
+    """Where the frames a page sends on a socket and those its benchmark client sends differ."""
+    on_page = _keys(found, "frame ")
+    sends = {f"frame {t}" for t in sent}
+    skipped = {f"frame {t}" for t in not_sent}
     problems = [
-        f"chat.js sends {k} ({', '.join(w)}) and the benchmark's visitor does not: add it to "
-        "bench/deployed/visitor.py and protocol.FRAMES_SENT (or FRAMES_NOT_SENT)"
-        for k, w in sorted(page.items())
-        if k not in sent | skipped
+        f"{page} sends {k} ({', '.join(w)}) and the benchmark does not: add it to {client} and "
+        f"protocol.{listed} (or {listed.replace('_SENT', '_NOT_SENT')})"
+        for k, w in sorted(on_page.items())
+        if k not in sends | skipped
     ]
-    problems += [f"the visitor sends {k} and chat.js no longer does" for k in sorted(sent - set(page))]
+    problems += [f"{client} sends {k} and {page} no longer does" for k in sorted(sends - set(on_page))]
     problems += [
-        f"protocol.FRAMES_NOT_SENT lists {k}, which chat.js no longer sends"
-        for k in sorted(skipped - set(page))
+        f"protocol.{listed.replace('_SENT', '_NOT_SENT')} lists {k}, which {page} no longer sends"
+        for k in sorted(skipped - set(on_page))
     ]
+    return problems
+
+
+def test_the_visitor_sends_the_frames_chat_js_sends() -> None:
+    problems = _frame_problems(
+        pagecheck.chat_page(),
+        P.FRAMES_SENT,
+        P.FRAMES_NOT_SENT,
+        "chat.js",
+        "bench/deployed/visitor.py",
+        "FRAMES_SENT",
+    )
     assert not problems, "\n".join(problems)
     source = (CLIENTS / "visitor.py").read_text()
     for name in ("FRAME_HELLO", "FRAME_TYPING", "FRAME_MESSAGE", "FRAME_SEEN"):
@@ -102,20 +122,14 @@ def test_the_visitor_sends_the_frames_chat_js_sends() -> None:
 
 
 def test_the_console_sends_the_frames_the_console_page_sends() -> None:
-    page = _keys(pagecheck.console_frames(), "frame ")
-    sent = {f"frame {t}" for t in P.CONSOLE_FRAMES_SENT}
-    skipped = {f"frame {t}" for t in P.CONSOLE_FRAMES_NOT_SENT}
-    problems = [
-        f"the console page sends {k} on its live socket ({', '.join(w)}) and the benchmark's console "
-        "does not: add it to bench/deployed/console.py and protocol.CONSOLE_FRAMES_SENT (or _NOT_SENT)"
-        for k, w in sorted(page.items())
-        if k not in sent | skipped
-    ]
-    problems += [f"the console sends {k} and the page no longer does" for k in sorted(sent - set(page))]
-    problems += [
-        f"protocol.CONSOLE_FRAMES_NOT_SENT lists {k}, which the page no longer sends"
-        for k in sorted(skipped - set(page))
-    ]
+    problems = _frame_problems(
+        pagecheck.console_frames(),
+        P.CONSOLE_FRAMES_SENT,
+        P.CONSOLE_FRAMES_NOT_SENT,
+        "the console page's live socket",
+        "bench/deployed/console.py",
+        "CONSOLE_FRAMES_SENT",
+    )
     assert not problems, "\n".join(problems)
     source = (CLIENTS / "console.py").read_text()
     for name in ("CONSOLE_FRAME_TYPING", "CONSOLE_FRAME_SNAPSHOT"):

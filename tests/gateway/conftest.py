@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.envelope import Priority
+from gateway.store.db import Database
 from tests.harness import KeywordTriager, Running, make_settings, start
 
 HERE = Path(__file__).resolve().parent
@@ -24,6 +25,17 @@ REPO = HERE.parents[1]
 
 class Gateway(Running):
     triager: KeywordTriager
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated store on each backend, closed after the test."""
+    database = Database(db_url)
+    await database.upgrade()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -10,14 +9,6 @@ from gateway.auth import LoginPolicy, create_user, login, logout, session_user
 from gateway.errors import Conflict, InvalidInput
 from gateway.store.db import Database
 from gateway.store.models import AuditEvent, StaffSession, StaffUser
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    yield database
-    await database.close()
 
 
 async def test_passwords_are_stored_as_argon2_hashes(db: Database) -> None:

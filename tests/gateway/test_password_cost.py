@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +27,6 @@ def restore_cost() -> Iterator[None]:
     before = auth.hashing_cost()
     yield
     auth.configure_hashing(before)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    yield database
-    await database.close()
 
 
 def test_the_default_cost_is_rfc_9106s_low_memory_profile(tmp_path: Path) -> None:

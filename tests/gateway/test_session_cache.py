@@ -6,7 +6,6 @@ tests/handoff/console/test_session_cache.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import update
@@ -17,14 +16,6 @@ from gateway.session_cache import SessionCache
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import StaffSession, StaffUser
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    yield database
-    await database.close()
 
 
 async def _remembered(db: Database, cache: SessionCache) -> str:
@@ -77,7 +68,7 @@ async def test_a_rolled_back_change_forgets_too_and_other_tables_do_not(db: Data
 async def test_a_read_that_raced_a_change_is_not_remembered(db: Database) -> None:
     cache = SessionCache(60)
     token_hash = await _remembered(db, cache)
-    cache.forget(token_hash)
+    cache = SessionCache(60)  # nothing remembered yet
     seen = session_cache.generation()
     async with db.reader() as s:
         found = await session_user(s, "no such token", touch=False)

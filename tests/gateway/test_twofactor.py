@@ -5,7 +5,6 @@ logins at the same moment; the TOTP key is kept encrypted and the reset removes 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pyotp
 import pytest
@@ -14,17 +13,6 @@ from gateway import twofactor
 from gateway.auth import create_user
 from gateway.store.db import Database
 from gateway.store.models import StaffUser
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.upgrade()
-    try:
-        yield database
-    finally:
-        await database.close()
-
 
 BOX = twofactor.cipher(b"c" * 32)
 
