@@ -75,6 +75,8 @@ class Console:
         self.stats, self.owner = stats, owner
         self.csrf = ""
         self.panels: dict[str, Panel] = {}
+        self.ended: set[str] = set()
+        """console_conversations.js ``ended``: closed here, never opened again by a late event."""
         self.claiming: set[str] = set()
         self.options_asked = False  # handoff.js options(): once per page
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -314,7 +316,7 @@ class Console:
     def _open(self, conv: str) -> None:
         """openConversation: the panel (handoff.js mounts: options once, refresh; person.js: the
         person's earlier contacts) and the transcript."""
-        if conv in self.panels:
+        if conv in self.panels or conv in self.ended:
             return  # the transcript is read once, when the panel opens
         self.panels[conv] = Panel()
         if not self.options_asked:
@@ -326,6 +328,8 @@ class Console:
 
     def _remove(self, conv: str) -> None:
         panel = self.panels.pop(conv, None)
+        if panel is not None and panel.closed:
+            self.ended.add(conv)
         if panel is not None and panel.refresh_timer is not None:
             panel.refresh_timer.cancel()
 
@@ -453,7 +457,7 @@ class Console:
         if status != 200:
             return
         panel.closed = True
-        self._remove(conv)
+        self._remove(conv)  # and into self.ended
         if not self.page:
             return
         self._spawn(self.api(P.PENDING))  # both at once, as the page

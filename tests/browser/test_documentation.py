@@ -8,7 +8,9 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from sqlalchemy import func, select
 
-from gateway.store.models import Conversation, Message
+from gateway.appkeys import PIPELINE
+from gateway.store.models import AuditEvent, Conversation, Message
+from gateway.store.repo import conversation_summary
 from handoff.records.models import DocumentationRecord
 from tests.browser.conftest import LiveGateway, Pages
 
@@ -154,3 +156,33 @@ async def test_english_labels_and_supervisor_erasure(pages: Pages, gateway: Live
         )
         assert left.scalar_one() == 0
     assert sara.js_errors == [] and anna.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_late_event_of_a_closed_conversation_does_not_open_it_again(
+    pages: Pages, gateway: LiveGateway
+) -> None:
+    """An event sent before the close can reach the page after it (the live feed lags the close's
+    answer under load).  The page must not open the closed conversation again: that flashed a dead
+    panel and made four reads the server refused and audited as denied."""
+    anna, conv_id = await close_a_conversation(pages, gateway)
+    reads: list[str] = []
+    anna.on("request", lambda r: reads.append(r.url) if conv_id in r.url and r.method == "GET" else None)
+    async with gateway.db.session() as session:
+        conv = await session.get(Conversation, conv_id)
+        assert conv is not None
+        summary = {**conversation_summary(conv), "state": "assigned"}  # as it was before the close
+    await gateway.app[PIPELINE].event_rows.publish_conversation(
+        "typing", summary, who="person", typing=True, message_id=None
+    )
+    # The documentation form of the close is the only read of this conversation.
+    await expect(anna.locator(FORM)).to_have_count(1)
+    await anna.wait_for_timeout(1500)
+    await expect(anna.locator(".conv-panel")).to_have_count(0)
+    assert [u for u in reads if not u.endswith("/documentation")] == []
+    async with gateway.db.session() as session:
+        denied = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.conversation_id == conv_id, AuditEvent.action == "handoff.denied")
+        )
+    assert denied == 0

@@ -12,6 +12,10 @@ HL.consoleConversations = function (shared) {
   const template = document.getElementById("panel-template");
   let active = null;
   const convs = new Map(); // conversation id -> {tab, panel, seqs: Set, maxSeq, closed, typingTimer}
+  // Conversations closed while on this page.  A closed conversation never opens again, but an
+  // event or a queue delta sent before its close can arrive after it: opening the panel again for
+  // it made four reads the server refused (and audited as denied) and flashed a dead panel.
+  const ended = new Set();
 
   function updateTab(id, info) {
     const conv = convs.get(id);
@@ -23,6 +27,7 @@ HL.consoleConversations = function (shared) {
   }
 
   function openConversation(id, focus) {
+    if (ended.has(id)) return;
     const fresh = !convs.has(id);
     if (fresh) createPanel(id);
     if (focus || !active) activate(id);
@@ -110,6 +115,7 @@ HL.consoleConversations = function (shared) {
       const res = await api("POST", HL.base + "/conversations/" + id + "/close");
       if (res.status === 200) {
         // Extensions (documentation at close, care after a critical one) take it from here.
+        ended.add(id);
         document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id, priority: priority } }));
         removeConversation(id);
       } else shared.say(t(res.data.error || "error"));
@@ -168,6 +174,7 @@ HL.consoleConversations = function (shared) {
   function removeConversation(id) {
     const conv = convs.get(id);
     if (!conv) return;
+    if (conv.closed) ended.add(id);
     clearTimeout(conv.typingTimer);
     clearTimeout(conv.idleTimer);
     conv.tab.remove();
