@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,9 +102,42 @@ class ErasureResult:
 # ---------------------------------------------------------------------------------------- form
 
 
+@dataclass(frozen=True, slots=True)
+class _MadeFields:
+    guidelines: Guidelines
+    directory: Directory
+    fields: list[dict[str, Any]]
+    text: str
+    """``fields`` as JSON."""
+
+
+_MADE: _MadeFields | None = None
+"""The form's fields for the guidelines and directory asked for last: made once, not on every
+close (the 290 municipalities make them about 30 KB of JSON)."""
+
+
 def form_spec(g: Guidelines, directory: Directory | None = None) -> list[dict[str, Any]]:
-    """The fields of the form, labels in Swedish and English."""
+    """The fields of the form, labels in Swedish and English.  Made once per guidelines and
+    directory (an admin's edit installs a new directory): the list is shared, never change it."""
+    global _MADE
     d = directory if directory is not None else default_directory()
+    made = _MADE
+    if made is None or made.guidelines is not g or made.directory is not d:
+        fields = _make_fields(g, d)
+        made = _MADE = _MadeFields(g, d, fields, json.dumps(fields))
+    return made.fields
+
+
+def form_json(form: Mapping[str, Any]) -> str:
+    """``json.dumps(form)`` for a form of :func:`documentation_form`, its fields' JSON made once."""
+    made = _MADE
+    if made is None or form.get("fields") is not made.fields:
+        return json.dumps(form)
+    rest = json.dumps({k: v for k, v in form.items() if k != "fields"})
+    return rest[:-1] + (', "fields": ' if len(rest) > 2 else '"fields": ') + made.text + "}"
+
+
+def _make_fields(g: Guidelines, d: Directory) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for f in g.fields:
         entry: dict[str, Any] = {
@@ -360,6 +394,7 @@ __all__ = [
     "conversation_events",
     "documentation_form",
     "erase_conversation",
+    "form_json",
     "form_spec",
     "guidelines",
     "may_document",

@@ -87,7 +87,8 @@ async def get_documentation(request: web.Request, staff: Staff) -> web.StreamRes
             await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return problem(404, "not_found")
-    return web.json_response({**form, "language": staff.lang})
+    body_text = documentation.form_json({**form, "language": staff.lang})
+    return web.Response(text=body_text, content_type="application/json")
 
 
 async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:

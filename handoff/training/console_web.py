@@ -31,6 +31,7 @@ from handoff.console.security import Staff
 from handoff.console.views import api_canned, render
 from handoff.disclosures.schemas import DisclosureAnswer, DisclosureBody, DisclosuresAnswer, FormOptionsAnswer
 from handoff.disclosures.web import api_form_options
+from handoff.records.documentation import form_json
 from handoff.records.schemas import (
     DocumentationBody,
     DocumentationFormAnswer,
@@ -157,7 +158,8 @@ async def api_documentation(request: web.Request, staff: Staff) -> web.StreamRes
     async with request.app[DB].session() as session:
         ts = await _mine(request, session, staff)
         form = await desk.documentation_form(session, ts, current_directory(request.app))
-    return web.json_response({**form, "language": staff.lang})
+    body_text = form_json({**form, "language": staff.lang})
+    return web.Response(text=body_text, content_type="application/json")
 
 
 async def api_document(request: web.Request, staff: Staff) -> web.StreamResponse:

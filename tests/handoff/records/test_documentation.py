@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -9,10 +11,14 @@ import pytest
 from gateway.errors import Conflict, PermissionDenied
 from gateway.store import repo
 from gateway.store.db import Database
+from handoff.directory.loading import default_directory
 from handoff.records.documentation import (
     DocumentationInvalid,
     documentation_form,
     erase_conversation,
+    form_json,
+    form_spec,
+    guidelines,
     save_documentation,
 )
 from tests.handoff.records.conftest import (
@@ -186,3 +192,30 @@ async def test_erasure_deletes_transcript_and_contact_keeps_coded_record_and_is_
             "documentation_summary_cleared": True,
             "reason": "person_request",
         }
+
+
+def test_the_form_fields_are_made_once_per_directory_and_answered_as_json_would() -> None:
+    g, base = guidelines(), default_directory()
+    fields = form_spec(g, base)
+    assert form_spec(g, base) is fields, "made once, not on every close"
+    form = {"conversation_id": "c1", "state": "closed", "fields": fields, "values": {}, "language": "sv"}
+    assert json.loads(form_json(form)) == json.loads(json.dumps(form))
+    assert json.loads(form_json({"fields": fields})) == {"fields": fields}
+    assert json.loads(form_json({"fields": [], "language": "en"})) == {"fields": [], "language": "en"}
+
+    # An admin's edit installs a new directory: the form shows it at once.
+    renamed = dataclasses.replace(
+        base,
+        municipalities={
+            **base.municipalities,
+            "0180": dataclasses.replace(base.municipalities["0180"], name="Stockholms stad"),
+        },
+    )
+    answered = json.loads(form_json({"fields": form_spec(g, renamed)}))
+    municipality = next(f for f in answered["fields"] if f["key"] == "municipality")
+    assert {"value": "0180", "label": {"sv": "Stockholms stad", "en": "Stockholms stad"}} == {
+        k: v
+        for k, v in next(m for m in municipality["values"] if m["value"] == "0180").items()
+        if k != "county"
+    }
+    assert form_spec(g, base) is not fields  # the old directory's fields were made again
