@@ -24,10 +24,10 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from gateway.envelope import random_id
 
