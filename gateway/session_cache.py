@@ -89,7 +89,10 @@ def _columns(obj: Any) -> dict[str, Any]:
 
 
 def _detached(cls: type[Any], values: dict[str, Any]) -> Any:
-    obj = cls(**values)
+    # Made as the ORM makes a loaded row (no constructor: it instruments each keyword, four times
+    # the cost on every request), its values as the state it was read with.
+    obj = cls.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
     make_transient_to_detached(obj)
     return obj
 
