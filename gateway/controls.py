@@ -31,7 +31,7 @@ from gateway.conversation import ConversationState, move
 from gateway.envelope import ConversationId, Envelope, Priority, utcnow
 from gateway.errors import InvalidInput
 from gateway.outbox import Outbox, insert_rows
-from gateway.store import repo
+from gateway.store import repo, rows
 from gateway.store.db import Database
 from gateway.store.models import Message
 from gateway.store.repo import conversation_summary, delivery_detail
@@ -60,19 +60,17 @@ class PersonControls:
     async def _peek(self, envelope: Envelope) -> tuple[dict[str, Any], IngressResult]:
         """The sender's open conversation, read without a lock or a commit (typing and receipts
         change nothing a lock guards): its summary for the live event, and the answer."""
-        async with self.db.reader() as session:
-            conv = await repo.peek_open_conversation(
-                session, envelope.channel, envelope.sender, envelope.conversation_id
-            )
-            if conv is None:
-                raise InvalidInput("no open conversation")
-            return conversation_summary(conv), IngressResult(
-                conversation_id=ConversationId(conv.id),
-                message_id=envelope.message_id,
-                duplicate=False,
-                priority=Priority(conv.priority),
-                state=conv.state,
-            )
+        async with self.db.connection() as conn:
+            conv = await rows.peek_open(conn, envelope.channel, envelope.sender, envelope.conversation_id)
+        if conv is None:
+            raise InvalidInput("no open conversation")
+        return conversation_summary(conv), IngressResult(
+            conversation_id=ConversationId(conv.id),
+            message_id=envelope.message_id,
+            duplicate=False,
+            priority=Priority(conv.priority),
+            state=conv.state,
+        )
 
     async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
         """A typing signal changes nothing stored: one read without a lock or a commit, then a

@@ -227,11 +227,13 @@ class StaffActions:
 
     async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
         # Nothing stored changes: one read without a lock or a commit, then live events.
-        async with self.db.reader() as session:
-            conv = await repo.get_conversation(session, conversation_id)
-            if conv.assigned_to != user.id:
-                raise Conflict("not_assigned_to_you")
-            summary = conversation_summary(conv)
+        async with self.db.connection() as conn:
+            conv = await rows.peek(conn, conversation_id)
+        if conv is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        if conv.assigned_to != user.id:
+            raise Conflict("not_assigned_to_you")
+        summary = conversation_summary(conv)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
         # Stopping is told too: XMPP shows it as the ``paused`` chat state (XEP-0085); a channel
         # without such a state ignores the event.

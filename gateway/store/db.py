@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from gateway.errors import StoreUnavailable
 from gateway.private_files import private_file, sqlite_file
@@ -216,6 +222,14 @@ class Database:
         async with self._gate.enter(), _unavailable_as_store_error():
             async with self.sessionmaker() as session:
                 yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """An engine connection for a hot read in Core, without an ORM session (a signal's peek at
+        its conversation): it never commits, like :meth:`reader`."""
+        async with self._gate.enter(), _unavailable_as_store_error():
+            async with self.engine.connect() as conn:
+                yield conn
 
     async def health(self) -> dict[str, Any]:
         try:

@@ -21,7 +21,7 @@ from gateway.store.models import (
     StaffUser,
 )
 
-OPEN_STATES = (ConversationState.BOT.value, ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
+OPEN_STATES = rows.OPEN_STATES
 
 
 # The statements read on almost every request and signal are built once, with bound parameters:
@@ -29,13 +29,6 @@ OPEN_STATES = (ConversationState.BOT.value, ConversationState.QUEUED.value, Conv
 # and keying statements showed as a few per cent of the gateway's CPU in profiles).
 _CONVERSATION = select(Conversation).where(Conversation.id == bindparam("conversation_id"))
 _CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
-_OPEN_OF = (
-    select(Conversation)
-    .where(Conversation.channel == bindparam("channel"), Conversation.pseudonym == bindparam("pseudonym"))
-    .where(Conversation.state.in_(OPEN_STATES))
-)
-_OPEN_HINTED = _OPEN_OF.where(Conversation.id == bindparam("hint"))
-_OPEN_LATEST = _OPEN_OF.order_by(Conversation.created_at.desc()).limit(1)
 
 
 async def get_conversation(
@@ -46,19 +39,6 @@ async def get_conversation(
     if conv is None:
         raise NotFound(f"conversation {conversation_id} not found")
     return conv
-
-
-async def peek_open_conversation(
-    session: AsyncSession, channel: str, pseudonym: str, hint: str | None = None
-) -> Conversation | None:
-    """The person's open conversation, read without any lock (for typing signals, which change
-    nothing stored)."""
-    params = {"channel": channel, "pseudonym": pseudonym}
-    if hint:
-        conv = (await session.execute(_OPEN_HINTED, {**params, "hint": hint})).scalar_one_or_none()
-        if conv is not None:
-            return conv
-    return (await session.execute(_OPEN_LATEST, params)).scalar_one_or_none()
 
 
 async def find_open_conversation(

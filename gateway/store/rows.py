@@ -19,13 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.envelope import Envelope
-from gateway.store.models import Conversation, Message
+from gateway.store.models import Conversation, ConversationState, Message
 
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+
+OPEN_STATES = (ConversationState.BOT.value, ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
 
 MUTABLE = (
     "state",
@@ -186,3 +188,36 @@ def message_data(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"].isoformat(),
         "delivery": row["delivery"],
     }
+
+
+# A person's typing and receipts, and a counsellor's typing, each peek at their conversation: the
+# commonest reads of the gateway after the batches' (two or three per round trip).  Read in Core on
+# an engine connection, without an ORM session, identity map or instance.
+_OPEN_OF = select(CONVERSATIONS).where(
+    CONVERSATIONS.c.channel == bindparam("channel"),
+    CONVERSATIONS.c.pseudonym == bindparam("pseudonym"),
+    CONVERSATIONS.c.state.in_(OPEN_STATES),
+)
+_OPEN_HINTED = _OPEN_OF.where(CONVERSATIONS.c.id == bindparam("hint"))
+_OPEN_LATEST = _OPEN_OF.order_by(CONVERSATIONS.c.created_at.desc()).limit(1)
+_BY_ID = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+
+
+async def peek_open(
+    conn: AsyncConnection, channel: str, pseudonym: str, hint: str | None = None
+) -> ConversationRow | None:
+    """The person's open conversation (the hinted one if it is theirs and open, else their latest),
+    read without a lock: for signals that change nothing stored."""
+    params = {"channel": channel, "pseudonym": pseudonym}
+    if hint:
+        row = (await conn.execute(_OPEN_HINTED, {**params, "hint": hint})).mappings().first()
+        if row is not None:
+            return ConversationRow.from_mapping(row)
+    row = (await conn.execute(_OPEN_LATEST, params)).mappings().first()
+    return None if row is None else ConversationRow.from_mapping(row)
+
+
+async def peek(conn: AsyncConnection, conversation_id: str) -> ConversationRow | None:
+    """A conversation by id, read without a lock."""
+    row = (await conn.execute(_BY_ID, {"conversation_id": conversation_id})).mappings().first()
+    return None if row is None else ConversationRow.from_mapping(row)
