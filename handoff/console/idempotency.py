@@ -30,7 +30,10 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.appkeys import DB
 from gateway.envelope import utcnow
@@ -104,6 +107,11 @@ def _holder() -> str:
     return os.urandom(16).hex()
 
 
+def _insert_new(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return pg_insert(StaffActionKey) if dialect == "postgresql" else sqlite_insert(StaffActionKey)
+
+
 def _find(user_id: int, key: str) -> Any:
     return select(StaffActionKey).where(StaffActionKey.user_id == user_id, StaffActionKey.key == key)
 
@@ -117,10 +125,12 @@ async def _claim(
     holder = _holder()
     try:
         async with db.session() as session:
-            found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
-            if found is None:
-                now = utcnow()
-                row = StaffActionKey(
+            now = utcnow()
+            # One statement for the common case, a new key: the insert does nothing when the key
+            # exists (a retry), and the key is then looked up.
+            row_id = await session.scalar(
+                _insert_new(session)
+                .values(
                     user_id=staff.user.id,
                     key=key,
                     action=action,
@@ -130,13 +140,18 @@ async def _claim(
                     holder=holder,
                     lease_until=now + LEASE,
                 )
-                session.add(row)
-                await session.flush()
+                .on_conflict_do_nothing(index_elements=["user_id", "key"])
+                .returning(StaffActionKey.id)
+            )
+            if row_id is not None:
                 if _purge_due():
                     await session.execute(
                         delete(StaffActionKey).where(StaffActionKey.created_at < now - KEEP)
                     )
-                return ActionClaim(row.id, holder, action, ANSWERS[action])
+                return ActionClaim(row_id, holder, action, ANSWERS[action])
+            found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
+            if found is None:  # deleted since (the purge): as if another request held it
+                return problem(409, "in_progress")
     except IntegrityError:
         # The same key at the same moment from another request (or process): look again.
         async with db.session() as session:
