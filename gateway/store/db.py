@@ -96,8 +96,9 @@ class _Gate:
     through, so a session opened inside another never waits for itself.
     """
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, timeout: float = LOCK_TIMEOUT) -> None:
         self._sem = asyncio.Semaphore(slots)
+        self._timeout = timeout
         self._holders: dict[asyncio.Task[Any], int] = {}
 
     @asynccontextmanager
@@ -110,11 +111,16 @@ class _Gate:
             finally:
                 self._holders[task] -= 1
             return
-        try:
-            async with asyncio.timeout(LOCK_TIMEOUT):
-                await self._sem.acquire()
-        except TimeoutError:
-            raise StoreUnavailable("database busy: no turn within the time limit") from None
+        if not self._sem.locked():
+            # A free slot is taken at once: no timer to arm and cancel (this runs for every
+            # transaction of the process).
+            await self._sem.acquire()
+        else:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._sem.acquire()
+            except TimeoutError:
+                raise StoreUnavailable("database busy: no turn within the time limit") from None
         if task is not None:
             self._holders[task] = 1
         try:
