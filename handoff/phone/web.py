@@ -28,7 +28,8 @@ from aiohttp import web
 from gateway.appkeys import DB, PIPELINE, SETTINGS
 from gateway.crypto import ContactCipher
 from gateway.errors import InvalidInput
-from gateway.store.models import Conversation, StaffUser
+from gateway.store.models import StaffUser
+from gateway.store.rows import ConversationRow
 from gateway.web_errors import client_error
 from handoff.console.security import Staff
 from handoff.referrals.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
@@ -111,7 +112,7 @@ async def api_number(request: web.Request, staff: Staff) -> web.StreamResponse:
     return web.json_response({"number": number})
 
 
-def handled_by(conv: Conversation, user: StaffUser) -> bool:
+def handled_by(conv: ConversationRow, user: StaffUser) -> bool:
     """The counsellor who holds or held (answered, closed) the call, or a supervisor or admin."""
     held = conv.assigned_to == user.id or (conv.meta or {}).get("closed_by") == user.username
     return held or user.role in ("supervisor", "admin")

@@ -32,6 +32,7 @@ from gateway.errors import Conflict, NotFound, PermissionDenied
 from gateway.lease import make_lease
 from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, StaffUser
+from gateway.store.rows import ConversationRow
 from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
@@ -62,7 +63,7 @@ SCHEDULER = web.AppKey("retention_scheduler", RetentionScheduler)
 # ------------------------------------------------------------------------------------- handlers
 
 
-def _may_document(conv: Conversation, user: StaffUser) -> bool:
+def _may_document(conv: ConversationRow, user: StaffUser) -> bool:
     return documentation.may_document(conv.assigned_to, (conv.meta or {}).get("closed_by"), user)
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from gateway.appkeys import DB
 from gateway.errors import NotFound
-from gateway.store import repo
+from gateway.store import repo, rows
 from gateway.store.models import StaffUser
 
 from .routes import ActsOn, ConversationOf, Rule, holds_or_supervises
@@ -60,13 +60,12 @@ async def refusal(request: web.Request, user: StaffUser, acts_on: ActsOn) -> tup
         conversation_id = await acts_on.conversation(request)
     except NotFound:
         return 404, "not_found"
-    async with request.app[DB].reader() as session:  # a read on every request: no commit
-        try:
-            conv = await repo.get_conversation(session, conversation_id)
-        except NotFound:
-            return 404, "not_found"
-        if acts_on.rule(conv, user):
-            return None
+    async with request.app[DB].connection() as conn:  # a read on every request: Core, no commit
+        conv = await rows.peek(conn, conversation_id)
+    if conv is None:
+        return 404, "not_found"
+    if acts_on.rule(conv, user):
+        return None
     async with request.app[DB].session() as session:
         await repo.audit(session, acts_on.denied, actor=user, conversation_id=conversation_id)
     return 403, acts_on.code

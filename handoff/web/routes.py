@@ -16,13 +16,15 @@ from .roles import SUPERVISOR_ROLES
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from gateway.store.models import Conversation, StaffUser
+    from gateway.store.models import StaffUser
+    from gateway.store.rows import ConversationRow
     from handoff.console.security import Staff
 
 Kind = Literal["page", "api", "ws"]
 ConversationOf = Callable[["web.Request"], Awaitable[str]]
 """The id of the conversation a request acts on (:class:`~gateway.errors.NotFound`: 404)."""
-Rule = Callable[["Conversation", "StaffUser"], bool]
+Rule = Callable[["ConversationRow", "StaffUser"], bool]
+"""Whether a member of staff may act on a conversation (read as a plain row by the access check)."""
 StaffHandler = Callable[["web.Request", "Staff"], Awaitable["web.StreamResponse"]]
 
 
@@ -68,7 +70,7 @@ class Ok(Answer):
     ok: bool
 
 
-def holds_or_supervises(conv: Conversation, user: StaffUser) -> bool:
+def holds_or_supervises(conv: ConversationRow, user: StaffUser) -> bool:
     """A counsellor acts on the conversation assigned to them; a supervisor or admin on any."""
     holds = conv.state == "assigned" and conv.assigned_to == user.id
     return holds or user.role in SUPERVISOR_ROLES
