@@ -156,7 +156,9 @@ class Console:
 
     async def _connect_live(self) -> aiohttp.ClientWebSocketResponse:
         ws_url = self.url.replace("http", "ws", 1) + P.CONSOLE_WS
-        return await self.session.ws_connect(ws_url, headers={"Origin": self.url}, autoping=True)
+        return await self.session.ws_connect(
+            ws_url, headers={"Origin": self.url}, autoping=True, compress=P.WS_COMPRESS
+        )
 
     async def stop(self) -> None:
         for task in list(self.tasks):

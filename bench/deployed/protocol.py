@@ -93,6 +93,9 @@ NOT_EXERCISED = {
 # --- websockets
 CONSOLE_WS = "/console/ws"  # common.js HL.live
 CHAT_WS = "/chat/ws"  # chat.js connect
+WS_COMPRESS = 15
+"""A browser's WebSocket offers permessage-deflate (the largest window): so do the benchmark's
+sockets, so that what the server agrees to is what browsers get."""
 
 # --- frames the console page sends on its live socket (common.js HL.live().send)
 CONSOLE_FRAME_TYPING = "typing"  # console_conversations.js sendTyping: {type, conversation_id, typing}

@@ -20,7 +20,15 @@ from typing import Any
 
 import aiohttp
 
-from .protocol import CHAT_WS, FRAME_HELLO, FRAME_MESSAGE, FRAME_SEEN, FRAME_TYPING, SEEN_DEBOUNCE
+from .protocol import (
+    CHAT_WS,
+    FRAME_HELLO,
+    FRAME_MESSAGE,
+    FRAME_SEEN,
+    FRAME_TYPING,
+    SEEN_DEBOUNCE,
+    WS_COMPRESS,
+)
 from .stats import Stats, now
 
 # Concern for someone close, normal priority, none near the critical boundary (so the embedding
@@ -76,7 +84,7 @@ class Visitor:
         self._fresh()
         ws_url = self.url.replace("http", "ws", 1) + CHAT_WS
         self.ws = await session.ws_connect(
-            ws_url, headers={"Origin": self.url}, heartbeat=None, autoping=True
+            ws_url, headers={"Origin": self.url}, heartbeat=None, autoping=True, compress=WS_COMPRESS
         )
         self.reader = asyncio.create_task(self._read(self.ws))
         await self._send({"type": FRAME_HELLO, "lang": "sv", "resume": None, "pending": []})
