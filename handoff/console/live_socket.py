@@ -168,7 +168,8 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
     hub = request.app[CONSOLE].hub
     if hub is None:
         return problem(503, "not_ready")
-    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096)
+    # No permessage-deflate (as the web chat's socket): small frames, many of them, to every console.
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096, compress=False)
     await ws.prepare(request)
     bound_send_buffer(request.transport)
     outbox = outbox_for(request.app[DB], request.app[BROKER])

@@ -37,6 +37,18 @@ async def test_hello_gets_a_welcome_with_a_token_and_a_ready_status(chat: ChatGa
     assert other["token"] != welcome["token"]
 
 
+async def test_the_socket_declines_compression_that_browsers_offer(chat: ChatGateway) -> None:
+    # permessage-deflate kept a zlib state per socket (about 80 KiB more per idle visitor) and
+    # deflated every frame of a few hundred bytes.
+    ws = await chat.client.ws_connect("/chat/ws", compress=15)
+    try:
+        assert ws.compress == 0
+        visitor = Visitor(ws)
+        assert (await visitor.hello())["type"] == "welcome"
+    finally:
+        await ws.close()
+
+
 async def test_a_message_is_acked_stored_answered_and_queued(chat: ChatGateway) -> None:
     v = await chat.visitor()
     await v.hello()

@@ -86,6 +86,17 @@ async def test_websocket_needs_a_session_and_the_same_origin(console: Console) -
     assert no_origin.value.status == 403
 
 
+async def test_the_socket_declines_compression_that_browsers_offer(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    ws = await anna.http.ws_connect(anna.url("/console/ws"), headers={"Origin": anna.base}, compress=15)
+    try:
+        assert ws.compress == 0
+        first = [(await ws.receive_json(timeout=10))["type"] for _ in range(2)]
+        assert "queue" in first  # the feed works uncompressed
+    finally:
+        await ws.close()
+
+
 async def test_critical_arrival_alerts_every_counsellor_and_heads_the_queue(console: Console) -> None:
     anna = await console.signed_in("anna")
     bert = await console.signed_in("bert")
