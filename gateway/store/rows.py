@@ -190,9 +190,9 @@ def message_data(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-# A person's typing and receipts, and a counsellor's typing, each peek at their conversation: the
-# commonest reads of the gateway after the batches' (two or three per round trip).  Read in Core on
-# an engine connection, without an ORM session, identity map or instance.
+# A person's typing and receipts, a counsellor's typing and the console's access check each peek at
+# their conversation: the commonest reads of the gateway after the batches' (three to four per round
+# trip).  Read in Core on an engine connection, without an ORM session, identity map or instance.
 _OPEN_OF = select(CONVERSATIONS).where(
     CONVERSATIONS.c.channel == bindparam("channel"),
     CONVERSATIONS.c.pseudonym == bindparam("pseudonym"),

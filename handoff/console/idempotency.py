@@ -153,7 +153,7 @@ async def _claim(
             if found is None:  # deleted since (the purge): as if another request held it
                 return problem(409, "in_progress")
     except IntegrityError:
-        # The same key at the same moment from another request (or process): look again.
+        # The insert met the key in a way ON CONFLICT does not cover (kept as a guard): look again.
         async with db.session() as session:
             found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
         if found is None:
