@@ -20,6 +20,7 @@ has them (typing, which changes nothing stored, is published directly, best effo
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -201,7 +202,12 @@ class Pipeline:
             # PostgreSQL this also spares the advisory lock of find_open_conversation).
             hints = (str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id)
             writes = Writes(await rows.lock_conversations(session, hints))
-            stored = [await self._store_in(session, item, writes) for item in items]
+            stored = []
+            for item in items:
+                stored.append(await self._store_in(session, item, writes))
+                # SQLite runs on the event loop (gateway.store.sqlite_inline): a batch of 64 that
+                # never yielded stopped every socket of the process for tens of milliseconds.
+                await asyncio.sleep(0)
             await writes.write(session)
             # Queue positions count the other waiting conversations, this batch's changes included.
             for k, done in enumerate(stored):

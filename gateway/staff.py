@@ -7,6 +7,7 @@ wakes the relay after the commit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,7 @@ class StaffActions:
                     await action_keys.record_for(session, item.claim, data)
                 writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
+                await asyncio.sleep(0)  # a long batch on SQLite must not stop the loop (as ingress)
             await writes.write(session)
         if self.metrics is not None:
             for waiting_since in first_answers:

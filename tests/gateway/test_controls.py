@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.channel import CONTROL_DELIVERY_REPORT
-from gateway.envelope import Direction, Envelope, Pseudonym, new_message_id
+from gateway.channel import CONTROL_DELIVERED, CONTROL_DELIVERY_REPORT
+from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, new_message_id
 from gateway.errors import InvalidInput
 from gateway.store.models import AuditEvent, Message
 from tests.gateway.conftest import Gateway
@@ -111,3 +111,37 @@ async def test_a_report_on_no_outgoing_message_of_the_channel_is_refused(gateway
             await gateway.pipeline.ingress(envelope, "")
         assert refused.value.reason == why
     assert (await _message(gateway, mid)).delivery == "sent"
+
+
+async def test_receipts_of_several_conversations_are_stored_together_and_only_on_their_own(
+    gateway: Gateway,
+) -> None:
+    """The person's receipts (web chat's ``seen``) are stored in one statement for every
+    conversation at once; a receipt names a message of its own conversation or changes nothing."""
+    conv_a, answer_a = await _sent_answer(gateway)
+    conv_b = str((await gateway.memory.person_writes("q", "min syster pratar om våld")).conversation_id)
+    async with gateway.db.session() as session:
+        answer_b = (
+            await session.execute(
+                select(Message.id).where(Message.conversation_id == conv_b, Message.direction == "out")
+            )
+        ).scalar_one()
+    controls = gateway.pipeline.controls
+
+    async def seen(address: str, conv: str, message_id: str) -> None:
+        await gateway.memory.person_writes(
+            address,
+            "",
+            meta={"control": CONTROL_DELIVERED, "message_id": message_id},
+            conversation_hint=ConversationId(conv),
+        )
+
+    await seen("q", conv_b, answer_a)  # another conversation's message: nothing changes
+    await controls.store_receipts()
+    assert (await _message(gateway, answer_a)).delivery == "sent"
+    await seen("p", conv_a, answer_a)
+    await seen("q", conv_b, answer_b)
+    await controls.store_receipts()
+    assert (await _message(gateway, answer_a)).delivery == "delivered"
+    assert (await _message(gateway, answer_b)).delivery == "delivered"
+    assert (await _message(gateway, answer_b)).delivered_at is not None
