@@ -399,6 +399,17 @@ async def start(
 
 
 @contextlib.asynccontextmanager
+async def migrated_store(url: str) -> AsyncIterator[Database]:
+    """A store on ``url`` with the migrations applied, closed on leaving."""
+    database = Database(url)
+    await database.upgrade()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@contextlib.asynccontextmanager
 async def running(settings: Settings, **kw: Any) -> AsyncIterator[Running]:
     """``start`` as an async context manager: the gateway is closed on leaving."""
     gw = await start(settings, **kw)
@@ -420,6 +431,7 @@ __all__ = [
     "Running",
     "build_app",
     "make_settings",
+    "migrated_store",
     "running",
     "start",
 ]

@@ -17,7 +17,7 @@ import pytest
 
 from gateway.envelope import Priority
 from gateway.store.db import Database
-from tests.harness import KeywordTriager, Running, make_settings, start
+from tests.harness import KeywordTriager, Running, make_settings, migrated_store, start
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -30,12 +30,8 @@ class Gateway(Running):
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     """A migrated store on each backend, closed after the test."""
-    database = Database(db_url)
-    await database.upgrade()
-    try:
+    async with migrated_store(db_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from gateway.broker.redis import RedisBroker
 from gateway.store.db import Database
 from handoff.console.live import Client, Hub
 from tests.gateway.conftest import PrivateRedis
+from tests.harness import migrated_store
 
 
 class Socket:
@@ -40,12 +41,8 @@ class Socket:
 
 @pytest.fixture
 async def db(sqlite_url: str) -> AsyncIterator[Database]:
-    database = Database(sqlite_url)
-    await database.upgrade()
-    try:
+    async with migrated_store(sqlite_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 async def hub_with_console(db: Database, broker: RedisBroker) -> tuple[Hub, Socket]:
