@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -88,8 +89,13 @@ async def get_documentation(request: web.Request, staff: Staff) -> web.StreamRes
             await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
     except NotFound:
         return problem(404, "not_found")
-    body_text = documentation.form_json({**form, "language": staff.lang})
-    return web.Response(text=body_text, content_type="application/json")
+    return form_answer(form, staff.lang)
+
+
+def form_answer(form: dict[str, Any], language: str) -> web.Response:
+    """The close form as JSON, in ``language`` (its fields' JSON made once: ``form_json``)."""
+    text = documentation.form_json({**form, "language": language})
+    return web.Response(text=text, content_type="application/json")
 
 
 async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:

@@ -31,7 +31,6 @@ from handoff.console.security import Staff
 from handoff.console.views import api_canned, render
 from handoff.disclosures.schemas import DisclosureAnswer, DisclosureBody, DisclosuresAnswer, FormOptionsAnswer
 from handoff.disclosures.web import api_form_options
-from handoff.records.documentation import form_json
 from handoff.records.schemas import (
     DocumentationBody,
     DocumentationFormAnswer,
@@ -39,6 +38,7 @@ from handoff.records.schemas import (
     PendingAnswer,
 )
 from handoff.records.situation_web import current_directory
+from handoff.records.web import form_answer
 from handoff.referrals.schemas import (
     NotAskedBody,
     ProposalsAnswer,
@@ -158,8 +158,7 @@ async def api_documentation(request: web.Request, staff: Staff) -> web.StreamRes
     async with request.app[DB].session() as session:
         ts = await _mine(request, session, staff)
         form = await desk.documentation_form(session, ts, current_directory(request.app))
-    body_text = form_json({**form, "language": staff.lang})
-    return web.Response(text=body_text, content_type="application/json")
+    return form_answer(form, staff.lang)
 
 
 async def api_document(request: web.Request, staff: Staff) -> web.StreamResponse:
