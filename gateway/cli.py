@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import importlib
 import logging
@@ -64,14 +65,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     print("  first admin:        helpline users add NAME --role admin", flush=True)
     # Sockets are closed in on_shutdown (1001); what a handler still does then gets a few seconds.
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-        **SERVER_OPTIONS,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            **SERVER_OPTIONS,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            raise
+        # The one start-up failure an operator meets most: said plainly, not as a traceback.
+        print(
+            f"helpline serve: cannot listen on {settings.host}:{settings.port} ({os.strerror(exc.errno)}):"
+            " is another gateway running there? Choose another port with --port or server.port.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -96,6 +96,18 @@ def test_serve_starts_on_the_embedded_default_and_healthz_answers(
     assert "helpline users add NAME --role admin" in out
 
 
+def test_serve_on_a_port_in_use_says_so_without_a_traceback(env: dict[str, str], free_port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port))
+        taken.listen()
+        result = helpline("serve", "--port", str(free_port), env=env)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{free_port}" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
 def test_users_add_takes_the_capacity_from_console_default_capacity(
     env: dict[str, str], tmp_path: Path
 ) -> None:
