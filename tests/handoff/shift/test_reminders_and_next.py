@@ -18,7 +18,7 @@ from gateway.store.models import AuditEvent
 from handoff.shift.options import shift_options
 from handoff.shift.reminders import run_wait_reminders
 from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
-from tests.handoff.console.test_live import connect, next_of, nothing_of
+from tests.handoff.console.test_live import connect, next_of, nothing_of, queue_shows
 
 
 async def take_next(b: Browser) -> tuple[int, dict[str, Any]]:
@@ -127,7 +127,7 @@ async def test_the_critical_banner_clears_when_no_critical_conversation_waits(co
     # Taken by bert: the normal one still waits, the critical banner comes down.
     assert (await bert.claim(critical)).status == 200
     await next_of(wa, "alert_clear")
-    await next_of(wa, "queue", where=lambda m: len(m["waiting"]) == 1)
+    await queue_shows(wa, lambda m: len(m["waiting"]) == 1)
     await nothing_of(wa, "alert_clear")
     await wa.close()
 
