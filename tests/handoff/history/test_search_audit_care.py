@@ -15,6 +15,7 @@ from gateway.envelope import utcnow
 from gateway.store.models import AuditEvent, Conversation
 from handoff.history import search as search_module
 from handoff.records.models import DocumentationRecord
+from handoff.records.reports.periods import local_today
 from tests.handoff.console.conftest import Browser, Console
 
 
@@ -62,7 +63,9 @@ async def test_search_documentation_and_transcripts_with_filters(console_any_db:
     assert ids(await run(q="orolig elev")) == [school]  # every word
     assert ids(await run(municipality="1880")) == [brother]
     assert ids(await run(q="100%")) == []  # % is a character, not a wildcard
-    today = utcnow().date().isoformat()
+    today = (
+        local_today().isoformat()
+    )  # the dates a supervisor types are Stockholm's (after 23:00 UTC, tomorrow's)
     assert len(ids(await run(**{"from": today, "to": today}))) == 2
     assert ids(await run(**{"to": "2020-01-01"})) == []
     assert ids(await run(channel="telegram")) == []
