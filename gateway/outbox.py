@@ -4,15 +4,19 @@ and published on the broker afterwards by a relay, until the broker has it.
 * Writers add rows to ``outbox_events`` in their own transaction (:func:`event_row` with the
   batch's ``executemany``, :func:`add` for single changes) and call :meth:`Outbox.wake` after the
   commit.  Nothing is published from the request path.
-* The relay (one task per process) publishes the rows in the order they were written, with the
+* The relay (one task per process) publishes the rows in the order they were committed, with the
   event id stored in the row (so a republish is the same event for the consumers, which skip an
   id they have handled), a batch at a time (on Redis one pipelined round trip), then deletes them.
+  The store hands each committed transaction's rows to the relay of the process that wrote them
+  (``Database.on_commit``), so it publishes them without reading them back: the critical alert's
+  way to the consoles has no read in it, and a busy process no read per commit.
   A batch that fails is published again whole: the groups skip the ids they handled, and a
   fan-out listener may get an event twice after an outage (the pages skip a ``seq`` they have).
   While the broker is unreachable it backs off (0.2 s doubling to 5 s) and tries again: at least
-  once.  It wakes on this process's commits; a slow poll (``poll`` seconds) publishes rows other
-  processes left behind for longer than ``grace`` seconds (a process killed between commit and
-  publish).
+  once.  It wakes on this process's commits; a poll every ``poll`` seconds, by the clock, publishes
+  rows other processes left behind for longer than ``grace`` seconds (a process killed between
+  commit and publish) and any of this process's that were not handed over (a commit whose answer
+  was lost).
 * Without :meth:`Outbox.start` (a pipeline used on its own, as in many tests) a wake runs a
   drain task that ends once this process's rows are published.
 * The sweeper (in the started relay) writes a new ``outbound`` event for every outgoing message
@@ -40,7 +44,7 @@ from gateway import sending
 from gateway.broker.base import Broker, new_event_id
 from gateway.envelope import Direction, utcnow
 from gateway.errors import BrokerError
-from gateway.store.db import Database
+from gateway.store.db import HANDED, Database
 from gateway.store.models import Message, OutboxEvent
 from gateway.tasks import cancel_and_wait
 
@@ -79,6 +83,9 @@ async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Insert outbox rows with one ``executemany`` (in the caller's transaction)."""
     if rows:
         await session.execute(insert(OUTBOX), list(rows))
+        # Handed to this process's relay once the transaction commits, so that it publishes them
+        # without reading them back (gateway.store.db.HANDED).
+        session.info.setdefault(HANDED, []).extend(rows)
 
 
 async def erase_conversation_events(session: AsyncSession, conversation_id: str) -> None:
@@ -125,6 +132,9 @@ class Outbox:
         self.sweep_every = pending_grace if sweep_every is None else sweep_every
         """Seconds between two sweeps (by default once per grace period: one event per message)."""
         self.published = 0
+        self._handed: list[dict[str, Any]] = []
+        """Rows this process committed and has not published yet, in the order of their commits."""
+        db.on_commit[origin] = self._handed.extend
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -192,13 +202,18 @@ class Outbox:
         delay = BACKOFF_INITIAL
         loop = asyncio.get_running_loop()
         next_sweep = loop.time() + self.sweep_every
-        others = forever
+        next_poll = loop.time()  # a started relay looks for rows left behind at once
         while True:
             self._wake.clear()
             try:
                 if forever and loop.time() >= next_sweep:
                     next_sweep = loop.time() + self.sweep_every
                     await self.sweep()
+                # The poll is by the clock, so that rows left behind are found under steady load
+                # too (a wake on every commit would otherwise never let the poll's timeout run out).
+                others = forever and loop.time() >= next_poll
+                if others:
+                    next_poll = loop.time() + self.poll
                 more = await self.relay_once(others=others)
                 delay = BACKOFF_INITIAL
             except asyncio.CancelledError:
@@ -210,27 +225,35 @@ class Outbox:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(BACKOFF_MAX, delay * 2)
                 continue
-            if more:
+            if more or self._handed:
                 continue
             if not forever:
                 if not self._wake.is_set():
                     return
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
-                others = False
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_poll - loop.time()))
             except TimeoutError:
-                others = True
+                pass
 
     async def relay_once(self, *, others: bool = True) -> bool:
         """Publish a batch of waiting events; True when there may be more.
 
-        ``others``: also rows other processes wrote more than ``grace`` seconds ago.
+        First the rows this process committed (handed over by the store after each commit, so
+        never read back); ``others``: also what the store holds of this process's that was not
+        handed over (a commit whose answer was lost) and rows other processes wrote more than
+        ``grace`` seconds ago.
         """
+        if self._handed:
+            batch = self._handed[:BATCH]
+            await self._publish([(row["topic"], row["payload"], row["event_id"]) for row in batch])
+            del self._handed[: len(batch)]
+            await self._forget(OutboxEvent.event_id.in_([row["event_id"] for row in batch]), len(batch))
+            return True
+        if not others:
+            return False
         mine = OutboxEvent.origin == self.origin
-        cond = (
-            or_(mine, OutboxEvent.created_at <= utcnow() - timedelta(seconds=self.grace)) if others else mine
-        )
+        cond = or_(mine, OutboxEvent.created_at <= utcnow() - timedelta(seconds=self.grace))
         async with self.db.session() as session:
             rows = (
                 await session.execute(
@@ -242,26 +265,29 @@ class Outbox:
             ).all()
         if not rows:
             return False
+        # A row committed while this was read is handed over as well: published twice, which the
+        # consumers skip by its id (as after any republish).
+        await self._publish([(topic, payload, event_id) for _seq, event_id, topic, payload in rows])
+        await self._forget(OutboxEvent.seq.in_([seq for seq, *_rest in rows]), len(rows))
+        return len(rows) == BATCH
+
+    async def _publish(self, events: list[tuple[str, Any, str]]) -> None:
         # One call for the batch: on Redis one pipelined round trip instead of one per event.  If
         # it fails, none is marked published and all are published again (consumers skip the ids
         # they handled), as the relay always did for the events after a failure.
-        await self.broker.publish_many(
-            [(topic, payload, event_id) for _seq, event_id, topic, payload in rows]
-        )
+        await self.broker.publish_many(events)
         if self.metrics is not None:
-            for _seq, _event_id, topic, payload in rows:
+            for topic, payload, _event_id in events:
                 self.metrics.published(topic, payload)
-        await self._forget([seq for seq, *_rest in rows])
-        return len(rows) == BATCH
 
-    async def _forget(self, seqs: list[int]) -> None:
+    async def _forget(self, which: Any, count: int) -> None:
+        # By event id for handed rows: the table holds only what is not published yet, so the
+        # scan is short and no index on event_id has to be kept up on every insert.
         async with self.db.session() as session:
             await session.execute(
-                delete(OutboxEvent)
-                .where(OutboxEvent.seq.in_(seqs))
-                .execution_options(synchronize_session=False)
+                delete(OutboxEvent).where(which).execution_options(synchronize_session=False)
             )
-        self.published += len(seqs)
+        self.published += count
 
     # -- sweeper ---------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,11 @@ class _Gate:
             self._sem.release()
 
 
+HANDED = "handed_on_commit"
+"""``session.info`` key: rows a transaction hands on once it has committed, each with an ``origin``
+(the outbox's events, :func:`gateway.outbox.insert_rows`), to the hook registered for that origin."""
+
+
 class Database:
     def __init__(
         self,
@@ -145,6 +150,8 @@ class Database:
         self.echo = echo
         self._build(pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
+        """origin -> what takes the rows of that origin a committed transaction handed on."""
 
     def _build(self, pool_size: int, max_overflow: int) -> None:
         self.pool_size, self.max_overflow = pool_size, max_overflow
@@ -219,8 +226,22 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error."""
         async with self._gate.enter(), _unavailable_as_store_error():
-            async with self.sessionmaker() as session, session.begin():
-                yield session
+            async with self.sessionmaker() as session:
+                async with session.begin():
+                    yield session
+                # Committed: what it handed on is now true (a rollback never gets here).
+                handed = session.info.get(HANDED)
+                if handed:
+                    self._hand_on(handed)
+
+    def _hand_on(self, rows: list[dict[str, Any]]) -> None:
+        by_origin: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_origin.setdefault(row["origin"], []).append(row)
+        for origin, mine in by_origin.items():
+            hook = self.on_commit.get(origin)
+            if hook is not None:  # none: its rows are read from the store (a relay elsewhere)
+                hook(mine)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,112 @@
+"""The store hands each committed transaction's events to its process's relay: they are published
+without being read back, never when the transaction rolled back, and what was not handed over
+(a commit whose answer was lost) is still found by the poll, under steady load too."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from gateway.broker.base import Event
+from gateway.broker.inprocess import InProcessBroker
+from gateway.outbox import OUTBOX, Outbox
+from gateway.store.db import Database
+from gateway.store.models import OutboxEvent
+from tests.gateway.conftest import wait_until
+
+
+async def _listening(broker: InProcessBroker) -> list[Event]:
+    got: list[Event] = []
+
+    async def on_event(ev: Event) -> None:
+        got.append(ev)
+
+    await broker.fanout("queue", on_event)
+    return got
+
+
+def _outbox_reads(db: Database) -> list[str]:
+    """The statements that read the outbox table back, as they are sent to the store."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "outbox_events" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+    return seen
+
+
+async def _left(db: Database) -> int:
+    async with db.session() as session:
+        return int((await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one())
+
+
+async def test_committed_events_are_published_without_a_read_and_a_rollback_publishes_nothing(
+    db: Database,
+) -> None:
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, "handover", poll=30.0)  # the poll never runs in this test
+    outbox.start()
+    await asyncio.sleep(0.05)  # the start's first look for rows left behind
+    reads = _outbox_reads(db)
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.session() as session:
+                await outbox.add(session, "queue", {"n": "rolled back"})
+                raise RuntimeError("the change failed")
+        outbox.wake()
+        async with db.session() as session:
+            await outbox.add(session, "queue", {"n": 1})
+            await outbox.add(session, "queue", {"n": 2})
+        outbox.wake()
+        async with db.session() as session:
+            await outbox.add(session, "queue", {"n": 3})
+        outbox.wake()
+        await wait_until(lambda: len(got) >= 3)
+        await asyncio.sleep(0.2)
+        assert [e.payload["n"] for e in got] == [1, 2, 3]  # in the order of the commits
+        assert reads == []
+        await wait_until(lambda: outbox.published == 3)
+        assert await _left(db) == 0
+    finally:
+        await outbox.close()
+        await broker.close()
+
+
+async def test_a_row_not_handed_over_is_published_by_the_poll_while_commits_keep_waking_the_relay(
+    db: Database,
+) -> None:
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, "steady", poll=0.3)
+    outbox.start()
+    stop = asyncio.Event()
+
+    async def steady() -> None:  # a commit every 20 ms: the relay never waits as long as the poll
+        n = 0
+        while not stop.is_set():
+            async with db.session() as session:
+                await outbox.add(session, "queue", {"n": n})
+            outbox.wake()
+            n += 1
+            await asyncio.sleep(0.02)
+
+    load = asyncio.create_task(steady())
+    try:
+        await asyncio.sleep(0.2)
+        async with db.session() as session:  # as if the commit's answer had been lost
+            await session.execute(insert(OUTBOX), [outbox.row("queue", {"n": "lost answer"})])
+        took = await wait_until(lambda: any(e.payload["n"] == "lost answer" for e in got), timeout=3.0)
+        assert took < 1.5
+    finally:
+        stop.set()
+        await load
+        await outbox.close()
+        await broker.close()
