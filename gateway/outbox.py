@@ -248,7 +248,7 @@ class Outbox:
             batch = self._handed[:BATCH]
             await self._publish([(row["topic"], row["payload"], row["event_id"]) for row in batch])
             del self._handed[: len(batch)]
-            await self._forget(OutboxEvent.event_id.in_([row["event_id"] for row in batch]), len(batch))
+            await self._forget(OUTBOX.c.event_id.in_([row["event_id"] for row in batch]), len(batch))
             return True
         if not others:
             return False
@@ -268,7 +268,7 @@ class Outbox:
         # A row committed while this was read is handed over as well: published twice, which the
         # consumers skip by its id (as after any republish).
         await self._publish([(topic, payload, event_id) for _seq, event_id, topic, payload in rows])
-        await self._forget(OutboxEvent.seq.in_([seq for seq, *_rest in rows]), len(rows))
+        await self._forget(OUTBOX.c.seq.in_([seq for seq, *_rest in rows]), len(rows))
         return len(rows) == BATCH
 
     async def _publish(self, events: list[tuple[str, Any, str]]) -> None:
@@ -284,9 +284,7 @@ class Outbox:
         # By event id for handed rows: the table holds only what is not published yet, so the
         # scan is short and no index on event_id has to be kept up on every insert.
         async with self.db.session() as session:
-            await session.execute(
-                delete(OutboxEvent).where(which).execution_options(synchronize_session=False)
-            )
+            await session.execute(delete(OUTBOX).where(which))
         self.published += count
 
     # -- sweeper ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.appkeys import DB
 from gateway.envelope import utcnow
-from gateway.store.action_keys import CLAIM, ActionClaim, ActionKeyLost
+from gateway.store.action_keys import CLAIM, KEYS, ActionClaim, ActionKeyLost
 from gateway.store.db import Database
 from gateway.store.models import StaffActionKey
 from handoff.web.errors import problem
@@ -109,7 +109,8 @@ def _holder() -> str:
 
 def _insert_new(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return pg_insert(StaffActionKey) if dialect == "postgresql" else sqlite_insert(StaffActionKey)
+    # Core (the table, not the class): no ORM bulk-insert machinery on every staff action.
+    return pg_insert(KEYS) if dialect == "postgresql" else sqlite_insert(KEYS)
 
 
 def _find(user_id: int, key: str) -> Any:
@@ -141,7 +142,7 @@ async def _claim(
                     lease_until=now + LEASE,
                 )
                 .on_conflict_do_nothing(index_elements=["user_id", "key"])
-                .returning(StaffActionKey.id)
+                .returning(KEYS.c.id)
             )
             if row_id is not None:
                 if _purge_due():
