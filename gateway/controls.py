@@ -13,7 +13,10 @@ stops), not one transaction and outbox row each.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -49,6 +52,13 @@ _RECEIPT = (
 RECEIPT_FLUSH_SECONDS = 1.0
 """The longest a person's receipt waits before it is stored (with the others that came meanwhile)."""
 
+PEEK_SECONDS = 2.0
+"""How long a signal's read of its conversation serves the person's next signals: a typing person
+sends one every few seconds and a receipt per message, and each was a read of its own.  A signal
+changes nothing stored, and the consoles route it by who holds the conversation as they know it
+(``handoff.console.live``), so a summary this old misleads nobody."""
+PEEKS_KEPT = 10_000
+
 S = ConversationState
 
 
@@ -62,21 +72,41 @@ class PersonControls:
         self._receipts: dict[str, set[str]] = defaultdict(set)
         """Message ids seen by their person, per conversation, not stored yet."""
         self._flush: asyncio.Task[None] | None = None
+        self._peeked: dict[bytes, tuple[float, dict[str, Any], IngressResult]] = {}
+        """A keyed digest of (channel, sender, conversation) -> until when, summary, answer."""
+        self._peek_key = os.urandom(32)
+
+    def _peek_digest(self, envelope: Envelope) -> bytes:
+        # A digest, not the address: no raw channel address is kept outside the contact record.
+        raw = f"{envelope.channel}\0{envelope.sender}\0{envelope.conversation_id or ''}".encode()
+        return hashlib.blake2b(raw, key=self._peek_key, digest_size=16).digest()
 
     async def _peek(self, envelope: Envelope) -> tuple[dict[str, Any], IngressResult]:
         """The sender's open conversation, read without a lock or a commit (typing and receipts
-        change nothing a lock guards): its summary for the live event, and the answer."""
+        change nothing a lock guards), or as read for a signal of theirs in the last
+        :data:`PEEK_SECONDS`: its summary for the live event, and the answer."""
+        digest = self._peek_digest(envelope)
+        now = asyncio.get_running_loop().time()
+        known = self._peeked.get(digest)
+        if known is not None and now < known[0]:
+            return known[1], dataclasses.replace(known[2], message_id=envelope.message_id)
         async with self.db.connection() as conn:
             conv = await rows.peek_open(conn, envelope.channel, envelope.sender, envelope.conversation_id)
         if conv is None:
+            self._peeked.pop(digest, None)
             raise InvalidInput("no open conversation")
-        return conversation_summary(conv), IngressResult(
+        summary = conversation_summary(conv)
+        result = IngressResult(
             conversation_id=ConversationId(conv.id),
             message_id=envelope.message_id,
             duplicate=False,
             priority=Priority(conv.priority),
             state=conv.state,
         )
+        if len(self._peeked) >= PEEKS_KEPT:
+            self._peeked = {k: v for k, v in self._peeked.items() if now < v[0]}
+        self._peeked[digest] = (now + PEEK_SECONDS, summary, result)
+        return summary, result
 
     async def _typing(self, envelope: Envelope, control: str) -> IngressResult:
         """A typing signal changes nothing stored: one read without a lock or a commit, then a
@@ -197,6 +227,7 @@ class PersonControls:
             return await self._report(envelope)
         if control == CONTROL_DELIVERED:
             return await self._receipt(envelope)
+        self._peeked.pop(self._peek_digest(envelope), None)  # the end changes what a signal finds
         async with self.db.session() as session:
             conv = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id

@@ -8,7 +8,7 @@ wakes the relay after the commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -227,15 +227,27 @@ class StaffActions:
             await self._state_events(session, conversation_summary(conv), "closed", {})
         self.outbox.wake()
 
-    async def counsellor_typing(self, conversation_id: str, user: StaffUser, typing: bool = True) -> None:
-        # Nothing stored changes: one read without a lock or a commit, then live events.
-        async with self.db.connection() as conn:
-            conv = await rows.peek(conn, conversation_id)
-        if conv is None:
+    async def counsellor_typing(
+        self,
+        conversation_id: str,
+        user: StaffUser,
+        typing: bool = True,
+        *,
+        known: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Nothing stored changes: live events from ``known`` (the conversation's summary as the
+        console's feed last saw it, held by ``user``), else from one read without a lock."""
+        if known is None:
+            async with self.db.connection() as conn:
+                conv = await rows.peek(conn, conversation_id)
+            if conv is None:
+                raise NotFound(f"conversation {conversation_id} not found")
+            known = conversation_summary(conv)
+        if known["id"] != conversation_id:
             raise NotFound(f"conversation {conversation_id} not found")
-        if conv.assigned_to != user.id:
+        if known["assigned_to"] != user.id or known["state"] != S.ASSIGNED.value:
             raise Conflict("not_assigned_to_you")
-        summary = conversation_summary(conv)
+        summary = dict(known)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
         # Stopping is told too: XMPP shows it as the ``paused`` chat state (XEP-0085); a channel
         # without such a state ignores the event.

@@ -55,6 +55,11 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
+SIGNALS = frozenset({"typing", "delivery"})
+"""Conversation events that say nothing about who holds it: their summary may be a moment old (a
+person's signals are published from a read of up to ``gateway.controls.PEEK_SECONDS`` ago), so
+they go to the consoles that hold the conversation as this hub knows it and change no one's list."""
+HELD_KEPT = 50_000
 
 
 class Hub(Attention):
@@ -72,6 +77,9 @@ class Hub(Attention):
         self._reads = 0
         """Reads of the queue, numbered: which of two reads saw the newer queue."""
         self._snapshots: asyncio.Task[None] | None = None
+        self._held: dict[str, dict[str, Any]] = {}
+        """The last summary of each conversation someone holds, from its events: the holder's
+        typing is published from it, not from a read (:meth:`held_summary`)."""
         self._seen: dict[str, OrderedDict[str, None]] = {
             TOPIC_QUEUE: OrderedDict(),
             TOPIC_CONVERSATION: OrderedDict(),
@@ -86,6 +94,14 @@ class Hub(Attention):
         if len(seen) > SEEN_EVENTS:
             seen.popitem(last=False)
         return True
+
+    def held_summary(self, client: Client, conversation_id: str) -> dict[str, Any] | None:
+        """The conversation's summary as its last event gave it, if ``client``'s counsellor holds
+        it as this hub knows it; None when the hub has not seen it held by them (read it then)."""
+        conv = self._held.get(conversation_id)
+        if conv is None or conversation_id not in client.mine or conv.get("assigned_to") != client.user_id:
+            return None
+        return conv
 
     async def start(self) -> None:
         self._subs = [
@@ -285,6 +301,17 @@ class Hub(Attention):
         for key in ("who", "typing", "message_id", "delivery", "detail", "phone"):
             if key in payload:
                 out[key] = payload[key]
+        if payload.get("kind") in SIGNALS:
+            for client in list(self.clients):
+                if conv_id in client.mine:
+                    await self._send(client, out)
+            return
+        if holder is not None:
+            if len(self._held) >= HELD_KEPT:
+                self._held.clear()  # summaries of conversations whose end this hub missed; re-read
+            self._held[conv_id] = conv
+        else:
+            self._held.pop(conv_id, None)
         for client in list(self.clients):
             held_before = conv_id in client.mine
             holds = holder == client.user_id

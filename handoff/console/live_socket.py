@@ -153,7 +153,12 @@ class LiveRequests:
         if not isinstance(typing, bool):
             return
         try:
-            await self.app[PIPELINE].staff.counsellor_typing(conversation_id, self.staff.user, typing)
+            await self.app[PIPELINE].staff.counsellor_typing(
+                conversation_id,
+                self.staff.user,
+                typing,
+                known=self.hub.held_summary(self.client, conversation_id),
+            )
         except (NotFound, Conflict):
             pass  # closed or taken over meanwhile: a typing hint for it means nothing now
 

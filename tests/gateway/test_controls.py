@@ -9,9 +9,15 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from gateway.channel import CONTROL_DELIVERED, CONTROL_DELIVERY_REPORT
+from gateway.channel import (
+    CONTROL_DELIVERED,
+    CONTROL_DELIVERY_REPORT,
+    CONTROL_END,
+    CONTROL_PAUSED,
+    CONTROL_TYPING,
+)
 from gateway.envelope import ConversationId, Direction, Envelope, Pseudonym, new_message_id
 from gateway.errors import InvalidInput
 from gateway.store.models import AuditEvent, Message
@@ -145,3 +151,30 @@ async def test_receipts_of_several_conversations_are_stored_together_and_only_on
     assert (await _message(gateway, answer_a)).delivery == "delivered"
     assert (await _message(gateway, answer_b)).delivery == "delivered"
     assert (await _message(gateway, answer_b)).delivered_at is not None
+
+
+async def test_a_persons_signals_share_one_read_and_the_end_is_never_taken_for_open(
+    gateway: Gateway,
+) -> None:
+    """Typing and receipts come every few seconds from each person: the signals of the next
+    ``PEEK_SECONDS`` are published from one read of the conversation.  The person's end is stored
+    with a read of its own, and after it a signal is refused as before."""
+    conv = str((await gateway.memory.person_writes("p", "jag oroar mig för min bror")).conversation_id)
+    reads: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM conversations" in statement:
+            reads.append(statement)
+
+    engine = gateway.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        for control in (CONTROL_TYPING, CONTROL_PAUSED, CONTROL_TYPING):
+            typed = await gateway.memory.person_writes("p", "", meta={"control": control})
+            assert str(typed.conversation_id) == conv
+        assert len(reads) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    await gateway.memory.person_writes("p", "", meta={"control": CONTROL_END})
+    with pytest.raises(InvalidInput):
+        await gateway.memory.person_writes("p", "", meta={"control": CONTROL_TYPING})

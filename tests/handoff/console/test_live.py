@@ -10,7 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import event, select
 
+from gateway.appkeys import BROKER
+from gateway.broker.base import Event
+from gateway.events import TOPIC_CONVERSATION, notify_topic
+from gateway.store.models import StaffUser
 from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
 
 
@@ -318,3 +323,79 @@ async def test_the_queue_goes_out_as_one_conversations_change_and_a_gap_brings_i
     assert {e["conversation_id"] for e in back["waiting"]} == {before, arrived}
     await wa.close()
     await wb.close()
+
+
+async def _user_id(console: Console, username: str) -> int:
+    async with console.db.reader() as session:
+        found = await session.scalar(select(StaffUser.id).where(StaffUser.username == username))
+    assert found is not None
+    return int(found)
+
+
+async def test_a_signal_with_an_old_summary_reaches_the_holder_and_changes_no_ones_list(
+    console: Console,
+) -> None:
+    """A person's typing is published from a read up to two seconds old: after a transfer its
+    summary may still name the counsellor who held the conversation.  It goes to whoever holds it
+    now, and the old summary takes it neither from the new holder's list nor gives it to the old."""
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    conv = await console.person("p", "min son har blivit radikal")
+    assert (await anna.claim(conv)).status == 200
+    assert (await anna.post(f"/console/api/conversations/{conv}/transfer", {"to": "bert"})).status == 200
+    wa, wb = await connect(anna), await connect(bert)
+    await next_of(wa, "queue")
+    await queue_shows(wb, lambda m: [e["conversation_id"] for e in m["mine"]] == [conv])
+    stale = {"id": conv, "state": "assigned", "assigned_to": await _user_id(console, "anna")}
+    broker = console.app[BROKER]
+    await broker.publish(
+        TOPIC_CONVERSATION,
+        {"kind": "typing", "conversation_id": conv, "conversation": stale, "who": "person", "typing": True},
+    )
+    typing = await next_of(wb, "conversation", kind="typing")
+    assert typing["conversation_id"] == conv and typing["typing"] is True
+    await nothing_of(wa, "conversation")
+    # Bert still gets what the person writes next.
+    await console.person("p", "är någon där?")
+    got = await next_of(wb, "conversation", kind="message")
+    assert got["message"]["text"] == "är någon där?"
+    await nothing_of(wa, "conversation")
+    for sock in (wa, wb):
+        await sock.close()
+
+
+async def test_the_holders_typing_reaches_the_person_without_a_read(console: Console) -> None:
+    """The console's feed knows the conversation its counsellor holds: the typing signal on the
+    socket is published from that, not from a read of the store on every keystroke."""
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "min son har blivit radikal")
+    assert (await anna.claim(conv)).status == 200
+    wa = await connect(anna)
+    await queue_shows(wa, lambda m: [e["conversation_id"] for e in m["mine"]] == [conv])
+    await asyncio.sleep(0.3)  # the claim's events have reached the feed
+    reads: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "FROM conversations" in statement:
+            reads.append(statement)
+
+    told: list[dict[str, Any]] = []
+
+    async def on_notify(event: Event) -> None:
+        told.append(event.payload)
+
+    await console.app[BROKER].fanout(notify_topic("memory"), on_notify)
+    event.listen(console.db.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        for typing in (True, False, True):
+            await wa.send_json({"type": "typing", "conversation_id": conv, "typing": typing})
+            await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            while len(told) < 3:
+                await asyncio.sleep(0.02)
+    finally:
+        event.remove(console.db.engine.sync_engine, "before_cursor_execute", before)
+    assert [t["event"] for t in told] == ["typing", "paused", "typing"]
+    assert all(t["conversation_id"] == conv for t in told)
+    assert reads == []
+    await wa.close()
