@@ -85,15 +85,19 @@ class PersonControls:
         """The sender's open conversation, read without a lock or a commit (typing and receipts
         change nothing a lock guards), or as read for a signal of theirs in the last
         :data:`PEEK_SECONDS`: its summary for the live event, and the answer."""
-        digest = self._peek_digest(envelope)
+        # Only for a signal that names its conversation (web chat's socket is bound to one): one
+        # that names only its sender (XMPP) means the sender's newest open conversation, which a
+        # message may have just replaced, and its receipt must be stored on that one.
+        digest = self._peek_digest(envelope) if envelope.conversation_id else None
         now = asyncio.get_running_loop().time()
-        known = self._peeked.get(digest)
+        known = self._peeked.get(digest) if digest is not None else None
         if known is not None and now < known[0]:
             return known[1], dataclasses.replace(known[2], message_id=envelope.message_id)
         async with self.db.connection() as conn:
             conv = await rows.peek_open(conn, envelope.channel, envelope.sender, envelope.conversation_id)
         if conv is None:
-            self._peeked.pop(digest, None)
+            if digest is not None:
+                self._peeked.pop(digest, None)
             raise InvalidInput("no open conversation")
         summary = conversation_summary(conv)
         result = IngressResult(
@@ -103,9 +107,10 @@ class PersonControls:
             priority=Priority(conv.priority),
             state=conv.state,
         )
-        if len(self._peeked) >= PEEKS_KEPT:
-            self._peeked = {k: v for k, v in self._peeked.items() if now < v[0]}
-        self._peeked[digest] = (now + PEEK_SECONDS, summary, result)
+        if digest is not None:
+            if len(self._peeked) >= PEEKS_KEPT:
+                self._peeked = {k: v for k, v in self._peeked.items() if now < v[0]}
+            self._peeked[digest] = (now + PEEK_SECONDS, summary, result)
         return summary, result
 
     async def _typing(self, envelope: Envelope, control: str) -> IngressResult:

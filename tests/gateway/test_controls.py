@@ -170,7 +170,9 @@ async def test_a_persons_signals_share_one_read_and_the_end_is_never_taken_for_o
     event.listen(engine, "before_cursor_execute", before)
     try:
         for control in (CONTROL_TYPING, CONTROL_PAUSED, CONTROL_TYPING):
-            typed = await gateway.memory.person_writes("p", "", meta={"control": control})
+            typed = await gateway.memory.person_writes(
+                "p", "", meta={"control": control}, conversation_hint=ConversationId(conv)
+            )
             assert str(typed.conversation_id) == conv
         assert len(reads) == 1
     finally:
@@ -178,3 +180,21 @@ async def test_a_persons_signals_share_one_read_and_the_end_is_never_taken_for_o
     await gateway.memory.person_writes("p", "", meta={"control": CONTROL_END})
     with pytest.raises(InvalidInput):
         await gateway.memory.person_writes("p", "", meta={"control": CONTROL_TYPING})
+
+
+async def test_a_signal_that_names_only_its_sender_finds_the_conversation_that_replaced_the_last(
+    gateway: Gateway,
+) -> None:
+    """A channel whose signals name only the sender (XMPP's chat states and receipts) means the
+    sender's newest open conversation: a signal just after a new one began must find the new one,
+    whatever the signals before it found (its receipt is stored on that conversation)."""
+    first = str((await gateway.memory.person_writes("p", "jag oroar mig för min bror")).conversation_id)
+    typed = await gateway.memory.person_writes("p", "", meta={"control": CONTROL_TYPING})
+    assert str(typed.conversation_id) == first
+    gus = await gateway.user("gus")
+    await gateway.pipeline.staff.claim(first, gus)
+    await gateway.pipeline.staff.close(first, gus, reason="klart")
+    second = str((await gateway.memory.person_writes("p", "hej igen, det har hänt mer")).conversation_id)
+    assert second != first
+    typed = await gateway.memory.person_writes("p", "", meta={"control": CONTROL_TYPING})
+    assert str(typed.conversation_id) == second
