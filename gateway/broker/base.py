@@ -20,6 +20,7 @@ Two ways to listen:
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,29 @@ RESYNC = "resync"
 
 Handler = Callable[[Event], Awaitable[None]]
 Accepts = Callable[[Event], bool]
+
+
+SLICE_SECONDS = 0.005
+"""The longest a fan-out listener works through a backlog before it lets the loop run: a burst of
+events (one batch's commit) would otherwise hold every socket of the process for all of it."""
+
+
+class Slice:
+    """Where a listener that runs without suspending (its queue not empty, its sends buffered)
+    yields to the loop: after :data:`SLICE_SECONDS` of one stretch."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._until = self._loop.time() + SLICE_SECONDS
+
+    def begin(self) -> None:
+        """The listener suspended (it waited for its next event): a new stretch starts."""
+        self._until = self._loop.time() + SLICE_SECONDS
+
+    async def tick(self) -> None:
+        if self._loop.time() >= self._until:
+            await asyncio.sleep(0)
+            self.begin()
 
 
 def new_event_id() -> str:

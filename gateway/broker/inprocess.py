@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.broker.base import Accepts, Broker, Event, Handler, Subscription, new_event_id
+from gateway.broker.base import Accepts, Broker, Event, Handler, Slice, Subscription, new_event_id
 from gateway.envelope import utcnow
 from gateway.errors import BrokerUnavailable, HelplineError
 from gateway.tasks import cancel_and_wait
@@ -327,8 +327,15 @@ class InProcessBroker(Broker):
             group.consumers -= 1
 
     async def _listen(self, sub: _FanoutSubscription, handler: Handler) -> None:
+        stretch = Slice()
         while not sub.stopping:
-            entry = await sub.queue.get()
+            if not sub.queue.empty():
+                await stretch.tick()  # a backlog: let the loop run now and then
+            if sub.queue.empty():
+                entry = await sub.queue.get()
+                stretch.begin()
+            else:
+                entry = sub.queue.get_nowait()
             try:
                 await handler(entry.event())
             except asyncio.CancelledError:

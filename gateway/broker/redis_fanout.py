@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.broker.base import RESYNC, Event, Handler, Subscription, new_event_id
+from gateway.broker.base import RESYNC, Event, Handler, Slice, Subscription, new_event_id
 from gateway.broker.inprocess import failure_summary, stop_task
 from gateway.envelope import utcnow
 
@@ -148,8 +148,15 @@ class FanoutListener(RedisSubscription):
             self.queue.put_nowait(("resync", fields))
 
     async def run(self) -> None:
+        stretch = Slice()
         while not self.stopping:
-            entry_id, fields = await self.queue.get()
+            if not self.queue.empty():
+                await stretch.tick()  # a backlog: let the loop run now and then
+            if self.queue.empty():
+                entry_id, fields = await self.queue.get()
+                stretch.begin()
+            else:
+                entry_id, fields = self.queue.get_nowait()
             try:
                 await self.handler(decode(self.topic, fields))
             except asyncio.CancelledError:
