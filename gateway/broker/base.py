@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.envelope import random_id, utcnow
 
@@ -45,27 +45,30 @@ Handler = Callable[[Event], Awaitable[None]]
 Accepts = Callable[[Event], bool]
 
 
+T = TypeVar("T")
+
 SLICE_SECONDS = 0.005
 """The longest a fan-out listener works through a backlog before it lets the loop run: a burst of
 events (one batch's commit) would otherwise hold every socket of the process for all of it."""
 
 
 class Slice:
-    """Where a listener that runs without suspending (its queue not empty, its sends buffered)
-    yields to the loop: after :data:`SLICE_SECONDS` of one stretch."""
+    """A fan-out listener's way to its next entry: one that runs without suspending (its queue not
+    empty, its sends buffered) yields to the loop after :data:`SLICE_SECONDS` of one stretch."""
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._until = self._loop.time() + SLICE_SECONDS
 
-    def begin(self) -> None:
-        """The listener suspended (it waited for its next event): a new stretch starts."""
-        self._until = self._loop.time() + SLICE_SECONDS
-
-    async def tick(self) -> None:
-        if self._loop.time() >= self._until:
-            await asyncio.sleep(0)
-            self.begin()
+    async def next(self, queue: asyncio.Queue[T]) -> T:
+        if not queue.empty() and self._loop.time() >= self._until:
+            await asyncio.sleep(0)  # a backlog: let the loop run now and then
+            self._until = self._loop.time() + SLICE_SECONDS
+        if queue.empty():
+            entry = await queue.get()
+            self._until = self._loop.time() + SLICE_SECONDS  # it waited: a new stretch starts
+            return entry
+        return queue.get_nowait()
 
 
 def new_event_id() -> str:

@@ -329,13 +329,7 @@ class InProcessBroker(Broker):
     async def _listen(self, sub: _FanoutSubscription, handler: Handler) -> None:
         stretch = Slice()
         while not sub.stopping:
-            if not sub.queue.empty():
-                await stretch.tick()  # a backlog: let the loop run now and then
-            if sub.queue.empty():
-                entry = await sub.queue.get()
-                stretch.begin()
-            else:
-                entry = sub.queue.get_nowait()
+            entry = await stretch.next(sub.queue)
             try:
                 await handler(entry.event())
             except asyncio.CancelledError:

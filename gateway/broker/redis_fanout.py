@@ -150,13 +150,7 @@ class FanoutListener(RedisSubscription):
     async def run(self) -> None:
         stretch = Slice()
         while not self.stopping:
-            if not self.queue.empty():
-                await stretch.tick()  # a backlog: let the loop run now and then
-            if self.queue.empty():
-                entry_id, fields = await self.queue.get()
-                stretch.begin()
-            else:
-                entry_id, fields = self.queue.get_nowait()
+            entry_id, fields = await stretch.next(self.queue)
             try:
                 await self.handler(decode(self.topic, fields))
             except asyncio.CancelledError:
