@@ -30,13 +30,20 @@ PILLS = {
 }
 
 
-async def risk_stage(console: Console, conv_id: str, seq: int, risk: dict[str, Any] | None) -> None:
-    """What the pipeline keeps when the risk stage found ``risk`` in message ``seq`` and raised the
-    conversation's priority with it."""
+async def risk_stage(console: Console, conv_id: str, text: str, risk: dict[str, Any] | None) -> int:
+    """What the pipeline keeps when the risk stage found ``risk`` in the person's message ``text``
+    and raised the conversation's priority with it; returns that message's seq.
+
+    Found by its text, not by a seq: the automatic reply is numbered when the outbox delivers it,
+    so whether it comes before or after the person's next message varies from run to run."""
     async with console.db.session() as session:
         msg = (
             await session.execute(
-                select(Message).where(Message.conversation_id == conv_id, Message.seq == seq)
+                select(Message).where(
+                    Message.conversation_id == conv_id,
+                    Message.sender_kind == "person",
+                    Message.text == text,
+                )
             )
         ).scalar_one()
         msg.triage = {**(msg.triage or {}), "risk": risk}
@@ -44,6 +51,7 @@ async def risk_stage(console: Console, conv_id: str, seq: int, risk: dict[str, A
         assert conv is not None
         if risk is not None:
             conv.meta = {**(conv.meta or {}), "risk": {"type": risk["type"], "reason": risk["reason"]}}
+        return msg.seq
 
 
 async def test_the_conversation_view_names_the_language_and_the_risk_reason(console: Console) -> None:
@@ -54,7 +62,7 @@ async def test_the_conversation_view_names_the_language_and_the_risk_reason(cons
         ).conversation_id
     )
     await console.memory.person_writes("p", "han har tagit tabletter", meta={"language_hint": "ar"})
-    await risk_stage(console, conv, 3, PILLS)
+    pills_seq = await risk_stage(console, conv, "han har tagit tabletter", PILLS)
     await console.memory.person_writes("p", "vad ska jag göra", meta={"language_hint": "ar"})
     assert (await anna.claim(conv)).status == 200
 
@@ -63,7 +71,7 @@ async def test_the_conversation_view_names_the_language_and_the_risk_reason(cons
     assert (why["language"], why["language_name"]) == ("ar", "arabiska")
     # The risk of the latest message that has one, even though a later message has none.
     assert why["risk"]["reason"] == "means: pills + taken" and why["risk"]["type"] == "self"
-    assert why["risk"]["seq"] == 3 and why["risk"]["signals"] == ["means:pills", "state:taken"]
+    assert why["risk"]["seq"] == pills_seq and why["risk"]["signals"] == ["means:pills", "state:taken"]
     person = [m for m in body["messages"] if m["kind"] == "person"]
     assert person[1]["triage"]["risk"]["reason"] == "means: pills + taken"
     assert person[2]["triage"]["risk"] is None
@@ -105,7 +113,7 @@ async def test_the_queue_shows_each_language_code_and_a_risk_marker_with_its_rea
             await console.memory.person_writes("b", "min vän har tabletter", meta={"language_hint": "fa"})
         ).conversation_id
     )
-    await risk_stage(console, risky, 1, PILLS)
+    await risk_stage(console, risky, "min vän har tabletter", PILLS)
     waiting = {
         e["conversation_id"]: e for e in (await (await anna.get("/console/api/queue")).json())["waiting"]
     }
@@ -117,7 +125,7 @@ async def test_the_queue_shows_each_language_code_and_a_risk_marker_with_its_rea
 async def test_unexpected_risk_shapes_are_tolerated(console: Console) -> None:
     anna = await console.signed_in("anna")
     conv = await console.person("c", "min syster oroar mig")
-    await risk_stage(console, conv, 1, None)
+    await risk_stage(console, conv, "min syster oroar mig", None)
     async with console.db.session() as session:
         row = await session.get(Conversation, conv)
         assert row is not None
