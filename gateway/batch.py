@@ -6,6 +6,10 @@ transaction and pay its own statements, commit and (on SQLite) its own turn at t
 ``max_batch``) and stores it with one call of ``run_batch``, which opens one transaction.  Nothing
 waits for a batch to fill: an item that arrives alone is stored alone, at once.
 
+A critical item must not wait behind the others: it is submitted ``urgent``, and the batch it goes
+in, and the batch in flight before it (which it cannot pass), take the store's urgent lane
+(:class:`gateway.store.gate.Hurry`, handed to ``run_batch`` and ``run_one`` as :data:`HURRY`).
+
 Should a batch fail as a whole (a refused insert, a lost connection, a deadlock), every item of it
 is tried again on its own with ``run_one``, so one bad item never fails the others, and each
 caller gets its own item's result or error.  A caller returns only once its item is committed.
@@ -16,9 +20,47 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Generic, TypeVar
 
+from gateway.store.gate import Hurry
+
 log = logging.getLogger(__name__)
+
+HURRY: ContextVar[Hurry | None] = ContextVar("batch_hurry", default=None)
+"""The urgency of the batch being stored, for its session (``Database.session(urgent=...)``)."""
+
+
+def hurry() -> Hurry | bool:
+    """What a batch's ``run_batch`` or ``run_one`` passes as its session's ``urgent``."""
+    return HURRY.get() or False
+
+
+STRETCH_SECONDS = 0.005
+"""The longest a batch's transaction works without letting the loop run."""
+
+
+class Stretch:
+    """Lets the loop run after every :data:`STRETCH_SECONDS` of work that does not suspend.
+
+    On SQLite the store's calls run on the event loop (``gateway.store.sqlite_inline``), so a batch
+    of 64 that never yielded stopped every socket of the process for tens of milliseconds.  It
+    used to yield after every item instead; but it holds the store's only turn while it yields,
+    and under load one turn of the loop is 10-20 ms, so a batch of a dozen messages held the store
+    for 170 ms and everything else queued behind it."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.restart()
+
+    def restart(self) -> None:
+        self._until = self._loop.time() + STRETCH_SECONDS
+
+    async def pause(self) -> None:
+        if self._loop.time() >= self._until:
+            await asyncio.sleep(0)
+            self.restart()
+
 
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
@@ -37,16 +79,20 @@ class Batcher(Generic[I, R]):
         self._run_batch = run_batch
         self._run_one = run_one
         self.max_batch = max_batch
-        self._queue: list[tuple[I, asyncio.Future[R]]] = []
+        self._queue: list[tuple[I, asyncio.Future[R], bool]] = []  # item, its result, urgent
+        self._in_flight: Hurry | None = None
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
 
-    async def submit(self, item: I) -> R:
-        """Store ``item`` (with whatever else is waiting) and return its result once committed."""
+    async def submit(self, item: I, *, urgent: bool = False) -> R:
+        """Store ``item`` (with whatever else is waiting) and return its result once committed;
+        ``urgent``: ahead of the store's other work, with the batch in flight before it."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
-        self._queue.append((item, future))
+        self._queue.append((item, future, urgent))
+        if urgent and self._in_flight is not None:
+            self._in_flight.now()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(), name=f"batch {self.name}")
         # The item is stored even if its caller stops waiting (the socket went away, say): it is
@@ -60,10 +106,16 @@ class Batcher(Generic[I, R]):
         # gateway (and every test's event loop) has no task of this kind left over.
         while self._queue:
             taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            await self._store(taken)
+            # Urgent when it holds an urgent item, or one is left queued behind it (max_batch).
+            self._in_flight = Hurry(any(urgent for _i, _f, urgent in taken + self._queue))
+            HURRY.set(self._in_flight)
+            try:
+                await self._store(taken)
+            finally:
+                self._in_flight = None
 
-    async def _store(self, taken: list[tuple[I, asyncio.Future[R]]]) -> None:
-        items = [item for item, _future in taken]
+    async def _store(self, taken: list[tuple[I, asyncio.Future[R], bool]]) -> None:
+        items = [item for item, _future, _urgent in taken]
         if len(items) > 1:
             try:
                 outcomes = await self._run_batch(items)
@@ -77,10 +129,10 @@ class Batcher(Generic[I, R]):
             else:
                 self.batches += 1
                 self.items += len(items)
-                for (_item, future), outcome in zip(taken, outcomes, strict=True):
+                for (_item, future, _urgent), outcome in zip(taken, outcomes, strict=True):
                     _settle(future, outcome)
                 return
-        for item, future in taken:
+        for item, future, _urgent in taken:
             try:
                 result: R | BaseException = await self._run_one(item)
             except Exception as exc:

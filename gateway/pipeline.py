@@ -20,7 +20,6 @@ has them (typing, which changes nothing stored, is published directly, best effo
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
@@ -31,8 +30,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import triage_handoff
-from gateway.batch import Batcher
+from gateway import batch, triage_handoff
+from gateway.batch import Batcher, Stretch
 from gateway.broker.base import Broker
 from gateway.channel import IngressResult
 from gateway.controls import PersonControls
@@ -182,7 +181,7 @@ class Pipeline:
         )
         item = _Incoming(envelope, address, triage)
         try:
-            stored = await self._incoming.submit(item)
+            stored = await self._incoming.submit(item, urgent=triage.priority == Priority.CRITICAL)
         except IntegrityError:
             # The channel message is stored already (a redelivery, or the same message arriving
             # twice at once): the unique (channel, external_id) refused this copy.
@@ -197,17 +196,17 @@ class Pipeline:
 
     async def _store_incoming(self, items: Sequence[_Incoming]) -> list[_Stored]:
         """Store incoming messages in one transaction (a batch, or one alone)."""
-        async with self.db.session() as session:
+        # A batch with a critical message goes before the store's other work (gateway.batch).
+        async with self.db.session(urgent=batch.hurry()) as session:
             # One statement locks every hinted conversation of the batch, in id order (on
             # PostgreSQL this also spares the advisory lock of find_open_conversation).
             hints = (str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id)
             writes = Writes(await rows.lock_conversations(session, hints))
             stored = []
+            stretch = Stretch()
             for item in items:
                 stored.append(await self._store_in(session, item, writes))
-                # SQLite runs on the event loop (gateway.store.sqlite_inline): a batch of 64 that
-                # never yielded stopped every socket of the process for tens of milliseconds.
-                await asyncio.sleep(0)
+                await stretch.pause()
             await writes.write(session)
             # Queue positions count the other waiting conversations, this batch's changes included.
             for k, done in enumerate(stored):

@@ -7,7 +7,6 @@ wakes the relay after the commit.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import queue
-from gateway.batch import Batcher
+from gateway.batch import Batcher, Stretch
 from gateway.broker.base import Broker
 from gateway.conversation import ConversationState, move
 from gateway.envelope import (
@@ -104,6 +103,7 @@ class StaffActions:
         first_answers: list[Any] = []  # when each conversation answered for the first time had begun waiting
         async with self.db.session() as session:
             writes = Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
+            stretch = Stretch()
             for item in items:
                 conv = writes.convs.get(item.conversation_id)
                 if conv is None:
@@ -138,7 +138,7 @@ class StaffActions:
                     await action_keys.record_for(session, item.claim, data)
                 writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
-                await asyncio.sleep(0)  # a long batch on SQLite must not stop the loop (as ingress)
+                await stretch.pause()  # a long batch on SQLite must not stop the loop
             await writes.write(session)
         if self.metrics is not None:
             for waiting_since in first_answers:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from gateway.batch import Stretch
 from gateway.envelope import random_id, utcnow
 
 
@@ -47,26 +48,21 @@ Accepts = Callable[[Event], bool]
 
 T = TypeVar("T")
 
-SLICE_SECONDS = 0.005
-"""The longest a fan-out listener works through a backlog before it lets the loop run: a burst of
-events (one batch's commit) would otherwise hold every socket of the process for all of it."""
-
 
 class Slice:
     """A fan-out listener's way to its next entry: one that runs without suspending (its queue not
-    empty, its sends buffered) yields to the loop after :data:`SLICE_SECONDS` of one stretch."""
+    empty, its sends buffered) lets the loop run after every stretch of work (``batch.Stretch``):
+    a burst of events (one batch's commit) would otherwise hold every socket of the process."""
 
     def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._until = self._loop.time() + SLICE_SECONDS
+        self._stretch = Stretch()
 
     async def next(self, queue: asyncio.Queue[T]) -> T:
-        if not queue.empty() and self._loop.time() >= self._until:
-            await asyncio.sleep(0)  # a backlog: let the loop run now and then
-            self._until = self._loop.time() + SLICE_SECONDS
+        if not queue.empty():
+            await self._stretch.pause()  # a backlog: let the loop run now and then
         if queue.empty():
             entry = await queue.get()
-            self._until = self._loop.time() + SLICE_SECONDS  # it waited: a new stretch starts
+            self._stretch.restart()  # it waited: a new stretch starts
             return entry
         return queue.get_nowait()
 

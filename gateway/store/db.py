@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 from gateway.errors import StoreUnavailable
 from gateway.private_files import private_file, sqlite_file
+from gateway.store.gate import Gate, Hurry
 from gateway.store.sqlite_inline import begin_immediate, inline_creator
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ SERVER_LIMITS = (
     " (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user)"
 )
 """The server's connection limits: overall (less the superusers'), the database's, the role's (-1: none)."""
-LOCK_TIMEOUT = 60.0
-"""Seconds a session waits for its turn before it gives up with StoreUnavailable (retryable)."""
 
 
 @asynccontextmanager
@@ -83,52 +82,6 @@ def _server_cannot_serve(exc: BaseException | None) -> bool:
     (shutting down, crashed, starting)."""
     state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     return isinstance(state, str) and (state[:2] in ("08", "53") or state in ("57P01", "57P02", "57P03"))
-
-
-class _Gate:
-    """Admission to the store, fair (first come, first served) and re-entrant per task.
-
-    On SQLite it lets one session transaction run at a time in this process: SQLite has one writer,
-    and writers that meet inside SQLite wait in its busy handler (sleeping, up to ``busy_timeout``)
-    and then fail with "database is locked"; queued here they wait in memory and go in turn.  On
-    PostgreSQL it admits as many sessions as the pool can serve, so that a burst waits here rather
-    than timing out on a pool checkout.  A task that already holds a slot (a nested session) is let
-    through, so a session opened inside another never waits for itself.
-    """
-
-    def __init__(self, slots: int, timeout: float = LOCK_TIMEOUT) -> None:
-        self._sem = asyncio.Semaphore(slots)
-        self._timeout = timeout
-        self._holders: dict[asyncio.Task[Any], int] = {}
-
-    @asynccontextmanager
-    async def enter(self) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        if task is not None and task in self._holders:
-            self._holders[task] += 1
-            try:
-                yield
-            finally:
-                self._holders[task] -= 1
-            return
-        if not self._sem.locked():
-            # A free slot is taken at once: no timer to arm and cancel (this runs for every
-            # transaction of the process).
-            await self._sem.acquire()
-        else:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._sem.acquire()
-            except TimeoutError:
-                raise StoreUnavailable("database busy: no turn within the time limit") from None
-        if task is not None:
-            self._holders[task] = 1
-        try:
-            yield
-        finally:
-            if task is not None:
-                del self._holders[task]
-            self._sem.release()
 
 
 HANDED = "handed_on_commit"
@@ -183,12 +136,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", begin_immediate)
-            self._gate = _Gate(1)
+            self._gate = Gate(1)
         else:
             # Leave a few connections of the pool for nested sessions and direct engine use
             # (health checks), which do not wait at the gate.
             total = pool_size + max_overflow
-            self._gate = _Gate(max(1, total - max(1, min(2, total // 10))))
+            self._gate = Gate(max(1, total - max(1, min(2, total // 10))))
 
     async def fit_pool(self, processes: int) -> int:
         """Cut this process's pool to its share of the PostgreSQL server's connections, when the
@@ -223,9 +176,11 @@ class Database:
         return share
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction, committed on success and rolled back on error."""
-        async with self._gate.enter(), _unavailable_as_store_error():
+    async def session(self, *, urgent: bool | Hurry = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction, committed on success and rolled back on error.  ``urgent``:
+        its turn comes before the others waiting; a :class:`Hurry` may make it so while it waits
+        (a batch of messages that a critical one waits behind, :mod:`gateway.store.gate`)."""
+        async with self._gate.enter(urgent=urgent), _unavailable_as_store_error():
             async with self.sessionmaker() as session:
                 async with session.begin():
                     yield session
@@ -233,6 +188,11 @@ class Database:
                 handed = session.info.get(HANDED)
                 if handed:
                     self._hand_on(handed)
+
+    @property
+    def turns(self) -> int:
+        """How many sessions of this process run at once (one on SQLite); the others wait."""
+        return self._gate.slots
 
     def _hand_on(self, rows: list[dict[str, Any]]) -> None:
         by_origin: dict[str, list[dict[str, Any]]] = {}

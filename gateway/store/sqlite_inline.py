@@ -3,7 +3,7 @@
 aiosqlite sends every call (execute, fetch, commit) to its own thread and wakes the event loop with
 the result.  Each hand-off waits for the loop's next turn, so under load a transaction of ten calls
 takes ten turns of a busy loop, and on SQLite, where this process lets one transaction run at a
-time (see :class:`gateway.store.db._Gate`), that turn time caps the whole gateway's throughput.
+time (see :class:`gateway.store.gate.Gate`), that turn time caps the whole gateway's throughput.
 
 A SQLite call on a local file takes microseconds once no other process holds the write lock, so
 this connection runs each call directly on the loop.  Only when another process holds the lock (a

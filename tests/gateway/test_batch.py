@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from gateway import batch
 from gateway.batch import Batcher
+from gateway.store.gate import Hurry
 
 
 class Store:
@@ -79,3 +81,36 @@ async def test_an_item_whose_caller_stops_waiting_is_still_stored() -> None:
         await task
     await asyncio.sleep(0.05)
     assert store.stored == ["kept"]
+
+
+async def test_an_urgent_item_makes_its_batch_and_the_one_in_flight_before_it_urgent() -> None:
+    seen: list[tuple[list[str], bool, bool]] = []  # items, urgent at the start, urgent at the end
+    gate = asyncio.Event()
+
+    async def run(items: Sequence[str]) -> list[str]:
+        hurry = batch.hurry()
+        assert isinstance(hurry, Hurry)  # run_batch and run_one get the batch's urgency
+        at_start = hurry.urgent
+        await gate.wait()  # waits for the store, as a session would
+        seen.append((list(items), at_start, hurry.urgent))
+        return list(items)
+
+    async def one(item: str) -> str:
+        return (await run([item]))[0]
+
+    batcher = Batcher("t", run, one)
+    greeting = asyncio.create_task(batcher.submit("hej"))
+    await asyncio.sleep(0)  # its batch is in flight, waiting
+    critical = asyncio.create_task(batcher.submit("attack on friday", urgent=True))
+    after = asyncio.create_task(batcher.submit("hej igen"))
+    await asyncio.sleep(0)
+    gate.set()
+    assert list(await asyncio.gather(greeting, critical, after)) == ["hej", "attack on friday", "hej igen"]
+    assert seen == [
+        (["hej"], False, True),  # hurried while it waited: the critical message waits behind it
+        (["attack on friday", "hej igen"], True, True),
+    ]
+    # Without an urgent item nothing is urgent.
+    seen.clear()
+    assert await batcher.submit("hej") == "hej"
+    assert seen == [(["hej"], False, False)]

@@ -224,3 +224,49 @@ async def test_typing_signals_read_but_never_commit(gateway: Gateway) -> None:
         event.remove(sync_engine, "commit", listener)
     # The outbox relay may commit in the background meanwhile; a commit per signal would be 20.
     assert len(commits) < 5, len(commits)
+
+
+async def test_a_critical_message_is_stored_before_the_reads_queued_ahead_of_it(gateway: Gateway) -> None:
+    """Under load the queue forms at the store's turns: a message about an attack must not wait
+    behind every console read queued before it, while a greeting waits its turn."""
+    db = gateway.db
+    release = asyncio.Event()
+    held = 0
+
+    async def hold() -> None:
+        nonlocal held
+        async with db.session():
+            held += 1
+            await release.wait()
+
+    async def read() -> None:
+        async with db.reader() as session:
+            await session.execute(select(Conversation.id).limit(1))
+        done.append("read")
+
+    async def write(sender: str, text: str) -> None:
+        await gateway.memory.person_writes(sender, text)
+        done.append(text)
+
+    for message in ("hej, jag har en fråga", "min bror pratar om att döda folk"):
+        done: list[str] = []
+        held = 0
+        release.clear()
+        holders = [asyncio.create_task(hold()) for _ in range(db.turns)]
+        while held < db.turns:  # every turn of the store is taken
+            await asyncio.sleep(0.01)
+        reads = [asyncio.create_task(read()) for _ in range(10 * db.turns)]
+        await asyncio.sleep(0.05)  # the reads wait for a turn
+        writing = asyncio.create_task(write(f"p{len(message)}", message))
+        await asyncio.sleep(0.05)  # triaged, and waiting for a turn
+        release.set()
+        await asyncio.gather(*holders, *reads, writing)
+        # On SQLite one session runs at a time; on PostgreSQL the reads run db.turns at a time.
+        if message.startswith("hej"):
+            # Let in only once every read before it was: all but the last turns' have finished.
+            assert done.index(message) >= len(reads) - db.turns + 1, "a greeting waits its turn"
+        elif db.turns == 1:
+            # At most one read goes in between: the one that took the turn a batch let go.
+            assert done.index(message) <= 1, done
+        else:
+            assert done.index(message) <= len(reads) // 2, done

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -162,42 +161,3 @@ async def test_a_lost_postgresql_connection_fails_one_attempt_retryably_and_the_
     assert failures <= 1
     await hold_three()  # the whole pool works again
     await db.close()
-
-
-async def test_the_gate_admits_in_turn_lets_a_holder_in_again_and_gives_up_in_time() -> None:
-    from gateway.store.db import _Gate
-
-    gate = _Gate(1, timeout=0.2)
-    order: list[str] = []
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with gate.enter():
-            async with gate.enter():  # a nested session of the same task does not wait for itself
-                order.append("holder")
-                held.set()
-                await release.wait()
-
-    async def waiter(name: str) -> None:
-        async with gate.enter():
-            order.append(name)
-
-    first = asyncio.create_task(holder())
-    await held.wait()
-    second, third = asyncio.create_task(waiter("second")), asyncio.create_task(waiter("third"))
-    await asyncio.sleep(0.05)
-    assert order == ["holder"], "nobody enters while the slot is held"
-    release.set()
-    await asyncio.gather(first, second, third)
-    assert order == ["holder", "second", "third"], "first come, first served"
-
-    # A free slot is taken at once; a held one past the time limit is a retryable StoreUnavailable.
-    async with gate.enter():
-        late = asyncio.create_task(waiter("late"))
-        with pytest.raises(StoreError) as refused:
-            await late
-    assert "no turn within the time limit" in str(refused.value) and refused.value.retryable
-    async with gate.enter():
-        order.append("free again")
-    assert order[-1] == "free again"
