@@ -209,10 +209,8 @@ class WebchatAdapter(WebchatHandlers):
                 continue
             if kind == "message":
                 await self._on_message(chat, frame)
-            elif kind == "typing":
-                await self._on_typing(chat, frame)
-            elif kind == "seen":
-                await self._on_seen(chat, frame)
+            elif kind in ("typing", "seen"):
+                self._signal(chat, kind, frame)
             elif kind == "continue_later":
                 await self._on_continue_later(chat)
             elif kind == "ping":

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -72,19 +73,27 @@ class Chat:
         self.typing_budget = TYPING_BURST
         self.typing_refill = 0.0
         self.task: asyncio.Task[None] | None = None
+        self.signals: deque[tuple[str, int | None]] = deque()
+        """Signals read and not yet passed on: (control, the seq ``seen`` up to) (handlers._signal)."""
+        self.signal_task: asyncio.Task[None] | None = None
 
     # -- worker ---------------------------------------------------------------------------------
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name="webchat socket")
 
     async def stop(self) -> None:
+        await cancel_and_wait(self.signal_task)
         await cancel_and_wait(self.task)
 
     async def finish(self, timeout: float = 1.0) -> None:
-        """Let the worker send what is queued (errors, acks), then stop it."""
+        """Let the worker send what is queued (errors, acks) and the signals read be passed on
+        (a receipt), then stop both."""
         if self.dropped or self.queue.full():
             await self.stop()
             return
+        if self.signal_task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self.signal_task), timeout)
         self.put("end")
         if self.task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):

@@ -456,3 +456,43 @@ async def test_a_person_writing_in_arabic_is_answered_in_arabic_and_queued_criti
         assert (conv.language, conv.priority, conv.state) == ("ar", 3, "queued")
     finally:
         await gw.close()
+
+
+async def test_a_message_after_a_typing_signal_does_not_wait_for_the_signal_to_be_passed_on(
+    chat: ChatGateway,
+) -> None:
+    """A typing signal waits for the store (a look at its conversation); under load the store's
+    turns are queued.  The person's next message, a critical one, is read and stored meanwhile
+    instead of waiting behind the signal, and behind every read queued before the signal."""
+    v = await chat.visitor()
+    await v.hello()
+    await v.write("jag oroar mig för min bror", "client-0001")
+    db = chat.db
+    release, held = asyncio.Event(), []
+
+    async def hold() -> None:
+        async with db.session():
+            held.append(1)
+            await release.wait()
+
+    critical = "de ska spränga skolan på fredag"
+    saw: list[bool] = []  # each queued read: was the critical message stored already?
+
+    async def read() -> None:
+        async with db.reader() as session:
+            found = await session.execute(select(Message.id).where(Message.text == critical))
+            saw.append(found.first() is not None)
+
+    holders = [asyncio.create_task(hold()) for _ in range(db.turns)]
+    while len(held) < db.turns:
+        await asyncio.sleep(0.01)
+    reads = [asyncio.create_task(read()) for _ in range(10)]
+    await asyncio.sleep(0.05)
+    await v.send(type="typing", typing=True)
+    await v.send(type="message", client_id="client-0002", text=critical)
+    await asyncio.sleep(0.2)  # both frames read; the message triaged and waiting for a turn
+    release.set()
+    await asyncio.gather(*holders, *reads)
+    ack = await v.expect(lambda f: f["type"] == "ack" and f.get("client_id") == "client-0002")
+    assert ack["seq"] >= 2
+    assert saw.count(True) >= 9, saw  # stored before the reads queued ahead of it (one may pass)
