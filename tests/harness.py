@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,6 +397,27 @@ async def start(
         raise
     client: TestClient[Any, Any] = TestClient(server)
     return cls(app, triager, client=client)
+
+
+@contextlib.asynccontextmanager
+async def loop_gaps(every: float = 0.0) -> AsyncIterator[list[float]]:
+    """How long the event loop went between turns while the block ran: a task that sleeps
+    ``every`` seconds at a time (what the rest of the process would be doing) notes each gap."""
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(every)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(tick())
+    try:
+        yield gaps
+    finally:
+        task.cancel()
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import StoreError
 from gateway.store.db import Database
+from tests.harness import loop_gaps
 
 
 async def test_migrations_create_exactly_the_tables_the_models_declare(db_url: str) -> None:
@@ -80,20 +81,9 @@ async def test_sqlite_waits_off_the_event_loop_while_another_process_holds_the_w
     other.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.6, other.commit)
     release.start()
-    gaps: list[float] = []
-
-    async def ticker() -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    tick = asyncio.create_task(ticker())
     started = time.monotonic()
     try:
-        async with db.session() as session:
+        async with loop_gaps(0.01) as gaps, db.session() as session:
             session.add(
                 Conversation(
                     id="c-lock",
@@ -109,7 +99,6 @@ async def test_sqlite_waits_off_the_event_loop_while_another_process_holds_the_w
             )
         waited = time.monotonic() - started
     finally:
-        tick.cancel()
         release.join()
         other.close()
     async with db.session() as session:
