@@ -58,6 +58,7 @@ BATCH = 200
 BACKOFF_INITIAL = 0.2
 BACKOFF_MAX = 5.0
 SWEEP_BATCH = 200
+FORGET_BATCH = 1000
 
 
 def event_row(
@@ -134,6 +135,9 @@ class Outbox:
         self.published = 0
         self._handed: list[dict[str, Any]] = []
         """Rows this process committed and has not published yet, in the order of their commits."""
+        self._published_ids: list[str] = []
+        """Handed rows published and not deleted yet (:meth:`_forget_published`)."""
+        self._forgetter: asyncio.Task[None] | None = None
         db.on_commit[origin] = self._handed.extend
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -193,8 +197,10 @@ class Outbox:
             async with asyncio.timeout(drain_timeout):
                 while await self.relay_once(others=False):
                     pass
+                await self.forgotten()
         except Exception as exc:
             log.info("outbox: events left for later (%s)", type(exc).__name__)
+        await cancel_and_wait(self._forgetter)  # what is left, the next start's poll publishes again
 
     # -- relay -----------------------------------------------------------------------------------
 
@@ -229,6 +235,7 @@ class Outbox:
                 continue
             if not forever:
                 if not self._wake.is_set():
+                    await self.forgotten()
                     return
                 continue
             try:
@@ -248,10 +255,11 @@ class Outbox:
             batch = self._handed[:BATCH]
             await self._publish([(row["topic"], row["payload"], row["event_id"]) for row in batch])
             del self._handed[: len(batch)]
-            await self._forget(OUTBOX.c.event_id.in_([row["event_id"] for row in batch]), len(batch))
+            self._forget_published([str(row["event_id"]) for row in batch])
             return True
         if not others:
             return False
+        await self.forgotten()  # so that the read below does not publish those again
         mine = OutboxEvent.origin == self.origin
         cond = or_(mine, OutboxEvent.created_at <= utcnow() - timedelta(seconds=self.grace))
         async with self.db.session() as session:
@@ -279,6 +287,30 @@ class Outbox:
         if self.metrics is not None:
             for topic, payload, _event_id in events:
                 self.metrics.published(topic, payload)
+
+    def _forget_published(self, event_ids: list[str]) -> None:
+        """Delete published rows beside the relay, not before its next publish: under load the
+        delete waits for the store, and a critical alert committed meanwhile waited for it too
+        (45-190 ms of its way on PostgreSQL).  A delete that fails leaves the rows to the poll,
+        which publishes them again (the consumers skip an id they have handled)."""
+        self._published_ids.extend(event_ids)
+        if self._forgetter is None or self._forgetter.done():
+            self._forgetter = asyncio.create_task(self._forget_all(), name="outbox forget")
+
+    async def _forget_all(self) -> None:
+        while self._published_ids:
+            ids, self._published_ids = self._published_ids[:FORGET_BATCH], self._published_ids[FORGET_BATCH:]
+            try:
+                await self._forget(OUTBOX.c.event_id.in_(ids), len(ids))
+            except Exception as exc:
+                log.info("outbox: %d published events left for the poll (%s)", len(ids), type(exc).__name__)
+                if self.metrics is not None:
+                    self.metrics.error("store")
+
+    async def forgotten(self) -> None:
+        """Wait until the published rows are deleted (or left to the poll)."""
+        while self._forgetter is not None and not self._forgetter.done():
+            await asyncio.shield(self._forgetter)
 
     async def _forget(self, which: Any, count: int) -> None:
         # By event id for handed rows: the table holds only what is not published yet, so the

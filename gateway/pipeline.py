@@ -135,7 +135,12 @@ class Pipeline:
         # loop (bench/relay.py at 250 round trips/s: p99 45-48 ms with one, 67-104 ms with two
         # to four).  Several processes still write at once, each with its own batches.
         self._incoming: Batcher[_Incoming, _Stored] = Batcher(
-            "ingress", self._store_incoming, self._store_one_incoming
+            "ingress",
+            self._store_incoming,
+            self._store_one_incoming,
+            # A critical message goes beside the batch in flight where the store has several turns.
+            side_lane=db.turns > 1,
+            key=lambda item: (item.envelope.channel, item.envelope.sender),
         )
 
     # ------------------------------------------------------------------ ingress

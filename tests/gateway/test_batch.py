@@ -114,3 +114,47 @@ async def test_an_urgent_item_makes_its_batch_and_the_one_in_flight_before_it_ur
     seen.clear()
     assert await batcher.submit("hej") == "hej"
     assert seen == [(["hej"], False, False)]
+
+
+async def test_with_a_side_lane_an_urgent_item_is_stored_beside_the_batch_in_flight() -> None:
+    """Where the store takes several writers at once, a critical message does not wait for the
+    batch in flight, unless that batch holds an item of the same sender (whose order it keeps)."""
+    done: list[str] = []
+    gate = asyncio.Event()
+
+    async def run(items: Sequence[str]) -> list[str]:
+        hurry = batch.hurry()
+        if not (isinstance(hurry, Hurry) and hurry.urgent):
+            await gate.wait()  # the batch in flight waits for the store
+        done.extend(items)
+        return list(items)
+
+    async def one(item: str) -> str:
+        return (await run([item]))[0]
+
+    batcher = Batcher("t", run, one, side_lane=True, key=lambda item: item.split(":")[0])
+    greeting = asyncio.create_task(batcher.submit("anna:hej"))
+    await asyncio.sleep(0)  # in flight, waiting
+    assert (
+        await asyncio.wait_for(batcher.submit("bo:attack on friday", urgent=True), 1.0)
+        == "bo:attack on friday"
+    )
+    assert done == ["bo:attack on friday"]
+    same_sender = asyncio.create_task(batcher.submit("anna:attack on friday", urgent=True))
+    await asyncio.sleep(0.05)
+    assert not same_sender.done()  # after her greeting, not before it
+    gate.set()
+    assert await greeting == "anna:hej"
+    assert await same_sender == "anna:attack on friday"
+    assert done == ["bo:attack on friday", "anna:hej", "anna:attack on friday"]
+    # Without the side lane the urgent item waits for the batch in flight (hurried, as above).
+    gate.clear()
+    done.clear()
+    plain = Batcher("p", run, one, key=lambda item: item.split(":")[0])
+    greeting = asyncio.create_task(plain.submit("anna:hej"))
+    await asyncio.sleep(0)
+    critical = asyncio.create_task(plain.submit("bo:attack on friday", urgent=True))
+    await asyncio.sleep(0.05)
+    assert done == [] and not critical.done()
+    gate.set()
+    await asyncio.gather(greeting, critical)

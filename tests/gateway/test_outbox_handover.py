@@ -110,3 +110,71 @@ async def test_a_row_not_handed_over_is_published_by_the_poll_while_commits_keep
         await load
         await outbox.close()
         await broker.close()
+
+
+async def test_a_commit_is_published_while_the_delete_of_what_went_before_waits_for_the_store(
+    db: Database,
+) -> None:
+    """Under load the relay's delete of published rows waits for a turn at the store; a critical
+    alert committed meanwhile used to wait for that delete before it was published."""
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, "beside", poll=30.0)
+    outbox.start()
+    await asyncio.sleep(0.05)
+    holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+
+    def queue_holder(urgent: bool = False) -> asyncio.Event:
+        """A transaction that takes a turn of the store (once one is free) and keeps it."""
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.session(urgent=urgent):
+                await release.wait()
+
+        holders.append((asyncio.create_task(hold()), release))
+        return release
+
+    async def critical() -> None:
+        async with db.session(urgent=True) as session:
+            await outbox.add(session, "queue", {"n": "critical"})
+            queue_holder(urgent=True)  # the turn it leaves goes to another, not to the delete
+            await asyncio.sleep(0.05)
+        outbox.wake()
+
+    try:
+        for _ in range(db.turns - 1):  # every other turn of the store is taken
+            queue_holder()
+        await asyncio.sleep(0.05)
+        async with db.session() as session:
+            await outbox.add(session, "queue", {"n": "before"})
+            after_before = queue_holder()  # takes this turn, before the relay's delete asks
+            await asyncio.sleep(0.05)
+        outbox.wake()
+        await wait_until(lambda: len(got) == 1)
+        await asyncio.sleep(0.1)  # the delete of "before" waits for a turn now
+        writer = asyncio.create_task(critical())
+        await asyncio.sleep(0.05)  # waiting in the urgent lane, ahead of the delete
+        after_before.set()
+        await asyncio.wait_for(writer, 2.0)
+        await wait_until(lambda: len(got) == 2, timeout=2.0)
+        assert [e.payload["n"] for e in got] == ["before", "critical"]
+        assert all(not task.done() for task, _ in holders[:-2])  # the store was full all along
+        assert await asyncio.wait_for(_left_when_free(db, outbox, holders), 5.0) == 0
+    finally:
+        for _task, release in holders:
+            release.set()
+        await asyncio.gather(*(task for task, _ in holders), return_exceptions=True)
+        await outbox.close()
+        await broker.close()
+
+
+async def _left_when_free(
+    db: Database, outbox: Outbox, holders: list[tuple[asyncio.Task[None], asyncio.Event]]
+) -> int:
+    for task, release in holders:
+        release.set()
+        await task
+    await outbox.forgotten()
+    return await _left(db)
