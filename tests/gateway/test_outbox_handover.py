@@ -178,3 +178,53 @@ async def _left_when_free(
         await task
     await outbox.forgotten()
     return await _left(db)
+
+
+async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_for_the_store(
+    db: Database,
+) -> None:
+    """The poll reads the store once a second; under load its read waits for a turn, and the relay
+    published nothing meanwhile, a critical alert included."""
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, "polling", poll=0.3)
+    outbox.start()
+    await asyncio.sleep(0.05)
+    holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+
+    def queue_holder(urgent: bool = False) -> asyncio.Event:
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.session(urgent=urgent):
+                await release.wait()
+
+        holders.append((asyncio.create_task(hold()), release))
+        return release
+
+    async def critical() -> None:
+        async with db.session(urgent=True) as session:
+            await outbox.add(session, "queue", {"n": "critical"})
+            queue_holder(urgent=True)  # the turn it leaves goes to another, not to the poll
+            await asyncio.sleep(0.05)
+        outbox.wake()
+
+    try:
+        first = queue_holder()
+        for _ in range(db.turns - 1):  # every turn of the store is taken
+            queue_holder()
+        await wait_until(lambda: db._gate.waiting >= 1, timeout=2.0)  # the poll's read waits
+        writer = asyncio.create_task(critical())
+        await asyncio.sleep(0.05)  # in the urgent lane, ahead of the poll
+        first.set()
+        await asyncio.wait_for(writer, 2.0)
+        await wait_until(lambda: len(got) == 1, timeout=2.0)
+        assert got[0].payload["n"] == "critical"
+        assert db._gate.waiting >= 1  # the poll still waits
+    finally:
+        for _task, release in holders:
+            release.set()
+        await asyncio.gather(*(task for task, _ in holders), return_exceptions=True)
+        await outbox.close()
+        await broker.close()
