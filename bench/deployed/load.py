@@ -136,6 +136,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         missed += len(consoles) - len(seen)
         alert_ms += [(t - sent[0]) * 1000 for t in seen.values()]
     ms = [x * 1000 for x in stats.latencies]
+    # The counsellor types for --think seconds once the message shows (the page's typing signals
+    # meanwhile): that time is the person's, not the gateway's, and the aims speak of the gateway's.
+    net = [x - args.think * 1000 for x in ms]
     first = [x * 1000 for x in stats.first_answers]
     rts = stats.round_trips
     return {
@@ -146,6 +149,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "offered_per_s": args.rate or None,
         "lat_ms": {p: _r(pct(ms, p)) for p in (50, 95, 99)},
         "lat_samples": len(ms),
+        "lat_net_ms": {p: _r(pct(net, p)) for p in (50, 95, 99)} if args.think else None,
         "first_answer_ms": {p: _r(pct(first, p)) for p in (50, 95, 99)},
         "first_answer_samples": len(first),
         "alert_ms": {p: _r(pct(alert_ms, p)) for p in (50, 99)},

@@ -246,6 +246,11 @@ def print_result(r: dict[str, Any]) -> None:
     print(
         f"   latency p50/p95/p99     {lat['50']} / {lat['95']} / {lat['99']} ms ({r['lat_samples']} round trips in held conversations)"
     )
+    net = r.get("lat_net_ms")
+    if net:
+        print(
+            f"   same, less the typing   {net['50']} / {net['95']} / {net['99']} ms (the counsellor's --think)"
+        )
     print(f"   first answer p50/p99    {first['50']} / {first['99']} ms (queue, claim, transcript, reply)")
     for stage, v in r.get("stages_ms", {}).items():
         print(f"     {stage:<36} p50 {v['50']} ms, p99 {v['99']} ms")
