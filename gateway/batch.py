@@ -4,7 +4,9 @@ Under load, many conversations write at once: each message would otherwise open 
 transaction and pay its own statements, commit and (on SQLite) its own turn at the store.  A
 :class:`Batcher` queues what callers submit; a worker takes everything queued so far (up to
 ``max_batch``) and stores it with one call of ``run_batch``, which opens one transaction.  Nothing
-waits for a batch to fill: an item that arrives alone is stored alone, at once.
+waits for a batch to fill: an item that arrives alone is stored alone, at once.  Where the store
+takes several writers (PostgreSQL), up to :data:`SIDE_BY_SIDE` batches run side by side, none with
+a later item of a sender (``key``) whose earlier one is in flight.
 
 A critical item must not wait behind the others: it is submitted ``urgent``, and the batch it goes
 in, and the batch in flight before it (which it cannot pass), take the store's urgent lane
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from typing import Generic, TypeVar
@@ -67,6 +70,16 @@ class Stretch:
             self.restart()
 
 
+SIDE_BY_SIDE = 3
+"""Batches stored side by side where the store takes several writers (PostgreSQL): each waits for
+one round trip after another, and one at a time the batch in flight was the messages' queue."""
+
+
+def workers_for(turns: int) -> int:
+    """How many batches of a kind a store with ``turns`` writers at once takes side by side."""
+    return 1 if turns <= 1 else min(SIDE_BY_SIDE, turns)
+
+
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
@@ -81,17 +94,21 @@ class Batcher(Generic[I, R]):
         max_batch: int = 64,
         side_lane: bool = False,
         key: Callable[[I], Hashable] | None = None,
+        workers: int = 1,
     ) -> None:
+        if workers > 1 and key is None:
+            raise ValueError("batches run side by side only with a key that keeps each sender's order")
         self.name = name
         self._run_batch = run_batch
         self._run_one = run_one
         self.max_batch = max_batch
         self.side_lane = side_lane
+        self.workers = workers
         self._key = key
         self._queue: list[tuple[I, asyncio.Future[R], bool]] = []  # item, its result, urgent
-        self._in_flight: Hurry | None = None
-        self._in_flight_keys: set[Hashable] = set()
-        self._worker: asyncio.Task[None] | None = None
+        self._in_flight: dict[asyncio.Task[None], Hurry] = {}
+        self._in_flight_keys: Counter[Hashable] = Counter()
+        self._workers: set[asyncio.Task[None]] = set()
         self._beside: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.items = 0
@@ -101,16 +118,17 @@ class Batcher(Generic[I, R]):
         ``urgent``: ahead of the store's other work, with the batch in flight before it."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
-        if urgent and self._in_flight is not None and self._may_pass(item):
+        if urgent and self._in_flight and self._may_pass(item):
             task = asyncio.create_task(self._beside_one(item, future), name=f"batch {self.name} urgent")
             self._beside.add(task)
             task.add_done_callback(self._beside.discard)
             return await future
         self._queue.append((item, future, urgent))
-        if urgent and self._in_flight is not None:
-            self._in_flight.now()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._work(), name=f"batch {self.name}")
+        if urgent:
+            for in_flight in self._in_flight.values():
+                in_flight.now()
+        if len(self._workers) < self.workers:
+            self._workers.add(asyncio.create_task(self._work(), name=f"batch {self.name}"))
         # The item is stored even if its caller stops waiting (the socket went away, say): it is
         # already promised to a transaction, and a resend is recognised as a duplicate.  The
         # caller's cancellation cancels only the future, which the worker then leaves alone (no
@@ -127,21 +145,49 @@ class Batcher(Generic[I, R]):
         HURRY.set(Hurry(True))
         await self._store([(item, future, True)])
 
-    async def _work(self) -> None:
-        # A worker lives while there is work and ends when the queue is empty, so that an idle
-        # gateway (and every test's event loop) has no task of this kind left over.
-        while self._queue:
+    def _take(self) -> list[tuple[I, asyncio.Future[R], bool]]:
+        """The next batch: the queue's first items, less those of a sender whose batch is in
+        flight in another worker (and every later item of that sender, which keeps its order)."""
+        if self._key is None or not self._in_flight_keys:
             taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            return taken
+        taken, left, held = [], [], set()
+        for entry in self._queue:
+            k = self._key(entry[0])
+            if len(taken) < self.max_batch and k not in self._in_flight_keys and k not in held:
+                taken.append(entry)
+            else:
+                left.append(entry)
+                held.add(k)
+        self._queue = left
+        return taken
+
+    async def _work(self) -> None:
+        # A worker lives while there is work it may take and ends then, so that an idle gateway
+        # (and every test's event loop) has no task of this kind left over.
+        me = asyncio.current_task()
+        assert me is not None
+        try:
+            await self._work_as(me)
+        finally:
+            # At once, not in a done callback: a submit between this worker's last look at the
+            # queue and such a callback would otherwise count it and start none.
+            self._workers.discard(me)
+
+    async def _work_as(self, me: asyncio.Task[None]) -> None:
+        while taken := self._take():
             # Urgent when it holds an urgent item, or one is left queued behind it (max_batch).
-            self._in_flight = Hurry(any(urgent for _i, _f, urgent in taken + self._queue))
-            HURRY.set(self._in_flight)
-            if self.side_lane and self._key is not None:
-                self._in_flight_keys = {self._key(item) for item, _f, _u in taken}
+            hurry = Hurry(any(urgent for _i, _f, urgent in taken + self._queue))
+            keys = [self._key(item) for item, _f, _u in taken] if self._key is not None else []
+            self._in_flight[me] = hurry
+            self._in_flight_keys.update(keys)
+            HURRY.set(hurry)
             try:
                 await self._store(taken)
             finally:
-                self._in_flight = None
-                self._in_flight_keys = set()
+                del self._in_flight[me]
+                self._in_flight_keys.subtract(keys)
+                self._in_flight_keys += Counter()  # drops the keys no batch holds any more
 
     async def _store(self, taken: list[tuple[I, asyncio.Future[R], bool]]) -> None:
         items = [item for item, _future, _urgent in taken]

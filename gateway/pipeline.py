@@ -138,8 +138,10 @@ class Pipeline:
             "ingress",
             self._store_incoming,
             self._store_one_incoming,
-            # A critical message goes beside the batch in flight where the store has several turns.
+            # Where the store has several turns, batches go side by side (each sender's messages
+            # in their order) and a critical message beside the batches in flight.
             side_lane=db.turns > 1,
+            workers=batch.workers_for(db.turns),
             key=lambda item: (item.envelope.channel, item.envelope.sender),
         )
 

@@ -68,7 +68,7 @@ async def test_batches_are_capped_and_no_worker_outlives_the_work() -> None:
     await asyncio.gather(blocker, *(batcher.submit(str(i)) for i in range(1, 8)))
     assert [len(c) for c in store.calls] == [1, 3, 3, 1]
     await asyncio.sleep(0)
-    assert batcher._worker is not None and batcher._worker.done()
+    assert not batcher._workers
 
 
 async def test_an_item_whose_caller_stops_waiting_is_still_stored() -> None:
@@ -158,3 +158,55 @@ async def test_with_a_side_lane_an_urgent_item_is_stored_beside_the_batch_in_fli
     assert done == [] and not critical.done()
     gate.set()
     await asyncio.gather(greeting, critical)
+
+
+async def test_several_workers_store_batches_side_by_side_and_keep_each_senders_order() -> None:
+    """On PostgreSQL a batch in flight waits for one round trip after another; a second batch runs
+    beside it, but never with a later message of a sender whose earlier one is in flight."""
+    done: list[str] = []
+    gates: dict[str, asyncio.Event] = {}
+    started: list[list[str]] = []
+
+    async def run(items: Sequence[str]) -> list[str]:
+        started.append(list(items))
+        gate = gates.setdefault(items[0], asyncio.Event())
+        await gate.wait()
+        done.extend(items)
+        return list(items)
+
+    async def one(item: str) -> str:
+        return (await run([item]))[0]
+
+    with pytest.raises(ValueError):
+        Batcher("k", run, one, workers=2)  # no key: nothing to keep a sender's order by
+    batcher = Batcher("t", run, one, workers=2, key=lambda item: item.split(":")[0])
+    first = asyncio.create_task(batcher.submit("anna:1"))
+    await asyncio.sleep(0)  # in flight, waiting
+    later = [asyncio.create_task(batcher.submit(i)) for i in ("anna:2", "bo:1", "cy:1", "anna:3")]
+    await asyncio.sleep(0.05)
+    assert started == [["anna:1"], ["bo:1", "cy:1"]]  # beside it, without anna's next ones
+    gates["bo:1"] = gates.get("bo:1") or asyncio.Event()
+    gates["bo:1"].set()
+    await asyncio.sleep(0.05)
+    assert done == ["bo:1", "cy:1"] and not first.done()
+    assert started[2:] == []  # anna's next ones wait for her first: the idle worker ended
+    gates["anna:1"].set()
+    gates["anna:2"] = asyncio.Event()
+    gates["anna:2"].set()
+    assert await first == "anna:1"
+    await asyncio.gather(*later)
+    assert done == ["bo:1", "cy:1", "anna:1", "anna:2", "anna:3"]
+    assert started[2] == ["anna:2", "anna:3"]
+    await asyncio.sleep(0)
+    assert not batcher._workers
+
+
+async def test_items_submitted_one_after_another_are_each_stored() -> None:
+    """A submit just after the last batch ended, before its worker's end was noticed, once found
+    the worker counted and started none: the item waited for ever."""
+    store = Store()
+    for workers in (1, 2):
+        batcher = Batcher("t", store.batch, store.one, workers=workers, key=str)
+        for i in range(5):
+            async with asyncio.timeout(1.0):  # in this task: no hop that would hide the race
+                assert await batcher.submit(str(i)) == f"ok:{i}"

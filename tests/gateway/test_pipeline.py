@@ -270,3 +270,19 @@ async def test_a_critical_message_is_stored_before_the_reads_queued_ahead_of_it(
             assert done.index(message) <= 1, done
         else:
             assert done.index(message) <= len(reads) // 2, done
+
+
+async def test_messages_arriving_at_once_keep_each_senders_order(gateway: Gateway) -> None:
+    """On PostgreSQL batches are stored side by side; a sender's messages still go in the order
+    they came, whichever batch each fell in."""
+    senders = [f"order-{k}" for k in range(6)]
+    writes = [
+        gateway.memory.person_writes(sender, f"meddelande {n} från {sender}")
+        for n in range(5)
+        for sender in senders
+    ]
+    await asyncio.gather(*writes)
+    for sender in senders:
+        stored = [m for m in await rows(gateway, Message) if m.direction == "in" and sender in m.text]
+        stored.sort(key=lambda m: m.seq)
+        assert [m.text for m in stored] == [f"meddelande {n} från {sender}" for n in range(5)]
