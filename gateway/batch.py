@@ -186,8 +186,7 @@ class Batcher(Generic[I, R]):
                 await self._store(taken)
             finally:
                 del self._in_flight[me]
-                self._in_flight_keys.subtract(keys)
-                self._in_flight_keys += Counter()  # drops the keys no batch holds any more
+                self._in_flight_keys -= Counter(keys)  # keeps only the keys a batch still holds
 
     async def _store(self, taken: list[tuple[I, asyncio.Future[R], bool]]) -> None:
         items = [item for item, _future, _urgent in taken]

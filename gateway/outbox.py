@@ -302,11 +302,7 @@ class Outbox:
         # read may run beside it).  A row committed while this was read and handed over after it
         # is published twice, which the consumers skip by its id (as after any republish).
         relayed = {str(row["event_id"]) for row in self._handed}.union(self._published_ids)
-        left = [
-            (seq, event_id, topic, payload)
-            for seq, event_id, topic, payload in rows
-            if event_id not in relayed
-        ]
+        left = [row for row in rows if row.event_id not in relayed]
         if not left:
             return False  # the rest, if any, is the relay's too
         await self._publish([(topic, payload, event_id) for _seq, event_id, topic, payload in left])

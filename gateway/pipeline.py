@@ -128,18 +128,19 @@ class Pipeline:
         """System messages to the person, in a caller's transaction (gateway.outgoing)."""
         self.dead_letters = DeadLetters(db, cipher)
         self._contacts = ContactCache()
-        # Messages and replies that arrive together are committed together (gateway.batch), one
-        # batch of each kind at a time per process.  On SQLite one transaction runs at a time
-        # anyway.  On PostgreSQL more batches at once were measured to be slower: each would
-        # carry fewer messages, and the transactions' many small steps interleave on the event
-        # loop (bench/relay.py at 250 round trips/s: p99 45-48 ms with one, 67-104 ms with two
-        # to four).  Several processes still write at once, each with its own batches.
+        # Messages that arrive together are committed together (gateway.batch).  On SQLite one
+        # transaction runs at a time anyway.  On PostgreSQL up to three batches run side by side
+        # (each sender's messages in their order), and a critical message beside them.  The two
+        # benchmarks disagree on that: bench/relay.py (fake triage, counsellors in the process,
+        # paced at 250 round trips/s) gives p99 77-93 ms with one batch at a time and 92-99 ms
+        # with three, as in an earlier session (45-48 against 67-104 ms); bench.deployed (helpline
+        # serve, 200 visitors and 20 page consoles, saturated) gives the message's ack p99
+        # 2.3 s with one and 0.72 s with three, the batch in flight being the queue there.  The
+        # deployed path is what people use.  Replies stay one batch at a time (gateway.staff).
         self._incoming: Batcher[_Incoming, _Stored] = Batcher(
             "ingress",
             self._store_incoming,
             self._store_one_incoming,
-            # Where the store has several turns, batches go side by side (each sender's messages
-            # in their order) and a critical message beside the batches in flight.
             side_lane=db.turns > 1,
             workers=batch.workers_for(db.turns),
             key=lambda item: (item.envelope.channel, item.envelope.sender),

@@ -112,6 +112,45 @@ async def test_a_row_not_handed_over_is_published_by_the_poll_while_commits_keep
         await broker.close()
 
 
+class Turns:
+    """Transactions that take the store's turns (once one is free) and keep them, and a critical
+    commit that takes the urgent lane and leaves its turn to another holder, not to the relay."""
+
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db, self.outbox = db, outbox
+        self.holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+
+    def hold(self, urgent: bool = False) -> asyncio.Event:
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with self.db.session(urgent=urgent):
+                await release.wait()
+
+        self.holders.append((asyncio.create_task(hold()), release))
+        return release
+
+    async def critical(self) -> None:
+        async with self.db.session(urgent=True) as session:
+            await self.outbox.add(session, "queue", {"n": "critical"})
+            self.hold(urgent=True)
+            await asyncio.sleep(0.05)
+        self.outbox.wake()
+
+    async def left_when_free(self) -> int:
+        """The outbox rows left once every holder let go and the relay's deletes ran."""
+        for task, release in self.holders:
+            release.set()
+            await task
+        await self.outbox.forgotten()
+        return await _left(self.db)
+
+    async def release_all(self) -> None:
+        for _task, release in self.holders:
+            release.set()
+        await asyncio.gather(*(task for task, _ in self.holders), return_exceptions=True)
+
+
 async def test_a_commit_is_published_while_the_delete_of_what_went_before_waits_for_the_store(
     db: Database,
 ) -> None:
@@ -123,61 +162,30 @@ async def test_a_commit_is_published_while_the_delete_of_what_went_before_waits_
     outbox = Outbox(db, broker, "beside", poll=30.0)
     outbox.start()
     await asyncio.sleep(0.05)
-    holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
-
-    def queue_holder(urgent: bool = False) -> asyncio.Event:
-        """A transaction that takes a turn of the store (once one is free) and keeps it."""
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with db.session(urgent=urgent):
-                await release.wait()
-
-        holders.append((asyncio.create_task(hold()), release))
-        return release
-
-    async def critical() -> None:
-        async with db.session(urgent=True) as session:
-            await outbox.add(session, "queue", {"n": "critical"})
-            queue_holder(urgent=True)  # the turn it leaves goes to another, not to the delete
-            await asyncio.sleep(0.05)
-        outbox.wake()
-
+    turns = Turns(db, outbox)
     try:
         for _ in range(db.turns - 1):  # every other turn of the store is taken
-            queue_holder()
+            turns.hold()
         await asyncio.sleep(0.05)
         async with db.session() as session:
             await outbox.add(session, "queue", {"n": "before"})
-            after_before = queue_holder()  # takes this turn, before the relay's delete asks
+            after_before = turns.hold()  # takes this turn, before the relay's delete asks
             await asyncio.sleep(0.05)
         outbox.wake()
         await wait_until(lambda: len(got) == 1)
         await asyncio.sleep(0.1)  # the delete of "before" waits for a turn now
-        writer = asyncio.create_task(critical())
+        writer = asyncio.create_task(turns.critical())
         await asyncio.sleep(0.05)  # waiting in the urgent lane, ahead of the delete
         after_before.set()
         await asyncio.wait_for(writer, 2.0)
         await wait_until(lambda: len(got) == 2, timeout=2.0)
         assert [e.payload["n"] for e in got] == ["before", "critical"]
-        assert all(not task.done() for task, _ in holders[:-2])  # the store was full all along
-        assert await asyncio.wait_for(_left_when_free(db, outbox, holders), 5.0) == 0
+        assert all(not task.done() for task, _ in turns.holders[:-2])  # the store was full all along
+        assert await asyncio.wait_for(turns.left_when_free(), 5.0) == 0
     finally:
-        for _task, release in holders:
-            release.set()
-        await asyncio.gather(*(task for task, _ in holders), return_exceptions=True)
+        await turns.release_all()
         await outbox.close()
         await broker.close()
-
-
-async def _left_when_free(
-    db: Database, outbox: Outbox, holders: list[tuple[asyncio.Task[None], asyncio.Event]]
-) -> int:
-    for task, release in holders:
-        release.set()
-        await task
-    await outbox.forgotten()
-    return await _left(db)
 
 
 async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_for_the_store(
@@ -191,31 +199,13 @@ async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_f
     outbox = Outbox(db, broker, "polling", poll=0.3)
     outbox.start()
     await asyncio.sleep(0.05)
-    holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
-
-    def queue_holder(urgent: bool = False) -> asyncio.Event:
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with db.session(urgent=urgent):
-                await release.wait()
-
-        holders.append((asyncio.create_task(hold()), release))
-        return release
-
-    async def critical() -> None:
-        async with db.session(urgent=True) as session:
-            await outbox.add(session, "queue", {"n": "critical"})
-            queue_holder(urgent=True)  # the turn it leaves goes to another, not to the poll
-            await asyncio.sleep(0.05)
-        outbox.wake()
-
+    turns = Turns(db, outbox)
     try:
-        first = queue_holder()
+        first = turns.hold()
         for _ in range(db.turns - 1):  # every turn of the store is taken
-            queue_holder()
+            turns.hold()
         await wait_until(lambda: db._gate.waiting >= 1, timeout=2.0)  # the poll's read waits
-        writer = asyncio.create_task(critical())
+        writer = asyncio.create_task(turns.critical())
         await asyncio.sleep(0.05)  # in the urgent lane, ahead of the poll
         first.set()
         await asyncio.wait_for(writer, 2.0)
@@ -223,8 +213,6 @@ async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_f
         assert got[0].payload["n"] == "critical"
         assert db._gate.waiting >= 1  # the poll still waits
     finally:
-        for _task, release in holders:
-            release.set()
-        await asyncio.gather(*(task for task, _ in holders), return_exceptions=True)
+        await turns.release_all()
         await outbox.close()
         await broker.close()
