@@ -116,6 +116,12 @@ class StaffActions:
                 if conv.channel == "phone":  # a call (handoff.phone): nothing to write to
                     out.append(Conflict("no_channel_to_write"))
                     continue
+                key_row = None
+                if item.claim is not None:  # the key is claimed here, with the reply
+                    key_row = await action_keys.claim_here(session, item.claim)
+                    if key_row is None:
+                        out.append(action_keys.KeyTaken(item.claim.holder))
+                        continue
                 env = Envelope(
                     message_id=new_message_id(),
                     direction=Direction.OUT,
@@ -136,7 +142,7 @@ class StaffActions:
                     conv.meta = {**(conv.meta or {}), "first_answer_at": msg["created_at"].isoformat()}
                 if item.claim is not None:  # the answer commits with the reply
                     # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
-                    await action_keys.record_for(session, item.claim, data)
+                    await action_keys.record_for(session, item.claim, data, key_row)
                 writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
                 await stretch.pause()  # a long batch on SQLite must not stop the loop

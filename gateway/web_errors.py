@@ -100,7 +100,7 @@ def _answer(request: web.Request, status: int, code: str, body: dict[str, Any] |
     return web.Response(status=status, text=text, headers=headers)
 
 
-def _unavailable(exc: BaseException) -> bool:
+def unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -126,7 +126,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if refused is not None:
             log.info("request %s refused: %s", _route(request), type(exc).__name__)
             return _answer(request, refused[0], refused[1]["error"], refused[1])
-        if _unavailable(exc):
+        if unavailable(exc):
             log.warning("request %s: unavailable (%s)", _route(request), type(exc).__name__)
             metrics = request.app.get(METRICS)
             if metrics is not None:

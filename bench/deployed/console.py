@@ -84,6 +84,7 @@ class Console:
             cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(limit=6)
         )  # a browser keeps about six connections per host
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.asked: dict[str, asyncio.Future[tuple[int, dict[str, Any]]]] = {}  # common.js live().ask
         self.queue_seq: int | None = None  # common.js queueView: the number of the last queue frame
         self.waiting: dict[str, dict[str, Any]] = {}
         self.mine: set[str] = set()
@@ -99,14 +100,14 @@ class Console:
             self.stats.error("console task failed", repr(task.exception()))
 
     async def api(
-        self, req: P.Request, *ids: str, body: Any = None, action: bool = False
+        self, req: P.Request, *ids: str, body: Any = None, action: bool = False, key: str | None = None
     ) -> tuple[int, dict[str, Any]]:
         """common.js api() (and apiAction(): an Idempotency-Key) for one request of the table."""
         headers = {}
         if req.method != "GET":
             headers["X-CSRF-Token"] = self.csrf
         if action:
-            headers["Idempotency-Key"] = uuid.uuid4().hex
+            headers["Idempotency-Key"] = key or uuid.uuid4().hex
         self.stats.request(req.key)
         async with self.session.request(
             req.method, self.url + req.url(*ids), json=body, headers=headers
@@ -192,6 +193,11 @@ class Console:
                 continue
             data = json.loads(msg.data)
             kind = data.get("type")
+            if kind == "answer":  # common.js live(): an answer settles its ask, nothing else
+                waiting = self.asked.get(str(data.get("key")))
+                if waiting is not None and not waiting.done():
+                    waiting.set_result((int(data.get("status", 0)), data.get("data") or {}))
+                continue
             if self.stats.measuring:
                 self.stats.console_frames[str(kind)] += 1
             if kind == "alert":
@@ -416,6 +422,31 @@ class Console:
             if self.stats.measuring:
                 self.stats.console_frames_out[P.CONSOLE_FRAME_TYPING] += 1
 
+    async def _reply_frame(self, conv: str, text: str) -> tuple[int, dict[str, Any]]:
+        """common.js liveAction: the reply on the live socket, answered by key; as a request with
+        the same key when no answer comes in time (or the answer says to try again)."""
+        key = uuid.uuid4().hex
+        answer: tuple[int, dict[str, Any]] | None = None
+        if self.ws is not None and not self.ws.closed:
+            waiting = asyncio.get_running_loop().create_future()
+            self.asked[key] = waiting
+            frame = {"type": P.CONSOLE_FRAME_REPLY, "key": key, "conversation_id": conv, "text": text}
+            try:
+                await self.ws.send_str(json.dumps(frame))
+                if self.stats.measuring:
+                    self.stats.console_frames_out[P.CONSOLE_FRAME_REPLY] += 1
+                answer = await asyncio.wait_for(waiting, P.REPLY_WAIT.seconds)
+            except (TimeoutError, ConnectionError):
+                answer = None
+            finally:
+                self.asked.pop(key, None)
+        status = answer[0] if answer is not None else 0
+        if answer is None or status >= 500 or (status == 409 and answer[1].get("error") == "in_progress"):
+            return await self.api(P.REPLY, conv, body={"text": text}, action=True, key=key)
+        if status >= 400 and not self.stats.stopping:
+            self.stats.error(f"error: frame {P.CONSOLE_FRAME_REPLY} -> {status}", json.dumps(answer[1])[:300])
+        return answer
+
     def _maybe_reply(self, conv: str) -> None:
         panel = self.panels.get(conv)
         if panel is None or panel.closed or panel.replying or panel.last_person <= panel.last_answer:
@@ -438,8 +469,8 @@ class Console:
                 await asyncio.sleep(min(left, P.CONSOLE_TYPING_REPEAT.seconds))
             answered = panel.last_person
             self.stats.replied_at[conv] = started = now()
-            status, data = await self.api(P.REPLY, conv, body={"text": REPLY_TEXT}, action=True)
-            self.stats.stage("3 reply POST answered", started)
+            status, data = await self._reply_frame(conv, REPLY_TEXT)
+            self.stats.stage("3 reply answered", started)
             if status != 200:
                 return
             panel.sent_typing = 0.0

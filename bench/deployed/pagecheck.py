@@ -28,11 +28,14 @@ CONSOLE_PAGE_SCRIPTS = tuple(
 # The API base the scripts read from the page (``HL.base``): the real console's, as served at /console.
 PAGE_CONSTS = {"HL.base": '"/console/api"'}
 
-_CALL = re.compile(r"\b(?:api|apiAction)\(\s*\"([A-Z]+)\"\s*,\s*")
+# liveAction(socket, "POST", path, ...): the request it falls back to.
+_CALL = re.compile(r"\b(?:api|apiAction|liveAction)\(\s*(?:[\w.]+\s*,\s*)?\"([A-Z]+)\"\s*,\s*")
 _CONST = re.compile(
     r"\b(?:const|let|var)\s+(\w+)\s*=\s*((?:\"[^\"]*\"|HL\.base)(?:\s*\+\s*(?:[\w.]+|\"[^\"]*\"))*)\s*;"
 )
-_FRAME = re.compile(r"send\(\s*(?:JSON\.stringify\(\s*)?\{\s*type:\s*\"([\w-]+)\"")
+_FRAME = re.compile(
+    r"(?:send\(\s*(?:JSON\.stringify\(\s*)?|liveAction\([^;]*?return\s*)\{\s*type:\s*\"([\w-]+)\""
+)
 _WS_PATH = re.compile(r"\"(/[\w/-]*/ws)\"")
 _FORM = re.compile(r"<form[^>]*method=\"post\"[^>]*action=\"([^\"]+)\"", re.IGNORECASE)
 

@@ -34,7 +34,9 @@ CANNED = Request("GET", "/console/api/canned")  # console.js start()
 QUEUE = Request("GET", "/console/api/queue")  # console.js start()
 CLAIM = Request("POST", CONV + "/claim")  # console_queue.js claimConversation
 TRANSCRIPT = Request("GET", CONV)  # console_conversations.js loadTranscript
-REPLY = Request("POST", CONV + "/reply")  # console_conversations.js sendReply (apiAction)
+REPLY = Request(
+    "POST", CONV + "/reply"
+)  # console_conversations.js sendReply: only when the socket's answer does not come
 CLOSE = Request("POST", CONV + "/close")  # console_conversations.js close button (second click)
 PENDING = Request("GET", "/console/api/documentation/pending")  # records.js refreshPending
 DOC_FORM = Request("GET", CONV + "/documentation")  # records.js openForm
@@ -100,7 +102,10 @@ sockets, so that what the server agrees to is what browsers get."""
 # --- frames the console page sends on its live socket (common.js HL.live().send)
 CONSOLE_FRAME_TYPING = "typing"  # console_conversations.js sendTyping: {type, conversation_id, typing}
 CONSOLE_FRAME_SNAPSHOT = "snapshot"  # console_queue.js: a queue delta out of sequence
-CONSOLE_FRAMES_SENT = (CONSOLE_FRAME_TYPING, CONSOLE_FRAME_SNAPSHOT)
+CONSOLE_FRAME_REPLY = (
+    "reply"  # console_conversations.js sendReply (liveAction): {type, key, conversation_id, text}
+)
+CONSOLE_FRAMES_SENT = (CONSOLE_FRAME_TYPING, CONSOLE_FRAME_SNAPSHOT, CONSOLE_FRAME_REPLY)
 CONSOLE_FRAMES_NOT_SENT = {
     "active": "shift.js: input on the page, at most once a minute (the benchmark's counsellors stay available)",
 }
@@ -152,6 +157,12 @@ PENDING_INTERVAL = Timer(
     60.0, "records.js", r"setInterval\(refreshPending, (\d+)\)", "records.js refreshPending"
 )
 LIVE_RECONNECT = Timer(0.5, "common.js", r"let delay = (\d+);", "common.js live() first reconnect delay")
+REPLY_WAIT = Timer(
+    10.0,
+    "console_conversations.js",
+    r"const REPLY_WAIT_MS = (\d+);",
+    "console_conversations.js: a reply on the socket unanswered this long is sent as a request",
+)
 TIMERS = (
     SEEN_DEBOUNCE,
     VISITOR_TYPING_IDLE,
@@ -161,4 +172,5 @@ TIMERS = (
     PANEL_WAITING_INTERVAL,
     PENDING_INTERVAL,
     LIVE_RECONNECT,
+    REPLY_WAIT,
 )

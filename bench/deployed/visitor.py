@@ -134,7 +134,7 @@ class Visitor:
             self._mark(seq)
             if f.get("kind") == "counsellor":
                 self.stats.stage(
-                    "4 reply POST -> visitor's socket", self.stats.replied_at.get(self.conv or "")
+                    "4 reply sent -> visitor's socket", self.stats.replied_at.get(self.conv or "")
                 )
                 self.answered.set()
             if f.get("kind") != "person":

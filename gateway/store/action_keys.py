@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.envelope import utcnow
 
 from .models import StaffActionKey
 
@@ -29,8 +35,41 @@ KEYS: Table = StaffActionKey.__table__  # type: ignore[assignment]
 """The table in Core: the hot statements on it skip the ORM's bulk-statement machinery."""
 
 
+KEEP = timedelta(days=1)
+"""How long a key's answer is kept for a resend."""
+PURGE_EVERY = 60.0
+"""Seconds between two purges of keys older than :data:`KEEP` in this process (not on every claim:
+a purge per reply was a statement per round trip for rows that age by the day)."""
+_last_purge = 0.0
+
+
+async def purge_old(session: AsyncSession, now: datetime) -> None:
+    """Delete the keys older than :data:`KEEP`, in ``session``'s transaction, when one is due."""
+    global _last_purge
+    at = time.monotonic()
+    if at - _last_purge < PURGE_EVERY:
+        return
+    _last_purge = at
+    await session.execute(delete(KEYS).where(KEYS.c.created_at < now - KEEP))
+
+
 class ActionKeyLost(Exception):
     """The claim's lease ran out and a resend took the key over: this attempt must not commit."""
+
+
+class KeyTaken(Exception):
+    """A key claimed in the action's transaction (:func:`claim_here`) is already in the store: an
+    earlier attempt with it committed (or is committing), so this one does not act."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A key's row as :func:`claim_here` inserts it."""
+
+    user_id: int
+    key: str
+    request_hash: str
+    conversation_id: str | None
 
 
 @dataclass(slots=True, eq=False)
@@ -38,6 +77,7 @@ class ActionClaim:
     """A claimed key: its row, the claim's holder token, and how the action's result is answered."""
 
     row_id: int
+    """The key's row; 0 until the action's transaction claims it (``here``)."""
     holder: str
     action: str
     answer: Callable[[Any], tuple[int, Any]]
@@ -46,6 +86,9 @@ class ActionClaim:
     """The request's task: a task it starts inherits :data:`CLAIM` but does not act under it."""
     recorded: int | None = field(default=None, compare=False)
     """The status :func:`record_for` wrote in the action's transaction (the last attempt's)."""
+    here: KeyRow | None = None
+    """Set for a key not claimed yet, to be claimed in the action's own transaction
+    (:func:`claim_here`): the row to insert."""
 
 
 CLAIM: ContextVar[ActionClaim | None] = ContextVar("staff_action_claim", default=None)
@@ -69,12 +112,50 @@ async def record(session: AsyncSession, action: str, result: Any) -> None:
         await record_for(session, claim, result)
 
 
-async def record_for(session: AsyncSession, claim: ActionClaim, result: Any) -> None:
-    """:func:`record` for a claim carried explicitly (to a task that stores for many callers)."""
+async def claim_here(session: AsyncSession, claim: ActionClaim) -> int | None:
+    """The key's row in ``session``'s transaction: inserted now for a claim made with ``here``
+    (None when the key is already in the store: :class:`KeyTaken`), else the row claimed before.
+
+    One statement in the action's transaction instead of a transaction of its own before it: on
+    SQLite that was a second wait for the store's turn per reply.  Nothing to lease: the key
+    commits with the action and its answer or not at all, and on PostgreSQL an attempt with the
+    same key meanwhile waits on the unique index until this one commits, then finds the answer."""
+    if claim.here is None:
+        return claim.row_id
+    row = claim.here
+    now = utcnow()
+    await purge_old(session, now)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert(KEYS) if dialect == "postgresql" else sqlite_insert(KEYS)
+    row_id: int | None = await session.scalar(
+        insert.values(
+            user_id=row.user_id,
+            key=row.key,
+            action=claim.action,
+            request_hash=row.request_hash,
+            conversation_id=row.conversation_id,
+            created_at=now,
+            holder=claim.holder,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(KEYS.c.id)
+    )
+    return row_id
+
+
+async def record_for(
+    session: AsyncSession, claim: ActionClaim, result: Any, row_id: int | None = None
+) -> None:
+    """:func:`record` for a claim carried explicitly (to a task that stores for many callers);
+    ``row_id``: the row :func:`claim_here` gave."""
     status, body = claim.answer(result)
     done = await session.execute(
         update(KEYS)
-        .where(KEYS.c.id == claim.row_id, KEYS.c.holder == claim.holder, KEYS.c.status.is_(None))
+        .where(
+            KEYS.c.id == (claim.row_id if row_id is None else row_id),
+            KEYS.c.holder == claim.holder,
+            KEYS.c.status.is_(None),
+        )
         .values(status=status, body=json.dumps(body))
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]

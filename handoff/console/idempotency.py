@@ -21,9 +21,9 @@ and outlives its lease can no longer record, so its transaction rolls back: noth
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -37,9 +37,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.appkeys import DB
 from gateway.envelope import utcnow
-from gateway.store.action_keys import CLAIM, KEYS, ActionClaim, ActionKeyLost
+from gateway.store.action_keys import (
+    CLAIM,
+    KEYS,
+    ActionClaim,
+    ActionKeyLost,
+    KeyRow,
+    KeyTaken,
+    purge_old,
+)
 from gateway.store.db import Database
 from gateway.store.models import StaffActionKey
+from gateway.web_errors import client_error
 from handoff.web.errors import problem
 
 from .data import client_message
@@ -47,7 +56,6 @@ from .security import Staff
 
 HEADER = "Idempotency-Key"
 KEY_FORM = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-KEEP = timedelta(days=1)
 LEASE = timedelta(seconds=60)
 """How long a claim in progress is its attempt's: far longer than any wrapped action takes."""
 
@@ -74,9 +82,22 @@ def _documentation_answer(saved: Any) -> dict[str, Any]:
 Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 
 
+def digest(method: str, path: str, body: bytes) -> str:
+    """What a key is bound to: the method, the path and the body.  A JSON body counts by what it
+    says, not by how it is spelt, so that the same action sent as a request and as a live socket
+    frame (``live_socket``, whose reply a page may resend as a request) is the same action."""
+    try:
+        said = json.loads(body) if body else None
+    except ValueError:
+        canonical = body
+    else:
+        canonical = json.dumps(said, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + canonical).hexdigest()
+
+
 async def _request_hash(request: web.Request) -> str:
     body = await request.read()  # aiohttp keeps it: the handler reads it again
-    return hashlib.sha256(request.method.encode() + b"\0" + request.path.encode() + b"\0" + body).hexdigest()
+    return digest(request.method, request.path, body)
 
 
 def _replay(row: StaffActionKey) -> web.Response:
@@ -86,21 +107,6 @@ def _replay(row: StaffActionKey) -> web.Response:
         content_type="application/json",
         headers={"Idempotent-Replayed": "true"},
     )
-
-
-_last_purge = 0.0
-PURGE_EVERY = 60.0
-"""Seconds between two purges of keys older than :data:`KEEP` in this process (not on every claim:
-a purge per reply was a statement per round trip for rows that age by the day)."""
-
-
-def _purge_due() -> bool:
-    global _last_purge
-    now = time.monotonic()
-    if now - _last_purge < PURGE_EVERY:
-        return False
-    _last_purge = now
-    return True
 
 
 def _holder() -> str:
@@ -117,12 +123,10 @@ def _find(user_id: int, key: str) -> Any:
     return select(StaffActionKey).where(StaffActionKey.user_id == user_id, StaffActionKey.key == key)
 
 
-async def _claim(
-    request: web.Request, staff: Staff, key: str, action: str, digest: str
+async def claim(
+    db: Database, staff: Staff, key: str, action: str, request_hash: str, conversation_id: str | None
 ) -> web.Response | ActionClaim:
     """The claim to act under, or the answer to give instead of acting."""
-    db = request.app[DB]
-    conversation_id = request.match_info.get("conversation_id")
     holder = _holder()
     try:
         async with db.session() as session:
@@ -135,7 +139,7 @@ async def _claim(
                     user_id=staff.user.id,
                     key=key,
                     action=action,
-                    request_hash=digest,
+                    request_hash=request_hash,
                     conversation_id=conversation_id,
                     created_at=now,
                     holder=holder,
@@ -145,10 +149,7 @@ async def _claim(
                 .returning(KEYS.c.id)
             )
             if row_id is not None:
-                if _purge_due():
-                    await session.execute(
-                        delete(StaffActionKey).where(StaffActionKey.created_at < now - KEEP)
-                    )
+                await purge_old(session, now)
                 return ActionClaim(row_id, holder, action, ANSWERS[action])
             found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
             if found is None:  # deleted since (the purge): as if another request held it
@@ -159,7 +160,7 @@ async def _claim(
             found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
         if found is None:
             return problem(409, "in_progress")
-    if found.request_hash != digest or found.action != action:
+    if found.request_hash != request_hash or found.action != action:
         return problem(422, "idempotency_key_reused")
     if found.status is not None:
         return _replay(found)
@@ -188,6 +189,29 @@ async def _claim(
     return problem(409, "in_progress")
 
 
+INLINE = frozenset({"reply"})
+"""Actions that claim their key in their own transaction (``action_keys.claim_here``): no store
+access before the action (a reply was two turns at the store, the claim and the reply's batch)."""
+
+
+def _here(staff: Staff, key: str, action: str, request_hash: str, conversation_id: str | None) -> ActionClaim:
+    row = KeyRow(staff.user.id, key, request_hash, conversation_id)
+    return ActionClaim(0, _holder(), action, ANSWERS[action], here=row)
+
+
+async def _answer_of(
+    db: Database, staff: Staff, key: str, action: str, request_hash: str
+) -> web.Response | None:
+    """The committed answer under ``key`` (or the refusal of a key reused), None if there is none."""
+    async with db.reader() as session:
+        found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
+    if found is None or found.status is None:
+        return None
+    if found.request_hash != request_hash or found.action != action:
+        return problem(422, "idempotency_key_reused")
+    return _replay(found)
+
+
 def idempotent(action: str, handler: Handler) -> Handler:
     """``handler`` acting at most once per ``Idempotency-Key`` of a staff user.
 
@@ -202,10 +226,32 @@ def idempotent(action: str, handler: Handler) -> Handler:
             return await handler(request, staff)
         if not KEY_FORM.match(key):
             return problem(400, "invalid_idempotency_key")
-        claimed = await _claim(request, staff, key, action, await _request_hash(request))
+        db = request.app[DB]
+        request_hash = await _request_hash(request)
+        conversation_id = request.match_info.get("conversation_id")
+        if action in INLINE:
+            token = CLAIM.set(_here(staff, key, action, request_hash, conversation_id))
+            try:
+                response = await handler(request, staff)
+                if 400 <= response.status < 500:  # refused: as below
+                    return await _answer_of(db, staff, key, action, request_hash) or response
+                return response
+            except KeyTaken:
+                pass  # an attempt with this key committed: its answer, through the claim below
+            except Exception as exc:
+                # Refused (the conversation was closed since, say): a resend of an action that
+                # committed gets its answer, not the refusal.
+                if client_error(exc) is None:
+                    raise
+                answer = await _answer_of(db, staff, key, action, request_hash)
+                if answer is None:
+                    raise
+                return answer
+            finally:
+                CLAIM.reset(token)
+        claimed = await claim(db, staff, key, action, request_hash, conversation_id)
         if isinstance(claimed, web.Response):
             return claimed
-        db = request.app[DB]
         token = CLAIM.set(claimed)
         try:
             response = await handler(request, staff)
@@ -233,6 +279,65 @@ def idempotent(action: str, handler: Handler) -> Handler:
     wrapped.__name__ = getattr(handler, "__name__", action)
     wrapped.__doc__ = handler.__doc__
     return wrapped
+
+
+Answer = tuple[int, Any]
+"""A status and a JSON body: an action's answer where there is no request to answer (a frame)."""
+
+
+def _as_answer(response: web.Response) -> Answer:
+    return response.status, json.loads(response.text or "{}")
+
+
+async def once(
+    db: Database,
+    staff: Staff,
+    key: str,
+    action: str,
+    request_hash: str,
+    conversation_id: str | None,
+    act: Callable[[], Awaitable[Answer]],
+) -> Answer:
+    """``act`` at most once per key, as :func:`idempotent` does for a request: for an action sent
+    on the live socket.  ``act`` answers, or raises what the error middleware would answer (a
+    refusal is answered here; a 5xx or an unexpected error releases the key and is raised)."""
+    if action in INLINE:
+        token = CLAIM.set(_here(staff, key, action, request_hash, conversation_id))
+        try:
+            return await act()
+        except KeyTaken:
+            pass
+        except Exception as exc:
+            refused = client_error(exc)
+            if refused is None:
+                raise
+            answer = await _answer_of(db, staff, key, action, request_hash)
+            return refused if answer is None else _as_answer(answer)
+        finally:
+            CLAIM.reset(token)
+    claimed = await claim(db, staff, key, action, request_hash, conversation_id)
+    if isinstance(claimed, web.Response):
+        return _as_answer(claimed)
+    token = CLAIM.set(claimed)
+    try:
+        status, body = await act()
+    except ActionKeyLost:
+        return 409, {"error": "in_progress"}
+    except BaseException as exc:
+        # As for a request: an error releases the key (a refusal is answered as the error
+        # middleware would answer it), so that a resend acts once the cause is gone.
+        await _release(db, claimed)
+        refused = client_error(exc) if isinstance(exc, Exception) else None
+        if refused is None:
+            raise
+        return refused
+    finally:
+        CLAIM.reset(token)
+    if status < 500:
+        await _answered(db, claimed, status, json.dumps(body))
+    else:
+        await _release(db, claimed)
+    return status, body
 
 
 async def _answered(db: Database, claim: ActionClaim, status: int, body: str) -> None:

@@ -95,13 +95,18 @@ const HL = (function () {
   /* A staff action that creates something (reply, transfer, referral, disclosure, documentation):
      sent with an Idempotency-Key and resent with the same key while the network or the server is
      away (no answer, 409 in_progress, 502-504), at most four times with growing pauses. */
-  async function apiAction(method, path, body) {
+  function actionKey(method, path, body) {
     const signature = method + " " + path + " " + JSON.stringify(body === undefined ? null : body);
     let key = pendingKeys.get(signature);
     if (!key) {
       key = newKey();
       pendingKeys.set(signature, key);
     }
+    return { signature: signature, key: key };
+  }
+
+  async function apiAction(method, path, body) {
+    const { signature, key } = actionKey(method, path, body);
     let res;
     for (let attempt = 0; attempt < 5; attempt++) {
       if (attempt > 0) await new Promise(function (r) { setTimeout(r, 500 * 2 ** (attempt - 1)); });
@@ -116,12 +121,37 @@ const HL = (function () {
     return res;
   }
 
+  /* The same action on the live socket first (as a request it waits behind the page's other
+     requests: a browser keeps about six connections per host): frame(key) is the frame to send
+     with the action's key.  Answered {status, data} as the request would be; with no answer
+     within `wait` ms (the socket is down, or went down meanwhile) the request is sent instead,
+     with the same key: the server acts once. */
+  async function liveAction(socket, method, path, body, frame, wait) {
+    const { signature, key } = actionKey(method, path, body);
+    const res = socket ? await socket.ask(frame(key), wait) : null;
+    if (!res || res.status === 0 || res.status >= 500 || (res.status === 409 && res.data.error === "in_progress")) {
+      return apiAction(method, path, body);
+    }
+    pendingKeys.delete(signature);
+    return res;
+  }
+
   /* A websocket to /console/ws that reconnects with back-off; onOpen(reconnected) after each connect.
-     Returns { send(object) }: sent on the open socket (true), not while it is down (false). */
+     Returns { send(object) }: sent on the open socket (true), not while it is down (false); and
+     ask(object, ms): sent with its key, resolved with the {type: "answer"} frame of that key as
+     {status, data}, or with null when the socket is down or no answer came within ms. */
   function live(onMessage, onOpen, onDown) {
     let delay = 500;
     let ever = false;
     let current = null;
+    const asked = new Map();
+    function settle(key, answer) {
+      const waiting = asked.get(key);
+      if (!waiting) return;
+      asked.delete(key);
+      clearTimeout(waiting.timer);
+      waiting.resolve(answer);
+    }
     function connect() {
       const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       const ws = new WebSocket(scheme + "//" + window.location.host + "/console/ws");
@@ -138,9 +168,11 @@ const HL = (function () {
         } catch (e) {
           return;
         }
-        onMessage(msg);
+        if (msg.type === "answer") settle(msg.key, { status: msg.status, data: msg.data || {} });
+        else onMessage(msg);
       });
       ws.addEventListener("close", function (ev) {
+        for (const key of Array.from(asked.keys())) settle(key, null);
         if (ev.code === 4401) {
           window.location.assign("/console/login");
           return;
@@ -156,6 +188,14 @@ const HL = (function () {
         if (!current || current.readyState !== WebSocket.OPEN) return false;
         current.send(JSON.stringify(obj));
         return true;
+      },
+      ask: function (obj, ms) {
+        if (!current || current.readyState !== WebSocket.OPEN) return Promise.resolve(null);
+        return new Promise(function (resolve) {
+          settle(obj.key, null); // an earlier ask of the same key gives way
+          asked.set(obj.key, { resolve: resolve, timer: setTimeout(function () { settle(obj.key, null); }, ms) });
+          current.send(JSON.stringify(obj));
+        });
       },
     };
   }
@@ -243,5 +283,5 @@ const HL = (function () {
     return t("error") + " (" + code + ")";
   }
 
-  return { i18n, space, base, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, live, queueView, formatWait, formatTime, formatStamp, errorText };
+  return { i18n, space, base, t, intentLabel, channelLabel, priorityLabel, el, api, apiAction, liveAction, live, queueView, formatWait, formatTime, formatStamp, errorText };
 })();

@@ -16,6 +16,7 @@ HL.consoleConversations = function (shared) {
   // event or a queue delta sent before its close can arrive after it: opening the panel again for
   // it made four reads the server refused (and audited as denied) and flashed a dead panel.
   const ended = new Set();
+  const REPLY_WAIT_MS = 10000; // a reply on the live socket unanswered this long is sent as a request
 
   function updateTab(id, info) {
     const conv = convs.get(id);
@@ -323,7 +324,9 @@ HL.consoleConversations = function (shared) {
     if (!text) return;
     const button = conv.panel.querySelector("button.send");
     button.disabled = true;
-    const res = await HL.apiAction("POST", HL.base + "/conversations/" + id + "/reply", { text: text });
+    // On the live socket (the request waits behind the page's other requests), else a request.
+    const res = await HL.liveAction(shared.live, "POST", HL.base + "/conversations/" + id + "/reply", { text: text },
+      function (key) { return { type: "reply", key: key, conversation_id: id, text: text }; }, REPLY_WAIT_MS);
     button.disabled = false;
     if (res.status === 200) {
       reply.value = "";

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
-from gateway.store.models import AuditEvent, Message
+from gateway.envelope import utcnow
+from gateway.store import action_keys
+from gateway.store.models import AuditEvent, Message, StaffActionKey
 from handoff.disclosures.models import Disclosure
 from handoff.records.models import DocumentationRecord
 from handoff.referrals.models import Referral
@@ -158,3 +162,41 @@ async def test_the_same_key_sent_several_times_at_once_stores_one_reply(db_url: 
         )
     finally:
         await stop_console(console)
+
+
+async def test_a_reply_resent_after_its_conversation_closed_gets_its_answer(console_any_db: Console) -> None:
+    # The reply's key is claimed in the reply's own transaction, after the conversation is
+    # checked: the resend's refusal (not yours any more) must not hide the answer it already has.
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await _held(console, anna, "p6", "Min bror har ändrat sig")
+    path = f"/console/api/conversations/{conv}/reply"
+    key = _key()
+    first = await _send(anna, path, {"text": "Vi hörs."}, key)
+    assert first[0] == 200
+    assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
+    assert await _send(anna, path, {"text": "Vi hörs."}, key) == first
+    assert (await _send(anna, path, {"text": "Vi hörs."}, _key()))[0] == 409  # a new reply is refused
+
+
+async def test_keys_older_than_a_day_are_removed_as_replies_are_sent(
+    console_any_db: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await _held(console, anna, "p7", "Min son vill lämna rörelsen")
+    path = f"/console/api/conversations/{conv}/reply"
+    old, recent = _key(), _key()
+    assert (await _send(anna, path, {"text": "Första."}, old))[0] == 200
+    assert (await _send(anna, path, {"text": "Andra."}, recent))[0] == 200
+    async with console.db.session() as s:
+        await s.execute(
+            update(StaffActionKey)
+            .where(StaffActionKey.key == old)
+            .values(created_at=utcnow() - timedelta(days=2))
+        )
+    monkeypatch.setattr(action_keys, "_last_purge", 0.0)  # a minute has passed since the last purge
+    assert (await _send(anna, path, {"text": "Tredje."}, _key()))[0] == 200
+    async with console.db.session() as s:
+        kept = set((await s.execute(select(StaffActionKey.key))).scalars())
+    assert old not in kept and recent in kept

@@ -1,0 +1,147 @@
+"""A reply sent on the console's live socket: stored and sent once per key, answered with the
+request's status and body, and the same action as the request with that key (the page resends an
+unanswered frame as a request)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import aiohttp
+from sqlalchemy import func, select
+
+from gateway.store.models import Message
+from tests.handoff.console.conftest import Console
+from tests.handoff.console.test_live import connect, next_of
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+async def _answer(ws: aiohttp.ClientWebSocketResponse, key: str, timeout: float = 10.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await ws.receive()
+            assert msg.type is aiohttp.WSMsgType.TEXT, msg
+            frame: dict[str, Any] = json.loads(msg.data)
+            if frame.get("type") == "answer" and frame.get("key") == key:
+                return frame
+
+
+async def _replies(console: Console, conv: str) -> int:
+    async with console.db.session() as s:
+        mine = (Message.conversation_id == conv, Message.author_id.is_not(None))
+        return int((await s.execute(select(func.count()).select_from(Message).where(*mine))).scalar_one())
+
+
+async def test_a_reply_on_the_socket_reaches_the_person_once_per_key(console_any_db: Console) -> None:
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "Jag oroar mig för min bror")
+    assert (await anna.claim(conv)).status == 200
+    ws = await connect(anna)
+    await next_of(ws, "queue")
+    key = _key()
+    frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Berätta mer, på svenska: åäö."}
+    await ws.send_str(json.dumps(frame))
+    first = await _answer(ws, key)
+    assert first["status"] == 200 and first["data"]["message"]["text"] == frame["text"]
+    await ws.send_str(json.dumps(frame))  # the same key again: the first answer, nothing sent twice
+    assert await _answer(ws, key) == first
+    # The page resends a frame it got no answer to as a request with the same key: the same action.
+    path = f"/console/api/conversations/{conv}/reply"
+    resp = await anna.post(path, {"text": frame["text"]}, headers={"Idempotency-Key": key})
+    assert resp.status == 200 and resp.headers.get("Idempotent-Replayed") == "true"
+    assert await resp.json() == first["data"]
+    assert await _replies(console, conv) == 1
+    await console.memory.wait_for("p", lambda r: r.text == frame["text"])
+    assert [r.text for r in console.memory.outbox["p"]].count(frame["text"]) == 1
+    # The key bound to another text is refused, as for a request.
+    await ws.send_str(json.dumps({**frame, "text": "Något annat."}))
+    assert (await _answer(ws, key))["status"] == 422
+    await ws.close()
+
+
+async def test_a_reply_refused_on_the_socket_says_why_and_keeps_the_socket(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    conv = await console.person("p", "min dotter pratar om en rörelse")
+    assert (await anna.claim(conv)).status == 200
+    ws = await connect(bert)
+    await next_of(ws, "queue")
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"conversation_id": conv, "text": "Hej"}, 409, "not_assigned_to_you"),  # Anna's, not Bert's
+        ({"conversation_id": "../x", "text": "Hej"}, 404, "not_found"),
+        ({"conversation_id": conv}, 422, "text_required"),
+        ({"conversation_id": conv, "text": ["Hej"]}, 422, "text_required"),
+    ]
+    for body, status, error in cases:
+        key = _key()
+        await ws.send_str(json.dumps({"type": "reply", "key": key, **body}))
+        answer = await _answer(ws, key)
+        assert (answer["status"], answer["data"]["error"]) == (status, error), (body, answer)
+    empty = _key()
+    await ws.send_str(json.dumps({"type": "reply", "key": empty, "conversation_id": conv, "text": "  "}))
+    assert (await _answer(ws, empty))["status"] in (409, 422)
+    await ws.send_str(json.dumps({"type": "reply", "key": "short", "conversation_id": conv, "text": "Hej"}))
+    await ws.send_str('{"type":"ping"}')
+    assert (await next_of(ws, "pong"))["type"] == "pong"  # a frame without a usable key: no answer
+    assert await _replies(console, conv) == 0
+    # Anna, who holds it, may; the refused keys were released, so the same key now acts.
+    ws_anna = await connect(anna)
+    await next_of(ws_anna, "queue")
+    key = _key()
+    await ws_anna.send_str(json.dumps({"type": "reply", "key": key, "conversation_id": conv, "text": "Hej"}))
+    assert (await _answer(ws_anna, key))["status"] == 200
+    assert await _replies(console, conv) == 1
+    await ws.close()
+    await ws_anna.close()
+
+
+async def test_replies_beyond_the_allowance_are_answered_429_not_stored(console: Console) -> None:
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "min son vill resa till syrien")
+    assert (await anna.claim(conv)).status == 200
+    ws = await connect(anna)
+    await next_of(ws, "queue")
+    keys = [_key() for _ in range(30)]
+    for i, key in enumerate(keys):
+        await ws.send_str(
+            json.dumps({"type": "reply", "key": key, "conversation_id": conv, "text": f"svar {i}"})
+        )
+    answers: list[dict[str, Any]] = []
+    async with asyncio.timeout(10):
+        while len(answers) < len(keys):
+            frame = json.loads((await ws.receive()).data)
+            if frame.get("type") == "answer":
+                answers.append(frame)
+    assert sorted(a["key"] for a in answers) == sorted(keys)
+    statuses = [a["status"] for a in answers]
+    assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses  # a burst of ten
+    assert all(a["data"] == {"error": "rate_limited"} for a in answers if a["status"] == 429)
+    assert await _replies(console, conv) == 10
+    await ws.close()
+
+
+async def test_a_reply_resent_on_the_socket_after_the_close_gets_its_answer(console_any_db: Console) -> None:
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "Min bror har ändrat sig")
+    assert (await anna.claim(conv)).status == 200
+    ws = await connect(anna)
+    await next_of(ws, "queue")
+    key = _key()
+    frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Vi hörs."}
+    await ws.send_str(json.dumps(frame))
+    first = await _answer(ws, key)
+    assert first["status"] == 200
+    assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
+    await ws.send_str(json.dumps(frame))
+    assert await _answer(ws, key) == first
+    other = _key()
+    await ws.send_str(json.dumps({**frame, "key": other}))
+    assert (await _answer(ws, other))["status"] == 409
+    await ws.close()
