@@ -44,6 +44,11 @@ def hurry() -> Hurry | bool:
     return HURRY.get() or False
 
 
+OVERDUE_SECONDS = 0.05
+"""A batch that has waited this long for the store goes ahead of the console's reads and actions
+(``Database.session(overdue=...)``, :mod:`gateway.store.gate`): long enough to gather what
+arrives meanwhile, short beside the waves of claims and panel reads it waited behind."""
+
 STRETCH_SECONDS = 0.005
 """The longest a batch's transaction works without letting the loop run."""
 

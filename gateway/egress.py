@@ -15,6 +15,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway import sending
+from gateway.batch import OVERDUE_SECONDS
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus
 from gateway.crypto import ContactCipher
@@ -96,26 +97,27 @@ class Egress:
         """Send one stored outgoing message.  Transient failures raise, so the broker redelivers.
 
         Sent only by the delivery that claims it (gateway.sending): at most once per claim."""
-        async with self.db.session() as session:
-            if not await sending.claim(session, message_id, self.send_lease):
-                return  # sent already, or another delivery holds it (retaken after its lease)
+        claimed = await self._claim(message_id)
+        if claimed is None:
+            return  # sent already, or another delivery holds it (retaken after its lease)
         try:
-            sent = await self._send_claimed(adapter, message_id)
+            status, detail = await self._send_claimed(adapter, *claimed)
         except BaseException:
             await sending.give_back(self.db, message_id)
             raise
-        if sent is not None:
-            status, detail = sent
-            await self._mark_after_send(
-                message_id, status, conv_unreachable=status == "unreachable", detail=detail
-            )
+        await self._mark_after_send(
+            message_id, status, conv_unreachable=status == "unreachable", detail=detail
+        )
 
-    async def _send_claimed(
-        self, adapter: ChannelAdapter, message_id: str
-    ) -> tuple[str, dict[str, Any]] | None:
-        """Send a claimed message; its delivery status and what the channel told of it (None: the
-        message is gone)."""
-        async with self.db.session() as session:
+    async def _claim(self, message_id: str) -> tuple[Envelope, str | None] | None:
+        """Claim the message and read what to send, in one transaction (committed before the send):
+        the message and the person's address, or None when it is not this delivery's to send.
+
+        One turn at the store, not two: a reply waited for each behind the console's reads, and
+        like the batch that stored it, this turn goes ahead of them once it is overdue."""
+        async with self.db.session(overdue=OVERDUE_SECONDS) as session:
+            if not await sending.claim(session, message_id, self.send_lease):
+                return None
             row = (
                 await session.execute(
                     select(Message, Conversation)
@@ -165,6 +167,12 @@ class Egress:
                     "inbound_external_id": last_in.external_id if last_in else None,
                 },
             )
+        return envelope, address
+
+    async def _send_claimed(
+        self, adapter: ChannelAdapter, envelope: Envelope, address: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Send a claimed message: its delivery status and what the channel told of it."""
         if address is None:
             return "unreachable", {}
         try:

@@ -176,11 +176,15 @@ class Database:
         return share
 
     @asynccontextmanager
-    async def session(self, *, urgent: bool | Hurry = False) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, *, urgent: bool | Hurry = False, overdue: float | None = None
+    ) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error.  ``urgent``:
         its turn comes before the others waiting; a :class:`Hurry` may make it so while it waits
-        (a batch of messages that a critical one waits behind, :mod:`gateway.store.gate`)."""
-        async with self._gate.enter(urgent=urgent), _unavailable_as_store_error():
+        (a batch of messages that a critical one waits behind, :mod:`gateway.store.gate`).
+        ``overdue``: after waiting so many seconds, its turn comes before the others' that are
+        not urgent (a batch of messages)."""
+        async with self._gate.enter(urgent=urgent, overdue=overdue), _unavailable_as_store_error():
             async with self.sessionmaker() as session:
                 async with session.begin():
                     yield session

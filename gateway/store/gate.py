@@ -13,8 +13,15 @@ person's messages that holds a critical one therefore takes the **urgent** lane,
 the normal one; and a batch already waiting when a critical message arrives behind it is moved
 there (:class:`Hurry`), since the critical one cannot be stored before it is.  Giving every batch
 of messages the urgent lane was tried and undone: batches then went in at once, one message each,
-and the group commit's saving was lost (14.7 against 10.5 ms of CPU per round trip).  Within a lane
-it is first come, first served.
+and the group commit's saving was lost (14.7 against 10.5 ms of CPU per round trip).
+
+Between the two, a batch of messages (the person's, or counsellors' replies) that has waited
+``overdue`` seconds moves to the **overdue** lane, ahead of the console's reads and actions: it
+still waits that long, and gathers what arrives meanwhile (the group commit), but no longer waits
+behind a wave of claims and panel reads (a close and a claim each make about seven requests) that
+held it up to 0.4-0.6 s at p99.  Only the batches take that lane, a few per process, so the
+console's work is never starved: it has the turns of every window in which no batch is overdue.
+Within a lane it is first come, first served.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from gateway.errors import StoreUnavailable
 LOCK_TIMEOUT = 60.0
 """Seconds a session waits for its turn before it gives up with StoreUnavailable (retryable)."""
 
-URGENT, NORMAL = 0, 1
+URGENT, OVERDUE, NORMAL = 0, 1, 2
 """The lanes, in the order they are served."""
 
 
@@ -65,7 +72,11 @@ class Gate:
         self._holders: dict[asyncio.Task[Any], int] = {}
 
     @asynccontextmanager
-    async def enter(self, *, urgent: bool | Hurry = False) -> AsyncIterator[None]:
+    async def enter(
+        self, *, urgent: bool | Hurry = False, overdue: float | None = None
+    ) -> AsyncIterator[None]:
+        """A turn; ``overdue``: seconds after which a turn still waited for moves to the overdue
+        lane (batches of messages)."""
         task = asyncio.current_task()
         if task is not None and task in self._holders:
             self._holders[task] += 1
@@ -80,7 +91,7 @@ class Gate:
             # hands its slot to the next waiter directly.
             self._free -= 1
         else:
-            await self._wait(urgent)
+            await self._wait(urgent, overdue)
         if task is not None:
             self._holders[task] = 1
         try:
@@ -90,13 +101,15 @@ class Gate:
                 del self._holders[task]
             self._release()
 
-    async def _wait(self, urgent: bool | Hurry) -> None:
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _wait(self, urgent: bool | Hurry, overdue: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
         hurry = urgent if isinstance(urgent, Hurry) else None
         lane = URGENT if (hurry.urgent if hurry is not None else urgent) else NORMAL
         heapq.heappush(self._waiting, (lane, next(self._arrivals), turn))
         if hurry is not None:
             hurry._waits.append((self, turn))
+        due = loop.call_later(overdue, self._move, turn, OVERDUE) if overdue is not None else None
         try:
             async with asyncio.timeout(self._timeout):
                 await turn
@@ -109,14 +122,19 @@ class Gate:
                 raise StoreUnavailable("database busy: no turn within the time limit") from None
             raise
         finally:
+            if due is not None:
+                due.cancel()
             if hurry is not None:
                 hurry._waits.remove((self, turn))
 
     def _hurry(self, turn: asyncio.Future[None]) -> None:
-        # A second entry for the same turn, in the urgent lane; whichever comes up first takes
-        # the turn, and the other is skipped as done.
+        self._move(turn, URGENT)
+
+    def _move(self, turn: asyncio.Future[None], lane: int) -> None:
+        # A second entry for the same turn, in a lane served sooner; whichever comes up first
+        # takes the turn, and the other is skipped as done.
         if not turn.done():
-            heapq.heappush(self._waiting, (URGENT, next(self._arrivals), turn))
+            heapq.heappush(self._waiting, (lane, next(self._arrivals), turn))
 
     def _release(self) -> None:
         while self._waiting:

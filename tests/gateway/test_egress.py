@@ -41,3 +41,49 @@ async def test_a_send_that_never_answers_is_cut_off_and_the_message_sent_again(g
         await asyncio.sleep(0.05)
     assert bot.delivery == "sent"
     assert [r.kind for r in gateway.memory.outbox["p"]].count("message") == 1
+
+
+async def test_a_reply_is_sent_before_the_reads_queued_ahead_of_it(gateway: Gateway) -> None:
+    """Under load the queue forms at the store's turns: a counsellor's reply, stored (one turn)
+    and then sent (one turn to claim it and read what to send), goes before the console's reads
+    each time it has waited its overdue time, instead of after every read queued before it."""
+    from sqlalchemy import select
+
+    from gateway.store.models import Conversation
+
+    conv = (await gateway.memory.person_writes("q", "min bror har ändrat sig")).conversation_id
+    gus = await gateway.user("gus")
+    await gateway.pipeline.staff.claim(conv, gus)
+    await gateway.memory.wait_for("q", lambda r: r.kind == "message")  # the safe answer is out
+    db = gateway.db
+    release = asyncio.Event()
+    held = 0
+    done: list[str] = []
+
+    async def hold() -> None:
+        nonlocal held
+        async with db.session():
+            held += 1
+            await release.wait()
+
+    async def read() -> None:
+        async with db.reader() as session:
+            await session.execute(select(Conversation.id).limit(1))
+            await asyncio.sleep(0.02)  # a console read under load: the queue behind it is long
+        done.append("read")
+
+    async def sent() -> None:
+        await gateway.memory.wait_for("q", lambda r: r.text == "Vi hörs.", timeout=20)
+        done.append("sent")
+
+    holders = [asyncio.create_task(hold()) for _ in range(db.turns)]
+    waiting = asyncio.create_task(sent())
+    while held < db.turns:
+        await asyncio.sleep(0.01)
+    reads = [asyncio.create_task(read()) for _ in range(10 * db.turns)]
+    await asyncio.sleep(0.01)
+    replying = asyncio.create_task(gateway.pipeline.staff.reply(conv, "Vi hörs.", gus))
+    await asyncio.sleep(0.2)  # the reply waits for a turn, and is overdue
+    release.set()
+    await asyncio.gather(replying, waiting, *holders, *reads)
+    assert done.index("sent") <= len(reads) // 2, done

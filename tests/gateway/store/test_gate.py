@@ -115,3 +115,41 @@ async def test_a_turn_handed_to_a_waiter_that_was_cancelled_passes_to_the_next()
     async with asyncio.timeout(1):
         await tasks[1]
     assert order == ["next"]
+
+
+async def test_a_batch_that_waited_its_overdue_time_goes_before_reads_but_after_the_urgent() -> None:
+    gate = Gate(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def waiter(name: str, urgent: bool = False, overdue: float | None = None) -> None:
+        async with gate.enter(urgent=urgent, overdue=overdue):
+            order.append(name)
+            if name == "holder":
+                await release.wait()
+
+    holder = asyncio.create_task(waiter("holder"))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(waiter(f"read {i}")) for i in range(3)]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(waiter("batch", overdue=0.05)))
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(waiter("late read")))
+    await asyncio.sleep(0.1)  # the batch is overdue now
+    tasks.append(asyncio.create_task(waiter("critical", urgent=True)))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(holder, *tasks)
+    assert order == ["holder", "critical", "batch", "read 0", "read 1", "read 2", "late read"]
+
+    # Not yet overdue: it waits its turn behind the reads before it, as any session does.
+    order.clear()
+    release.clear()
+    holder = asyncio.create_task(waiter("holder"))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(waiter("read")), asyncio.create_task(waiter("batch", overdue=5.0))]
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(holder, *tasks)
+    assert order == ["holder", "read", "batch"]
+    assert gate.waiting == 0
