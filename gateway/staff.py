@@ -102,6 +102,7 @@ class StaffActions:
         """Store counsellors' replies in one transaction; a reply that is not allowed gets its error."""
         out: list[_Replied | BaseException] = []
         first_answers: list[Any] = []  # when each conversation answered for the first time had begun waiting
+        answered: list[tuple[action_keys.ActionClaim, Any]] = []
         async with self.db.session(overdue=OVERDUE_SECONDS) as session:
             writes = Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
             stretch = Stretch()
@@ -116,12 +117,6 @@ class StaffActions:
                 if conv.channel == "phone":  # a call (handoff.phone): nothing to write to
                     out.append(Conflict("no_channel_to_write"))
                     continue
-                key_row = None
-                if item.claim is not None:  # the key is claimed here, with the reply
-                    key_row = await action_keys.claim_here(session, item.claim)
-                    if key_row is None:
-                        out.append(action_keys.KeyTaken(item.claim.holder))
-                        continue
                 env = Envelope(
                     message_id=new_message_id(),
                     direction=Direction.OUT,
@@ -140,12 +135,14 @@ class StaffActions:
                     # time to the first answer is measured once per conversation, across processes.
                     first_answers.append(conv.queued_at or conv.created_at)
                     conv.meta = {**(conv.meta or {}), "first_answer_at": msg["created_at"].isoformat()}
-                if item.claim is not None:  # the answer commits with the reply
-                    # A key taken over (ActionKeyLost) fails the batch: each is then stored alone.
-                    await action_keys.record_for(session, item.claim, data, key_row)
+                if item.claim is not None:  # the key and its answer commit with the reply
+                    answered.append((item.claim, data))
                 writes.events.extend(self.event_rows.outgoing_rows(summary, data))
                 out.append((data, summary))
                 await stretch.pause()  # a long batch on SQLite must not stop the loop
+            # A key taken (KeyTaken) or taken over (ActionKeyLost) fails the batch: each reply is
+            # then stored alone, and the one whose key it was gets that error.
+            await action_keys.record_all(session, answered)
             await writes.write(session)
         if self.metrics is not None:
             for waiting_since in first_answers:

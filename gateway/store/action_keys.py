@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,13 +58,13 @@ class ActionKeyLost(Exception):
 
 
 class KeyTaken(Exception):
-    """A key claimed in the action's transaction (:func:`claim_here`) is already in the store: an
+    """A key claimed in the action's transaction (:func:`record_all`) is already in the store: an
     earlier attempt with it committed (or is committing), so this one does not act."""
 
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
-    """A key's row as :func:`claim_here` inserts it."""
+    """A key's row as :func:`record_all` inserts it."""
 
     user_id: int
     key: str
@@ -88,7 +88,7 @@ class ActionClaim:
     """The status :func:`record_for` wrote in the action's transaction (the last attempt's)."""
     here: KeyRow | None = None
     """Set for a key not claimed yet, to be claimed in the action's own transaction
-    (:func:`claim_here`): the row to insert."""
+    (:func:`record_all`): the row to insert."""
 
 
 CLAIM: ContextVar[ActionClaim | None] = ContextVar("staff_action_claim", default=None)
@@ -112,47 +112,62 @@ async def record(session: AsyncSession, action: str, result: Any) -> None:
         await record_for(session, claim, result)
 
 
-async def claim_here(session: AsyncSession, claim: ActionClaim) -> int | None:
-    """The key's row in ``session``'s transaction: inserted now for a claim made with ``here``
-    (None when the key is already in the store: :class:`KeyTaken`), else the row claimed before.
+async def record_all(session: AsyncSession, answered: Sequence[tuple[ActionClaim, Any]]) -> None:
+    """:func:`record_for` for each (claim, result) of a batch, in ``session``'s transaction.  The
+    keys not claimed yet (``here``) are inserted with their answers, in one statement for them all.
 
     One statement in the action's transaction instead of a transaction of its own before it: on
-    SQLite that was a second wait for the store's turn per reply.  Nothing to lease: the key
-    commits with the action and its answer or not at all, and on PostgreSQL an attempt with the
-    same key meanwhile waits on the unique index until this one commits, then finds the answer."""
-    if claim.here is None:
-        return claim.row_id
-    row = claim.here
+    SQLite that was a second wait for the store's turn per reply, and on PostgreSQL a statement
+    per reply would be a round trip each inside the batch.  Nothing to lease: the key commits
+    with the action and its answer or not at all.  When a key is already in the store (a resend
+    of an action that committed, or is committing: on PostgreSQL the insert waits on the unique
+    index for it) this raises :class:`KeyTaken`: the transaction rolls back, the batch's items
+    are stored one by one, and the one whose key was taken is answered from the store."""
+    here = [(claim, result) for claim, result in answered if claim.here is not None]
+    for claim, result in answered:
+        if claim.here is None:
+            await record_for(session, claim, result)
+    if not here:
+        return
     now = utcnow()
     await purge_old(session, now)
+    rows = []
+    for claim, result in here:
+        status, body = claim.answer(result)
+        row = claim.here
+        assert row is not None
+        rows.append(
+            {
+                "user_id": row.user_id,
+                "key": row.key,
+                "action": claim.action,
+                "request_hash": row.request_hash,
+                "conversation_id": row.conversation_id,
+                "created_at": now,
+                "holder": claim.holder,
+                "status": status,
+                "body": json.dumps(body),
+            }
+        )
+        claim.recorded = status
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert(KEYS) if dialect == "postgresql" else sqlite_insert(KEYS)
-    row_id: int | None = await session.scalar(
-        insert.values(
-            user_id=row.user_id,
-            key=row.key,
-            action=claim.action,
-            request_hash=row.request_hash,
-            conversation_id=row.conversation_id,
-            created_at=now,
-            holder=claim.holder,
+    inserted = (
+        await session.execute(
+            insert.values(rows).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(KEYS.c.id)
         )
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(KEYS.c.id)
-    )
-    return row_id
+    ).all()
+    if len(inserted) != len(rows):
+        raise KeyTaken(f"{len(rows) - len(inserted)} of {len(rows)} keys are in the store already")
 
 
-async def record_for(
-    session: AsyncSession, claim: ActionClaim, result: Any, row_id: int | None = None
-) -> None:
-    """:func:`record` for a claim carried explicitly (to a task that stores for many callers);
-    ``row_id``: the row :func:`claim_here` gave."""
+async def record_for(session: AsyncSession, claim: ActionClaim, result: Any) -> None:
+    """:func:`record` for a claim carried explicitly (to a task that stores for many callers)."""
     status, body = claim.answer(result)
     done = await session.execute(
         update(KEYS)
         .where(
-            KEYS.c.id == (claim.row_id if row_id is None else row_id),
+            KEYS.c.id == claim.row_id,
             KEYS.c.holder == claim.holder,
             KEYS.c.status.is_(None),
         )

@@ -190,7 +190,7 @@ async def claim(
 
 
 INLINE = frozenset({"reply"})
-"""Actions that claim their key in their own transaction (``action_keys.claim_here``): no store
+"""Actions that claim their key in their own transaction (``action_keys.record_all``): no store
 access before the action (a reply was two turns at the store, the claim and the reply's batch)."""
 
 

@@ -184,6 +184,7 @@ async def test_an_action_that_died_before_its_commit_is_done_once_after_the_leas
         return None
 
     monkeypatch.setattr(action_keys, "record_for", dies_in_the_transaction)
+    monkeypatch.setattr(action_keys, "record_all", dies_in_the_transaction)
     monkeypatch.setattr(idempotency, "_release", releases_nothing)
     key = _key()
     assert (await _send(anna, action, key))[0] == 500
