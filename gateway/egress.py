@@ -15,7 +15,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway import sending
-from gateway.batch import OVERDUE_SECONDS
+from gateway.batch import overdue_for
 from gateway.broker.base import Broker, Event, Subscription
 from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus
 from gateway.crypto import ContactCipher
@@ -115,7 +115,7 @@ class Egress:
 
         One turn at the store, not two: a reply waited for each behind the console's reads, and
         like the batch that stored it, this turn goes ahead of them once it is overdue."""
-        async with self.db.session(overdue=OVERDUE_SECONDS) as session:
+        async with self.db.session(overdue=overdue_for(self.db.turns)) as session:
             if not await sending.claim(session, message_id, self.send_lease):
                 return None
             row = (

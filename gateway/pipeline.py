@@ -205,7 +205,7 @@ class Pipeline:
     async def _store_incoming(self, items: Sequence[_Incoming]) -> list[_Stored]:
         """Store incoming messages in one transaction (a batch, or one alone)."""
         # A batch with a critical message goes before the store's other work (gateway.batch).
-        async with self.db.session(urgent=batch.hurry(), overdue=batch.OVERDUE_SECONDS) as session:
+        async with self.db.session(urgent=batch.hurry(), overdue=batch.overdue_for(self.db.turns)) as session:
             # One statement locks every hinted conversation of the batch, in id order (on
             # PostgreSQL this also spares the advisory lock of find_open_conversation).
             hints = (str(i.envelope.conversation_id) for i in items if i.envelope.conversation_id)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import queue
-from gateway.batch import OVERDUE_SECONDS, Batcher, Stretch
+from gateway.batch import Batcher, Stretch, overdue_for
 from gateway.broker.base import Broker
 from gateway.conversation import ConversationState, move
 from gateway.envelope import (
@@ -103,7 +103,7 @@ class StaffActions:
         out: list[_Replied | BaseException] = []
         first_answers: list[Any] = []  # when each conversation answered for the first time had begun waiting
         answered: list[tuple[action_keys.ActionClaim, Any]] = []
-        async with self.db.session(overdue=OVERDUE_SECONDS) as session:
+        async with self.db.session(overdue=overdue_for(self.db.turns)) as session:
             writes = Writes(await rows.lock_conversations(session, (i.conversation_id for i in items)))
             stretch = Stretch()
             for item in items:

@@ -256,6 +256,7 @@ async def test_a_critical_message_is_stored_before_the_reads_queued_ahead_of_it(
     cases.append(("min bror pratar om att döda folk", 60.0))
     for message, overdue in cases:
         monkeypatch.setattr(batch, "OVERDUE_SECONDS", overdue)
+        monkeypatch.setattr(batch, "OVERDUE_SECONDS_POOLED", overdue)
         done: list[str] = []
         held = 0
         release.clear()
