@@ -60,10 +60,12 @@ log = logging.getLogger(__name__)
 
 SESSION_RECHECK_SECONDS = 3.0  # a logout in another process closes the live socket this soon
 ACTIVE_WRITE_SECONDS = 30.0  # console activity is written to the store at most this often per socket
-REPLIES_PER_SECOND = 5.0
-"""Replies one socket may send (a burst of twice that); beyond, each is answered 429."""
-REPLIES_AT_ONCE = 20
-"""Replies of one socket being stored at once; beyond, each is answered 429 (the page resends)."""
+REPLIES_PER_SECOND = 10.0
+"""Replies one socket has stored at once (a burst of twice that); beyond, each waits its turn, so
+that a script cannot make the process store without bound, and a page is never refused."""
+REPLIES_AT_ONCE = 50
+"""Replies of one socket waiting or being stored; beyond, each is answered 429 (a page never has
+this many: it sends one per conversation and waits for its answer)."""
 CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
 TYPING_PER_SECOND = 5.0
 """Typing signals one socket may send (a burst of twice that): a page sends one per conversation
@@ -91,6 +93,12 @@ class Allowance:
             self.tokens -= 1.0
             return True
         return False
+
+    def reserve(self) -> float:
+        """Take a request's token, now or in the future: the seconds until it is there."""
+        self._refill()
+        self.tokens -= 1.0
+        return max(0.0, -self.tokens / self.rate)
 
     def wait(self) -> float:
         """Seconds until :meth:`take` will succeed."""
@@ -190,17 +198,20 @@ class LiveRequests:
         key = frame.get("key")
         if not isinstance(key, str) or not idempotency.KEY_FORM.match(key):
             return  # nothing to answer to; the page sends a key with every reply
-        if len(self.replying) >= REPLIES_AT_ONCE or not self.replies.take():
+        if len(self.replying) >= REPLIES_AT_ONCE:
             self._spawn(self._answer(key, 429, error_body("rate_limited")))
             return
-        self._spawn(self._reply(key, frame.get("conversation_id"), frame.get("text")))
+        wait = self.replies.reserve()
+        self._spawn(self._reply(key, frame.get("conversation_id"), frame.get("text"), wait))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name="console reply")
         self.replying.add(task)
         task.add_done_callback(self.replying.discard)
 
-    async def _reply(self, key: str, conversation_id: object, text: object) -> None:
+    async def _reply(self, key: str, conversation_id: object, text: object, wait: float) -> None:
+        if wait > 0:
+            await asyncio.sleep(wait)
         if not isinstance(conversation_id, str) or not CONVERSATION_ID.match(conversation_id):
             await self._answer(key, 404, error_body("not_found"))
             return
