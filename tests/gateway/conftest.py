@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gateway.envelope import Priority
 from gateway.store.db import Database
+from gateway.store.models import Conversation
 from tests.harness import KeywordTriager, Running, make_settings, migrated_store, start
 
 HERE = Path(__file__).resolve().parent
@@ -51,6 +53,47 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, step: 
             raise AssertionError("timed out")
         await asyncio.sleep(step)
     return time.monotonic() - started
+
+
+class BusyStore:
+    """Every turn of the store taken, and console reads queued behind them: where the queue forms
+    under load.  ``async with BusyStore(db, done) as busy:`` holds the turns and queues ``reads``
+    reads (each noting "read" in ``done`` and holding its turn ``read_seconds``); the turns are let
+    go as the block ends, and the exit waits for every read."""
+
+    def __init__(
+        self, db: Database, done: list[str], reads_per_turn: int = 10, read_seconds: float = 0.0
+    ) -> None:
+        self.db, self.done = db, done
+        self.reads_per_turn, self.read_seconds = reads_per_turn, read_seconds
+        self.release = asyncio.Event()
+        self.held = 0
+        self.tasks: list[asyncio.Task[None]] = []
+        self.reads = 0
+
+    async def _hold(self) -> None:
+        async with self.db.session():
+            self.held += 1
+            await self.release.wait()
+
+    async def _read(self) -> None:
+        async with self.db.reader() as session:
+            await session.execute(select(Conversation.id).limit(1))
+            await asyncio.sleep(self.read_seconds)
+        self.done.append("read")
+
+    async def __aenter__(self) -> BusyStore:
+        self.tasks = [asyncio.create_task(self._hold()) for _ in range(self.db.turns)]
+        while self.held < self.db.turns:  # every turn of the store is taken
+            await asyncio.sleep(0.01)
+        self.reads = self.reads_per_turn * self.db.turns
+        self.tasks += [asyncio.create_task(self._read()) for _ in range(self.reads)]
+        await asyncio.sleep(0.01)  # the reads wait for a turn
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        await asyncio.gather(*self.tasks)
 
 
 def _free_port() -> int:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.store import repo
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import BusyStore, Gateway
 
 
 async def test_a_person_who_blocked_the_channel_marks_the_conversation_unreachable(gateway: Gateway) -> None:
@@ -47,43 +47,20 @@ async def test_a_reply_is_sent_before_the_reads_queued_ahead_of_it(gateway: Gate
     """Under load the queue forms at the store's turns: a counsellor's reply, stored (one turn)
     and then sent (one turn to claim it and read what to send), goes before the console's reads
     each time it has waited its overdue time, instead of after every read queued before it."""
-    from sqlalchemy import select
-
-    from gateway.store.models import Conversation
-
     conv = (await gateway.memory.person_writes("q", "min bror har ändrat sig")).conversation_id
     gus = await gateway.user("gus")
     await gateway.pipeline.staff.claim(conv, gus)
     await gateway.memory.wait_for("q", lambda r: r.kind == "message")  # the safe answer is out
-    db = gateway.db
-    release = asyncio.Event()
-    held = 0
     done: list[str] = []
-
-    async def hold() -> None:
-        nonlocal held
-        async with db.session():
-            held += 1
-            await release.wait()
-
-    async def read() -> None:
-        async with db.reader() as session:
-            await session.execute(select(Conversation.id).limit(1))
-            await asyncio.sleep(0.02)  # a console read under load: the queue behind it is long
-        done.append("read")
 
     async def sent() -> None:
         await gateway.memory.wait_for("q", lambda r: r.text == "Vi hörs.", timeout=20)
         done.append("sent")
 
-    holders = [asyncio.create_task(hold()) for _ in range(db.turns)]
     waiting = asyncio.create_task(sent())
-    while held < db.turns:
-        await asyncio.sleep(0.01)
-    reads = [asyncio.create_task(read()) for _ in range(10 * db.turns)]
-    await asyncio.sleep(0.01)
-    replying = asyncio.create_task(gateway.pipeline.staff.reply(conv, "Vi hörs.", gus))
-    await asyncio.sleep(0.2)  # the reply waits for a turn, and is overdue
-    release.set()
-    await asyncio.gather(replying, waiting, *holders, *reads)
-    assert done.index("sent") <= len(reads) // 2, done
+    # A console read under load holds its turn a while: the queue behind it is long.
+    async with BusyStore(gateway.db, done, read_seconds=0.02) as busy:
+        replying = asyncio.create_task(gateway.pipeline.staff.reply(conv, "Vi hörs.", gus))
+        await asyncio.sleep(0.2)  # the reply waits for a turn, and is overdue
+    await asyncio.gather(replying, waiting)
+    assert done.index("sent") <= busy.reads // 2, done

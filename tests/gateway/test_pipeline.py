@@ -15,7 +15,7 @@ from gateway.errors import InvalidInput
 from gateway.store import repo
 from gateway.store.models import ContactRecord, Conversation, Message
 from handoff import queue
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import BusyStore, Gateway
 
 
 async def rows(gw: Gateway, model: type) -> list[Any]:
@@ -234,19 +234,6 @@ async def test_a_critical_message_is_stored_before_the_reads_queued_ahead_of_it(
     behind every console read queued before it, while a greeting waits its turn until it is
     overdue (``batch.OVERDUE_SECONDS``), and then goes before the reads too."""
     db = gateway.db
-    release = asyncio.Event()
-    held = 0
-
-    async def hold() -> None:
-        nonlocal held
-        async with db.session():
-            held += 1
-            await release.wait()
-
-    async def read() -> None:
-        async with db.reader() as session:
-            await session.execute(select(Conversation.id).limit(1))
-        done.append("read")
 
     async def write(sender: str, text: str) -> None:
         await gateway.memory.person_writes(sender, text)
@@ -258,26 +245,20 @@ async def test_a_critical_message_is_stored_before_the_reads_queued_ahead_of_it(
         monkeypatch.setattr(batch, "OVERDUE_SECONDS", overdue)
         monkeypatch.setattr(batch, "OVERDUE_SECONDS_POOLED", overdue)
         done: list[str] = []
-        held = 0
-        release.clear()
-        holders = [asyncio.create_task(hold()) for _ in range(db.turns)]
-        while held < db.turns:  # every turn of the store is taken
-            await asyncio.sleep(0.01)
-        reads = [asyncio.create_task(read()) for _ in range(10 * db.turns)]
-        await asyncio.sleep(0.05)  # the reads wait for a turn
-        writing = asyncio.create_task(write(f"p{len(message)}", message))
-        await asyncio.sleep(0.05)  # triaged, and waiting for a turn
-        release.set()
-        await asyncio.gather(*holders, *reads, writing)
+        async with BusyStore(db, done) as busy:
+            await asyncio.sleep(0.04)
+            writing = asyncio.create_task(write(f"p{len(message)}", message))
+            await asyncio.sleep(0.05)  # triaged, and waiting for a turn
+        await writing
         # On SQLite one session runs at a time; on PostgreSQL the reads run db.turns at a time.
         if message.startswith("hej") and overdue > 1:
             # Let in only once every read before it was: all but the last turns' have finished.
-            assert done.index(message) >= len(reads) - db.turns + 1, "a greeting waits its turn"
+            assert done.index(message) >= busy.reads - db.turns + 1, "a greeting waits its turn"
         elif db.turns == 1:
             # At most one read goes in between: the one that took the turn a batch let go.
             assert done.index(message) <= 1, done
         else:
-            assert done.index(message) <= len(reads) // 2, done
+            assert done.index(message) <= busy.reads // 2, done
 
 
 async def test_messages_arriving_at_once_keep_each_senders_order(gateway: Gateway) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from gateway.store.models import Message
-from tests.handoff.console.conftest import Console
+from tests.handoff.console.conftest import Browser, Console
 from tests.handoff.console.test_live import connect, next_of
 
 
@@ -31,6 +31,20 @@ async def _answer(ws: aiohttp.ClientWebSocketResponse, key: str, timeout: float 
                 return frame
 
 
+async def _socket(b: Browser) -> aiohttp.ClientWebSocketResponse:
+    ws = await connect(b)
+    await next_of(ws, "queue")  # the first frame: the socket is ready
+    return ws
+
+
+async def _held(console: Console, text: str) -> tuple[Browser, str, aiohttp.ClientWebSocketResponse]:
+    """Anna, the conversation of person "p" she holds, and her live socket."""
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", text)
+    assert (await anna.claim(conv)).status == 200
+    return anna, conv, await _socket(anna)
+
+
 async def _replies(console: Console, conv: str) -> int:
     async with console.db.session() as s:
         mine = (Message.conversation_id == conv, Message.author_id.is_not(None))
@@ -39,11 +53,7 @@ async def _replies(console: Console, conv: str) -> int:
 
 async def test_a_reply_on_the_socket_reaches_the_person_once_per_key(console_any_db: Console) -> None:
     console = console_any_db
-    anna = await console.signed_in("anna")
-    conv = await console.person("p", "Jag oroar mig för min bror")
-    assert (await anna.claim(conv)).status == 200
-    ws = await connect(anna)
-    await next_of(ws, "queue")
+    anna, conv, ws = await _held(console, "Jag oroar mig för min bror")
     key = _key()
     frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Berätta mer, på svenska: åäö."}
     await ws.send_str(json.dumps(frame))
@@ -66,12 +76,8 @@ async def test_a_reply_on_the_socket_reaches_the_person_once_per_key(console_any
 
 
 async def test_a_reply_refused_on_the_socket_says_why_and_keeps_the_socket(console: Console) -> None:
-    anna = await console.signed_in("anna")
-    bert = await console.signed_in("bert")
-    conv = await console.person("p", "min dotter pratar om en rörelse")
-    assert (await anna.claim(conv)).status == 200
-    ws = await connect(bert)
-    await next_of(ws, "queue")
+    _anna, conv, ws_anna = await _held(console, "min dotter pratar om en rörelse")
+    ws = await _socket(await console.signed_in("bert"))
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"conversation_id": conv, "text": "Hej"}, 409, "not_assigned_to_you"),  # Anna's, not Bert's
         ({"conversation_id": "../x", "text": "Hej"}, 404, "not_found"),
@@ -91,8 +97,6 @@ async def test_a_reply_refused_on_the_socket_says_why_and_keeps_the_socket(conso
     assert (await next_of(ws, "pong"))["type"] == "pong"  # a frame without a usable key: no answer
     assert await _replies(console, conv) == 0
     # Anna, who holds it, may; the refused keys were released, so the same key now acts.
-    ws_anna = await connect(anna)
-    await next_of(ws_anna, "queue")
     key = _key()
     await ws_anna.send_str(json.dumps({"type": "reply", "key": key, "conversation_id": conv, "text": "Hej"}))
     assert (await _answer(ws_anna, key))["status"] == 200
@@ -102,11 +106,7 @@ async def test_a_reply_refused_on_the_socket_says_why_and_keeps_the_socket(conso
 
 
 async def test_replies_beyond_the_allowance_wait_and_beyond_the_bound_are_refused(console: Console) -> None:
-    anna = await console.signed_in("anna")
-    conv = await console.person("p", "min son vill resa till syrien")
-    assert (await anna.claim(conv)).status == 200
-    ws = await connect(anna)
-    await next_of(ws, "queue")
+    _anna, conv, ws = await _held(console, "min son vill resa till syrien")
     keys = [_key() for _ in range(55)]
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -132,11 +132,7 @@ async def test_replies_beyond_the_allowance_wait_and_beyond_the_bound_are_refuse
 
 async def test_a_reply_resent_on_the_socket_after_the_close_gets_its_answer(console_any_db: Console) -> None:
     console = console_any_db
-    anna = await console.signed_in("anna")
-    conv = await console.person("p", "Min bror har ändrat sig")
-    assert (await anna.claim(conv)).status == 200
-    ws = await connect(anna)
-    await next_of(ws, "queue")
+    anna, conv, ws = await _held(console, "Min bror har ändrat sig")
     key = _key()
     frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Vi hörs."}
     await ws.send_str(json.dumps(frame))
