@@ -257,10 +257,11 @@ class LiveRequests:
     async def close(self) -> None:
         if self.later is not None:
             await cancel_and_wait(self.later)
-        # A reply being stored is finished (its answer may find the socket closed: the page
-        # resends it by request, and the key gives the stored answer).
-        if self.replying:
-            await asyncio.gather(*self.replying, return_exceptions=True)
+        # Nobody is left to answer: a reply waiting for its turn is dropped, and one in its batch
+        # is still stored (the batch does not stop for a caller that left).  The page resends
+        # either by request with the same key, which stores it once or gives the stored answer.
+        for task in list(self.replying):
+            await cancel_and_wait(task)
 
 
 async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:

@@ -145,3 +145,19 @@ async def test_a_reply_resent_on_the_socket_after_the_close_gets_its_answer(cons
     await ws.send_str(json.dumps({**frame, "key": other}))
     assert (await _answer(ws, other))["status"] == 409
     await ws.close()
+
+
+async def test_replies_left_on_a_closed_socket_are_stored_once_when_resent_by_request(
+    console_any_db: Console,
+) -> None:
+    console = console_any_db
+    anna, conv, ws = await _held(console, "min son vill resa till syrien")
+    sent = [(_key(), f"svar {i}") for i in range(30)]
+    for key, text in sent:
+        await ws.send_str(json.dumps({"type": "reply", "key": key, "conversation_id": conv, "text": text}))
+    await ws.close()  # ten still wait for their turn: dropped, or stored, never answered
+    path = f"/console/api/conversations/{conv}/reply"
+    for key, text in sent:  # what the page does with an ask the closed socket left unanswered
+        resp = await anna.post(path, {"text": text}, headers={"Idempotency-Key": key})
+        assert resp.status == 200 and (await resp.json())["message"]["text"] == text
+    assert await _replies(console, conv) == 30
