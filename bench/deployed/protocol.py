@@ -34,9 +34,8 @@ CANNED = Request("GET", "/console/api/canned")  # console.js start()
 QUEUE = Request("GET", "/console/api/queue")  # console.js start()
 CLAIM = Request("POST", CONV + "/claim")  # console_queue.js claimConversation
 TRANSCRIPT = Request("GET", CONV)  # console_conversations.js loadTranscript
-REPLY = Request(
-    "POST", CONV + "/reply"
-)  # console_conversations.js sendReply: only when the socket's answer does not come
+# console_conversations.js sendReply: only when the live socket's answer does not come
+REPLY = Request("POST", CONV + "/reply")
 CLOSE = Request("POST", CONV + "/close")  # console_conversations.js close button (second click)
 PENDING = Request("GET", "/console/api/documentation/pending")  # records.js refreshPending
 DOC_FORM = Request("GET", CONV + "/documentation")  # records.js openForm
@@ -102,9 +101,8 @@ sockets, so that what the server agrees to is what browsers get."""
 # --- frames the console page sends on its live socket (common.js HL.live().send)
 CONSOLE_FRAME_TYPING = "typing"  # console_conversations.js sendTyping: {type, conversation_id, typing}
 CONSOLE_FRAME_SNAPSHOT = "snapshot"  # console_queue.js: a queue delta out of sequence
-CONSOLE_FRAME_REPLY = (
-    "reply"  # console_conversations.js sendReply (liveAction): {type, key, conversation_id, text}
-)
+# console_conversations.js sendReply (liveAction): {type, key, conversation_id, text}
+CONSOLE_FRAME_REPLY = "reply"
 CONSOLE_FRAMES_SENT = (CONSOLE_FRAME_TYPING, CONSOLE_FRAME_SNAPSHOT, CONSOLE_FRAME_REPLY)
 CONSOLE_FRAMES_NOT_SENT = {
     "active": "shift.js: input on the page, at most once a minute (the benchmark's counsellors stay available)",

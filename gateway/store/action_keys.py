@@ -77,7 +77,8 @@ class ActionClaim:
     """A claimed key: its row, the claim's holder token, and how the action's result is answered."""
 
     row_id: int
-    """The key's row; 0 until the action's transaction claims it (``here``)."""
+    """The key's row; 0 for a key claimed in the action's own transaction (``here``), whose row
+    is addressed by its user and key, never by id."""
     holder: str
     action: str
     answer: Callable[[Any], tuple[int, Any]]

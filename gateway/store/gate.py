@@ -56,7 +56,7 @@ class Hurry:
             return
         self.urgent = True
         for gate, turn in self._waits:
-            gate._hurry(turn)
+            gate._move(turn, URGENT)
 
 
 class Gate:
@@ -126,9 +126,6 @@ class Gate:
                 due.cancel()
             if hurry is not None:
                 hurry._waits.remove((self, turn))
-
-    def _hurry(self, turn: asyncio.Future[None]) -> None:
-        self._move(turn, URGENT)
 
     def _move(self, turn: asyncio.Future[None], lane: int) -> None:
         # A second entry for the same turn, in a lane served sooner; whichever comes up first

@@ -82,22 +82,34 @@ def _documentation_answer(saved: Any) -> dict[str, Any]:
 Handler = Callable[[web.Request, Staff], Awaitable[web.StreamResponse]]
 
 
-def digest(method: str, path: str, body: bytes) -> str:
-    """What a key is bound to: the method, the path and the body.  A JSON body counts by what it
-    says, not by how it is spelt, so that the same action sent as a request and as a live socket
-    frame (``live_socket``, whose reply a page may resend as a request) is the same action."""
-    try:
-        said = json.loads(body) if body else None
-    except ValueError:
-        canonical = body
-    else:
-        canonical = json.dumps(said, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + canonical).hexdigest()
+def digest(method: str, path: str, said: Any) -> str:
+    """What a key is bound to: the method, the path and what the JSON body says (not how it is
+    spelt), so that the same action sent as a request and as a live socket frame (``live_socket``,
+    whose reply a page may resend as a request) is the same action."""
+    return _digest(method, path, json.dumps(said, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _digest(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + body).hexdigest()
 
 
 async def _request_hash(request: web.Request) -> str:
     body = await request.read()  # aiohttp keeps it: the handler reads it again
-    return digest(request.method, request.path, body)
+    try:
+        said = json.loads(body) if body else None
+    except ValueError:  # not JSON: bound to its bytes
+        return _digest(request.method, request.path, body)
+    return digest(request.method, request.path, said)
+
+
+def _decided(found: StaffActionKey, request_hash: str, action: str) -> web.Response | None:
+    """What a key in the store answers by itself: a refusal when it was used for another request,
+    its answer when it has one; None while its action is in progress."""
+    if found.request_hash != request_hash or found.action != action:
+        return problem(422, "idempotency_key_reused")
+    if found.status is not None:
+        return _replay(found)
+    return None
 
 
 def _replay(row: StaffActionKey) -> web.Response:
@@ -160,10 +172,9 @@ async def claim(
             found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
         if found is None:
             return problem(409, "in_progress")
-    if found.request_hash != request_hash or found.action != action:
-        return problem(422, "idempotency_key_reused")
-    if found.status is not None:
-        return _replay(found)
+    decided = _decided(found, request_hash, action)
+    if decided is not None:
+        return decided
     if found.lease_until is None or found.lease_until > utcnow():
         return problem(409, "in_progress")
     # The lease ran out and no answer was committed, so the action was not: the attempt that held
@@ -207,9 +218,7 @@ async def _answer_of(
         found = (await session.execute(_find(staff.user.id, key))).scalar_one_or_none()
     if found is None or found.status is None:
         return None
-    if found.request_hash != request_hash or found.action != action:
-        return problem(422, "idempotency_key_reused")
-    return _replay(found)
+    return _decided(found, request_hash, action)
 
 
 def idempotent(action: str, handler: Handler) -> Handler:
@@ -233,20 +242,13 @@ def idempotent(action: str, handler: Handler) -> Handler:
             token = CLAIM.set(_here(staff, key, action, request_hash, conversation_id))
             try:
                 response = await handler(request, staff)
-                if 400 <= response.status < 500:  # refused: as below
+                if 400 <= response.status < 500:
+                    # Refused (the conversation was closed since, say; the route's refusals are
+                    # answers by here): a resend of an action that committed gets its answer.
                     return await _answer_of(db, staff, key, action, request_hash) or response
                 return response
             except KeyTaken:
                 pass  # an attempt with this key committed: its answer, through the claim below
-            except Exception as exc:
-                # Refused (the conversation was closed since, say): a resend of an action that
-                # committed gets its answer, not the refusal.
-                if client_error(exc) is None:
-                    raise
-                answer = await _answer_of(db, staff, key, action, request_hash)
-                if answer is None:
-                    raise
-                return answer
             finally:
                 CLAIM.reset(token)
         claimed = await claim(db, staff, key, action, request_hash, conversation_id)

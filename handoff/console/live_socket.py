@@ -216,7 +216,6 @@ class LiveRequests:
             await self._answer(key, 404, error_body("not_found"))
             return
         path = f"/console/api/conversations/{conversation_id}/reply"
-        said = json.dumps({"text": text}).encode()
         staff = self.staff
 
         async def act() -> idempotency.Answer:
@@ -233,7 +232,7 @@ class LiveRequests:
                 staff,
                 key,
                 "reply",
-                idempotency.digest("POST", path, said),
+                idempotency.digest("POST", path, {"text": text}),
                 conversation_id,
                 act,
             )

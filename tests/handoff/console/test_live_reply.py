@@ -21,14 +21,19 @@ def _key() -> str:
     return uuid.uuid4().hex
 
 
-async def _answer(ws: aiohttp.ClientWebSocketResponse, key: str, timeout: float = 10.0) -> dict[str, Any]:
+async def _ask(
+    ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any], timeout: float = 10.0
+) -> dict[str, Any]:
+    """Send a reply frame and wait for the answer to its key (other frames are passed over)."""
+    key = frame["key"]
+    await ws.send_str(json.dumps({"type": "reply", **frame}))
     async with asyncio.timeout(timeout):
         while True:
             msg = await ws.receive()
             assert msg.type is aiohttp.WSMsgType.TEXT, msg
-            frame: dict[str, Any] = json.loads(msg.data)
-            if frame.get("type") == "answer" and frame.get("key") == key:
-                return frame
+            got: dict[str, Any] = json.loads(msg.data)
+            if got.get("type") == "answer" and got.get("key") == key:
+                return got
 
 
 async def _socket(b: Browser) -> aiohttp.ClientWebSocketResponse:
@@ -55,12 +60,10 @@ async def test_a_reply_on_the_socket_reaches_the_person_once_per_key(console_any
     console = console_any_db
     anna, conv, ws = await _held(console, "Jag oroar mig för min bror")
     key = _key()
-    frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Berätta mer, på svenska: åäö."}
-    await ws.send_str(json.dumps(frame))
-    first = await _answer(ws, key)
+    frame = {"key": key, "conversation_id": conv, "text": "Berätta mer, på svenska: åäö."}
+    first = await _ask(ws, frame)
     assert first["status"] == 200 and first["data"]["message"]["text"] == frame["text"]
-    await ws.send_str(json.dumps(frame))  # the same key again: the first answer, nothing sent twice
-    assert await _answer(ws, key) == first
+    assert await _ask(ws, frame) == first  # the same key again: the first answer, nothing sent twice
     # The page resends a frame it got no answer to as a request with the same key: the same action.
     path = f"/console/api/conversations/{conv}/reply"
     resp = await anna.post(path, {"text": frame["text"]}, headers={"Idempotency-Key": key})
@@ -70,8 +73,7 @@ async def test_a_reply_on_the_socket_reaches_the_person_once_per_key(console_any
     await console.memory.wait_for("p", lambda r: r.text == frame["text"])
     assert [r.text for r in console.memory.outbox["p"]].count(frame["text"]) == 1
     # The key bound to another text is refused, as for a request.
-    await ws.send_str(json.dumps({**frame, "text": "Något annat."}))
-    assert (await _answer(ws, key))["status"] == 422
+    assert (await _ask(ws, {**frame, "text": "Något annat."}))["status"] == 422
     await ws.close()
 
 
@@ -86,20 +88,17 @@ async def test_a_reply_refused_on_the_socket_says_why_and_keeps_the_socket(conso
     ]
     for body, status, error in cases:
         key = _key()
-        await ws.send_str(json.dumps({"type": "reply", "key": key, **body}))
-        answer = await _answer(ws, key)
+        answer = await _ask(ws, {"key": key, **body})
         assert (answer["status"], answer["data"]["error"]) == (status, error), (body, answer)
     empty = _key()
-    await ws.send_str(json.dumps({"type": "reply", "key": empty, "conversation_id": conv, "text": "  "}))
-    assert (await _answer(ws, empty))["status"] in (409, 422)
+    assert (await _ask(ws, {"key": empty, "conversation_id": conv, "text": "  "}))["status"] in (409, 422)
     await ws.send_str(json.dumps({"type": "reply", "key": "short", "conversation_id": conv, "text": "Hej"}))
     await ws.send_str('{"type":"ping"}')
     assert (await next_of(ws, "pong"))["type"] == "pong"  # a frame without a usable key: no answer
     assert await _replies(console, conv) == 0
     # Anna, who holds it, may; the refused keys were released, so the same key now acts.
     key = _key()
-    await ws_anna.send_str(json.dumps({"type": "reply", "key": key, "conversation_id": conv, "text": "Hej"}))
-    assert (await _answer(ws_anna, key))["status"] == 200
+    assert (await _ask(ws_anna, {"key": key, "conversation_id": conv, "text": "Hej"}))["status"] == 200
     assert await _replies(console, conv) == 1
     await ws.close()
     await ws_anna.close()
@@ -134,16 +133,13 @@ async def test_a_reply_resent_on_the_socket_after_the_close_gets_its_answer(cons
     console = console_any_db
     anna, conv, ws = await _held(console, "Min bror har ändrat sig")
     key = _key()
-    frame = {"type": "reply", "key": key, "conversation_id": conv, "text": "Vi hörs."}
-    await ws.send_str(json.dumps(frame))
-    first = await _answer(ws, key)
+    frame = {"key": key, "conversation_id": conv, "text": "Vi hörs."}
+    first = await _ask(ws, frame)
     assert first["status"] == 200
     assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
-    await ws.send_str(json.dumps(frame))
-    assert await _answer(ws, key) == first
+    assert await _ask(ws, frame) == first
     other = _key()
-    await ws.send_str(json.dumps({**frame, "key": other}))
-    assert (await _answer(ws, other))["status"] == 409
+    assert (await _ask(ws, {**frame, "key": other}))["status"] == 409
     await ws.close()
 
 
