@@ -106,6 +106,17 @@ class Allowance:
         return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
+FRAME_OVERHEAD = 1024
+"""Bytes of a reply frame besides its text: type, key, conversation id."""
+
+
+def frame_bytes(max_message_chars: int) -> int:
+    """The largest frame the socket takes: a reply of the longest text allowed, each character as
+    long as JSON can make it (six bytes, ``\\u00XX``), and the rest of the frame.  A larger frame
+    closes the socket with 1009; a reply too long in characters is answered 422 ``invalid_text``."""
+    return 6 * max_message_chars + FRAME_OVERHEAD
+
+
 def origin_ok(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if not origin:
@@ -270,7 +281,8 @@ async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
     if hub is None:
         return problem(503, "not_ready")
     # No permessage-deflate (as the web chat's socket): small frames, many of them, to every console.
-    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=4096, compress=False)
+    limit = frame_bytes(int(request.app[SETTINGS].section("limits")["max_message_chars"]))
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=limit, compress=False)
     await ws.prepare(request)
     bound_send_buffer(request.transport)
     outbox = outbox_for(request.app[DB], request.app[BROKER])

@@ -157,3 +157,22 @@ async def test_replies_left_on_a_closed_socket_are_stored_once_when_resent_by_re
         resp = await anna.post(path, {"text": text}, headers={"Idempotency-Key": key})
         assert resp.status == 200 and (await resp.json())["message"]["text"] == text
     assert await _replies(console, conv) == 30
+
+
+async def test_the_longest_reply_fits_a_frame_and_a_larger_frame_closes_the_socket(console: Console) -> None:
+    # The longest reply allowed (4,000 characters by default), in a script of two bytes a
+    # character: 8 KB on the socket.
+    _anna, conv, ws = await _held(console, "Min bror har ändrat sig")
+    longest = "å" * 4000
+    answer = await _ask(ws, {"key": _key(), "conversation_id": conv, "text": longest})
+    assert answer["status"] == 200 and answer["data"]["message"]["text"] == longest
+    too_long = await _ask(ws, {"key": _key(), "conversation_id": conv, "text": longest + "å"})
+    assert (too_long["status"], too_long["data"]["error"]) == (422, "invalid_text")
+    assert await _replies(console, conv) == 1
+    await ws.send_str(
+        json.dumps({"type": "reply", "key": _key(), "conversation_id": conv, "text": "x" * 2**20})
+    )
+    closing = await ws.receive()
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert ws.close_code == 1009  # message too big
+    assert await _replies(console, conv) == 1
