@@ -56,9 +56,11 @@ SCHEMA: dict[str, Any] = {
     "database": {
         "pool_size": (
             int,
-            20,
-            "PostgreSQL connections each process keeps open; sessions beyond wait in memory. Cut at start "
-            "to the process's share of the server's limit (see `processes`).",
+            8,
+            "PostgreSQL connections each process keeps open; sessions beyond wait in memory, critical ones "
+            "first. Each connection keeps its prepared statements, which the garbage collector walks: more "
+            "than the server's cores rarely helps. Cut at start to the process's share of the server's "
+            "limit (see `processes`).",
         ),
         "max_overflow": (
             int,

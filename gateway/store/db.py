@@ -41,7 +41,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-DEFAULT_POOL_SIZE = 20
+DEFAULT_POOL_SIZE = 8
+"""Eight, not more: every pooled connection keeps about eighty prepared statements (SQLAlchemy's
+cache per connection), some twenty objects each that the cyclic collector walks on every full
+collection.  With twenty connections those collections held the event loop 40-80 ms under load; with
+eight, 20-37 ms, and a PostgreSQL on a few cores serves no faster for the extra connections (one
+process at 100 round trips/s: p99 less the typing 440-566 ms with twenty, 244-262 ms with eight; a
+critical alert on every console 76-154 ms, 44-48 ms; issue #18).  Sessions beyond wait at the gate in
+memory, by lane."""
 DEFAULT_MAX_OVERFLOW = 0
 SERVER_LIMITS = (
     "SELECT current_setting('max_connections')::int"
