@@ -96,6 +96,9 @@ class ConversationAnswer(Answer):
     why: Any
     suggested_response: str | None
     corrections: Any
+    panels: dict[str, Any] = Field(default_factory=dict)
+    """The panel's other parts, each as its own route answers it (handoff.console.panels):
+    ``referrals``, ``disclosures``, ``person`` where those features are installed; none in training."""
 
 
 class ClaimAnswer(Answer):

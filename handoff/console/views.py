@@ -30,6 +30,7 @@ from handoff.web.validation import body, read_json
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
 from .live import Hub
+from .panels import read_parts
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -299,6 +300,7 @@ async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResp
         return found
     async with request.app[DB].reader() as session:
         found["corrections"] = await of_counsellor(session, found["conversation"]["id"], staff.user.id)
+    found["panels"] = await read_parts(request, staff, found["conversation"]["id"])
     return web.json_response(found)
 
 

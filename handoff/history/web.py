@@ -20,6 +20,7 @@ from gateway.events import TOPIC_CONVERSATION
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation
+from handoff.console.panels import add_part
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.records.retention import RetentionPolicy
@@ -57,11 +58,16 @@ async def _conversation_for(request: web.Request, session: Any) -> Conversation:
 
 
 # ------------------------------------------------------------------------------------- person
-async def get_person(request: web.Request, staff: Staff) -> web.StreamResponse:
+async def person_part(request: web.Request, staff: Staff, conv_id: str) -> dict[str, Any]:
+    """The person's earlier contacts, as ``GET …/person`` answers them; also read with the
+    transcript (handoff.console.panels)."""
     async with request.app[DB].session() as session:
-        conv = await _conversation_for(request, session)
-        view = await person.person_view(session, conv)
-    return web.json_response(view)
+        conv = await repo.get_conversation(session, conv_id)
+        return await person.person_view(session, conv)
+
+
+async def get_person(request: web.Request, staff: Staff) -> web.StreamResponse:
+    return web.json_response(await person_part(request, staff, request.match_info["conversation_id"]))
 
 
 async def get_earlier(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -261,6 +267,7 @@ ROUTES: tuple[Route, ...] = (
 
 def setup(app: web.Application) -> None:
     """Add the routes and the listener of the person's "forget me" in the chat."""
+    add_part(app, "person", person_part)
 
     async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
         sub = await app[BROKER].subscribe(

@@ -413,6 +413,10 @@ const HLPhone = (function () {
       busy = true;
       const [refs, discs] = await Promise.all([api("GET", base + "/referrals"), api("GET", base + "/disclosures")]);
       busy = false;
+      draw(refs, discs);
+      if (again) { again = false; refresh(); }
+    }
+    function draw(refs, discs) {
       if (refs.status === 200) {
         const items = refs.data.referrals.slice().reverse().map(referralItem);
         referralList.replaceChildren.apply(referralList, items.length ? items : [el("li", { className: "empty" }, t("ho_no_referrals"))]);
@@ -433,7 +437,6 @@ const HLPhone = (function () {
           return d.status === "pending_approval" || d.status === "approved" || (d.review_required && !d.reviewed_at);
         }) ? "1" : "";
       }
-      if (again) { again = false; refresh(); }
     }
     refreshButton.addEventListener("click", refresh);
 
@@ -463,9 +466,16 @@ const HLPhone = (function () {
       if (ev.detail.message.kind === "person" && (referSection.dataset.waiting || crimeSection.dataset.waiting)) later();
       if (crimeShown()) fillSources(); // the sources to choose from are the person's messages
     });
+    // The panel's opening: drawn from what the transcript's answer brought (handoff.console.panels:
+    // one request per claim, not three), or read here where it brought none (training).
     let transcripts = 0;
     on("hl:transcript", function (ev) {
-      if (ev.detail.id === id && ++transcripts > 1) later(); // the first is the panel's opening
+      if (ev.detail.id !== id) return;
+      if (++transcripts > 1) { later(); return; }
+      const parts = ev.detail.data.panels || {};
+      if (parts.referrals && parts.disclosures) {
+        draw({ status: 200, data: { referrals: parts.referrals } }, { status: 200, data: { disclosures: parts.disclosures } });
+      } else refresh();
     });
     // The recipient's acknowledgement comes without a message: look again while something is pending.
     const timer = setInterval(function () {
@@ -481,7 +491,6 @@ const HLPhone = (function () {
     slot.replaceChildren(referSection);
     if (crimeSlot) crimeSlot.replaceChildren(crimeSection);
     else slot.append(crimeSection);
-    Promise.resolve().then(refresh); // once console.js has put the panel on the page
   }
 
   document.addEventListener("hl:panel", function (ev) {

@@ -24,8 +24,9 @@
 
     async function load() {
       const res = await api("GET", base);
-      if (res.status !== 200) return;
-      const data = res.data;
+      if (res.status === 200) draw(res.data);
+    }
+    function draw(data) {
       section.dataset.unlinked = data.unlinked ? "1" : "";
       forget.hidden = data.unlinked;
       if (data.unlinked) status.textContent = t("person_unlinked");
@@ -73,7 +74,15 @@
       if (res.status === 200) { detail.replaceChildren(); status.textContent = t("person_forgotten"); load(); }
       else status.textContent = HL.errorText(res);
     });
-    load();
+    // First drawn from what the transcript's answer brought (handoff.console.panels), else read.
+    document.addEventListener("hl:transcript", function opened(ev) {
+      if (panel.isConnected && ev.detail.id !== id) return;
+      document.removeEventListener("hl:transcript", opened);
+      if (!panel.isConnected) return;
+      const parts = ev.detail.data.panels || {};
+      if (parts.person) draw(parts.person);
+      else load();
+    });
   }
 
   const forgetDialog = document.getElementById("forget-dialog");

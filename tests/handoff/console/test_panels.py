@@ -1,0 +1,49 @@
+"""The transcript's answer brings the panel's other parts (handoff.console.panels): the page opens a
+claimed conversation with one request instead of four, and sees what each part's own route shows."""
+
+from __future__ import annotations
+
+import uuid
+
+from handoff.referrals.models import Referral
+from tests.handoff.console.conftest import Console
+from tests.handoff.history.test_person import closed_and_documented
+
+
+async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_contacts(
+    console_any_db: Console,
+) -> None:
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    bert = await console.signed_in("bert")
+    first = await closed_and_documented(console, anna, "p", "Orolig för brodern, fick råd.")
+    again = await console.person("p", "det har hänt något nytt med min bror")
+    assert (await anna.claim(again)).status == 200
+    async with console.db.session() as session:
+        session.add(
+            Referral(
+                id=uuid.uuid4().hex,
+                conversation_id=again,
+                recipient_id="kunskapshus-orebro",
+                topic="radicalisation_concern",
+                contact_type="relative",
+                idempotency_key=uuid.uuid4().hex,
+                status="proposed",
+            )
+        )
+
+    base = f"/console/api/conversations/{again}"
+    opened = await anna.get(base)
+    assert opened.status == 200
+    panels = (await opened.json())["panels"]
+    assert [e["conversation_id"] for e in panels["person"]["earlier"]] == [first]
+    assert [r["recipient_id"] for r in panels["referrals"]] == ["kunskapshus-orebro"]
+    # The same as each part's own route answers (the page reads those again on a live event).
+    assert panels["person"] == await (await anna.get(base + "/person")).json()
+    assert panels["referrals"] == (await (await anna.get(base + "/referrals")).json())["referrals"]
+    assert panels["disclosures"] == (await (await anna.get(base + "/disclosures")).json())["disclosures"]
+
+    # A colleague who does not hold the conversation gets none of it.
+    refused = await bert.get(base)
+    assert refused.status == 403
+    assert "panels" not in await refused.json()
