@@ -3,11 +3,8 @@ claimed conversation with one request instead of four, and sees what each part's
 
 from __future__ import annotations
 
-import uuid
-
-from handoff.referrals.models import Referral
 from tests.handoff.console.conftest import Console
-from tests.handoff.history.test_person import closed_and_documented
+from tests.handoff.history.test_person import closed_and_documented, referral
 
 
 async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_contacts(
@@ -20,17 +17,7 @@ async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_conta
     again = await console.person("p", "det har hänt något nytt med min bror")
     assert (await anna.claim(again)).status == 200
     async with console.db.session() as session:
-        session.add(
-            Referral(
-                id=uuid.uuid4().hex,
-                conversation_id=again,
-                recipient_id="kunskapshus-orebro",
-                topic="radicalisation_concern",
-                contact_type="relative",
-                idempotency_key=uuid.uuid4().hex,
-                status="proposed",
-            )
-        )
+        session.add(referral(again, "kunskapshus-orebro", "proposed"))
 
     base = f"/console/api/conversations/{again}"
     opened = await anna.get(base)

@@ -29,18 +29,21 @@ async def closed_and_documented(console: Console, anna: Browser, address: str, s
         session.add(
             DocumentationRecord(conversation_id=conv, fields={}, summary=summary, outcome="advice_given")
         )
-        session.add(
-            Referral(
-                id=uuid.uuid4().hex,
-                conversation_id=conv,
-                recipient_id="kunskapshus-goteborg",
-                topic="radicalisation_concern",
-                contact_type="relative",
-                idempotency_key=uuid.uuid4().hex,
-                status="sent",
-            )
-        )
+        session.add(referral(conv, "kunskapshus-goteborg", "sent"))
     return conv
+
+
+def referral(conversation_id: str, recipient_id: str, status: str) -> Referral:
+    """A referral of a relative's concern, as stored."""
+    return Referral(
+        id=uuid.uuid4().hex,
+        conversation_id=conversation_id,
+        recipient_id=recipient_id,
+        topic="radicalisation_concern",
+        contact_type="relative",
+        idempotency_key=uuid.uuid4().hex,
+        status=status,
+    )
 
 
 async def audits(console: Console, action: str) -> list[AuditEvent]:
