@@ -104,12 +104,15 @@ async def test_visitor_writes_counsellor_claims_and_replies_visitor_sees_it(
 
     assert_complete(await log_of(visitor, "li.hl-msg"))
     assert_complete(await log_of(anna, f"{PANEL} li.msg"))
-    # The transcript was read once, when the conversation opened; the person's second message was
-    # added from the live feed, and the referral and disclosure panels were not read again for it.
+    # The transcript was read once, when the conversation opened, and its answer drew the referral,
+    # crime information and person panels (no read of their own); the person's second message was
+    # added from the live feed, and those panels were not read for it.
     conv_id = await panel.get_attribute("data-conversation-id")
     assert reads.count(f"conversations/{conv_id}") == 1, reads
-    assert reads.count(f"conversations/{conv_id}/referrals") == 1, reads
-    assert reads.count(f"conversations/{conv_id}/disclosures") == 1, reads
+    for part in ("referrals", "disclosures", "person"):
+        assert reads.count(f"conversations/{conv_id}/{part}") == 0, reads
+    await expect(panel.locator("ul.ho-referral-list li.empty")).to_have_count(1)
+    await expect(panel.locator(".person-status")).not_to_be_empty()
     SHOTS.mkdir(exist_ok=True)
     await visitor.screenshot(path=str(SHOTS / "chat-360.png"), full_page=True)
     await anna.screenshot(path=str(SHOTS / "console-1280.png"), full_page=True)
