@@ -362,3 +362,14 @@ def registered_channel(name: str) -> type[ChannelAdapter] | None:
 
 def registered_channels() -> dict[str, type[ChannelAdapter]]:
     return dict(_REGISTERED)
+
+
+def shows_notifications(name: str) -> bool:
+    """Whether the channel ``name`` shows the person conversation events (its adapter overrides
+    :meth:`ChannelAdapter.notify`); a channel not registered here is assumed to.
+
+    The web chat does not (its socket gets the conversation's live events): a notification for it
+    was published, consumed by egress, and its contact record read and decrypted, for nothing, on
+    each of the counsellor's typing signals (about one read per round trip under load, issue #18)."""
+    cls = _REGISTERED.get(name)
+    return cls is None or cls.notify is not ChannelAdapter.notify

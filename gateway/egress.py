@@ -64,15 +64,20 @@ class Egress:
         self.send_lease = sending.SEND_LEASE
 
     async def start(self, adapter: ChannelAdapter, consumer: str) -> list[Subscription]:
-        """Consume outgoing messages and notifications of one channel in this process."""
-        return [
+        """Consume outgoing messages of one channel in this process, and its notifications where
+        it shows them."""
+        subs = [
             await self.broker.subscribe(
                 outbound_topic(adapter.name), EGRESS_GROUP, self._make_sender(adapter), consumer=consumer
-            ),
-            await self.broker.subscribe(
-                notify_topic(adapter.name), EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
-            ),
+            )
         ]
+        if type(adapter).notify is not ChannelAdapter.notify:  # as gateway.channel.shows_notifications
+            subs.append(
+                await self.broker.subscribe(
+                    notify_topic(adapter.name), EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
+                )
+            )
+        return subs
 
     def _make_sender(self, adapter: ChannelAdapter) -> Any:
         async def handle(event: Event) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import queue
 from gateway.batch import Batcher, Stretch, overdue_for
 from gateway.broker.base import Broker
+from gateway.channel import shows_notifications
 from gateway.conversation import ConversationState, move
 from gateway.envelope import (
     ConversationId,
@@ -253,6 +254,8 @@ class StaffActions:
             raise Conflict("not_assigned_to_you")
         summary = dict(known)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
+        if not shows_notifications(summary["channel"]):
+            return
         # Stopping is told too: XMPP shows it as the ``paused`` chat state (XEP-0085); a channel
         # without such a state ignores the event.
         notify = NotifyEvent(
@@ -274,6 +277,6 @@ class StaffActions:
             self.event_rows.conv_row("state", summary),
             self.event_rows.queue_row(summary["id"], {"kind": "changed", "critical": critical_waiting}),
         ]
-        if notify:
+        if notify and shows_notifications(summary["channel"]):
             events.append(self.event_rows.notify_row(summary, notify, data))
         await insert_rows(session, events)
