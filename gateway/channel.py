@@ -372,4 +372,9 @@ def shows_notifications(name: str) -> bool:
     was published, consumed by egress, and its contact record read and decrypted, for nothing, on
     each of the counsellor's typing signals (about one read per round trip under load, issue #18)."""
     cls = _REGISTERED.get(name)
-    return cls is None or cls.notify is not ChannelAdapter.notify
+    return cls is None or notifies(cls)
+
+
+def notifies(cls: type[ChannelAdapter]) -> bool:
+    """Whether the adapter class shows conversation events (overrides :meth:`ChannelAdapter.notify`)."""
+    return cls.notify is not ChannelAdapter.notify

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from gateway import sending
 from gateway.batch import overdue_for
 from gateway.broker.base import Broker, Event, Subscription
-from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus
+from gateway.channel import ChannelAdapter, Delivery, DeliveryStatus, notifies
 from gateway.crypto import ContactCipher
 from gateway.envelope import ConversationId, Direction, Envelope, MessageId, SenderKind, utcnow
 from gateway.errors import RecipientUnreachable, StoreUnavailable, TransientChannelError
@@ -71,7 +71,7 @@ class Egress:
                 outbound_topic(adapter.name), EGRESS_GROUP, self._make_sender(adapter), consumer=consumer
             )
         ]
-        if type(adapter).notify is not ChannelAdapter.notify:  # as gateway.channel.shows_notifications
+        if notifies(type(adapter)):
             subs.append(
                 await self.broker.subscribe(
                     notify_topic(adapter.name), EGRESS_GROUP, self._make_notifier(adapter), consumer=consumer
