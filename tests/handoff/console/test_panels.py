@@ -4,7 +4,7 @@ claimed conversation with one request instead of four, and sees what each part's
 from __future__ import annotations
 
 from tests.handoff.console.conftest import Console
-from tests.handoff.history.test_person import closed_and_documented, referral
+from tests.handoff.history.test_person import referral, returning_person
 
 
 async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_contacts(
@@ -13,9 +13,7 @@ async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_conta
     console = console_any_db
     anna = await console.signed_in("anna")
     bert = await console.signed_in("bert")
-    first = await closed_and_documented(console, anna, "p", "Orolig för brodern, fick råd.")
-    again = await console.person("p", "det har hänt något nytt med min bror")
-    assert (await anna.claim(again)).status == 200
+    first, again = await returning_person(console, anna)
     async with console.db.session() as session:
         session.add(referral(again, "kunskapshus-orebro", "proposed"))
 

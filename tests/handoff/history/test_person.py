@@ -33,6 +33,15 @@ async def closed_and_documented(console: Console, anna: Browser, address: str, s
     return conv
 
 
+async def returning_person(console: Console, anna: Browser) -> tuple[str, str]:
+    """Anna closed and documented a person's conversation; the person writes again, and Anna holds
+    the new one: (the first conversation, the new one)."""
+    first = await closed_and_documented(console, anna, "p", "Orolig för brodern, fick råd.")
+    again = await console.person("p", "det har hänt något nytt med min bror")
+    assert (await anna.claim(again)).status == 200
+    return first, again
+
+
 def referral(conversation_id: str, recipient_id: str, status: str) -> Referral:
     """A referral of a relative's concern, as stored."""
     return Referral(
@@ -58,10 +67,8 @@ async def test_a_returning_person_is_recognised_with_documentation_not_transcrip
     console = console_any_db
     anna = await console.signed_in("anna")
     bert = await console.signed_in("bert")
-    first = await closed_and_documented(console, anna, "p", "Orolig för brodern, fick råd.")
     stranger = await closed_and_documented(console, anna, "someone-else", "Annan person.")
-    again = await console.person("p", "det har hänt något nytt med min bror")
-    assert (await anna.claim(again)).status == 200
+    first, again = await returning_person(console, anna)
 
     panel = await (await anna.get(f"/console/api/conversations/{again}/person")).json()
     assert panel["unlinked"] is False
