@@ -10,7 +10,10 @@ Two ways to listen:
   an event id that the group has already handled successfully is acknowledged without calling the
   handler again.  Different groups each get every event.  ``accepts``, a cheap test of an event,
   lets a group skip what it has no use for: a refused event is acknowledged at once, without the
-  handler and without the bookkeeping of "handled".
+  handler and without the bookkeeping of "handled".  ``linger`` lets a group that needs its events
+  no sooner wait up to that many seconds to take them together: a group that refuses most of a busy
+  topic (its ``accepts``) then costs one read and one acknowledgement per batch, not per event.  A
+  broker that delivers from memory has no reads to save and may deliver at once.
 * ``fanout(topic, handler)``: every process that listens gets every event published after it began
   listening (live updates to websockets).  Best effort: nothing is redelivered.  When the feed was
   interrupted (Redis unreachable for a while) the handler gets an event whose payload is
@@ -38,6 +41,10 @@ class Event:
     payload: dict[str, Any]
     at: datetime = field(default_factory=utcnow)
 
+
+FEW_EVENTS_LINGER = 0.5
+"""The ``linger`` of a group that accepts few of a busy topic's events and whose handler may run
+half a second late (a person's consent answer, a "forget me", a language notice)."""
 
 RESYNC = "resync"
 """``kind`` of the fan-out event that tells a listener its feed was interrupted."""
@@ -106,6 +113,7 @@ class Broker(ABC):
         *,
         consumer: str | None = None,
         accepts: Accepts | None = None,
+        linger: float = 0.0,
     ) -> Subscription: ...
 
     @abstractmethod

@@ -252,6 +252,7 @@ class InProcessBroker(Broker):
         *,
         consumer: str | None = None,
         accepts: Accepts | None = None,
+        linger: float = 0.0,  # events come from memory: nothing to save by waiting
     ) -> Subscription:
         if self._closed:
             raise BrokerUnavailable("the broker is closed")

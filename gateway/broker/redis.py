@@ -202,8 +202,11 @@ class RedisBroker(Broker):
         *,
         consumer: str | None = None,
         accepts: Accepts | None = None,
+        linger: float = 0.0,
     ) -> Subscription:
-        return await self.groups.subscribe(topic, group, handler, consumer=consumer, accepts=accepts)
+        return await self.groups.subscribe(
+            topic, group, handler, consumer=consumer, accepts=accepts, linger=linger
+        )
 
     # -- fanout ----------------------------------------------------------------------------------
 

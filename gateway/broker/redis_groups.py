@@ -64,7 +64,13 @@ class GroupSource(Protocol):
 
 class _GroupSubscription(RedisSubscription):
     def __init__(
-        self, groups: GroupConsumers, topic: str, group: str, consumer: str, accepts: Accepts | None = None
+        self,
+        groups: GroupConsumers,
+        topic: str,
+        group: str,
+        consumer: str,
+        accepts: Accepts | None = None,
+        linger: float = 0.0,
     ) -> None:
         super().__init__(groups.source.subscriptions, f"{topic}/{group}/{consumer}")
         self._groups = groups
@@ -72,6 +78,7 @@ class _GroupSubscription(RedisSubscription):
         self.group = group
         self.consumer = consumer
         self.accepts = accepts
+        self.linger = linger
 
     async def cancel(self) -> None:
         await self._stop_task()
@@ -98,11 +105,12 @@ class GroupConsumers:
         *,
         consumer: str | None = None,
         accepts: Accepts | None = None,
+        linger: float = 0.0,
     ) -> Subscription:
         self.source.check_open()
         self._counter += 1
         name = consumer or f"{self.source.consumer_name}-{self._counter}"
-        sub = _GroupSubscription(self, topic, group, name, accepts)
+        sub = _GroupSubscription(self, topic, group, name, accepts, linger)
         ready = False
         try:
             await self._ensure_group(self.source.stream_key(topic), group)
@@ -144,12 +152,18 @@ class GroupConsumers:
                     sub.group, sub.consumer, {stream: ">"}, count=BATCH, block=self.source.block_ms
                 )
                 refused: list[Any] = []
+                taken = 0
                 for _stream, entries in stream_entries(response):
+                    taken += len(entries)
                     for entry_id, fields in entries:
                         await self._handle(sub, stream, entry_id, fields, handler, refused)
                 if refused:
                     await self.source.client.xack(stream, sub.group, *refused)
                 backoff.reset()
+                if sub.linger > 0 and 0 < taken < BATCH:
+                    # Events are coming one by one: let the next ones gather (after a quiet
+                    # spell the read blocks, and the first event is taken at once).
+                    await asyncio.sleep(sub.linger)
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway import catalogues
 from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE, SETTINGS
-from gateway.broker.base import Event
+from gateway.broker.base import FEW_EVENTS_LINGER, Event
 from gateway.conversation import UNLINK_AT_CLOSE
 from gateway.envelope import Direction, SenderKind, utcnow
 from gateway.errors import NotFound
@@ -276,6 +276,7 @@ def setup(app: web.Application) -> None:
             forget_listener(app[DB], app),
             consumer=app[CONSUMER],
             accepts=may_be_forget_request,
+            linger=FEW_EVENTS_LINGER,
         )
         yield
         await sub.cancel()

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE, SETTINGS
+from gateway.broker.base import FEW_EVENTS_LINGER
 from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
@@ -385,6 +386,7 @@ def setup(app: web.Application) -> None:
             referrals.consent.on_conversation_event,
             consumer=app[CONSUMER],
             accepts=referrals.consent.may_answer,
+            linger=FEW_EVENTS_LINGER,
         )
         task = asyncio.create_task(
             run_periodically(options.reminder_check_seconds, reminders, "referral reminders"),

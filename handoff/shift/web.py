@@ -23,6 +23,7 @@ from aiohttp import web
 
 from gateway import catalogues
 from gateway.appkeys import BROKER, CONSUMER, DB, PIPELINE
+from gateway.broker.base import FEW_EVENTS_LINGER
 from gateway.envelope import utcnow
 from gateway.events import TOPIC_CONVERSATION
 from gateway.outbox import Outbox, outbox_for
@@ -162,6 +163,7 @@ def setup(app: web.Application) -> None:
             languages.notice_listener(app[DB], lambda: app[PIPELINE].outgoing, options.language_hours),
             consumer=app[CONSUMER],
             accepts=languages.needs_notice,
+            linger=FEW_EVENTS_LINGER,
         )
         yield
         await sub.cancel()

@@ -214,6 +214,54 @@ async def test_dead_consumers_with_nothing_pending_are_removed_from_the_group(
         await client.aclose()
 
 
+async def test_a_lingering_group_reads_a_stream_of_events_in_batches(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A group that accepts few events of a busy topic (``linger``) reads them together: one read
+    and one acknowledgement per batch, not per event; after a quiet spell the first event is taken
+    at once, and every accepted event is handled."""
+    broker = RedisBroker(redis_url, prefix=redis_prefix, reclaim_idle=30.0)
+    client = aioredis.from_url(redis_url)
+    stream = f"{redis_prefix}stream:conversation"
+    reads: list[str] = []
+
+    async def watch() -> None:
+        async with client.monitor() as monitor:
+            async for command in monitor.listen():
+                text = str(command.get("command", ""))
+                if text.upper().startswith("XREADGROUP") and stream in text:
+                    reads.append(text)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await asyncio.sleep(0.2)  # the monitor is listening
+        got = Recorder("consent")
+        await broker.subscribe(
+            "conversation", "consent", got, accepts=lambda e: e.payload["n"] % 10 == 0, linger=0.4
+        )
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        first = await broker.publish("conversation", {"n": 0})
+        await got.wait_count(1)
+        assert time.monotonic() - started < 0.3, "after a quiet spell the first event is not held"
+        await asyncio.sleep(0.6)
+        reads.clear()
+        ids = []
+        for n in range(1, 41):  # 40 events over about 0.8 s, one in ten accepted
+            ids.append(await broker.publish("conversation", {"n": n}))
+            await asyncio.sleep(0.02)
+        await got.wait_count(5)
+        assert got.ids == [first, *ids[9::10]]
+        assert len(reads) <= 6, f"{len(reads)} reads for 40 events"
+        summary = await client.xpending(stream, "consent")
+        assert summary["pending"] == 0
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await client.aclose()
+        await broker.close()
+
+
 async def test_refused_events_are_acknowledged_in_redis_and_leave_no_done_marker(
     redis_url: str, redis_prefix: str
 ) -> None:
