@@ -15,6 +15,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The property tests check what is generated, not how fast: on a loaded 2-core machine the
+# generation of a few inputs took over a second and the health check failed the suite.
+settings.register_profile("helpline", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("helpline")
 
 PG_ADMIN_DSN = os.environ.get("HELPLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -216,3 +216,43 @@ async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_f
         await turns.release_all()
         await outbox.close()
         await broker.close()
+
+
+async def test_the_rows_of_many_commits_are_deleted_together_once_published(db: Database) -> None:
+    """Under load the relay publishes a few events at a time; their rows are deleted together
+    (one statement for many commits), and whoever waits for the delete does not wait the gather."""
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, "gather", poll=30.0)
+    outbox.start()
+    await asyncio.sleep(0.05)
+    deletes: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE") and "outbox_events" in statement:
+            deletes.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        for n in range(10):  # ten commits, each published on its own
+            async with db.session() as session:
+                await outbox.add(session, "queue", {"n": n})
+            outbox.wake()
+            await wait_until(lambda n=n: len(got) == n + 1)  # type: ignore[misc]
+        await wait_until(lambda: outbox.published == 10, timeout=3.0)
+        assert await _left(db) == 0
+        assert 1 <= len(deletes) <= 4, f"{len(deletes)} deletes for ten commits"
+
+        async with db.session() as session:
+            await outbox.add(session, "queue", {"n": "last"})
+        outbox.wake()
+        await wait_until(lambda: len(got) == 11)
+        started = asyncio.get_running_loop().time()
+        await outbox.forgotten()
+        assert asyncio.get_running_loop().time() - started < 0.2
+        assert await _left(db) == 0
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+        await outbox.close()
+        await broker.close()
