@@ -498,18 +498,22 @@ class Console:
         self._maybe_reply(conv)
 
     async def _close(self, conv: str, panel: Panel) -> None:
-        """The close button, then (records.js on hl:closed) the form, the pending list, the save."""
-        status, _ = await self.api(P.CLOSE, conv)
+        """The close button, then (records.js on hl:closed) the form and the save: the form from the
+        close's answer, else read with the pending list."""
+        status, closed = await self.api(P.CLOSE, conv)
         if status != 200:
             return
         panel.closed = True
         self._remove(conv)  # and into self.ended
         if not self.page:
             return
-        self._spawn(self.api(P.PENDING))  # both at once, as the page
-        form_status, form = await self.api(P.DOC_FORM, conv)
-        if form_status != 200:
-            return
+        parts = closed.get("parts") if isinstance(closed, dict) else None
+        form = parts.get("documentation") if isinstance(parts, dict) else None
+        if not isinstance(form, dict) or form.get("conversation_id") != conv:
+            self._spawn(self.api(P.PENDING))  # both at once, as the page
+            form_status, form = await self.api(P.DOC_FORM, conv)
+            if form_status != 200:
+                return
         # Saved: records.js drops the conversation from its pending list without asking again.
         await self.api(P.DOC_SAVE, conv, body={"values": fill(form)}, action=True)
 

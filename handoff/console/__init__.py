@@ -28,6 +28,7 @@ from .schemas import (
     CannedAnswer,
     ClaimAnswer,
     CloseBody,
+    ClosedAnswer,
     ConversationAnswer,
     CorrectionAnswer,
     CorrectionBody,
@@ -156,7 +157,7 @@ ROUTES: tuple[Route, ...] = (
         api_close,
         CONSOLE_ROLES,
         body=CloseBody,
-        answers={200: OkAnswer},
+        answers={200: ClosedAnswer},
         summary="Close the conversation",
     ),
     Route(

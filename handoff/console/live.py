@@ -56,8 +56,8 @@ COALESCE_SECONDS = 0.03
 SEEN_EVENTS = 4096
 """Event ids remembered per topic to ignore a republished event."""
 SIGNALS = frozenset({"typing", "delivery"})
-"""Conversation events that say nothing about who holds it: their summary may be a moment old (a
-person's signals are published from a read of up to ``gateway.controls.PEEK_SECONDS`` ago), so
+"""Conversation events that say nothing about who holds it: their summary may be half a minute old
+(a person's signals are published from a read of up to ``gateway.controls.PEEK_SECONDS`` ago), so
 they go to the consoles that hold the conversation as this hub knows it and change no one's list."""
 HELD_KEPT = 50_000
 

@@ -1,18 +1,23 @@
-"""What a conversation's panel shows beside its transcript, read with the transcript.
+"""What the console's answers bring beside their own: the parts other features add.
 
-The console opens a panel at each claim: the transcript, then the referrals, the crime information
-and the person's earlier contacts, each its own request under its own guard.  Under load that was
-four requests and four guard reads per claim, the claim wave the counsellors' first answers waited
-behind (issue #18).  A feature that adds to the panel registers a part here; ``GET`` of the
-transcript, whose guard admits exactly those who may read the parts (the counsellor holding the
-conversation, supervisors, admins), answers them under ``panels``.  The page uses them for the
-panel's first drawing and asks each part's own route only to read it again.
+* **The transcript** (``at=TRANSCRIPT``).  The console opens a panel at each claim: the transcript,
+  then the referrals, the crime information and the person's earlier contacts, each its own request
+  under its own guard.  Under load that was four requests and four guard reads per claim, the claim
+  wave the counsellors' first answers waited behind (issue #18).  ``GET`` of the transcript, whose
+  guard admits exactly those who may read the parts (the counsellor holding the conversation,
+  supervisors, admins), answers them under ``panels``.
+* **The close** (``at=CLOSED``).  After a close the page opened the documentation form and read the
+  pending list again: two more requests per conversation.  The close answers the form under
+  ``parts``; whoever may close a conversation (its holder, a supervisor, an admin) may document it.
+
+The page draws from the parts and asks each part's own route only to read it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -21,20 +26,40 @@ from handoff.console.security import Staff
 PanelPart = Callable[[web.Request, Staff, str], Awaitable[Any]]
 """(request, staff, conversation id) -> the part's answer, as its own route answers it."""
 
-PANEL_PARTS = web.AppKey("panel_parts", dict[str, PanelPart])
+Occasion = Literal["transcript", "closed"]
+TRANSCRIPT: Occasion = "transcript"
+CLOSED: Occasion = "closed"
+
+PANEL_PARTS = web.AppKey("panel_parts", dict[str, dict[str, PanelPart]])
+"""occasion -> part name -> part."""
 
 
-def add_part(app: web.Application, name: str, part: PanelPart) -> None:
-    """Register ``part`` under ``name`` (at setup, before the application starts)."""
+class JsonText(str):
+    """A part's answer already made into JSON (a large piece made once, as the form's fields)."""
+
+
+def add_part(app: web.Application, name: str, part: PanelPart, *, at: Occasion = TRANSCRIPT) -> None:
+    """Register ``part`` under ``name`` for answers of ``at`` (at setup, before the start)."""
     if PANEL_PARTS not in app:
         app[PANEL_PARTS] = {}
-    app[PANEL_PARTS][name] = part
+    app[PANEL_PARTS].setdefault(at, {})[name] = part
 
 
-async def read_parts(request: web.Request, staff: Staff, conversation_id: str) -> dict[str, Any]:
-    """Every registered part of this conversation's panel, one after the other (each is a read or
-    two; at once they would only take more of the pool's connections)."""
-    return {
-        name: await part(request, staff, conversation_id)
-        for name, part in request.app.get(PANEL_PARTS, {}).items()
-    }
+async def read_parts(
+    request: web.Request, staff: Staff, conversation_id: str, *, at: Occasion = TRANSCRIPT
+) -> dict[str, Any]:
+    """Every registered part of ``at`` for this conversation, one after the other (each is a read
+    or two; at once they would only take more of the pool's connections)."""
+    parts = request.app.get(PANEL_PARTS, {}).get(at, {})
+    return {name: await part(request, staff, conversation_id) for name, part in parts.items()}
+
+
+def with_parts(answer: Mapping[str, Any], key: str, parts: Mapping[str, Any]) -> web.Response:
+    """``answer`` with ``parts`` under ``key``, as JSON; a :class:`JsonText` part goes in as it is."""
+    inner = ", ".join(
+        f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
+        for name, value in parts.items()
+    )
+    head = json.dumps({k: v for k, v in answer.items() if k != key})
+    text = head[:-1] + (", " if len(head) > 2 else "") + f"{json.dumps(key)}: {{{inner}}}}}"
+    return web.Response(text=text, content_type="application/json")

@@ -120,6 +120,14 @@ class OkAnswer(Answer):
     ok: bool
 
 
+class ClosedAnswer(Answer):
+    """Closed, with what other features bring to the close (handoff.console.panels): the
+    documentation form under ``documentation`` where records are installed; none in training."""
+
+    ok: bool
+    parts: dict[str, Any] = Field(default_factory=dict)
+
+
 class TransferAnswer(Answer):
     """Handed to the colleague."""
 
@@ -168,6 +176,7 @@ __all__ = [
     "CannedAnswer",
     "ClaimAnswer",
     "CloseBody",
+    "ClosedAnswer",
     "ConversationAnswer",
     "CorrectionAnswer",
     "CorrectionBody",

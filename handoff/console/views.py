@@ -30,7 +30,7 @@ from handoff.web.validation import body, read_json
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
 from .live import Hub
-from .panels import read_parts
+from .panels import CLOSED, read_parts, with_parts
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -345,8 +345,10 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
 
 async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
     reason = body(request, CloseBody).reason[:200]
-    await request.app[PIPELINE].staff.close(conversation_id(request), staff.user, reason)
-    return web.json_response({"ok": True})
+    conv_id = conversation_id(request)
+    await request.app[PIPELINE].staff.close(conv_id, staff.user, reason)
+    # The close's guard admitted the holder, a supervisor or an admin: each may document it.
+    return with_parts({"ok": True}, "parts", await read_parts(request, staff, conv_id, at=CLOSED))
 
 
 async def api_canned(request: web.Request, staff: Staff) -> web.StreamResponse:

@@ -215,6 +215,8 @@ async def documentation_form(
         "conversation_id": conv.id,
         "state": conv.state,
         "intent": conv.intent,
+        "channel": conv.channel,
+        "closed_at": conv.closed_at.isoformat() if conv.closed_at is not None else None,
         "can_document": conv.state in (S.CLOSED.value, S.DOCUMENTED.value),
         "guidelines_version": g.version,
         "fields": form_spec(g, directory),

@@ -38,6 +38,9 @@ class DocumentationFormAnswer(Answer):
     conversation_id: str
     state: str
     intent: str | None
+    channel: str | None = None
+    closed_at: str | None = None
+    """When it was closed (the pending list's entry for it); none in training."""
     can_document: bool
     guidelines_version: Any
     fields: list[dict[str, Any]]

@@ -34,6 +34,7 @@ from gateway.lease import make_lease
 from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, StaffUser
 from gateway.store.rows import ConversationRow
+from handoff.console.panels import CLOSED, JsonText, add_part
 from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
@@ -80,16 +81,31 @@ DOCUMENTS = in_path().but(
 async def get_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
     """The close form: for the counsellor who held or closed the conversation and for supervisors
     (``acts_on``: the guard refuses anyone else, audited); every read is audited."""
-    conv_id = request.match_info["conversation_id"]
     try:
-        async with request.app[DB].session() as session:
-            form = await documentation.documentation_form(
-                session, conv_id, directory=current_directory(request.app)
-            )
-            await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
+        form = await _opened_form(request, staff, request.match_info["conversation_id"])
     except NotFound:
         return problem(404, "not_found")
     return form_answer(form, staff.lang)
+
+
+async def _opened_form(request: web.Request, staff: Staff, conv_id: str) -> dict[str, Any]:
+    """The close form, its opening audited (:class:`NotFound` for an unknown conversation)."""
+    async with request.app[DB].session() as session:
+        form = await documentation.documentation_form(
+            session, conv_id, directory=current_directory(request.app)
+        )
+        await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
+    return form
+
+
+async def documentation_part(request: web.Request, staff: Staff, conv_id: str) -> JsonText | None:
+    """The close form as ``GET .../documentation`` answers it, brought by the close's answer
+    (:mod:`handoff.console.panels`): the page opens it at once, without a request of its own."""
+    try:
+        form = await _opened_form(request, staff, conv_id)
+    except NotFound:  # erased at once: the page asks the form's route, which says so
+        return None
+    return JsonText(documentation.form_json({**form, "language": staff.lang}))
 
 
 def form_answer(form: dict[str, Any], language: str) -> web.Response:
@@ -250,9 +266,10 @@ ROUTES: tuple[Route, ...] = (
 
 
 def setup(app: web.Application) -> None:
-    """Add the routes and the scheduled retention purge to the gateway."""
+    """Add the routes, the close form to the close's answer, and the scheduled retention purge."""
     directory_service(app)
     add_routes(app, ROUTES)
+    add_part(app, "documentation", documentation_part, at=CLOSED)
 
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]

@@ -24,7 +24,10 @@ def field(page: Page, key: str) -> Locator:
     return page.locator(f"{FORM} .doc-field[data-key={key}]")
 
 
-async def close_a_conversation(pages: Pages, gateway: LiveGateway) -> tuple[Page, str]:
+async def close_a_conversation(
+    pages: Pages, gateway: LiveGateway, reads: list[str] | None = None
+) -> tuple[Page, str]:
+    """Anna claims a person's conversation and closes it (``reads``: the GETs after the close)."""
     _, visitor = await pages.visitor()
     await visitor.fill("#hl-input", "min son har blivit radikal, vad gör jag?")
     await visitor.click("#hl-send")
@@ -38,6 +41,8 @@ async def close_a_conversation(pages: Pages, gateway: LiveGateway) -> tuple[Page
     conv_id = await panel.get_attribute("data-conversation-id")
     assert conv_id
     close = panel.locator("button.close")
+    if reads is not None:
+        anna.on("request", lambda r: reads.append(r.url) if r.method == "GET" and "/api/" in r.url else None)
     await close.click()
     await expect(anna.locator("#close-dialog")).to_be_visible()
     await anna.locator("#close-dialog-confirm").click()
@@ -46,7 +51,8 @@ async def close_a_conversation(pages: Pages, gateway: LiveGateway) -> tuple[Page
 
 
 async def test_close_document_with_errors_reload_and_document(pages: Pages, gateway: LiveGateway) -> None:
-    anna, conv_id = await close_a_conversation(pages, gateway)
+    reads: list[str] = []
+    anna, conv_id = await close_a_conversation(pages, gateway, reads)
 
     # The form appears, prefilled from triage, mandatory fields marked, in Swedish.
     form = anna.locator(FORM)
@@ -60,6 +66,9 @@ async def test_close_document_with_errors_reload_and_document(pages: Pages, gate
     assert await field(anna, "municipality").locator("select option").count() == 291  # 290 + none
     await expect(field(anna, "advice_given").locator("input[type=checkbox]")).to_have_count(9)
     await expect(anna.locator("#pending-list li")).to_have_count(1)
+    await expect(anna.locator("#pending-list li")).to_contain_text("Oro, anhörig")
+    # The close's answer brought the form and the list's entry: no read of either.
+    assert reads == [], reads
 
     # Submitting without the mandatory fields shows the server's errors and keeps what was typed.
     summary = field(anna, "summary").locator("textarea")

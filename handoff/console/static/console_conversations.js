@@ -117,7 +117,8 @@ HL.consoleConversations = function (shared) {
       if (res.status === 200) {
         // Extensions (documentation at close, care after a critical one) take it from here.
         ended.add(id);
-        document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id, priority: priority } }));
+        // The answer brings what the extensions draw next (handoff.console.panels): the form.
+        document.dispatchEvent(new CustomEvent("hl:closed", { detail: { id: id, priority: priority, parts: res.data.parts || {} } }));
         removeConversation(id);
       } else shared.say(t(res.data.error || "error"));
     });

@@ -70,16 +70,35 @@
       const res = await api("GET", HL.base + "/documentation/pending");
       if (res.status !== 200) return;
       // A list asked for before a save answers after it: what this page documented stays off it.
-      const items = (res.data.pending || []).filter(function (p) { return !documented.has(p.id); }).map(function (p) {
-        const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, t("rec_document"));
-        open.addEventListener("click", function () { openForm(p.id); });
-        const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), t("rec_closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
-        return el("li", { className: "pending-item row", dataset: { conversationId: p.id } }, [el("span", null, text), open]);
-      });
+      const items = (res.data.pending || []).filter(function (p) { return !documented.has(p.id); }).map(pendingItem);
       pendingList.replaceChildren.apply(pendingList, items);
-      pendingEmpty.hidden = items.length > 0;
       pendingMore.hidden = !res.data.more;
-      document.getElementById("pending-count").textContent = String(items.length) + (res.data.more ? "+" : "");
+      countPending();
+    }
+
+    function pendingItem(p) {
+      const open = el("button", { type: "button", className: "open-doc", dataset: { conversationId: p.id } }, t("rec_document"));
+      open.addEventListener("click", function () { openForm(p.id); });
+      const text = [HL.intentLabel(p.intent), HL.channelLabel(p.channel), t("rec_closed_at") + " " + formatClosed(p.closed_at), p.id.slice(0, 8)].join(" · ");
+      return el("li", { className: "pending-item row", dataset: { conversationId: p.id } }, [el("span", null, text), open]);
+    }
+
+    function countPending() {
+      const n = pendingList.children.length;
+      pendingEmpty.hidden = n > 0;
+      document.getElementById("pending-count").textContent = String(n) + (pendingMore.hidden ? "" : "+");
+    }
+
+    /* A conversation closed on this page joins the list from the close's answer (its form), newest
+       first, without asking for the whole list again. */
+    function addPending(form) {
+      const id = form.conversation_id;
+      if (documented.has(id) || form.state !== "closed") return;
+      for (const item of Array.from(pendingList.children)) {
+        if (item.dataset.conversationId === id) return;
+      }
+      pendingList.prepend(pendingItem({ id: id, intent: form.intent, channel: form.channel, closed_at: form.closed_at }));
+      countPending();
     }
 
     /* A conversation just documented leaves the list: removed here rather than by asking for the
@@ -93,9 +112,7 @@
       for (const item of Array.from(pendingList.children)) {
         if (item.dataset.conversationId === convId) item.remove();
       }
-      const n = pendingList.children.length;
-      pendingEmpty.hidden = n > 0;
-      document.getElementById("pending-count").textContent = String(n);
+      countPending();
     }
 
     // ---------------------------------------------------------------- the form
@@ -244,7 +261,8 @@
       forms.delete(convId);
     }
 
-    async function openForm(convId) {
+    /* The form of a conversation: ``given`` when the close's answer brought it, else read. */
+    async function openForm(convId, given) {
       if (!ID_RE.test(convId)) return;
       if (forms.has(convId)) {
         const existing = forms.get(convId);
@@ -252,13 +270,16 @@
         if (first) first.focus();
         return;
       }
-      const res = await api("GET", HL.base + "/conversations/" + convId + "/documentation");
-      if (res.status !== 200) {
-        say(res.data.error === "not_found" ? t("rec_not_found") : t("rec_load_failed"));
-        return;
+      let data = given;
+      if (!data) {
+        const res = await api("GET", HL.base + "/conversations/" + convId + "/documentation");
+        if (res.status !== 200) {
+          say(res.data.error === "not_found" ? t("rec_not_found") : t("rec_load_failed"));
+          return;
+        }
+        data = res.data;
       }
       if (forms.has(convId)) return; // opened twice at once
-      const data = res.data;
       const values = data.values || {};
       const fields = new Map();
       const titleId = "doc-title-" + convId.slice(0, 12);
@@ -321,7 +342,12 @@
 
     document.addEventListener("hl:closed", function (ev) {
       const id = ev.detail && ev.detail.id;
-      if (typeof id === "string") {
+      if (typeof id !== "string") return;
+      const form = ev.detail.parts && ev.detail.parts.documentation;
+      if (form && form.conversation_id === id) {
+        openForm(id, form);
+        addPending(form);
+      } else {
         openForm(id);
         refreshPending();
       }

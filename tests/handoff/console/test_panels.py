@@ -4,7 +4,7 @@ claimed conversation with one request instead of four, and sees what each part's
 from __future__ import annotations
 
 from tests.handoff.console.conftest import Console
-from tests.handoff.history.test_person import referral, returning_person
+from tests.handoff.history.test_person import audits, referral, returning_person
 
 
 async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_contacts(
@@ -32,3 +32,28 @@ async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_conta
     refused = await bert.get(base)
     assert refused.status == 403
     assert "panels" not in await refused.json()
+
+
+async def test_the_close_brings_the_documentation_form_as_its_route_answers_it(
+    console_any_db: Console,
+) -> None:
+    """After a close the page opens the documentation form from the close's answer: one request
+    instead of three (the form and the pending list), the opening audited as a read of the form."""
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "min son pratar om att skada folk på skolan")
+    assert (await anna.claim(conv)).status == 200
+    base = f"/console/api/conversations/{conv}"
+
+    closed = await anna.post(base + "/close", {})
+    assert closed.status == 200
+    form = (await closed.json())["parts"]["documentation"]
+    assert form["conversation_id"] == conv and form["state"] == "closed" and form["can_document"]
+    assert form["channel"] and form["closed_at"]  # the pending list's entry for it
+    assert [f["key"] for f in form["fields"]] and form["language"] == "sv"
+    assert await audits(console, "documentation.opened") != []
+    assert form == await (await anna.get(base + "/documentation")).json()
+    pending = (await (await anna.get("/console/api/documentation/pending")).json())["pending"]
+    assert pending == [
+        {"id": conv, "closed_at": form["closed_at"], "intent": form["intent"], "channel": form["channel"]}
+    ]
