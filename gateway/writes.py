@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.broker.base import Broker
+from gateway.broker.base import Broker, DirectEvents
 from gateway.envelope import Envelope
 from gateway.events import (
     TOPIC_CONVERSATION,
@@ -123,6 +123,8 @@ class EventRows:
     def __init__(self, outbox: Outbox, broker: Broker, event_channels: frozenset[str]) -> None:
         self.outbox = outbox
         self.broker = broker
+        self.direct = DirectEvents(broker)
+        """Typing and receipts, published together (:class:`DirectEvents`)."""
         self.event_channels = event_channels
         """Channels whose adapter delivers from fan-out events (``delivers_by_events``)."""
 
@@ -178,6 +180,6 @@ class EventRows:
             {"kind": kind, "conversation_id": conv["id"], "conversation": dict(conv), **data},
         )
         try:
-            await self.broker.publish(TOPIC_CONVERSATION, dict(payload))
+            await self.direct.publish(TOPIC_CONVERSATION, dict(payload))
         except Exception as exc:  # live updates are best effort; the store has everything
             log.warning("could not publish %s event (%s)", kind, type(exc).__name__)
