@@ -47,6 +47,7 @@ from gateway.broker.redis_fanout import (
     FanoutListener,
     FanoutReader,
     RedisSubscription,
+    encode,
     text,
 )
 from gateway.broker.redis_groups import UNAVAILABLE, GroupConsumers
@@ -165,7 +166,7 @@ class RedisBroker(Broker):
         fields: dict[FieldT, EncodableT] = {
             "id": event_id,
             "at": utcnow().isoformat(),
-            "payload": json.dumps(payload),
+            "payload": encode(payload),
         }
         try:
             await self.client.xadd(self.stream_key(topic), fields, maxlen=self.maxlen, approximate=True)
@@ -185,7 +186,7 @@ class RedisBroker(Broker):
                     fields: dict[FieldT, EncodableT] = {
                         "id": event_id or new_event_id(),
                         "at": at,
-                        "payload": json.dumps(payload),
+                        "payload": encode(payload),
                     }
                     pipe.xadd(self.stream_key(topic), fields, maxlen=self.maxlen, approximate=True)
                 await pipe.execute()

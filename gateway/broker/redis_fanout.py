@@ -6,12 +6,12 @@ the base of a subscription."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -32,12 +32,25 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def field(fields: Mapping[Any, Any], name: str) -> Any:
+    """An entry's field, whichever way redis-py gives its keys (KeyError when it has none)."""
+    value = fields.get(name.encode(), fields.get(name))
+    if value is None:
+        raise KeyError(name)
+    return value
+
+
 def decode(topic: str, fields: Mapping[Any, Any]) -> Event:
-    data = {text(k): text(v) for k, v in fields.items()}
-    payload = json.loads(data["payload"])
+    payload = orjson.loads(field(fields, "payload"))  # its errors are ValueErrors
     if not isinstance(payload, dict):
         raise ValueError("payload is not an object")
-    return Event(id=data["id"], topic=topic, payload=payload, at=datetime.fromisoformat(data["at"]))
+    at = datetime.fromisoformat(text(field(fields, "at")))
+    return Event(id=text(field(fields, "id")), topic=topic, payload=payload, at=at)
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    """An event's payload as the stream keeps it (JSON)."""
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
 
 
 def stream_entries(response: Any) -> list[tuple[Any, list[tuple[Any, Any]]]]:
@@ -142,7 +155,7 @@ class FanoutListener(RedisSubscription):
         fields = {
             "id": f"resync-{new_event_id()}",
             "at": utcnow().isoformat(),
-            "payload": json.dumps({"kind": RESYNC}),
+            "payload": encode({"kind": RESYNC}),
         }
         if not self.queue.full():
             self.queue.put_nowait(("resync", fields))

@@ -33,6 +33,8 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+import orjson
+
 from gateway.broker.base import RESYNC, Broker, Event, Subscription
 from gateway.events import CRITICAL_ASSIGNED, TOPIC_CONVERSATION, TOPIC_QUEUE
 from gateway.metrics import Metrics
@@ -301,10 +303,11 @@ class Hub(Attention):
         for key in ("who", "typing", "message_id", "delivery", "detail", "phone"):
             if key in payload:
                 out[key] = payload[key]
+        frame = orjson.dumps(out).decode()  # once, for every console it goes to
         if payload.get("kind") in SIGNALS:
             for client in list(self.clients):
                 if conv_id in client.mine:
-                    await self._send(client, out)
+                    await self._send(client, frame)
             return
         if holder is not None:
             if len(self._held) >= HELD_KEPT:
@@ -320,4 +323,4 @@ class Hub(Attention):
             else:
                 client.mine.discard(conv_id)
             if holds or held_before:
-                await self._send(client, out)
+                await self._send(client, frame)

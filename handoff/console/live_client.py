@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from gateway.sockets import close_all
@@ -97,7 +97,7 @@ class Consoles:
             self._drop(client)
             return
         try:
-            text = data if isinstance(data, str) else json.dumps(data)
+            text = data if isinstance(data, str) else orjson.dumps(data).decode()
             # asyncio.timeout, not wait_for: wait_for ran every send as a task of its own, so each
             # frame waited for a turn of the loop, and under load a feed of a few hundred events a
             # second fell seconds behind.  A send that has room in the buffer completes at once.

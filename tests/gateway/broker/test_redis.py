@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,7 @@ async def test_stream_entry_and_done_marker_layout(redis_url: str, redis_prefix:
         fields = entries[0][1]
         assert fields is not None
         assert fields["id"] == "msg-1"
-        assert fields["payload"] == '{"n": 1}'
+        assert json.loads(fields["payload"]) == {"n": 1}  # JSON text
         ttl = await client.ttl(f"{redis_prefix}done:pipeline:{event_id}")
         assert 6 * 24 * 3600 < ttl <= 7 * 24 * 3600
     finally:
