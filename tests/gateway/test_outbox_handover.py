@@ -40,6 +40,17 @@ def _outbox_reads(db: Database) -> list[str]:
     return seen
 
 
+async def _started(db: Database, origin: str) -> tuple[InProcessBroker, list[Event], Outbox]:
+    """A broker with a listener, and a started relay whose poll never runs in the test."""
+    broker = InProcessBroker()
+    await broker.start()
+    got = await _listening(broker)
+    outbox = Outbox(db, broker, origin, poll=30.0)
+    outbox.start()
+    await asyncio.sleep(0.05)  # the start's first look for rows left behind
+    return broker, got, outbox
+
+
 async def _left(db: Database) -> int:
     async with db.session() as session:
         return int((await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one())
@@ -156,12 +167,7 @@ async def test_a_commit_is_published_while_the_delete_of_what_went_before_waits_
 ) -> None:
     """Under load the relay's delete of published rows waits for a turn at the store; a critical
     alert committed meanwhile used to wait for that delete before it was published."""
-    broker = InProcessBroker()
-    await broker.start()
-    got = await _listening(broker)
-    outbox = Outbox(db, broker, "beside", poll=30.0)
-    outbox.start()
-    await asyncio.sleep(0.05)
+    broker, got, outbox = await _started(db, "beside")
     turns = Turns(db, outbox)
     try:
         for _ in range(db.turns - 1):  # every other turn of the store is taken
@@ -221,12 +227,7 @@ async def test_a_commit_is_published_while_the_poll_for_rows_left_behind_waits_f
 async def test_the_rows_of_many_commits_are_deleted_together_once_published(db: Database) -> None:
     """Under load the relay publishes a few events at a time; their rows are deleted together
     (one statement for many commits), and whoever waits for the delete does not wait the gather."""
-    broker = InProcessBroker()
-    await broker.start()
-    got = await _listening(broker)
-    outbox = Outbox(db, broker, "gather", poll=30.0)
-    outbox.start()
-    await asyncio.sleep(0.05)
+    broker, got, outbox = await _started(db, "gather")
     deletes: list[str] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
