@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time as clock
 
 import aiohttp
@@ -32,7 +33,7 @@ async def test_the_feed_keeps_up_with_a_burst_while_the_loop_is_busy(console: Co
     async def read() -> None:
         nonlocal received
         async for msg in ws:
-            if msg.type is aiohttp.WSMsgType.TEXT and '"kind": "typing"' in msg.data:
+            if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("kind") == "typing":
                 received += 1
                 if received == total:
                     done.set()
