@@ -31,7 +31,8 @@ async def close_a_conversation(
     _, visitor = await pages.visitor()
     await visitor.fill("#hl-input", "min son har blivit radikal, vad gör jag?")
     await visitor.click("#hl-send")
-    await expect(visitor.locator("li.hl-msg[data-kind=bot]")).to_have_count(1)
+    # The safe answer comes after triage: on a loaded 2-core machine that took over 5 s once.
+    await expect(visitor.locator("li.hl-msg[data-kind=bot]")).to_have_count(1, timeout=15_000)
 
     _, anna = await pages.counsellor(gateway, "anna")
     await expect(anna.locator("#pending-empty")).to_be_visible()
