@@ -54,12 +54,13 @@ async def read_parts(
     return {name: await part(request, staff, conversation_id) for name, part in parts.items()}
 
 
-def with_parts(answer: Mapping[str, Any], key: str, parts: Mapping[str, Any]) -> web.Response:
-    """``answer`` with ``parts`` under ``key``, as JSON; a :class:`JsonText` part goes in as it is."""
-    inner = ", ".join(
-        f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
-        for name, value in parts.items()
+def parts_json(parts: Mapping[str, Any]) -> str:
+    """``parts`` as a JSON object; a :class:`JsonText` part goes in as it is."""
+    return (
+        "{"
+        + ", ".join(
+            f"{json.dumps(name)}: {value if isinstance(value, JsonText) else json.dumps(value)}"
+            for name, value in parts.items()
+        )
+        + "}"
     )
-    head = json.dumps({k: v for k, v in answer.items() if k != key})
-    text = head[:-1] + (", " if len(head) > 2 else "") + f"{json.dumps(key)}: {{{inner}}}}}"
-    return web.Response(text=text, content_type="application/json")

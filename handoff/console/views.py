@@ -30,7 +30,7 @@ from handoff.web.validation import body, read_json
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
 from .live import Hub
-from .panels import CLOSED, read_parts, with_parts
+from .panels import CLOSED, parts_json, read_parts
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -348,7 +348,8 @@ async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = conversation_id(request)
     await request.app[PIPELINE].staff.close(conv_id, staff.user, reason)
     # The close's guard admitted the holder, a supervisor or an admin: each may document it.
-    return with_parts({"ok": True}, "parts", await read_parts(request, staff, conv_id, at=CLOSED))
+    parts = parts_json(await read_parts(request, staff, conv_id, at=CLOSED))
+    return web.Response(text='{"ok": true, "parts": ' + parts + "}", content_type="application/json")
 
 
 async def api_canned(request: web.Request, staff: Staff) -> web.StreamResponse:

@@ -105,13 +105,17 @@ async def documentation_part(request: web.Request, staff: Staff, conv_id: str) -
         form = await _opened_form(request, staff, conv_id)
     except NotFound:  # erased at once: the page asks the form's route, which says so
         return None
-    return JsonText(documentation.form_json({**form, "language": staff.lang}))
+    return form_text(form, staff.lang)
 
 
 def form_answer(form: dict[str, Any], language: str) -> web.Response:
     """The close form as JSON, in ``language`` (its fields' JSON made once: ``form_json``)."""
-    text = documentation.form_json({**form, "language": language})
-    return web.Response(text=text, content_type="application/json")
+    return web.Response(text=form_text(form, language), content_type="application/json")
+
+
+def form_text(form: dict[str, Any], language: str) -> JsonText:
+    """The close form's JSON in ``language``, its fields' JSON made once (``form_json``)."""
+    return JsonText(documentation.form_json({**form, "language": language}))
 
 
 async def post_documentation(request: web.Request, staff: Staff) -> web.StreamResponse:
