@@ -44,6 +44,9 @@ ENV_SHORTCUTS = {
 }
 
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated configuration.  ``raw`` keeps the whole validated tree."""
@@ -276,6 +279,8 @@ def load_settings(
         raise ConfigError("nlu.rasa_url", "is required when nlu.backend is 'rasa'")
     if not 0 < raw["server"]["port"] < 65536:
         raise ConfigError("server.port", "must be between 1 and 65535")
+    if raw["server"]["event_loop"] not in EVENT_LOOPS:
+        raise ConfigError("server.event_loop", "must be 'uvloop' or 'asyncio'")
     if raw["limits"]["max_message_chars"] < 1:
         raise ConfigError("limits.max_message_chars", "must be positive")
     if not raw["console"]["secure_cookies"] and not raw["development"]:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from sqlalchemy import func, select
 
 from gateway.envelope import Priority, utcnow
@@ -119,6 +119,9 @@ class Metrics:
             "The longest event loop stall sampled since the process started",
             registry=r,
         )
+        # process_open_fds and process_max_fds beside the CPU and memory: a flood of connections
+        # that nears the limit shows before people are refused.
+        ProcessCollector(registry=r)
         self._sockets: dict[str, Callable[[], int]] = {}
         self._longest_lag = 0.0
         for priority in PRIORITIES:

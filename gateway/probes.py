@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
+import os
+import resource
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -38,6 +41,10 @@ LAG_SAMPLE_SECONDS = 0.1
 """How often the event loop's lag is sampled (``helpline_event_loop_lag_seconds`` in /metrics): a
 timer due then and run late measures how long the loop was busy with something else.  (Every
 50 ms cost 0.4 % of a core at rest on the shared 2-core machine; a long stall is caught either way.)"""
+FILES_WARN_SHARE = 0.9
+"""Open files at this share of the process's limit are said in the log (``files_near_limit``)."""
+FILES_WARN_EVERY = 60.0
+"""While the files stay near the limit, the warning is repeated this often (seconds)."""
 
 
 @dataclass
@@ -46,6 +53,36 @@ class Liveness:
     stopping: bool = False
     longest_lag: float = 0.0
     """The longest the heartbeat came late, seconds (the loop's longest stall seen)."""
+    files_warned: float | None = None
+    """When open files near the limit were last said in the log (loop time); None while below."""
+
+
+def open_files() -> tuple[int, int] | None:
+    """This process's open files and its soft limit, or None where /proc is not there."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    try:
+        return len(os.listdir("/proc/self/fd")), soft
+    except OSError as exc:
+        # Listing them takes a file too: refused for want of one, the process is at its limit.
+        return (soft, soft) if exc.errno in (errno.EMFILE, errno.ENFILE) else None
+
+
+def watch_files(live: Liveness, now: float) -> None:
+    """Say in the log when the process nears its limit of open files.  asyncio logs each accept it
+    cannot make, but uvloop's libuv sheds those connections without a word (issue #18): this is
+    what tells an operator on either loop why people cannot connect."""
+    files = open_files()
+    if files is None or files[1] <= 0 or files[0] < FILES_WARN_SHARE * files[1]:
+        live.files_warned = None
+        return
+    if live.files_warned is not None and now - live.files_warned < FILES_WARN_EVERY:
+        return
+    live.files_warned = now
+    log.warning(
+        "files_near_limit: %d open files of the limit %d: new connections are refused or dropped;"
+        " raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or look for a flood of connections",
+        *files,
+    )
 
 
 LIVENESS = web.AppKey("liveness", Liveness)
@@ -63,6 +100,7 @@ async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
             now = loop.time()
             live.longest_lag = max(live.longest_lag, now - before - HEARTBEAT_SECONDS)
             live.last_tick = now
+            watch_files(live, now)
 
     async def sample_lag() -> None:
         metrics = app[METRICS]

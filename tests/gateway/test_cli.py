@@ -64,9 +64,12 @@ def test_db_upgrade_on_postgres(env: dict[str, str], pg_url: str) -> None:
     assert "up to date" in result.stdout
 
 
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
 def test_serve_starts_on_the_embedded_default_and_healthz_answers(
-    env: dict[str, str], free_port: int
+    env: dict[str, str], free_port: int, event_loop: str
 ) -> None:
+    if event_loop == "asyncio":
+        env = {**env, "HELPLINE_SERVER__EVENT_LOOP": "asyncio"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(free_port)],
         env=env,
@@ -94,6 +97,8 @@ def test_serve_starts_on_the_embedded_default_and_healthz_answers(
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{free_port}" in out
     assert "helpline users add NAME --role admin" in out
+    # The banner names the loop the app's start-up ran on, not the setting.
+    assert f"helpline: event loop: {event_loop}\n" in out
 
 
 def test_serve_on_a_port_in_use_says_so_without_a_traceback(env: dict[str, str], free_port: int) -> None:

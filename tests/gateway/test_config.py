@@ -89,6 +89,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("server:\n  prot: 1\n", {}, "server.prot"),
         ("server:\n  port: eighty\n", {}, "server.port"),
         ("server:\n  port: 0\n", {}, "server.port"),
+        ("server:\n  event_loop: trio\n", {}, "server.event_loop"),
         ("nlu:\n  backend: rasa\n", {}, "nlu.rasa_url"),
         ("nlu:\n  backend: magic\n", {}, "nlu.backend"),
         # An unknown channel is named when the adapters are built (tests/gateway/test_channels.py).

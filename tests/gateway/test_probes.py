@@ -111,6 +111,8 @@ async def test_metrics_count_what_happens_and_name_no_one(console: Console) -> N
     assert sample(text, "helpline_connected", kind="consoles") == 1
     assert sample(text, "helpline_outbox_backlog") == 0
     assert sample(text, "helpline_errors_total", component="store") == 0
+    # The open files beside their limit: what runs out when connections flood in.
+    assert 0 < (sample(text, "process_open_fds") or 0) < (sample(text, "process_max_fds") or 0)
     # Nothing personal in any label or value.
     for secret in (conv, "person-address", "070-1234567", "inte leva", "anna"):
         assert secret not in text
