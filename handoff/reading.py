@@ -68,10 +68,12 @@ class Records(Generic[T]):
         async with self.db.session() as session:
             return str((await self.load(session, record_id)).conversation_id)
 
-    async def of_conversation(self, conversation_id: str) -> list[dict[str, Any]]:
-        """A conversation's records, oldest first."""
+    async def of_conversation(
+        self, conversation_id: str, session: AsyncSession | None = None
+    ) -> list[dict[str, Any]]:
+        """A conversation's records, oldest first (in ``session``, else in a read of their own)."""
         return await self.listed(
-            self.model.conversation_id == conversation_id, order_by=self.model.created_at
+            self.model.conversation_id == conversation_id, order_by=self.model.created_at, session=session
         )
 
     async def listed(
@@ -79,13 +81,17 @@ class Records(Generic[T]):
         *where: ColumnElement[bool],
         order_by: Any,
         view: View[T] | None = None,
+        session: AsyncSession | None = None,
     ) -> list[dict[str, Any]]:
         """The records that match ``where``, in ``order_by``, each as ``view`` (default: the
-        console's view)."""
+        console's view); in ``session`` (a panel part read with the transcript), else in a read of
+        their own."""
         show = view or self.view
-        async with self.db.reader() as session:  # the panels read this often: no commit
-            found = await session.execute(select(self.model).where(*where).order_by(order_by))
-            return [show(r) for r in found.scalars().all()]
+        query = select(self.model).where(*where).order_by(order_by)
+        if session is not None:
+            return [show(r) for r in (await session.execute(query)).scalars().all()]
+        async with self.db.reader() as own:  # the panels read this often: no commit
+            return [show(r) for r in (await own.execute(query)).scalars().all()]
 
 
 async def publish_quietly(broker: Broker, topic: str, payload: dict[str, Any], what: str) -> None:

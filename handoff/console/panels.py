@@ -10,21 +10,35 @@
   pending list again: two more requests per conversation.  The close answers the form under
   ``parts``; whoever may close a conversation (its holder, a supervisor, an admin) may document it.
 
-The page draws from the parts and asks each part's own route only to read it again.
+The page draws from the parts and asks each part's own route only to read it again.  The parts
+read in the answer's own transaction (:class:`Opened`): the transcript with its parts was five
+transactions, each a pooled connection's checkout, a BEGIN and an end (issue #18).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.store.models import Conversation
 from handoff.console.security import Staff
 
-PanelPart = Callable[[web.Request, Staff, str], Awaitable[Any]]
-"""(request, staff, conversation id) -> the part's answer, as its own route answers it."""
+
+@dataclass(frozen=True)
+class Opened:
+    """The answer's transaction and the conversation it read: the parts read (and audit) in it."""
+
+    session: AsyncSession
+    conversation: Conversation
+
+
+PanelPart = Callable[[web.Request, Staff, Opened], Awaitable[Any]]
+"""(request, staff, the answer's transaction) -> the part's answer, as its own route answers it."""
 
 Occasion = Literal["transcript", "closed"]
 TRANSCRIPT: Occasion = "transcript"
@@ -46,12 +60,12 @@ def add_part(app: web.Application, name: str, part: PanelPart, *, at: Occasion =
 
 
 async def read_parts(
-    request: web.Request, staff: Staff, conversation_id: str, *, at: Occasion = TRANSCRIPT
+    request: web.Request, staff: Staff, opened: Opened, *, at: Occasion = TRANSCRIPT
 ) -> dict[str, Any]:
-    """Every registered part of ``at`` for this conversation, one after the other (each is a read
-    or two; at once they would only take more of the pool's connections)."""
+    """Every registered part of ``at`` for the opened conversation, one after the other in its
+    transaction (a session runs one statement at a time)."""
     parts = request.app.get(PANEL_PARTS, {}).get(at, {})
-    return {name: await part(request, staff, conversation_id) for name, part in parts.items()}
+    return {name: await part(request, staff, opened) for name, part in parts.items()}
 
 
 def parts_json(parts: Mapping[str, Any]) -> str:

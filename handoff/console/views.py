@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, catalogues
 from gateway.appkeys import BROKER, DB, PIPELINE
@@ -20,7 +21,7 @@ from gateway.errors import InvalidInput, NotFound
 from gateway.outbox import outbox_for
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
-from gateway.store.models import StaffUser
+from gateway.store.models import Conversation, StaffUser
 from handoff.corrections import of_counsellor
 from handoff.shift import presence
 from handoff.shift.options import shift_options
@@ -30,7 +31,7 @@ from handoff.web.validation import body, read_json
 from . import data
 from .i18n import client_strings, gettext, pick_language, strings
 from .live import Hub
-from .panels import CLOSED, parts_json, read_parts
+from .panels import CLOSED, Opened, parts_json, read_parts
 from .schemas import CloseBody, ReplyBody, TransferBody, TypingBody
 from .security import (
     CONSOLE_ROLES,
@@ -239,10 +240,11 @@ async def supervisor_page(request: web.Request, staff: Staff) -> web.StreamRespo
 
 async def transcript_page(request: web.Request, staff: Staff) -> web.StreamResponse:
     """A transcript as a server-rendered page (for reading and printing); audited like the API."""
-    found = await _open_transcript(request, staff)
-    if isinstance(found, web.Response):
+    async with request.app[DB].session() as session:
+        opened = await _open_transcript(request, staff, session)
+    if opened is None:
         raise web.HTTPNotFound()
-    return render(request, "transcript.html", staff.lang, staff=staff, user=staff.user, tr=found)
+    return render(request, "transcript.html", staff.lang, staff=staff, user=staff.user, tr=opened[1])
 
 
 # ---------------------------------------------------------------------- JSON API
@@ -277,30 +279,35 @@ async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
     return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
 
 
-async def _open_transcript(request: web.Request, staff: Staff) -> dict[str, Any] | web.Response:
+async def _open_transcript(
+    request: web.Request, staff: Staff, session: AsyncSession
+) -> tuple[Conversation, dict[str, Any]] | None:
+    """The conversation and its transcript, the opening audited in ``session``; None when it was
+    erased since the guard looked (``acts_on``: who may read it)."""
     conv_id = conversation_id(request)
-    async with request.app[DB].session() as session:
-        try:
-            conv = await repo.get_conversation(session, conv_id)
-        except NotFound:  # erased since the guard looked (``acts_on``: who may read it)
-            return error(404, "not_found")
-        await repo.audit(
-            session,
-            "transcript.opened",
-            actor=staff.user,
-            conversation_id=conv_id,
-            details={"via": "console"},
-        )
-        return await data.transcript(session, conv, staff.lang)
+    try:
+        conv = await repo.get_conversation(session, conv_id)
+    except NotFound:
+        return None
+    await repo.audit(
+        session,
+        "transcript.opened",
+        actor=staff.user,
+        conversation_id=conv_id,
+        details={"via": "console"},
+    )
+    return conv, await data.transcript(session, conv, staff.lang)
 
 
 async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    found = await _open_transcript(request, staff)
-    if isinstance(found, web.Response):
-        return found
-    async with request.app[DB].reader() as session:
-        found["corrections"] = await of_counsellor(session, found["conversation"]["id"], staff.user.id)
-    found["panels"] = await read_parts(request, staff, found["conversation"]["id"])
+    # One transaction for the transcript, the corrections and the panel's parts.
+    async with request.app[DB].session() as session:
+        opened = await _open_transcript(request, staff, session)
+        if opened is None:
+            return error(404, "not_found")
+        conv, found = opened
+        found["corrections"] = await of_counsellor(session, conv.id, staff.user.id)
+        found["panels"] = await read_parts(request, staff, Opened(session, conv))
     return web.json_response(found)
 
 
@@ -348,7 +355,14 @@ async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = conversation_id(request)
     await request.app[PIPELINE].staff.close(conv_id, staff.user, reason)
     # The close's guard admitted the holder, a supervisor or an admin: each may document it.
-    parts = parts_json(await read_parts(request, staff, conv_id, at=CLOSED))
+    async with request.app[DB].session() as session:
+        try:
+            conv = await repo.get_conversation(session, conv_id)
+        except NotFound:  # erased at once: the page asks the form's route, which says so
+            found: dict[str, Any] = {}
+        else:
+            found = await read_parts(request, staff, Opened(session, conv), at=CLOSED)
+    parts = parts_json(found)
     return web.Response(text='{"ok": true, "parts": ' + parts + "}", content_type="application/json")
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.crypto import ContactCipher
-from handoff.console.panels import add_part
+from handoff.console.panels import Opened, add_part
 from handoff.console.security import Staff
 from handoff.directory.entries import CONTACT_TYPES, TOPICS
 from handoff.directory.live import directory_service
@@ -73,7 +73,7 @@ async def api_form_options(request: web.Request, staff: Staff) -> web.StreamResp
 # ---------------------------------------------------------------------- console: disclosures
 async def api_disclosures_of(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    return web.json_response({"disclosures": await disclosures_part(request, staff, conv_id)})
+    return web.json_response({"disclosures": await request.app[DISCLOSURES].reading.of_conversation(conv_id)})
 
 
 async def api_disclosure_create(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -243,9 +243,9 @@ open to console roles here so that a counsellor's or the author's attempt is ref
 by the four-eyes check in :mod:`handoff.disclosures.service`."""
 
 
-async def disclosures_part(request: web.Request, staff: Staff, conv_id: str) -> list[dict[str, object]]:
+async def disclosures_part(request: web.Request, staff: Staff, opened: Opened) -> list[dict[str, object]]:
     """The panel's crime information, read with the transcript (handoff.console.panels)."""
-    return await request.app[DISCLOSURES].reading.of_conversation(conv_id)
+    return await request.app[DISCLOSURES].reading.of_conversation(opened.conversation.id, opened.session)
 
 
 def setup(app: web.Application) -> None:

@@ -20,7 +20,7 @@ from gateway.events import TOPIC_CONVERSATION
 from gateway.store import repo
 from gateway.store.db import Database
 from gateway.store.models import Conversation
-from handoff.console.panels import add_part
+from handoff.console.panels import Opened, add_part
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.records.retention import RetentionPolicy
@@ -58,16 +58,15 @@ async def _conversation_for(request: web.Request, session: Any) -> Conversation:
 
 
 # ------------------------------------------------------------------------------------- person
-async def person_part(request: web.Request, staff: Staff, conv_id: str) -> dict[str, Any]:
-    """The person's earlier contacts, as ``GET …/person`` answers them; also read with the
-    transcript (handoff.console.panels)."""
-    async with request.app[DB].session() as session:
-        conv = await repo.get_conversation(session, conv_id)
-        return await person.person_view(session, conv)
+async def person_part(request: web.Request, staff: Staff, opened: Opened) -> dict[str, Any]:
+    """The person's earlier contacts, as ``GET …/person`` answers them, read with the transcript
+    (handoff.console.panels)."""
+    return await person.person_view(opened.session, opened.conversation)
 
 
 async def get_person(request: web.Request, staff: Staff) -> web.StreamResponse:
-    return web.json_response(await person_part(request, staff, request.match_info["conversation_id"]))
+    async with request.app[DB].session() as session:
+        return web.json_response(await person.person_view(session, await _conversation_for(request, session)))
 
 
 async def get_earlier(request: web.Request, staff: Staff) -> web.StreamResponse:

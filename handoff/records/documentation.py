@@ -29,7 +29,14 @@ from gateway.envelope import utcnow
 from gateway.errors import Conflict, HelplineError, PermissionDenied
 from gateway.outbox import erase_conversation_events
 from gateway.store import action_keys, repo
-from gateway.store.models import AuditEvent, ContactRecord, ConversationState, Message, StaffUser
+from gateway.store.models import (
+    AuditEvent,
+    ContactRecord,
+    Conversation,
+    ConversationState,
+    Message,
+    StaffUser,
+)
 from handoff.directory.catalog import Directory
 from handoff.directory.loading import default_directory
 from handoff.history.models import DebriefNote
@@ -196,11 +203,16 @@ async def conversation_events(session: AsyncSession, conversation_id: str) -> li
 
 
 async def documentation_form(
-    session: AsyncSession, conversation_id: str, *, directory: Directory | None = None
+    session: AsyncSession,
+    conversation_id: str,
+    *,
+    directory: Directory | None = None,
+    conversation: Conversation | None = None,
 ) -> dict[str, Any]:
-    """The form spec and the values to show (saved, else prefilled)."""
+    """The form spec and the values to show (saved, else prefilled); ``conversation``: the
+    conversation already read in ``session``."""
     g = guidelines()
-    conv = await repo.get_conversation(session, conversation_id)
+    conv = conversation or await repo.get_conversation(session, conversation_id)
     record = await session.get(DocumentationRecord, conversation_id)
     if record is not None:
         values = dict(record.fields)

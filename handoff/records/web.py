@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.appkeys import BROKER, DB, SETTINGS
 from gateway.errors import Conflict, NotFound, PermissionDenied
@@ -34,7 +35,7 @@ from gateway.lease import make_lease
 from gateway.store import repo
 from gateway.store.models import Conversation, ConversationState, StaffUser
 from gateway.store.rows import ConversationRow
-from handoff.console.panels import CLOSED, JsonText, add_part
+from handoff.console.panels import CLOSED, JsonText, Opened, add_part
 from handoff.console.security import Staff
 from handoff.directory.live import directory_service
 from handoff.records import documentation
@@ -91,21 +92,23 @@ async def get_documentation(request: web.Request, staff: Staff) -> web.StreamRes
 async def _opened_form(request: web.Request, staff: Staff, conv_id: str) -> dict[str, Any]:
     """The close form, its opening audited (:class:`NotFound` for an unknown conversation)."""
     async with request.app[DB].session() as session:
-        form = await documentation.documentation_form(
-            session, conv_id, directory=current_directory(request.app)
-        )
-        await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv_id)
+        return await _form_in(request, staff, session, await repo.get_conversation(session, conv_id))
+
+
+async def _form_in(
+    request: web.Request, staff: Staff, session: AsyncSession, conv: Conversation
+) -> dict[str, Any]:
+    form = await documentation.documentation_form(
+        session, conv.id, directory=current_directory(request.app), conversation=conv
+    )
+    await repo.audit(session, "documentation.opened", actor=staff.user, conversation_id=conv.id)
     return form
 
 
-async def documentation_part(request: web.Request, staff: Staff, conv_id: str) -> JsonText | None:
+async def documentation_part(request: web.Request, staff: Staff, opened: Opened) -> JsonText:
     """The close form as ``GET .../documentation`` answers it, brought by the close's answer
     (:mod:`handoff.console.panels`): the page opens it at once, without a request of its own."""
-    try:
-        form = await _opened_form(request, staff, conv_id)
-    except NotFound:  # erased at once: the page asks the form's route, which says so
-        return None
-    return form_text(form, staff.lang)
+    return form_text(await _form_in(request, staff, opened.session, opened.conversation), staff.lang)
 
 
 def form_answer(form: dict[str, Any], language: str) -> web.Response:

@@ -30,7 +30,7 @@ from gateway.envelope import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.events import TOPIC_CONVERSATION
 from gateway.tasks import cancel_and_wait
-from handoff.console.panels import add_part
+from handoff.console.panels import Opened, add_part
 from handoff.console.security import Staff
 from handoff.console.views import render
 from handoff.directory.live import DIRECTORY_SERVICE, directory_service
@@ -102,7 +102,7 @@ async def api_proposals(request: web.Request, staff: Staff) -> web.StreamRespons
 # ---------------------------------------------------------------------- console: referrals
 async def api_referrals_of(request: web.Request, staff: Staff) -> web.StreamResponse:
     conv_id = request.match_info["conversation_id"]
-    return web.json_response({"referrals": await referrals_part(request, staff, conv_id)})
+    return web.json_response({"referrals": await request.app[REFERRALS].reading.of_conversation(conv_id)})
 
 
 async def api_referral_create(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -357,9 +357,9 @@ ROUTES: tuple[Route, ...] = (
 """Every referral and portal route behind a login, with the roles that may use it."""
 
 
-async def referrals_part(request: web.Request, staff: Staff, conv_id: str) -> list[dict[str, object]]:
+async def referrals_part(request: web.Request, staff: Staff, opened: Opened) -> list[dict[str, object]]:
     """The panel's referrals, read with the transcript (handoff.console.panels)."""
-    return await request.app[REFERRALS].reading.of_conversation(conv_id)
+    return await request.app[REFERRALS].reading.of_conversation(opened.conversation.id, opened.session)
 
 
 def setup(app: web.Application) -> None:

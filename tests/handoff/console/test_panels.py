@@ -3,6 +3,10 @@ claimed conversation with one request instead of four, and sees what each part's
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+
 from tests.handoff.console.conftest import Console
 from tests.handoff.history.test_person import audits, referral, returning_person
 
@@ -18,8 +22,21 @@ async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_conta
         session.add(referral(again, "kunskapshus-orebro", "proposed"))
 
     base = f"/console/api/conversations/{again}"
-    opened = await anna.get(base)
+    await anna.get(base + "/person")  # signed in and seen: what the request costs is its own
+    transactions: list[Any] = []
+
+    def began(conn: Any) -> None:
+        transactions.append(conn)
+
+    engine = console.db.engine.sync_engine
+    event.listen(engine, "begin", began)
+    try:
+        opened = await anna.get(base)
+    finally:
+        event.remove(engine, "begin", began)
     assert opened.status == 200
+    # The guard's look, then one transaction for the transcript and every part (six before).
+    assert len(transactions) == 2
     panels = (await opened.json())["panels"]
     assert [e["conversation_id"] for e in panels["person"]["earlier"]] == [first]
     assert [r["recipient_id"] for r in panels["referrals"]] == ["kunskapshus-orebro"]
