@@ -4,18 +4,20 @@ and every event on the broker."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.app import all_metadata
 from gateway.appkeys import BROKER, CONSUMER
 from gateway.broker.base import Event
 from gateway.events import TOPIC_CONVERSATION, TOPIC_QUEUE, notify_topic, outbound_topic
+from gateway.store.models import OutboxEvent
 from handoff.directory.service import TOPIC_DIRECTORY
 from handoff.records.reports.periods import local_date
 from handoff.records.reports.service import build_evaluation, build_report, resolve_area
@@ -51,8 +53,12 @@ async def console(db_url: str, tmp_path: Path) -> AsyncIterator[Console]:
         await stop_console(c)
 
 
-async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table that is not training's, as text, sorted."""
+async def real_rows(console: Running, *, drained: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that is not training's, as text, sorted.  ``drained``: first wait
+    until the outbox has published what real work before it wrote (a sign-in's status), so that a
+    row on its way out then is not counted as a change later (the EventLog sees what goes out)."""
+    if drained:
+        await outbox_drained(console)
     found: dict[str, list[tuple[Any, ...]]] = {}
     async with console.db.session() as session:
         for table in all_metadata().sorted_tables:
@@ -62,6 +68,16 @@ async def real_rows(console: Running) -> dict[str, list[tuple[Any, ...]]]:
             rows = (await session.execute(select(*columns))).all()
             found[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
     return found
+
+
+async def outbox_drained(console: Running, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with console.db.session() as session:
+            if not (await session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one():
+                return
+        assert asyncio.get_running_loop().time() < deadline, "the outbox did not drain"
+        await asyncio.sleep(0.05)
 
 
 async def reports(console: Running, now: datetime) -> list[dict[str, Any]]:

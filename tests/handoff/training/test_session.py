@@ -62,7 +62,7 @@ async def test_a_whole_training_session_in_the_console_leaves_every_real_table_t
     real_queue = await _json(await counsellor.get("/console/api/queue"))
     events = EventLog()
     await events.start(console)
-    before = await real_rows(console)
+    before = await real_rows(console, drained=True)
     at = utcnow()
     reports_before = await reports(console, at)
 
