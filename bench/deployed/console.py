@@ -274,8 +274,8 @@ class Console:
         if not self.page:
             return
         mine = self.mine
-        for conv in mine - set(self.panels):
-            self._open(conv)  # reconcileMine
+        for conv in mine - set(self.panels) - self.claiming:
+            self._open(conv)  # reconcileMine (a claim on its way opens its panel from its answer)
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
 
@@ -310,10 +310,10 @@ class Console:
     # ------------------------------------------------------------------ conversations
     async def _claim(self, conv: str) -> None:
         try:
-            status, _ = await self.api(P.CLAIM, conv)
+            status, data = await self.api(P.CLAIM, conv)
             if status == 200:
                 if self.page:
-                    self._open(conv)
+                    self._open(conv, data.get("transcript"))
                 else:
                     panel = self.panels.setdefault(conv, Panel())
                     panel.last_person = 1  # the message that queued it waits for its answer
@@ -321,16 +321,20 @@ class Console:
         finally:
             self.claiming.discard(conv)
 
-    def _open(self, conv: str) -> None:
+    def _open(self, conv: str, given: dict[str, Any] | None = None) -> None:
         """openConversation: the panel (handoff.js mounts: options once) and the transcript, whose
-        answer brings the panel's referrals, disclosures and the person's earlier contacts."""
+        answer brings the panel's referrals, disclosures and the person's earlier contacts; after a
+        claim, its answer brought the transcript (``given``)."""
         if conv in self.panels or conv in self.ended:
             return  # the transcript is read once, when the panel opens
         self.panels[conv] = Panel()
         if not self.options_asked:
             self.options_asked = True
             self._spawn(self.api(P.HANDOFF_OPTIONS))
-        self._spawn(self._transcript(conv))
+        if given:
+            self._show(conv, given)
+        else:
+            self._spawn(self._transcript(conv))
 
     def _remove(self, conv: str) -> None:
         panel = self.panels.pop(conv, None)
@@ -346,7 +350,12 @@ class Console:
         if status in (403, 404):
             self._remove(conv)
             return
-        if status != 200:
+        if status == 200:
+            self._show(conv, data)
+
+    def _show(self, conv: str, data: dict[str, Any]) -> None:
+        """showTranscript: its messages in the log, then what handoff.js and person.js do."""
+        if conv not in self.panels:
             return
         for message in data.get("messages") or []:
             self._add(conv, message)

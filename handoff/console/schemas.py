@@ -102,10 +102,12 @@ class ConversationAnswer(Answer):
 
 
 class ClaimAnswer(Answer):
-    """The conversation is the caller's."""
+    """The conversation is the caller's; ``transcript``: as ``GET`` of the conversation answers it
+    (not in training, nor when the store could not read it with the claim)."""
 
     ok: bool
     conversation_id: str
+    transcript: ConversationAnswer | None = None
 
 
 class MessageAnswer(Answer):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, catalogues
 from gateway.appkeys import BROKER, DB, PIPELINE
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import InvalidInput, NotFound, StoreUnavailable
 from gateway.outbox import outbox_for
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
@@ -275,8 +275,21 @@ async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
         return web.json_response(
             {"error": "next_only", "message": strings(staff.lang)["next_only"]}, status=403
         )
-    await request.app[PIPELINE].staff.claim(conversation_id(request), staff.user)
-    return web.json_response({"ok": True, "conversation_id": conversation_id(request)})
+    conv_id = conversation_id(request)
+    await request.app[PIPELINE].staff.claim(conv_id, staff.user)
+    answer: dict[str, Any] = {"ok": True, "conversation_id": conv_id}
+    # The claimer now holds it, whom the transcript's guard admits: the answer brings the
+    # transcript as its GET answers it (audited the same), and the page opens the panel from it
+    # without a request of its own (issue #18).  The claim has committed: if the store fails to
+    # read it now, the page asks the transcript's route, as it did before.
+    try:
+        opened = await _transcript_answer(request, staff)
+    except StoreUnavailable as exc:
+        log.warning("claim: the transcript was not read with the claim (%s)", type(exc).__name__)
+    else:
+        if opened is not None:
+            answer["transcript"] = opened
+    return web.json_response(answer)
 
 
 async def _open_transcript(
@@ -299,16 +312,22 @@ async def _open_transcript(
     return conv, await data.transcript(session, conv, staff.lang)
 
 
-async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
-    # One transaction for the transcript, the corrections and the panel's parts.
+async def _transcript_answer(request: web.Request, staff: Staff) -> dict[str, Any] | None:
+    """The transcript with the counsellor's corrections and the panel's parts, in one transaction
+    (None: erased since the guard looked)."""
     async with request.app[DB].session() as session:
         opened = await _open_transcript(request, staff, session)
         if opened is None:
-            return error(404, "not_found")
+            return None
         conv, found = opened
         found["corrections"] = await of_counsellor(session, conv.id, staff.user.id)
         found["panels"] = await read_parts(request, staff, Opened(session, conv))
-    return web.json_response(found)
+    return found
+
+
+async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
+    found = await _transcript_answer(request, staff)
+    return error(404, "not_found") if found is None else web.json_response(found)
 
 
 async def api_reply(request: web.Request, staff: Staff) -> web.StreamResponse:

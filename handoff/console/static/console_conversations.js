@@ -27,13 +27,15 @@ HL.consoleConversations = function (shared) {
     conv.channel = info.channel;
   }
 
-  function openConversation(id, focus) {
+  // given: the transcript as the claim's answer brought it (else it is read).
+  function openConversation(id, focus, given) {
     if (ended.has(id)) return;
     const fresh = !convs.has(id);
     if (fresh) createPanel(id);
     if (focus || !active) activate(id);
     // Once: after that the live feed appends (a claim's answer and the queue's delta both open it).
-    if (fresh) loadTranscript(id);
+    if (fresh && given) showTranscript(id, given);
+    else if (fresh) loadTranscript(id);
     mineEmpty.hidden = true;
   }
 
@@ -192,13 +194,17 @@ HL.consoleConversations = function (shared) {
 
   async function loadTranscript(id) {
     const res = await api("GET", HL.base + "/conversations/" + id);
-    const conv = convs.get(id);
-    if (!conv) return;
+    if (!convs.has(id)) return;
     if (res.status !== 200) {
       if (res.status === 403 || res.status === 404) removeConversation(id);
       return;
     }
-    const data = res.data;
+    showTranscript(id, res.data);
+  }
+
+  function showTranscript(id, data) {
+    const conv = convs.get(id);
+    if (!conv) return;
     data.messages.forEach(function (m) { addMessage(id, m); });
     conv.triage = data.triage;
     conv.why = data.why;

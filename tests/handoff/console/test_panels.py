@@ -74,3 +74,33 @@ async def test_the_close_brings_the_documentation_form_as_its_route_answers_it(
     assert pending == [
         {"id": conv, "closed_at": form["closed_at"], "intent": form["intent"], "channel": form["channel"]}
     ]
+
+
+async def test_the_claim_brings_the_transcript_as_its_route_answers_it(console_any_db: Console) -> None:
+    """The page opens a claimed conversation's panel from the claim's answer: the transcript with its
+    parts, as ``GET`` of it answers, and its opening audited as that read is."""
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await console.person("p", "min son har blivit radikal, vad gör jag?")
+
+    claimed = await anna.claim(conv)
+    assert claimed.status == 200
+    answer = await claimed.json()
+    given = answer["transcript"]
+    assert answer["ok"] and answer["conversation_id"] == conv
+    assert given["conversation"]["assigned_to"] == "anna"
+    assert [m["text"] for m in given["messages"] if m["kind"] == "person"] == [
+        "min son har blivit radikal, vad gör jag?"
+    ]
+    assert set(given["panels"]) == {"referrals", "disclosures", "person"}
+    opened = await audits(console, "transcript.opened")
+    assert len(opened) == 1
+    read = await (await anna.get(f"/console/api/conversations/{conv}")).json()
+    # The same answer, but for the delivery of the bot's message, which may have moved since.
+    assert set(given) == set(read)
+    assert {k: v for k, v in given.items() if k != "messages"} == {
+        k: v for k, v in read.items() if k != "messages"
+    }
+    assert [(m["seq"], m["kind"], m["text"]) for m in given["messages"]] == [
+        (m["seq"], m["kind"], m["text"]) for m in read["messages"]
+    ]
