@@ -77,7 +77,9 @@ class Console:
         self.panels: dict[str, Panel] = {}
         self.ended: set[str] = set()
         """console_conversations.js ``ended``: closed here, never opened again by a late event."""
-        self.claiming: set[str] = set()
+        self.claiming: dict[str, list[dict[str, Any]]] = {}
+        """Claims on their way, with the live events that came meanwhile (console_conversations.js
+        beginClaim / endClaim: the claim's answer opens the panel, then they are applied)."""
         self.options_asked = False  # handoff.js options(): once per page
         self.tasks: set[asyncio.Task[Any]] = set()
         self.session = aiohttp.ClientSession(
@@ -274,7 +276,7 @@ class Console:
         if not self.page:
             return
         mine = self.mine
-        for conv in mine - set(self.panels) - self.claiming:
+        for conv in mine - set(self.panels) - set(self.claiming):
             self._open(conv)  # reconcileMine (a claim on its way opens its panel from its answer)
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
@@ -282,11 +284,15 @@ class Console:
     def _claim_mine(self) -> None:
         for conv in self.waiting:
             if self.owner.get(conv) == self.index and conv not in self.claiming and conv not in self.panels:
-                self.claiming.add(conv)
+                self.claiming[conv] = []
                 self._spawn(self._claim(conv))
 
     def _conversation_event(self, msg: dict[str, Any]) -> None:
         conv = str(msg.get("conversation_id"))
+        held = self.claiming.get(conv)
+        if held is not None:
+            held.append(msg)
+            return
         panel = self.panels.get(conv)
         state = (msg.get("conversation") or {}).get("state")
         if panel is None:
@@ -309,17 +315,20 @@ class Console:
 
     # ------------------------------------------------------------------ conversations
     async def _claim(self, conv: str) -> None:
+        status, data = 0, {}
         try:
             status, data = await self.api(P.CLAIM, conv)
-            if status == 200:
-                if self.page:
-                    self._open(conv, data.get("transcript"))
-                else:
-                    panel = self.panels.setdefault(conv, Panel())
-                    panel.last_person = 1  # the message that queued it waits for its answer
-                    self._maybe_reply(conv)
         finally:
-            self.claiming.discard(conv)
+            held = self.claiming.pop(conv, [])
+        if status == 200:
+            if self.page:
+                self._open(conv, data.get("transcript"))
+            else:
+                panel = self.panels.setdefault(conv, Panel())
+                panel.last_person = 1  # the message that queued it waits for its answer
+                self._maybe_reply(conv)
+        for msg in held:
+            self._conversation_event(msg)
 
     def _open(self, conv: str, given: dict[str, Any] | None = None) -> None:
         """openConversation: the panel (handoff.js mounts: options once) and the transcript, whose

@@ -347,9 +347,32 @@ HL.consoleConversations = function (shared) {
     }
   }
 
+  // ------------------------------------------------------------------ claims
+  // A claim on its way (id -> the live events that came meanwhile): its answer brings the
+  // transcript and opens the panel, then those events are applied (a message already in the
+  // transcript is skipped by its seq).  Opened by an event instead, the panel would read the
+  // transcript with a request of its own.
+  const claims = new Map();
+
+  function beginClaim(id) {
+    if (!convs.has(id)) claims.set(id, []);
+  }
+
+  // given: the transcript the claim's answer brought (none in training: the panel reads it).
+  function endClaim(id, ok, given) {
+    const held = claims.get(id) || [];
+    claims.delete(id);
+    if (ok) openConversation(id, true, given);
+    held.forEach(onConversationEvent);
+  }
+
   // ------------------------------------------------------------------ live events
   function onConversationEvent(msg) {
     const id = msg.conversation_id;
+    if (claims.has(id)) {
+      claims.get(id).push(msg);
+      return;
+    }
     if (!convs.has(id)) {
       if (msg.conversation && msg.conversation.state === "assigned") openConversation(id, false);
       return;
@@ -387,6 +410,9 @@ HL.consoleConversations = function (shared) {
     updateTab: updateTab,
     loadTranscript: loadTranscript,
     onEvent: onConversationEvent,
+    beginClaim: beginClaim,
+    endClaim: endClaim,
+    claiming: function (id) { return claims.has(id); },
     showEmpty: showEmpty,
   };
 };

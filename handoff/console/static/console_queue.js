@@ -18,9 +18,6 @@ HL.consoleQueue = function (shared, conversations) {
   let mayPick = !queueSection || queueSection.dataset.mayPick !== "0";
 
   let waiting = [];
-  // Claims on their way: the claim's answer opens the panel with its transcript, so the queue's
-  // delta (which may come first) does not open it with a read of its own.
-  const claiming = new Set();
   const rows = new Map(); // conversation id -> {entry, tr}: a row is redrawn only when its entry changed
   // A gap in the deltas' numbers asks the live socket for the whole queue.
   const view = HL.queueView(function () { if (shared.live) shared.live.send({ type: "snapshot" }); });
@@ -108,7 +105,7 @@ HL.consoleQueue = function (shared, conversations) {
         if (convs.has(id) && !convs.get(id).closed) conversations.remove(id);
         return;
       }
-      if (!convs.has(id) && !claiming.has(id)) conversations.open(id, false);
+      if (!convs.has(id) && !conversations.claiming(id)) conversations.open(id, false);
       conversations.updateTab(id, c.entry);
     });
     conversations.showEmpty();
@@ -116,13 +113,10 @@ HL.consoleQueue = function (shared, conversations) {
 
   async function claimConversation(id, button) {
     button.disabled = true;
-    claiming.add(id);
+    conversations.beginClaim(id);
     const res = await api("POST", HL.base + "/conversations/" + id + "/claim");
-    claiming.delete(id);
-    if (res.status === 200) {
-      conversations.open(id, true, res.data.transcript); // without one (training): the panel reads it
-      return;
-    }
+    conversations.endClaim(id, res.status === 200, res.data && res.data.transcript);
+    if (res.status === 200) return;
     button.disabled = false;
     shared.say(res.data.message || t(res.data.error || "error"));
   }
@@ -130,7 +124,7 @@ HL.consoleQueue = function (shared, conversations) {
   function reconcileMine(mine) {
     const ids = new Set(mine.map(function (m) { return m.conversation_id; }));
     mine.forEach(function (m) {
-      if (!convs.has(m.conversation_id) && !claiming.has(m.conversation_id)) conversations.open(m.conversation_id, false);
+      if (!convs.has(m.conversation_id) && !conversations.claiming(m.conversation_id)) conversations.open(m.conversation_id, false);
       conversations.updateTab(m.conversation_id, m);
     });
     for (const [id, conv] of convs) {
