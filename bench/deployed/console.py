@@ -276,8 +276,8 @@ class Console:
         if not self.page:
             return
         mine = self.mine
-        for conv in mine - set(self.panels) - set(self.claiming):
-            self._open(conv)  # reconcileMine (a claim on its way opens its panel from its answer)
+        for conv in mine - set(self.panels):
+            self._open(conv)  # reconcileMine
         for conv in [c for c, p in self.panels.items() if c not in mine and not p.closed]:
             self._remove(conv)
 
@@ -315,7 +315,6 @@ class Console:
 
     # ------------------------------------------------------------------ conversations
     async def _claim(self, conv: str) -> None:
-        status, data = 0, {}
         try:
             status, data = await self.api(P.CLAIM, conv)
         finally:
@@ -334,8 +333,8 @@ class Console:
         """openConversation: the panel (handoff.js mounts: options once) and the transcript, whose
         answer brings the panel's referrals, disclosures and the person's earlier contacts; after a
         claim, its answer brought the transcript (``given``)."""
-        if conv in self.panels or conv in self.ended:
-            return  # the transcript is read once, when the panel opens
+        if conv in self.panels or conv in self.ended or conv in self.claiming:
+            return  # read once, when the panel opens; a claim on its way opens it from its answer
         self.panels[conv] = Panel()
         if not self.options_asked:
             self.options_asked = True

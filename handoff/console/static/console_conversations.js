@@ -29,7 +29,8 @@ HL.consoleConversations = function (shared) {
 
   // given: the transcript as the claim's answer brought it (else it is read).
   function openConversation(id, focus, given) {
-    if (ended.has(id)) return;
+    // A claim on its way opens it from its answer (endClaim), whatever asks meanwhile.
+    if (ended.has(id) || claims.has(id)) return;
     const fresh = !convs.has(id);
     if (fresh) createPanel(id);
     if (focus || !active) activate(id);
@@ -412,7 +413,6 @@ HL.consoleConversations = function (shared) {
     onEvent: onConversationEvent,
     beginClaim: beginClaim,
     endClaim: endClaim,
-    claiming: function (id) { return claims.has(id); },
     showEmpty: showEmpty,
   };
 };

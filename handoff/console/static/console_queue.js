@@ -105,7 +105,7 @@ HL.consoleQueue = function (shared, conversations) {
         if (convs.has(id) && !convs.get(id).closed) conversations.remove(id);
         return;
       }
-      if (!convs.has(id) && !conversations.claiming(id)) conversations.open(id, false);
+      if (!convs.has(id)) conversations.open(id, false);
       conversations.updateTab(id, c.entry);
     });
     conversations.showEmpty();
@@ -124,7 +124,7 @@ HL.consoleQueue = function (shared, conversations) {
   function reconcileMine(mine) {
     const ids = new Set(mine.map(function (m) { return m.conversation_id; }));
     mine.forEach(function (m) {
-      if (!convs.has(m.conversation_id) && !conversations.claiming(m.conversation_id)) conversations.open(m.conversation_id, false);
+      if (!convs.has(m.conversation_id)) conversations.open(m.conversation_id, false);
       conversations.updateTab(m.conversation_id, m);
     });
     for (const [id, conv] of convs) {
