@@ -90,9 +90,14 @@ async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Insert outbox rows with one ``executemany`` (in the caller's transaction)."""
     if rows:
         await session.execute(insert(OUTBOX), list(rows))
-        # Handed to this process's relay once the transaction commits, so that it publishes them
-        # without reading them back (gateway.store.db.HANDED).
-        session.info.setdefault(HANDED, []).extend(rows)
+        hand_on(session, rows)
+
+
+def hand_on(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Outbox rows inserted in ``session`` (by :func:`insert_rows` or with other writes), handed to
+    this process's relay once the transaction commits, so that it publishes them without reading
+    them back (gateway.store.db.HANDED)."""
+    session.info.setdefault(HANDED, []).extend(rows)
 
 
 async def erase_conversation_events(session: AsyncSession, conversation_id: str) -> None:

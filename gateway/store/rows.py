@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.envelope import Envelope
@@ -111,6 +112,15 @@ async def update_conversations(
     conversations that changed the same columns (most often just the count and the time of the
     last message) go in one ``executemany``.
     """
+    for params in changes(convs).values():
+        await session.execute(_UPDATE, params)
+
+
+def changes(
+    convs: Iterable[tuple[ConversationRow, tuple[Any, ...]]],
+) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """What changed in each conversation since its ``snapshot``, grouped by the columns changed:
+    the parameters of one UPDATE per group (``row_id`` and the new values)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for conv, before in convs:
         changed = {
@@ -120,8 +130,7 @@ async def update_conversations(
         }
         if changed:
             groups.setdefault(tuple(changed), []).append({"row_id": conv.id, **changed})
-    for params in groups.values():
-        await session.execute(_UPDATE, params)
+    return groups
 
 
 def message_row(
@@ -221,3 +230,120 @@ async def peek(conn: AsyncConnection, conversation_id: str) -> ConversationRow |
     """A conversation by id, read without a lock."""
     row = (await conn.execute(_BY_ID, {"conversation_id": conversation_id})).mappings().first()
     return None if row is None else ConversationRow.from_mapping(row)
+
+
+# PostgreSQL: a batch's writes in one statement -----------------------------------------------
+#
+# A batch ends with its messages inserted, its conversations updated and its outbox rows inserted:
+# three statements, each a round trip that waits for a turn of a busy loop and about 90 µs of CPU
+# through SQLAlchemy.  On PostgreSQL the three are one statement of data-modifying CTEs, each
+# reading its rows from arrays (``unnest``), so that the statement's text depends only on which
+# columns are written, never on the number of rows: it is compiled and prepared once.  SQLite
+# runs each statement on the loop, without a round trip, and keeps the three.
+#
+# Every array is text[], each value converted in the statement: asyncpg looks up any other array
+# type in the server's catalogue the first time a connection meets it (6-8 ms each, measured),
+# which a critical message stored on a new connection would wait for.  A string column takes its
+# text by assignment, which refuses a value longer than the column (an explicit cast to
+# VARCHAR(n) would cut it silently; a refused value becomes a dead letter, gateway.deadletter).
+
+
+def _from_text(table: Table, name: str, dialect: Dialect, alias: str = "v") -> str:
+    column_type = table.c[name].type
+    if isinstance(column_type, String):  # Text included
+        return f"{alias}.{name}"
+    return f"CAST({alias}.{name} AS {column_type.compile(dialect=dialect)})"
+
+
+def _insert_part(table: Table, names: Sequence[str], prefix: str, dialect: Dialect) -> str:
+    # Every name is a column of ``table`` (``_from_text`` looks each up): no text from outside.
+    arrays = ", ".join(f"CAST(:{prefix}_{name} AS TEXT[])" for name in names)
+    converted = ", ".join(_from_text(table, name, dialect) for name in names)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
+        f"SELECT {converted} FROM unnest({arrays}) AS v({', '.join(names)})"
+    )
+
+
+def _update_part(names: Sequence[str], k: int, dialect: Dialect) -> str:
+    # Every name is a column of conversations (``_from_text`` looks each up): no text from outside.
+    sets = ", ".join(f"{name} = {_from_text(CONVERSATIONS, name, dialect)}" for name in names)
+    arrays = ", ".join(f"CAST(:u{k}_{name} AS TEXT[])" for name in ("row_id", *names))
+    return (
+        f"UPDATE conversations SET {sets} FROM unnest({arrays}) AS v(row_id, {', '.join(names)}) "  # noqa: S608
+        "WHERE conversations.id = v.row_id"
+    )
+
+
+def _as_text(value: Any) -> str | None:
+    """A bound value as the text PostgreSQL reads back into its column's type."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+_TOGETHER: dict[tuple[Any, ...], TextClause] = {}
+
+
+def _together_text(shape: tuple[Any, ...], dialect: Dialect) -> TextClause:
+    found = _TOGETHER.get(shape)
+    if found is None:
+        (message_names, update_names, extra) = shape
+        parts = []
+        if message_names:
+            parts.append(_insert_part(MESSAGES, message_names, MESSAGES.name, dialect))
+        parts.extend(_update_part(names, k, dialect) for k, names in enumerate(update_names))
+        if extra is not None:
+            table, names = extra
+            parts.append(_insert_part(table, names, table.name, dialect))
+        ctes = ", ".join(f"w{k} AS ({part})" for k, part in enumerate(parts))
+        found = _TOGETHER[shape] = text(f"WITH {ctes} SELECT 1")
+    return found
+
+
+def _processors(table: Table, names: Sequence[str], dialect: Dialect) -> list[Any]:
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+
+
+def _columns_of(
+    table: Table, prefix: str, names: Sequence[str], rows: Sequence[Mapping[str, Any]], dialect: Dialect
+) -> dict[str, list[Any]]:
+    """Each column of ``rows`` as a text array parameter, its values as SQLAlchemy binds them."""
+    out: dict[str, list[Any]] = {}
+    for name, process in zip(names, _processors(table, names, dialect), strict=True):
+        values = [row[name] for row in rows]
+        if process is not None:
+            values = [process(v) for v in values]
+        out[f"{prefix}_{name}"] = [_as_text(v) for v in values]
+    return out
+
+
+async def write_together(
+    session: AsyncSession,
+    messages: Sequence[dict[str, Any]],
+    convs: Iterable[tuple[ConversationRow, tuple[Any, ...]]],
+    extra: tuple[Table, Sequence[dict[str, Any]]],
+) -> None:
+    """PostgreSQL: insert ``messages``, write what changed in ``convs`` (as
+    :func:`update_conversations`) and insert the rows of ``extra`` (the outbox's), in one statement."""
+    dialect = session.get_bind().dialect
+    groups = changes(convs)
+    table, extra_rows = extra
+    message_names = tuple(messages[0]) if messages else ()
+    extra_names = tuple(extra_rows[0]) if extra_rows else ()
+    shape = (message_names, tuple(groups), (table, extra_names) if extra_rows else None)
+    if not message_names and not groups and not extra_rows:
+        return
+    params: dict[str, Any] = {}
+    if messages:
+        params.update(_columns_of(MESSAGES, MESSAGES.name, message_names, messages, dialect))
+    for k, (names, rows_of) in enumerate(groups.items()):
+        ids = {f"u{k}_row_id": [row["row_id"] for row in rows_of]}
+        params.update(ids, **_columns_of(CONVERSATIONS, f"u{k}", names, rows_of, dialect))
+    if extra_rows:
+        params.update(_columns_of(table, table.name, extra_names, extra_rows, dialect))
+    await session.execute(_together_text(shape, dialect), params)

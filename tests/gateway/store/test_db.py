@@ -15,6 +15,7 @@ from gateway.crypto import ContactCipher
 from gateway.envelope import utcnow
 from gateway.errors import StoreError
 from gateway.store.db import Database
+from gateway.store.models import Conversation
 from tests.harness import loop_gaps
 
 
@@ -150,3 +151,21 @@ async def test_a_lost_postgresql_connection_fails_one_attempt_retryably_and_the_
     assert failures <= 1
     await hold_three()  # the whole pool works again
     await db.close()
+
+
+async def test_json_columns_keep_every_language_and_number_keys_as_the_standard_encoder_did(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        await db.upgrade()
+        meta = {"sv": "Är du där?", "ar": "هل أنت هناك؟", 7: [1.5, None, True], "nested": {"ti": "ሰላም"}}
+        async with db.session() as session:
+            session.add(
+                Conversation(id="c-json", channel="webchat", pseudonym="p", state="new", priority=1, meta=meta)
+            )
+        async with db.session() as session:
+            stored = await session.get(Conversation, "c-json")
+            assert stored is not None
+            # What json.dumps made of a key that is not a string: its text.
+            assert stored.meta == {**{k: v for k, v in meta.items() if k != 7}, "7": [1.5, None, True]}
+    finally:
+        await db.close()
