@@ -37,8 +37,9 @@ async def _one_claim_at_a_time(session: AsyncSession, user: StaffUser) -> None:
     await session.execute(select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
 
 
-async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) -> None:
-    """Take a waiting conversation.  Raises Conflict when someone else got it or capacity is full."""
+async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) -> Conversation:
+    """Take a waiting conversation; it as claimed (the UPDATE returns it).  Raises Conflict when
+    someone else got it or capacity is full."""
     await _one_claim_at_a_time(session, user)
     now = utcnow()
     held = (
@@ -47,20 +48,23 @@ async def claim(session: AsyncSession, conversation_id: str, user: StaffUser) ->
         .where(Conversation.assigned_to == user.id, Conversation.state == S.ASSIGNED.value)
         .scalar_subquery()
     )
-    result = await session.execute(
-        update(Conversation)
-        .where(and_(Conversation.id == conversation_id, Conversation.state == S.QUEUED.value))
-        .where(held < user.capacity)
-        .values(
-            state=S.ASSIGNED.value,
-            assigned_to=user.id,
-            assigned_at=now,
-            first_assigned_at=func.coalesce(Conversation.first_assigned_at, now),
+    claimed = (
+        await session.scalars(
+            update(Conversation)
+            .where(and_(Conversation.id == conversation_id, Conversation.state == S.QUEUED.value))
+            .where(held < user.capacity)
+            .values(
+                state=S.ASSIGNED.value,
+                assigned_to=user.id,
+                assigned_at=now,
+                first_assigned_at=func.coalesce(Conversation.first_assigned_at, now),
+            )
+            .returning(Conversation)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        return
+    ).one_or_none()
+    if claimed is not None:
+        return claimed
     conv = await session.get(Conversation, conversation_id)
     if conv is None:
         raise NotFound(f"conversation {conversation_id} not found")

@@ -7,9 +7,9 @@ wakes the relay after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,7 @@ from gateway.outbox import Outbox, insert_rows
 from gateway.outgoing import OutgoingMessages
 from gateway.store import action_keys, repo, rows
 from gateway.store.db import Database
-from gateway.store.models import StaffUser
+from gateway.store.models import Conversation, StaffUser
 from gateway.store.repo import conversation_summary
 from gateway.writes import EventRows, PipelineLimits, Writes
 
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from gateway.metrics import Metrics
 
 S = ConversationState
+
+T = TypeVar("T")
+Then = Callable[[AsyncSession, Conversation], Awaitable[T]]
+"""What a caller reads of the conversation an action changed, in the action's own transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +154,20 @@ class StaffActions:
                 self.metrics.answered_first(waiting_since)
         return out
 
-    async def claim(self, conversation_id: str, user: StaffUser) -> None:
+    async def claim(self, conversation_id: str, user: StaffUser, then: Then[T] | None = None) -> T | None:
+        """Take a waiting conversation (:func:`gateway.queue.claim`).  ``then``: what the caller
+        reads of it in the claim's own transaction (the console: the transcript its answer
+        brings), whose result is returned; should it fail, so does the claim."""
         async with self.db.session() as session:
-            await queue.claim(session, conversation_id, user)
+            conv = await queue.claim(session, conversation_id, user)
             await repo.audit(session, "conversation.claimed", actor=user, conversation_id=conversation_id)
-            conv = await repo.get_conversation(session, conversation_id)
             summary = conversation_summary(conv)
             await self._state_events(
                 session, summary, "assigned", {"counsellor": user.display_name or user.username}
             )
+            found = await then(session, conv) if then is not None else None
         self.outbox.wake()
+        return found
 
     async def claim_next(
         self, user: StaffUser, prefer: Collection[str] = (), leave: Collection[str] = ()
@@ -212,7 +220,11 @@ class StaffActions:
                 await self.outgoing.write(session, conversation_id, notice)
         self.outbox.wake()
 
-    async def close(self, conversation_id: str, user: StaffUser, reason: str = "") -> None:
+    async def close(
+        self, conversation_id: str, user: StaffUser, reason: str = "", then: Then[T] | None = None
+    ) -> T | None:
+        """Close the conversation.  ``then``: what the caller reads of the closed conversation in
+        the same transaction (the console: the panel's parts for documenting it), returned."""
         async with self.db.session() as session:
             conv = await repo.get_conversation(session, conversation_id, for_update=True)
             if conv.state not in (S.ASSIGNED.value, S.QUEUED.value, S.BOT.value):
@@ -230,7 +242,9 @@ class StaffActions:
             conv.meta = {**(conv.meta or {}), "closed_by": user.username, "close_reason": reason[:200]}
             await repo.audit(session, "conversation.closed", actor=user, conversation_id=conversation_id)
             await self._state_events(session, conversation_summary(conv), "closed", {})
+            found = await then(session, conv) if then is not None else None
         self.outbox.wake()
+        return found
 
     async def counsellor_typing(
         self,

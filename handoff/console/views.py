@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, catalogues
 from gateway.appkeys import BROKER, DB, PIPELINE
-from gateway.errors import InvalidInput, NotFound, StoreUnavailable
+from gateway.errors import InvalidInput, NotFound
 from gateway.outbox import outbox_for
 from gateway.passwords import MAX_PASSWORD_LENGTH
 from gateway.store import repo
@@ -276,20 +276,15 @@ async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
             {"error": "next_only", "message": strings(staff.lang)["next_only"]}, status=403
         )
     conv_id = conversation_id(request)
-    await request.app[PIPELINE].staff.claim(conv_id, staff.user)
-    answer: dict[str, Any] = {"ok": True, "conversation_id": conv_id}
-    # The claimer now holds it, whom the transcript's guard admits: the answer brings the
-    # transcript as its GET answers it (audited the same), and the page opens the panel from it
-    # without a request of its own (issue #18).  The claim has committed: if the store fails to
-    # read it now, the page asks the transcript's route, as it did before.
-    try:
-        opened = await _transcript_answer(request, staff)
-    except StoreUnavailable as exc:
-        log.warning("claim: the transcript was not read with the claim (%s)", type(exc).__name__)
-    else:
-        if opened is not None:
-            answer["transcript"] = opened
-    return web.json_response(answer)
+
+    async def transcript(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+        # The claimer now holds it, whom the transcript's guard admits: the answer brings the
+        # transcript as its GET answers it (audited the same), read in the claim's transaction,
+        # and the page opens the panel from it without a request of its own (issue #18).
+        return await _opened(request, staff, session, conv)
+
+    found = await request.app[PIPELINE].staff.claim(conv_id, staff.user, then=transcript)
+    return web.json_response({"ok": True, "conversation_id": conv_id, "transcript": found})
 
 
 async def _open_transcript(
@@ -297,32 +292,44 @@ async def _open_transcript(
 ) -> tuple[Conversation, dict[str, Any]] | None:
     """The conversation and its transcript, the opening audited in ``session``; None when it was
     erased since the guard looked (``acts_on``: who may read it)."""
-    conv_id = conversation_id(request)
     try:
-        conv = await repo.get_conversation(session, conv_id)
+        conv = await repo.get_conversation(session, conversation_id(request))
     except NotFound:
         return None
+    return conv, await _transcript_of(staff, session, conv)
+
+
+async def _transcript_of(staff: Staff, session: AsyncSession, conv: Conversation) -> dict[str, Any]:
     await repo.audit(
         session,
         "transcript.opened",
         actor=staff.user,
-        conversation_id=conv_id,
+        conversation_id=conv.id,
         details={"via": "console"},
     )
-    return conv, await data.transcript(session, conv, staff.lang)
+    return await data.transcript(session, conv, staff.lang)
+
+
+async def _opened(
+    request: web.Request, staff: Staff, session: AsyncSession, conv: Conversation
+) -> dict[str, Any]:
+    """The transcript with the counsellor's corrections and the panel's parts, read in
+    ``session``, the opening audited there."""
+    found = await _transcript_of(staff, session, conv)
+    found["corrections"] = await of_counsellor(session, conv.id, staff.user.id)
+    found["panels"] = await read_parts(request, staff, Opened(session, conv))
+    return found
 
 
 async def _transcript_answer(request: web.Request, staff: Staff) -> dict[str, Any] | None:
     """The transcript with the counsellor's corrections and the panel's parts, in one transaction
     (None: erased since the guard looked)."""
     async with request.app[DB].session() as session:
-        opened = await _open_transcript(request, staff, session)
-        if opened is None:
+        try:
+            conv = await repo.get_conversation(session, conversation_id(request))
+        except NotFound:
             return None
-        conv, found = opened
-        found["corrections"] = await of_counsellor(session, conv.id, staff.user.id)
-        found["panels"] = await read_parts(request, staff, Opened(session, conv))
-    return found
+        return await _opened(request, staff, session, conv)
 
 
 async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
@@ -372,17 +379,16 @@ async def api_transfer(request: web.Request, staff: Staff) -> web.StreamResponse
 async def api_close(request: web.Request, staff: Staff) -> web.StreamResponse:
     reason = body(request, CloseBody).reason[:200]
     conv_id = conversation_id(request)
-    await request.app[PIPELINE].staff.close(conv_id, staff.user, reason)
-    # The close's guard admitted the holder, a supervisor or an admin: each may document it.
-    async with request.app[DB].session() as session:
-        try:
-            conv = await repo.get_conversation(session, conv_id)
-        except NotFound:  # erased at once: the page asks the form's route, which says so
-            found: dict[str, Any] = {}
-        else:
-            found = await read_parts(request, staff, Opened(session, conv), at=CLOSED)
-    parts = parts_json(found)
-    return web.Response(text='{"ok": true, "parts": ' + parts + "}", content_type="application/json")
+
+    async def parts(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+        # The close's guard admitted the holder, a supervisor or an admin: each may document it.
+        # Read in the close's own transaction.
+        return await read_parts(request, staff, Opened(session, conv), at=CLOSED)
+
+    found = await request.app[PIPELINE].staff.close(conv_id, staff.user, reason, then=parts)
+    return web.Response(
+        text='{"ok": true, "parts": ' + parts_json(found or {}) + "}", content_type="application/json"
+    )
 
 
 async def api_canned(request: web.Request, staff: Staff) -> web.StreamResponse:

@@ -3,12 +3,37 @@ claimed conversation with one request instead of four, and sees what each part's
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import greenlet
 from sqlalchemy import event
 
 from tests.handoff.console.conftest import Console
 from tests.handoff.history.test_person import audits, referral, returning_person
+
+
+@contextmanager
+def transactions_of(console: Console) -> Iterator[list[Any]]:
+    """The transactions the console's requests begin inside the block (not the background's:
+    the outbound relay, the delivery of the bot's messages)."""
+    began: list[Any] = []
+    engine = console.db.engine.sync_engine
+
+    def listener(conn: Any) -> None:
+        # The caller's frames: SQLAlchemy runs the statement in a greenlet whose parent awaits it.
+        here = greenlet.getcurrent()
+        frame = here.parent.gr_frame if here.parent is not None else None
+        if any(f.filename.endswith("handoff/web/guard.py") for f in traceback.extract_stack(frame)):
+            began.append(conn)
+
+    event.listen(engine, "begin", listener)
+    try:
+        yield began
+    finally:
+        event.remove(engine, "begin", listener)
 
 
 async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_contacts(
@@ -23,17 +48,8 @@ async def test_the_transcript_brings_referrals_disclosures_and_the_earlier_conta
 
     base = f"/console/api/conversations/{again}"
     await anna.get(base + "/person")  # signed in and seen: what the request costs is its own
-    transactions: list[Any] = []
-
-    def began(conn: Any) -> None:
-        transactions.append(conn)
-
-    engine = console.db.engine.sync_engine
-    event.listen(engine, "begin", began)
-    try:
+    with transactions_of(console) as transactions:
         opened = await anna.get(base)
-    finally:
-        event.remove(engine, "begin", began)
     assert opened.status == 200
     # The guard's look, then one transaction for the transcript and every part (six before).
     assert len(transactions) == 2
@@ -62,8 +78,12 @@ async def test_the_close_brings_the_documentation_form_as_its_route_answers_it(
     assert (await anna.claim(conv)).status == 200
     base = f"/console/api/conversations/{conv}"
 
-    closed = await anna.post(base + "/close", {})
+    await anna.get(base)  # signed in and seen: what the close costs is its own
+    with transactions_of(console) as transactions:
+        closed = await anna.post(base + "/close", {})
     assert closed.status == 200
+    # The close with the form read in its own transaction (two before).
+    assert len(transactions) == 1, len(transactions)
     form = (await closed.json())["parts"]["documentation"]
     assert form["conversation_id"] == conv and form["state"] == "closed" and form["can_document"]
     assert form["channel"] and form["closed_at"]  # the pending list's entry for it
@@ -83,8 +103,12 @@ async def test_the_claim_brings_the_transcript_as_its_route_answers_it(console_a
     anna = await console.signed_in("anna")
     conv = await console.person("p", "min son har blivit radikal, vad gör jag?")
 
-    claimed = await anna.claim(conv)
+    await anna.get("/console/api/queue")  # signed in and seen: what the claim costs is its own
+    with transactions_of(console) as transactions:
+        claimed = await anna.claim(conv)
     assert claimed.status == 200
+    # The claim with the transcript read in its own transaction (two before).
+    assert len(transactions) == 1, len(transactions)
     answer = await claimed.json()
     given = answer["transcript"]
     assert answer["ok"] and answer["conversation_id"] == conv
