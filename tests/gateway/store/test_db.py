@@ -153,14 +153,18 @@ async def test_a_lost_postgresql_connection_fails_one_attempt_retryably_and_the_
     await db.close()
 
 
-async def test_json_columns_keep_every_language_and_number_keys_as_the_standard_encoder_did(db_url: str) -> None:
+async def test_json_columns_keep_every_language_and_number_keys_as_the_standard_encoder_did(
+    db_url: str,
+) -> None:
     db = Database(db_url)
     try:
         await db.upgrade()
         meta = {"sv": "Är du där?", "ar": "هل أنت هناك؟", 7: [1.5, None, True], "nested": {"ti": "ሰላም"}}
         async with db.session() as session:
             session.add(
-                Conversation(id="c-json", channel="webchat", pseudonym="p", state="new", priority=1, meta=meta)
+                Conversation(
+                    id="c-json", channel="webchat", pseudonym="p", state="new", priority=1, meta=meta
+                )
             )
         async with db.session() as session:
             stored = await session.get(Conversation, "c-json")

@@ -3,12 +3,11 @@ claimed conversation with one request instead of four, and sees what each part's
 
 from __future__ import annotations
 
-import traceback
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import greenlet
 from sqlalchemy import event
 
 from tests.handoff.console.conftest import Console
@@ -23,10 +22,8 @@ def transactions_of(console: Console) -> Iterator[list[Any]]:
     engine = console.db.engine.sync_engine
 
     def listener(conn: Any) -> None:
-        # The caller's frames: SQLAlchemy runs the statement in a greenlet whose parent awaits it.
-        here = greenlet.getcurrent()
-        frame = here.parent.gr_frame if here.parent is not None else None
-        if any(f.filename.endswith("handoff/web/guard.py") for f in traceback.extract_stack(frame)):
+        task = asyncio.current_task()  # a request's, the relay's, the delivery's
+        if task is not None and "RequestHandler" in task.get_coro().__qualname__:  # type: ignore[union-attr]
             began.append(conn)
 
     event.listen(engine, "begin", listener)
