@@ -305,8 +305,19 @@ def _together_text(shape: tuple[Any, ...], dialect: Dialect) -> TextClause:
     return found
 
 
+_PROCESSORS: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+
+
 def _processors(table: Table, names: Sequence[str], dialect: Dialect) -> list[Any]:
-    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    """The bind processors of ``names`` (the JSON columns' serializer, UTC datetimes), made once:
+    every PostgreSQL engine of the gateway is built alike (``Database``), so any one's serve all."""
+    key = (table.name, tuple(names))
+    found = _PROCESSORS.get(key)
+    if found is None:
+        found = _PROCESSORS[key] = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        ]
+    return found
 
 
 def _columns_of(
