@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bots.memory import Received
 from bots.webchat.adapter import WebchatAdapter
-from gateway import outbox, writes
+from gateway import writes
 from gateway.store import repo
 from gateway.store.models import Message, OutboxEvent
 from handoff.referrals.web import REFERRALS
@@ -194,17 +194,21 @@ async def test_a_crash_between_the_answer_and_the_thanks_leaves_neither_and_the_
     conv_id, rid = await new_referral(env, counsellor)
     await counsellor.post(f"/console/api/referrals/{rid}/consent-request")
     await env.memory.wait_for(ANNA, lambda r: "Svara JA" in r.text)
-    insert_rows = outbox.insert_rows  # what gateway.writes calls it by
+    write = writes.Writes.write
     died = asyncio.Event()
 
-    async def dies_after_the_thanks(session: Any, rows: Any) -> None:
-        # The thanks' message is inserted already; its events and the commit never come.
-        if any("Vi skickar ingenting" in str((r["payload"].get("message") or {}).get("text")) for r in rows):
+    async def dies_writing_the_thanks(self: writes.Writes, session: Any) -> None:
+        # The answer is stored in this transaction already; the thanks' rows and the commit never
+        # come (on PostgreSQL the thanks, its events and the conversation are one statement).
+        if any(
+            "Vi skickar ingenting" in str((r["payload"].get("message") or {}).get("text"))
+            for r in self.events
+        ):
             died.set()
             raise Died
-        await insert_rows(session, rows)
+        await write(self, session)
 
-    monkeypatch.setattr(writes, "insert_rows", dies_after_the_thanks)
+    monkeypatch.setattr(writes.Writes, "write", dies_writing_the_thanks)
     await env.memory.person_writes(ANNA, "nej")
     await asyncio.wait_for(died.wait(), 5)
     _, data = await counsellor.get(f"/console/api/referrals/{rid}")
@@ -212,7 +216,7 @@ async def test_a_crash_between_the_answer_and_the_thanks_leaves_neither_and_the_
     assert await _stored(env, conv_id, "Vi skickar ingenting") == []
 
     # Back on its feet: the consent group hands the answer on again, and it counts once.
-    monkeypatch.setattr(writes, "insert_rows", insert_rows)
+    monkeypatch.setattr(writes.Writes, "write", write)
     await env.memory.wait_for(ANNA, lambda r: "Vi skickar ingenting" in r.text, timeout=10)
     await asyncio.sleep(0.5)
     _, data = await counsellor.get(f"/console/api/referrals/{rid}")
