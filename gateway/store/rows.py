@@ -248,11 +248,12 @@ async def peek(conn: AsyncConnection, conversation_id: str) -> ConversationRow |
 # VARCHAR(n) would cut it silently; a refused value becomes a dead letter, gateway.deadletter).
 
 
-def _from_text(table: Table, name: str, dialect: Dialect, alias: str = "v") -> str:
+def _from_text(table: Table, name: str, dialect: Dialect) -> str:
+    """Column ``name`` of the arrays' row ``v`` as the column's type."""
     column_type = table.c[name].type
     if isinstance(column_type, String):  # Text included
-        return f"{alias}.{name}"
-    return f"CAST({alias}.{name} AS {column_type.compile(dialect=dialect)})"
+        return f"v.{name}"
+    return f"CAST(v.{name} AS {column_type.compile(dialect=dialect)})"
 
 
 def _insert_part(table: Table, names: Sequence[str], prefix: str, dialect: Dialect) -> str:
@@ -346,9 +347,9 @@ async def write_together(
     table, extra_rows = extra
     message_names = tuple(messages[0]) if messages else ()
     extra_names = tuple(extra_rows[0]) if extra_rows else ()
-    shape = (message_names, tuple(groups), (table, extra_names) if extra_rows else None)
     if not message_names and not groups and not extra_rows:
         return
+    shape = (message_names, tuple(groups), (table, extra_names) if extra_rows else None)
     params: dict[str, Any] = {}
     if messages:
         params.update(_columns_of(MESSAGES, MESSAGES.name, message_names, messages, dialect))

@@ -102,8 +102,8 @@ class ConversationAnswer(Answer):
 
 
 class ClaimAnswer(Answer):
-    """The conversation is the caller's; ``transcript``: as ``GET`` of the conversation answers it
-    (not in training, nor when the store could not read it with the claim)."""
+    """The conversation is the caller's; ``transcript``: as ``GET`` of the conversation answers it,
+    read in the claim's transaction (not in training, whose claim brings none)."""
 
     ok: bool
     conversation_id: str

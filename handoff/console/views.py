@@ -241,10 +241,11 @@ async def supervisor_page(request: web.Request, staff: Staff) -> web.StreamRespo
 async def transcript_page(request: web.Request, staff: Staff) -> web.StreamResponse:
     """A transcript as a server-rendered page (for reading and printing); audited like the API."""
     async with request.app[DB].session() as session:
-        opened = await _open_transcript(request, staff, session)
-    if opened is None:
+        conv = await _conversation(request, session)
+        tr = None if conv is None else await _transcript_of(staff, session, conv)
+    if tr is None:
         raise web.HTTPNotFound()
-    return render(request, "transcript.html", staff.lang, staff=staff, user=staff.user, tr=opened[1])
+    return render(request, "transcript.html", staff.lang, staff=staff, user=staff.user, tr=tr)
 
 
 # ---------------------------------------------------------------------- JSON API
@@ -287,19 +288,17 @@ async def api_claim(request: web.Request, staff: Staff) -> web.StreamResponse:
     return web.json_response({"ok": True, "conversation_id": conv_id, "transcript": found})
 
 
-async def _open_transcript(
-    request: web.Request, staff: Staff, session: AsyncSession
-) -> tuple[Conversation, dict[str, Any]] | None:
-    """The conversation and its transcript, the opening audited in ``session``; None when it was
-    erased since the guard looked (``acts_on``: who may read it)."""
+async def _conversation(request: web.Request, session: AsyncSession) -> Conversation | None:
+    """The request's conversation; None when it was erased since the guard looked (``acts_on``:
+    who may read it)."""
     try:
-        conv = await repo.get_conversation(session, conversation_id(request))
+        return await repo.get_conversation(session, conversation_id(request))
     except NotFound:
         return None
-    return conv, await _transcript_of(staff, session, conv)
 
 
 async def _transcript_of(staff: Staff, session: AsyncSession, conv: Conversation) -> dict[str, Any]:
+    """The transcript of ``conv``, its opening audited in ``session``."""
     await repo.audit(
         session,
         "transcript.opened",
@@ -325,11 +324,8 @@ async def _transcript_answer(request: web.Request, staff: Staff) -> dict[str, An
     """The transcript with the counsellor's corrections and the panel's parts, in one transaction
     (None: erased since the guard looked)."""
     async with request.app[DB].session() as session:
-        try:
-            conv = await repo.get_conversation(session, conversation_id(request))
-        except NotFound:
-            return None
-        return await _opened(request, staff, session, conv)
+        conv = await _conversation(request, session)
+        return None if conv is None else await _opened(request, staff, session, conv)
 
 
 async def api_conversation(request: web.Request, staff: Staff) -> web.StreamResponse:
