@@ -28,7 +28,9 @@ OPEN_STATES = rows.OPEN_STATES
 # SQLAlchemy then finds their compiled form without walking a new statement each time (building
 # and keying statements showed as a few per cent of the gateway's CPU in profiles).
 _CONVERSATION = select(Conversation).where(Conversation.id == bindparam("conversation_id"))
-_CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
+# FOR NO KEY UPDATE: nothing here changes a conversation's id, and a plain FOR UPDATE would wait
+# for every transaction that is writing a row that names the conversation (gateway.queue).
+_CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update(key_share=True)
 
 
 async def get_conversation(
@@ -57,7 +59,7 @@ async def find_open_conversation(
                 select(Conversation)
                 .where(Conversation.id == hint, Conversation.pseudonym == pseudonym)
                 .where(Conversation.channel == channel, Conversation.state.in_(OPEN_STATES))
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         ).scalar_one_or_none()
         if conv is not None:
@@ -68,7 +70,7 @@ async def find_open_conversation(
         .where(Conversation.state.in_(OPEN_STATES))
         .order_by(Conversation.created_at.desc())
         .limit(1)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 

@@ -81,7 +81,7 @@ class ConversationRow:
 _FIELDS = tuple(f.name for f in fields(ConversationRow))
 assert set(_FIELDS) == {c.key for c in CONVERSATIONS.columns}, "ConversationRow is out of step with the model"
 
-_LOCK = select(CONVERSATIONS).order_by(CONVERSATIONS.c.id).with_for_update()
+_LOCK = select(CONVERSATIONS).order_by(CONVERSATIONS.c.id).with_for_update(key_share=True)  # see repo
 _UPDATE = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("row_id"))
 
 

@@ -4,12 +4,17 @@ counsellor's capacity), replies (only the holder's, each in its own place), clos
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
+from gateway.envelope import utcnow
 from gateway.errors import Conflict
 from gateway.store import repo
+from gateway.store.action_keys import KEYS
 from tests.gateway.conftest import Gateway
+from tests.harness import make_settings, start
 
 
 async def test_two_counsellors_claim_at_once_exactly_one_wins(gateway: Gateway) -> None:
@@ -89,3 +94,34 @@ async def test_replies_sent_at_once_get_their_own_places_and_a_stranger_is_refus
     async with gateway.db.session() as session:
         texts = [m.text for m in await repo.messages_of(session, convs[1])]
     assert "inte din" not in texts
+
+
+async def test_a_claim_and_a_reply_do_not_wait_for_a_write_that_only_names_the_counsellor(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL a row that names a counsellor or a conversation (a reply's message, an
+    idempotency key) holds a key-share lock on it until its transaction ends.  The claim's lock on
+    the counsellor and the reply's on the conversation change no key, so they must not wait for such
+    a write: under load they did, for hundreds of milliseconds (issue #18)."""
+    gw = await start(make_settings(pg_url, tmp_path), memory=True, cls=Gateway)
+    try:
+        c1 = (await gw.memory.person_writes("p1", "orolig för min son")).conversation_id
+        c2 = (await gw.memory.person_writes("p2", "orolig för min dotter")).conversation_id
+        lena = await gw.user("lena")
+        await gw.pipeline.staff.claim(c1, lena)
+        async with gw.db.session() as session:  # another transaction of hers, still writing
+            await session.execute(
+                insert(KEYS).values(
+                    user_id=lena.id,
+                    key="k" * 16,
+                    action="reply",
+                    request_hash="h" * 64,
+                    conversation_id=c1,
+                    created_at=utcnow(),
+                )
+            )
+            await session.flush()
+            await asyncio.wait_for(gw.pipeline.staff.claim(c2, lena), 5)
+            await asyncio.wait_for(gw.pipeline.staff.reply(c1, "Hej, jag heter Lena.", lena), 5)
+    finally:
+        await gw.close()
