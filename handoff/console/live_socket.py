@@ -18,6 +18,14 @@ also sends on the socket what it would otherwise send as many small HTTP request
 * ``{"type":"active"}``: input on the page (at most once a minute): an automatic away ends.
 * ``{"type":"ping"}``: answered with ``pong``.
 
+The socket reads its next frame while a request is being answered: a typing signal that must read
+its conversation from a busy store (the first after a claim, before the hub has seen it held) once
+took 250-500 ms under load, and every reply behind it on that socket waited as long (half the
+replies' p99 in ``bench.deployed``).  A conversation's typing signals and replies still go out in
+the order sent: a conversation's typing signals one after the other, and a reply after the signals
+sent before it (a "typing" that overtook the reply would show on the person's page for 15 s); the
+replies of one conversation keep their order in the batch that stores them.
+
 Each request kind has an allowance per socket (:class:`Allowance`), so that one page (or a script
 with a session) cannot make the process read the store or encode the whole queue without bound: a
 snapshot asked for too often is sent once when the allowance returns, not refused (the page that
@@ -28,11 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -143,6 +152,10 @@ class LiveRequests:
         self.typing = Allowance(TYPING_PER_SECOND, 2 * TYPING_PER_SECOND)
         self.replies = Allowance(REPLIES_PER_SECOND, 2 * REPLIES_PER_SECOND)
         self.replying: set[asyncio.Task[None]] = set()
+        self.signals: set[asyncio.Task[None]] = set()
+        """Typing signals and activity being told (the socket reads on meanwhile)."""
+        self.lanes: dict[str, asyncio.Task[None]] = {}
+        """Each conversation's latest typing signal, which what comes next for it waits for."""
         self.later: asyncio.Task[None] | None = None
         self.last_active = asyncio.get_running_loop().time()
         self.outbox = outbox_for(app[DB], app[BROKER])
@@ -156,9 +169,9 @@ class LiveRequests:
         if kind == "snapshot":
             await self.snapshot()
         elif kind == "active":
-            await self.active()
+            self.active()
         elif kind == "typing":
-            await self.typing_signal(frame)
+            self.typing_signal(frame)
         elif kind == "reply":
             self.reply(frame)
         elif kind == "ping":
@@ -177,14 +190,39 @@ class LiveRequests:
         if not self.client.ws.closed:
             await self.hub.resend(self.client)
 
-    async def active(self) -> None:
+    def after_signals(
+        self,
+        lane: str | None,
+        work: Callable[[], Coroutine[Any, Any, None]],
+        tasks: set[asyncio.Task[None]],
+        *,
+        signal: bool = False,
+    ) -> None:
+        """Run ``work`` in a task of ``tasks`` once the typing signal sent before it for the same
+        conversation (``lane``; None: none) has been told; ``signal``: it is one, the next waits."""
+        before = self.lanes.get(lane) if lane is not None else None
+        task = asyncio.create_task(_after(before, work), name="console live request")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        if signal and lane is not None:
+            self.lanes[lane] = task
+            task.add_done_callback(lambda done: self._lane_done(lane, done))
+
+    def _lane_done(self, lane: str, task: asyncio.Task[None]) -> None:
+        if self.lanes.get(lane) is task:
+            del self.lanes[lane]
+
+    def active(self) -> None:
         # The page reports input at most once a minute; the store is written at most every 30 s.
         now = asyncio.get_running_loop().time()
         if now - self.last_active >= ACTIVE_WRITE_SECONDS:
             self.last_active = now
-            self.client.status, _auto = await presence.activity(self.app[DB], self.outbox, self.staff.user)
+            self.after_signals(None, self._activity, self.signals)
 
-    async def typing_signal(self, frame: dict[str, object]) -> None:
+    async def _activity(self) -> None:
+        self.client.status, _auto = await presence.activity(self.app[DB], self.outbox, self.staff.user)
+
+    def typing_signal(self, frame: dict[str, object]) -> None:
         if not self.typing.take():
             return
         conversation_id, typing = frame.get("conversation_id"), frame.get("typing")
@@ -194,6 +232,14 @@ class LiveRequests:
             return
         if not isinstance(typing, bool):
             return
+        self.after_signals(
+            conversation_id,
+            functools.partial(self._typing, conversation_id, typing),
+            self.signals,
+            signal=True,
+        )
+
+    async def _typing(self, conversation_id: str, typing: bool) -> None:
         try:
             await self.app[PIPELINE].staff.counsellor_typing(
                 conversation_id,
@@ -210,15 +256,16 @@ class LiveRequests:
         if not isinstance(key, str) or not idempotency.KEY_FORM.match(key):
             return  # nothing to answer to; the page sends a key with every reply
         if len(self.replying) >= REPLIES_AT_ONCE:
-            self._spawn(self._answer(key, 429, error_body("rate_limited")))
+            self.after_signals(
+                None, functools.partial(self._answer, key, 429, error_body("rate_limited")), self.replying
+            )
             return
         wait = self.replies.reserve()
-        self._spawn(self._reply(key, frame.get("conversation_id"), frame.get("text"), wait))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name="console reply")
-        self.replying.add(task)
-        task.add_done_callback(self.replying.discard)
+        conversation_id = frame.get("conversation_id")
+        lane = conversation_id if isinstance(conversation_id, str) else None
+        self.after_signals(
+            lane, functools.partial(self._reply, key, conversation_id, frame.get("text"), wait), self.replying
+        )
 
     async def _reply(self, key: str, conversation_id: object, text: object, wait: float) -> None:
         if wait > 0:
@@ -270,8 +317,16 @@ class LiveRequests:
         # Nobody is left to answer: a reply waiting for its turn is dropped, and one in its batch
         # is still stored (the batch does not stop for a caller that left).  The page resends
         # either by request with the same key, which stores it once or gives the stored answer.
-        for task in list(self.replying):
+        for task in [*self.replying, *self.signals]:
             await cancel_and_wait(task)
+
+
+async def _after(before: asyncio.Task[None] | None, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``work()`` once ``before`` has ended, whatever its outcome (only its place in line counts).
+    Made only then: a task cancelled before it starts leaves no coroutine that was never awaited."""
+    if before is not None:
+        await asyncio.wait([before])
+    await work()
 
 
 async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:

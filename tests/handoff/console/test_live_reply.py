@@ -12,7 +12,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from gateway.appkeys import BROKER
+from gateway.broker.base import Event
+from gateway.events import notify_topic
 from gateway.store.models import Message
+from handoff.console.views import CONSOLE
+from tests.gateway.conftest import BusyStore
 from tests.handoff.console.conftest import Browser, Console
 from tests.handoff.console.test_live import connect, next_of
 
@@ -180,3 +185,52 @@ async def test_the_longest_reply_fits_a_frame_and_a_larger_frame_closes_the_sock
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
     assert ws.close_code == 1009  # message too big
     assert await _replies(console, conv) == 1
+
+
+async def test_a_typing_signal_that_reads_a_busy_store_holds_up_no_other_reply_and_keeps_its_order(
+    console: Console,
+) -> None:
+    """A typing signal for a conversation the feed has not yet seen held reads it from the store,
+    which under load takes a while.  A reply to another conversation on the same socket is not held
+    up by it; the reply to that conversation comes after it, so the person never sees "typing"
+    after the answer."""
+    anna = await console.signed_in("anna")
+    slow, other = (
+        await console.person("p1", "min son har blivit radikal"),
+        await console.person("p2", "orolig"),
+    )
+    for conv in (slow, other):
+        assert (await anna.claim(conv)).status == 200
+    ws = await _socket(anna)
+    await asyncio.sleep(0.3)  # the claims' events have reached the feed ...
+    hub = console.app[CONSOLE].hub
+    assert hub is not None
+    hub._held.clear()  # ... which is then as before they did: the typing signal reads the store
+    told: list[str] = []
+
+    async def on_notify(event: Event) -> None:
+        told.append(f"{event.payload['event']} {event.payload['conversation_id']}")
+
+    await console.app[BROKER].fanout(notify_topic("memory"), on_notify)
+    done: list[str] = []
+
+    async def answers() -> None:
+        while len([d for d in done if d.startswith("answer")]) < 2:
+            frame = json.loads((await ws.receive()).data)
+            if frame.get("type") == "answer":
+                assert frame["status"] == 200, frame
+                done.append(f"answer {keys[frame['key']]}")
+                told.append(done[-1])
+
+    keys = {_key(): slow, _key(): other}
+    reader = asyncio.create_task(answers())
+    async with BusyStore(console.db, done, reads_per_turn=5, read_seconds=0.3):  # the peek waits 1.5 s
+        await ws.send_json({"type": "typing", "conversation_id": slow, "typing": True})
+        for key, conv in keys.items():
+            await ws.send_json({"type": "reply", "key": key, "conversation_id": conv, "text": "Svar"})
+        await asyncio.sleep(0.1)
+    async with asyncio.timeout(10):
+        await reader
+    assert done.index(f"answer {other}") < done.index("read"), done  # before the queued reads
+    assert told.index(f"typing {slow}") < told.index(f"answer {slow}"), told
+    await ws.close()
