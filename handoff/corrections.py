@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.envelope import Direction, Priority, SenderKind, utcnow
@@ -164,16 +164,19 @@ async def propose(
     return row, created
 
 
+_OF_COUNSELLOR = select(TriageCorrection).where(
+    TriageCorrection.conversation_id == bindparam("conversation_id"),
+    TriageCorrection.counsellor_id == bindparam("user_id"),
+)
+"""Built once: read with every claim's transcript."""
+
+
 async def of_counsellor(
     session: AsyncSession, conversation_id: str, user_id: int
 ) -> dict[str, dict[str, Any]]:
     """The counsellor's own corrections in a conversation, by message id (what the console marks)."""
     rows = (
-        await session.execute(
-            select(TriageCorrection).where(
-                TriageCorrection.conversation_id == conversation_id, TriageCorrection.counsellor_id == user_id
-            )
-        )
+        await session.execute(_OF_COUNSELLOR, {"conversation_id": conversation_id, "user_id": user_id})
     ).scalars()
     return {c.message_id: {"intent": c.intent, "danger": c.danger, "state": c.state} for c in rows}
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -49,6 +49,7 @@ class Records(Generic[T]):
         self.model = model
         self.view = view
         self.what = what
+        self._of_conversation: Select[Any] | None = None
 
     async def load(self, session: AsyncSession, record_id: str, *, for_update: bool = False) -> T:
         """The record in ``session`` (locked for the transaction with ``for_update``), or NotFound."""
@@ -72,9 +73,15 @@ class Records(Generic[T]):
         self, conversation_id: str, session: AsyncSession | None = None
     ) -> list[dict[str, Any]]:
         """A conversation's records, oldest first (in ``session``, else in a read of their own)."""
-        return await self.listed(
-            self.model.conversation_id == conversation_id, order_by=self.model.created_at, session=session
-        )
+        if self._of_conversation is None:  # built once: read with every claim's transcript
+            model: Any = self.model
+            where = model.conversation_id == bindparam("conversation_id")
+            self._of_conversation = select(model).where(where).order_by(model.created_at)
+        params = {"conversation_id": conversation_id}
+        if session is not None:
+            return [self.view(r) for r in (await session.execute(self._of_conversation, params)).scalars()]
+        async with self.db.reader() as own:
+            return [self.view(r) for r in (await own.execute(self._of_conversation, params)).scalars()]
 
     async def listed(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import String, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.crypto import ContactCipher
@@ -52,27 +52,25 @@ async def find_open_conversation(
     of one person arriving in several processes at once, so that they open one conversation, not two.
     """
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{channel}:{pseudonym}"))))
+        await session.execute(_PERSON_LOCK, {"person": f"{channel}:{pseudonym}"})
+    whose = {"channel": channel, "pseudonym": pseudonym}
     if hint:
-        conv = (
-            await session.execute(
-                select(Conversation)
-                .where(Conversation.id == hint, Conversation.pseudonym == pseudonym)
-                .where(Conversation.channel == channel, Conversation.state.in_(OPEN_STATES))
-                .with_for_update(key_share=True)
-            )
-        ).scalar_one_or_none()
+        conv = (await session.execute(_HINTED_OPEN, {**whose, "hint": hint})).scalar_one_or_none()
         if conv is not None:
             return conv
-    stmt = (
-        select(Conversation)
-        .where(Conversation.channel == channel, Conversation.pseudonym == pseudonym)
-        .where(Conversation.state.in_(OPEN_STATES))
-        .order_by(Conversation.created_at.desc())
-        .limit(1)
-        .with_for_update(key_share=True)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_LATEST_OPEN, whose)).scalar_one_or_none()
+
+
+_PERSON_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("person", type_=String))))
+_OPEN_OF_PERSON = (
+    select(Conversation)
+    .where(Conversation.channel == bindparam("channel"), Conversation.pseudonym == bindparam("pseudonym"))
+    .where(Conversation.state.in_(OPEN_STATES))
+)
+_HINTED_OPEN = _OPEN_OF_PERSON.where(Conversation.id == bindparam("hint")).with_for_update(key_share=True)
+_LATEST_OPEN = (
+    _OPEN_OF_PERSON.order_by(Conversation.created_at.desc()).limit(1).with_for_update(key_share=True)
+)
 
 
 async def message_by_external_id(session: AsyncSession, channel: str, external_id: str) -> Message | None:
@@ -145,16 +143,22 @@ async def queue_position(session: AsyncSession, conv: Conversation | rows.Conver
     """1 for the head of the queue; None when the conversation is not waiting."""
     if conv.state != ConversationState.QUEUED.value or conv.queued_at is None:
         return None
-    ahead = await session.execute(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.state == ConversationState.QUEUED.value)
-        .where(
-            (Conversation.priority > conv.priority)
-            | ((Conversation.priority == conv.priority) & (Conversation.queued_at < conv.queued_at))
+    ahead = await session.execute(_AHEAD, {"priority": conv.priority, "queued_at": conv.queued_at})
+    return int(ahead.scalar_one()) + 1
+
+
+_AHEAD = (
+    select(func.count())
+    .select_from(Conversation)
+    .where(Conversation.state == ConversationState.QUEUED.value)
+    .where(
+        (Conversation.priority > bindparam("priority"))
+        | (
+            (Conversation.priority == bindparam("priority"))
+            & (Conversation.queued_at < bindparam("queued_at", type_=Conversation.__table__.c.queued_at.type))
         )
     )
-    return int(ahead.scalar_one()) + 1
+)
 
 
 async def user_by_name(session: AsyncSession, username: str) -> StaffUser | None:

@@ -82,6 +82,7 @@ _FIELDS = tuple(f.name for f in fields(ConversationRow))
 assert set(_FIELDS) == {c.key for c in CONVERSATIONS.columns}, "ConversationRow is out of step with the model"
 
 _LOCK = select(CONVERSATIONS).order_by(CONVERSATIONS.c.id).with_for_update(key_share=True)  # see repo
+_LOCK_IDS = _LOCK.where(CONVERSATIONS.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("row_id"))
 
 
@@ -90,7 +91,7 @@ async def lock_conversations(session: AsyncSession, ids: Iterable[str]) -> dict[
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    result = await session.execute(_LOCK.where(CONVERSATIONS.c.id.in_(wanted)))
+    result = await session.execute(_LOCK_IDS, {"ids": wanted})
     return {row["id"]: ConversationRow.from_mapping(row) for row in result.mappings()}
 
 

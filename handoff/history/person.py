@@ -21,7 +21,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.conversation import UNLINK_AT_CLOSE, UNLINKED_PREFIX, ConversationState, unlinked_pseudonym
@@ -71,15 +71,19 @@ def _iso(value: Any) -> str | None:
 async def _earlier(session: AsyncSession, conv: Conversation) -> list[Conversation]:
     if not conv.pseudonym or is_unlinked(conv):
         return []
-    rows = await session.execute(
-        select(Conversation)
-        .where(Conversation.channel == conv.channel, Conversation.pseudonym == conv.pseudonym)
-        .where(Conversation.id != conv.id, Conversation.state.in_(EARLIER_STATES))
-        .where(Conversation.created_at <= conv.created_at)
-        .order_by(Conversation.created_at.desc())
-        .limit(EARLIER_LIMIT)
-    )
-    return list(rows.scalars().all())
+    whose = {"channel": conv.channel, "pseudonym": conv.pseudonym, "id": conv.id, "at": conv.created_at}
+    return list((await session.execute(_EARLIER, whose)).scalars().all())
+
+
+# Built once (read with every claim's transcript): see gateway.store.repo.
+_EARLIER = (
+    select(Conversation)
+    .where(Conversation.channel == bindparam("channel"), Conversation.pseudonym == bindparam("pseudonym"))
+    .where(Conversation.id != bindparam("id"), Conversation.state.in_(EARLIER_STATES))
+    .where(Conversation.created_at <= bindparam("at", type_=Conversation.__table__.c.created_at.type))
+    .order_by(Conversation.created_at.desc())
+    .limit(EARLIER_LIMIT)
+)
 
 
 async def person_view(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
