@@ -326,7 +326,16 @@ async def _after(before: asyncio.Task[None] | None, work: Callable[[], Coroutine
     Made only then: a task cancelled before it starts leaves no coroutine that was never awaited."""
     if before is not None:
         await asyncio.wait([before])
-    await work()
+    try:
+        await work()
+    except Exception as exc:  # nobody awaits this task: say what failed here (a reply answers its own)
+        expected = unavailable(exc)  # the store or the broker away: no traceback for the expected
+        log.log(
+            logging.WARNING if expected else logging.ERROR,
+            "console live request failed (%s)",
+            type(exc).__name__,
+            exc_info=not expected,
+        )
 
 
 async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
