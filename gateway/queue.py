@@ -65,7 +65,8 @@ async def _one_claim_at_a_time(session: AsyncSession, user: StaffUser) -> None:
     ``FOR NO KEY UPDATE``, as everywhere a row is locked to change columns that are not its key: a
     row that names the counsellor (a reply's message, an idempotency key) holds a key-share lock on
     theirs until its transaction ends, which ``FOR UPDATE`` waits for and this does not.  Under load
-    that wait, and every reply queued behind the waiting claim, was the replies' p99 (issue #18)."""
+    claims waited for the counsellor's replies being stored, and replies for the waiting claim
+    (``pg_stat_activity`` sampled under ``bench.deployed``, issue #18)."""
     await session.execute(_CLAIMER_LOCK, {"claimer": user.id})
 
 
