@@ -21,25 +21,17 @@ from gateway.store.models import Conversation, StaffUser
 S = ConversationState
 
 
-async def load(session: AsyncSession, user_id: int) -> int:
-    result = await session.execute(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.assigned_to == user_id, Conversation.state == S.ASSIGNED.value)
-    )
-    return int(result.scalar_one())
-
-
 # The claim's statements are built once, with bound parameters: built on every claim, SQLAlchemy's
 # construction of them was about half of the claim's own CPU in a profile (issue #18).
-_CLAIMER_LOCK = (
-    select(StaffUser.id).where(StaffUser.id == bindparam("claimer")).with_for_update(key_share=True)
-)
-_HELD = (
+_LOAD = (
     select(func.count())
     .select_from(Conversation)
     .where(Conversation.assigned_to == bindparam("claimer"), Conversation.state == S.ASSIGNED.value)
-    .scalar_subquery()
+)
+"""How many conversations the counsellor ``claimer`` holds."""
+_HELD = _LOAD.scalar_subquery()
+_CLAIMER_LOCK = (
+    select(StaffUser.id).where(StaffUser.id == bindparam("claimer")).with_for_update(key_share=True)
 )
 _AT = Conversation.__table__.c.assigned_at.type
 _CLAIM = (
@@ -55,6 +47,10 @@ _CLAIM = (
     .returning(Conversation)
     .execution_options(synchronize_session=False, populate_existing=True)
 )
+
+
+async def load(session: AsyncSession, user_id: int) -> int:
+    return int((await session.execute(_LOAD, {"claimer": user_id})).scalar_one())
 
 
 async def _one_claim_at_a_time(session: AsyncSession, user: StaffUser) -> None:
@@ -121,12 +117,6 @@ async def claim_next(
     ``queue_empty`` or ``capacity_full``."""
     await _one_claim_at_a_time(session, user)
     now = utcnow()
-    held = (
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.assigned_to == user.id, Conversation.state == S.ASSIGNED.value)
-        .scalar_subquery()
-    )
     head = (
         select(Conversation.id)
         .where(Conversation.state == S.QUEUED.value)
@@ -143,7 +133,7 @@ async def claim_next(
     for _ in range(NEXT_ATTEMPTS):
         result = await session.execute(
             update(Conversation)
-            .where(Conversation.id == head, Conversation.state == S.QUEUED.value, held < user.capacity)
+            .where(Conversation.id == head, Conversation.state == S.QUEUED.value, _HELD < user.capacity)
             .values(
                 state=S.ASSIGNED.value,
                 assigned_to=user.id,
@@ -151,7 +141,8 @@ async def claim_next(
                 first_assigned_at=func.coalesce(Conversation.first_assigned_at, now),
             )
             .returning(Conversation.id)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
+            {"claimer": user.id},
         )
         taken = result.scalar_one_or_none()
         if taken is not None:

@@ -49,7 +49,13 @@ class Records(Generic[T]):
         self.model = model
         self.view = view
         self.what = what
-        self._of_conversation: Select[Any] | None = None
+        records: Any = model  # every kind of record names its conversation and its creation
+        self._of_conversation: Select[Any] = (
+            select(records)
+            .where(records.conversation_id == bindparam("conversation_id"))
+            .order_by(records.created_at)
+        )
+        """Built once: read with every claim's transcript."""
 
     async def load(self, session: AsyncSession, record_id: str, *, for_update: bool = False) -> T:
         """The record in ``session`` (locked for the transaction with ``for_update``), or NotFound."""
@@ -73,15 +79,8 @@ class Records(Generic[T]):
         self, conversation_id: str, session: AsyncSession | None = None
     ) -> list[dict[str, Any]]:
         """A conversation's records, oldest first (in ``session``, else in a read of their own)."""
-        if self._of_conversation is None:  # built once: read with every claim's transcript
-            model: Any = self.model
-            where = model.conversation_id == bindparam("conversation_id")
-            self._of_conversation = select(model).where(where).order_by(model.created_at)
         params = {"conversation_id": conversation_id}
-        if session is not None:
-            return [self.view(r) for r in (await session.execute(self._of_conversation, params)).scalars()]
-        async with self.db.reader() as own:
-            return [self.view(r) for r in (await own.execute(self._of_conversation, params)).scalars()]
+        return await self._shown(self._of_conversation, params, self.view, session)
 
     async def listed(
         self,
@@ -93,12 +92,17 @@ class Records(Generic[T]):
         """The records that match ``where``, in ``order_by``, each as ``view`` (default: the
         console's view); in ``session`` (a panel part read with the transcript), else in a read of
         their own."""
-        show = view or self.view
         query = select(self.model).where(*where).order_by(order_by)
+        return await self._shown(query, {}, view or self.view, session)
+
+    async def _shown(
+        self, query: Select[Any], params: dict[str, Any], show: View[T], session: AsyncSession | None
+    ) -> list[dict[str, Any]]:
+        """The records ``query`` finds, each as ``show``: in ``session``, else in a read of their own."""
         if session is not None:
-            return [show(r) for r in (await session.execute(query)).scalars().all()]
+            return [show(r) for r in (await session.execute(query, params)).scalars().all()]
         async with self.db.reader() as own:  # the panels read this often: no commit
-            return [show(r) for r in (await own.execute(query)).scalars().all()]
+            return [show(r) for r in (await own.execute(query, params)).scalars().all()]
 
 
 async def publish_quietly(broker: Broker, topic: str, payload: dict[str, Any], what: str) -> None:

@@ -31,6 +31,28 @@ _CONVERSATION = select(Conversation).where(Conversation.id == bindparam("convers
 # FOR NO KEY UPDATE: nothing here changes a conversation's id, and a plain FOR UPDATE would wait
 # for every transaction that is writing a row that names the conversation (gateway.queue).
 _CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update(key_share=True)
+_PERSON_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("person", type_=String))))
+_OPEN_OF_PERSON = (
+    select(Conversation)
+    .where(Conversation.channel == bindparam("channel"), Conversation.pseudonym == bindparam("pseudonym"))
+    .where(Conversation.state.in_(OPEN_STATES))
+)
+_HINTED_OPEN = _OPEN_OF_PERSON.where(Conversation.id == bindparam("hint")).with_for_update(key_share=True)
+_LATEST_OPEN = (
+    _OPEN_OF_PERSON.order_by(Conversation.created_at.desc()).limit(1).with_for_update(key_share=True)
+)
+_AHEAD = (
+    select(func.count())
+    .select_from(Conversation)
+    .where(Conversation.state == ConversationState.QUEUED.value)
+    .where(
+        (Conversation.priority > bindparam("priority"))
+        | (
+            (Conversation.priority == bindparam("priority"))
+            & (Conversation.queued_at < bindparam("queued_at", type_=Conversation.__table__.c.queued_at.type))
+        )
+    )
+)
 
 
 async def get_conversation(
@@ -59,18 +81,6 @@ async def find_open_conversation(
         if conv is not None:
             return conv
     return (await session.execute(_LATEST_OPEN, whose)).scalar_one_or_none()
-
-
-_PERSON_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("person", type_=String))))
-_OPEN_OF_PERSON = (
-    select(Conversation)
-    .where(Conversation.channel == bindparam("channel"), Conversation.pseudonym == bindparam("pseudonym"))
-    .where(Conversation.state.in_(OPEN_STATES))
-)
-_HINTED_OPEN = _OPEN_OF_PERSON.where(Conversation.id == bindparam("hint")).with_for_update(key_share=True)
-_LATEST_OPEN = (
-    _OPEN_OF_PERSON.order_by(Conversation.created_at.desc()).limit(1).with_for_update(key_share=True)
-)
 
 
 async def message_by_external_id(session: AsyncSession, channel: str, external_id: str) -> Message | None:
@@ -145,20 +155,6 @@ async def queue_position(session: AsyncSession, conv: Conversation | rows.Conver
         return None
     ahead = await session.execute(_AHEAD, {"priority": conv.priority, "queued_at": conv.queued_at})
     return int(ahead.scalar_one()) + 1
-
-
-_AHEAD = (
-    select(func.count())
-    .select_from(Conversation)
-    .where(Conversation.state == ConversationState.QUEUED.value)
-    .where(
-        (Conversation.priority > bindparam("priority"))
-        | (
-            (Conversation.priority == bindparam("priority"))
-            & (Conversation.queued_at < bindparam("queued_at", type_=Conversation.__table__.c.queued_at.type))
-        )
-    )
-)
 
 
 async def user_by_name(session: AsyncSession, username: str) -> StaffUser | None:

@@ -68,13 +68,6 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _earlier(session: AsyncSession, conv: Conversation) -> list[Conversation]:
-    if not conv.pseudonym or is_unlinked(conv):
-        return []
-    whose = {"channel": conv.channel, "pseudonym": conv.pseudonym, "id": conv.id, "at": conv.created_at}
-    return list((await session.execute(_EARLIER, whose)).scalars().all())
-
-
 # Built once (read with every claim's transcript): see gateway.store.repo.
 _EARLIER = (
     select(Conversation)
@@ -84,6 +77,13 @@ _EARLIER = (
     .order_by(Conversation.created_at.desc())
     .limit(EARLIER_LIMIT)
 )
+
+
+async def _earlier(session: AsyncSession, conv: Conversation) -> list[Conversation]:
+    if not conv.pseudonym or is_unlinked(conv):
+        return []
+    whose = {"channel": conv.channel, "pseudonym": conv.pseudonym, "id": conv.id, "at": conv.created_at}
+    return list((await session.execute(_EARLIER, whose)).scalars().all())
 
 
 async def person_view(session: AsyncSession, conv: Conversation) -> dict[str, Any]:
