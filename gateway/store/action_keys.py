@@ -106,10 +106,16 @@ def claimed(action: str) -> ActionClaim | None:
 
 async def record(session: AsyncSession, action: str, result: Any) -> None:
     """Store the answer to ``result`` on the key claimed for ``action`` in this task, in
-    ``session``'s transaction; nothing without such a claim (no key was sent).  Raises
-    :class:`ActionKeyLost` when the claim is no longer this attempt's (roll back then)."""
+    ``session``'s transaction; nothing without such a claim (no key was sent).  A key not claimed
+    yet (``here``) is inserted with its answer, as :func:`record_all` does.  Raises
+    :class:`ActionKeyLost` when the claim is no longer this attempt's, :class:`KeyTaken` when the
+    key is in the store already (roll back then)."""
     claim = claimed(action)
-    if claim is not None:
+    if claim is None:
+        return
+    if claim.here is not None:  # not claimed yet: claimed here, with its answer
+        await record_all(session, [(claim, result)])
+    else:
         await record_for(session, claim, result)
 
 

@@ -200,9 +200,13 @@ async def claim(
     return problem(409, "in_progress")
 
 
-INLINE = frozenset({"reply"})
+INLINE = frozenset({"reply", "documentation"})
 """Actions that claim their key in their own transaction (``action_keys.record_all``): no store
-access before the action (a reply was two turns at the store, the claim and the reply's batch)."""
+access before the action (a reply was two turns at the store, the claim and the reply's batch; the
+documentation at each close a transaction of its own for the claim).  Such an action must do all
+it does in the transaction that records it: a resend while it runs acts too, and rolls back when
+its key turns out to be taken (``KeyTaken``; on PostgreSQL its insert waits for the first attempt's
+commit), to be answered from the store."""
 
 
 def _here(staff: Staff, key: str, action: str, request_hash: str, conversation_id: str | None) -> ActionClaim:

@@ -164,6 +164,26 @@ async def test_the_same_key_sent_several_times_at_once_stores_one_reply(db_url: 
         await stop_console(console)
 
 
+async def test_documentation_sent_several_times_at_once_with_one_key_is_saved_once(
+    console_any_db: Console,
+) -> None:
+    # Its key is claimed in the save's own transaction: the copies all act, and all but the one
+    # that committed first roll back when they find the key taken, and answer what it answered.
+    console = console_any_db
+    anna = await console.signed_in("anna")
+    conv = await _held(console, anna, "p6", "Jag är orolig för min bror")
+    assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
+    path = f"/console/api/conversations/{conv}/documentation"
+    key = _key()
+    answers = await asyncio.gather(*(_send(anna, path, {"values": complete()}, key) for _ in range(5)))
+    done = [a for a in answers if a[0] == 200]
+    assert done and all(a == done[0] for a in done), answers
+    assert done[0][1]["created"] is True
+    assert all(a[0] == 200 or a == (409, {"error": "in_progress"}) for a in answers), answers
+    saves = AuditEvent.action.in_(["documentation.saved", "documentation.updated"])
+    assert await _count(console, AuditEvent, AuditEvent.conversation_id == conv, saves) == 1
+
+
 async def test_a_reply_resent_after_its_conversation_closed_gets_its_answer(console_any_db: Console) -> None:
     # The reply's key is claimed in the reply's own transaction, after the conversation is
     # checked: the resend's refusal (not yours any more) must not hide the answer it already has.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import func, select, update
 
 from gateway.envelope import utcnow
@@ -26,6 +27,7 @@ from gateway.store.models import AuditEvent, Message, StaffActionKey
 from handoff.console import data as console_data
 from handoff.console import idempotency
 from handoff.disclosures.models import Disclosure
+from handoff.records import web as records_web
 from handoff.referrals.models import Referral
 from handoff.referrals.service import Referrals
 from tests.handoff.console.conftest import Browser, Console, start_console, stop_console
@@ -39,6 +41,20 @@ METHODS = {
 
 class Died(Exception):
     """The process died here: nothing after this point of the request runs."""
+
+
+class _DiesAnswering:
+    """aiohttp's ``web`` for a handler whose process dies as it makes its JSON answer."""
+
+    def __init__(self, answered: list[tuple[int, Any]]) -> None:
+        self.answered = answered
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(web, name)
+
+    def json_response(self, body: Any, status: int = 200, **kw: Any) -> web.Response:
+        self.answered.append((status, json.dumps(body)))
+        raise Died
 
 
 @pytest.fixture
@@ -146,7 +162,7 @@ async def test_a_resend_after_a_death_after_the_commit_gets_the_original_answer(
         answered.append((status, body))  # what the handler answered, never stored nor sent
         raise Died
 
-    if name in idempotency.INLINE:
+    if name == "reply":
         # Its answer is stored in its transaction with its key, nothing after: the process dies
         # in the handler, after the commit, as it makes the answer.
         made = console_data.client_message
@@ -156,6 +172,9 @@ async def test_a_resend_after_a_death_after_the_commit_gets_the_original_answer(
             raise Died
 
         monkeypatch.setattr(console_data, "client_message", dies_making_the_answer)
+    elif name == "documentation":
+        # The same, where the handler turns the committed record into its answer.
+        monkeypatch.setattr(records_web, "web", _DiesAnswering(answered))
     else:
         monkeypatch.setattr(idempotency, "_answered", dies_answering)
     key = _key()
