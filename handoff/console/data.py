@@ -192,7 +192,11 @@ async def assigned_loads(session: AsyncSession) -> dict[int, int]:
     return {uid: int(count) for uid, count in rows.all() if uid is not None}
 
 
-async def transcript(session: AsyncSession, conv: Conversation, lang: str = "sv") -> dict[str, Any]:
+async def transcript(
+    session: AsyncSession, conv: Conversation, lang: str = "sv", reader: StaffUser | None = None
+) -> dict[str, Any]:
+    """The conversation as the console shows it; ``reader``, the staff member reading it, spares
+    reading the holder's row when it is them (a claim's answer)."""
     rows = await repo.messages_of(session, conv.id)
     messages = [client_message(message_dict(m)) for m in rows]
     for message, row in zip(messages, rows, strict=True):
@@ -218,7 +222,10 @@ async def transcript(session: AsyncSession, conv: Conversation, lang: str = "sv"
         top = max(stored, key=lambda m: priority_rank(m.triage, m.seq))
         suggested = (top.triage or {}).get("safe_response") or None
         latest_triage = triage_view(stored[-1].triage)
-    assignee = await session.get(StaffUser, conv.assigned_to) if conv.assigned_to else None
+    if reader is not None and conv.assigned_to == reader.id:
+        assignee: StaffUser | None = reader
+    else:
+        assignee = await session.get(StaffUser, conv.assigned_to) if conv.assigned_to else None
     return {
         "conversation": {
             "id": conv.id,

@@ -306,7 +306,7 @@ async def _transcript_of(staff: Staff, session: AsyncSession, conv: Conversation
         conversation_id=conv.id,
         details={"via": "console"},
     )
-    return await data.transcript(session, conv, staff.lang)
+    return await data.transcript(session, conv, staff.lang, reader=staff.user)
 
 
 async def _opened(
