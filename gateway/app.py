@@ -128,7 +128,12 @@ def create_app(
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         pool = settings.section("database")
-        db = Database(settings.database_url, pool_size=pool["pool_size"], max_overflow=pool["max_overflow"])
+        db = Database(
+            settings.database_url,
+            pool_size=pool["pool_size"],
+            max_overflow=pool["max_overflow"],
+            transactions=pool["transactions"],
+        )
         try:
             if migrate:
                 await db.upgrade()

@@ -295,6 +295,8 @@ def load_settings(
             raise ConfigError(f"webchat.{key}", "must be positive")
     if raw["database"]["pool_size"] < 1:
         raise ConfigError("database.pool_size", "must be positive")
+    if raw["database"]["transactions"] < 1:
+        raise ConfigError("database.transactions", "must be positive")
     if raw["database"]["max_overflow"] < 0:
         raise ConfigError("database.max_overflow", "must not be negative")
     if raw["database"]["processes"] < 1:

@@ -64,10 +64,19 @@ SCHEMA: dict[str, Any] = {
         "pool_size": (
             int,
             8,
-            "PostgreSQL connections each process keeps open; sessions beyond wait in memory, critical ones "
-            "first. Each connection keeps its prepared statements, which the garbage collector walks: more "
+            "PostgreSQL connections each process keeps open, for its `transactions` and a few besides "
+            "(health checks, sessions inside sessions). Each connection keeps its prepared statements, which the garbage collector walks: more "
             "than the server's cores rarely helps. Cut at start to the process's share of the server's "
             "limit (see `processes`).",
+        ),
+        "transactions": (
+            int,
+            3,
+            "PostgreSQL transactions each process runs at once; the others wait in memory, a critical "
+            "message's first, then batches of messages that have waited, then the console's reads and "
+            "actions. More at once makes each wait longer for the process's one event loop; raise it "
+            "for a server far away on the network, where each statement waits for the wire. At most "
+            "the pool's connections less one.",
         ),
         "max_overflow": (
             int,

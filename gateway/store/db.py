@@ -51,6 +51,18 @@ process at 100 round trips/s: p99 less the typing 440-566 ms with twenty, 244-26
 critical alert on every console 76-154 ms, 44-48 ms; issue #18).  Sessions beyond wait at the gate in
 memory, by lane."""
 DEFAULT_MAX_OVERFLOW = 0
+DEFAULT_TRANSACTIONS = 3
+"""Transactions a process runs at once on PostgreSQL; the others wait at the gate, by lane.  The
+pool's connections do not make the store faster: the process's one event loop is what is busy, and
+every transaction let in beside the others makes each of them wait for more turns of it, between
+each of its statements.  Seven at once (the pool less one) gave a critical message's transaction up
+to 20 ms of waiting for a turn and 55-110 ms in all, and the lanes (``gateway.store.gate``) hardly
+ever ordered anything.  ``bench.deployed --rate 100 --think 1 --alerts 10``, alternated (issue #18):
+one process, p99 less the typing 382-513 ms with seven, 289-345 with three, 240 with two; two
+processes 456-477 ms with seven, 289-421 with three, 308-316 with two; a critical alert on every
+console, p99, 120-260 ms with seven and 84-88 ms with three on two processes; the CPU per round
+trip the same.  Three rather than two: a PostgreSQL reached over a network, where each statement
+waits for the wire, needs more transactions at once for the same throughput."""
 SERVER_LIMITS = (
     "SELECT current_setting('max_connections')::int"
     " - current_setting('superuser_reserved_connections')::int,"
@@ -111,10 +123,13 @@ class Database:
         echo: bool = False,
         pool_size: int = DEFAULT_POOL_SIZE,
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
+        transactions: int = DEFAULT_TRANSACTIONS,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.echo = echo
+        self.transactions = transactions
+        """At most this many transactions at once on PostgreSQL (:data:`DEFAULT_TRANSACTIONS`)."""
         self._build(pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
@@ -161,7 +176,7 @@ class Database:
             # Leave a few connections of the pool for nested sessions and direct engine use
             # (health checks), which do not wait at the gate.
             total = pool_size + max_overflow
-            self._gate = Gate(max(1, total - max(1, min(2, total // 10))))
+            self._gate = Gate(max(1, min(self.transactions, total - max(1, min(2, total // 10)))))
 
     async def fit_pool(self, processes: int) -> int:
         """Cut this process's pool to its share of the PostgreSQL server's connections, when the

@@ -95,6 +95,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         # An unknown channel is named when the adapters are built (tests/gateway/test_channels.py).
         ("channels:\n  pigeon: 5\n", {}, "channels.pigeon"),
         ("database_url: mysql://x/y\n", {}, "database_url"),
+        ("database:\n  transactions: 0\n", {}, "database.transactions"),
         ("secrets:\n  contact_key: short\n", {}, "secrets.contact_key"),
         ("", {"HELPLINE_PORT": "x"}, "server.port"),
         ("", {"HELPLINE_BOGUS": "1"}, "HELPLINE_BOGUS"),

@@ -127,3 +127,60 @@ async def test_a_process_on_the_default_configuration_keeps_eight_connections(
         assert 1 < len(used) <= 8
     finally:
         await db.close()
+
+
+async def test_a_process_runs_three_transactions_at_once_and_the_others_wait_by_lane(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The process's one event loop, not PostgreSQL, is what is busy: with the pool's seven
+    transactions at once a critical message's waited up to 20 ms for a turn of the loop between its
+    statements, and the lanes hardly ever ordered anything.  Three run at once by default; the
+    others wait at the gate, and an urgent one (a critical message's batch) goes before them."""
+    settings = load_settings(environ={"HELPLINE_DATA_DIR": str(tmp_path)})
+    pool = settings.section("database")
+    db = Database(
+        pg_url,
+        pool_size=pool["pool_size"],
+        max_overflow=pool["max_overflow"],
+        transactions=pool["transactions"],
+    )
+    running, most, order = 0, 0, []
+    release = asyncio.Event()
+
+    async def one(name: str, *, urgent: bool = False, hold: bool = False) -> None:
+        nonlocal running, most
+        async with db.session(urgent=urgent) as session:
+            running += 1
+            most = max(most, running)
+            order.append(name)
+            await session.execute(text("SELECT 1"))
+            if hold:
+                await release.wait()
+            running -= 1
+
+    try:
+        assert db.turns == 3
+        holders = [asyncio.create_task(one(f"held {k}", hold=True)) for k in range(5)]
+        while len(order) < 3:
+            await asyncio.sleep(0.01)
+        reads = [asyncio.create_task(one(f"read {k}")) for k in range(10)]
+        await asyncio.sleep(0.05)
+        critical = asyncio.create_task(one("critical", urgent=True))
+        await asyncio.sleep(0.05)
+        assert order == ["held 0", "held 1", "held 2"]  # the rest wait at the gate
+        release.set()
+        await asyncio.gather(*holders, *reads, critical)
+        assert most == 3
+        # The first turn let go goes to the critical message's transaction, though it came last.
+        assert order[3] == "critical", order
+    finally:
+        await db.close()
+
+
+async def test_transactions_at_once_are_at_most_the_pools_connections_less_one(pg_url: str) -> None:
+    for pool_size, transactions, turns in ((8, 5, 5), (8, 20, 7), (2, 3, 1)):
+        db = Database(pg_url, pool_size=pool_size, transactions=transactions)
+        try:
+            assert db.turns == turns
+        finally:
+            await db.close()
