@@ -251,6 +251,12 @@ class Pipeline:
         ):
             conv = None
         if conv is None:
+            # A conversation this batch opened for the person (an earlier message of theirs in
+            # it) is not in the store yet: it is this batch's own.
+            conv = writes.created_for(envelope.channel, envelope.sender)
+            if conv is not None and conv.state not in repo.OPEN_STATES:
+                conv = None
+        if conv is None:
             found = await repo.find_open_conversation(
                 session, envelope.channel, envelope.sender, envelope.conversation_id
             )
@@ -283,8 +289,7 @@ class Pipeline:
                 resume_code_hash=None,
                 meta={},
             )
-            await rows.insert_conversation(session, conv)
-            writes.adopt(conv)
+            writes.create(conv)
         previous_priority = Priority(conv.priority)
         stored_env = envelope.with_conversation(ConversationId(conv.id))
         msg = writes.add_message(conv, stored_env, triage=triage_handoff.triage_record(triage))
@@ -313,8 +318,11 @@ class Pipeline:
             conv.queued_at = now
         digest = self._contacts.digest(item.address)
         contact_known = not created and self._contacts.known(conv.id, digest)
-        if not contact_known:
-            await repo.put_contact(session, self.cipher, conv.id, envelope.channel, item.address, new=created)
+        if created:
+            ciphertext = self.cipher.encrypt(item.address)
+            writes.contacts.append(rows.contact_row(conv.id, envelope.channel, ciphertext, now))
+        elif not contact_known and conv.id not in writes.created:  # the batch stores its contact
+            await repo.put_contact(session, self.cipher, conv.id, envelope.channel, item.address)
 
         send_safe = not envelope.meta.get("suppress_auto_reply") and (
             created

@@ -44,17 +44,36 @@ class PipelineLimits:
 class Writes:
     """One batch's conversations, and the rows its transaction writes at the end (store.rows)."""
 
-    __slots__ = ("before", "changed", "convs", "events", "messages")
+    __slots__ = ("before", "changed", "contacts", "convs", "created", "events", "messages")
 
     def __init__(self, convs: dict[str, rows.ConversationRow]) -> None:
         self.convs: dict[str, rows.ConversationRow] = {}
         self.before: dict[str, tuple[Any, ...]] = {}
         self.changed: dict[str, rows.ConversationRow] = {}
+        self.created: dict[str, rows.ConversationRow] = {}
+        """Conversations the batch opens: inserted at the end as they stand then, with the rest
+        (on PostgreSQL a round trip less for the conversation, and one for its contact)."""
+        self.contacts: list[dict[str, Any]] = []
+        """Contact records of the conversations the batch opens (``rows.contact_row``)."""
         self.messages: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         """Outbox rows (gateway.outbox), inserted with the messages."""
         for conv in convs.values():
             self.adopt(conv)
+
+    def create(self, conv: rows.ConversationRow) -> rows.ConversationRow:
+        """A conversation the batch opens: written when the batch is, not before.  Until then
+        the store does not know it, so a later item of the same person finds it here
+        (:meth:`created_for`), not by a query."""
+        self.convs[conv.id] = self.created[conv.id] = conv
+        return conv
+
+    def created_for(self, channel: str, pseudonym: str) -> rows.ConversationRow | None:
+        """The latest conversation this batch opened for the person, if any."""
+        for conv in reversed(self.created.values()):
+            if conv.channel == channel and conv.pseudonym == pseudonym:
+                return conv
+        return None
 
     def adopt(self, conv: rows.ConversationRow) -> rows.ConversationRow:
         """``conv`` as this batch knows it: the batch's own copy if it has one already."""
@@ -75,22 +94,31 @@ class Writes:
         return row
 
     async def write(self, session: AsyncSession) -> None:
-        convs = [(c, self.before[c.id]) for c in self.changed.values()]
+        created = list(self.created.values())
+        convs = [(c, self.before[c.id]) for c in self.changed.values() if c.id not in self.created]
         if (
             session.get_bind().dialect.name == "postgresql"
             and _uniform(self.messages)
             and _uniform(self.events)
+            and _uniform(self.contacts)
         ):
             # One statement, one round trip (gateway.store.rows.write_together).
-            await rows.write_together(session, self.messages, convs, (OUTBOX, self.events))
+            inserts = (
+                (rows.CONVERSATIONS, [conv.values() for conv in created]),
+                (rows.CONTACTS, self.contacts),
+                (OUTBOX, self.events),
+            )
+            await rows.write_together(session, self.messages, convs, inserts)
             hand_on(session, self.events)
         else:
+            await rows.insert_conversations(session, created)
+            await rows.insert_contacts(session, self.contacts)
             await rows.insert_messages(session, self.messages)
             await rows.update_conversations(session, convs)
             await insert_rows(session, self.events)
-        for conv in self.changed.values():
+        for conv in [*self.changed.values(), *created]:
             self.before[conv.id] = rows.snapshot(conv)
-        self.messages, self.changed, self.events = [], {}, []
+        self.messages, self.changed, self.events, self.created, self.contacts = [], {}, [], {}, []
 
 
 def _uniform(rows_of: list[dict[str, Any]]) -> bool:

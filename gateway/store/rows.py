@@ -23,10 +23,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.envelope import Envelope
-from gateway.store.models import Conversation, ConversationState, Message
+from gateway.store.models import ContactRecord, Conversation, ConversationState, Message
 
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+CONTACTS: Table = ContactRecord.__table__  # type: ignore[assignment]
 
 OPEN_STATES = (ConversationState.BOT.value, ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
 
@@ -95,8 +96,24 @@ async def lock_conversations(session: AsyncSession, ids: Iterable[str]) -> dict[
     return {row["id"]: ConversationRow.from_mapping(row) for row in result.mappings()}
 
 
-async def insert_conversation(session: AsyncSession, conv: ConversationRow) -> None:
-    await session.execute(insert(CONVERSATIONS), [conv.values()])
+async def insert_conversations(session: AsyncSession, convs: Sequence[ConversationRow]) -> None:
+    if convs:
+        await session.execute(insert(CONVERSATIONS), [conv.values() for conv in convs])
+
+
+def contact_row(conversation_id: str, channel: str, ciphertext: bytes, at: datetime) -> dict[str, Any]:
+    """A new conversation's contact record (the address encrypted), as :class:`Writes` inserts it."""
+    return {
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "ciphertext": ciphertext,
+        "created_at": at,
+    }
+
+
+async def insert_contacts(session: AsyncSession, contacts: Sequence[dict[str, Any]]) -> None:
+    if contacts:
+        await session.execute(insert(CONTACTS), list(contacts))
 
 
 def snapshot(conv: ConversationRow) -> tuple[Any, ...]:
@@ -281,6 +298,8 @@ def _as_text(value: Any) -> str | None:
     """A bound value as the text PostgreSQL reads back into its column's type."""
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()  # bytea's hex input form
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -294,14 +313,12 @@ _TOGETHER: dict[tuple[Any, ...], TextClause] = {}
 def _together_text(shape: tuple[Any, ...], dialect: Dialect) -> TextClause:
     found = _TOGETHER.get(shape)
     if found is None:
-        (message_names, update_names, extra) = shape
+        (message_names, update_names, inserts) = shape
         parts = []
         if message_names:
             parts.append(_insert_part(MESSAGES, message_names, MESSAGES.name, dialect))
         parts.extend(_update_part(names, k, dialect) for k, names in enumerate(update_names))
-        if extra is not None:
-            table, names = extra
-            parts.append(_insert_part(table, names, table.name, dialect))
+        parts.extend(_insert_part(table, names, table.name, dialect) for table, names in inserts)
         ctes = ", ".join(f"w{k} AS ({part})" for k, part in enumerate(parts))
         found = _TOGETHER[shape] = text(f"WITH {ctes} SELECT 1")
     return found
@@ -339,24 +356,27 @@ async def write_together(
     session: AsyncSession,
     messages: Sequence[dict[str, Any]],
     convs: Iterable[tuple[ConversationRow, tuple[Any, ...]]],
-    extra: tuple[Table, Sequence[dict[str, Any]]],
+    inserts: Sequence[tuple[Table, Sequence[dict[str, Any]]]],
 ) -> None:
     """PostgreSQL: insert ``messages``, write what changed in ``convs`` (as
-    :func:`update_conversations`) and insert the rows of ``extra`` (the outbox's), in one statement."""
+    :func:`update_conversations`) and insert the rows of each of ``inserts`` (new conversations,
+    their contacts, the outbox's events), in one statement.  A row inserted here cannot be updated
+    in the same statement (its parts see the rows as they were before it): a conversation created
+    in the batch is inserted as it stands at the end, never in ``convs``.  The foreign keys are
+    checked at the statement's end, so that a message may name a conversation inserted beside it."""
     dialect = session.get_bind().dialect
     groups = changes(convs)
-    table, extra_rows = extra
     message_names = tuple(messages[0]) if messages else ()
-    extra_names = tuple(extra_rows[0]) if extra_rows else ()
-    if not message_names and not groups and not extra_rows:
+    filled = [(table, tuple(rows_of[0]), rows_of) for table, rows_of in inserts if rows_of]
+    if not message_names and not groups and not filled:
         return
-    shape = (message_names, tuple(groups), (table, extra_names) if extra_rows else None)
+    shape = (message_names, tuple(groups), tuple((table, names) for table, names, _rows in filled))
     params: dict[str, Any] = {}
     if messages:
         params.update(_columns_of(MESSAGES, MESSAGES.name, message_names, messages, dialect))
     for k, (names, rows_of) in enumerate(groups.items()):
         ids = {f"u{k}_row_id": [row["row_id"] for row in rows_of]}
         params.update(ids, **_columns_of(CONVERSATIONS, f"u{k}", names, rows_of, dialect))
-    if extra_rows:
-        params.update(_columns_of(table, table.name, extra_names, extra_rows, dialect))
+    for table, names, inserted in filled:
+        params.update(_columns_of(table, table.name, names, inserted, dialect))
     await session.execute(_together_text(shape, dialect), params)

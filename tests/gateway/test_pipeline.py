@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from gateway import batch
 from gateway.errors import InvalidInput
@@ -49,6 +49,43 @@ async def test_raw_address_is_only_in_the_encrypted_contact_record(gateway: Gate
         assert await repo.get_contact(session, gateway.pipeline.cipher, record.conversation_id) == address
     (conv,) = await rows(gateway, Conversation)
     assert conv.pseudonym == gateway.memory.pseudonym(address) != address
+
+
+async def test_first_messages_arriving_together_open_one_conversation_each_in_one_statement(
+    gateway: Gateway,
+) -> None:
+    """A batch opens its new conversations and stores their contacts with its messages and events:
+    on PostgreSQL in the one statement that writes the batch (a critical message from someone new
+    was two round trips longer before it could be alerted), so that the batch's later messages of
+    the same person find the conversation in the batch, not in the store."""
+    inserts: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        head = statement.lstrip().upper()
+        if head.startswith(("INSERT INTO CONVERSATIONS", "INSERT INTO CONTACT_RECORDS")):
+            inserts.append(statement)
+
+    people = [f"ny-{k}@example.org" for k in range(6)]
+    event.listen(gateway.db.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        await asyncio.gather(
+            *(
+                gateway.memory.person_writes(p, f"{n}: jag oroar mig för min dotter")
+                for n in range(3)
+                for p in people
+            )
+        )
+    finally:
+        event.remove(gateway.db.engine.sync_engine, "before_cursor_execute", before)
+    convs = await rows(gateway, Conversation)
+    assert sorted(c.pseudonym for c in convs) == sorted(gateway.memory.pseudonym(p) for p in people)
+    assert all(c.message_count >= 3 for c in convs)  # each person's three, and the answers
+    async with gateway.db.session() as session:
+        for conv in convs:
+            address = await repo.get_contact(session, gateway.pipeline.cipher, conv.id)
+            assert address is not None and gateway.memory.pseudonym(address) == conv.pseudonym
+    if gateway.db.url.startswith("postgresql"):
+        assert inserts == []  # inside the batch's one statement
 
 
 async def test_a_channel_message_delivered_twice_is_stored_once(gateway: Gateway) -> None:
