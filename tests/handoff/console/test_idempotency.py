@@ -42,6 +42,13 @@ async def _held(console: Console, b: Browser, address: str, text: str) -> str:
     return conv
 
 
+async def _to_document(console: Console, b: Browser, address: str, text: str) -> tuple[str, str]:
+    """A conversation held and closed: its id and the path its documentation is saved to."""
+    conv = await _held(console, b, address, text)
+    assert (await b.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
+    return conv, f"/console/api/conversations/{conv}/documentation"
+
+
 async def test_a_reply_resent_with_its_key_is_stored_and_sent_once(console_any_db: Console) -> None:
     console = console_any_db
     anna = await console.signed_in("anna")
@@ -131,9 +138,7 @@ async def _referral_and_disclosure(console: Console) -> None:
 async def test_documentation_resent_with_its_key_gets_the_first_answer(console_any_db: Console) -> None:
     console = console_any_db
     anna = await console.signed_in("anna")
-    conv = await _held(console, anna, "p4", "Jag är orolig för min son")
-    assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
-    path = f"/console/api/conversations/{conv}/documentation"
+    conv, path = await _to_document(console, anna, "p4", "Jag är orolig för min son")
     key = _key()
     first = await _send(anna, path, {"values": complete()}, key)
     assert first[0] == 200 and first[1]["created"] is True, first
@@ -171,9 +176,7 @@ async def test_documentation_sent_several_times_at_once_with_one_key_is_saved_on
     # that committed first roll back when they find the key taken, and answer what it answered.
     console = console_any_db
     anna = await console.signed_in("anna")
-    conv = await _held(console, anna, "p6", "Jag är orolig för min bror")
-    assert (await anna.post(f"/console/api/conversations/{conv}/close", {"reason": "done"})).status == 200
-    path = f"/console/api/conversations/{conv}/documentation"
+    conv, path = await _to_document(console, anna, "p6", "Jag är orolig för min bror")
     key = _key()
     answers = await asyncio.gather(*(_send(anna, path, {"values": complete()}, key) for _ in range(5)))
     done = [a for a in answers if a[0] == 200]
