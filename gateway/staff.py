@@ -255,18 +255,10 @@ class StaffActions:
         known: Mapping[str, Any] | None = None,
     ) -> None:
         """Nothing stored changes: live events from ``known`` (the conversation's summary as the
-        console's feed last saw it, held by ``user``), else from one read without a lock."""
+        console's feed last saw it, held by ``user``), else from :meth:`held_by`."""
         if known is None:
-            async with self.db.connection() as conn:
-                conv = await rows.peek(conn, conversation_id)
-            if conv is None:
-                raise NotFound(f"conversation {conversation_id} not found")
-            known = conversation_summary(conv)
-        if known["id"] != conversation_id:
-            raise NotFound(f"conversation {conversation_id} not found")
-        if known["assigned_to"] != user.id or known["state"] != S.ASSIGNED.value:
-            raise Conflict("not_assigned_to_you")
-        summary = dict(known)
+            known = await self.held_by(conversation_id, user)
+        summary = dict(_held(conversation_id, user, known))
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
         if not shows_notifications(summary["channel"]):
             return
@@ -278,6 +270,14 @@ class StaffActions:
             data={"language": summary["language"]},
         )
         await self.broker.publish(notify_topic(summary["channel"]), dict(notify))
+
+    async def held_by(self, conversation_id: str, user: StaffUser) -> Mapping[str, Any]:
+        """The conversation's summary from one read without a lock, if ``user`` holds it."""
+        async with self.db.connection() as conn:
+            conv = await rows.peek(conn, conversation_id)
+        if conv is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return _held(conversation_id, user, conversation_summary(conv))
 
     async def _state_events(
         self, session: AsyncSession, summary: dict[str, Any], notify: str | None, data: dict[str, Any]
@@ -294,3 +294,11 @@ class StaffActions:
         if notify and shows_notifications(summary["channel"]):
             events.append(self.event_rows.notify_row(summary, notify, data))
         await insert_rows(session, events)
+
+
+def _held(conversation_id: str, user: StaffUser, known: Mapping[str, Any]) -> Mapping[str, Any]:
+    if known["id"] != conversation_id:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if known["assigned_to"] != user.id or known["state"] != S.ASSIGNED.value:
+        raise Conflict("not_assigned_to_you")
+    return known

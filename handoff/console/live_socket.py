@@ -21,9 +21,8 @@ also sends on the socket what it would otherwise send as many small HTTP request
 The socket reads its next frame while a request is being answered: a typing signal that must read
 its conversation from a busy store (the first after a claim, before the hub has seen it held) once
 took 250-500 ms under load, and every reply behind it on that socket waited as long (half the
-replies' p99 in ``bench.deployed``).  A conversation's typing signals and replies still go out in
-the order sent: a conversation's typing signals one after the other, and a reply after the signals
-sent before it (a "typing" that overtook the reply would show on the person's page for 15 s); the
+replies' p99 in ``bench.deployed``).  A conversation's typing signals go out in the order sent, and
+a reply drops those not yet told rather than wait for them (:mod:`handoff.console.live_lanes`); the
 replies of one conversation keep their order in the batch that stores them.
 
 Each request kind has an allowance per socket (:class:`Allowance`), so that one page (or a script
@@ -40,8 +39,7 @@ import functools
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,6 +59,7 @@ from handoff.web.validation import validate
 from . import idempotency
 from .data import client_message
 from .live import Client, Hub, bound_send_buffer
+from .live_lanes import Allowance, Lanes, spawn
 from .schemas import ReplyBody
 from .security import Staff
 from .views import CONSOLE
@@ -80,39 +79,6 @@ TYPING_PER_SECOND = 5.0
 """Typing signals one socket may send (a burst of twice that): a page sends one per conversation
 every 4 s at most, and a counsellor holds a handful."""
 PONG = '{"type":"pong"}'
-
-
-class Allowance:
-    """A token bucket: ``burst`` requests at once, then ``rate`` per second."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.at = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-
-    def take(self) -> bool:
-        self._refill()
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def reserve(self) -> float:
-        """Take a request's token, now or in the future: the seconds until it is there."""
-        self._refill()
-        self.tokens -= 1.0
-        return max(0.0, -self.tokens / self.rate)
-
-    def wait(self) -> float:
-        """Seconds until :meth:`take` will succeed."""
-        self._refill()
-        return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 FRAME_OVERHEAD = 1024
@@ -154,8 +120,7 @@ class LiveRequests:
         self.replying: set[asyncio.Task[None]] = set()
         self.signals: set[asyncio.Task[None]] = set()
         """Typing signals and activity being told (the socket reads on meanwhile)."""
-        self.lanes: dict[str, asyncio.Task[None]] = {}
-        """Each conversation's latest typing signal, which what comes next for it waits for."""
+        self.lanes = Lanes()
         self.later: asyncio.Task[None] | None = None
         self.last_active = asyncio.get_running_loop().time()
         self.outbox = outbox_for(app[DB], app[BROKER])
@@ -190,34 +155,12 @@ class LiveRequests:
         if not self.client.ws.closed:
             await self.hub.resend(self.client)
 
-    def after_signals(
-        self,
-        lane: str | None,
-        work: Callable[[], Coroutine[Any, Any, None]],
-        tasks: set[asyncio.Task[None]],
-        *,
-        signal: bool = False,
-    ) -> None:
-        """Run ``work`` in a task of ``tasks`` once the typing signal sent before it for the same
-        conversation (``lane``; None: none) has been told; ``signal``: it is one, the next waits."""
-        before = self.lanes.get(lane) if lane is not None else None
-        task = asyncio.create_task(_after(before, work), name="console live request")
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        if signal and lane is not None:
-            self.lanes[lane] = task
-            task.add_done_callback(lambda done: self._lane_done(lane, done))
-
-    def _lane_done(self, lane: str, task: asyncio.Task[None]) -> None:
-        if self.lanes.get(lane) is task:
-            del self.lanes[lane]
-
     def active(self) -> None:
         # The page reports input at most once a minute; the store is written at most every 30 s.
         now = asyncio.get_running_loop().time()
         if now - self.last_active >= ACTIVE_WRITE_SECONDS:
             self.last_active = now
-            self.after_signals(None, self._activity, self.signals)
+            spawn(None, self._activity, self.signals)
 
     async def _activity(self) -> None:
         self.client.status, _auto = await presence.activity(self.app[DB], self.outbox, self.staff.user)
@@ -232,23 +175,28 @@ class LiveRequests:
             return
         if not isinstance(typing, bool):
             return
-        self.after_signals(
+        self.lanes.signal(
             conversation_id,
+            functools.partial(self._held, conversation_id),
             functools.partial(self._typing, conversation_id, typing),
             self.signals,
-            signal=True,
         )
 
-    async def _typing(self, conversation_id: str, typing: bool) -> None:
+    async def _held(self, conversation_id: str) -> Mapping[str, Any] | None:
+        """The conversation's summary as the feed knows it, else read (None: not held by them)."""
+        known = self.hub.held_summary(self.client, conversation_id)
+        if known is not None:
+            return known
         try:
-            await self.app[PIPELINE].staff.counsellor_typing(
-                conversation_id,
-                self.staff.user,
-                typing,
-                known=self.hub.held_summary(self.client, conversation_id),
-            )
+            return await self.app[PIPELINE].staff.held_by(conversation_id, self.staff.user)
         except (NotFound, Conflict):
-            pass  # closed or taken over meanwhile: a typing hint for it means nothing now
+            return None  # closed or taken over meanwhile: a typing hint for it means nothing now
+
+    async def _typing(self, conversation_id: str, typing: bool, known: Mapping[str, Any] | None) -> None:
+        if known is not None:
+            await self.app[PIPELINE].staff.counsellor_typing(
+                conversation_id, self.staff.user, typing, known=known
+            )
 
     def reply(self, frame: dict[str, object]) -> None:
         """Store the reply in a task of its own: the socket reads the next frame meanwhile."""
@@ -256,15 +204,14 @@ class LiveRequests:
         if not isinstance(key, str) or not idempotency.KEY_FORM.match(key):
             return  # nothing to answer to; the page sends a key with every reply
         if len(self.replying) >= REPLIES_AT_ONCE:
-            self.after_signals(
-                None, functools.partial(self._answer, key, 429, error_body("rate_limited")), self.replying
-            )
+            spawn(None, functools.partial(self._answer, key, 429, error_body("rate_limited")), self.replying)
             return
         wait = self.replies.reserve()
         conversation_id = frame.get("conversation_id")
-        lane = conversation_id if isinstance(conversation_id, str) else None
-        self.after_signals(
-            lane, functools.partial(self._reply, key, conversation_id, frame.get("text"), wait), self.replying
+        spawn(
+            self.lanes.before_reply(conversation_id),
+            functools.partial(self._reply, key, conversation_id, frame.get("text"), wait),
+            self.replying,
         )
 
     async def _reply(self, key: str, conversation_id: object, text: object, wait: float) -> None:
@@ -319,23 +266,6 @@ class LiveRequests:
         # either by request with the same key, which stores it once or gives the stored answer.
         for task in [*self.replying, *self.signals]:
             await cancel_and_wait(task)
-
-
-async def _after(before: asyncio.Task[None] | None, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """``work()`` once ``before`` has ended, whatever its outcome (only its place in line counts).
-    Made only then: a task cancelled before it starts leaves no coroutine that was never awaited."""
-    if before is not None:
-        await asyncio.wait([before])
-    try:
-        await work()
-    except Exception as exc:  # nobody awaits this task: say what failed here (a reply answers its own)
-        expected = unavailable(exc)  # the store or the broker away: no traceback for the expected
-        log.log(
-            logging.WARNING if expected else logging.ERROR,
-            "console live request failed (%s)",
-            type(exc).__name__,
-            exc_info=not expected,
-        )
 
 
 async def websocket(request: web.Request, staff: Staff) -> web.StreamResponse:
