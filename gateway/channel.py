@@ -100,6 +100,9 @@ class IngressResult:
     queue_position: int | None = None
     safe_response: Envelope | None = None
     """What the person is being answered; the pipeline delivers it through egress, adapters must not send it."""
+    safe_response_seq: int | None = None
+    """Its position in the conversation: a channel that shows the conversation itself (web chat)
+    shows it at once, as it shows the acknowledgement, not when its event comes."""
     seq: int | None = None
     """The message's position in the conversation (None for a control signal)."""
     language: str | None = None

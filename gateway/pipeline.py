@@ -419,4 +419,5 @@ class Pipeline:
                 conversation_id=result.conversation_id,
                 sender_kind=SenderKind.BOT,
             ),
+            safe_response_seq=bot_data["seq"],
         )

@@ -26,6 +26,7 @@ from gateway.envelope import (
     Direction,
     Envelope,
     MessageId,
+    SenderKind,
     new_message_id,
     pseudonymize,
     utcnow,
@@ -227,6 +228,18 @@ class WebchatHandlers(ChannelAdapter):
         if result.conversation_id != chat.conv_id:
             self._register_conv(chat, result.conversation_id)
         chat.put("ack", (client_id, mid, result.seq))
+        answer, answer_seq = result.safe_response, result.safe_response_seq
+        if answer is not None and answer_seq is not None:
+            # Shown now: its event may have come before this socket knew the conversation (the
+            # first message's), and would then show only with the next message's catch-up.
+            message = {
+                "id": str(answer.message_id),
+                "seq": answer_seq,
+                "direction": Direction.OUT.value,
+                "sender_kind": SenderKind.BOT.value,
+                "text": answer.text,
+            }
+            chat.put("answer", (message, result.language or ""))
         if not result.duplicate:
             chat.put(
                 "status",

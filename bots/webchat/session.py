@@ -163,6 +163,10 @@ class Chat:
             await self._catch_up()
         elif kind == "ack":
             await self._ack(*data)
+        elif kind == "answer":  # the bot's safe response, from the ingress result (seq-checked)
+            message, language = data
+            await self._convey(message)
+            await self._language(language)
         elif kind == "status":
             await self._status(data)
         elif kind == "close":

@@ -69,6 +69,32 @@ async def test_a_message_is_acked_stored_answered_and_queued(chat: ChatGateway) 
     assert not [f for f in v.frames if f["type"] == "message" and f["kind"] == "person"]
 
 
+async def test_the_safe_answer_shows_at_once_though_its_event_came_before_the_socket_knew_the_conversation(
+    chat: ChatGateway,
+) -> None:
+    """Under load the socket's handler resumes after the store's answer later than the outbox
+    publishes the answer's event: the first message's event then finds no socket for the new
+    conversation.  The safe answer still shows with the acknowledgement, not only with the
+    counsellor's first reply (a catch-up on a gap in ``seq``)."""
+    ingress = chat.adapter._ingress
+    assert ingress is not None
+
+    async def slow_to_resume(envelope: Any, address: str) -> Any:
+        result = await ingress(envelope, address)
+        await asyncio.sleep(0.5)  # the events of the commit are published meanwhile
+        return result
+
+    chat.adapter._ingress = slow_to_resume
+    v = await chat.visitor()
+    await v.hello()
+    ack = await v.write("min son vill resa till syrien", "client-0001")
+    assert ack["seq"] == 1
+    bot = await v.expect(lambda f: f["type"] == "message", timeout=2.0)
+    assert (bot["seq"], bot["kind"], bot["text"]) == (2, "bot", "SAFE:travel_conflict")
+    await v.settle()
+    assert [f["seq"] for f in v.frames if f["type"] == "message"] == [2]  # once
+
+
 async def test_counsellor_claim_typing_reply_and_close_reach_the_visitor(chat: ChatGateway) -> None:
     v = await chat.visitor()
     await v.hello()
