@@ -43,6 +43,7 @@ from gateway.store.db import Database
 from gateway.store.models import StaffUser
 from gateway.web_errors import SERVER_OPTIONS
 from nlu.result import INTENT_PRIORITY, Triager, TriageResult
+from tests import sqlite_template
 from tests.authenticator import AUTHENTICATOR as AUTHENTICATOR
 from tests.authenticator import CSRF_INPUT as CSRF_INPUT
 from tests.authenticator import PASSWORD as PASSWORD
@@ -375,6 +376,7 @@ async def start(
     ``start_server``), ``"port"`` in an ``AppRunner`` on 127.0.0.1:``port`` as ``helpline serve``
     runs it (no access log)."""
     triager = KeywordTriager() if triager is None else triager
+    await asyncio.to_thread(sqlite_template.seed, settings.database_url)
     if memory:
         adapters = [*(adapters or []), MemoryAdapter(pseudonym_key=settings.pseudonym_key)]
     app = build_app(settings, triager=triager, adapters=adapters, extensions=extensions)
@@ -423,6 +425,7 @@ async def loop_gaps(every: float = 0.0) -> AsyncIterator[list[float]]:
 @contextlib.asynccontextmanager
 async def migrated_store(url: str) -> AsyncIterator[Database]:
     """A store on ``url`` with the migrations applied, closed on leaving."""
+    await asyncio.to_thread(sqlite_template.seed, url)
     database = Database(url)
     await database.upgrade()
     try:
