@@ -256,9 +256,12 @@ class StaffActions:
     ) -> None:
         """Nothing stored changes: live events from ``known`` (the conversation's summary as the
         console's feed last saw it, held by ``user``), else from :meth:`held_by`."""
-        if known is None:
-            known = await self.held_by(conversation_id, user)
-        summary = dict(_held(conversation_id, user, known))
+        held = (
+            await self.held_by(conversation_id, user)
+            if known is None
+            else _held(conversation_id, user, known)
+        )
+        summary = dict(held)
         await self.event_rows.publish_conversation("typing", summary, who="counsellor", typing=typing)
         if not shows_notifications(summary["channel"]):
             return
