@@ -33,6 +33,10 @@ from .models import StaffActionKey
 
 KEYS: Table = StaffActionKey.__table__  # type: ignore[assignment]
 """The table in Core: the hot statements on it skip the ORM's bulk-statement machinery."""
+_INSERT_PG = pg_insert(KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(KEYS.c.id)
+_INSERT_SQLITE = (
+    sqlite_insert(KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(KEYS.c.id)
+)
 
 
 KEEP = timedelta(days=1)
@@ -158,12 +162,11 @@ async def record_all(session: AsyncSession, answered: Sequence[tuple[ActionClaim
         )
         claim.recorded = status
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert(KEYS) if dialect == "postgresql" else sqlite_insert(KEYS)
-    inserted = (
-        await session.execute(
-            insert.values(rows).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(KEYS.c.id)
-        )
-    ).all()
+    # Parameters beside the statement, not in it (``values(rows)``): SQLAlchemy never caches a
+    # multi-row VALUES, and compiled this statement anew for every staff action. Executed with
+    # a list it is compiled once and still sent as one INSERT (its "insertmanyvalues").
+    insert = _INSERT_PG if dialect == "postgresql" else _INSERT_SQLITE
+    inserted = (await session.execute(insert, rows)).all()
     if len(inserted) != len(rows):
         raise KeyTaken(f"{len(rows) - len(inserted)} of {len(rows)} keys are in the store already")
 
