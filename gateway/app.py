@@ -144,6 +144,7 @@ def create_app(
             await db.close()
             raise
         app[DB] = db
+        db.start_checkpoints()
         yield
         log.info("stopping: closing the store")
         await db.close()

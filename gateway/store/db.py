@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from gateway.errors import StoreUnavailable
 from gateway.private_files import private_file, sqlite_file
 from gateway.store.gate import Gate, Hurry
+from gateway.store.sqlite_checkpoint import Checkpointer, no_checkpoints
 from gateway.store.sqlite_inline import begin_immediate, inline_creator
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    no_checkpoints(cur)
     cur.close()
 
 
@@ -132,6 +134,9 @@ class Database:
         """At most this many transactions at once on PostgreSQL (:data:`DEFAULT_TRANSACTIONS`)."""
         self._build(pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        found = sqlite_file(url) if self.is_sqlite else None
+        self.checkpointer = Checkpointer(found) if found is not None else None
+        """SQLite's checkpoints off the event loop; :meth:`start_checkpoints` starts them."""
         self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
         """origin -> what takes the rows of that origin a committed transaction handed on."""
 
@@ -273,7 +278,15 @@ class Database:
         """Apply every Alembic migration (``helpline db upgrade``; also at start)."""
         await asyncio.to_thread(upgrade_sync, self.url)
 
+    def start_checkpoints(self) -> None:
+        """On a SQLite file: copy the log into the file from a worker thread from now on (the
+        serving process; :mod:`gateway.store.sqlite_checkpoint`)."""
+        if self.checkpointer is not None:
+            self.checkpointer.start()
+
     async def close(self) -> None:
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
         await self.engine.dispose()
 
 

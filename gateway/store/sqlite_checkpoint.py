@@ -1,0 +1,88 @@
+"""SQLite's checkpoints in a thread, not in a commit on the event loop.
+
+In WAL mode SQLite appends every commit to the log and copies the log back into the database file
+in a checkpoint, by default from the commit that finds the log over 1,000 pages.  The store's
+connections run their calls on the event loop (:mod:`gateway.store.sqlite_inline`), so that commit
+held the loop while it copied and synced the file: 5-11 ms, about twice a second in the deployed
+benchmark's closed loop (issue #18), during which no message was acknowledged anywhere.
+
+So those connections never checkpoint (``wal_autocheckpoint=0``, :func:`no_checkpoints`), and the
+serving process runs :class:`Checkpointer`: every :data:`EVERY` seconds, on a connection of its
+own in a worker thread, a ``PASSIVE`` checkpoint, which copies what it can without waiting for a
+reader or a writer and without holding one up (the sqlite3 module lets go of the GIL while SQLite
+works).  A process that runs no checkpointer (a command of ``helpline``) leaves its log to the
+next checkpoint, or to the last connection's close, which checkpoints the whole log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EVERY = 0.5
+"""Seconds between two checkpoints: the log then holds at most about this long of writes."""
+
+
+def no_checkpoints(cursor: Any) -> None:
+    """Set on each connection of the store: its commits never checkpoint (this module does)."""
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class Checkpointer:
+    """Checkpoints the database file at ``path`` from a worker thread until :meth:`stop`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sqlite checkpoints")
+
+    async def stop(self) -> None:
+        """Stop checkpointing, after one last checkpoint of the whole log (so that the store's
+        close, on the loop, finds nothing left to copy)."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            await self.checkpoint()
+        except sqlite3.Error as exc:  # the close checkpoints what is left
+            log.warning("store: the last checkpoint of %s failed (%s)", self.path.name, exc)
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.close)
+            self._conn = None
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """One PASSIVE checkpoint in a worker thread: the pages in the log, and how many of them
+        are now in the database file."""
+        async with self._lock:  # one at a time: the thread's connection is not shared
+            return await asyncio.to_thread(self._checkpoint)
+
+    def _checkpoint(self) -> tuple[int, int]:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # (busy, pages in the log, pages of it in the database file); PASSIVE never waits, so
+        # what a reader still needs is copied next time.
+        _busy, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, int(logged)), max(0, int(copied))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(EVERY)
+            try:
+                await self.checkpoint()
+            except sqlite3.Error as exc:
+                # The log only grows meanwhile; the next round tries again.
+                log.warning("store: checkpoint of %s failed (%s); trying again", self.path.name, exc)
