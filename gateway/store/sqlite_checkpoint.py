@@ -40,6 +40,7 @@ class Checkpointer:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
 
     def start(self) -> None:
@@ -48,18 +49,13 @@ class Checkpointer:
 
     async def stop(self) -> None:
         """Stop checkpointing, after one last checkpoint of the whole log (so that the store's
-        close, on the loop, finds nothing left to copy)."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        try:
-            await self.checkpoint()
-        except sqlite3.Error as exc:  # the close checkpoints what is left
-            log.warning("store: the last checkpoint of %s failed (%s)", self.path.name, exc)
+        close, on the loop, finds nothing left to copy).  A checkpoint under way is let finish, not
+        cancelled: its thread would go on with the connection this then closes."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        ended = await asyncio.gather(task, return_exceptions=True) if task is not None else [None]
+        if ended != [None]:  # never started, or cancelled: no last round was run
+            await self._checkpoint_logged()
         if self._conn is not None:
             await asyncio.to_thread(self._conn.close)
             self._conn = None
@@ -78,11 +74,17 @@ class Checkpointer:
         _busy, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return max(0, int(logged)), max(0, int(copied))
 
+    async def _checkpoint_logged(self) -> None:
+        try:
+            await self.checkpoint()
+        except sqlite3.Error as exc:
+            # The log only grows meanwhile: the next round, or the last connection's close, copies it.
+            log.warning("store: checkpoint of %s failed (%s)", self.path.name, exc)
+
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(EVERY)
+        while not self._stopping.is_set():
             try:
-                await self.checkpoint()
-            except sqlite3.Error as exc:
-                # The log only grows meanwhile; the next round tries again.
-                log.warning("store: checkpoint of %s failed (%s); trying again", self.path.name, exc)
+                await asyncio.wait_for(self._stopping.wait(), EVERY)
+            except TimeoutError:
+                pass
+            await self._checkpoint_logged()

@@ -58,3 +58,18 @@ async def test_the_serving_store_checkpoints_by_itself_and_leaves_nothing_at_clo
     finally:
         await db.close()
     assert _sizes(path)[0] > 3 * MB and _sizes(path)[1] == 0  # all of it in the file, no log left
+
+
+async def test_closing_lets_a_checkpoint_under_way_finish_and_still_copies_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    db.start_checkpoints()
+    try:
+        await _write(db, 2)
+        assert db.checkpointer is not None
+        under_way = asyncio.create_task(db.checkpointer.checkpoint())
+        await asyncio.sleep(0)
+    finally:
+        await db.close()  # while that checkpoint may still be running in its thread
+    await under_way
+    assert _sizes(path)[0] > 2 * MB and _sizes(path)[1] == 0
