@@ -290,37 +290,44 @@ class Hub(Attention):
         conv = payload.get("conversation") or {}
         conv_id = str(payload.get("conversation_id", ""))
         holder = conv.get("assigned_to") if conv.get("state") == "assigned" else None
-        out: dict[str, Any] = {
-            "type": "conversation",
-            "kind": payload.get("kind"),
-            "conversation_id": conv_id,
-            "conversation": {
-                k: conv.get(k) for k in ("state", "priority", "intent", "language", "unreachable")
-            },
-        }
-        if isinstance(payload.get("message"), dict):
-            out["message"] = client_message(payload["message"])
-        for key in ("who", "typing", "message_id", "delivery", "detail", "phone"):
-            if key in payload:
-                out[key] = payload[key]
-        frame = orjson.dumps(out).decode()  # once, for every console it goes to
         if payload.get("kind") in SIGNALS:
-            for client in list(self.clients):
-                if conv_id in client.mine:
-                    await self._send(client, frame)
-            return
-        if holder is not None:
-            if len(self._held) >= HELD_KEPT:
-                self._held.clear()  # summaries of conversations whose end this hub missed; re-read
-            self._held[conv_id] = conv
+            targets = [c for c in self.clients if conv_id in c.mine]
         else:
-            self._held.pop(conv_id, None)
-        for client in list(self.clients):
-            held_before = conv_id in client.mine
-            holds = holder == client.user_id
-            if holds:
-                client.mine.add(conv_id)
+            if holder is not None:
+                if len(self._held) >= HELD_KEPT:
+                    self._held.clear()  # summaries of conversations whose end this hub missed; re-read
+                self._held[conv_id] = conv
             else:
-                client.mine.discard(conv_id)
-            if holds or held_before:
-                await self._send(client, frame)
+                self._held.pop(conv_id, None)
+            targets = []
+            for client in list(self.clients):
+                held_before = conv_id in client.mine
+                holds = holder == client.user_id
+                if holds:
+                    client.mine.add(conv_id)
+                else:
+                    client.mine.discard(conv_id)
+                if holds or held_before:
+                    targets.append(client)
+        if not targets:
+            # Most events of a fleet's conversations concern consoles of another process: no frame.
+            return
+        frame = _conversation_frame(payload, conv, conv_id)  # once, for every console it goes to
+        for client in targets:
+            await self._send(client, frame)
+
+
+def _conversation_frame(payload: dict[str, Any], conv: dict[str, Any], conv_id: str) -> str:
+    """A conversation event as the console's live feed shows it."""
+    out: dict[str, Any] = {
+        "type": "conversation",
+        "kind": payload.get("kind"),
+        "conversation_id": conv_id,
+        "conversation": {k: conv.get(k) for k in ("state", "priority", "intent", "language", "unreachable")},
+    }
+    if isinstance(payload.get("message"), dict):
+        out["message"] = client_message(payload["message"])
+    for key in ("who", "typing", "message_id", "delivery", "detail", "phone"):
+        if key in payload:
+            out[key] = payload[key]
+    return orjson.dumps(out).decode()
