@@ -23,6 +23,14 @@ async def _write(db: Database, megabytes: int) -> None:
             await session.execute(text("INSERT INTO filler VALUES (randomblob(262144))"))
 
 
+def _serving(tmp_path: Path) -> tuple[Path, Database]:
+    """A store on a file, checkpointing as the serving process's does."""
+    path = tmp_path / "store.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    db.start_checkpoints()
+    return path, db
+
+
 def _sizes(path: Path) -> tuple[int, int]:
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size, wal.stat().st_size if wal.exists() else 0
@@ -45,9 +53,7 @@ async def test_commits_on_the_loop_leave_the_log_to_the_checkpointer(tmp_path: P
 
 
 async def test_the_serving_store_checkpoints_by_itself_and_leaves_nothing_at_close(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    db.start_checkpoints()
+    path, db = _serving(tmp_path)
     try:
         await _write(db, 2)
         deadline = time.monotonic() + 5 * sqlite_checkpoint.EVERY + 2
@@ -61,9 +67,7 @@ async def test_the_serving_store_checkpoints_by_itself_and_leaves_nothing_at_clo
 
 
 async def test_closing_lets_a_checkpoint_under_way_finish_and_still_copies_the_rest(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    db.start_checkpoints()
+    path, db = _serving(tmp_path)
     try:
         await _write(db, 2)
         assert db.checkpointer is not None
