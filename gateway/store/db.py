@@ -135,7 +135,11 @@ class Database:
         self._build(pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         found = sqlite_file(url) if self.is_sqlite else None
-        self.checkpointer = Checkpointer(found) if found is not None else None
+        # The checkpoint's last pass takes its turn at once in the overdue lane (after a critical
+        # message's, before the console's): what it copies grows while it waits.
+        self.checkpointer = (
+            Checkpointer(found, lambda: self._gate.enter(overdue=0.0)) if found is not None else None
+        )
         """SQLite's checkpoints off the event loop; :meth:`start_checkpoints` starts them."""
         self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
         """origin -> what takes the rows of that origin a committed transaction handed on."""
