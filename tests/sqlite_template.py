@@ -15,8 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
+from gateway.private_files import sqlite_file
 from gateway.store.db import upgrade_sync
 
 _lock = threading.Lock()
@@ -26,11 +25,8 @@ _template: Path | None = None
 def seed(url: str) -> None:
     """Copy the migrated template to ``url``'s SQLite file if that file does not exist yet (and its
     directory does: a test of a missing data directory sees it missing)."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return
-    path = Path(str(parsed.database))
-    if path.exists() or not path.parent.is_dir():
+    path = sqlite_file(url)
+    if path is None or path.exists() or not path.parent.is_dir():
         return
     shutil.copyfile(_migrated(), path)
 

@@ -132,13 +132,14 @@ class Database:
         self.echo = echo
         self.transactions = transactions
         """At most this many transactions at once on PostgreSQL (:data:`DEFAULT_TRANSACTIONS`)."""
+        self.file = sqlite_file(url)
+        """The SQLite file; None for PostgreSQL or an in-memory SQLite."""
         self._build(pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        found = sqlite_file(url) if self.is_sqlite else None
         # The checkpoint's last pass takes its turn at once in the overdue lane (after a critical
         # message's, before the console's): what it copies grows while it waits.
         self.checkpointer = (
-            Checkpointer(found, lambda: self._gate.enter(overdue=0.0)) if found is not None else None
+            Checkpointer(self.file, lambda: self._gate.enter(overdue=0.0)) if self.file is not None else None
         )
         """SQLite's checkpoints off the event loop; :meth:`start_checkpoints` starts them."""
         self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
@@ -154,9 +155,8 @@ class Database:
             "json_deserializer": orjson.loads,
         }
         if self.is_sqlite:
-            found = sqlite_file(self.url)
-            if found is not None:
-                private_file(found)
+            if self.file is not None:
+                private_file(self.file)
             # Calls run on the event loop while no other process holds the file (sqlite_inline).
             dialect = make_url(self.url).get_dialect()()
             cargs, cparams = dialect.create_connect_args(make_url(self.url))
